@@ -1,0 +1,47 @@
+# ack-kruise: everything starts from `make setup`; then `make demo` and `make test`.
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+PY    := $(BIN)/python
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help setup demo test test-unit test-e2e verify generate sandbox-up sandbox-down clean
+
+help:
+	@echo "make setup      install everything on Debian 12 (root, idempotent; ~7 min cold, <1 min warm)"
+	@echo "make demo       start the sandbox and show workloads rolled out on it"
+	@echo "make test       the full test suite (unit + e2e against a real kube-apiserver)"
+	@echo "make test-unit  only the tests that need no API server"
+	@echo "make verify     fast checks: generated files up to date, unit tests"
+	@echo "make sandbox-up / sandbox-down   the local cluster on its own"
+
+setup:
+	@bash scripts/setup.sh
+
+$(PY):
+	@echo "the virtualenv is missing: run \`make setup\` first" >&2; exit 1
+
+demo: $(PY)
+	@bash scripts/demo.sh
+
+test: $(PY)
+	$(PY) -m pytest tests
+
+test-unit: $(PY)
+	$(PY) -m pytest tests -m "not e2e"
+
+test-e2e: $(PY)
+	$(PY) -m pytest tests -m e2e
+
+verify: $(PY)
+	$(PY) -m pytest tests -m "not e2e" -q -x
+
+sandbox-up: $(PY)
+	@$(BIN)/ack-kruise sandbox up
+
+sandbox-down: $(PY)
+	@$(BIN)/ack-kruise sandbox down
+
+clean:
+	-$(BIN)/ack-kruise sandbox down 2>/dev/null
+	rm -rf .pytest_cache build dist *.egg-info

@@ -1,0 +1,1 @@
+"""ack-kruise: OpenKruise's workload controllers in Python, and the `ack-kruise` command."""

@@ -1,0 +1,1 @@
+"""The local Kubernetes sandbox: control plane, simulated nodes, and (later) a real node."""

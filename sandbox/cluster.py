@@ -1,0 +1,328 @@
+"""The sandbox: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and simulated nodes on
+127.0.0.1, started from one state folder and stopped by the PIDs recorded there.
+
+`up` is idempotent (a running sandbox is reused), and a failure half-way stops whatever it had started.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import pki, processes, tools
+from .processes import ProcessRecord
+
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+COMPONENT_ORDER = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "nodesim"]
+
+
+class SandboxError(Exception):
+    """Something the user can act on; the message says what and how."""
+
+
+@dataclass
+class SandboxOptions:
+    simulated_nodes: int = 3
+    simulated_nodes_tainted: bool = False
+    apiserver_port: int = 0  # 0: pick a free port
+    etcd_port: int = 0
+    kcm_qps: float = 20  # kube-controller-manager's defaults; `make bench` raises them for every contender
+    kcm_burst: int = 30
+    ready_timeout: float = 60
+
+
+@dataclass
+class SandboxState:
+    state_dir: Path
+    kubeconfig: str = ""
+    apiserver_url: str = ""
+    etcd_data_dir: str = ""
+    ports: dict[str, int] = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+    processes: list[ProcessRecord] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path:
+        return self.state_dir / "state.json"
+
+    def save(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        data = {
+            "kubeconfig": self.kubeconfig, "apiserver_url": self.apiserver_url,
+            "etcd_data_dir": self.etcd_data_dir, "ports": self.ports, "options": self.options,
+            "processes": [p.to_dict() for p in self.processes],
+        }
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(self.path)
+
+    @classmethod
+    def load(cls, state_dir: Path) -> "SandboxState | None":
+        path = state_dir / "state.json"
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        return cls(
+            state_dir=state_dir, kubeconfig=data["kubeconfig"], apiserver_url=data["apiserver_url"],
+            etcd_data_dir=data.get("etcd_data_dir", ""), ports=data.get("ports", {}),
+            options=data.get("options", {}),
+            processes=[ProcessRecord(**p) for p in data.get("processes", [])],
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _check_port_free(port: int, what: str) -> None:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            raise SandboxError(f"port {port} for {what} is already in use on 127.0.0.1; "
+                               f"choose another or leave it out to pick a free one") from None
+
+
+def _log(msg: str) -> None:
+    print(f"sandbox: {msg}", file=sys.stderr, flush=True)
+
+
+class Sandbox:
+    def __init__(self, state_dir: Path | None = None):
+        self.state_dir = Path(state_dir or tools.default_state_dir()).resolve()
+
+    # ---- queries -------------------------------------------------------------------------
+    def state(self) -> SandboxState | None:
+        return SandboxState.load(self.state_dir)
+
+    def status(self) -> dict[str, bool]:
+        st = self.state()
+        return {p.name: p.alive() for p in st.processes} if st else {}
+
+    def is_running(self) -> bool:
+        s = self.status()
+        return bool(s) and all(s.values())
+
+    # ---- up ------------------------------------------------------------------------------
+    def up(self, options: SandboxOptions | None = None) -> SandboxState:
+        options = options or SandboxOptions()
+        existing = self.state()
+        if existing and self.is_running():
+            _log(f"already running (state in {self.state_dir})")
+            return existing
+        if existing:
+            dead = [n for n, alive in self.status().items() if not alive]
+            _log(f"a previous sandbox is half-running ({', '.join(dead)} gone): cleaning it up first")
+            self.down(quiet=True)
+
+        binaries = {name: tools.find(name) for name in
+                    ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")}
+        if options.apiserver_port:
+            _check_port_free(options.apiserver_port, "kube-apiserver")
+        if options.etcd_port:
+            _check_port_free(options.etcd_port, "etcd")
+        if not 0 <= options.simulated_nodes <= 100:
+            raise SandboxError(f"--nodes must be between 0 and 100, got {options.simulated_nodes}")
+
+        state = SandboxState(state_dir=self.state_dir, options=options.__dict__.copy())
+        try:
+            self._start(state, options, binaries)
+        except BaseException:
+            _log("start-up failed: stopping what was started")
+            processes.stop(list(reversed(state.processes)))
+            self._remove_runtime_files(state)
+            raise
+        return state
+
+    def _start(self, state: SandboxState, options: SandboxOptions, binaries: dict[str, str]) -> None:
+        t0 = time.monotonic()
+        d = self.state_dir
+        logs = d / "logs"
+        for sub in ("pki", "apiserver-certs"):
+            shutil.rmtree(d / sub, ignore_errors=True)
+        ports = {
+            "etcd": options.etcd_port or _free_port(),
+            "etcd-peer": _free_port(),
+            "kube-apiserver": options.apiserver_port or _free_port(),
+        }
+        state.ports = ports
+        # etcd's fsyncs dominate write latency on a disk; the sandbox is disposable, so keep it in memory.
+        shm = Path("/dev/shm")
+        digest = hashlib.sha256(str(d).encode()).hexdigest()[:12]
+        data_dir = (shm if shm.is_dir() and os.access(shm, os.W_OK) else d) / f"ack-kruise-etcd-{digest}"
+        shutil.rmtree(data_dir, ignore_errors=True)
+        state.etcd_data_dir = str(data_dir)
+        state.save()
+
+        def started(record: ProcessRecord) -> None:
+            state.processes.append(record)
+            state.save()
+
+        etcd_url = f"http://127.0.0.1:{ports['etcd']}"
+        peer_url = f"http://127.0.0.1:{ports['etcd-peer']}"
+        started(processes.start("etcd", [
+            binaries["etcd"], "--name", "sandbox", "--data-dir", str(data_dir),
+            "--listen-client-urls", etcd_url, "--advertise-client-urls", etcd_url,
+            "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+            "--initial-cluster", f"sandbox={peer_url}", "--log-level", "warn",
+        ], logs / "etcd.log"))
+
+        sa_key, sa_pub = pki.write_service_account_keys(d / "pki")
+        token_file, token = pki.write_admin_token(d / "pki")
+        cert_dir = d / "apiserver-certs"
+        api_port = ports["kube-apiserver"]
+        state.apiserver_url = f"https://127.0.0.1:{api_port}"
+        _wait_http(f"{etcd_url}/health", "etcd", 15, self._proc(state, "etcd"))
+        started(processes.start("kube-apiserver", [
+            binaries["kube-apiserver"],
+            "--etcd-servers", etcd_url,
+            "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+            "--secure-port", str(api_port), "--cert-dir", str(cert_dir),
+            "--token-auth-file", str(token_file), "--authorization-mode", "RBAC",
+            "--service-cluster-ip-range", SERVICE_CLUSTER_IP_RANGE,
+            "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
+            "--service-account-key-file", str(sa_pub),
+            "--service-account-signing-key-file", str(sa_key),
+            "--allow-privileged=true",
+            # The sandbox's address is loopback, which the endpoints of Service `kubernetes` may not hold.
+            "--endpoint-reconciler-type", "none",
+        ], logs / "kube-apiserver.log"))
+        kubeconfig = d / "kubeconfig"
+        _wait_http(f"{state.apiserver_url}/readyz", "kube-apiserver", options.ready_timeout,
+                   self._proc(state, "kube-apiserver"), token=token)
+        _write_kubeconfig(kubeconfig, state.apiserver_url, cert_dir / "apiserver.crt", token)
+        state.kubeconfig = str(kubeconfig)
+        state.save()
+        _wait_http(f"{state.apiserver_url}/api/v1/namespaces/default", "namespace default",
+                   options.ready_timeout, self._proc(state, "kube-apiserver"), token=token)
+
+        started(processes.start("kube-controller-manager", [
+            binaries["kube-controller-manager"], "--kubeconfig", str(kubeconfig),
+            "--leader-elect=false", "--secure-port", "0", "--port", "0",
+            # No CSR signing, no node IPAM and no node lifecycle: nodes here are the sandbox's own.
+            "--controllers", "*,-csrsigning,-nodeipam,-nodelifecycle",
+            "--service-account-private-key-file", str(sa_key),
+            "--root-ca-file", str(cert_dir / "apiserver.crt"),
+            "--kube-api-qps", str(options.kcm_qps), "--kube-api-burst", str(options.kcm_burst),
+        ], logs / "kube-controller-manager.log"))
+        started(processes.start("kube-scheduler", [
+            binaries["kube-scheduler"], "--kubeconfig", str(kubeconfig),
+            "--leader-elect=false", "--port", "0", "--secure-port", "0",
+        ], logs / "kube-scheduler.log"))
+        if options.simulated_nodes:
+            argv = [sys.executable, "-m", "sandbox.nodesim", "--kubeconfig", str(kubeconfig),
+                    "--nodes", str(options.simulated_nodes)]
+            if options.simulated_nodes_tainted:
+                argv.append("--tainted")
+            started(processes.start("nodesim", argv, logs / "nodesim.log", cwd=tools.REPO_ROOT))
+
+        deadline = time.monotonic() + options.ready_timeout
+        _wait_for(lambda: _ready_nodes(state.apiserver_url, token) >= options.simulated_nodes,
+                  f"{options.simulated_nodes} Ready nodes", deadline, state)
+        # Pods in a namespace are refused until its `default` ServiceAccount exists (KCM creates it).
+        _wait_for(lambda: _get(f"{state.apiserver_url}/api/v1/namespaces/default/serviceaccounts/default", token),
+                  "the default ServiceAccount", deadline, state)
+        _log(f"ready in {time.monotonic() - t0:.1f}s: API server {state.apiserver_url}, "
+             f"{options.simulated_nodes} simulated nodes; logs in {logs}")
+
+    @staticmethod
+    def _proc(state: SandboxState, name: str) -> ProcessRecord:
+        return next(p for p in state.processes if p.name == name)
+
+    # ---- down ----------------------------------------------------------------------------
+    def down(self, quiet: bool = False) -> list[str]:
+        """Stops every recorded process, newest first; returns the names that had to be killed."""
+        state = self.state()
+        if state is None:
+            if not quiet:
+                _log(f"not running (no state in {self.state_dir})")
+            return []
+        order = sorted(state.processes, key=lambda p: -COMPONENT_ORDER.index(p.name)
+                       if p.name in COMPONENT_ORDER else 0)
+        killed = processes.stop(order)
+        self._remove_runtime_files(state)
+        if not quiet:
+            _log("stopped" + (f" (had to kill {', '.join(killed)})" if killed else ""))
+        return killed
+
+    def _remove_runtime_files(self, state: SandboxState) -> None:
+        if state.etcd_data_dir:
+            shutil.rmtree(state.etcd_data_dir, ignore_errors=True)
+        for name in ("state.json", "kubeconfig"):
+            (self.state_dir / name).unlink(missing_ok=True)
+
+
+# ---- small HTTP helpers used before any client library is needed -------------------------------
+_INSECURE = ssl.create_default_context()
+_INSECURE.check_hostname = False
+_INSECURE.verify_mode = ssl.CERT_NONE
+
+
+def _get(url: str, token: str | None = None) -> dict | None:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=5, context=_INSECURE if url.startswith("https") else None) as r:
+            body = r.read()
+            try:
+                return json.loads(body)
+            except json.JSONDecodeError:
+                return {"body": body.decode(errors="replace")}
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return None
+
+
+def _wait_http(url: str, what: str, timeout: float, proc: ProcessRecord, token: str | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _get(url, token) is not None:
+            return
+        if not proc.alive():
+            raise processes.ProcessExited(proc.name, None, Path(proc.log))
+        time.sleep(0.1)
+    raise SandboxError(f"{what} was not ready after {timeout:.0f}s; see {proc.log}")
+
+
+def _wait_for(check, what: str, deadline: float, state: SandboxState) -> None:
+    while time.monotonic() < deadline:
+        for p in state.processes:
+            if not p.alive():
+                raise processes.ProcessExited(p.name, None, Path(p.log))
+        if check():
+            return
+        time.sleep(0.1)
+    raise SandboxError(f"timed out waiting for {what}; logs are in {state.state_dir / 'logs'}")
+
+
+def _ready_nodes(api: str, token: str) -> int:
+    nodes = _get(f"{api}/api/v1/nodes", token) or {}
+    count = 0
+    for n in nodes.get("items", []):
+        conds = {c["type"]: c["status"] for c in n.get("status", {}).get("conditions", [])}
+        taints = {t["key"] for t in n.get("spec", {}).get("taints") or []}
+        if conds.get("Ready") == "True" and "node.kubernetes.io/not-ready" not in taints:
+            count += 1
+    return count
+
+
+def _write_kubeconfig(path: Path, server: str, ca: Path, token: str) -> None:
+    config = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "ack-kruise-sandbox",
+        "clusters": [{"name": "ack-kruise-sandbox", "cluster": {"server": server, "certificate-authority": str(ca)}}],
+        "users": [{"name": "admin", "user": {"token": token}}],
+        "contexts": [{"name": "ack-kruise-sandbox",
+                      "context": {"cluster": "ack-kruise-sandbox", "user": "admin", "namespace": "default"}}],
+    }
+    path.write_text(json.dumps(config, indent=2))
+    path.chmod(0o600)

@@ -1,0 +1,59 @@
+"""Shared test fixtures: one sandbox (a real kube-apiserver) per test session, a fresh namespace per test.
+
+Tests under tests/e2e/ are marked `e2e` automatically. Set ACK_KRUISE_TEST_SANDBOX_DIR to the state folder
+of a sandbox you already run (`ack-kruise sandbox --state-dir DIR up`) to reuse it between test runs;
+otherwise the session starts its own and stops it at the end.
+"""
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.kube import Cluster
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(HERE / "e2e"):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    from sandbox.cluster import Sandbox, SandboxOptions
+
+    reuse = os.environ.get("ACK_KRUISE_TEST_SANDBOX_DIR")
+    if reuse:
+        box = Sandbox(Path(reuse))
+        if not box.is_running():
+            pytest.fail(f"ACK_KRUISE_TEST_SANDBOX_DIR={reuse} names no running sandbox; "
+                        f"start it with `ack-kruise sandbox --state-dir {reuse} up`")
+        yield box
+        return
+    box = Sandbox(tmp_path_factory.mktemp("sandbox"))
+    box.up(SandboxOptions())
+    try:
+        yield box
+    finally:
+        box.down(quiet=True)
+
+
+@pytest.fixture(scope="session")
+def cluster(sandbox) -> Cluster:
+    return Cluster(sandbox.state().kubeconfig)
+
+
+@pytest.fixture
+def namespace(cluster: Cluster, request) -> str:
+    """A namespace of its own for each test, deleted afterwards (without waiting)."""
+    base = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
+    name = f"{base}-{uuid.uuid4().hex[:5]}"
+    cluster.create_namespace(name)
+    yield name
+    cluster.delete_namespace(name, wait=False)
