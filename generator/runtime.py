@@ -1,0 +1,90 @@
+"""controllers/_generated/schema.json: what the controllers and webhooks need at run time, per kind and
+version: the field tree (types and constraints), the defaults in application order, fallbacks, and the
+admission rules of policies/admission. controllers/schema.py loads it."""
+from __future__ import annotations
+
+from .inputs import Inputs, Kind
+from .yamlio import dump_json, json_comment
+
+RUNTIME_SCHEMA = "controllers/_generated/schema.json"
+_TREE_SKIP = {"description", "default", "defaultIf", "crdDefault", "fallback", "required_by"}
+
+
+def runtime_tree(node: dict) -> dict:
+    """The node without documentation, defaults or private keys (those live in `defaults`/`fallbacks`)."""
+    out = {}
+    for key, value in node.items():
+        if key.startswith("_") or key in _TREE_SKIP:
+            continue
+        if key == "properties":
+            out[key] = {name: runtime_tree(child) for name, child in value.items()}
+        elif key in ("items", "values"):
+            out[key] = runtime_tree(value)
+        else:
+            out[key] = value
+    return out
+
+
+def default_entries(node: dict, path: str = "") -> list[dict]:
+    """Pre-order: an object's own defaults (in declaration order), then those of its children, so a parent
+    created by a default (`{}`) gets its children's defaults too."""
+    entries: list[dict] = []
+    properties = node.get("properties", {})
+    for name, child in properties.items():
+        if "default" in child:
+            entry = {"parent": path, "field": name, "value": child["default"]}
+            if "defaultIf" in child:
+                entry["when"] = child["defaultIf"]
+            entries.append(entry)
+    for name, child in properties.items():
+        child_path = f"{path}.{name}" if path else name
+        entries.extend(_nested(child, child_path))
+    return entries
+
+
+def _nested(node: dict, path: str) -> list[dict]:
+    if node["type"] == "object":
+        return default_entries(node, path)
+    if node["type"] == "array":
+        return _nested(node["items"], f"{path}[*]")
+    if node["type"] == "map":
+        return _nested(node["values"], f"{path}{{*}}")
+    return []
+
+
+def fallbacks(node: dict, path: str = "") -> dict:
+    found = {}
+    for name, child in node.get("properties", {}).items():
+        child_path = f"{path}.{name}" if path else name
+        if "fallback" in child:
+            found[child_path] = child["fallback"]
+        found.update(fallbacks(child, child_path))
+    for key, suffix in (("items", "[*]"), ("values", "{*}")):
+        if key in node:
+            found.update(fallbacks(node[key], f"{path}{suffix}"))
+    return found
+
+
+def kind_entry(kind: Kind) -> dict:
+    versions = {}
+    for version in kind.version_names:
+        tree = kind.trees[version]
+        rules = [{k: v for k, v in rule.items() if k != "versions"} for rule in kind.rules if version in rule["versions"]]
+        versions[version] = {"schema": runtime_tree(tree), "defaults": default_entries(tree),
+                             "fallbacks": fallbacks(tree), "rules": rules}
+    return {"group": kind.group, "plural": kind.plural, "scope": kind.raw["scope"],
+            "storageVersion": kind.storage_version, "versions": versions}
+
+
+def build(inputs: Inputs) -> dict:
+    sources = [k.file for k in inputs.kinds] + inputs.definitions_files + [
+        f for f in inputs.policy_files if "admission" in f or "feature-gates" in f]
+    return {
+        "$comment": json_comment(sources),
+        "featureGates": {name: {"default": gate["default"]} for name, gate in sorted(inputs.feature_gates.items())},
+        "kinds": {kind.name: kind_entry(kind) for kind in inputs.kinds},
+    }
+
+
+def generate(inputs: Inputs) -> dict[str, str]:
+    return {RUNTIME_SCHEMA: dump_json(build(inputs))}

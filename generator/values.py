@@ -1,0 +1,104 @@
+"""Chart values: values.yaml (defaults with their descriptions) and values.schema.json, both from
+schema/chart-values/*.yaml. Each file there owns some top-level keys, so the chart's own values can be
+described next to the generator's (crds, webhook, kubeVersion, compatibility)."""
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import Any
+
+from . import chart
+from .errors import SchemaError
+from .inputs import Inputs
+from .resolve import Resolver
+from .yamlio import dump_json, json_comment, yaml_header
+
+_JSON_TYPES = {"string": "string", "date-time": "string", "boolean": "boolean", "int32": "integer",
+               "int64": "integer", "number": "number"}
+_COPIED = ("enum", "minimum", "maximum", "minLength", "maxLength", "pattern", "minItems", "maxItems")
+
+
+def resolved_values(inputs: Inputs) -> dict:
+    return Resolver({}, set()).resolve(inputs.chart_values, "", set())
+
+
+def default_of(node: dict) -> Any:
+    """The default of a value; objects take their properties' defaults. Every leaf needs one."""
+    if node["type"] == "object" and node.get("properties"):
+        return {name: default_of(child) for name, child in node["properties"].items()}
+    if "default" not in node:
+        file, path = node["_origin"]
+        raise SchemaError(file, path, "every chart value needs a default")
+    return node["default"]
+
+
+def to_json_schema(node: dict) -> dict:
+    kind = node["type"]
+    if kind in _JSON_TYPES:
+        out: dict = {"type": _JSON_TYPES[kind]}
+    elif kind in ("int-or-string", "int-or-percent"):
+        out = {"type": ["integer", "string"]}
+    elif kind == "object":
+        out = {"type": "object", "additionalProperties": bool(node.get("preserveUnknownFields"))}
+        if node.get("properties"):
+            out["properties"] = {name: to_json_schema(child) for name, child in node["properties"].items()}
+    elif kind == "map":
+        out = {"type": "object", "additionalProperties": to_json_schema(node["values"])}
+    elif kind == "array":
+        out = {"type": "array", "items": to_json_schema(node["items"])}
+    else:
+        out = {"type": "object"}
+    for key in _COPIED:
+        if key in node:
+            out[key] = node[key]
+    if node.get("description"):
+        out["description"] = node["description"]
+    if "default" in node:
+        out["default"] = node["default"]
+    return out
+
+
+def values_schema(inputs: Inputs, root: dict) -> str:
+    schema = to_json_schema(root)
+    schema.pop("default", None)
+    # Helm passes `global` to every chart; a strict root must allow it (helm/helm#10392).
+    schema.setdefault("properties", {})["global"] = {"type": "object", "description": "Values shared with subcharts."}
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    schema["title"] = f"{chart.chart_name(inputs)} values"
+    schema["$comment"] = json_comment(inputs.chart_values_files)
+    return dump_json(schema)
+
+
+def _scalar(value: Any) -> str:
+    """JSON is valid YAML and leaves no doubt about types ("" vs null, "1" vs 1)."""
+    return json.dumps(value, sort_keys=True)
+
+
+def _render(node: dict, indent: int, lines: list[str]) -> None:
+    for name, child in node.get("properties", {}).items():
+        pad = " " * indent
+        if lines and lines[-1] != "" and indent == 0:
+            lines.append("")
+        wrapped = textwrap.wrap(child.get("description", ""), 100 - indent - 5, break_on_hyphens=False)
+        for number, text in enumerate(wrapped):
+            lines.append(f"{pad}# {'-- ' if number == 0 else '   '}{text}")
+        if child["type"] == "object" and child.get("properties"):
+            lines.append(f"{pad}{name}:")
+            _render(child, indent + 2, lines)
+        else:
+            lines.append(f"{pad}{name}: {_scalar(default_of(child))}")
+
+
+def values_yaml(inputs: Inputs, root: dict) -> str:
+    lines: list[str] = []
+    _render(root, 0, lines)
+    header = yaml_header(inputs.chart_values_files) + "# Describe new values in schema/chart-values/ (format: schema/README.md).\n\n"
+    return header + "\n".join(lines) + "\n"
+
+
+def generate(inputs: Inputs) -> dict[str, str]:
+    root = resolved_values(inputs)
+    default_of(root)   # every leaf has a default
+    base = chart.CHART_DIR.format(chart=chart.chart_name(inputs))
+    return {f"{base}/values.yaml": values_yaml(inputs, root),
+            f"{base}/values.schema.json": values_schema(inputs, root)}
