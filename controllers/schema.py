@@ -416,7 +416,7 @@ def _bases(rule: dict, obj: dict) -> Iterator[tuple[str, Any]]:
     if "forEach" not in rule:
         yield "", obj
         return
-    for where, item in values_at(rule["forEach"], obj, obj):
+    for where, item in values_at(rule["forEach"] + "[*]", obj, obj):
         if item is not MISSING:
             yield where, item
 

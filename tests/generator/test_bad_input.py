@@ -1,0 +1,85 @@
+"""Bad input: the error names the file and the field path, and nothing is written."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from generator import cli
+
+from .conftest import generate
+from .test_changes import edit
+
+CLONESET = "schema/apps.kruise.io/cloneset.yaml"
+
+
+def run_cli(inputs: Path, out: Path) -> int:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return cli.run(parser.parse_args(["--out-dir", str(out), "--schema-dir", str(inputs / "schema"),
+                                      "--policies-dir", str(inputs / "policies")]))
+
+
+CASES = {
+    "unknown type": (
+        CLONESET, "paused: {type: boolean,", "paused: {type: bool,",
+        f"{CLONESET}: definitions.CloneSetSpec.updateStrategy.paused.type: unknown type 'bool'"),
+    "missing required key": (
+        CLONESET, "listKind: CloneSetList\n", "",
+        f"{CLONESET}: listKind: missing required key"),
+    "default of the wrong type": (
+        CLONESET, "revisionHistoryLimit: {type: int32, default: 10,", "revisionHistoryLimit: {type: int32, default: ten,",
+        f"{CLONESET}: definitions.CloneSetSpec.revisionHistoryLimit.default: bad default 'ten'"),
+    "default outside the enum": (
+        CLONESET, "default: ReCreate", "default: Recreate",
+        f"{CLONESET}: definitions.CloneSetSpec.updateStrategy.type.default: bad default 'Recreate'"),
+    "default below the minimum": (
+        "schema/apps.kruise.io/_definitions.yaml",
+        "gracePeriodSeconds:\n        type: int32\n        minimum: 0",
+        "gracePeriodSeconds:\n        type: int32\n        default: -1\n        minimum: 0",
+        "schema/apps.kruise.io/_definitions.yaml: definitions.InPlaceUpdateStrategy.gracePeriodSeconds.default: bad default -1"),
+    "percentage default that is not a percentage": (
+        CLONESET, "default: 20%", "default: twenty",
+        f"{CLONESET}: definitions.CloneSetSpec.updateStrategy.maxUnavailable.default: bad default 'twenty'"),
+    "unknown definition": (
+        CLONESET, "lifecycle: {ref: Lifecycle}", "lifecycle: {ref: LifeCycle}",
+        f"{CLONESET}: definitions.CloneSetSpec.lifecycle.ref: unknown definition 'LifeCycle'"),
+    "unknown field in a rule": (
+        "policies/admission/cloneset.yaml", "field: spec.scaleStrategy.podsToDelete",
+        "field: spec.scaleStrategy.podToDelete",
+        "policies/admission/cloneset.yaml: rules[8].field: 'spec.scaleStrategy.podToDelete' is not a field of CloneSet"),
+    "unknown version on a field": (
+        "schema/apps.kruise.io/statefulset.yaml", "lifecycle: {ref: Lifecycle, versions: [v1beta1]}",
+        "lifecycle: {ref: Lifecycle, versions: [v1beta2]}",
+        "schema/apps.kruise.io/statefulset.yaml: definitions.StatefulSetSpec.lifecycle.versions: unknown version 'v1beta2'"),
+    "printer column on a missing field": (
+        CLONESET, "jsonPath: .status.updatedReadyReplicas", "jsonPath: .status.updatedReadReplicas",
+        f"{CLONESET}: printerColumns[2].jsonPath: .status.updatedReadReplicas is not a field of CloneSet"),
+    "condition on a missing field": (
+        CLONESET, "defaultIf: {field: type, in:", "defaultIf: {field: kind, in:",
+        f"{CLONESET}: definitions.CloneSetSpec.updateStrategy.inPlaceUpdateStrategy.defaultIf: condition reads unknown field 'kind'"),
+    "invalid example": (
+        CLONESET, "    replicas: 5\n", "    replicas: -5\n",
+        f"{CLONESET}: example.spec.replicas: Invalid value: -5: must be greater than or equal to 0"),
+    "duplicate key": (
+        CLONESET, "scope: Namespaced\n", "scope: Namespaced\nscope: Cluster\n",
+        f"{CLONESET}: line"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_is_reported_with_file_and_path_and_nothing_is_written(
+        case: str, repo_inputs: Path, tmp_path: Path, capsys) -> None:
+    relative, old, new, message = CASES[case]
+    out = tmp_path / "out"
+    generate(repo_inputs, out)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    edit(repo_inputs, relative, old, new)
+    # A valid change elsewhere must not be written either: the whole run is all or nothing.
+    edit(repo_inputs, "schema/apps.kruise.io/daemonset.yaml", "Stops updating pods.", "Stops the update.")
+
+    assert run_cli(repo_inputs, out) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
