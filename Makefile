@@ -24,14 +24,17 @@ $(PY):
 demo: $(PY)
 	@bash scripts/demo.sh
 
+# Two sessions: the first shares one sandbox; the second starts and stops sandboxes of its own (the real
+# node is machine-wide, so they cannot overlap).
 test: $(PY)
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -m "not sandbox_lifecycle"
+	$(PY) -m pytest tests -m sandbox_lifecycle
 
 test-unit: $(PY)
 	$(PY) -m pytest tests -m "not e2e"
 
 test-e2e: $(PY)
-	$(PY) -m pytest tests -m e2e
+	$(PY) -m pytest tests -m "e2e and not sandbox_lifecycle"
 
 verify: $(PY)
 	$(PY) -m pytest tests -m "not e2e" -q -x

@@ -33,8 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     up = actions.add_parser("up", help="start the sandbox (reuses a running one) and print `export KUBECONFIG=...`")
     up.add_argument("--nodes", type=_nodes, default=3, help="simulated nodes, spread over 3 zones (default 3)")
+    up.add_argument("--no-real-node", action="store_true",
+                    help="no kubelet/containerd node: simulated nodes only, untainted (no root needed for it)")
     up.add_argument("--tainted-simulated-nodes", action="store_true",
-                    help="taint simulated nodes so only pods tolerating node.ack-kruise.io/simulated land there")
+                    help="taint simulated nodes even without a real node (they are tainted when one runs), so "
+                         "that only pods tolerating node.ack-kruise.io/simulated land there")
     up.add_argument("--apiserver-port", type=_port, default=0, help="default: a free port")
     up.add_argument("--etcd-port", type=_port, default=0, help="default: a free port")
     up.add_argument("--kcm-qps", type=float, default=20, help="kube-controller-manager client QPS (default 20)")
@@ -47,13 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from .cluster import Sandbox, SandboxError, SandboxOptions
     from .processes import ProcessExited
+    from .realnode import RealNodeError
     from .tools import MissingTool
 
     box = Sandbox(args.state_dir)
     try:
         if args.action == "up":
             state = box.up(SandboxOptions(
-                simulated_nodes=args.nodes, simulated_nodes_tainted=args.tainted_simulated_nodes,
+                real_node=not args.no_real_node, simulated_nodes=args.nodes,
+                simulated_nodes_tainted=True if args.tainted_simulated_nodes else None,
                 apiserver_port=args.apiserver_port, etcd_port=args.etcd_port,
                 kcm_qps=args.kcm_qps, kcm_burst=args.kcm_burst))
             print(f"export KUBECONFIG={state.kubeconfig}")
@@ -78,6 +83,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'kube-apiserver url':<25} {state.apiserver_url}")
         print(f"{'kubeconfig':<25} {state.kubeconfig}")
         return 0 if box.is_running() else 1
-    except (SandboxError, MissingTool, ProcessExited) as e:
+    except (SandboxError, MissingTool, ProcessExited, RealNodeError) as e:
         print(f"sandbox: {e}", file=sys.stderr)
         return 1

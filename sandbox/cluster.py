@@ -18,11 +18,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import pki, processes, tools
+from . import pki, processes, realnode, tools
 from .processes import ProcessRecord
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
-COMPONENT_ORDER = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "nodesim"]
+# Start order; `down` stops in reverse, except that the scheduler and KCM go before the real node's pods
+# are deleted, so that no controller recreates them behind our back.
+COMPONENT_ORDER = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "nodesim",
+                   "docker-registry", "containerd", "kubelet", "kube-proxy"]
 
 
 class SandboxError(Exception):
@@ -31,8 +34,9 @@ class SandboxError(Exception):
 
 @dataclass
 class SandboxOptions:
+    real_node: bool = True
     simulated_nodes: int = 3
-    simulated_nodes_tainted: bool = False
+    simulated_nodes_tainted: bool | None = None  # default: tainted when a real node runs
     apiserver_port: int = 0  # 0: pick a free port
     etcd_port: int = 0
     kcm_qps: float = 20  # kube-controller-manager's defaults; `make bench` raises them for every contender
@@ -49,6 +53,7 @@ class SandboxState:
     ports: dict[str, int] = field(default_factory=dict)
     options: dict = field(default_factory=dict)
     processes: list[ProcessRecord] = field(default_factory=list)
+    host_network: dict = field(default_factory=dict)  # what the real node changed on the host, to restore
 
     @property
     def path(self) -> Path:
@@ -59,7 +64,7 @@ class SandboxState:
         data = {
             "kubeconfig": self.kubeconfig, "apiserver_url": self.apiserver_url,
             "etcd_data_dir": self.etcd_data_dir, "ports": self.ports, "options": self.options,
-            "processes": [p.to_dict() for p in self.processes],
+            "processes": [p.to_dict() for p in self.processes], "host_network": self.host_network,
         }
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2))
@@ -76,6 +81,7 @@ class SandboxState:
             etcd_data_dir=data.get("etcd_data_dir", ""), ports=data.get("ports", {}),
             options=data.get("options", {}),
             processes=[ProcessRecord(**p) for p in data.get("processes", [])],
+            host_network=data.get("host_network", {}),
         )
 
 
@@ -129,6 +135,11 @@ class Sandbox:
 
         binaries = {name: tools.find(name) for name in
                     ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")}
+        if options.real_node:
+            realnode.check_prerequisites()
+            realnode.claim(self.state_dir)
+        if options.simulated_nodes_tainted is None:
+            options.simulated_nodes_tainted = options.real_node
         if options.apiserver_port:
             _check_port_free(options.apiserver_port, "kube-apiserver")
         if options.etcd_port:
@@ -141,8 +152,7 @@ class Sandbox:
             self._start(state, options, binaries)
         except BaseException:
             _log("start-up failed: stopping what was started")
-            processes.stop(list(reversed(state.processes)))
-            self._remove_runtime_files(state)
+            self._stop(state)
             raise
         return state
 
@@ -150,7 +160,7 @@ class Sandbox:
         t0 = time.monotonic()
         d = self.state_dir
         logs = d / "logs"
-        for sub in ("pki", "apiserver-certs"):
+        for sub in ("pki",):
             shutil.rmtree(d / sub, ignore_errors=True)
         ports = {
             "etcd": options.etcd_port or _free_port(),
@@ -181,30 +191,51 @@ class Sandbox:
 
         sa_key, sa_pub = pki.write_service_account_keys(d / "pki")
         token_file, token = pki.write_admin_token(d / "pki")
-        cert_dir = d / "apiserver-certs"
+        advertise = realnode.NODE_IP if options.real_node else "127.0.0.1"
+        ca_cert, serving_cert, serving_key = pki.write_serving_certificate(
+            d / "pki", ips=sorted({"127.0.0.1", advertise, "10.0.0.1"}),
+            dns_names=["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                       "kubernetes.default.svc.cluster.local"])
         api_port = ports["kube-apiserver"]
         state.apiserver_url = f"https://127.0.0.1:{api_port}"
+        node_paths = realnode.NodePaths(d / "node")
+        if options.real_node:
+            # Pods reach the API server through Service `kubernetes`, whose endpoint is the advertised
+            # address: the node's own, since a loopback address cannot be an endpoint.
+            state.host_network = realnode.setup_host_network(node_paths)
+            state.save()
+            api_addresses = ["--bind-address", "0.0.0.0", "--advertise-address", realnode.NODE_IP]
+        else:
+            api_addresses = ["--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+                             "--endpoint-reconciler-type", "none"]
         _wait_http(f"{etcd_url}/health", "etcd", 15, self._proc(state, "etcd"))
         started(processes.start("kube-apiserver", [
             binaries["kube-apiserver"],
             "--etcd-servers", etcd_url,
-            "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
-            "--secure-port", str(api_port), "--cert-dir", str(cert_dir),
+            *api_addresses,
+            "--secure-port", str(api_port),
+            "--tls-cert-file", str(serving_cert), "--tls-private-key-file", str(serving_key),
             "--token-auth-file", str(token_file), "--authorization-mode", "RBAC",
             "--service-cluster-ip-range", SERVICE_CLUSTER_IP_RANGE,
             "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
             "--service-account-key-file", str(sa_pub),
             "--service-account-signing-key-file", str(sa_key),
             "--allow-privileged=true",
-            # The sandbox's address is loopback, which the endpoints of Service `kubernetes` may not hold.
-            "--endpoint-reconciler-type", "none",
+            # Logs and exec reach the kubelet by address: nothing resolves node names here.
+            "--kubelet-preferred-address-types", "InternalIP,Hostname",
         ], logs / "kube-apiserver.log"))
         kubeconfig = d / "kubeconfig"
-        _wait_http(f"{state.apiserver_url}/readyz", "kube-apiserver", options.ready_timeout,
-                   self._proc(state, "kube-apiserver"), token=token)
-        _write_kubeconfig(kubeconfig, state.apiserver_url, cert_dir / "apiserver.crt", token)
+        _write_kubeconfig(kubeconfig, state.apiserver_url, ca_cert, token)
         state.kubeconfig = str(kubeconfig)
         state.save()
+        deadline = time.monotonic() + options.ready_timeout
+        if options.real_node:
+            # The kubelet spends seconds initialising (cAdvisor) before it first calls the API server and
+            # retries until it answers: start it now, while the API server starts too.
+            realnode.start(node_paths, str(kubeconfig), _free_port, started,
+                           lambda check, what: _wait_for(check, what, deadline, state))
+        _wait_http(f"{state.apiserver_url}/readyz", "kube-apiserver", options.ready_timeout,
+                   self._proc(state, "kube-apiserver"), token=token)
         _wait_http(f"{state.apiserver_url}/api/v1/namespaces/default", "namespace default",
                    options.ready_timeout, self._proc(state, "kube-apiserver"), token=token)
 
@@ -214,7 +245,7 @@ class Sandbox:
             # No CSR signing, no node IPAM and no node lifecycle: nodes here are the sandbox's own.
             "--controllers", "*,-csrsigning,-nodeipam,-nodelifecycle",
             "--service-account-private-key-file", str(sa_key),
-            "--root-ca-file", str(cert_dir / "apiserver.crt"),
+            "--root-ca-file", str(ca_cert),
             "--kube-api-qps", str(options.kcm_qps), "--kube-api-burst", str(options.kcm_burst),
         ], logs / "kube-controller-manager.log"))
         started(processes.start("kube-scheduler", [
@@ -228,14 +259,19 @@ class Sandbox:
                 argv.append("--tainted")
             started(processes.start("nodesim", argv, logs / "nodesim.log", cwd=tools.REPO_ROOT))
 
-        deadline = time.monotonic() + options.ready_timeout
-        _wait_for(lambda: _ready_nodes(state.apiserver_url, token) >= options.simulated_nodes,
-                  f"{options.simulated_nodes} Ready nodes", deadline, state)
+        if options.real_node:
+            _wait_for(lambda: _untaint_when_ready(state.apiserver_url, token, realnode.NODE_NAME),
+                      f"node {realnode.NODE_NAME} Ready", deadline, state)
+        want = options.simulated_nodes + (1 if options.real_node else 0)
+        _wait_for(lambda: _ready_nodes(state.apiserver_url, token) >= want, f"{want} Ready nodes", deadline, state)
         # Pods in a namespace are refused until its `default` ServiceAccount exists (KCM creates it).
         _wait_for(lambda: _get(f"{state.apiserver_url}/api/v1/namespaces/default/serviceaccounts/default", token),
                   "the default ServiceAccount", deadline, state)
         _log(f"ready in {time.monotonic() - t0:.1f}s: API server {state.apiserver_url}, "
-             f"{options.simulated_nodes} simulated nodes; logs in {logs}")
+             + (f"real node {realnode.NODE_NAME}, " if options.real_node else "")
+             + f"{options.simulated_nodes} simulated nodes"
+             + (" (tainted)" if options.simulated_nodes_tainted and options.simulated_nodes else "")
+             + f"; logs in {logs}")
 
     @staticmethod
     def _proc(state: SandboxState, name: str) -> ProcessRecord:
@@ -243,25 +279,78 @@ class Sandbox:
 
     # ---- down ----------------------------------------------------------------------------
     def down(self, quiet: bool = False) -> list[str]:
-        """Stops every recorded process, newest first; returns the names that had to be killed."""
+        """Stops every recorded process and undoes the real node's host changes; returns the names of
+        processes that had to be killed."""
         state = self.state()
         if state is None:
             if not quiet:
                 _log(f"not running (no state in {self.state_dir})")
             return []
-        order = sorted(state.processes, key=lambda p: -COMPONENT_ORDER.index(p.name)
-                       if p.name in COMPONENT_ORDER else 0)
-        killed = processes.stop(order)
-        self._remove_runtime_files(state)
+        killed = self._stop(state)
         if not quiet:
             _log("stopped" + (f" (had to kill {', '.join(killed)})" if killed else ""))
         return killed
 
+    def _stop(self, state: SandboxState) -> list[str]:
+        by_name = {p.name: p for p in state.processes}
+        node_paths = realnode.NodePaths(self.state_dir / "node")
+        killed: list[str] = []
+
+        def stop(*names: str) -> None:
+            killed.extend(processes.stop([by_name[n] for n in names if n in by_name]))
+
+        stop("nodesim", "kube-scheduler", "kube-controller-manager")
+        if "kubelet" in by_name:
+            self._delete_real_node_pods(state, by_name["kubelet"])
+        stop("kube-proxy", "kubelet")
+        realnode.stop_containers(node_paths)
+        stop("containerd")
+        killed.extend(processes.stop(realnode.shims_of(node_paths)))
+        stop("docker-registry")
+        killed.extend(processes.stop(list(reversed(state.processes))))  # the control plane, newest first
+        if state.host_network:
+            realnode.unmount_below(node_paths.base)
+            realnode.teardown_host_network(state.host_network, _find_or_none("kube-proxy"),
+                                           node_paths.base / "kube-proxy.json")
+        realnode.release(self.state_dir)
+        self._remove_runtime_files(state)
+        return killed
+
+    @staticmethod
+    def _delete_real_node_pods(state: SandboxState, kubelet: ProcessRecord, timeout: float = 30) -> None:
+        """Let the kubelet stop the real containers and tear down pod networking properly."""
+        api = next((p for p in state.processes if p.name == "kube-apiserver"), None)
+        token_file = state.state_dir / "pki" / "tokens.csv"
+        if not (api and api.alive() and kubelet.alive() and token_file.exists()):
+            return
+        token = token_file.read_text().split(",", 1)[0]
+        selector = f"spec.nodeName={realnode.NODE_NAME}"
+        pods = (_get(f"{state.apiserver_url}/api/v1/pods?fieldSelector={selector}", token) or {}).get("items", [])
+        for pod in pods:
+            meta = pod["metadata"]
+            _request("DELETE", f"{state.apiserver_url}/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}",
+                     token, {"gracePeriodSeconds": 0})
+        deadline = time.monotonic() + timeout
+        node_paths = realnode.NodePaths(state.state_dir / "node")
+        while pods and time.monotonic() < deadline:
+            listing = realnode.ctr(node_paths, "tasks", "ls", check=False).stdout.splitlines()[1:]
+            if not [line for line in listing if "RUNNING" in line]:
+                break
+            time.sleep(0.2)
+
     def _remove_runtime_files(self, state: SandboxState) -> None:
         if state.etcd_data_dir:
             shutil.rmtree(state.etcd_data_dir, ignore_errors=True)
+        shutil.rmtree(self.state_dir / "node", ignore_errors=True)
         for name in ("state.json", "kubeconfig"):
             (self.state_dir / name).unlink(missing_ok=True)
+
+
+def _find_or_none(name: str) -> str | None:
+    try:
+        return tools.find(name)
+    except tools.MissingTool:
+        return None
 
 
 # ---- small HTTP helpers used before any client library is needed -------------------------------
@@ -281,6 +370,36 @@ def _get(url: str, token: str | None = None) -> dict | None:
                 return {"body": body.decode(errors="replace")}
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
         return None
+
+
+def _request(method: str, url: str, token: str, body: dict | None = None,
+             content_type: str = "application/json") -> dict | None:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=_INSECURE) as r:
+            return json.loads(r.read() or b"{}")
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return None
+
+
+def _untaint_when_ready(api: str, token: str, node: str) -> bool:
+    """The node lifecycle controller does not run here, so lift the not-ready taint once the kubelet
+    reports Ready, as that controller would."""
+    obj = _get(f"{api}/api/v1/nodes/{node}", token)
+    if not obj or "status" not in obj:
+        return False
+    conds = {c["type"]: c["status"] for c in obj["status"].get("conditions", [])}
+    if conds.get("Ready") != "True":
+        return False
+    taints = obj.get("spec", {}).get("taints") or []
+    keep = [t for t in taints if t["key"] != "node.kubernetes.io/not-ready"]
+    if keep != taints:
+        _request("PATCH", f"{api}/api/v1/nodes/{node}", token, {"spec": {"taints": keep or None}},
+                 "application/merge-patch+json")
+        return False  # check again on the next poll
+    return True
 
 
 def _wait_http(url: str, what: str, timeout: float, proc: ProcessRecord, token: str | None = None) -> None:

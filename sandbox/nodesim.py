@@ -2,8 +2,8 @@
 
 Runs as its own process, started and stopped by `ack-kruise sandbox`. What a kubelet would report is
 decided by the pure `kubelet_model.observe`; this module only registers nodes, keeps heartbeats, watches
-pods and writes what the model says. Pod IPs come from 198.18.0.0/15 (RFC 2544's benchmarking range),
-so they can never collide with a real network.
+pods and writes what the model says. Node and pod IPs come from 198.18.0.0/15 (RFC 2544's benchmarking
+range), which no real network here uses, so a simulated address can never shadow a real one.
 """
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ log = logging.getLogger("nodesim")
 SIMULATED_LABEL = "node.ack-kruise.io/simulated"
 SIMULATED_TAINT = {"key": SIMULATED_LABEL, "value": "true", "effect": "NoSchedule"}
 POD_NETWORK = ipaddress.ip_network("198.18.0.0/15")
-PODS_PER_NODE_BLOCK = 4096  # each node gets a /20 of the pod network
-NODE_IP_BASE = ipaddress.ip_address("192.0.2.1")  # TEST-NET-1: documentation addresses, never routed
+PODS_PER_NODE_BLOCK = 1024  # each node gets a /22 of the pod network: 100 nodes fit below NODE_IP_BASE
+NODE_IP_BASE = ipaddress.ip_address("198.19.255.1")
 LEASE_SECONDS = 40
 LEASE_RENEW_SECONDS = 10
 STATUS_HEARTBEAT_SECONDS = 60

@@ -2,7 +2,11 @@
 
 Tests under tests/e2e/ are marked `e2e` automatically. Set ACK_KRUISE_TEST_SANDBOX_DIR to the state folder
 of a sandbox you already run (`ack-kruise sandbox --state-dir DIR up`) to reuse it between test runs;
-otherwise the session starts its own and stops it at the end.
+otherwise the session starts its own and stops it at the end. A machine has one real node at a time, so
+a sandbox started by `make demo` must be stopped first (the error says so).
+
+Tests marked `sandbox_lifecycle` start and stop sandboxes of their own, real node included; `make test`
+runs them in a second pytest session, after the shared sandbox is down.
 """
 from __future__ import annotations
 

@@ -14,6 +14,14 @@ from sandbox import tools
 
 T = TypeVar("T")
 
+# Pod spec fields that place a pod on the simulated nodes: they are tainted while the real node runs.
+ON_SIMULATED_NODES = {
+    "nodeSelector": {"node.ack-kruise.io/simulated": "true"},
+    "tolerations": [{"key": "node.ack-kruise.io/simulated", "operator": "Exists", "effect": "NoSchedule"}],
+}
+# And on the real node (kubelet + containerd), for behaviour that must be shown with real containers.
+ON_REAL_NODE = {"nodeSelector": {"kubernetes.io/hostname": "real-node-0"}}
+
 
 class WaitTimeout(AssertionError):
     pass

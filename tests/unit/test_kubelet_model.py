@@ -39,7 +39,7 @@ def apply(p: dict, view: km.KubeletView) -> dict:
 
 
 def observe(p: dict, at: datetime = T0) -> tuple[dict, km.KubeletView]:
-    view = km.observe(p, "192.0.2.1", "198.18.0.1", now=at)
+    view = km.observe(p, "198.19.255.1", "198.18.0.1", now=at)
     return apply(p, view), view
 
 
@@ -65,7 +65,7 @@ def test_new_pod_starts_running_and_ready():
     assert conditions(p) == {"Initialized": "True", "ContainersReady": "True", "Ready": "True"}
     s = p["status"]["containerStatuses"][0]
     assert s["ready"] and s["restartCount"] == 0 and s["imageID"] == km.image_id("app:v1")
-    assert p["status"]["podIP"] == "198.18.0.1" and p["status"]["hostIP"] == "192.0.2.1"
+    assert p["status"]["podIP"] == "198.18.0.1" and p["status"]["hostIP"] == "198.19.255.1"
     assert p["status"]["qosClass"] == "BestEffort"
 
 
