@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from . import webhooks as webhook_gen
@@ -16,7 +17,9 @@ def _code(value: Any) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Table cells: no pipes or newlines, and no <angle> words that Markdown would take for HTML."""
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return re.sub(r"<([A-Za-z][^<>]*)>", r"&lt;\1&gt;", text)
 
 
 def condition_text(cond: dict) -> str:

@@ -118,6 +118,7 @@ class Inputs:
     chart_values: Field
     chart_values_files: list[str]
     policy_files: list[str]
+    values_tree: dict = dataclass_field(default_factory=dict)   # resolved chart values
 
     def source(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -185,12 +186,14 @@ def load_inputs(schema_dir: Path, policies_dir: Path) -> Inputs:
     webhooks, webhooks_file = _load_webhooks(policies_dir, display, kinds)
     admission_files = _load_admission(policies_dir, display, kinds, gate_names)
     chart_values, values_files = _load_chart_values(schema_dir / "chart-values", display, gate_names)
+    values_tree = Resolver({}, set()).resolve(chart_values, "", set())
+    _check_value_references(values_tree, compatibility, compat_file, webhooks, webhooks_file, values_files)
     for kind in kinds:
         _check_example(kind)
     return Inputs(root=root, kinds=kinds, definitions_files=definition_files, compatibility=compatibility,
                   variants=variants, webhooks=webhooks, feature_gates=feature_gates,
                   chart_values=chart_values, chart_values_files=values_files,
-                  policy_files=[compat_file, webhooks_file, gate_file, *admission_files])
+                  policy_files=[compat_file, webhooks_file, gate_file, *admission_files], values_tree=values_tree)
 
 
 # ---------------------------------------------------------------------------------------------- kinds
@@ -478,6 +481,31 @@ def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -
         normalized["needs"] = list(spec["needs"])
     normalized["versions"] = versions
     return normalized
+
+
+# Chart values the generated templates read; schema/chart-values must describe them.
+TEMPLATE_VALUES = {
+    "kubeVersion": "string", "crds.enabled": "boolean", "crds.keep": "boolean", "crds.annotations": "map",
+    "webhook.service.name": "string", "webhook.service.namespace": "string", "webhook.service.port": "int32",
+    "webhook.timeoutSeconds": "int32", "webhook.certificates.mode": "string",
+    "webhook.certificates.certManager.certificateName": "string",
+}
+
+
+def _check_value_references(values_tree: dict, compatibility: dict, compat_file: str, webhooks: dict,
+                            webhooks_file: str, values_files: list[str]) -> None:
+    """Every chart value a template or policy reads must be described, with the expected type."""
+    where = values_files[0] if values_files else "schema/chart-values"
+    references = [(path, kind, where, f"values.{path}") for path, kind in TEMPLATE_VALUES.items()]
+    for name, gate in (compatibility.get("apiServerFeatureGates") or {}).items():
+        references.append((gate["value"], "boolean", compat_file, f"apiServerFeatureGates.{name}.value"))
+    for index, extra in enumerate(webhooks.get("extra", [])):
+        if "enabledBy" in extra:
+            references.append((extra["enabledBy"], "boolean", webhooks_file, f"extra[{index}].enabledBy"))
+    for path, kind, file, field in references:
+        node = find_node(values_tree, path)
+        if node is None or node.get("type") != kind:
+            raise SchemaError(file, field, f"chart value {path!r} must be described in schema/chart-values/ as a {kind}")
 
 
 def _load_chart_values(directory: Path, display, gates: set[str]) -> tuple[Field, list[str]]:

@@ -10,7 +10,6 @@ from typing import Any
 from . import chart
 from .errors import SchemaError
 from .inputs import Inputs
-from .resolve import Resolver
 from .yamlio import dump_json, json_comment, yaml_header
 
 _JSON_TYPES = {"string": "string", "date-time": "string", "boolean": "boolean", "int32": "integer",
@@ -19,7 +18,7 @@ _COPIED = ("enum", "minimum", "maximum", "minLength", "maxLength", "pattern", "m
 
 
 def resolved_values(inputs: Inputs) -> dict:
-    return Resolver({}, set()).resolve(inputs.chart_values, "", set())
+    return inputs.values_tree
 
 
 def default_of(node: dict) -> Any:

@@ -62,6 +62,12 @@ CASES = {
     "invalid example": (
         CLONESET, "    replicas: 5\n", "    replicas: -5\n",
         f"{CLONESET}: example.spec.replicas: Invalid value: -5: must be greater than or equal to 0"),
+    "template reads a value nobody describes": (
+        "schema/chart-values/webhook.yaml", "      podWebhook:", "      podHook:",
+        "policies/webhooks.yaml: extra[0].enabledBy: chart value 'webhook.podWebhook.enabled' must be described"),
+    "unknown rule check": (
+        "policies/admission/daemonset.yaml", "check: immutable\n", "check: frozen\n",
+        "policies/admission/daemonset.yaml: rules[7].check: unknown check 'frozen'"),
     "duplicate key": (
         CLONESET, "scope: Namespaced\n", "scope: Namespaced\nscope: Cluster\n",
         f"{CLONESET}: line"),
