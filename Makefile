@@ -5,10 +5,11 @@ BIN   := $(VENV)/bin
 PY    := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup demo test test-unit test-e2e verify generate sandbox-up sandbox-down clean
+.PHONY: help setup images demo test test-unit test-e2e verify generate sandbox-up sandbox-down clean
 
 help:
 	@echo "make setup      install everything on Debian 12 (root, idempotent; ~7 min cold, <1 min warm)"
+	@echo "make images     build the sandbox's container images without Docker (run by make setup)"
 	@echo "make demo       start the sandbox and show workloads rolled out on it"
 	@echo "make test       the full test suite (unit + e2e against a real kube-apiserver)"
 	@echo "make test-unit  only the tests that need no API server"
@@ -17,6 +18,9 @@ help:
 
 setup:
 	@bash scripts/setup.sh
+
+images: $(PY)
+	@$(BIN)/ack-kruise sandbox images
 
 $(PY):
 	@echo "the virtualenv is missing: run \`make setup\` first" >&2; exit 1

