@@ -19,7 +19,7 @@ import math
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "_generated" / "schema.json"
 INT32 = (-(2 ** 31), 2 ** 31 - 1)

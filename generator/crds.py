@@ -114,9 +114,9 @@ def build_crd(inputs: Inputs, kind: Kind, variant: Variant, service: ServiceRef,
 
 
 def crd_sources(inputs: Inputs, kind: Kind) -> list[str]:
-    sources = [kind.file, *inputs.definitions_files, inputs.policy_files[0]]
+    sources = [kind.file, *inputs.definitions_files, inputs.compatibility_file]
     if kind.conversion_webhook:
-        sources.append(inputs.policy_files[1])
+        sources.append(inputs.webhooks_file)
     return sources
 
 

@@ -15,7 +15,7 @@ def _range(since: tuple[int, int]) -> str:
 def compat_tpl(inputs: Inputs) -> str:
     p = chart.chart_name(inputs)
     variants = inputs.variants
-    lines = [template_header([inputs.policy_files[0]]).rstrip("\n"), ""]
+    lines = [template_header([inputs.compatibility_file]).rstrip("\n"), ""]
     lines += [
         "{{/*",
         f'{p}.kubeVersion: the Kubernetes version to render for. The `kubeVersion` value wins over the cluster\'s',
@@ -92,7 +92,7 @@ def compat_tpl(inputs: Inputs) -> str:
 
 def webhook_tpl(inputs: Inputs) -> str:
     p = chart.chart_name(inputs)
-    sources = [inputs.policy_files[1], *inputs.chart_values_files]
+    sources = [inputs.webhooks_file, *inputs.chart_values_files]
     return "\n".join([
         template_header(sources).rstrip("\n"),
         "",

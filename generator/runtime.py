@@ -7,7 +7,7 @@ from .inputs import Inputs, Kind
 from .yamlio import dump_json, json_comment
 
 RUNTIME_SCHEMA = "controllers/_generated/schema.json"
-_TREE_SKIP = {"description", "default", "defaultIf", "crdDefault", "fallback", "required_by"}
+_TREE_SKIP = {"description", "default", "defaultIf", "crdDefault", "fallback"}
 
 
 def runtime_tree(node: dict) -> dict:
@@ -77,8 +77,8 @@ def kind_entry(kind: Kind) -> dict:
 
 
 def build(inputs: Inputs) -> dict:
-    sources = [k.file for k in inputs.kinds] + inputs.definitions_files + [
-        f for f in inputs.policy_files if "admission" in f or "feature-gates" in f]
+    sources = [k.file for k in inputs.kinds] + inputs.definitions_files + inputs.admission_files + [
+        inputs.feature_gates_file]
     return {
         "$comment": json_comment(sources),
         "featureGates": {name: {"default": gate["default"]} for name, gate in sorted(inputs.feature_gates.items())},

@@ -95,7 +95,7 @@ def _configuration(inputs: Inputs, variant: Variant, configuration: str,
 def generate(inputs: Inputs) -> dict[str, str]:
     name = chart.chart_name(inputs)
     templates = chart.GENERATED_TEMPLATES.format(chart=name)
-    sources = [inputs.policy_files[1], inputs.policy_files[0]]
+    sources = [inputs.webhooks_file, inputs.compatibility_file]
     files = {}
     for variant in inputs.variants:
         groups = entries(inputs, variant)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import jsonschema
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT7, DRAFT202012
 
 CACHE = Path(os.environ.get("ACK_KRUISE_K8S_SCHEMAS", "~/.cache/ack-kruise/k8s-schemas")).expanduser()

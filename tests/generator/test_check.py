@@ -3,11 +3,9 @@ file by file without writing anything."""
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
 from pathlib import Path
 
-import pytest
 
 from generator import cli, pipeline
 

@@ -2,7 +2,6 @@
 OpenAPI definitions of the Kubernetes versions they target. Needs scripts/fetch-k8s-schemas.sh."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import yaml

@@ -1,0 +1,294 @@
+"""Loading and checking policies/ (compatibility matrix, webhooks, feature gates, admission rules) and
+schema/chart-values/. Every problem names the file and the field path."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .conditions import check_path, condition_paths, parse_condition
+from .errors import SchemaError
+from .fields import Field, parse_field
+from .resolve import find_node
+from .yamlio import load_yaml
+
+if TYPE_CHECKING:
+    from .inputs import Kind
+
+KUBE_MINOR = re.compile(r"^1\.[0-9]+$")
+# Optional CRD/webhook fields the generator knows how to leave out for old API servers.
+KNOWN_FEATURE_FIELDS = {
+    "crd.spec.preserveUnknownFields", "crd.conversion.conversionReviewVersions", "crd.conversion.service.port",
+    "crd.schema.nullable", "crd.schema.x-kubernetes-int-or-string", "crd.schema.x-kubernetes-preserve-unknown-fields",
+    "crd.schema.x-kubernetes-embedded-resource", "crd.schema.default", "crd.schema.x-kubernetes-list-type",
+    "webhook.admissionReviewVersions", "webhook.timeoutSeconds", "webhook.matchPolicy", "webhook.objectSelector",
+    "webhook.reinvocationPolicy", "webhook.service.port",
+}
+API_VERSIONS = {"crdApiVersion": ("apiextensions.k8s.io/v1beta1", "apiextensions.k8s.io/v1"),
+                "admissionApiVersion": ("admissionregistration.k8s.io/v1beta1", "admissionregistration.k8s.io/v1")}
+# Rule checks: required parameters, optional parameters, operations they run on, cluster state they need.
+RULE_CHECKS: dict[str, dict[str, Any]] = {
+    "assert": {"required": ("field", "require", "message"), "optional": ("when", "forEach"), "ops": ("CREATE", "UPDATE")},
+    "selectorNotEmpty": {"required": ("field",), "ops": ("CREATE", "UPDATE")},
+    "selectorMatchesLabels": {"required": ("selector", "labels"), "ops": ("CREATE", "UPDATE")},
+    "updateWhitelist": {"required": ("field", "allowed"), "ops": ("UPDATE",)},
+    "immutable": {"required": ("field",), "ops": ("UPDATE",)},
+    "immutableByKey": {"required": ("list", "key", "fields"), "ops": ("UPDATE",)},
+    "onlyContainerImagesChange": {"required": ("field", "message"), "optional": ("when",), "ops": ("UPDATE",)},
+    "keysReferTo": {"required": ("field", "list", "key"), "ops": ("CREATE", "UPDATE")},
+    "ownedPods": {"required": ("field",), "ops": ("CREATE", "UPDATE"), "needs": ("pods",)},
+    "subsetReplicas": {"required": ("replicas", "subsets"), "ops": ("CREATE", "UPDATE")},
+    "deleteProtection": {"required": ("replicas",), "ops": ("DELETE",)},
+    "volumeClaimTemplatesOnlyGrow": {"required": ("field",), "optional": ("when",), "ops": ("UPDATE",)},
+}
+RULE_COMMON = {"id", "check", "versions", "featureGate"}
+
+
+@dataclass
+class Variant:
+    name: str
+    profile: str
+    since: tuple[int, int]
+    until: tuple[int, int] | None
+    fields: set[str]
+    crd_api_version: str
+    admission_api_version: str
+    gates: list[dict]        # apiServerFeatureGates entries this variant needs, with `name`
+
+    def supports(self, feature: str) -> bool:
+        return feature in self.fields
+
+
+def require_keys(raw: Any, file: str, where: str, required: tuple[str, ...], allowed: set[str]) -> None:
+    if not isinstance(raw, dict):
+        raise SchemaError(file, where or "(document)", "expected a mapping")
+    for key in required:
+        if key not in raw:
+            raise SchemaError(file, f"{where}.{key}" if where else key, "missing required key")
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise SchemaError(file, f"{where}.{unknown[0]}" if where else unknown[0],
+                          f"unknown key; allowed: {', '.join(sorted(allowed))}")
+
+
+def minor(text: Any, file: str, where: str) -> tuple[int, int]:
+    if not isinstance(text, str) or not KUBE_MINOR.match(text):
+        raise SchemaError(file, where, f"expected a Kubernetes minor version like '1.14', got {text!r}")
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
+def load_feature_gates(policies_dir: Path, display) -> tuple[dict, str]:
+    path = policies_dir / "feature-gates.yaml"
+    file = display(path)
+    raw = load_yaml(path, file) if path.exists() else {"featureGates": {}}
+    require_keys(raw, file, "", ("featureGates",), {"featureGates"})
+    for name, gate in raw["featureGates"].items():
+        require_keys(gate, file, f"featureGates.{name}", ("default",), {"default", "description"})
+        if not isinstance(gate["default"], bool):
+            raise SchemaError(file, f"featureGates.{name}.default", "default must be true or false")
+    return raw["featureGates"], file
+
+
+def load_compatibility(policies_dir: Path, display) -> tuple[dict, list[Variant], str]:
+    path = policies_dir / "compatibility.yaml"
+    file = display(path)
+    if not path.exists():
+        raise SchemaError(file, "(file)", "missing")
+    raw = load_yaml(path, file)
+    require_keys(raw, file, "", ("chart", "profiles", "variants", "fields"),
+                  {"chart", "profiles", "variants", "fields", "apiServerFeatureGates"})
+    require_keys(raw["chart"], file, "chart", ("name", "kubeVersion"), {"name", "kubeVersion", "description"})
+    for name, profile in raw["profiles"].items():
+        require_keys(profile, file, f"profiles.{name}", ("crdApiVersion", "admissionApiVersion"),
+                      {"description", "crdApiVersion", "admissionApiVersion"})
+        for key, allowed in API_VERSIONS.items():
+            if profile[key] not in allowed:
+                raise SchemaError(file, f"profiles.{name}.{key}", f"expected one of {', '.join(allowed)}")
+    fields: dict[str, tuple[int, int]] = {}
+    for key, version in raw["fields"].items():
+        if key not in KNOWN_FEATURE_FIELDS:
+            raise SchemaError(file, f"fields.{key}", f"unknown field; known: {', '.join(sorted(KNOWN_FEATURE_FIELDS))}")
+        fields[key] = minor(version, file, f"fields.{key}")
+    gates = raw.get("apiServerFeatureGates") or {}
+    for name, gate in gates.items():
+        require_keys(gate, file, f"apiServerFeatureGates.{name}", ("enabledByDefaultSince", "value", "message"),
+                      {"enabledByDefaultSince", "neededBy", "value", "message"})
+        minor(gate["enabledByDefaultSince"], file, f"apiServerFeatureGates.{name}.enabledByDefaultSince")
+    variants: list[Variant] = []
+    raw_variants = raw["variants"]
+    if not isinstance(raw_variants, list) or not raw_variants:
+        raise SchemaError(file, "variants", "variants must be a non-empty list")
+    for index, item in enumerate(raw_variants):
+        where = f"variants[{index}]"
+        require_keys(item, file, where, ("name", "profile", "since"), {"name", "profile", "since"})
+        if item["profile"] not in raw["profiles"]:
+            raise SchemaError(file, f"{where}.profile", f"unknown profile {item['profile']!r}")
+        since = minor(item["since"], file, f"{where}.since")
+        if variants and since <= variants[-1].since:
+            raise SchemaError(file, f"{where}.since", "variants must be sorted by `since`, oldest first")
+        profile = raw["profiles"][item["profile"]]
+        needed = [{"name": name, **gate} for name, gate in sorted(gates.items())
+                  if since < minor(gate["enabledByDefaultSince"], file, "")]
+        variants.append(Variant(name=item["name"], profile=item["profile"], since=since, until=None,
+                                fields={key for key, first in fields.items() if since >= first},
+                                crd_api_version=profile["crdApiVersion"],
+                                admission_api_version=profile["admissionApiVersion"], gates=needed))
+    for current, following in zip(variants, variants[1:]):
+        current.until = following.since
+    return raw, variants, file
+
+
+def load_webhooks(policies_dir: Path, display, kinds: list[Kind]) -> tuple[dict, str]:
+    path = policies_dir / "webhooks.yaml"
+    file = display(path)
+    raw = load_yaml(path, file)
+    allowed = {"configurations", "plainManifestsNamespace", "admissionReviewVersions", "conversionReviewVersions", "conversionPath",
+               "sideEffects", "matchPolicy", "namespaceSelectors", "objectSelectors", "workloads",
+               "workloadFailurePolicy", "extra"}
+    require_keys(raw, file, "", ("configurations", "workloads", "conversionPath", "plainManifestsNamespace"), allowed)
+    require_keys(raw["configurations"], file, "configurations", ("mutating", "validating"), {"mutating", "validating"})
+    known = {k.name for k in kinds}
+    operations = {"CREATE", "UPDATE", "DELETE", "CONNECT"}
+    for name, entry in raw["workloads"].items():
+        if name not in known:
+            raise SchemaError(file, f"workloads.{name}", f"unknown kind; kinds: {', '.join(sorted(known))}")
+        require_keys(entry, file, f"workloads.{name}", (), {"mutate", "validate"})
+        for key, ops in entry.items():
+            if not set(ops) <= operations:
+                raise SchemaError(file, f"workloads.{name}.{key}", f"operations are {', '.join(sorted(operations))}")
+    for index, extra in enumerate(raw.get("extra", [])):
+        where = f"extra[{index}]"
+        require_keys(extra, file, where, ("name", "configuration", "path", "rules", "failurePolicy"),
+                      {"name", "configuration", "path", "rules", "failurePolicy", "namespaceSelector",
+                       "objectSelector", "enabledBy"})
+        if extra["configuration"] not in ("mutating", "validating"):
+            raise SchemaError(file, f"{where}.configuration", "mutating or validating")
+        for key, pool in (("namespaceSelector", "namespaceSelectors"), ("objectSelector", "objectSelectors")):
+            if key in extra and extra[key] not in (raw.get(pool) or {}):
+                raise SchemaError(file, f"{where}.{key}", f"unknown selector {extra[key]!r}; define it under {pool}")
+        if extra["failurePolicy"] not in ("Ignore", "Fail"):
+            raise SchemaError(file, f"{where}.failurePolicy", "Ignore or Fail")
+    return raw, file
+
+
+def load_admission(policies_dir: Path, display, kinds: list[Kind], gates: set[str]) -> list[str]:
+    by_name = {k.name: k for k in kinds}
+    files = []
+    for path in sorted((policies_dir / "admission").glob("*.yaml")):
+        file = display(path)
+        files.append(file)
+        raw = load_yaml(path, file)
+        require_keys(raw, file, "", ("kind", "rules"), {"kind", "rules"})
+        kind = by_name.get(raw["kind"])
+        if kind is None:
+            raise SchemaError(file, "kind", f"unknown kind {raw['kind']!r}")
+        if kind.rules_file is not None:
+            raise SchemaError(file, "kind", f"rules for {kind.name} are already in {kind.rules_file}")
+        kind.rules_file = file
+        ids = set()
+        for index, rule in enumerate(raw["rules"] or []):
+            normalized = _check_rule(rule, file, f"rules[{index}]", kind, gates)
+            if normalized["id"] in ids:
+                raise SchemaError(file, f"rules[{index}].id", f"duplicate rule id {normalized['id']!r}")
+            ids.add(normalized["id"])
+            kind.rules.append(normalized)
+    return files
+
+
+def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -> dict:
+    if not isinstance(rule, dict) or "check" not in rule or "id" not in rule:
+        raise SchemaError(file, where, "a rule needs `id` and `check`")
+    spec = RULE_CHECKS.get(rule["check"])
+    if spec is None:
+        raise SchemaError(file, f"{where}.check", f"unknown check {rule['check']!r}; known: {', '.join(sorted(RULE_CHECKS))}")
+    allowed = RULE_COMMON | set(spec["required"]) | set(spec.get("optional", ()))
+    require_keys(rule, file, where, tuple(spec["required"]), allowed)
+    if "featureGate" in rule and rule["featureGate"] not in gates:
+        raise SchemaError(file, f"{where}.featureGate", f"unknown feature gate {rule['featureGate']!r}")
+    versions = rule.get("versions", kind.version_names)
+    if not set(versions) <= set(kind.version_names):
+        raise SchemaError(file, f"{where}.versions", f"{kind.name} serves {', '.join(kind.version_names)}")
+    trees = [kind.trees[v] for v in versions]
+
+    def exists(path: str, base_path: str | None, key: str) -> None:
+        check_path(path, file, f"{where}.{key}")
+        for tree in trees:
+            base = tree
+            if base_path is not None and not path.startswith("$."):
+                base = find_node(tree, base_path + "[*]") or {}
+            if find_node(base, path, tree) is not None:
+                return
+        raise SchemaError(file, f"{where}.{key}", f"{path!r} is not a field of {kind.name} {', '.join(versions)}")
+
+    for_each = rule.get("forEach")
+    if for_each is not None:
+        exists(for_each, None, "forEach")
+    for key in ("field", "selector", "list", "replicas", "subsets"):
+        if key in rule:
+            exists(rule[key], for_each if key == "field" else None, key)
+    for key in ("labels", "allowed", "fields"):
+        if key in rule and (not isinstance(rule[key], list) or not rule[key]):
+            raise SchemaError(file, f"{where}.{key}", "expected a non-empty list")
+    for label_path in rule.get("labels", []):
+        exists(label_path, None, "labels")
+    for name in rule.get("fields", []):
+        exists(f"{rule['list']}[*].{name}", None, "fields")
+    for key in ("when", "require"):
+        if key in rule:
+            parse_condition(rule[key], file, f"{where}.{key}", gates)
+            for read in condition_paths(rule[key]):
+                exists(read, for_each, key)
+    normalized = {key: rule[key] for key in sorted(rule)}
+    normalized["operations"] = list(spec["ops"])
+    if spec.get("needs"):
+        normalized["needs"] = list(spec["needs"])
+    normalized["versions"] = versions
+    return normalized
+
+
+# Chart values the generated templates read; schema/chart-values must describe them.
+TEMPLATE_VALUES = {
+    "kubeVersion": "string", "crds.enabled": "boolean", "crds.keep": "boolean", "crds.annotations": "map",
+    "webhook.service.name": "string", "webhook.service.namespace": "string", "webhook.service.port": "int32",
+    "webhook.timeoutSeconds": "int32", "webhook.certificates.mode": "string",
+    "webhook.certificates.certManager.certificateName": "string",
+}
+
+
+def check_value_references(values_tree: dict, compatibility: dict, compat_file: str, webhooks: dict,
+                            webhooks_file: str, values_files: list[str]) -> None:
+    """Every chart value a template or policy reads must be described, with the expected type."""
+    where = values_files[0] if values_files else "schema/chart-values"
+    references = [(path, kind, where, f"values.{path}") for path, kind in TEMPLATE_VALUES.items()]
+    for name, gate in (compatibility.get("apiServerFeatureGates") or {}).items():
+        references.append((gate["value"], "boolean", compat_file, f"apiServerFeatureGates.{name}.value"))
+    for index, extra in enumerate(webhooks.get("extra", [])):
+        if "enabledBy" in extra:
+            references.append((extra["enabledBy"], "boolean", webhooks_file, f"extra[{index}].enabledBy"))
+    for path, kind, file, field in references:
+        node = find_node(values_tree, path)
+        if node is None or node.get("type") != kind:
+            raise SchemaError(file, field, f"chart value {path!r} must be described in schema/chart-values/ as a {kind}")
+
+
+def load_chart_values(directory: Path, display, gates: set[str]) -> tuple[Field, list[str]]:
+    """schema/chart-values/*.yaml: each file owns some top-level chart values (`values:` mapping)."""
+    merged: dict[str, Any] = {}
+    owners: dict[str, str] = {}
+    files = []
+    for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
+        file = display(path)
+        files.append(file)
+        raw = load_yaml(path, file)
+        require_keys(raw, file, "", ("values",), {"values", "description"})
+        for key, spec in raw["values"].items():
+            if key in owners:
+                raise SchemaError(file, f"values.{key}", f"already described in {owners[key]}")
+            owners[key] = file
+            merged[key] = (file, spec)
+    root = Field(file=files[0] if files else display(directory), path="", attrs={"type": "object"})
+    for key, (file, spec) in merged.items():
+        root.properties[key] = parse_field(spec, file, f"values.{key}", gates)
+    return root, files
