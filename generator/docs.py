@@ -5,7 +5,7 @@ import json
 import re
 from typing import Any
 
-from . import webhooks as webhook_gen
+from . import crds, webhooks as webhook_gen
 from .inputs import Inputs, Kind
 from .yamlio import dump_yaml, markdown_header
 
@@ -255,6 +255,9 @@ def index_doc(inputs: Inputs) -> str:
         gates = ", ".join(g["name"] for g in variant.gates) or "-"
         lines.append(f"| {variant.name} | >= {variant.since[0]}.{variant.since[1]}{until} | {variant.crd_api_version} | "
                      f"{variant.admission_api_version} | {gates} |")
+    plain = ", ".join(f"`crds/{crds.variant_dir(inputs, v)}/` ({v.name})" for v in inputs.variants)
+    lines += ["", f"Plain CRD manifests for kubectl users: {plain}. Their conversion webhook points at the Service "
+              f"in namespace `{inputs.webhooks['plainManifestsNamespace']}`; the chart uses its values instead."]
     fields = sorted(inputs.compatibility["fields"])
     lines += ["", "Optional fields emitted per variant:", "",
               "| Field | " + " | ".join(v.name for v in inputs.variants) + " |",

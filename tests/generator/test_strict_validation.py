@@ -3,6 +3,8 @@ OpenAPI definitions of the Kubernetes versions they target. Needs scripts/fetch-
 from __future__ import annotations
 
 
+import gzip
+
 import pytest
 import yaml
 
@@ -51,7 +53,11 @@ def test_the_validator_rejects_fields_an_older_version_does_not_know(k8s_schemas
     assert k8s_schemas.validate(dict(plain_crds("legacy/1.14"))["apps.kruise.io_statefulsets.yaml"], "1.13")
 
 
-def test_crds_stay_small() -> None:
+def test_crds_and_chart_stay_small() -> None:
     # Client-side apply keeps the whole object in an annotation limited to 256 KiB.
     for path in (REPO / "crds").rglob("*.yaml"):
         assert path.stat().st_size < 128 * 1024, path
+    # Helm keeps every template (all variants) gzipped in the release Secret, limited to 1 MiB.
+    templates = b"".join(p.read_bytes() for p in sorted((REPO / "charts" / "ack-kruise" / "templates").rglob("*"))
+                         if p.is_file())
+    assert len(gzip.compress(templates)) < 256 * 1024
