@@ -13,6 +13,7 @@ help:
 	@echo "make demo       start the sandbox and show workloads rolled out on it"
 	@echo "make test       the full test suite (unit + e2e against a real kube-apiserver)"
 	@echo "make test-unit  only the tests that need no API server"
+	@echo "make generate   write CRDs, chart templates, docs and the runtime schema from schema/ and policies/"
 	@echo "make verify     fast checks: generated files up to date, unit tests"
 	@echo "make sandbox-up / sandbox-down   the local cluster on its own"
 
@@ -31,6 +32,7 @@ demo: $(PY)
 # Two sessions: the first shares one sandbox; the second starts and stops sandboxes of its own (the real
 # node is machine-wide, so they cannot overlap).
 test: $(PY)
+	$(BIN)/ack-kruise generate --check
 	$(PY) -m pytest tests -m "not sandbox_lifecycle"
 	$(PY) -m pytest tests -m sandbox_lifecycle
 
@@ -40,7 +42,12 @@ test-unit: $(PY)
 test-e2e: $(PY)
 	$(PY) -m pytest tests -m "e2e and not sandbox_lifecycle"
 
+generate: $(PY)
+	$(BIN)/ack-kruise generate
+
+# Fast checks: generated files up to date (names any file that drifted), then the unit tests.
 verify: $(PY)
+	$(BIN)/ack-kruise generate --check
 	$(PY) -m pytest tests -m "not e2e" -q -x
 
 sandbox-up: $(PY)

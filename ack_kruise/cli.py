@@ -11,7 +11,9 @@ import sys
 
 # subcommand → (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "sandbox": ("sandbox.cli", "run a local Kubernetes control plane with simulated nodes"),
+    "sandbox": ("sandbox.cli", "run a local Kubernetes cluster: control plane, a real node, simulated nodes"),
+    "generate": ("generator.cli", "generate CRDs, chart templates, docs and the runtime schema from schema/ and policies/"),
+    "manager": ("controllers.manager", "run the controllers and the webhook server (kruise-manager)"),
 }
 
 

@@ -1,0 +1,125 @@
+"""What a reconcile asks the runtime to do.
+
+A reconcile is a pure function from observed state to a `Plan`: an ordered list of actions plus an optional
+requeue delay. The runtime executes the actions in list order (creates in slow-start batches), stops at the
+first failure and reconciles again later; reconciles are level-based, so nothing is lost by stopping.
+
+Conventions:
+- Pod patches (`PatchPod`, `PatchPodStatus`) are whole-object patch bodies, e.g. ``{"metadata": {...}}`` or
+  ``{"status": {"conditions": [...]}}``. A `PatchPod` body carries ``metadata.uid`` when the observed pod had
+  one, like the Kubernetes controllers' ownerReference patches do, so a patch computed for a pod never lands on
+  a newer pod that reuses its name (CloneSet reuses names when it reuses PVCs).
+- An `Event` that directly follows another action reports that action's success; the runtime emits it only if
+  that action succeeded, and reports failures itself (FailedCreate, FailedDelete, ...).
+- `requeue_after` is in seconds; None means "no timed requeue needed" (watch events still wake the reconcile).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PATCH_TYPES = ("merge", "strategic", "json")
+
+
+@dataclass(frozen=True)
+class CreatePod:
+    pod: dict
+
+
+@dataclass(frozen=True)
+class CreatePVC:
+    pvc: dict
+
+
+@dataclass(frozen=True)
+class DeletePod:
+    """Delete with a UID precondition, so a newer pod with the same name is never deleted by mistake."""
+
+    name: str
+    uid: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DeletePVC:
+    name: str
+
+
+@dataclass(frozen=True)
+class PatchPod:
+    name: str
+    patch: dict
+    patch_type: str = "strategic"
+
+    def __post_init__(self) -> None:
+        if self.patch_type not in PATCH_TYPES:
+            raise ValueError(f"patch_type must be one of {PATCH_TYPES}, not {self.patch_type!r}")
+
+
+@dataclass(frozen=True)
+class PatchPodStatus:
+    """A strategic merge patch on the pod's /status subresource (pod conditions merge by `type`)."""
+
+    name: str
+    patch: dict
+
+
+@dataclass(frozen=True)
+class CreateRevision:
+    """`revision` is a complete apps/v1 ControllerRevision."""
+
+    revision: dict
+
+
+@dataclass(frozen=True)
+class PatchRevision:
+    """A merge patch on a ControllerRevision (used to bump `.revision` on rollback)."""
+
+    name: str
+    patch: dict
+
+
+@dataclass(frozen=True)
+class DeleteRevision:
+    name: str
+
+
+@dataclass(frozen=True)
+class PatchCloneSet:
+    """A JSON merge patch on the CloneSet itself (not its status), e.g. truncating scaleStrategy.podsToDelete.
+
+    It carries ``metadata.resourceVersion`` when known, so a concurrent edit of the same list makes the patch
+    fail with a conflict instead of being overwritten.
+    """
+
+    patch: dict
+
+
+@dataclass(frozen=True)
+class UpdateStatus:
+    """The whole workload `.status`, written through the status subresource."""
+
+    status: dict
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # "Normal" or "Warning"
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: list = field(default_factory=list)
+    requeue_after: float | None = None
+
+    def of_type(self, kind: type) -> list[Any]:
+        """The actions of one type, in order (handy in tests and logs)."""
+        return [a for a in self.actions if isinstance(a, kind)]
+
+
+def earliest(*delays: float | None) -> float | None:
+    """The smallest positive delay, or None: several mechanisms may each want a requeue."""
+    positive = [d for d in delays if d is not None and d > 0]
+    return min(positive) if positive else None

@@ -1,0 +1,331 @@
+"""`ack-kruise manager`: every controller and the webhook server in one process.
+
+Start-up order, as OpenKruise's manager (openkruise.md §0, §7.2):
+1. certificates: read, or in `self` mode create or renew, the Secret with the serving certificate;
+2. the webhook server listens with it, and the caBundles are injected; /readyz turns ready once the
+   server answers its own /healthz over TLS with that CA;
+3. leader election on the Lease `kruise-manager`; every replica serves webhooks, only the leader reconciles;
+4. the controllers start (kopf, standalone: the Lease, not kopf's peering, decides who acts).
+Losing the lease stops the process (exit 1), as controller-runtime does, so a restarted replica starts clean.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import importlib
+import importlib.util
+import logging
+import re
+import signal
+import ssl
+import sys
+
+import aiohttp
+from aiohttp import web
+
+from controllers import schema as schemas
+from controllers.kube import KubeClient, load_config, resource_path
+from controllers.kube.leader import ElectionSettings, LeaderElector
+from controllers.metrics import REGISTRY
+from controllers.settings import ManagerSettings
+from controllers.webhook.certs import MODES, CertBundle, CertificateStore, CertSettings, ca_subjects, issuer_of
+from controllers.webhook.injector import CABundleInjector, InjectionTargets
+from controllers.webhook.server import WebhookServer
+
+log = logging.getLogger("kruise-manager")
+CA_PROPAGATION_SECONDS = 2.0
+
+# Controller name → module that registers its kopf handlers. Modules appear as controllers are written.
+CONTROLLER_MODULES = {
+    "cloneset": "controllers.cloneset.handlers",
+    "statefulset": "controllers.statefulset.handlers",
+}
+
+
+class Manager:
+    def __init__(self, settings: ManagerSettings):
+        self.s = settings
+        self.client: KubeClient | None = None
+        self.server: WebhookServer | None = None
+        self.webhook_ready = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self.elector: LeaderElector | None = None
+        self.exit_code = 0
+
+    # ---- certificates and webhooks ------------------------------------------------------------
+    def _cert_settings(self) -> CertSettings:
+        w, ns = self.s.webhook, self.s.namespace
+        dns = [f"{w.service_name}.{ns}.svc", f"{w.service_name}.{ns}.svc.cluster.local", "localhost"]
+        ips = ["127.0.0.1"]
+        if w.url_base:
+            host = re.sub(r"^https://", "", w.url_base).split("/")[0].rsplit(":", 1)[0].strip("[]")
+            (ips if re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+", host) else dns).append(host)
+        return CertSettings(mode=w.cert_mode, namespace=ns, secret_name=w.cert_secret, dns_names=dns,
+                            ip_addresses=sorted(set(ips)), cert_validity=w.cert_validity,
+                            renew_before=w.cert_renew_before)
+
+    async def _pods_in(self, namespace: str) -> dict[str, dict]:
+        pods = await self.client.get(resource_path("v1", "pods", namespace))
+        return {p["metadata"]["name"]: p for p in pods.get("items", [])}
+
+    async def _apply_bundle(self, bundle: CertBundle, store: CertificateStore, injector: CABundleInjector) -> None:
+        """Inject the CA bundle first, then serve a certificate the API server already trusts."""
+        served = self.server.serving
+        if store.manages_ca_bundles and served and served.ca_pem != bundle.ca_pem:
+            # A new CA: the API server must trust old and new until every replica serves the new one.
+            trusted = bundle.ca_bundle
+            if served.ca_pem not in trusted:
+                trusted += served.ca_pem
+            await injector.inject(trusted)
+            for _ in range(100):
+                live = await injector.current_ca_bundle()
+                if live is None or issuer_of(bundle.cert_pem) in ca_subjects(live):
+                    break
+                await asyncio.sleep(0.1)
+            # The API server applies webhook configuration changes through a watch: give it a moment.
+            await asyncio.sleep(CA_PROPAGATION_SECONDS)
+        self.server.load(bundle)
+
+    async def _self_check(self, bundle: CertBundle) -> None:
+        ctx = ssl.create_default_context(cadata=bundle.ca_pem.decode())
+        ctx.check_hostname = False
+        url = f"https://127.0.0.1:{self.s.webhook.port}/healthz"
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):
+                try:
+                    async with session.get(url, ssl=ctx, timeout=aiohttp.ClientTimeout(total=2)) as r:
+                        if r.status == 200:
+                            return
+                except (aiohttp.ClientError, asyncio.TimeoutError):
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"the webhook server does not answer {url}")
+
+    async def _maintain_certificates(self, store: CertificateStore, injector: CABundleInjector) -> None:
+        """Renew before expiry, and pick up what another replica (or cert-manager) wrote."""
+        while True:
+            await asyncio.sleep(self.s.webhook.cert_check_interval)
+            try:
+                bundle = await store.ensure()
+                if bundle != self.server.serving:
+                    log.info("webhook certificate changed; switching")
+                    await self._apply_bundle(bundle, store, injector)
+                elif store.manages_ca_bundles:
+                    await injector.inject(bundle.ca_bundle)  # someone reverted a caBundle: put it back
+            except Exception as e:
+                log.warning("certificate maintenance: %s", e)
+
+    # ---- probes and metrics ------------------------------------------------------------------
+    async def _serve_probes(self) -> list[web.AppRunner]:
+        async def healthz(_: web.Request) -> web.Response:
+            return web.Response(text="ok")
+
+        async def readyz(_: web.Request) -> web.Response:
+            if self.webhook_ready.is_set():
+                return web.Response(text="ok")
+            return web.Response(status=503, text="webhook not ready")
+
+        async def metrics(_: web.Request) -> web.Response:
+            return web.Response(text=REGISTRY.render(), content_type="text/plain")
+
+        runners = []
+        apps: dict[str, web.Application] = {}
+        for addr, routes in ((self.s.health_addr, [("/healthz", healthz), ("/readyz", readyz)]),
+                             (self.s.metrics_addr, [("/metrics", metrics)])):
+            if not addr or addr == "0":
+                continue
+            app = apps.setdefault(addr, web.Application())
+            for path, handler in routes:
+                app.router.add_get(path, handler)
+        for addr, app in apps.items():
+            host, _, port = addr.rpartition(":")
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, host or None, int(port)).start()
+            runners.append(runner)
+        return runners
+
+    # ---- controllers ---------------------------------------------------------------------------
+    def _controller_modules(self) -> list[str]:
+        wanted = self.s.controllers or tuple(CONTROLLER_MODULES)
+        found = []
+        for name in wanted:
+            module = CONTROLLER_MODULES[name]
+            try:
+                if importlib.util.find_spec(module) is not None:
+                    found.append(module)
+            except ModuleNotFoundError:  # its package does not exist yet
+                pass
+        return found
+
+    async def _run_controllers(self) -> None:
+        modules = self._controller_modules()
+        if not modules:
+            log.info("no controllers to run")
+            await self.stopping.wait()
+            return
+        from controllers.runtime import run_kopf  # imported only where kopf is needed
+        await run_kopf(self.client, self.s, modules, self.stopping)
+
+    # ---- main ------------------------------------------------------------------------------------
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        config = load_config(self.s.api.kubeconfig)
+        self.client = KubeClient(config, qps=self.s.api.qps, burst=self.s.api.burst, user_agent="kruise-manager")
+        runners = await self._serve_probes()
+        tasks: list[asyncio.Task] = []
+        try:
+            store = CertificateStore(self.client, self._cert_settings())
+            injector = CABundleInjector(self.client, InjectionTargets(
+                self.s.webhook.mutating_configuration, self.s.webhook.validating_configuration),
+                url_base=self.s.webhook.url_base)
+            bundle = await store.ensure()
+            self.server = WebhookServer(self.s.webhook.host, self.s.webhook.port, pods_lookup=self._pods_in,
+                                        feature_gates=self.s.feature_gates)
+            if store.manages_ca_bundles:
+                await injector.inject(bundle.ca_bundle)
+            self.server.load(bundle)
+            await self.server.start()
+            await self._self_check(bundle)
+            self.webhook_ready.set()
+            log.info("webhook server ready (certificates: %s)", self.s.webhook.cert_mode)
+            tasks.append(asyncio.create_task(self._maintain_certificates(store, injector)))
+
+            if self.s.leader.enabled:
+                self.elector = LeaderElector(self.client, ElectionSettings(
+                    namespace=self.s.namespace, name=self.s.leader.lease_name, identity=self.s.leader.identity,
+                    lease_duration=self.s.leader.lease_duration, renew_deadline=self.s.leader.renew_deadline,
+                    retry_period=self.s.leader.retry_period))
+                tasks.append(asyncio.create_task(self.elector.run()))
+                waiter = asyncio.create_task(self.elector.is_leader.wait())
+                stop = asyncio.create_task(self.stopping.wait())
+                await asyncio.wait({waiter, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if self.stopping.is_set():
+                    return 0
+                REGISTRY.set("leader_election_master_status", 1, name=self.s.leader.lease_name)
+                lost = asyncio.create_task(self.elector.lost.wait())
+            else:
+                lost = asyncio.create_task(asyncio.Event().wait())
+            controllers = asyncio.create_task(self._run_controllers())
+            stop = asyncio.create_task(self.stopping.wait())
+            done, _ = await asyncio.wait({lost, controllers, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if lost in done:
+                log.error("lost leadership: stopping so that a fresh replica takes over")
+                self.exit_code = 1
+            elif controllers in done and controllers.exception():
+                raise controllers.exception()
+            self.stopping.set()
+            await asyncio.wait({controllers}, timeout=10)
+            return self.exit_code
+        finally:
+            for t in tasks:
+                t.cancel()
+            if self.elector:
+                await self.elector.release()
+            if self.server:
+                await self.server.stop()
+            for r in runners:
+                await r.cleanup()
+            await self.client.close()
+
+
+# ---- command line ----------------------------------------------------------------------------------
+_DURATION = re.compile(r"^([0-9]+)(s|m|h|d)$")
+
+
+def parse_duration(text: str) -> datetime.timedelta:
+    m = _DURATION.match(text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected a duration like 90s, 10m, 12h or 30d, got {text!r}")
+    n, unit = int(m.group(1)), m.group(2)
+    return datetime.timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: n})
+
+
+def parse_feature_gates(text: str) -> dict[str, bool]:
+    known = set(schemas.default_schema().data.get("featureGates", {}))
+    gates: dict[str, bool] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or value.lower() not in ("true", "false"):
+            raise argparse.ArgumentTypeError(f"expected Name=true|false, got {item!r}")
+        if name not in known:
+            raise argparse.ArgumentTypeError(f"unknown feature gate {name!r}; known: {', '.join(sorted(known))}")
+        gates[name] = value.lower() == "true"
+    return gates
+
+
+def _addr(text: str) -> str:
+    if text in ("", "0"):
+        return text
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected [host]:port, got {text!r}")
+    return text
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}")
+    return int(text)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    import os
+    p.add_argument("--kubeconfig", help="default: $KUBECONFIG, then the in-cluster service account")
+    p.add_argument("--namespace", default=os.environ.get("POD_NAMESPACE", "kruise-system"),
+                   help="namespace of the Lease and the certificate Secret (default $POD_NAMESPACE or kruise-system)")
+    p.add_argument("--enable-leader-election", default="true", choices=["true", "false"])
+    p.add_argument("--leader-election-id", default="kruise-manager")
+    p.add_argument("--lease-duration", type=float, default=15.0, help="seconds (default 15)")
+    p.add_argument("--webhook-host", default=os.environ.get("WEBHOOK_BIND_HOST", ""))
+    p.add_argument("--webhook-port", type=_port, default=int(os.environ.get("WEBHOOK_PORT", "9876")))
+    p.add_argument("--webhook-service", default=os.environ.get("SERVICE_NAME", "kruise-webhook-service"))
+    p.add_argument("--webhook-url-base", help="outside a cluster: https://HOST:PORT the API server can call")
+    p.add_argument("--cert-mode", choices=MODES, default="self")
+    p.add_argument("--cert-secret", default=os.environ.get("SECRET_NAME", "kruise-webhook-certs"))
+    p.add_argument("--cert-validity", type=parse_duration, default=datetime.timedelta(days=365))
+    p.add_argument("--cert-renew-before", type=parse_duration, default=datetime.timedelta(days=30))
+    p.add_argument("--cert-check-interval", type=float, default=60.0, help="seconds (default 60)")
+    p.add_argument("--health-probe-addr", type=_addr, default=":8000")
+    p.add_argument("--metrics-addr", type=_addr, default=":8080")
+    p.add_argument("--rest-config-qps", type=float, default=30)
+    p.add_argument("--rest-config-burst", type=int, default=50)
+    p.add_argument("--feature-gates", type=parse_feature_gates, default={})
+    p.add_argument("--controllers", default="", help=f"comma-separated subset of: {', '.join(CONTROLLER_MODULES)}")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+
+
+def settings_from(args: argparse.Namespace) -> ManagerSettings:
+    s = ManagerSettings(namespace=args.namespace, feature_gates=args.feature_gates,
+                        health_addr=args.health_probe_addr, metrics_addr=args.metrics_addr, log_level=args.log_level)
+    s.api.kubeconfig, s.api.qps, s.api.burst = args.kubeconfig, args.rest_config_qps, args.rest_config_burst
+    s.leader.enabled = args.enable_leader_election == "true"
+    s.leader.lease_name, s.leader.lease_duration = args.leader_election_id, args.lease_duration
+    s.leader.renew_deadline = min(s.leader.renew_deadline, args.lease_duration * 2 / 3)
+    s.leader.retry_period = min(s.leader.retry_period, args.lease_duration / 5)
+    w = s.webhook
+    w.host, w.port, w.service_name, w.url_base = args.webhook_host, args.webhook_port, args.webhook_service, args.webhook_url_base
+    w.cert_mode, w.cert_secret = args.cert_mode, args.cert_secret
+    w.cert_validity, w.cert_renew_before, w.cert_check_interval = args.cert_validity, args.cert_renew_before, args.cert_check_interval
+    controllers = tuple(filter(None, (c.strip() for c in args.controllers.split(","))))
+    unknown = [c for c in controllers if c not in CONTROLLER_MODULES]
+    if unknown:
+        raise SystemExit(f"ack-kruise manager: error: --controllers: unknown controller(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(CONTROLLER_MODULES)}")
+    s.controllers = controllers
+    return s
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    try:
+        return asyncio.run(Manager(settings).run())
+    except Exception as e:
+        log.error("%s", e)
+        return 1

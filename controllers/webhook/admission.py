@@ -1,0 +1,121 @@
+"""AdmissionReview handling for the workloads: defaulting and validation from the runtime schema.
+
+Nothing here knows a field: defaults, constraints and cross-field rules all come from
+`controllers/_generated/schema.json` (written by the generator from schema/ and policies/). A kind served in
+several versions (Advanced StatefulSet) is defaulted and validated in its storage version, and the result is
+converted back, as OpenKruise's StatefulSet webhook does.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Awaitable, Callable
+
+from controllers import schema as schemas
+
+from . import conversion
+
+PodsLookup = Callable[[str], Awaitable[dict[str, dict]]]
+
+
+def json_patch(old: Any, new: Any, path: str = "") -> list[dict]:
+    """RFC 6902 operations turning `old` into `new` (dicts by key, equal-length lists by index)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        ops: list[dict] = []
+        for key in old:
+            if key not in new:
+                ops.append({"op": "remove", "path": f"{path}/{_escape(key)}"})
+        for key, value in new.items():
+            if key not in old:
+                ops.append({"op": "add", "path": f"{path}/{_escape(key)}", "value": value})
+            else:
+                ops.extend(json_patch(old[key], value, f"{path}/{_escape(key)}"))
+        return ops
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        ops = []
+        for i, (a, b) in enumerate(zip(old, new)):
+            ops.extend(json_patch(a, b, f"{path}/{i}"))
+        return ops
+    if old == new and type(old) is type(new):
+        return []
+    return [{"op": "replace", "path": path or "/", "value": new}]
+
+
+def _escape(key: str) -> str:
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def _response(review: dict, allowed: bool, *, message: str = "", code: int = 200, reason: str = "",
+              patch: list[dict] | None = None, warnings: list[str] | None = None) -> dict:
+    request = review.get("request") or {}
+    response: dict[str, Any] = {"uid": request.get("uid", ""), "allowed": allowed}
+    if not allowed:
+        response["status"] = {"code": code, "message": message, "reason": reason or "Invalid"}
+    if patch:
+        response["patchType"] = "JSONPatch"
+        response["patch"] = base64.b64encode(json.dumps(patch).encode()).decode()
+    if warnings:
+        response["warnings"] = warnings
+    return {"apiVersion": review.get("apiVersion", "admission.k8s.io/v1"), "kind": "AdmissionReview",
+            "response": response}
+
+
+def _storage_form(obj: dict, schema: schemas.Schema) -> tuple[dict, str]:
+    """The object in its kind's storage version, and the version it came in."""
+    kind, version, _ = schema.of(obj)
+    info = schema.data["kinds"][kind]
+    storage = info.get("storageVersion", version)
+    if storage == version:
+        return obj, obj["apiVersion"]
+    return conversion.convert(obj, f"{info['group']}/{storage}", schema), obj["apiVersion"]
+
+
+def mutate(review: dict, schema: schemas.Schema | None = None, feature_gates: dict[str, bool] | None = None) -> dict:
+    schema = schema or schemas.default_schema()
+    request = review.get("request") or {}
+    obj = request.get("object")
+    if not isinstance(obj, dict):
+        return _response(review, True)
+    try:
+        stored, original_version = _storage_form(obj, schema)
+        defaulted = schema.apply_defaults(stored, feature_gates)
+        if original_version != defaulted["apiVersion"]:
+            defaulted = conversion.convert(defaulted, original_version, schema)
+    except schemas.SchemaLookupError as e:
+        return _response(review, False, message=str(e), code=400, reason="BadRequest")
+    return _response(review, True, patch=json_patch(obj, defaulted))
+
+
+def describe(kind: str, name: str, errors: list[schemas.FieldError]) -> str:
+    """Kubernetes' own wording: `CloneSet.apps.kruise.io "x" is invalid: [spec.replicas: ..., ...]`."""
+    parts = [f"{e.path}: {e.message}" for e in errors]
+    detail = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
+    return f'{kind}.apps.kruise.io "{name}" is invalid: {detail}'
+
+
+async def validate(review: dict, schema: schemas.Schema | None = None, pods: PodsLookup | None = None,
+                   feature_gates: dict[str, bool] | None = None) -> dict:
+    schema = schema or schemas.default_schema()
+    request = review.get("request") or {}
+    operation = request.get("operation", "CREATE")
+    obj = request.get("object") if operation != "DELETE" else request.get("oldObject")
+    old = request.get("oldObject") if operation == "UPDATE" else None
+    if not isinstance(obj, dict):
+        return _response(review, True)
+    try:
+        kind, _, _ = schema.of(obj)
+        stored, _ = _storage_form(obj, schema)
+        old_stored = _storage_form(old, schema)[0] if isinstance(old, dict) else None
+        info = schema.of(stored)[2]
+        needs_pods = any("pods" in r.get("needs", []) and operation in r["operations"] for r in info["rules"])
+        pod_map = await pods(stored["metadata"].get("namespace") or request.get("namespace", "")) \
+            if needs_pods and pods else None
+        errors = schema.validate(stored, old_stored, operation=operation, pods=pod_map, feature_gates=feature_gates)
+    except schemas.SchemaLookupError as e:
+        return _response(review, False, message=str(e), code=400, reason="BadRequest")
+    if errors:
+        name = (obj.get("metadata") or {}).get("name") or request.get("name", "")
+        forbidden = operation == "DELETE"
+        return _response(review, False, message=describe(kind, name, errors),
+                         code=403 if forbidden else 422, reason="Forbidden" if forbidden else "Invalid")
+    return _response(review, True)

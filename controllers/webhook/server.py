@@ -1,0 +1,96 @@
+"""The webhook server: one HTTPS port for admission (`/mutate-*`, `/validate-*`), CRD conversion (`/convert`)
+and `/healthz`; certificates are swapped in place, so rotation never drops a connection.
+
+Paths follow the generated webhook configurations (`policies/webhooks.yaml`): a workload path names its group
+and kind, and the kind itself comes from the AdmissionReview, so one handler serves them all.
+"""
+from __future__ import annotations
+
+import logging
+import ssl
+import tempfile
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from controllers import schema as schemas
+from controllers.metrics import REGISTRY
+
+from . import admission, conversion
+from .certs import CertBundle
+
+log = logging.getLogger(__name__)
+
+PodsLookup = Callable[[str], Awaitable[dict[str, dict]]]
+PodMutator = Callable[[dict], Awaitable[dict]]
+
+
+class WebhookServer:
+    def __init__(self, host: str, port: int, *, pods_lookup: PodsLookup | None = None,
+                 pod_mutator: PodMutator | None = None, feature_gates: dict[str, bool] | None = None):
+        self.host, self.port = host, port
+        self.pods_lookup, self.pod_mutator = pods_lookup, pod_mutator
+        self.feature_gates = feature_gates
+        self.ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.serving: CertBundle | None = None
+        self._runner: web.AppRunner | None = None
+
+    # ---- certificates ----------------------------------------------------------------------
+    def load(self, bundle: CertBundle) -> None:
+        """Serve `bundle` from the next TLS handshake on (the context is shared by every connection)."""
+        with tempfile.TemporaryDirectory() as d:
+            cert, key = Path(d) / "tls.crt", Path(d) / "tls.key"
+            cert.write_bytes(bundle.cert_pem)
+            key.write_bytes(bundle.key_pem)
+            self.ssl.load_cert_chain(cert, key)
+        self.serving = bundle
+
+    # ---- handlers ---------------------------------------------------------------------------
+    async def _admission(self, request: web.Request) -> web.Response:
+        path = request.path
+        try:
+            review = await request.json()
+        except ValueError:
+            REGISTRY.inc("controller_runtime_webhook_requests_total", webhook=path, code="400")
+            return web.json_response({"message": "the body is not JSON"}, status=400)
+        if path == "/mutate-pod":
+            result = await self.pod_mutator(review) if self.pod_mutator else admission._response(review, True)
+        elif path.startswith("/mutate-"):
+            result = admission.mutate(review, feature_gates=self.feature_gates)
+        else:
+            result = await admission.validate(review, pods=self.pods_lookup, feature_gates=self.feature_gates)
+        allowed = result["response"]["allowed"]
+        REGISTRY.inc("controller_runtime_webhook_requests_total", webhook=path, code="200" if allowed else "denied")
+        return web.json_response(result)
+
+    async def _convert(self, request: web.Request) -> web.Response:
+        review = await request.json()
+        result = conversion.review(review)
+        REGISTRY.inc("controller_runtime_webhook_requests_total", webhook="/convert",
+                     code="200" if result["response"]["result"]["status"] == "Success" else "500")
+        return web.json_response(result)
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app.router.add_post("/convert", self._convert)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_post("/mutate-pod", self._admission)
+        app.router.add_post(r"/{path:(mutate|validate)-[a-z0-9-]+}", self._admission)
+        return app
+
+    async def start(self) -> None:
+        if self.serving is None:
+            raise RuntimeError("load a certificate before starting the webhook server")
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl, backlog=512)
+        await site.start()
+        log.info("webhook server listening on https://%s:%d", self.host or "0.0.0.0", self.port)
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
