@@ -476,9 +476,13 @@ def _check_update_whitelist(rule: dict, ctx: _RuleContext) -> list[FieldError]:
     if not isinstance(new, dict) or not isinstance(old, dict):
         return []
     allowed = set(rule["allowed"])
-    if {k: v for k, v in new.items() if k not in allowed} != {k: v for k, v in old.items() if k not in allowed}:
+    changed = sorted(k for k in set(new) | set(old) if k not in allowed and new.get(k) != old.get(k))
+    if changed:
+        # Name what changed, then OpenKruise's own wording of what may change.
         names = ", ".join(f"'{name}'" for name in rule["allowed"])
-        return [FieldError(rule["field"], f"Forbidden: updates to {ctx.kind} {rule['field']} for fields other than {names} are forbidden")]
+        return [FieldError(f"{rule['field']}.{field}",
+                           f"Forbidden: updates to {ctx.kind} {rule['field']} for fields other than {names} are forbidden")
+                for field in changed]
     return []
 
 

@@ -61,3 +61,19 @@ def namespace(cluster: Cluster, request) -> str:
     cluster.create_namespace(name)
     yield name
     cluster.delete_namespace(name, wait=False)
+
+
+@pytest.fixture(scope="session")
+def kruise(sandbox, cluster):
+    """The apps.kruise.io API installed (generated CRDs and webhook configurations) and one manager running,
+    shared by the session. Its serving certificate is short-lived, so it renews every few seconds all
+    session long: every admission test also runs across certificate rotations."""
+    from tests.manager import ManagerProcess, install_api
+
+    cluster.kubectl("create", "namespace", "kruise-system", check=False)
+    install_api(cluster)
+    manager = ManagerProcess(cluster.kubeconfig, sandbox.state_dir / "logs" / "manager.log",
+                             "--cert-validity", "40s", "--cert-renew-before", "30s", "--cert-check-interval", "1")
+    manager.start()
+    yield manager
+    manager.stop()

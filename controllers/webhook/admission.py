@@ -50,7 +50,11 @@ def _response(review: dict, allowed: bool, *, message: str = "", code: int = 200
     request = review.get("request") or {}
     response: dict[str, Any] = {"uid": request.get("uid", ""), "allowed": allowed}
     if not allowed:
-        response["status"] = {"code": code, "message": message, "reason": reason or "Invalid"}
+        # No reason "Invalid": kubectl prints that reason from `details.causes` only, which would hide our
+        # message behind "The request is invalid".
+        response["status"] = {"code": code, "message": message}
+        if reason and reason != "Invalid":
+            response["status"]["reason"] = reason
     if patch:
         response["patchType"] = "JSONPatch"
         response["patch"] = base64.b64encode(json.dumps(patch).encode()).decode()

@@ -91,7 +91,7 @@ def new_serving_cert(ca_pem: bytes, ca_key_pem: bytes, dns_names: list[str], ips
     ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
     key = _key()
     start = _now() - datetime.timedelta(minutes=5)
-    not_after = min(start + validity, ca.not_valid_after_utc)
+    not_after = min(_now() + validity, ca.not_valid_after_utc)
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
     sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
     cert = (x509.CertificateBuilder()

@@ -234,7 +234,7 @@ def test_cloneset_update_whitelist_and_in_place_only_images() -> None:
     new["spec"]["selector"] = {"matchLabels": {"app": "a", "x": "y"}}
     new["spec"]["template"]["metadata"]["labels"]["x"] = "y"
     errors = schema.validate(new, old)
-    assert "spec" in paths(errors) and "updates to CloneSet spec" in dict(errors)["spec"]
+    assert "spec.selector" in paths(errors) and "updates to CloneSet spec" in dict(errors)["spec.selector"]
     images = copy.deepcopy(old)
     images["spec"]["template"]["spec"]["containers"][0]["image"] = "i:2"
     images["spec"]["replicas"] = 3
@@ -286,7 +286,7 @@ def test_statefulset_update_whitelist_and_claims() -> None:
                                             volumeClaimUpdateStrategy={"type": "OnPodRollingUpdate"}))
     new = copy.deepcopy(old)
     new["spec"]["serviceName"] = "b"
-    assert "spec" in paths(schema.validate(new, old))
+    assert "spec.serviceName" in paths(schema.validate(new, old)), "the refusal names the field that changed"
     shrink = copy.deepcopy(old)
     shrink["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] = "5Gi"
     assert "spec.volumeClaimTemplates" in paths(schema.validate(shrink, old))
