@@ -29,7 +29,7 @@ from controllers.kube import KubeClient, load_config, resource_path
 from controllers.kube.leader import ElectionSettings, LeaderElector
 from controllers.metrics import REGISTRY
 from controllers.settings import ManagerSettings
-from controllers.webhook.certs import MODES, CertBundle, CertificateStore, CertSettings, ca_subjects, issuer_of
+from controllers.webhook.certs import MODES, CertBundle, CertificateStore, CertSettings, trusted_by
 from controllers.webhook.injector import CABundleInjector, InjectionTargets
 from controllers.webhook.server import WebhookServer
 
@@ -80,7 +80,7 @@ class Manager:
             await injector.inject(trusted)
             for _ in range(100):
                 live = await injector.current_ca_bundle()
-                if live is None or issuer_of(bundle.cert_pem) in ca_subjects(live):
+                if live is None or trusted_by(bundle.cert_pem, live):
                     break
                 await asyncio.sleep(0.1)
             # The API server applies webhook configuration changes through a watch: give it a moment.

@@ -80,11 +80,11 @@ class ManagerProcess:
         except OSError:
             return None
 
-    def metric(self, name: str, **labels: str) -> float:
+    def metric(self, metric: str, **labels: str) -> float:
         text = self.get("/metrics") or ""
         want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
         for line in text.splitlines():
-            if line.startswith(name + ("{" + want + "}" if want else " ")):
+            if line.startswith(metric + ("{" + want + "}" if want else " ")):
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 

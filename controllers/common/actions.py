@@ -9,8 +9,11 @@ Conventions:
   ``{"status": {"conditions": [...]}}``. A `PatchPod` body carries ``metadata.uid`` when the observed pod had
   one, like the Kubernetes controllers' ownerReference patches do, so a patch computed for a pod never lands on
   a newer pod that reuses its name (CloneSet reuses names when it reuses PVCs).
-- An `Event` that directly follows another action reports that action's success; the runtime emits it only if
-  that action succeeded, and reports failures itself (FailedCreate, FailedDelete, ...).
+- Events are actions too: since the runtime stops at the first failure, an `Event` is only emitted when every
+  action before it succeeded. A success event (SuccessfulCreate, SuccessfulDelete, ...) comes right after the
+  action it reports; failures are the runtime's to report (FailedCreate, FailedDelete, ...). When the runtime
+  runs creates in slow-start batches, a `CreatePod` forms one unit with the `CreatePVC`s right before it and the
+  `Event` right after it.
 - `requeue_after` is in seconds; None means "no timed requeue needed" (watch events still wake the reconcile).
 """
 from __future__ import annotations

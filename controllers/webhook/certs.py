@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -73,7 +74,8 @@ def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
 
 def new_ca(validity: datetime.timedelta) -> tuple[bytes, bytes]:
     key = _key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"ack-kruise-webhook-ca@{int(_now().timestamp())}")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"ack-kruise-webhook-ca@{int(_now().timestamp())}"),
+                      x509.NameAttribute(NameOID.SERIAL_NUMBER, str(x509.random_serial_number()))])
     start = _now() - datetime.timedelta(minutes=5)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(start + validity)
@@ -117,7 +119,9 @@ def needs_renewal(bundle: CertBundle, ca_key_pem: bytes | None, settings: CertSe
         return "the CA expires soon"
     if cert.not_valid_after_utc <= deadline:
         return "the serving certificate expires soon"
-    if cert.issuer != ca.subject:
+    if cert.not_valid_after_utc > _now() + settings.cert_validity + datetime.timedelta(minutes=1):
+        return "the serving certificate outlives the configured validity"
+    if not _issued_by(cert, ca):
         return "the serving certificate is not signed by the CA"
     if key.public_key().public_numbers() != cert.public_key().public_numbers():
         return "the key does not match the serving certificate"
@@ -131,12 +135,20 @@ def needs_renewal(bundle: CertBundle, ca_key_pem: bytes | None, settings: CertSe
     return ""
 
 
-def issuer_of(cert_pem: bytes) -> x509.Name:
-    return x509.load_pem_x509_certificate(cert_pem).issuer
+def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(ca)
+        return True
+    except (ValueError, TypeError, InvalidSignature):
+        return False
 
 
-def ca_subjects(bundle_pem: bytes) -> set[x509.Name]:
-    return {c.subject for c in x509.load_pem_x509_certificates(bundle_pem)} if bundle_pem.strip() else set()
+def trusted_by(cert_pem: bytes, bundle_pem: bytes) -> bool:
+    """Whether a CA of `bundle_pem` signed `cert_pem` (checked by signature, not by name)."""
+    if not bundle_pem.strip():
+        return False
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    return any(_issued_by(cert, ca) for ca in x509.load_pem_x509_certificates(bundle_pem))
 
 
 class CertificateStore:
@@ -170,7 +182,9 @@ class CertificateStore:
                 if not secret:
                     raise RuntimeError(f"Secret {self.s.namespace}/{self.s.secret_name} does not exist yet "
                                        f"(certificate mode {self.s.mode!r})")
-                problem = needs_renewal(bundle, None, CertSettings(renew_before=datetime.timedelta(0)))
+                # Someone else renews these: only refuse what cannot be served at all.
+                problem = needs_renewal(bundle, None, CertSettings(renew_before=datetime.timedelta(0),
+                                                                    cert_validity=datetime.timedelta(days=36500)))
                 if problem and problem != "the serving certificate does not cover every webhook address":
                     raise RuntimeError(f"Secret {self.s.namespace}/{self.s.secret_name}: {problem}")
                 return bundle
@@ -203,7 +217,7 @@ class CertificateStore:
 
     def _renew(self, bundle: CertBundle, ca_key: bytes | None, problem: str) -> tuple[CertBundle, bytes]:
         keep_ca = bool(bundle.ca_pem and ca_key) and problem in (
-            "the serving certificate expires soon", "the serving certificate does not cover every webhook address",
+            "the serving certificate expires soon", "the serving certificate outlives the configured validity", "the serving certificate does not cover every webhook address",
             "the serving certificate is not signed by the CA", "the key does not match the serving certificate")
         if keep_ca:
             try:

@@ -1,0 +1,119 @@
+"""CloneSet reconcile: observed state in, a `Plan` out (`pkg/controller/cloneset/cloneset_controller.go`).
+
+    plan = reconcile(cloneset, pods, pvcs, revisions, now, names)
+
+The steps, in upstream order:
+1. with scaleStrategy.disablePVCReuse, delete PVCs whose pod is gone or going;
+2. resolve the current and update ControllerRevisions (create one, or bump an identical old one on rollback);
+3. unless the CloneSet is being deleted: scale (`scale.py`); only if scaling changed nothing, update
+   (`update.py`): scale and update never happen in the same round;
+4. the status (only when it changed);
+5. drop names of pods that no longer exist from scaleStrategy.podsToDelete;
+6. truncate the revision history.
+Everything is level-based: the plan depends on the observed state and `now` only, so running the same round
+twice asks for the same actions (up to random names), and a converged CloneSet asks for nothing.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from controllers.common.actions import DeletePVC, PatchCloneSet, Plan, UpdateStatus, earliest
+from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL
+from controllers.common.names import NameSource
+from controllers.common.pods import as_utc, is_pod_active, is_terminating, labels_of, name_of
+from controllers.common.revision import (live_revision_names, resolve_revisions, template_from_revision,
+                                         template_revision_data, truncate_history)
+from controllers.common.selectors import is_valid_selector
+
+from .scale import plan_scale
+from .spec import API_VERSION, KIND, CloneSetView
+from .status import FAILED_UPDATE, calculate_status, min_ready_requeue, status_changed, with_conditions
+from .update import plan_update
+
+JSON = dict[str, Any]
+
+
+def _cleanup_pvcs(pods: list[JSON], pvcs: list[JSON]) -> tuple[list, list[JSON]]:
+    """cleanupPVCs (disablePVCReuse): PVCs not used by an active pod go. Upstream hands the PVCs of terminating
+    pods over to those pods; deleting them has the same effect, as pvc-protection keeps a PVC until no pod uses
+    it. Returns (actions, the PVCs that remain usable)."""
+    active_ids = {labels_of(p).get(CLONESET_INSTANCE_ID_LABEL) for p in pods}
+    keep = [c for c in pvcs if labels_of(c).get(CLONESET_INSTANCE_ID_LABEL) in active_ids]
+    drop = [DeletePVC(name_of(c)) for c in pvcs if c not in keep]
+    return drop, keep
+
+
+def _truncate_pods_to_delete(cs: CloneSetView, pods: list[JSON]) -> list:
+    if not cs.pods_to_delete:
+        return []
+    existing = {name_of(p) for p in pods}
+    kept = [n for n in cs.pods_to_delete if n in existing]
+    if len(kept) == len(cs.pods_to_delete):
+        return []
+    patch: JSON = {"spec": {"scaleStrategy": {"podsToDelete": kept or None}}}
+    if cs.resource_version:
+        patch["metadata"] = {"resourceVersion": cs.resource_version}
+    return [PatchCloneSet(patch)]
+
+
+def reconcile(cloneset: dict, pods: list[dict], pvcs: list[dict], revisions: list[dict], now: datetime,
+              names: NameSource) -> Plan:
+    """Everything the CloneSet needs now, in execution order.
+
+    `pods`, `pvcs` and `revisions` are the objects this CloneSet controls (pods being deleted included).
+    """
+    now = as_utc(now)
+    cs = CloneSetView(cloneset)
+    if not is_valid_selector(cs.selector):
+        return Plan([], None)  # a non-transient error: upstream logs it and does not retry
+
+    all_pods = sorted(pods, key=name_of)
+    active = [p for p in all_pods if is_pod_active(p)]
+    live_pvcs = sorted((c for c in pvcs if not is_terminating(c)), key=name_of)
+    actions: list = []
+    delays: list[float | None] = []
+    failures: dict[str, str] = {}
+
+    # 1.
+    if cs.disable_pvc_reuse:
+        dropped, live_pvcs = _cleanup_pvcs(active, live_pvcs)
+        actions += dropped
+
+    # 2.
+    revs = resolve_revisions(parent=cloneset, api_version=API_VERSION, kind=KIND,
+                             data=template_revision_data(cs.template), template_labels=cs.template_labels,
+                             revisions=revisions, collision_count=cs.collision_count,
+                             current_revision_name=cs.current_revision, annotations=cs.annotations)
+    actions += revs.actions
+    update_name, current_name = name_of(revs.update), name_of(revs.current)
+
+    # 3.
+    if not cs.deleting:
+        current_template = template_from_revision(revs.current) or cs.template
+        scaled = plan_scale(cs, current_revision=current_name, update_revision=update_name,
+                            current_template=current_template, update_template=cs.template, pods=active,
+                            all_pods=all_pods, pvcs=live_pvcs, now=now, names=names)
+        actions += scaled.actions
+        delays.append(scaled.requeue_after)
+        if not scaled.modified:
+            updated = plan_update(cs, current=revs.current, update=revs.update, revisions=revs.owned, pods=active,
+                                  now=now)
+            actions += updated.actions
+            delays.append(updated.requeue_after)
+            if updated.errors:
+                failures[FAILED_UPDATE] = updated.errors[0]
+
+    # 4.
+    status = calculate_status(cs, active, update_revision=update_name, current_revision=current_name,
+                              collision_count=revs.collision_count, now=now)
+    status = with_conditions(status, cs.status, failures, now)
+    if status_changed(cs.status, status):
+        actions.append(UpdateStatus(status))
+    delays.append(min_ready_requeue(cs, active, now))
+
+    # 5. and 6.
+    actions += _truncate_pods_to_delete(cs, active)
+    live = live_revision_names(revs.owned, active, status["currentRevision"], update_name)
+    actions += truncate_history(revs.owned, live, cs.revision_history_limit)
+    return Plan(actions, earliest(*delays))

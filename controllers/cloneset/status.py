@@ -1,0 +1,97 @@
+"""The CloneSet status (`cloneset_status.go calculateStatus`, `cloneset_controller.go` newStatus).
+
+"ready" = Running, Ready and InPlaceUpdateReady not False; "available" = also ready for minReadySeconds.
+currentRevision becomes updateRevision as soon as every pod is at updateRevision (readiness not required).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from controllers.common.partition import partition_replicas
+from controllers.common.pods import format_time, seconds_until_available
+from controllers.common.revision import equal_to_revision_hash
+from controllers.common.selectors import selector_string
+
+from .podstate import is_pod_update_ready
+from .spec import CloneSetView
+
+JSON = dict[str, Any]
+
+FAILED_SCALE = "FailedScale"
+FAILED_UPDATE = "FailedUpdate"
+
+
+def calculate_status(cs: CloneSetView, pods: list[JSON], *, update_revision: str, current_revision: str,
+                     collision_count: int, now: datetime) -> JSON:
+    replicas = ready = available = updated = updated_ready = updated_available = 0
+    for pod in pods:
+        replicas += 1
+        is_ready = is_pod_update_ready(pod, 0, now)
+        is_available = is_pod_update_ready(pod, cs.min_ready_seconds, now)
+        at_update = equal_to_revision_hash(pod, update_revision)
+        ready += is_ready
+        available += is_available
+        updated += at_update
+        updated_ready += at_update and is_ready
+        updated_available += at_update and is_available
+    if updated == replicas:
+        current_revision = update_revision
+    if update_revision == current_revision:
+        expected_updated = cs.replicas
+    else:
+        try:
+            expected_updated = cs.replicas - partition_replicas(cs.partition, cs.replicas)
+        except ValueError:
+            expected_updated = cs.replicas
+    return {
+        "observedGeneration": cs.generation,
+        "replicas": replicas,
+        "readyReplicas": ready,
+        "availableReplicas": available,
+        "updatedReplicas": updated,
+        "updatedReadyReplicas": updated_ready,
+        "updatedAvailableReplicas": updated_available,
+        "expectedUpdatedReplicas": expected_updated,
+        "updateRevision": update_revision,
+        "currentRevision": current_revision,
+        "collisionCount": collision_count,
+        "labelSelector": selector_string(cs.selector),
+    }
+
+
+def with_conditions(status: JSON, old_status: JSON, failures: dict[str, str], now: datetime) -> JSON:
+    """FailedScale / FailedUpdate conditions for this round's failures; a condition that did not change keeps
+    its lastTransitionTime, and conditions of other types (written by others) are kept."""
+    old = {c.get("type"): c for c in old_status.get("conditions") or [] if isinstance(c, dict)}
+    conditions = [c for t, c in old.items() if t not in (FAILED_SCALE, FAILED_UPDATE)]
+    for ctype in (FAILED_SCALE, FAILED_UPDATE):
+        if ctype not in failures:
+            continue
+        previous = old.get(ctype)
+        if previous and previous.get("status") == "True" and previous.get("message") == failures[ctype]:
+            conditions.append(previous)
+        else:
+            conditions.append({"type": ctype, "status": "True", "lastTransitionTime": format_time(now),
+                               "message": failures[ctype]})
+    if conditions:
+        status = dict(status, conditions=conditions)
+    return status
+
+
+def _normalized(status: JSON) -> JSON:
+    return {k: v for k, v in (status or {}).items() if v not in (None, [], {}, "")}
+
+
+def status_changed(old: JSON, new: JSON) -> bool:
+    return _normalized(old) != _normalized(new)
+
+
+def min_ready_requeue(cs: CloneSetView, pods: list[JSON], now: datetime) -> float | None:
+    """When the next ready pod becomes available (upstream requeues after minReadySeconds)."""
+    if not cs.min_ready_seconds:
+        return None
+    waits = [seconds_until_available(p, cs.min_ready_seconds, now) for p in pods
+             if is_pod_update_ready(p, 0, now) and not is_pod_update_ready(p, cs.min_ready_seconds, now)]
+    waits = [w for w in waits if w is not None]
+    return min(waits) if waits else None

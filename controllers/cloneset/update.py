@@ -1,0 +1,230 @@
+"""The update step: `sync/cloneset_update.go Update`.
+
+1. Refresh every pod: in-place update progress (grace period, next container batch, InPlaceUpdateReady=True),
+   lifecycle transitions (PreparingNormal → Normal, Updating → Updated/Normal, ...), the pod-template-hash
+   label. A lifecycle or label change ends the step for this round (the runtime waits for the cache to catch up).
+2. Unless paused: how many pods to update (partition), which ones (not at the target revision, not
+   PreparingDelete, not in a grace period), in which order (ActivePods, priority, scatter, PreparingUpdate
+   first), and how many at once (maxUnavailable, counting pods already unavailable).
+3. Update each chosen pod in place (through the inPlaceUpdate hook) or by recreation (label
+   apps.kruise.io/specified-delete: the scale step then replaces it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from controllers.common import inplace, lifecycle
+from controllers.common.actions import Event, PatchPod, earliest
+from controllers.common.keys import (CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL,
+                                     SPECIFIED_DELETE_LABEL)
+from controllers.common.ordering import priority_sort, scatter_sort, sort_active_indexes
+from controllers.common.pods import labels_of, name_of, uid_of
+from controllers.common.revision import equal_to_revision_hash, short_hash
+
+from .diffs import Diffs, calculate_diffs
+from .podstate import is_pod_available
+from .spec import IN_PLACE_ONLY, CloneSetView
+
+JSON = dict[str, Any]
+
+
+@dataclass
+class UpdateResult:
+    actions: list = field(default_factory=list)
+    requeue_after: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Which pods, in which order, how many
+
+def sort_update_indexes(cs: CloneSetView, pods: list[JSON], indexes: list[int]) -> list[int]:
+    """SortUpdateIndexes: ActivePods order, then priorityStrategy, then scatterStrategy, PreparingUpdate first."""
+    indexes = sort_active_indexes(pods, indexes)
+    indexes = priority_sort(pods, indexes, cs.priority_strategy)
+    indexes = scatter_sort(pods, indexes, cs.scatter_strategy)
+    return sorted(indexes, key=lambda i: lifecycle.state_of(pods[i]) != lifecycle.PREPARING_UPDATE)
+
+
+def limit_update_indexes(cs: CloneSetView, diffs: Diffs, indexes: list[int], pods: list[JSON], target: str,
+                         now: datetime) -> list[int]:
+    """limitUpdateIndexes: at most |updateNum| pods, keeping unavailable pods within maxUnavailable.
+
+    Unavailable pods already at the target revision count against the budget (a broken new image stops the
+    rollout there); updating a pod that is already unavailable does not make anything worse.
+    """
+    indexes = indexes[:abs(diffs.update_num)]
+    available = [is_pod_available(p, cs.min_ready_seconds, now) for p in pods]
+    unavailable = sum(1 for a in available if not a)
+    target_unavailable = sum(1 for p, a in zip(pods, available) if not a and equal_to_revision_hash(p, target))
+    chosen = 0
+    for i in indexes:
+        if target_unavailable + chosen >= diffs.update_max_unavailable:
+            break
+        if available[i]:
+            if unavailable >= diffs.update_max_unavailable:
+                break
+            unavailable += 1
+        chosen += 1
+    return indexes[:chosen]
+
+
+def select_pods_to_update(cs: CloneSetView, pods: list[JSON], current_revision: str, update_revision: str,
+                          now: datetime) -> tuple[str, list[JSON]]:
+    """Steps 2–5 of Update: (target revision, pods to update now, in order)."""
+    diffs = calculate_diffs(cs, pods, current_revision, update_revision, now)
+    target = update_revision if diffs.update_num >= 0 else current_revision
+    if diffs.update_num == 0:
+        return target, []
+    waiting = []
+    for i, pod in enumerate(pods):
+        at_update = equal_to_revision_hash(pod, update_revision)
+        if at_update == (diffs.update_num > 0):
+            continue
+        state = lifecycle.state_of(pod)
+        if state == lifecycle.PREPARING_DELETE:
+            continue
+        if state != lifecycle.UPDATED and inplace.grace_text(pod):
+            continue  # still in the grace period of an earlier in-place update
+        waiting.append(i)
+    indexes = limit_update_indexes(cs, diffs, sort_update_indexes(cs, pods, waiting), pods, target, now)
+    return target, [pods[i] for i in indexes]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Refresh
+
+def _after_in_place_state(cs: CloneSetView, pod: JSON) -> str:
+    """Where an in-place update ends: Updated when the inPlaceUpdate hook is not (all) back on, else Normal."""
+    if cs.lifecycle is not None and not lifecycle.is_pod_all_hooked(lifecycle.hook_of(cs.lifecycle, "inPlaceUpdate"), pod):
+        return lifecycle.UPDATED
+    return lifecycle.NORMAL
+
+
+def refresh_pod(cs: CloneSetView, pod: JSON, update_revision: str, now: datetime,
+                hold_not_ready: bool) -> tuple[list, list, float | None, str | None]:
+    """refreshPodState + fixPodTemplateHashLabel: (non-blocking actions, blocking actions, requeue, error)."""
+    res = inplace.refresh(pod, now, hold_not_ready=hold_not_ready)
+    in_place_update_hook = lifecycle.hook_of(cs.lifecycle, "inPlaceUpdate")
+    state = lifecycle.state_of(pod)
+    new_state = None
+    if state == lifecycle.PREPARING_NORMAL:
+        pre_normal = lifecycle.hook_of(cs.lifecycle, "preNormal")
+        if pre_normal is None or lifecycle.is_pod_all_hooked(pre_normal, pod):
+            new_state = lifecycle.NORMAL
+    elif state == lifecycle.PREPARING_UPDATE:
+        # A rollback while waiting for the hook: nothing to update, just leave PreparingUpdate (#1156).
+        if equal_to_revision_hash(pod, update_revision):
+            new_state = _after_in_place_state(cs, pod)
+    elif state == lifecycle.UPDATING:
+        if inplace.pod_update_error(pod) is None:
+            new_state = _after_in_place_state(cs, pod)
+    elif state == lifecycle.UPDATED:
+        if in_place_update_hook is None or lifecycle.is_pod_all_hooked(in_place_update_hook, pod):
+            new_state = lifecycle.NORMAL
+    blocking: list = []
+    if new_state is not None:
+        blocking += lifecycle.update_pod_lifecycle(pod, new_state, lifecycle.marks_pod_not_ready(in_place_update_hook), now)
+    labels = labels_of(pod)
+    if POD_TEMPLATE_HASH_LABEL not in labels and labels.get(CONTROLLER_REVISION_HASH_LABEL):
+        patch: JSON = {"metadata": {"labels": {POD_TEMPLATE_HASH_LABEL: short_hash(labels[CONTROLLER_REVISION_HASH_LABEL])}}}
+        if uid_of(pod):
+            patch["metadata"]["uid"] = uid_of(pod)
+        blocking.append(PatchPod(name_of(pod), patch, "strategic"))
+    return res.actions, blocking, res.requeue_after, res.error
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Updating one pod
+
+@dataclass
+class PodUpdate:
+    actions: list = field(default_factory=list)
+    starts_in_place: bool = False  # this round drains the pod and patches it
+    requeue_after: float | None = None
+    error: str | None = None
+
+
+def update_pod(cs: CloneSetView, pod: JSON, target: JSON, revisions: list[JSON], now: datetime) -> PodUpdate:
+    """updatePod: in place when possible (through the inPlaceUpdate hook), else by recreation."""
+    target_name = name_of(target)
+    if cs.in_place:
+        old = next((r for r in revisions if equal_to_revision_hash(pod, name_of(r))), None)
+        spec = inplace.calculate_update_spec(old, target, cs.grace_period_seconds)
+        if spec is not None:
+            hook = lifecycle.hook_of(cs.lifecycle, "inPlaceUpdate")
+            state = lifecycle.state_of(pod)
+            if state in ("", lifecycle.PREPARING_NORMAL, lifecycle.NORMAL):
+                if lifecycle.is_pod_hooked(hook, pod):
+                    return PodUpdate(lifecycle.update_pod_lifecycle(pod, lifecycle.PREPARING_UPDATE,
+                                                                    lifecycle.marks_pod_not_ready(hook), now))
+            elif state == lifecycle.UPDATED:
+                return PodUpdate(lifecycle.update_pod_lifecycle_with_handler(pod, lifecycle.PREPARING_UPDATE, hook, now))
+            elif state == lifecycle.PREPARING_UPDATE:
+                if lifecycle.is_pod_hooked(hook, pod):
+                    return PodUpdate()  # the hook owner has not released the pod yet
+            elif state != lifecycle.UPDATING:
+                return PodUpdate(error=f"not allowed to in-place update pod {name_of(pod)} in state {state}")
+            state_label, state_annotation = lifecycle.state_labels(lifecycle.UPDATING, now)
+            started = inplace.start_update(pod, spec, now, extra_labels=state_label,
+                                           extra_annotations=state_annotation)
+            event = Event("Normal", "SuccessfulUpdatePodInPlace",
+                          f"successfully update pod {name_of(pod)} in-place(revision {target_name})")
+            return PodUpdate(started.actions + [event], starts_in_place=True, requeue_after=started.requeue_after)
+        if cs.update_type == IN_PLACE_ONLY:
+            return PodUpdate(error=f"find Pod {name_of(pod)} update strategy is InPlaceOnly but can not update in-place")
+
+    if SPECIFIED_DELETE_LABEL in labels_of(pod):
+        return PodUpdate()  # already marked; the scale step deletes it within maxUnavailable
+    patch: JSON = {"metadata": {"labels": {SPECIFIED_DELETE_LABEL: "true"}}}
+    if uid_of(pod):
+        patch["metadata"]["uid"] = uid_of(pod)
+    return PodUpdate([PatchPod(name_of(pod), patch, "strategic"),
+                      Event("Normal", "SuccessfulUpdatePodReCreate",
+                            f"successfully patch pod {name_of(pod)} specified-delete for update(revision {target_name})")])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The step
+
+def plan_update(cs: CloneSetView, *, current: JSON, update: JSON, revisions: list[JSON], pods: list[JSON],
+                now: datetime) -> UpdateResult:
+    """`pods` are the active pods; `revisions` the CloneSet's ControllerRevisions (to find each pod's template)."""
+    result = UpdateResult()
+
+    # What the update would do this round; computed first so that refresh does not undo a drain it repeats.
+    updates: list[tuple[JSON, PodUpdate]] = []
+    if not cs.paused:
+        target_name, chosen = select_pods_to_update(cs, pods, name_of(current), name_of(update), now)
+        target = update if target_name == name_of(update) else current
+        for pod in chosen:
+            planned = update_pod(cs, pod, target, revisions, now)
+            updates.append((pod, planned))
+            if planned.error:
+                break  # upstream stops at the first failing pod
+    holding = {name_of(p) for p, u in updates if u.starts_in_place}
+
+    blocking: list = []
+    delays: list[float | None] = []
+    for pod in pods:
+        quiet, blocks, delay, error = refresh_pod(cs, pod, name_of(update), now, name_of(pod) in holding)
+        result.actions += quiet
+        blocking += blocks
+        delays.append(delay)
+        if error:
+            result.errors.append(error)
+    if blocking:
+        result.actions += blocking
+        result.requeue_after = earliest(*delays)
+        return result
+
+    for _, planned in updates:
+        result.actions += planned.actions
+        delays.append(planned.requeue_after)
+        if planned.error:
+            result.errors.append(planned.error)
+            result.actions.append(Event("Warning", "FailedUpdatePodInPlace", planned.error))
+    result.requeue_after = earliest(*delays)
+    return result

@@ -1,0 +1,439 @@
+"""In-place update, shared by CloneSet and Advanced StatefulSet (`pkg/util/inplaceupdate/*`).
+
+An in-place update changes a running pod instead of recreating it:
+1. `InPlaceUpdateReady=False` (reason StartInPlaceUpdate), so the pod leaves its Services first;
+2. one pod patch writes the new revision labels, the `apps.kruise.io/inplace-update-state` annotation and either
+   the new images now, or, with `gracePeriodSeconds > 0`, the `apps.kruise.io/inplace-update-grace` annotation;
+   the images are then applied by `refresh` once the grace period has passed;
+3. `refresh` notices completion (every updated container runs a new image) and sets `InPlaceUpdateReady=True`.
+
+What can be updated in place: only replacements of `spec.containers[*].image` and changes of the template's
+labels/annotations. Two deliberate differences from upstream:
+- completion (OpenKruise #1493): a container also counts as updated when its imageID did not change but it runs
+  the new image reference and is a new container (its containerID changed since the update began). We record
+  `containerID` next to `imageID` in `lastContainerStatuses`, as OpenKruise master does;
+- a template label/annotation that a container reads through an env `fieldRef` cannot be updated in place:
+  upstream restarts such containers through kruise-daemon, which this project does not run, so it falls back
+  to recreating the pod (InPlaceIfPossible) or refuses (InPlaceOnly) instead of leaving a stale env behind.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .actions import PatchPod, PatchPodStatus
+from .jsondiff import diff, unescape
+from .keys import (CONTAINER_PRIORITY_ENV, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY,
+                   INPLACE_UPDATE_READY, INPLACE_UPDATE_STATE_ANNOTATION, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY)
+from .pods import (annotations_of, condition_equal, condition_patch, container_status, container_statuses_of,
+                   containers_of, format_time, get_condition, has_readiness_gate, name_of, parse_time,
+                   ready_condition_after, seconds_until, uid_of)
+from .revision import equal_to_revision_hash, revision_data, revision_labels, template_from_revision
+
+JSON = dict[str, Any]
+
+START_IN_PLACE_UPDATE = "StartInPlaceUpdate"
+_IMAGE_PATH = re.compile(r"^/spec/containers/([0-9]+)/image$")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# What to change
+
+@dataclass
+class UpdateSpec:
+    """UpdateSpec: the images and metadata an in-place update applies (also the grace annotation's content)."""
+
+    revision: str
+    container_images: dict[str, str] = field(default_factory=dict)
+    metadata_patch: JSON | None = None  # {"labels": {k: v|None}, "annotations": {k: v|None}}
+    grace_seconds: int = 0
+
+    def to_json(self) -> str:
+        """Go's JSON of UpdateSpec (metaDataPatch is []byte, hence base64 of the patch JSON)."""
+        out: JSON = {"revision": self.revision}
+        if self.container_images:
+            out["containerImages"] = dict(sorted(self.container_images.items()))
+        if self.metadata_patch:
+            raw = json.dumps({"metadata": self.metadata_patch}, sort_keys=True, separators=(",", ":"))
+            out["metaDataPatch"] = base64.b64encode(raw.encode()).decode()
+        if self.grace_seconds:
+            out["graceSeconds"] = self.grace_seconds
+        return json.dumps(out, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> "UpdateSpec":
+        raw = json.loads(text)
+        patch = None
+        if raw.get("metaDataPatch"):
+            patch = (json.loads(base64.b64decode(raw["metaDataPatch"])) or {}).get("metadata")
+        return cls(revision=raw.get("revision", ""), container_images=dict(raw.get("containerImages") or {}),
+                   metadata_patch=patch or None, grace_seconds=int(raw.get("graceSeconds") or 0))
+
+
+def _env_reads_metadata(template: JSON, kind: str, key: str) -> bool:
+    """IsContainerReferenceToMeta: an env var of some container is `fieldRef: metadata.<kind>['<key>']`."""
+    wanted = {f"metadata.{kind}['{key}']", f'metadata.{kind}["{key}"]'}
+    for c in containers_of(template):
+        for env in c.get("env") or []:
+            path = (((env.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath") or "").replace(" ", "")
+            if path in wanted:
+                return True
+    return False
+
+
+def calculate_update_spec(old_revision: JSON | None, new_revision: JSON | None, grace_seconds: int = 0,
+                          revision: str | None = None) -> UpdateSpec | None:
+    """defaultCalculateInPlaceUpdateSpec: None when the change between two revisions cannot be done in place.
+
+    `revision` is the value recorded on the pod (defaults to the new revision's name).
+    """
+    if old_revision is None or new_revision is None:
+        return None
+    old_t, new_t = template_from_revision(old_revision), template_from_revision(new_revision)
+    if old_t is None or new_t is None:
+        return None
+    spec = UpdateSpec(revision=revision or name_of(new_revision), grace_seconds=max(int(grace_seconds), 0))
+    metadata_changed = False
+    for op in diff(revision_data(old_revision), revision_data(new_revision)):
+        path = op["path"].replace("/spec/template", "", 1)
+        if not path.startswith("/spec/"):
+            if path.startswith("/metadata/"):
+                metadata_changed = True
+                continue
+            return None
+        m = _IMAGE_PATH.match(path)
+        if op["op"] != "replace" or not m or not isinstance(op.get("value"), str):
+            return None
+        idx = int(m.group(1))
+        old_containers = containers_of(old_t)
+        if idx >= len(old_containers):
+            return None
+        spec.container_images[old_containers[idx].get("name", "")] = op["value"]
+    if metadata_changed:
+        patch: JSON = {}
+        for kind in ("labels", "annotations"):
+            old_map = (old_t.get("metadata") or {}).get(kind) or {}
+            new_map = (new_t.get("metadata") or {}).get(kind) or {}
+            changes = {k: v for k, v in new_map.items() if old_map.get(k) != v}
+            changes.update({k: None for k in old_map if k not in new_map})
+            if any(_env_reads_metadata(new_t, kind, k) or _env_reads_metadata(old_t, kind, k) for k in changes):
+                return None  # see the module docstring: no kruise-daemon to restart the container
+            if changes:
+                patch[kind] = changes
+        spec.metadata_patch = patch or None
+    return spec
+
+
+def can_update_in_place(old_revision: JSON | None, new_revision: JSON | None) -> bool:
+    return calculate_update_spec(old_revision, new_revision) is not None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The state annotation
+
+def _annotation(pod: JSON, key: str, legacy: str) -> str | None:
+    annotations = annotations_of(pod)
+    value = annotations.get(key)
+    if value is None:
+        value = annotations.get(legacy)
+    return value
+
+
+def read_state(pod: JSON) -> JSON | None:
+    """The parsed `apps.kruise.io/inplace-update-state` (or legacy `inplace-update-state`); None when absent."""
+    text = _annotation(pod, INPLACE_UPDATE_STATE_ANNOTATION, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY)
+    if not text:
+        return None
+    try:
+        state = json.loads(text)
+    except ValueError:
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def grace_text(pod: JSON) -> str | None:
+    return _annotation(pod, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY) or None
+
+
+def dump_state(state: JSON) -> str:
+    """InPlaceUpdateState as Go marshals it: struct field order, omitempty fields left out."""
+    out: JSON = {"revision": state.get("revision", ""), "updateTimestamp": state.get("updateTimestamp"),
+                 "lastContainerStatuses": None}
+    last = state.get("lastContainerStatuses")
+    if last:
+        out["lastContainerStatuses"] = {
+            name: {k: v for k, v in (("imageID", s.get("imageID")), ("containerID", s.get("containerID"))) if v}
+            for name, s in sorted(last.items())}
+    if state.get("updateEnvFromMetadata"):
+        out["updateEnvFromMetadata"] = True
+    for key in ("nextContainerImages", "nextContainerRefMetadata"):
+        if state.get(key):
+            out[key] = dict(sorted(state[key].items()))
+    if state.get("preCheckBeforeNext"):
+        out["preCheckBeforeNext"] = state["preCheckBeforeNext"]
+    if state.get("containerBatchesRecord"):
+        out["containerBatchesRecord"] = state["containerBatchesRecord"]
+    return json.dumps(out, separators=(",", ":"))
+
+
+def _container_priority(container: JSON) -> int | None:
+    """GetContainerPriority: KRUISE_CONTAINER_PRIORITY, higher goes first."""
+    for env in container.get("env") or []:
+        if env.get("name") == CONTAINER_PRIORITY_ENV:
+            try:
+                return int(env.get("value") or 0)
+            except ValueError:
+                return 0
+    return None
+
+
+def _apply_spec(pod: JSON, spec: UpdateSpec, state: JSON, now: datetime) -> tuple[JSON, JSON]:
+    """defaultPatchUpdateSpecToPod: the part of the pod patch that applies `spec` (this batch of containers) and
+    the updated `state`. Containers with KRUISE_CONTAINER_PRIORITY go in batches, highest priority first; the
+    others are recorded in state.nextContainerImages for a later `refresh`."""
+    state = dict(state)
+    state["nextContainerImages"] = {}
+    now_batch: list[str] = []
+    highest: int | None = None
+    top: list[str] = []
+    for c in containers_of(pod):
+        cname = c.get("name", "")
+        if cname not in spec.container_images:
+            continue
+        priority = _container_priority(c)
+        if priority is None:
+            now_batch.append(cname)
+        elif highest is None or priority > highest:
+            highest, top = priority, [cname]
+        elif priority == highest:
+            top.append(cname)
+    to_update = set(now_batch) | set(top)
+
+    containers_patch = []
+    for c in containers_of(pod):
+        cname = c.get("name", "")
+        if cname not in spec.container_images:
+            continue
+        if cname in to_update:
+            containers_patch.append({"name": cname, "image": spec.container_images[cname]})
+        else:
+            state["nextContainerImages"][cname] = spec.container_images[cname]
+    last = dict(state.get("lastContainerStatuses") or {})
+    for cs in container_statuses_of(pod):
+        if cs.get("name") in to_update:
+            last[cs["name"]] = {"imageID": cs.get("imageID", ""), "containerID": cs.get("containerID", "")}
+    state["lastContainerStatuses"] = last or None
+    state["preCheckBeforeNext"] = ({"containersRequiredReady": sorted(to_update)}
+                                   if state["nextContainerImages"] else None)
+    state["containerBatchesRecord"] = list(state.get("containerBatchesRecord") or []) + [
+        {"timestamp": format_time(now), "containers": sorted(to_update)}]
+
+    patch: JSON = {}
+    if spec.metadata_patch:
+        for kind, changes in spec.metadata_patch.items():
+            patch.setdefault("metadata", {})[kind] = dict(changes)
+    if containers_patch:
+        patch["spec"] = {"containers": containers_patch}
+    return patch, state
+
+
+def _merge(base: JSON, extra: JSON) -> JSON:
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _merge(base[k], v)
+        else:
+            base[k] = v
+    return base
+
+
+def _pod_patch(pod: JSON, *parts: JSON) -> JSON:
+    patch: JSON = {"metadata": {"uid": uid_of(pod)}} if uid_of(pod) else {}
+    for part in parts:
+        _merge(patch, part)
+    return patch
+
+
+def _drop_annotations(pod: JSON, *keys: str) -> JSON:
+    present = [k for k in keys if k in annotations_of(pod)]
+    return {"metadata": {"annotations": {k: None for k in present}}} if present else {}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Starting an update
+
+@dataclass
+class InPlaceUpdate:
+    actions: list
+    requeue_after: float | None = None
+
+
+def set_ready_condition(pod: JSON, status: str, now: datetime, reason: str = "") -> PatchPodStatus | None:
+    """updateCondition for InPlaceUpdateReady; turning it False also turns Ready False at once."""
+    if not has_readiness_gate(pod, INPLACE_UPDATE_READY):
+        return None
+    if condition_equal(get_condition(pod, INPLACE_UPDATE_READY), status, reason):
+        return None
+    conditions = [condition_patch(INPLACE_UPDATE_READY, status, now, reason=reason)]
+    if status == "False":
+        ready = ready_condition_after(pod, {INPLACE_UPDATE_READY: "False"}, now)
+        if ready:
+            conditions.append(ready)
+    return PatchPodStatus(name_of(pod), {"status": {"conditions": conditions}})
+
+
+def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: dict[str, str] | None = None,
+                 extra_annotations: dict[str, str] | None = None, short_hash: bool = False) -> InPlaceUpdate:
+    """Update: drain (InPlaceUpdateReady=False), then one pod patch with the revision, the state and either the
+    images or the grace annotation. `extra_*` ride along in the same patch (CloneSet: lifecycle Updating)."""
+    actions: list = []
+    drain = set_ready_condition(pod, "False", now, START_IN_PLACE_UPDATE)
+    if drain:
+        actions.append(drain)
+    state: JSON = {"revision": spec.revision, "updateTimestamp": format_time(now), "lastContainerStatuses": None}
+    parts: list[JSON] = []
+    if spec.grace_seconds <= 0:
+        applied, state = _apply_spec(pod, spec, state, now)
+        parts.append(applied)
+        parts.append(_drop_annotations(pod, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY))
+    else:
+        parts.append({"metadata": {"annotations": {INPLACE_UPDATE_GRACE_ANNOTATION: spec.to_json()}}})
+    labels = dict(revision_labels(spec.revision, short_hash))
+    labels.update(extra_labels or {})
+    annotations = dict(extra_annotations or {})
+    annotations[INPLACE_UPDATE_STATE_ANNOTATION] = dump_state(state)
+    parts.append({"metadata": {"labels": labels, "annotations": annotations}})
+    parts.append(_drop_annotations(pod, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY))
+    actions.append(PatchPod(name_of(pod), _pod_patch(pod, *parts), "strategic"))
+    return InPlaceUpdate(actions, float(spec.grace_seconds) if spec.grace_seconds > 0 else None)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Completion
+
+def normalize_image(image: str) -> str:
+    """A docker reference in full form: `nginx` → `docker.io/library/nginx:latest` (kubelet reports full forms)."""
+    ref, _, digest = (image or "").partition("@")
+    name, tag = ref, ""
+    slash, colon = ref.rfind("/"), ref.rfind(":")
+    if colon > slash:
+        name, tag = ref[:colon], ref[colon + 1:]
+    first, _, rest = name.partition("/")
+    if not rest or not ("." in first or ":" in first or first == "localhost"):
+        domain, path = "docker.io", name
+    else:
+        domain, path = ("docker.io" if first == "index.docker.io" else first), rest
+    if domain == "docker.io" and "/" not in path:
+        path = "library/" + path
+    if not tag and not digest:
+        tag = "latest"
+    return f"{domain}/{path}" + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+
+
+def containers_update_error(pod: JSON, state: JSON) -> str | None:
+    """defaultCheckContainersInPlaceUpdateCompleted plus the #1493 fix; None when every container is done."""
+    spec_images = {c.get("name"): normalize_image(c.get("image", "")) for c in containers_of(pod)}
+    remaining = dict(state.get("lastContainerStatuses") or {})
+    for cs in container_statuses_of(pod):
+        name = cs.get("name")
+        if name not in remaining:
+            continue
+        old = remaining.pop(name) or {}
+        if old.get("imageID") != cs.get("imageID"):
+            continue
+        runs_new_image = normalize_image(cs.get("image", "")) == spec_images.get(name)
+        old_cid = old.get("containerID")
+        restarted = bool(cs.get("containerID")) and cs.get("containerID") != old_cid if old_cid else True
+        if not (runs_new_image and restarted):
+            return f"container {name} imageID not changed"
+    if remaining:
+        return f"not found statuses of containers {sorted(remaining)}"
+    return None
+
+
+def pod_update_error(pod: JSON) -> str | None:
+    """DefaultCheckInPlaceUpdateCompleted: None when the pod has no in-place update left to finish."""
+    if grace_text(pod):
+        return "still in grace period of in-place update"
+    state = read_state(pod)
+    if state is None:
+        return None
+    if state.get("nextContainerImages") or state.get("nextContainerRefMetadata"):
+        return "existing containers to in-place update in next batches"
+    return containers_update_error(pod, state)
+
+
+def in_progress(pod: JSON) -> bool:
+    return pod_update_error(pod) is not None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Refresh: grace period, next batch, InPlaceUpdateReady=True
+
+@dataclass
+class RefreshResult:
+    actions: list = field(default_factory=list)
+    requeue_after: float | None = None
+    error: str | None = None
+
+
+def _finish_grace_period(pod: JSON, text: str, now: datetime) -> RefreshResult:
+    try:
+        spec = UpdateSpec.from_json(text)
+    except (ValueError, TypeError):
+        return RefreshResult(error=f"pod {name_of(pod)} has an unreadable {INPLACE_UPDATE_GRACE_ANNOTATION}")
+    drop = _drop_annotations(pod, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY)
+    if not equal_to_revision_hash(pod, spec.revision):
+        # The pod moved to another revision meanwhile: forget this spec and go through the update again.
+        return RefreshResult([PatchPod(name_of(pod), _pod_patch(pod, drop), "strategic")])
+    state = read_state(pod)
+    if state is None:
+        return RefreshResult(error=f"pod {name_of(pod)} has {INPLACE_UPDATE_GRACE_ANNOTATION} but "
+                                   f"{INPLACE_UPDATE_STATE_ANNOTATION} not found")
+    started = parse_time(state.get("updateTimestamp"))
+    if started is not None:
+        left = seconds_until(started + timedelta(seconds=spec.grace_seconds), now)
+        if left > 0:
+            return RefreshResult(requeue_after=float(math.ceil(left)))
+    applied, state = _apply_spec(pod, spec, state, now)
+    annotations = {"metadata": {"annotations": {INPLACE_UPDATE_STATE_ANNOTATION: dump_state(state)}}}
+    return RefreshResult([PatchPod(name_of(pod), _pod_patch(pod, applied, annotations, drop), "strategic")])
+
+
+def _next_batch(pod: JSON, state: JSON, now: datetime) -> RefreshResult | None:
+    if not state.get("nextContainerImages"):
+        return None
+    for cname in (state.get("preCheckBeforeNext") or {}).get("containersRequiredReady") or []:
+        cs = container_status(pod, cname)
+        if cs is None or not cs.get("ready"):
+            return RefreshResult()  # the previous batch is not ready yet
+    spec = UpdateSpec(revision=state.get("revision", ""), container_images=dict(state["nextContainerImages"]))
+    applied, state = _apply_spec(pod, spec, state, now)
+    annotations = {"metadata": {"annotations": {INPLACE_UPDATE_STATE_ANNOTATION: dump_state(state)}}}
+    return RefreshResult([PatchPod(name_of(pod), _pod_patch(pod, applied, annotations), "strategic")])
+
+
+def refresh(pod: JSON, now: datetime, *, hold_not_ready: bool = False) -> RefreshResult:
+    """Refresh: finish a grace period, start the next container batch, or mark InPlaceUpdateReady=True.
+
+    `hold_not_ready`: the caller is about to (re)start an in-place update of this pod in this round; a drain that
+    is not followed by a pod patch (OpenKruise #2276) must not be undone in between.
+    """
+    text = grace_text(pod)
+    if text:
+        return _finish_grace_period(pod, text, now)
+    state = read_state(pod)
+    if state is not None:
+        if containers_update_error(pod, state) is not None:
+            return RefreshResult()
+        batch = _next_batch(pod, state, now)
+        if batch is not None:
+            return batch
+    if hold_not_ready:
+        return RefreshResult()
+    ready = set_ready_condition(pod, "True", now)
+    return RefreshResult([ready] if ready else [])

@@ -1,0 +1,25 @@
+"""Partition maths shared by CloneSet and Advanced StatefulSet (`pkg/util/tools.go CalculatePartitionReplicas`).
+
+A partition is the number of pods kept at the OLD revision. A percentage rounds up (so any partition above
+"0%" keeps at least one old pod), but a percentage other than "100%" with more than one replica is capped at
+replicas-1 so that at least one pod is updated: "99%" of 4 is ceil(3.96) = 4, capped to 3.
+"""
+from __future__ import annotations
+
+from .intstr import scaled_value
+
+
+def partition_replicas(partition: int | str | None, replicas: int | None) -> int:
+    """The absolute partition in [0, replicas]. Raises ValueError for a malformed value."""
+    if partition is None:
+        return 0
+    total = 1 if replicas is None else int(replicas)
+    value = scaled_value(partition, total, round_up=True)
+    if total > 1 and value == total and isinstance(partition, str) and partition.strip() != "100%":
+        value = total - 1
+    return max(min(value, total), 0)
+
+
+def expected_updated_replicas(replicas: int, partition: int) -> int:
+    """status.expectedUpdatedReplicas while a rollout is in progress."""
+    return replicas - partition

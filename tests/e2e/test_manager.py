@@ -1,0 +1,186 @@
+"""kruise-manager against the real API server: conversion, the pod webhook failing open, leader election,
+certificate rotation under load, probes and metrics."""
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+
+import pytest
+from cryptography import x509
+
+from tests.kube import ON_SIMULATED_NODES, Cluster, wait_for
+from tests.manager import ManagerProcess
+
+ASTS = {
+    "apiVersion": "apps.kruise.io/v1beta1", "kind": "StatefulSet", "metadata": {"name": "conv"},
+    "spec": {"replicas": 0, "serviceName": "conv", "reserveOrdinals": [1, "3-4"],
+             "lifecycle": {"preDelete": {"labelsHandler": {"hold": "true"}}},
+             "selector": {"matchLabels": {"app": "conv"}},
+             "template": {"metadata": {"labels": {"app": "conv"}}, "spec": {"containers": [{"name": "a", "image": "x:v1"}]}}},
+}
+
+
+def test_v1beta1_fields_survive_a_read_and_write_through_v1alpha1(cluster: Cluster, namespace: str, kruise):
+    cluster.kubectl("create", "-f", "-", input=json.dumps(ASTS), namespace=namespace)
+    alpha = json.loads(cluster.kubectl("get", "statefulsets.v1alpha1.apps.kruise.io", "conv", "-o", "json",
+                                       namespace=namespace).stdout)
+    assert alpha["apiVersion"] == "apps.kruise.io/v1alpha1" and "reserveOrdinals" not in alpha["spec"]
+    alpha["spec"]["replicas"] = 2  # a v1alpha1 client (UI, old controller) edits and writes back
+    cluster.kubectl("replace", "-f", "-", input=json.dumps(alpha), namespace=namespace)
+    beta = json.loads(cluster.kubectl("get", "statefulsets.v1beta1.apps.kruise.io", "conv", "-o", "json",
+                                      namespace=namespace).stdout)
+    assert beta["spec"]["replicas"] == 2
+    assert beta["spec"]["reserveOrdinals"] == [1, "3-4"]
+    assert beta["spec"]["lifecycle"] == {"preDelete": {"labelsHandler": {"hold": "true"}}}
+    assert "conversion.apps.kruise.io/fields-not-in-this-version" not in (beta["metadata"].get("annotations") or {})
+
+
+def test_seed_statefulset_created_as_v1alpha1_is_stored_as_v1beta1(cluster: Cluster, namespace: str, kruise):
+    seed = json.loads(json.dumps(ASTS))
+    seed["apiVersion"] = "apps.kruise.io/v1alpha1"
+    for field in ("reserveOrdinals", "lifecycle"):
+        seed["spec"].pop(field)
+    out = cluster.kubectl("create", "-f", "-", input=json.dumps(seed), namespace=namespace)
+    assert out.stdout.strip() == "statefulset.apps.kruise.io/conv created"
+    beta = json.loads(cluster.kubectl("get", "statefulsets.v1beta1.apps.kruise.io", "conv", "-o", "json",
+                                      namespace=namespace).stdout)
+    assert beta["apiVersion"] == "apps.kruise.io/v1beta1"
+    assert beta["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+
+
+def _pod_webhook_copy(cluster: Cluster, name: str, failure_policy: str) -> None:
+    """Our generated pod webhook entry, pointed at an address where no manager listens."""
+    live = json.loads(cluster.kubectl("get", "mutatingwebhookconfiguration",
+                                      "kruise-mutating-webhook-configuration", "-o", "json").stdout)
+    hook = next(h for h in live["webhooks"] if h["name"] == "mpod.kb.io")
+    hook = {**hook, "name": "mpod.dead.test", "failurePolicy": failure_policy,
+            "clientConfig": {"url": "https://127.0.0.1:1/mutate-pod", "caBundle": hook["clientConfig"]["caBundle"]}}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": name}, "webhooks": [hook]}))
+
+
+def test_with_the_manager_down_unrelated_pods_are_still_created(cluster: Cluster, namespace: str, kruise):
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "unrelated"},
+           "spec": {**ON_SIMULATED_NODES, "containers": [{"name": "c", "image": "x:v1"}]}}
+    _pod_webhook_copy(cluster, "dead-manager-ignore", "Ignore")
+    try:
+        cluster.apply(pod, namespace)  # the generated entry (failurePolicy Ignore) does not block
+    finally:
+        cluster.kubectl("delete", "mutatingwebhookconfiguration", "dead-manager-ignore")
+    # The control: the same entry failing closed would have blocked it, so the test above can fail.
+    _pod_webhook_copy(cluster, "dead-manager-fail", "Fail")
+    try:
+        blocked = cluster.kubectl("create", "-f", "-", namespace=namespace, check=False,
+                                  input=json.dumps({**pod, "metadata": {"name": "blocked"}}))
+        assert blocked.returncode != 0 and "mpod.dead.test" in blocked.stderr
+    finally:
+        cluster.kubectl("delete", "mutatingwebhookconfiguration", "dead-manager-fail")
+
+
+def test_probes_and_metrics(kruise):
+    assert kruise.get("/healthz") == "ok" and kruise.get("/readyz") == "ok"
+    metrics = kruise.get("/metrics")
+    assert "controller_runtime_webhook_requests_total" in metrics
+    assert "leader_election_master_status" in metrics
+
+
+@pytest.fixture
+def tls_secret(cluster: Cluster, namespace: str, kruise) -> str:
+    """A certificate as cert-manager would write it, for managers that must not touch the shared webhooks."""
+    from controllers.webhook import certs
+    ca, ca_key = certs.new_ca(certs.datetime.timedelta(days=1))
+    crt, key = certs.new_serving_cert(ca, ca_key, ["localhost"], ["127.0.0.1"], certs.datetime.timedelta(days=1))
+    cluster.core.create_namespaced_secret(namespace, {
+        "metadata": {"name": "external-certs"}, "type": "kubernetes.io/tls",
+        "data": {k: base64.b64encode(v).decode() for k, v in {"ca.crt": ca, "tls.crt": crt, "tls.key": key}.items()}})
+    return "external-certs"
+
+
+def holder(cluster: Cluster, namespace: str) -> str | None:
+    import kubernetes
+    try:
+        lease = kubernetes.client.CoordinationV1Api(cluster.api).read_namespaced_lease("kruise-manager", namespace)
+        return lease.spec.holder_identity
+    except kubernetes.client.ApiException:
+        return None
+
+
+def test_two_managers_one_leads_and_the_other_takes_over(cluster: Cluster, namespace: str, tls_secret, tmp_path):
+    args = ("--cert-mode", "cert-manager", "--cert-secret", tls_secret, "--lease-duration", "6")
+    a = ManagerProcess(cluster.kubeconfig, tmp_path / "a.log", *args, "--log-level", "info", namespace=namespace,
+                       url_webhooks=False).start()
+    b = ManagerProcess(cluster.kubeconfig, tmp_path / "b.log", *args, namespace=namespace, url_webhooks=False).start()
+    try:
+        first = wait_for(lambda: holder(cluster, namespace), 20, "a leader")
+        leaders = [m for m in (a, b) if m.metric("leader_election_master_status", name="kruise-manager") == 1]
+        assert len(leaders) == 1, "exactly one manager leads"
+        leader, follower = leaders[0], ({a, b} - set(leaders)).pop()
+        assert follower.get("/readyz") == "ok", "a follower still serves webhooks"
+        leader.kill()  # no clean release: the follower must wait for the lease to expire
+        t0 = time.monotonic()
+        wait_for(lambda: follower.metric("leader_election_master_status", name="kruise-manager") == 1, 20,
+                 "the follower to take over", describe=follower.tail)
+        took = time.monotonic() - t0
+        assert holder(cluster, namespace) != first
+        assert took <= 6 + 2 + 1, f"took over after {took:.1f}s; lease duration 6s, retry period 1.2s"
+    finally:
+        a.stop()
+        b.stop()
+
+
+def _serial_of(cluster: Cluster) -> int:
+    secret = cluster.core.read_namespaced_secret("kruise-webhook-certs", "kruise-system")
+    return x509.load_pem_x509_certificate(base64.b64decode(secret.data["tls.crt"])).serial_number
+
+
+def _ca_of(cluster: Cluster) -> bytes:
+    secret = cluster.core.read_namespaced_secret("kruise-webhook-certs", "kruise-system")
+    return base64.b64decode(secret.data["ca.crt"])
+
+
+def test_certificate_rotation_fails_no_admission_request(cluster: Cluster, namespace: str, kruise):
+    """The session's manager renews its serving certificate every ~10 s; here the CA is replaced too (the
+    Secret is deleted) while requests flow. Not one admission request may fail."""
+    cs = {"apiVersion": "apps.kruise.io/v1alpha1", "kind": "CloneSet", "metadata": {"name": "load"},
+          "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "load"}},
+                   "template": {"metadata": {"labels": {"app": "load"}},
+                                "spec": {"containers": [{"name": "c", "image": "x:v1"}]}}}}
+    import kubernetes
+    api = kubernetes.client.CustomObjectsApi(kubernetes.config.new_client_from_config(config_file=cluster.kubeconfig))
+    results = {"ok": 0, "failed": []}
+    stop = threading.Event()
+
+    def load():
+        while not stop.is_set():
+            try:  # a server-side dry run goes through the mutating and validating webhooks
+                api.create_namespaced_custom_object("apps.kruise.io", "v1alpha1", namespace, "clonesets", cs,
+                                                    dry_run="All")
+                results["ok"] += 1
+            except kubernetes.client.ApiException as e:
+                results["failed"].append(f"{e.status}: {e.body[:200] if e.body else e.reason}")
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    for w in workers:
+        w.start()
+    try:
+        serials = {_serial_of(cluster)}
+        wait_for(lambda: serials.add(_serial_of(cluster)) or len(serials) >= 3, 40,
+                 "two renewals of the serving certificate")
+        old_ca = _ca_of(cluster)
+        cluster.core.delete_namespaced_secret("kruise-webhook-certs", "kruise-system")
+        wait_for(lambda: _ca_of(cluster) != old_ca, 30, "a new CA")
+        new_serial = _serial_of(cluster)
+        wait_for(lambda: kruise.metric("controller_runtime_webhook_requests_total",
+                                       code="200", webhook="/mutate-apps-kruise-io-v1alpha1-cloneset") > 0, 5, "traffic")
+        served_before = results["ok"]
+        wait_for(lambda: results["ok"] > served_before + 50, 30, "requests served under the new CA")
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
+    assert results["failed"] == [], f"{len(results['failed'])} requests failed, e.g. {results['failed'][:3]}"
+    assert results["ok"] > 100
+    assert new_serial not in serials
