@@ -184,3 +184,22 @@ def test_certificate_rotation_fails_no_admission_request(cluster: Cluster, names
     assert results["failed"] == [], f"{len(results['failed'])} requests failed, e.g. {results['failed'][:3]}"
     assert results["ok"] > 100
     assert new_serial not in serials
+
+
+def test_replicas_starting_at_once_converge_on_one_certificate(cluster: Cluster, namespace: str):
+    """Five managers' certificate stores race to create the same Secret on the real API server."""
+    import asyncio
+
+    from controllers.kube import KubeClient, load_config
+    from controllers.webhook.certs import CertificateStore, CertSettings
+
+    async def race() -> list:
+        async with KubeClient(load_config(cluster.kubeconfig)) as client:
+            stores = [CertificateStore(client, CertSettings(namespace=namespace, secret_name="race",
+                                                            dns_names=["svc.ns.svc"])) for _ in range(5)]
+            return await asyncio.gather(*(s.ensure() for s in stores))
+
+    bundles = asyncio.run(race())
+    secret = cluster.core.read_namespaced_secret("race", namespace)
+    stored_cert = base64.b64decode(secret.data["tls.crt"])
+    assert {b.cert_pem for b in bundles} == {stored_cert}, "every replica serves the one stored certificate"
