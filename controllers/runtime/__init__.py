@@ -1,0 +1,44 @@
+"""Runs the controllers on kopf: logs kopf in with the manager's own credentials, lets each controller
+module register its handlers, and runs kopf standalone (the manager's Lease decides who acts)."""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+
+import kopf
+
+from controllers.kube import KubeClient
+from controllers.settings import ManagerSettings
+
+log = logging.getLogger(__name__)
+
+
+def kopf_settings(settings: ManagerSettings) -> kopf.OperatorSettings:
+    s = kopf.OperatorSettings()
+    s.posting.enabled = False  # workload Events are posted by our recorder, rate-limited per object
+    s.watching.server_timeout = 300  # re-open watches every 5 min even on 1.13/1.14 (no bookmarks there)
+    s.watching.client_timeout = 330
+    s.networking.request_timeout = 60
+    s.queueing.batch_window = 0.01  # enqueueing a uid is cheap: do not hold events back
+    return s
+
+
+async def run_kopf(client: KubeClient, settings: ManagerSettings, modules: list[str], stop: asyncio.Event) -> None:
+    registry = kopf.OperatorRegistry()
+    config = client.config
+
+    @kopf.on.login(registry=registry)
+    def login(**_: object) -> kopf.ConnectionInfo:
+        return kopf.ConnectionInfo(
+            server=config.server, ca_path=config.ca_file, insecure=config.insecure, token=config.token,
+            certificate_path=config.client_cert_file, private_key_path=config.client_key_file,
+            default_namespace=config.namespace)
+
+    for name in modules:
+        importlib.import_module(name).register(registry, client, settings)
+    if settings.log_level != "debug":
+        logging.getLogger("kopf").setLevel(logging.WARNING)
+    log.info("starting controllers: %s", ", ".join(m.split(".")[-2] for m in modules))
+    await kopf.operator(registry=registry, settings=kopf_settings(settings), clusterwide=True,
+                        standalone=True, stop_flag=stop)

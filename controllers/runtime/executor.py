@@ -1,0 +1,204 @@
+"""Carries out a reconcile's `Plan` against the API server, concurrently where it is safe.
+
+- Pod creations go in slow-start batches (1, 2, 4, ...), each batch concurrently: a broken template fails
+  one pod, not five hundred (`pkg/controller/cloneset/sync/cloneset_scale.go createPods`).
+- Other pod-level actions are grouped per pod, and different pods' groups run concurrently: an in-place
+  rollout of 200 pods is 200 concurrent patch chains, not 200 round trips in a row.
+- Workload-level actions (revisions, status, the workload itself) run alone, in order.
+- The first failure stops the plan; the next reconcile (level-based) takes it from there.
+Every write is recorded in the expectations before it is sent, so the next reconcile waits for the index.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from controllers.common import actions as A
+from controllers.kube import ApiError, KubeClient, MERGE_PATCH, STRATEGIC_MERGE_PATCH, JSON_PATCH, resource_path
+
+from .events import EventRecorder
+from .expectations import Expectations
+
+log = logging.getLogger(__name__)
+
+PATCH_CONTENT_TYPES = {"merge": MERGE_PATCH, "strategic": STRATEGIC_MERGE_PATCH, "json": JSON_PATCH}
+POD_LEVEL = (A.CreatePod, A.CreatePVC, A.DeletePod, A.DeletePVC, A.PatchPod, A.PatchPodStatus)
+
+
+@dataclass(frozen=True)
+class WorkloadRef:
+    api_version: str  # e.g. apps.kruise.io/v1alpha1
+    plural: str
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+
+    @property
+    def path(self) -> str:
+        return resource_path(self.api_version, self.plural, self.namespace, self.name)
+
+
+class PlanFailed(Exception):
+    """An action failed; the plan stopped there."""
+
+
+def _unit_target(action: Any) -> str | None:
+    if isinstance(action, A.CreatePod):
+        return "pod/" + action.pod["metadata"]["name"]
+    if isinstance(action, (A.DeletePod, A.PatchPod, A.PatchPodStatus)):
+        return "pod/" + action.name
+    if isinstance(action, A.CreatePVC):
+        return "pvc/" + action.pvc["metadata"]["name"]
+    if isinstance(action, A.DeletePVC):
+        return "pvc/" + action.name
+    return None
+
+
+def units(plan_actions: list) -> list[list]:
+    """Split into units: an action plus the Events right after it; CreatePVCs join the CreatePod after them."""
+    out: list[list] = []
+    pending_pvcs: list = []
+    for action in plan_actions:
+        if isinstance(action, A.Event):
+            if not out:
+                out.append([])
+            out[-1].append(action)
+        elif isinstance(action, A.CreatePVC):
+            pending_pvcs.append(action)
+        elif isinstance(action, A.CreatePod):
+            out.append([*pending_pvcs, action])
+            pending_pvcs = []
+        else:
+            if pending_pvcs:  # PVCs for no pod (should not happen): run them on their own
+                out.append(pending_pvcs)
+                pending_pvcs = []
+            out.append([action])
+    if pending_pvcs:
+        out.append(pending_pvcs)
+    return out
+
+
+class Executor:
+    def __init__(self, client: KubeClient, expectations: Expectations, events: EventRecorder, controller: str):
+        self.client, self.expectations, self.events, self.controller = client, expectations, events, controller
+
+    async def execute(self, ref: WorkloadRef, plan: A.Plan) -> None:
+        segment: list[list] = []
+        for unit in units(plan.actions):
+            head = unit[0] if not isinstance(unit[0], A.CreatePVC) else unit[-1]
+            if isinstance(head, POD_LEVEL):
+                segment.append(unit)
+                continue
+            await self._run_segment(ref, segment)
+            segment = []
+            await self._run_unit(ref, unit)
+        await self._run_segment(ref, segment)
+
+    async def _run_segment(self, ref: WorkloadRef, segment: list[list]) -> None:
+        if not segment:
+            return
+        creates = [u for u in segment if any(isinstance(a, A.CreatePod) for a in u)]
+        create_ids = {id(u) for u in creates}
+        chains: dict[str, list] = {}
+        for unit in segment:
+            if id(unit) not in create_ids:
+                chains.setdefault(_unit_target(unit[0]) or "", []).extend(unit)
+        if chains:
+            results = await asyncio.gather(*(self._run_unit(ref, chain) for chain in chains.values()),
+                                           return_exceptions=True)
+            self._raise_first(results)
+        batch = 1
+        while creates:
+            current, creates = creates[:batch], creates[batch:]
+            results = await asyncio.gather(*(self._run_unit(ref, u) for u in current), return_exceptions=True)
+            self._raise_first(results)
+            batch *= 2
+
+    @staticmethod
+    def _raise_first(results: list) -> None:
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+
+    async def _run_unit(self, ref: WorkloadRef, unit: list) -> None:
+        for action in unit:
+            await self._run(ref, action)
+
+    async def _run(self, ref: WorkloadRef, action: Any) -> None:
+        ns, c, exp, owner = ref.namespace, self.client, self.expectations, ref.uid
+        try:
+            if isinstance(action, A.Event):
+                self.events.emit(ref, action.type, action.reason, action.message)
+            elif isinstance(action, A.CreatePod):
+                name = action.pod["metadata"]["name"]
+                exp.expect_created(owner, "pods", name)
+                try:
+                    await c.create(resource_path("v1", "pods", ns), action.pod)
+                except ApiError:
+                    exp.cancel_created(owner, "pods", name)
+                    raise
+            elif isinstance(action, A.CreatePVC):
+                name = action.pvc["metadata"]["name"]
+                exp.expect_created(owner, "pvcs", name)
+                try:
+                    await c.create(resource_path("v1", "persistentvolumeclaims", ns), action.pvc)
+                except ApiError as e:
+                    exp.cancel_created(owner, "pvcs", name)
+                    if not e.conflict:  # already there (a retried round): fine
+                        raise
+            elif isinstance(action, A.DeletePod):
+                exp.expect_deleted(owner, "pods", action.name, action.uid)
+                try:
+                    await c.delete(resource_path("v1", "pods", ns, action.name),
+                                   {"preconditions": {"uid": action.uid}})
+                except ApiError as e:
+                    exp.cancel_deleted(owner, "pods", action.name)
+                    if not (e.not_found or e.conflict):
+                        raise
+            elif isinstance(action, A.DeletePVC):
+                try:
+                    await c.delete(resource_path("v1", "persistentvolumeclaims", ns, action.name))
+                except ApiError as e:
+                    if not e.not_found:
+                        raise
+            elif isinstance(action, A.PatchPod):
+                out = await c.patch(resource_path("v1", "pods", ns, action.name), action.patch,
+                                    PATCH_CONTENT_TYPES[action.patch_type])
+                exp.expect_updated(owner, "pods", action.name, out["metadata"]["resourceVersion"])
+            elif isinstance(action, A.PatchPodStatus):
+                out = await c.patch(resource_path("v1", "pods", ns, action.name, "status"), action.patch,
+                                    STRATEGIC_MERGE_PATCH)
+                exp.expect_updated(owner, "pods", action.name, out["metadata"]["resourceVersion"])
+            elif isinstance(action, A.CreateRevision):
+                name = action.revision["metadata"]["name"]
+                exp.expect_created(owner, "revisions", name)
+                try:
+                    await c.create(resource_path("apps/v1", "controllerrevisions", ns), action.revision)
+                except ApiError as e:
+                    exp.cancel_created(owner, "revisions", name)
+                    if not e.conflict:
+                        raise
+            elif isinstance(action, A.PatchRevision):
+                out = await c.patch(resource_path("apps/v1", "controllerrevisions", ns, action.name), action.patch)
+                exp.expect_updated(owner, "revisions", action.name, out["metadata"]["resourceVersion"])
+            elif isinstance(action, A.DeleteRevision):
+                try:
+                    await c.delete(resource_path("apps/v1", "controllerrevisions", ns, action.name))
+                except ApiError as e:
+                    if not e.not_found:
+                        raise
+            elif isinstance(action, A.UpdateStatus):
+                await c.patch(f"{ref.path}/status", {"status": action.status})
+            elif isinstance(action, A.PatchCloneSet):
+                await c.patch(ref.path, action.patch)
+            else:
+                raise TypeError(f"unknown action {action!r}")
+        except ApiError as e:
+            reason = {A.CreatePod: "FailedCreate", A.DeletePod: "FailedDelete", A.PatchPod: "FailedUpdate",
+                      A.PatchPodStatus: "FailedUpdate", A.CreatePVC: "FailedCreate"}.get(type(action))
+            if reason:
+                self.events.emit(ref, "Warning", reason, str(e.body.get("message") or e))
+            raise PlanFailed(f"{type(action).__name__} for {ref.kind} {ns}/{ref.name}: {e}") from e

@@ -1,0 +1,188 @@
+"""One workload kind wired into kopf, level-based.
+
+kopf keeps the in-memory indexes (`@kopf.index`): the workloads by uid, and the pods, PVCs and
+ControllerRevisions by the uid of the workload that controls them. kopf's event handlers only *enqueue* the
+uid of the affected workload; they never act on the event itself. Workers take uids from the queue and
+reconcile from the indexes, so a missed or merged event changes nothing: the next one, or a requeue, sees
+the latest state. kopf's daemons are not used because they force a finalizer onto every workload (which
+would block deleting CloneSets once the manager is gone).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import kopf
+
+from controllers.common.actions import Plan
+from controllers.kube import KubeClient
+from controllers.kube.workqueue import WorkQueue
+from controllers.metrics import REGISTRY
+
+from .events import EventRecorder
+from .executor import Executor, PlanFailed, WorkloadRef
+from .expectations import Expectations
+
+log = logging.getLogger(__name__)
+
+# Owned resource name → (kopf resource selector args)
+OWNED_RESOURCES = {
+    "pods": ("", "v1", "pods"),
+    "pvcs": ("", "v1", "persistentvolumeclaims"),
+    "revisions": ("apps", "v1", "controllerrevisions"),
+}
+ERROR_BACKOFF = (1, 2, 4, 8, 16, 30)
+
+
+def controller_uid(body: dict, kind: str, api_group: str) -> str | None:
+    """The uid of the controller ownerReference, if it is a `kind` of `api_group`."""
+    for ref in (body.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") == kind and ref.get("apiVersion", "").startswith(api_group + "/"):
+            return ref.get("uid")
+    return None
+
+
+@dataclass
+class WorkloadKind:
+    name: str  # controller name, e.g. "cloneset"
+    group: str
+    version: str
+    plural: str
+    kind: str
+    reconcile: Callable[[dict, dict[str, list[dict]], datetime], Plan]
+    owned: tuple[str, ...] = ("pods", "pvcs", "revisions")
+    owner_of: dict[str, Callable[[dict], str | None]] = field(default_factory=dict)
+    """Per owned resource, how to find its workload's uid (default: the controller ownerReference)."""
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}"
+
+
+def _namespace_terminating(error: PlanFailed) -> bool:
+    cause = error.__cause__
+    return getattr(cause, "status", None) == 403 and "being terminated" in str(cause)
+
+
+class WorkloadController:
+    def __init__(self, kind: WorkloadKind, client: KubeClient, workers: int = 8):
+        self.k, self.client, self.workers = kind, client, workers
+        self.queue: WorkQueue[str] = WorkQueue()
+        self.expectations = Expectations()
+        self.events = EventRecorder(client, f"{kind.name}-controller")
+        self.executor = Executor(client, self.expectations, self.events, kind.name)
+        self.failures: dict[str, int] = {}
+        self.indices: dict[str, Any] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    def _owner(self, resource: str, body: dict) -> str | None:
+        finder = self.k.owner_of.get(resource)
+        return finder(body) if finder else controller_uid(body, self.k.kind, self.k.group)
+
+    def _index_id(self, resource: str) -> str:
+        return f"{self.k.name}_{resource}_by_owner"
+
+    # ---- kopf wiring ---------------------------------------------------------------------------
+    def register(self, registry: kopf.OperatorRegistry) -> None:
+        k = self.k
+        workloads_id = f"{k.name}_by_uid"
+
+        @kopf.index(k.group, k.version, k.plural, id=workloads_id, registry=registry)
+        def index_workload(body: kopf.Body, uid: str, **_: Any) -> dict:
+            return {uid: dict(body)}
+
+        @kopf.on.event(k.group, k.version, k.plural, id=f"{k.name}_event", registry=registry)
+        def on_workload(type: str, uid: str, **_: Any) -> None:
+            if type == "DELETED":
+                self.expectations.forget(uid)
+                self.failures.pop(uid, None)
+            self.queue.add(uid)
+
+        for resource in k.owned:
+            group, version, plural = OWNED_RESOURCES[resource]
+            selector = (group, version, plural) if group else (version, plural)
+
+            def index_owned(body: kopf.Body, _resource: str = resource, **_: Any) -> dict:
+                owner = self._owner(_resource, body)
+                return {owner: dict(body)} if owner else {}
+
+            def on_owned(body: kopf.Body, _resource: str = resource, **_: Any) -> None:
+                owner = self._owner(_resource, body)
+                if owner:
+                    self.queue.add(owner)
+
+            kopf.index(*selector, id=self._index_id(resource), registry=registry)(index_owned)
+            kopf.on.event(*selector, id=f"{k.name}_{resource}_event", registry=registry)(on_owned)
+
+        @kopf.on.startup(id=f"{k.name}_startup", registry=registry)
+        async def start(**kwargs: Any) -> None:
+            # kopf hands every index to startup handlers; they are live and fill in as kopf lists.
+            self.indices = {"workloads": kwargs[workloads_id],
+                            **{r: kwargs[self._index_id(r)] for r in k.owned}}
+            self.events.start()
+            self._tasks = [asyncio.create_task(self.queue.run_workers(self.workers, self.sync))]
+
+        @kopf.on.cleanup(id=f"{k.name}_cleanup", registry=registry)
+        async def stop(**_: Any) -> None:
+            for t in self._tasks:
+                t.cancel()
+            await self.events.stop()
+
+    # ---- reconcile -------------------------------------------------------------------------------
+    def _observed(self, uid: str) -> tuple[dict | None, dict[str, list[dict]]]:
+        store = self.indices["workloads"].get(uid)
+        workload = next(iter(store), None) if store is not None else None
+        owned = {}
+        for resource in self.k.owned:
+            values = self.indices[resource].get(uid)
+            owned[resource] = list(values) if values is not None else []
+        return workload, owned
+
+    async def sync(self, uid: str) -> None:
+        REGISTRY.set("workqueue_depth", len(self.queue), name=self.k.name)
+        workload, owned = self._observed(uid)
+        if workload is None:
+            self.expectations.forget(uid)
+            return
+        waiting = self.expectations.unsatisfied(uid, owned)
+        if waiting:
+            # The index has not caught up with our own writes; its next event wakes us, this is a fallback.
+            self.queue.add_after(uid, 5.0)
+            return
+        meta = workload["metadata"]
+        ref = WorkloadRef(workload.get("apiVersion", self.k.api_version), self.k.plural, self.k.kind,
+                          meta.get("namespace", ""), meta["name"], uid)
+        started = time.monotonic()
+        try:
+            plan = self.k.reconcile(workload, owned, datetime.now(timezone.utc))
+            await self.executor.execute(ref, plan)
+        except PlanFailed as e:
+            if _namespace_terminating(e):
+                return  # the namespace controller deletes the workload next; its event ends this
+            self._failed(uid, e)
+            return
+        except Exception as e:  # a bug in a reconcile must not kill the worker
+            log.exception("reconciling %s %s/%s", self.k.kind, ref.namespace, ref.name)
+            self._failed(uid, e)
+            return
+        finally:
+            REGISTRY.observe("controller_runtime_reconcile_time_seconds", time.monotonic() - started,
+                             controller=self.k.name)
+        self.failures.pop(uid, None)
+        result = "requeue_after" if plan.requeue_after else "success"
+        REGISTRY.inc("controller_runtime_reconcile_total", controller=self.k.name, result=result)
+        if plan.requeue_after:
+            self.queue.add_after(uid, plan.requeue_after)
+
+    def _failed(self, uid: str, error: Exception) -> None:
+        count = self.failures.get(uid, 0)
+        self.failures[uid] = count + 1
+        delay = ERROR_BACKOFF[min(count, len(ERROR_BACKOFF) - 1)]
+        log.warning("%s: %s (retrying in %ss)", self.k.name, error, delay)
+        REGISTRY.inc("controller_runtime_reconcile_total", controller=self.k.name, result="error")
+        REGISTRY.inc("controller_runtime_reconcile_errors_total", controller=self.k.name)
+        self.queue.add_after(uid, delay)
