@@ -26,6 +26,15 @@ MERGE_KEYS = {"containers": "name", "initContainers": "name", "conditions": "typ
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
+def _without_nulls(value: Any) -> Any:
+    """What the API server keeps of a new value: typed fields drop explicit nulls."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
 def strategic_merge(base: Any, patch: Any, key: str | None = None) -> Any:
     if isinstance(patch, dict) and isinstance(base, dict):
         out = dict(base)
@@ -35,7 +44,7 @@ def strategic_merge(base: Any, patch: Any, key: str | None = None) -> Any:
             elif k in out:
                 out[k] = strategic_merge(out[k], v, k)
             else:
-                out[k] = strategic_merge({}, v, k) if isinstance(v, dict) else copy.deepcopy(v)
+                out[k] = _without_nulls(v)
         return out
     if isinstance(patch, list) and isinstance(base, list):
         if key == "finalizers":
@@ -49,11 +58,9 @@ def strategic_merge(base: Any, patch: Any, key: str | None = None) -> Any:
                         out[i] = strategic_merge(b, item)
                         break
                 else:
-                    out.append(strategic_merge({}, item))
+                    out.append(_without_nulls(item))
             return out
-    if isinstance(patch, dict):
-        return strategic_merge({}, patch)
-    return copy.deepcopy(patch)
+    return _without_nulls(patch)
 
 
 def merge_patch(base: Any, patch: Any) -> Any:
@@ -89,6 +96,7 @@ class World:
     _rvs: Any = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
+        self.cloneset = copy.deepcopy(self.cloneset)
         m = self.cloneset.setdefault("metadata", {})
         m.setdefault("namespace", "default")
         m.setdefault("uid", "cs-uid")

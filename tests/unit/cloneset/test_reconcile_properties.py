@@ -1,0 +1,148 @@
+"""Level-based, idempotent, pure: the same observed state gives the same plan, a converged CloneSet asks for
+nothing, and the inputs are never modified."""
+import copy
+import re
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from controllers.cloneset.reconcile import reconcile
+from controllers.common import actions as A
+from controllers.common.names import SequenceNames
+
+from .world import T0, World, cloneset
+
+
+def _normalize(plan):
+    """Plans compared modulo random names."""
+    text = repr(plan)
+    return re.sub(r"demo-[bcdfghjklmnpqrstvwxz2456789]{5}(?![0-9a-z])", "demo-<id>",
+                  re.sub(r"'[bcdfghjklmnpqrstvwxz2456789]{5}'", "'<id>'", text))
+
+
+def test_converged_state_asks_for_nothing():
+    w = World(cloneset(replicas=3, update={"type": "InPlaceIfPossible"}))
+    w.settle()
+    for _ in range(3):
+        w.now += timedelta(minutes=5)
+        w.kubelet()
+        plan = w.reconcile()
+        assert plan.actions == [] and plan.requeue_after is None
+
+
+def test_inputs_are_not_modified():
+    w = World(cloneset(replicas=3, update={"type": "InPlaceIfPossible", "inPlaceUpdateStrategy": {"gracePeriodSeconds": 2}}))
+    w.settle()
+    w.set_image("nginx:1.26")
+    args = (w.cloneset, list(w.pods.values()), list(w.pvcs.values()), list(w.revisions.values()))
+    before = copy.deepcopy(args)
+    reconcile(*args, w.now, SequenceNames())
+    assert args == before
+
+
+def test_deleting_cloneset_only_reports_status():
+    w = World(cloneset(replicas=2))
+    w.settle()
+    w.cloneset["metadata"]["deletionTimestamp"] = "2024-05-01T13:00:00Z"
+    w.edit_spec(lambda s: s.__setitem__("replicas", 5))
+    plan = w.reconcile()
+    assert not plan.of_type(A.CreatePod) and [type(a) for a in plan.actions] == [A.UpdateStatus]
+
+
+def test_bad_or_sparse_objects_do_not_crash():
+    assert reconcile({"metadata": {"name": "x"}}, [], [], [], T0, SequenceNames()) == A.Plan([], None)
+    sparse = {"metadata": {"name": "x"}, "spec": {"selector": {"matchLabels": {"a": "b"}}}}
+    plan = reconcile(sparse, [], [], [], T0, SequenceNames())
+    assert len(plan.of_type(A.CreatePod)) == 1  # replicas defaults to 1
+    weird = cloneset(replicas=2, update={"partition": "lots", "maxUnavailable": "x%", "maxSurge": True})
+    assert len(reconcile(weird, [], [], [], T0, SequenceNames()).of_type(A.CreatePod)) == 2
+
+
+# A random walk of the fake cluster: at every point, reconciling twice gives the same plan.
+events = st.lists(st.sampled_from(["step", "image", "scale-up", "scale-down", "partition", "delete-pod",
+                                   "pause", "break", "hook"]), min_size=1, max_size=25)
+strategies = st.sampled_from(["ReCreate", "InPlaceIfPossible", "InPlaceOnly"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(walk=events, kind=strategies, surge=st.sampled_from([0, 1, "50%"]), unavailable=st.sampled_from([0, 1, "20%", "50%"]),
+       grace=st.sampled_from([0, 2]))
+def test_same_observed_state_same_plan(walk, kind, surge, unavailable, grace):
+    if surge == 0 and unavailable == 0:
+        unavailable = 1
+    if kind == "InPlaceOnly":
+        surge = 0
+    update = {"type": kind, "maxSurge": surge, "maxUnavailable": unavailable}
+    if kind != "ReCreate":
+        update["inPlaceUpdateStrategy"] = {"gracePeriodSeconds": grace}
+    w = World(cloneset(replicas=3, update=update, lifecycle={"preDelete": {"labelsHandler": {"hold": "1"}}}))
+    tags = iter(range(30, 100))
+    for event in walk:
+        if event == "step":
+            w.step()
+        elif event == "image":
+            w.set_image(f"nginx:1.{next(tags)}")
+        elif event == "break":
+            w.set_image("nginx:broken")
+        elif event == "scale-up":
+            w.edit_spec(lambda s: s.__setitem__("replicas", s["replicas"] + 2))
+        elif event == "scale-down":
+            w.edit_spec(lambda s: s.__setitem__("replicas", max(s["replicas"] - 2, 0)))
+        elif event == "partition":
+            w.edit_spec(lambda s: s["updateStrategy"].__setitem__("partition", "50%"))
+        elif event == "pause":
+            w.edit_spec(lambda s: s["updateStrategy"].__setitem__("paused", not s["updateStrategy"].get("paused")))
+        elif event == "delete-pod" and w.pods:
+            w.pods.pop(sorted(w.pods)[0])
+        elif event == "hook" and w.pods:
+            w.pods[sorted(w.pods)[-1]]["metadata"]["labels"]["hold"] = "1"
+        first = reconcile(copy.deepcopy(w.cloneset), copy.deepcopy(list(w.pods.values())),
+                          copy.deepcopy(list(w.pvcs.values())), copy.deepcopy(list(w.revisions.values())),
+                          w.now, SequenceNames(["zzzzz", "zzzzx"]))
+        second = reconcile(w.cloneset, list(reversed(list(w.pods.values()))), list(w.pvcs.values()),
+                           list(w.revisions.values()), w.now, SequenceNames())
+        assert _normalize(first) == _normalize(second)
+        for a in first.actions:
+            if isinstance(a, (A.PatchPod, A.PatchPodStatus, A.DeletePod)):
+                assert a.name in w.pods  # never acts on pods it did not see
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(walk=st.lists(st.sampled_from(["step", "image", "env", "scale-up", "scale-down", "delete-pod", "partition"]),
+                     min_size=1, max_size=20),
+       kind=st.sampled_from(["ReCreate", "InPlaceIfPossible"]), surge=st.sampled_from([0, 1]),
+       unavailable=st.sampled_from([1, "20%", "50%"]), pvc=st.booleans())
+def test_any_history_converges_to_replicas_ready_pods_on_the_latest_template(walk, kind, surge, unavailable, pvc):
+    extra = {"volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"]}}]} if pvc else {}
+    w = World(cloneset(replicas=3, update={"type": kind, "maxSurge": surge, "maxUnavailable": unavailable}, **extra))
+    tags = iter(range(30, 100))
+    for event in walk:
+        if event == "step":
+            w.step()
+        elif event == "image":
+            w.set_image(f"nginx:1.{next(tags)}")
+        elif event == "env":
+            w.edit_spec(lambda s: s["template"]["spec"]["containers"][0].__setitem__("env", [{"name": "N", "value": str(next(tags))}]))
+        elif event == "scale-up":
+            w.edit_spec(lambda s: s.__setitem__("replicas", s["replicas"] + 2))
+        elif event == "scale-down":
+            w.edit_spec(lambda s: s.__setitem__("replicas", max(s["replicas"] - 2, 0)))
+        elif event == "partition":
+            w.edit_spec(lambda s: s["updateStrategy"].__setitem__("partition", 1))
+        elif event == "delete-pod" and w.pods:
+            w.pods.pop(sorted(w.pods)[0])
+    w.edit_spec(lambda s: s["updateStrategy"].__setitem__("partition", 0))
+    w.settle(max_rounds=400)
+    replicas = w.cloneset["spec"]["replicas"]
+    template = w.cloneset["spec"]["template"]["spec"]["containers"][0]
+    assert len(w.pods) == replicas and len(w.ready_pods()) == replicas
+    for p in w.pods.values():
+        assert p["spec"]["containers"][0]["image"] == template["image"]
+        assert p["spec"]["containers"][0].get("env") == template.get("env")
+    s = w.status
+    assert s["replicas"] == s["readyReplicas"] == s["updatedReadyReplicas"] == replicas
+    assert s["currentRevision"] == s["updateRevision"]
+    if pvc:
+        assert len(w.pvcs) >= replicas
+        assert all(f"data-{n}" in w.pvcs for n in w.pods)
+    assert len(w.revisions) <= 11

@@ -1,0 +1,91 @@
+"""The ACK walkthrough (shared/reference/000_009b62c29794319e.txt): its CloneSet must behave exactly as shown."""
+import re
+from datetime import timedelta
+
+from controllers.common import actions as A
+from controllers.common.keys import INPLACE_UPDATE_READY
+
+from .world import World
+
+DEMO = {
+    "apiVersion": "apps.kruise.io/v1alpha1",
+    "kind": "CloneSet",
+    "metadata": {"name": "demo-clone"},
+    "spec": {
+        "replicas": 5,
+        "selector": {"matchLabels": {"app": "guestbook"}},
+        "template": {
+            "metadata": {"labels": {"app": "guestbook"}},
+            "spec": {"containers": [{"name": "guestbook",
+                                     "image": "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook:v1",
+                                     "env": [{"name": "test", "value": "foo"}]}]},
+        },
+        "updateStrategy": {"type": "InPlaceIfPossible", "maxUnavailable": "20%",
+                           "inPlaceUpdateStrategy": {"gracePeriodSeconds": 3}},
+    },
+}
+
+
+def printer_columns(w: World) -> dict:
+    """`kubectl get clone`: DESIRED UPDATED UPDATED_READY READY TOTAL."""
+    s = w.status
+    return {"DESIRED": w.cloneset["spec"]["replicas"], "UPDATED": s["updatedReplicas"],
+            "UPDATED_READY": s["updatedReadyReplicas"], "READY": s["readyReplicas"], "TOTAL": s["replicas"]}
+
+
+def test_create_five_ready_pods():
+    w = World(DEMO)
+    first = w.reconcile()
+    assert len(first.of_type(A.CreatePod)) == 5  # all at once; slow start is the runtime's
+    w.apply(first)
+    w.settle()
+    assert all(re.fullmatch(r"demo-clone-[bcdfghjklmnpqrstvwxz2456789]{5}", n) for n in w.pods)
+    assert len(w.ready_pods()) == 5
+    assert printer_columns(w) == {"DESIRED": 5, "UPDATED": 5, "UPDATED_READY": 5, "READY": 5, "TOTAL": 5}
+    assert w.status["labelSelector"] == "app=guestbook"
+    for pod in w.pods.values():
+        assert {"conditionType": INPLACE_UPDATE_READY} in pod["spec"]["readinessGates"]
+        assert pod["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] == "Normal"
+
+
+def test_in_place_update_keeps_the_pods_and_drains_one_at_a_time():
+    w = World(DEMO)
+    w.settle()
+    uids = {n: p["metadata"]["uid"] for n, p in w.pods.items()}
+    w.set_image("registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook:v2")
+    worst = 5
+    for _ in range(200):
+        plan = w.step()
+        worst = min(worst, len(w.ready_pods()))
+        if not plan.actions and plan.requeue_after is None:
+            break
+    assert {n: p["metadata"]["uid"] for n, p in w.pods.items()} == uids  # same pods, same names
+    assert set(w.images().values()) == {"registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook:v2"}
+    assert worst >= 4  # maxUnavailable 20% of 5 = 1
+    assert printer_columns(w) == {"DESIRED": 5, "UPDATED": 5, "UPDATED_READY": 5, "READY": 5, "TOTAL": 5}
+    assert w.event_reasons().count("SuccessfulUpdatePodInPlace") == 5
+    for pod in w.pods.values():
+        assert pod["status"]["containerStatuses"][0]["restartCount"] == 1
+        assert "apps.kruise.io/inplace-update-grace" not in pod["metadata"]["annotations"]
+
+
+def test_grace_period_holds_the_image_for_three_seconds():
+    w = World(DEMO)
+    w.settle()
+    w.set_image("registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook:v2")
+    plan = w.reconcile()
+    assert plan.requeue_after == 3.0
+    w.apply(plan)
+    [updating] = [p for p in w.pods.values() if "apps.kruise.io/inplace-update-grace" in p["metadata"]["annotations"]]
+    name = updating["metadata"]["name"]
+    assert updating["spec"]["containers"][0]["image"].endswith(":v1")  # not yet
+    ready_cond = next(c for c in updating["status"]["conditions"] if c["type"] == INPLACE_UPDATE_READY)
+    assert ready_cond["status"] == "False" and ready_cond["reason"] == "StartInPlaceUpdate"
+    start = w.now
+    for seconds in (1, 2):
+        w.now = start + timedelta(seconds=seconds)
+        w.apply(w.reconcile())
+        assert w.pods[name]["spec"]["containers"][0]["image"].endswith(":v1")
+    w.now = start + timedelta(seconds=3)
+    w.apply(w.reconcile())
+    assert w.pods[name]["spec"]["containers"][0]["image"].endswith(":v2")
