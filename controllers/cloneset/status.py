@@ -62,7 +62,10 @@ def calculate_status(cs: CloneSetView, pods: list[JSON], *, update_revision: str
 
 def with_conditions(status: JSON, old_status: JSON, failures: dict[str, str], now: datetime) -> JSON:
     """FailedScale / FailedUpdate conditions for this round's failures; a condition that did not change keeps
-    its lastTransitionTime, and conditions of other types (written by others) are kept."""
+    its lastTransitionTime, and conditions of other types (written by others) are kept.
+
+    `conditions` is always present, empty when there is nothing to report, so that a status written as a
+    merge patch also clears a failure that went away."""
     old = {c.get("type"): c for c in old_status.get("conditions") or [] if isinstance(c, dict)}
     conditions = [c for t, c in old.items() if t not in (FAILED_SCALE, FAILED_UPDATE)]
     for ctype in (FAILED_SCALE, FAILED_UPDATE):
@@ -74,9 +77,7 @@ def with_conditions(status: JSON, old_status: JSON, failures: dict[str, str], no
         else:
             conditions.append({"type": ctype, "status": "True", "lastTransitionTime": format_time(now),
                                "message": failures[ctype]})
-    if conditions:
-        status = dict(status, conditions=conditions)
-    return status
+    return dict(status, conditions=conditions)
 
 
 def _normalized(status: JSON) -> JSON:

@@ -100,7 +100,10 @@ class PatchCloneSet:
 
 @dataclass(frozen=True)
 class UpdateStatus:
-    """The whole workload `.status`, written through the status subresource."""
+    """The whole workload `.status`, written through the status subresource.
+
+    Every field the controller owns is present (lists possibly empty), so writing it as a merge patch or as a
+    replacement gives the same result."""
 
     status: dict
 

@@ -323,3 +323,17 @@ def test_metadata_only_change_is_in_place():
     assert {n: p["metadata"]["uid"] for n, p in w.pods.items()} == before
     assert all(p["metadata"]["annotations"]["team"] == "blue" for p in w.pods.values())
     assert all(p["status"]["containerStatuses"][0]["restartCount"] == 0 for p in w.pods.values())
+
+
+def test_a_cleared_failure_is_removed_even_by_a_merge_patch():
+    w = World(cloneset(replicas=1, update={"type": "InPlaceOnly"}))
+    w.settle()
+    w.edit_spec(lambda s: s["template"]["spec"]["containers"][0].__setitem__("env", [{"name": "A", "value": "1"}]))
+    w.step()
+    assert w.status["conditions"][0]["type"] == "FailedUpdate"
+    w.edit_spec(lambda s: s["template"]["spec"]["containers"][0].pop("env"))
+    plan = w.reconcile()
+    [status] = plan.of_type(A.UpdateStatus)
+    assert status.status["conditions"] == []  # explicit, so that a merge patch clears it too
+    w.apply(plan)
+    w.settle()

@@ -171,7 +171,8 @@ class World:
         elif isinstance(a, A.DeleteRevision):
             self.revisions.pop(a.name, None)
         elif isinstance(a, A.UpdateStatus):
-            self.cloneset["status"] = copy.deepcopy(a.status)
+            # controllers/runtime writes the status as a merge patch: keys left out are kept.
+            self.cloneset["status"] = merge_patch(self.cloneset.get("status") or {}, a.status)
         elif isinstance(a, A.PatchCloneSet):
             rv = (a.patch.get("metadata") or {}).get("resourceVersion")
             if rv and rv != self.cloneset["metadata"]["resourceVersion"]:
