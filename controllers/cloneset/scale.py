@@ -77,6 +77,9 @@ def _manage_preparing_delete(cs: CloneSetView, pods: list[JSON], pre_delete: lis
 def _delete_pods(cs: CloneSetView, pods: list[JSON], pvcs: list[JSON], reason: str, now: datetime) -> list:
     """deletePods: through the preDelete hook, and with the pods' PVCs."""
     pre_delete = lifecycle.hook_of(cs.lifecycle, "preDelete")
+    pvcs_by_id: dict[str, list[JSON]] = {}
+    for c in pvcs:
+        pvcs_by_id.setdefault(_instance_id(c), []).append(c)
     actions: list = []
     for pod in pods:
         if lifecycle.is_pod_hooked(pre_delete, pod):
@@ -87,7 +90,7 @@ def _delete_pods(cs: CloneSetView, pods: list[JSON], pvcs: list[JSON], reason: s
         actions.append(Event("Normal", "SuccessfulDelete", f"succeed to delete pod {name_of(pod)}"))
         iid = _instance_id(pod)
         if iid:
-            actions += [DeletePVC(name_of(c)) for c in pvcs if _instance_id(c) == iid]
+            actions += [DeletePVC(name_of(c)) for c in pvcs_by_id.get(iid, [])]
     return actions
 
 
@@ -129,13 +132,12 @@ def _instance_ids(count: int, all_pods: list[JSON], pvcs: list[JSON],
     by failing the create until then); a finished pod may stay forever, so its PVC is left alone.
     """
     pod_ids = {_instance_id(p) for p in all_pods if _instance_id(p)}
-    terminating_ids = {_instance_id(p) for p in all_pods if _instance_id(p) and is_terminating(p)}
+    active_ids = {_instance_id(p) for p in all_pods if _instance_id(p) and is_pod_active(p)}
+    terminating_ids = {_instance_id(p) for p in all_pods if _instance_id(p) and is_terminating(p)} - active_ids
     pvc_ids = sorted({_instance_id(c) for c in pvcs if _instance_id(c)})
     taken = pod_ids | set(pvc_ids)
     ids = [i for i in pvc_ids if i not in pod_ids][:count]
-    deferred = min(len([i for i in pvc_ids if i in terminating_ids
-                        and not any(_instance_id(p) == i and is_pod_active(p) for p in all_pods)]),
-                   count - len(ids))
+    deferred = min(len([i for i in pvc_ids if i in terminating_ids]), count - len(ids))
     while len(ids) < count - deferred:
         ids.append(unique_suffix(names, taken))
     return ids, deferred

@@ -1,7 +1,10 @@
 from hypothesis import given, strategies as st
 
-from controllers.common.ordering import (active_pods_less, priority_sort, scatter_sort, sort_active_indexes,
-                                         sort_for_deletion)
+from functools import cmp_to_key
+
+from controllers.common.ordering import (_ranked_less, _same_node_ranks, active_pods_key, active_pods_less,
+                                         priority_sort, scatter_sort, sort_active_indexes, sort_for_deletion,
+                                         sort_for_deletion_reference)
 
 from .podfactory import pod
 
@@ -102,3 +105,32 @@ def test_deletion_order_prefers_unavailable_cheap_and_crowded_pods():
     unavailable = {"alone"}
     order = [p["metadata"]["name"] for p in sort_for_deletion(pods, lambda p: p["metadata"]["name"] not in unavailable)]
     assert order[0] == "alone"
+
+
+times = st.sampled_from([None, "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z", "2024-05-01T11:30:00Z"])
+pod_shapes = st.builds(
+    lambda i, node, phase, ready, since, created, restarts, cost: pod(
+        f"p{i}", node=node, phase=phase, ready=ready, ready_since=since, created=created, restarts=restarts,
+        annotations={"controller.kubernetes.io/pod-deletion-cost": cost} if cost is not None else {}),
+    st.integers(0, 10**6), st.sampled_from(["", "n1", "n2", "n3"]), st.sampled_from(["Pending", "Running", "Unknown", "Failed"]),
+    st.booleans(), times, times, st.integers(0, 3), st.sampled_from([None, "-1", "0", "7", "+3", "x"]))
+
+
+@given(pods=st.lists(pod_shapes, max_size=12, unique_by=lambda p: p["metadata"]["name"]),
+       unavailable=st.sets(st.integers(0, 11)))
+def test_sort_keys_order_like_the_upstream_comparators(pods, unavailable):
+    def key_of(order):
+        return [active_pods_key(p) for p in order]
+    by_less = [pods[i] for i in sorted(range(len(pods)), key=cmp_to_key(
+        lambda a, b: -1 if active_pods_less(pods[a], pods[b]) else (1 if active_pods_less(pods[b], pods[a]) else 0)))]
+    by_key = [pods[i] for i in sort_active_indexes(pods, list(range(len(pods))))]
+    assert key_of(by_less) == key_of(by_key)  # equal up to ties
+    available = lambda p: p["metadata"]["name"] not in {f"p{i}" for i in unavailable}
+    ref = sort_for_deletion_reference(pods, available)
+    fast = sort_for_deletion(pods, available)
+    ranks = {id(p): n for n, p in enumerate(ref)}
+    # Same order up to pods the comparator cannot tell apart.
+    for a, b in zip(ref, fast):
+        if a is not b:
+            assert not _ranked_less(a, b, _same_node_ranks(pods), available) and \
+                not _ranked_less(b, a, _same_node_ranks(pods), available), (ranks[id(a)], ranks[id(b)])
