@@ -8,6 +8,7 @@ Every module here is pure: plain dicts in, plain dicts or `actions` out. No API 
     intstr       int-or-percent values (maxUnavailable, maxSurge, ...)
     partition    partition maths (CalculatePartitionReplicas)
     pods         pod predicates: active, ready, available, conditions, times
+    ownership    controller ownerReferences
     selectors    label selectors: matching and the string form used by the scale subresource
     revision     ControllerRevisions: hashing, naming, reuse, rollback, collisions, history truncation
     ordering     update order (ActivePods, priority, scatter) and scale-in order
