@@ -53,7 +53,9 @@ def manager_argv(kubeconfig: str, webhook_port: int, health_port: int, metrics_p
     return [sys.executable, "-m", "ack_kruise", "manager", "--kubeconfig", kubeconfig, "--namespace", NAMESPACE,
             "--webhook-host", "127.0.0.1", "--webhook-port", str(webhook_port),
             "--webhook-url-base", f"https://127.0.0.1:{webhook_port}",
-            "--health-probe-addr", f"127.0.0.1:{health_port}", "--metrics-addr", f"127.0.0.1:{metrics_port}", *extra]
+            "--health-probe-addr", f"127.0.0.1:{health_port}", "--metrics-addr", f"127.0.0.1:{metrics_port}",
+            # Notice a deleted or rewritten certificate Secret within seconds (the default is a minute).
+            "--cert-check-interval", "2", *extra]
 
 
 def wait_ready(health_port: int, record: ProcessRecord, timeout: float = 60) -> None:

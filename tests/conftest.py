@@ -65,15 +65,13 @@ def namespace(cluster: Cluster, request) -> str:
 
 @pytest.fixture(scope="session")
 def kruise(sandbox, cluster):
-    """The apps.kruise.io API installed (generated CRDs and webhook configurations) and one manager running,
-    shared by the session. Its serving certificate is short-lived, so it renews every few seconds all
-    session long: every admission test also runs across certificate rotations."""
-    from tests.manager import ManagerProcess, install_api
+    """The apps.kruise.io API installed (generated CRDs and webhook configurations) and kruise-manager running
+    as a sandbox component, shared by the session (a reused sandbox's manager is reused)."""
+    from sandbox.cluster import SandboxOptions
+    from tests.manager import ManagerProcess
 
-    cluster.kubectl("create", "namespace", "kruise-system", check=False)
-    install_api(cluster)
-    manager = ManagerProcess(cluster.kubeconfig, sandbox.state_dir / "logs" / "manager.log",
-                             "--cert-validity", "40s", "--cert-renew-before", "30s", "--cert-check-interval", "1")
-    manager.start()
-    yield manager
-    manager.stop()
+    state = sandbox.state()
+    if not any(p.name == "kruise-manager" and p.alive() for p in state.processes):
+        sandbox._start_manager(state, SandboxOptions())
+        state = sandbox.state()
+    return ManagerProcess.attach(state)

@@ -42,6 +42,18 @@ class ManagerProcess:
             self.argv += ["--webhook-url-base", f"https://127.0.0.1:{self.webhook_port}"]
         self.proc: subprocess.Popen | None = None
 
+    @classmethod
+    def attach(cls, state) -> "ManagerProcess":
+        """The sandbox's own kruise-manager (`ack-kruise sandbox up --with-manager`)."""
+        record = next(p for p in state.processes if p.name == "kruise-manager")
+        self = cls.__new__(cls)
+        self.kubeconfig, self.namespace, self.log_path = state.kubeconfig, "kruise-system", Path(record.log)
+        self.webhook_port = state.ports["kruise-manager-webhook"]
+        self.health_port = state.ports["kruise-manager-health"]
+        self.metrics_port = state.ports["kruise-manager-metrics"]
+        self.argv, self.proc, self.record = record.argv, None, record
+        return self
+
     def start(self, wait_ready: bool = True) -> "ManagerProcess":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
@@ -94,4 +106,6 @@ class ManagerProcess:
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        if self.proc is None:
+            return getattr(self, "record", None) is not None and self.record.alive()
+        return self.proc.poll() is None
