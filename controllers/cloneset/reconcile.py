@@ -25,10 +25,11 @@ from controllers.common.pods import as_utc, is_pod_active, is_terminating, label
 from controllers.common.revision import (live_revision_names, resolve_revisions, template_from_revision,
                                          template_revision_data, truncate_history)
 from controllers.common.selectors import is_valid_selector
+from controllers.common.status import status_changed
 
 from .scale import plan_scale
 from .spec import API_VERSION, KIND, CloneSetView
-from .status import FAILED_UPDATE, calculate_status, min_ready_requeue, status_changed, with_conditions
+from .status import FAILED_UPDATE, calculate_status, min_ready_requeue, with_conditions
 from .update import plan_update
 
 JSON = dict[str, Any]

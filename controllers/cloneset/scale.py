@@ -76,15 +76,14 @@ def _manage_preparing_delete(cs: CloneSetView, pods: list[JSON], pre_delete: lis
 
 def _delete_pods(cs: CloneSetView, pods: list[JSON], pvcs: list[JSON], reason: str, now: datetime) -> list:
     """deletePods: through the preDelete hook, and with the pods' PVCs."""
-    pre_delete = lifecycle.hook_of(cs.lifecycle, "preDelete")
     pvcs_by_id: dict[str, list[JSON]] = {}
     for c in pvcs:
         pvcs_by_id.setdefault(_instance_id(c), []).append(c)
     actions: list = []
     for pod in pods:
-        if lifecycle.is_pod_hooked(pre_delete, pod):
-            actions += lifecycle.update_pod_lifecycle(pod, lifecycle.PREPARING_DELETE,
-                                                      lifecycle.marks_pod_not_ready(pre_delete), now)
+        held = lifecycle.hold_for_pre_delete(cs.lifecycle, pod, now)
+        if held is not None:
+            actions += held
             continue
         actions.append(DeletePod(name_of(pod), uid_of(pod), reason))
         actions.append(Event("Normal", "SuccessfulDelete", f"succeed to delete pod {name_of(pod)}"))

@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from controllers.common import status as common_status
 from controllers.common.partition import partition_replicas
-from controllers.common.pods import format_time, seconds_until_available
+from controllers.common.pods import seconds_until_available
 from controllers.common.revision import equal_to_revision_hash
 from controllers.common.selectors import selector_string
 
@@ -61,31 +62,8 @@ def calculate_status(cs: CloneSetView, pods: list[JSON], *, update_revision: str
 
 
 def with_conditions(status: JSON, old_status: JSON, failures: dict[str, str], now: datetime) -> JSON:
-    """FailedScale / FailedUpdate conditions for this round's failures; a condition that did not change keeps
-    its lastTransitionTime, and conditions of other types (written by others) are kept.
-
-    `conditions` is always present, empty when there is nothing to report, so that a status written as a
-    merge patch also clears a failure that went away."""
-    old = {c.get("type"): c for c in old_status.get("conditions") or [] if isinstance(c, dict)}
-    conditions = [c for t, c in old.items() if t not in (FAILED_SCALE, FAILED_UPDATE)]
-    for ctype in (FAILED_SCALE, FAILED_UPDATE):
-        if ctype not in failures:
-            continue
-        previous = old.get(ctype)
-        if previous and previous.get("status") == "True" and previous.get("message") == failures[ctype]:
-            conditions.append(previous)
-        else:
-            conditions.append({"type": ctype, "status": "True", "lastTransitionTime": format_time(now),
-                               "message": failures[ctype]})
-    return dict(status, conditions=conditions)
-
-
-def _normalized(status: JSON) -> JSON:
-    return {k: v for k, v in (status or {}).items() if v not in (None, [], {}, "")}
-
-
-def status_changed(old: JSON, new: JSON) -> bool:
-    return _normalized(old) != _normalized(new)
+    """FailedScale / FailedUpdate conditions for this round's failures (`common.status.with_conditions`)."""
+    return common_status.with_conditions(status, old_status, failures, (FAILED_SCALE, FAILED_UPDATE), now)
 
 
 def min_ready_requeue(cs: CloneSetView, pods: list[JSON], now: datetime) -> float | None:

@@ -96,37 +96,11 @@ def select_pods_to_update(cs: CloneSetView, pods: list[JSON], current_revision: 
 # ---------------------------------------------------------------------------------------------------------
 # Refresh
 
-def _after_in_place_state(cs: CloneSetView, pod: JSON) -> str:
-    """Where an in-place update ends: Updated when the inPlaceUpdate hook is not (all) back on, else Normal."""
-    if cs.lifecycle is not None and not lifecycle.is_pod_all_hooked(lifecycle.hook_of(cs.lifecycle, "inPlaceUpdate"), pod):
-        return lifecycle.UPDATED
-    return lifecycle.NORMAL
-
-
 def refresh_pod(cs: CloneSetView, pod: JSON, update_revision: str, now: datetime,
                 hold_not_ready: bool) -> tuple[list, list, float | None, str | None]:
     """refreshPodState + fixPodTemplateHashLabel: (non-blocking actions, blocking actions, requeue, error)."""
     res = inplace.refresh(pod, now, hold_not_ready=hold_not_ready)
-    in_place_update_hook = lifecycle.hook_of(cs.lifecycle, "inPlaceUpdate")
-    state = lifecycle.state_of(pod)
-    new_state = None
-    if state == lifecycle.PREPARING_NORMAL:
-        pre_normal = lifecycle.hook_of(cs.lifecycle, "preNormal")
-        if pre_normal is None or lifecycle.is_pod_all_hooked(pre_normal, pod):
-            new_state = lifecycle.NORMAL
-    elif state == lifecycle.PREPARING_UPDATE:
-        # A rollback while waiting for the hook: nothing to update, just leave PreparingUpdate (#1156).
-        if equal_to_revision_hash(pod, update_revision):
-            new_state = _after_in_place_state(cs, pod)
-    elif state == lifecycle.UPDATING:
-        if inplace.pod_update_error(pod) is None:
-            new_state = _after_in_place_state(cs, pod)
-    elif state == lifecycle.UPDATED:
-        if in_place_update_hook is None or lifecycle.is_pod_all_hooked(in_place_update_hook, pod):
-            new_state = lifecycle.NORMAL
-    blocking: list = []
-    if new_state is not None:
-        blocking += lifecycle.update_pod_lifecycle(pod, new_state, lifecycle.marks_pod_not_ready(in_place_update_hook), now)
+    blocking = lifecycle.refresh_state(cs.lifecycle, pod, update_revision, inplace.pod_update_error(pod) is None, now)
     labels = labels_of(pod)
     if POD_TEMPLATE_HASH_LABEL not in labels and labels.get(CONTROLLER_REVISION_HASH_LABEL):
         patch: JSON = {"metadata": {"labels": {POD_TEMPLATE_HASH_LABEL: short_hash(labels[CONTROLLER_REVISION_HASH_LABEL])}}}
@@ -154,25 +128,9 @@ def update_pod(cs: CloneSetView, pod: JSON, target: JSON, revisions: list[JSON],
         old = next((r for r in revisions if equal_to_revision_hash(pod, name_of(r))), None)
         spec = inplace.calculate_update_spec(old, target, cs.grace_period_seconds)
         if spec is not None:
-            hook = lifecycle.hook_of(cs.lifecycle, "inPlaceUpdate")
-            state = lifecycle.state_of(pod)
-            if state in ("", lifecycle.PREPARING_NORMAL, lifecycle.NORMAL):
-                if lifecycle.is_pod_hooked(hook, pod):
-                    return PodUpdate(lifecycle.update_pod_lifecycle(pod, lifecycle.PREPARING_UPDATE,
-                                                                    lifecycle.marks_pod_not_ready(hook), now))
-            elif state == lifecycle.UPDATED:
-                return PodUpdate(lifecycle.update_pod_lifecycle_with_handler(pod, lifecycle.PREPARING_UPDATE, hook, now))
-            elif state == lifecycle.PREPARING_UPDATE:
-                if lifecycle.is_pod_hooked(hook, pod):
-                    return PodUpdate()  # the hook owner has not released the pod yet
-            elif state != lifecycle.UPDATING:
-                return PodUpdate(error=f"not allowed to in-place update pod {name_of(pod)} in state {state}")
-            state_label, state_annotation = lifecycle.state_labels(lifecycle.UPDATING, now)
-            started = inplace.start_update(pod, spec, now, extra_labels=state_label,
-                                           extra_annotations=state_annotation)
-            event = Event("Normal", "SuccessfulUpdatePodInPlace",
-                          f"successfully update pod {name_of(pod)} in-place(revision {target_name})")
-            return PodUpdate(started.actions + [event], starts_in_place=True, requeue_after=started.requeue_after)
+            res = inplace.update_through_hooks(pod, spec, cs.lifecycle, now)
+            return PodUpdate(res.actions, starts_in_place=res.started and not res.error,
+                             requeue_after=res.requeue_after, error=res.error)
         if cs.update_type == IN_PLACE_ONLY:
             return PodUpdate(error=f"find Pod {name_of(pod)} update strategy is InPlaceOnly but can not update in-place")
 

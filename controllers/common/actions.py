@@ -49,6 +49,16 @@ class DeletePVC:
 
 
 @dataclass(frozen=True)
+class PatchPVC:
+    """A JSON merge patch on a PersistentVolumeClaim (Advanced StatefulSet: its ownerReferences, per
+    persistentVolumeClaimRetentionPolicy). The body carries ``metadata.uid`` and ``metadata.resourceVersion`` of
+    the observed PVC, so a list it replaces is never one it did not see."""
+
+    name: str
+    patch: dict
+
+
+@dataclass(frozen=True)
 class PatchPod:
     name: str
     patch: dict

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .actions import PatchPod, PatchPodStatus
+from . import lifecycle
+from .actions import Event, PatchPod, PatchPodStatus
 from .jsondiff import diff, unescape
 from .keys import (CONTAINER_PRIORITY_ENV, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY,
                    INPLACE_UPDATE_READY, INPLACE_UPDATE_STATE_ANNOTATION, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY)
@@ -270,6 +271,8 @@ def _drop_annotations(pod: JSON, *keys: str) -> JSON:
 class InPlaceUpdate:
     actions: list
     requeue_after: float | None = None
+    started: bool = True  # this round drains the pod and patches it (False: only a lifecycle step, or nothing)
+    error: str | None = None
 
 
 def set_ready_condition(pod: JSON, status: str, now: datetime, reason: str = "") -> PatchPodStatus | None:
@@ -287,9 +290,13 @@ def set_ready_condition(pod: JSON, status: str, now: datetime, reason: str = "")
 
 
 def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: dict[str, str] | None = None,
-                 extra_annotations: dict[str, str] | None = None, short_hash: bool = False) -> InPlaceUpdate:
+                 extra_annotations: dict[str, str] | None = None, short_hash: bool = False,
+                 pod_revision_labels: dict[str, str] | None = None) -> InPlaceUpdate:
     """Update: drain (InPlaceUpdateReady=False), then one pod patch with the revision, the state and either the
-    images or the grace annotation. `extra_*` ride along in the same patch (CloneSet: lifecycle Updating)."""
+    images or the grace annotation. `extra_*` ride along in the same patch (lifecycle Updating).
+
+    `pod_revision_labels` are the labels that record the revision on the pod (the workload's revision adapter);
+    by default CloneSet's: controller-revision-hash and pod-template-hash."""
     actions: list = []
     drain = set_ready_condition(pod, "False", now, START_IN_PLACE_UPDATE)
     if drain:
@@ -302,7 +309,7 @@ def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: di
         parts.append(_drop_annotations(pod, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY))
     else:
         parts.append({"metadata": {"annotations": {INPLACE_UPDATE_GRACE_ANNOTATION: spec.to_json()}}})
-    labels = dict(revision_labels(spec.revision, short_hash))
+    labels = dict(revision_labels(spec.revision, short_hash) if pod_revision_labels is None else pod_revision_labels)
     labels.update(extra_labels or {})
     annotations = dict(extra_annotations or {})
     annotations[INPLACE_UPDATE_STATE_ANNOTATION] = dump_state(state)
@@ -310,6 +317,43 @@ def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: di
     parts.append(_drop_annotations(pod, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY))
     actions.append(PatchPod(name_of(pod), _pod_patch(pod, *parts), "strategic"))
     return InPlaceUpdate(actions, float(spec.grace_seconds) if spec.grace_seconds > 0 else None)
+
+
+def update_through_hooks(pod: JSON, spec: UpdateSpec, lifecycle_spec: JSON | None, now: datetime, *,
+                         pod_revision_labels: dict[str, str] | None = None,
+                         always_set_updating: bool = True) -> InPlaceUpdate:
+    """The in-place half of updatePod (CloneSet) / inPlaceUpdatePod (Advanced StatefulSet), through the
+    inPlaceUpdate lifecycle hook:
+    - Normal (or PreparingNormal, or no state) and hooked → PreparingUpdate, then wait for the hook owner;
+    - Updated (a newer revision arrived) → PreparingUpdate with the hook's labels/finalizers put back;
+    - PreparingUpdate still hooked → wait;
+    - otherwise start the update, writing lifecycle Updating in the same patch (`always_set_updating=False`:
+      only when the pod has a state label, as Advanced StatefulSet does), plus SuccessfulUpdatePodInPlace.
+    """
+    hook = lifecycle.hook_of(lifecycle_spec, "inPlaceUpdate")
+    state = lifecycle.state_of(pod)
+    if state in ("", lifecycle.PREPARING_NORMAL, lifecycle.NORMAL):
+        if lifecycle.is_pod_hooked(hook, pod):
+            return InPlaceUpdate(lifecycle.update_pod_lifecycle(pod, lifecycle.PREPARING_UPDATE,
+                                                                lifecycle.marks_pod_not_ready(hook), now), started=False)
+    elif state == lifecycle.UPDATED:
+        return InPlaceUpdate(lifecycle.update_pod_lifecycle_with_handler(pod, lifecycle.PREPARING_UPDATE, hook, now),
+                             started=False)
+    elif state == lifecycle.PREPARING_UPDATE:
+        if lifecycle.is_pod_hooked(hook, pod):
+            return InPlaceUpdate([], started=False)  # the hook owner has not released the pod yet
+    elif state != lifecycle.UPDATING:
+        return InPlaceUpdate([], started=False,
+                             error=f"not allowed to in-place update pod {name_of(pod)} in state {state}")
+    extra_labels: dict[str, str] = {}
+    extra_annotations: dict[str, str] = {}
+    if always_set_updating or state:
+        extra_labels, extra_annotations = lifecycle.state_labels(lifecycle.UPDATING, now)
+    started = start_update(pod, spec, now, extra_labels=extra_labels, extra_annotations=extra_annotations,
+                           pod_revision_labels=pod_revision_labels)
+    event = Event("Normal", "SuccessfulUpdatePodInPlace",
+                  f"successfully update pod {name_of(pod)} in-place(revision {spec.revision})")
+    return InPlaceUpdate(started.actions + [event], started.requeue_after)
 
 
 # ---------------------------------------------------------------------------------------------------------

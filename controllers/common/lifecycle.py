@@ -4,8 +4,9 @@ A pod's lifecycle state lives in the label `lifecycle.apps.kruise.io/state`; eve
 annotation `lifecycle.apps.kruise.io/timestamp`. A hook (`preDelete`, `inPlaceUpdate`, `preNormal`) names
 labels and finalizers; a pod is *hooked* when ANY of them is present and *all-hooked* when ALL are.
 
-The transitions themselves are decided by the workload (CloneSet: `controllers/cloneset/update.py` and
-`scale.py`); this module provides the predicates and the patches.
+The transitions shared by the workloads live here (`state_after_refresh`: refreshPodState's state machine,
+`hold_for_pre_delete`: the preDelete half of deletePod); when to call them is the workload's decision
+(CloneSet: `controllers/cloneset/update.py` and `scale.py`; Advanced StatefulSet: `controllers/statefulset`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .actions import PatchPod
 from .keys import LIFECYCLE_STATE_LABEL, LIFECYCLE_TIMESTAMP_ANNOTATION
 from .podreadiness import PRE_DELETE_HOOK_KEY, PRE_UPDATE_HOOK_KEY, add_not_ready_key, remove_not_ready_key
 from .pods import finalizers_of, format_time, labels_of, name_of, uid_of
+from .revision import equal_to_revision_hash
 
 JSON = dict[str, Any]
 
@@ -124,3 +126,58 @@ def update_pod_lifecycle_with_handler(pod: JSON, state: str, hook: JSON | None, 
         finalizers = [f for f in hook.get("finalizersHandler") or [] if f not in finalizers_of(pod)]
         actions.append(PatchPod(name_of(pod), _metadata_patch(pod, labels, annotations, finalizers), "strategic"))
     return actions
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Transitions shared by CloneSet and Advanced StatefulSet
+
+def after_in_place_update(lifecycle: JSON | None, pod: JSON) -> str:
+    """Where an in-place update ends: Updated while the inPlaceUpdate hook is not (all) back on the pod, else
+    Normal. A workload without `spec.lifecycle` goes straight to Normal; one with a lifecycle but no
+    inPlaceUpdate hook passes through Updated for one round (upstream: IsPodAllHooked(nil) is false)."""
+    if lifecycle is not None and not is_pod_all_hooked(hook_of(lifecycle, "inPlaceUpdate"), pod):
+        return UPDATED
+    return NORMAL
+
+
+def state_after_refresh(lifecycle: JSON | None, pod: JSON, update_revision: str, update_completed: bool) -> str | None:
+    """refreshPodState: the state a pod moves to now, or None.
+
+    PreparingNormal → Normal once the preNormal hook is absent or all on; PreparingUpdate → Updated/Normal when
+    the pod is already at the update revision (a rollback while waiting for the hook, OpenKruise #1156);
+    Updating → Updated/Normal once the in-place update is complete (`update_completed`); Updated → Normal once
+    the inPlaceUpdate hook is absent or all on again."""
+    state = state_of(pod)
+    if state == PREPARING_NORMAL:
+        pre_normal = hook_of(lifecycle, "preNormal")
+        if pre_normal is None or is_pod_all_hooked(pre_normal, pod):
+            return NORMAL
+    elif state == PREPARING_UPDATE:
+        if equal_to_revision_hash(pod, update_revision):
+            return after_in_place_update(lifecycle, pod)
+    elif state == UPDATING:
+        if update_completed:
+            return after_in_place_update(lifecycle, pod)
+    elif state == UPDATED:
+        in_place_update = hook_of(lifecycle, "inPlaceUpdate")
+        if in_place_update is None or is_pod_all_hooked(in_place_update, pod):
+            return NORMAL
+    return None
+
+
+def refresh_state(lifecycle: JSON | None, pod: JSON, update_revision: str, update_completed: bool,
+                  now: datetime) -> list:
+    """The actions of `state_after_refresh` (with the inPlaceUpdate hook's markPodNotReady policy)."""
+    new_state = state_after_refresh(lifecycle, pod, update_revision, update_completed)
+    if new_state is None:
+        return []
+    return update_pod_lifecycle(pod, new_state, marks_pod_not_ready(hook_of(lifecycle, "inPlaceUpdate")), now)
+
+
+def hold_for_pre_delete(lifecycle: JSON | None, pod: JSON, now: datetime) -> list | None:
+    """The preDelete half of deletePod: None when the pod may be deleted now; otherwise the actions that move a
+    hooked pod to PreparingDelete (empty when it is already there, waiting for the hook owner)."""
+    hook = hook_of(lifecycle, "preDelete")
+    if not is_pod_hooked(hook, pod):
+        return None
+    return update_pod_lifecycle(pod, PREPARING_DELETE, marks_pod_not_ready(hook), now)

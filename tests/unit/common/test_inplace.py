@@ -249,3 +249,42 @@ def test_refresh_marks_ready_unless_held():
 ])
 def test_normalize_image(image, full):
     assert I.normalize_image(image) == full
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Through the lifecycle hooks (shared by CloneSet and Advanced StatefulSet)
+
+HOOKED = {"inPlaceUpdate": {"labelsHandler": {"hold": "1"}}}
+SPEC = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"})
+
+
+def test_update_through_hooks_writes_the_workload_revision_labels_and_updating():
+    p = running()
+    p["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] = "Normal"
+    res = I.update_through_hooks(p, SPEC, None, NOW, pod_revision_labels={"controller-revision-hash": "x-2"})
+    assert res.started and res.error is None
+    drain, patch, event = res.actions
+    assert patch.patch["metadata"]["labels"] == {"controller-revision-hash": "x-2",
+                                                 "lifecycle.apps.kruise.io/state": "Updating"}
+    assert event == A.Event("Normal", "SuccessfulUpdatePodInPlace", "successfully update pod p in-place(revision x-2)")
+
+
+def test_update_through_hooks_leaves_a_pod_without_state_without_state_when_asked():
+    res = I.update_through_hooks(running(), SPEC, None, NOW, always_set_updating=False)
+    assert "lifecycle.apps.kruise.io/state" not in res.actions[1].patch["metadata"]["labels"]
+    res = I.update_through_hooks(running(), SPEC, None, NOW)
+    assert res.actions[1].patch["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] == "Updating"
+
+
+def test_update_through_hooks_waits_for_the_hook_owner():
+    p = running()
+    p["metadata"]["labels"].update({"hold": "1", "lifecycle.apps.kruise.io/state": "Normal"})
+    res = I.update_through_hooks(p, SPEC, HOOKED, NOW)
+    assert not res.started and [a.patch["metadata"]["labels"] for a in res.actions] == [
+        {"lifecycle.apps.kruise.io/state": "PreparingUpdate"}]
+    p["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] = "PreparingUpdate"
+    assert I.update_through_hooks(p, SPEC, HOOKED, NOW).actions == []  # still hooked
+    del p["metadata"]["labels"]["hold"]
+    assert I.update_through_hooks(p, SPEC, HOOKED, NOW).started
+    p["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] = "PreparingDelete"
+    assert I.update_through_hooks(p, SPEC, HOOKED, NOW).error == "not allowed to in-place update pod p in state PreparingDelete"

@@ -69,3 +69,31 @@ def test_ready_if_missing_is_for_the_podreadiness_controller():
     gated = pod("p", gates=["KruisePodReady"])
     assert ready_if_missing(gated, NOW).patch["status"]["conditions"][0]["status"] == "True"
     assert ready_if_missing(pod("p"), NOW) is None
+
+
+def test_state_after_refresh_is_refresh_pod_states_state_machine():
+    def at(state, **labels):
+        return pod("p", labels={L.LIFECYCLE_STATE_LABEL: state, "controller-revision-hash": "x-2", **labels})
+    pre_normal = {"preNormal": {"labelsHandler": {"ok": "1"}}}
+    assert L.state_after_refresh(None, at(L.PREPARING_NORMAL), "x-2", True) == L.NORMAL
+    assert L.state_after_refresh(pre_normal, at(L.PREPARING_NORMAL), "x-2", True) is None
+    assert L.state_after_refresh(pre_normal, at(L.PREPARING_NORMAL, ok="1"), "x-2", True) == L.NORMAL
+    assert L.state_after_refresh(None, at(L.UPDATING), "x-2", False) is None
+    assert L.state_after_refresh(None, at(L.UPDATING), "x-2", True) == L.NORMAL
+    hooked = {"inPlaceUpdate": {"labelsHandler": {"hold": "1"}}}
+    assert L.state_after_refresh(hooked, at(L.UPDATING), "x-2", True) == L.UPDATED
+    assert L.state_after_refresh(hooked, at(L.UPDATED), "x-2", True) is None
+    assert L.state_after_refresh(hooked, at(L.UPDATED, hold="1"), "x-2", True) == L.NORMAL
+    assert L.state_after_refresh(hooked, at(L.PREPARING_UPDATE), "x-3", True) is None
+    assert L.state_after_refresh(hooked, at(L.PREPARING_UPDATE), "x-2", True) == L.UPDATED  # rolled back (#1156)
+    assert L.state_after_refresh({"preDelete": {}}, at(L.UPDATED), "x-2", True) == L.NORMAL
+
+
+def test_hold_for_pre_delete():
+    hook = {"preDelete": {"labelsHandler": {"hold": "1"}}}
+    assert L.hold_for_pre_delete(hook, pod("p"), NOW) is None
+    assert L.hold_for_pre_delete(None, pod("p", labels={"hold": "1"}), NOW) is None
+    [patch] = L.hold_for_pre_delete(hook, pod("p", labels={"hold": "1"}), NOW)
+    assert patch.patch["metadata"]["labels"] == {L.LIFECYCLE_STATE_LABEL: L.PREPARING_DELETE}
+    waiting = pod("p", labels={"hold": "1", L.LIFECYCLE_STATE_LABEL: L.PREPARING_DELETE})
+    assert L.hold_for_pre_delete(hook, waiting, NOW) == []

@@ -1,0 +1,284 @@
+"""A small fake cluster for workload reconcile tests: applies Plans like the runtime would, lets the sandbox's
+kubelet model (sandbox/kubelet_model.py) report pod statuses, and garbage-collects by ownerReferences.
+
+Only what the reconciles need: strategic/merge patches on plain dicts (with `$patch: delete` in keyed lists),
+UID and resourceVersion preconditions, AlreadyExists, graceful deletion, a clock. The runtime's slow start and
+expectations are out of scope. A workload's tests subclass `BaseWorld` with their reconcile
+(tests/unit/cloneset/world.py, tests/unit/statefulset/world.py).
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from controllers.common import actions as A
+from controllers.common.pods import format_time, name_of
+from sandbox.kubelet_model import observe
+
+JSON = dict[str, Any]
+
+MERGE_KEYS = {"containers": "name", "initContainers": "name", "conditions": "type", "containerStatuses": "name",
+              "initContainerStatuses": "name", "readinessGates": "conditionType", "volumes": "name",
+              "ownerReferences": "uid", "podIPs": "ip", "env": "name"}
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def _without_nulls(value: Any) -> Any:
+    """What the API server keeps of a new value: typed fields drop explicit nulls."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def strategic_merge(base: Any, patch: Any, key: str | None = None) -> Any:
+    if isinstance(patch, dict) and isinstance(base, dict):
+        out = dict(base)
+        for k, v in patch.items():
+            if v is None:
+                out.pop(k, None)
+            elif k in out:
+                out[k] = strategic_merge(out[k], v, k)
+            else:
+                out[k] = _without_nulls(strategic_merge([], v, k) if isinstance(v, list) else v)
+        return out
+    if isinstance(patch, list) and isinstance(base, list):
+        if key == "finalizers":
+            return base + [f for f in patch if f not in base]
+        mk = MERGE_KEYS.get(key or "")
+        if mk:
+            out = [copy.deepcopy(b) for b in base]
+            for item in patch:
+                if item.get("$patch") == "delete":
+                    out = [b for b in out if b.get(mk) != item.get(mk)]
+                    continue
+                for i, b in enumerate(out):
+                    if b.get(mk) == item.get(mk):
+                        out[i] = strategic_merge(b, item)
+                        break
+                else:
+                    out.append(_without_nulls(item))
+            return out
+    return _without_nulls(patch)
+
+
+def merge_patch(base: Any, patch: Any) -> Any:
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(base) if isinstance(base, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+class ApiError(Exception):
+    pass
+
+
+@dataclass
+class BaseWorld:
+    workload: JSON
+    now: datetime = T0
+    pods: dict[str, JSON] = field(default_factory=dict)
+    pvcs: dict[str, JSON] = field(default_factory=dict)
+    revisions: dict[str, JSON] = field(default_factory=dict)
+    events: list[A.Event] = field(default_factory=list)
+    kubelet_on: bool = True
+    grace_seconds: int = 0  # deletionGracePeriodSeconds given to deleted pods
+    history: list[A.Plan] = field(default_factory=list)
+    fail_when: Callable[[Any], bool] | None = None  # inject an API failure for matching actions
+    workload_deleted: bool = False  # the workload object is gone (for the garbage collector)
+    _uids: Any = field(default_factory=lambda: itertools.count(1))
+    _rvs: Any = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.workload = copy.deepcopy(self.workload)
+        m = self.workload.setdefault("metadata", {})
+        m.setdefault("namespace", "default")
+        m.setdefault("uid", "cs-uid")
+        m.setdefault("generation", 1)
+        m.setdefault("resourceVersion", str(next(self._rvs)))
+
+    # -- to be provided by the workload's world
+    def run_reconcile(self, workload: JSON, pods: list[JSON], pvcs: list[JSON], revisions: list[JSON]) -> A.Plan:
+        raise NotImplementedError
+
+    # -- API
+    def _meta_new(self, obj: JSON) -> None:
+        m = obj.setdefault("metadata", {})
+        m["uid"] = f"uid-{next(self._uids)}"
+        m["creationTimestamp"] = format_time(self.now)
+        m["resourceVersion"] = str(next(self._rvs))
+
+    def apply(self, plan: A.Plan) -> None:
+        self.history.append(plan)
+        for action in plan.actions:
+            if self.fail_when and self.fail_when(action):
+                break  # the runtime stops at the first failure
+            try:
+                self._do(action)
+            except ApiError:
+                break
+        self.collect_garbage()
+
+    def _do(self, a: Any) -> None:
+        if isinstance(a, A.CreatePod):
+            if name_of(a.pod) in self.pods:
+                raise ApiError("AlreadyExists")
+            pod = copy.deepcopy(a.pod)
+            self._meta_new(pod)
+            self.pods[name_of(pod)] = pod
+        elif isinstance(a, A.CreatePVC):
+            if name_of(a.pvc) in self.pvcs:
+                raise ApiError("AlreadyExists")
+            pvc = copy.deepcopy(a.pvc)
+            self._meta_new(pvc)
+            self.pvcs[name_of(pvc)] = pvc
+        elif isinstance(a, A.DeletePod):
+            pod = self.pods.get(a.name)
+            if pod is None or (a.uid and pod["metadata"]["uid"] != a.uid):
+                raise ApiError("NotFound/Conflict")
+            if self.grace_seconds <= 0 and not (pod["metadata"].get("finalizers")):
+                del self.pods[a.name]
+            else:
+                pod["metadata"].setdefault("deletionTimestamp", format_time(self.now + timedelta(seconds=self.grace_seconds)))
+                pod["metadata"]["deletionGracePeriodSeconds"] = self.grace_seconds
+        elif isinstance(a, A.DeletePVC):
+            self.pvcs.pop(a.name, None)
+        elif isinstance(a, A.PatchPVC):
+            pvc = self.pvcs.get(a.name)
+            if pvc is None:
+                raise ApiError("NotFound")
+            self._check_preconditions(pvc, a.patch)
+            merged = merge_patch(pvc, a.patch)
+            merged["metadata"]["resourceVersion"] = str(next(self._rvs))
+            self.pvcs[a.name] = merged
+        elif isinstance(a, A.PatchPod):
+            pod = self.pods.get(a.name)
+            if pod is None:
+                raise ApiError("NotFound")
+            self._check_preconditions(pod, a.patch)
+            merged = strategic_merge(pod, a.patch) if a.patch_type == "strategic" else merge_patch(pod, a.patch)
+            merged["metadata"]["resourceVersion"] = str(next(self._rvs))
+            self.pods[a.name] = merged
+        elif isinstance(a, A.PatchPodStatus):
+            pod = self.pods.get(a.name)
+            if pod is None:
+                raise ApiError("NotFound")
+            pod["status"] = strategic_merge(pod.get("status") or {}, a.patch.get("status") or {}, "status")
+            pod["metadata"]["resourceVersion"] = str(next(self._rvs))
+        elif isinstance(a, A.CreateRevision):
+            if name_of(a.revision) in self.revisions:
+                raise ApiError("AlreadyExists")
+            rev = copy.deepcopy(a.revision)
+            self._meta_new(rev)
+            self.revisions[name_of(rev)] = rev
+        elif isinstance(a, A.PatchRevision):
+            self.revisions[a.name] = merge_patch(self.revisions[a.name], a.patch)
+        elif isinstance(a, A.DeleteRevision):
+            self.revisions.pop(a.name, None)
+        elif isinstance(a, A.UpdateStatus):
+            # controllers/runtime writes the status as a merge patch: keys left out are kept.
+            self.workload["status"] = merge_patch(self.workload.get("status") or {}, a.status)
+        elif isinstance(a, A.PatchCloneSet):
+            self._check_preconditions(self.workload, a.patch)
+            self.workload = merge_patch(self.workload, a.patch)
+            self.workload["metadata"]["resourceVersion"] = str(next(self._rvs))
+        elif isinstance(a, A.Event):
+            self.events.append(a)
+        else:
+            raise AssertionError(f"unknown action {a!r}")
+
+    @staticmethod
+    def _check_preconditions(obj: JSON, patch: JSON) -> None:
+        pm = patch.get("metadata") or {}
+        if pm.get("uid") and pm["uid"] != obj["metadata"].get("uid"):
+            raise ApiError("uid mismatch")
+        if pm.get("resourceVersion") and pm["resourceVersion"] != obj["metadata"].get("resourceVersion"):
+            raise ApiError("Conflict")
+
+    def collect_garbage(self) -> None:
+        """kube-controller-manager's garbage collector, for PVCs: a PVC whose owners are all gone goes."""
+        live = {p["metadata"]["uid"] for p in self.pods.values()}
+        if not self.workload_deleted:
+            live.add(self.workload["metadata"]["uid"])
+        for name, pvc in list(self.pvcs.items()):
+            refs = pvc["metadata"].get("ownerReferences") or []
+            if refs and not any(r.get("uid") in live for r in refs):
+                del self.pvcs[name]
+
+    # -- user actions
+    def edit_spec(self, change: Callable[[JSON], None]) -> None:
+        change(self.workload["spec"])
+        self.workload["metadata"]["generation"] += 1
+        self.workload["metadata"]["resourceVersion"] = str(next(self._rvs))
+
+    def set_image(self, image: str, container: int = 0) -> None:
+        self.edit_spec(lambda s: s["template"]["spec"]["containers"][container].__setitem__("image", image))
+
+    def delete_pod(self, name: str) -> None:
+        """A user (or an eviction) deletes a pod, with the world's grace period."""
+        self._do(A.DeletePod(name, self.pods[name]["metadata"]["uid"], "user"))
+        self.collect_garbage()
+
+    # -- the cluster ticking
+    def kubelet(self) -> None:
+        if not self.kubelet_on:
+            return
+        for name in list(self.pods):
+            pod = self.pods[name]
+            pod.setdefault("spec", {}).setdefault("nodeName", "node-1")
+            if pod["metadata"].get("deletionTimestamp") and pod["metadata"].get("finalizers"):
+                continue
+            view = observe(pod, "10.0.0.1", f"10.1.0.{abs(hash(name)) % 250}", self.now)
+            if view.remove:
+                del self.pods[name]
+            elif view.status:
+                pod["status"] = strategic_merge(pod.get("status") or {}, view.status["status"], "status")
+        self.collect_garbage()
+
+    def reconcile(self) -> A.Plan:
+        return self.run_reconcile(copy.deepcopy(self.workload), copy.deepcopy(list(self.pods.values())),
+                                  copy.deepcopy(list(self.pvcs.values())), copy.deepcopy(list(self.revisions.values())))
+
+    def step(self, seconds: float = 1.0) -> A.Plan:
+        """One reconcile round, then the kubelet, then time passes."""
+        plan = self.reconcile()
+        self.apply(plan)
+        self.kubelet()
+        self.now += timedelta(seconds=seconds)
+        self.kubelet()
+        return plan
+
+    def settle(self, max_rounds: int = 200, seconds: float = 1.0) -> int:
+        """Run rounds until a round asks for nothing (status included); returns the number of rounds."""
+        for i in range(max_rounds):
+            plan = self.step(seconds)
+            if not plan.actions and plan.requeue_after is None:
+                return i + 1
+        raise AssertionError(f"no convergence after {max_rounds} rounds; last plan: {plan}")
+
+    # -- views
+    @property
+    def status(self) -> JSON:
+        return self.workload.get("status") or {}
+
+    def live_pods(self) -> list[JSON]:
+        return [p for p in self.pods.values() if not p["metadata"].get("deletionTimestamp")]
+
+    def images(self) -> dict[str, str]:
+        return {n: p["spec"]["containers"][0]["image"] for n, p in sorted(self.pods.items())}
+
+    def ready_pods(self) -> list[str]:
+        return sorted(n for n, p in self.pods.items()
+                      if any(c["type"] == "Ready" and c["status"] == "True" for c in (p.get("status") or {}).get("conditions") or []))
+
+    def event_reasons(self) -> list[str]:
+        return [e.reason for e in self.events]
