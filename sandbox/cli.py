@@ -47,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("down", help="stop every process the sandbox started")
     actions.add_parser("status", help="show which components run; exit 0 only when all do")
     actions.add_parser("env", help="print `export KUBECONFIG=...` for a running sandbox")
+    actions.add_parser("restart-manager", help="stop the sandbox's kruise-manager and start a new one (new code)")
     actions.add_parser("images", help="build the test images (OCI archive, no Docker) and list them")
 
 
@@ -68,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if args.action == "down":
             box.down()
+            return 0
+        if args.action == "restart-manager":
+            box.restart_manager()
             return 0
         if args.action == "images":
             from . import images

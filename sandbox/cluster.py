@@ -134,8 +134,14 @@ class Sandbox:
                 self._start_manager(existing, options)
                 _log("kruise-manager started")
             return existing
+        dead = [n for n, alive in self.status().items() if not alive]
+        if existing and dead == ["kruise-manager"]:
+            # Only the manager stopped (it runs our own code, which changes often): start a new one.
+            existing.processes = [p for p in existing.processes if p.name != "kruise-manager"]
+            self._start_manager(existing, options)
+            _log("kruise-manager restarted")
+            return existing
         if existing:
-            dead = [n for n, alive in self.status().items() if not alive]
             _log(f"a previous sandbox is half-running ({', '.join(dead)} gone): cleaning it up first")
             self.down(quiet=True)
 
@@ -281,6 +287,18 @@ class Sandbox:
              + (" (tainted)" if options.simulated_nodes_tainted and options.simulated_nodes else "")
              + (", kruise-manager" if options.with_manager else "")
              + f"; logs in {logs}")
+
+    def restart_manager(self) -> None:
+        """A new kruise-manager process (after changing its code); the rest of the sandbox stays."""
+        state = self.state()
+        if state is None or not self.is_running() and [n for n, a in self.status().items() if not a] != ["kruise-manager"]:
+            raise SandboxError("the sandbox is not running; start it with `ack-kruise sandbox up --with-manager`")
+        old = [p for p in state.processes if p.name == "kruise-manager"]
+        processes.stop(old)
+        state.processes = [p for p in state.processes if p.name != "kruise-manager"]
+        options = SandboxOptions(**{k: v for k, v in state.options.items() if k in SandboxOptions.__dataclass_fields__})
+        self._start_manager(state, options)
+        _log("kruise-manager restarted")
 
     def _start_manager(self, state: SandboxState, options: SandboxOptions) -> None:
         from . import kruise

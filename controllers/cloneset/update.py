@@ -59,14 +59,21 @@ def limit_update_indexes(cs: CloneSetView, diffs: Diffs, indexes: list[int], pod
     available = [is_pod_available(p, cs.min_ready_seconds, now) for p in pods]
     unavailable = sum(1 for a in available if not a)
     target_unavailable = sum(1 for p, a in zip(pods, available) if not a and equal_to_revision_hash(p, target))
+    # Beyond upstream: missing pods count as unavailable in update_max_unavailable, so a CloneSet whose
+    # scale-up is held back by scaleStrategy.maxUnavailable (e.g. all pods on a broken image) would never
+    # update at all and stay stuck. Updating a pod that is already unavailable never makes things worse,
+    # so one such pod at a time may always go, as long as the target revision has no unavailable pods.
+    floor = max(diffs.update_max_unavailable, 1)
     chosen = 0
     for i in indexes:
-        if target_unavailable + chosen >= diffs.update_max_unavailable:
-            break
         if available[i]:
+            if target_unavailable + chosen >= diffs.update_max_unavailable:
+                break
             if unavailable >= diffs.update_max_unavailable:
                 break
             unavailable += 1
+        elif target_unavailable + chosen >= floor:
+            break
         chosen += 1
     return indexes[:chosen]
 

@@ -127,6 +127,18 @@ class Executor:
         for action in unit:
             await self._run(ref, action)
 
+    async def _on_revision_name_taken(self, ref: WorkloadRef, name: str) -> None:
+        """A revision of that name exists. Ours (the index is behind): fine. Someone else's: a hash
+        collision, so bump status.collisionCount and the next round hashes to another name, as upstream."""
+        existing = await self.client.get_or_none(resource_path("apps/v1", "controllerrevisions", ref.namespace, name))
+        owners = ((existing or {}).get("metadata") or {}).get("ownerReferences") or []
+        if existing is None or any(o.get("uid") == ref.uid and o.get("controller") for o in owners):
+            return
+        workload = await self.client.get(ref.path)
+        count = int((workload.get("status") or {}).get("collisionCount") or 0) + 1
+        await self.client.patch(f"{ref.path}/status", {"status": {"collisionCount": count}})
+        raise PlanFailed(f"ControllerRevision {name} belongs to another owner; collisionCount is now {count}")
+
     async def _run(self, ref: WorkloadRef, action: Any) -> None:
         ns, c, exp, owner = ref.namespace, self.client, self.expectations, ref.uid
         try:
@@ -181,6 +193,7 @@ class Executor:
                     exp.cancel_created(owner, "revisions", name)
                     if not e.conflict:
                         raise
+                    await self._on_revision_name_taken(ref, name)
             elif isinstance(action, A.PatchRevision):
                 out = await c.patch(resource_path("apps/v1", "controllerrevisions", ns, action.name), action.patch)
                 exp.expect_updated(owner, "revisions", action.name, out["metadata"]["resourceVersion"])

@@ -337,3 +337,16 @@ def test_a_cleared_failure_is_removed_even_by_a_merge_patch():
     assert status.status["conditions"] == []  # explicit, so that a merge patch clears it too
     w.apply(plan)
     w.settle()
+
+
+def test_a_scale_up_held_back_by_broken_pods_can_still_be_fixed_by_an_update():
+    """All pods on a broken image and scale-up limited by scaleStrategy.maxUnavailable: fixing the image
+    must still roll out (upstream's update budget counts the missing pods and stays stuck)."""
+    w = World(cloneset(replicas=5, image="app:broken", scaleStrategy={"maxUnavailable": 2}))
+    for _ in range(5):
+        w.step()
+    assert len(w.pods) == 2 and "ScaleUpLimited" in w.event_reasons()
+    w.set_image("app:v1")
+    w.settle()
+    assert len(w.live_pods()) == 5 and len(w.ready_pods()) == 5
+    assert set(w.images().values()) == {"app:v1"}

@@ -1,0 +1,90 @@
+"""The executor's grouping: pod creations in slow-start batches, other pod actions concurrently per pod,
+workload-level actions alone; the first failure stops the plan."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from controllers.common import actions as A
+from controllers.kube import ApiError
+from controllers.runtime.events import EventRecorder
+from controllers.runtime.executor import Executor, PlanFailed, WorkloadRef, units
+from controllers.runtime.expectations import Expectations
+
+REF = WorkloadRef("apps.kruise.io/v1alpha1", "clonesets", "CloneSet", "ns", "web", "uid-1")
+
+
+class FakeClient:
+    def __init__(self, fail_on: set[str] = frozenset()):
+        self.calls: list[tuple[str, str]] = []
+        self.in_flight = self.peak = 0
+        self.batches: list[int] = []
+        self.fail_on = fail_on
+
+    async def _call(self, verb: str, path: str, body=None) -> dict:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        await asyncio.sleep(0.01)
+        self.in_flight -= 1
+        name = (body or {}).get("metadata", {}).get("name") or path.rsplit("/", 1)[-1]
+        self.calls.append((verb, name))
+        if name in self.fail_on:
+            raise ApiError(403, {"message": "quota"}, verb, path)
+        return {"metadata": {"name": name, "resourceVersion": "7"}}
+
+    async def create(self, path, body, **_):
+        return await self._call("POST", path, body)
+
+    async def delete(self, path, body=None, **_):
+        return await self._call("DELETE", path)
+
+    async def patch(self, path, body, content_type=None, **_):
+        return await self._call("PATCH", path)
+
+
+def pod(name: str) -> A.CreatePod:
+    return A.CreatePod({"metadata": {"name": name}})
+
+
+def run(plan: A.Plan, client: FakeClient) -> Exception | None:
+    async def go():
+        events = EventRecorder(client, "test")
+        try:
+            await Executor(client, Expectations(), events, "cloneset").execute(REF, plan)
+        except PlanFailed as e:
+            return e
+    return asyncio.run(go())
+
+
+def test_units_attach_events_and_pvcs():
+    plan = [A.CreatePVC({"metadata": {"name": "data-web-a"}}), pod("web-a"), A.Event("Normal", "SuccessfulCreate", "a"),
+            A.DeletePod("web-b", "u", "scale in"), A.Event("Normal", "SuccessfulDelete", "b")]
+    grouped = units(plan)
+    assert [len(u) for u in grouped] == [3, 2]
+    assert isinstance(grouped[0][1], A.CreatePod) and isinstance(grouped[0][2], A.Event)
+
+
+def test_creations_go_in_slow_start_batches():
+    client = FakeClient()
+    assert run(A.Plan([pod(f"p{i}") for i in range(10)]), client) is None
+    assert len(client.calls) == 10 and client.peak == 4, "batches of 1, 2, 4, 3"
+
+
+def test_a_failed_batch_stops_the_creations():
+    client = FakeClient(fail_on={"p1"})
+    error = run(A.Plan([pod(f"p{i}") for i in range(10)]), client)
+    assert isinstance(error, PlanFailed)
+    assert sorted(n for _, n in client.calls) == ["p0", "p1", "p2"], "batch 1 then batch 2, then stop"
+
+
+def test_pod_patches_run_concurrently_in_order_per_pod():
+    client = FakeClient()
+    plan = []
+    for i in range(6):
+        plan += [A.PatchPodStatus(f"p{i}", {"status": {}}), A.PatchPod(f"p{i}", {"metadata": {}})]
+    plan.append(A.UpdateStatus({"replicas": 6}))
+    assert run(A.Plan(plan), client) is None
+    assert client.peak == 6, "six pods' chains at once"
+    order = [n for _, n in client.calls]
+    assert order[-1] == "status", "the workload status goes last, alone"
