@@ -41,6 +41,19 @@ class WorkloadRef:
         return resource_path(self.api_version, self.plural, self.namespace, self.name)
 
 
+def _merge(base: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(base) if isinstance(base, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge(out.get(key), value)
+    return out
+
+
 class PlanFailed(Exception):
     """An action failed; the plan stopped there."""
 
@@ -195,7 +208,11 @@ class Executor:
                         raise
                     await self._on_revision_name_taken(ref, name)
             elif isinstance(action, A.PatchRevision):
-                out = await c.patch(resource_path("apps/v1", "controllerrevisions", ns, action.name), action.patch)
+                # GET and PUT, not PATCH: `data` is immutable and compared byte for byte, and a patch makes the
+                # API server re-encode it (422 "field is immutable"); a PUT echoes the bytes we read.
+                path = resource_path("apps/v1", "controllerrevisions", ns, action.name)
+                revision = await c.get(path)
+                out = await c.replace(path, _merge(revision, action.patch))
                 exp.expect_updated(owner, "revisions", action.name, out["metadata"]["resourceVersion"])
             elif isinstance(action, A.DeleteRevision):
                 try:

@@ -35,7 +35,9 @@ def test_plain_crds_are_strictly_valid(directory: str, version: str, k8s_schemas
 def test_rendered_chart_is_strictly_valid(kube_version: str, schemas: str, mode: str, k8s_schemas) -> None:
     result = helm_template("--kube-version", kube_version, *GATE, "--set", f"webhook.certificates.mode={mode}")
     assert result.returncode == 0, result.stderr
-    docs = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    # The generated templates only; the chart's own (Deployment, RBAC, ...) are validated in tests/chart.
+    docs = [doc for doc in yaml.safe_load_all(result.stdout)
+            if doc and (doc["kind"] == "CustomResourceDefinition" or doc["kind"].endswith("WebhookConfiguration"))]
     kinds = sorted(doc["kind"] for doc in docs)
     assert kinds == ["CustomResourceDefinition"] * 5 + ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]
     for doc in docs:

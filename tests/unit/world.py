@@ -95,6 +95,7 @@ class BaseWorld:
     history: list[A.Plan] = field(default_factory=list)
     fail_when: Callable[[Any], bool] | None = None  # inject an API failure for matching actions
     workload_deleted: bool = False  # the workload object is gone (for the garbage collector)
+    gc_on: bool = True  # False: the garbage collector lags behind
     _uids: Any = field(default_factory=lambda: itertools.count(1))
     _rvs: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -206,6 +207,8 @@ class BaseWorld:
 
     def collect_garbage(self) -> None:
         """kube-controller-manager's garbage collector, for PVCs: a PVC whose owners are all gone goes."""
+        if not self.gc_on:
+            return
         live = {p["metadata"]["uid"] for p in self.pods.values()}
         if not self.workload_deleted:
             live.add(self.workload["metadata"]["uid"])
@@ -242,6 +245,10 @@ class BaseWorld:
                 del self.pods[name]
             elif view.status:
                 pod["status"] = strategic_merge(pod.get("status") or {}, view.status["status"], "status")
+        for pvc in self.pvcs.values():  # a provisioner binds every claim at the size it asks for
+            if not (pvc.get("status") or {}).get("phase"):
+                requests = ((pvc.get("spec") or {}).get("resources") or {}).get("requests") or {}
+                pvc["status"] = {"phase": "Bound", "capacity": dict(requests)}
         self.collect_garbage()
 
     def reconcile(self) -> A.Plan:

@@ -184,8 +184,8 @@ def test_issue_1493_same_digest_new_tag_completes_once_the_container_restarted()
     assert I.pod_update_error(_updated(imageID_changes=False, restarted=False)) == "container main imageID not changed"
     assert I.pod_update_error(_updated(imageID_changes=False, restarted=True)) is None
     assert I.pod_update_error(_updated(imageID_changes=True, restarted=False)) is None  # upstream rule still holds
-    # A restart (crash) that still runs the old image is not a completed update.
-    assert I.pod_update_error(_updated(False, True, image="docker.io/library/nginx:1.0")) is not None
+    # The runtime may report any tag of the digest (containerd does): a restart counts, whatever it reports.
+    assert I.pod_update_error(_updated(False, True, image="docker.io/library/nginx:1.0")) is None
 
 
 def test_legacy_state_without_container_id_uses_the_image_rule():

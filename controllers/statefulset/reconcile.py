@@ -1,0 +1,118 @@
+"""Advanced StatefulSet reconcile: observed state in, a `Plan` out (`pkg/controller/statefulset/
+stateful_set_control.go UpdateStatefulSet`, itself Kubernetes' `pkg/controller/statefulset` with kruise's
+additions).
+
+    plan = reconcile(statefulset, pods, pvcs, revisions, now)
+
+`statefulset` is the stored apps.kruise.io/v1beta1 object; `pods` the pods it controls (terminating ones
+included); `pvcs` the PVCs of its namespace named `<template>-<statefulset>-<ordinal>` (whatever their owners);
+`revisions` its ControllerRevisions.
+
+The steps, in upstream order:
+1. resolve the current and update ControllerRevisions (create one, or bump an identical old one on rollback);
+2. release the pods it controls that are not its members (name not `<statefulset>-<ordinal>`, or labels no
+   longer matching the selector), as ClaimPods does;
+3. lay the members out by ordinal: the replicas (ordinals in range, reserved ones skipped) and the condemned;
+4. unless the StatefulSet is being deleted: scale (`scale.py`), then, for RollingUpdate, update (`update.py`);
+   OrderedReady stops at the first step that has to wait;
+5. the status, written only when it changed; it goes before the pod actions so that it is written even when
+   one of them fails (upstream updates the status whatever the outcome of the round);
+6. truncate the revision history.
+Everything is level-based: the same observed state gives the same plan, and a converged StatefulSet asks for
+nothing.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from controllers.common.actions import PatchPod, Plan, UpdateStatus, earliest
+from controllers.common.ownership import is_controlled_by
+from controllers.common.pods import as_utc, labels_of, name_of, uid_of
+from controllers.common.revision import (live_revision_names, resolve_revisions, template_from_revision,
+                                         template_revision_data, truncate_history)
+from controllers.common.selectors import is_valid_selector, selector_matches
+from controllers.common.status import status_changed, with_conditions
+
+from .ordinals import OrdinalRange, parent_and_ordinal, pod_name
+from .round import Round, lay_out
+from .scale import process_condemned, process_replicas
+from .spec import API_VERSION, KIND, ROLLING_UPDATE, StatefulSetView
+from .status import CONDITION_TYPES, calculate_status, min_ready_requeue
+from .update import rolling_update
+
+JSON = dict[str, Any]
+
+
+def _members(sts: StatefulSetView, pods: list[JSON]) -> tuple[list[tuple[int, JSON]], list[JSON]]:
+    """(ordinal, pod) of the set's members, and the controlled pods that are not members."""
+    members, strangers = [], []
+    for pod in sorted(pods, key=name_of):
+        if not is_controlled_by(pod, sts.obj):
+            continue
+        parent, ordinal = parent_and_ordinal(name_of(pod))
+        if (parent == sts.name and ordinal >= 0 and name_of(pod) == pod_name(sts.name, ordinal)
+                and selector_matches(sts.selector, labels_of(pod))):
+            members.append((ordinal, pod))
+        else:
+            strangers.append(pod)
+    return members, strangers
+
+
+def _release(sts: StatefulSetView, pod: JSON) -> PatchPod:
+    """ReleasePod: drop our controller ownerReference (strategic merge, keyed by uid)."""
+    metadata: JSON = {"ownerReferences": [{"$patch": "delete", "uid": sts.uid}]}
+    if uid_of(pod):
+        metadata["uid"] = uid_of(pod)
+    return PatchPod(name_of(pod), {"metadata": metadata}, "strategic")
+
+
+def reconcile(statefulset: dict, pods: list[dict], pvcs: list[dict], revisions: list[dict], now: datetime) -> Plan:
+    """Everything the StatefulSet needs now, in execution order."""
+    now = as_utc(now)
+    sts = StatefulSetView(statefulset)
+    if not is_valid_selector(sts.selector):
+        return Plan([], None)  # a non-transient error: upstream logs it and does not retry
+
+    # 1.
+    revs = resolve_revisions(parent=statefulset, api_version=API_VERSION, kind=KIND,
+                             data=template_revision_data(sts.template), template_labels=sts.template_labels,
+                             revisions=revisions, collision_count=sts.collision_count,
+                             current_revision_name=sts.current_revision, annotations=sts.annotations)
+    actions: list = list(revs.actions)
+    update_name, current_name = name_of(revs.update), name_of(revs.current)
+
+    # 2.
+    members, strangers = _members(sts, pods)
+    if not sts.deleting and sts.uid:
+        actions += [_release(sts, p) for p in strangers]
+
+    # 3.
+    rng = OrdinalRange.of(sts.start_ordinal, sts.replicas, sts.reserved)
+    current_template = template_from_revision(revs.current) or sts.template
+    slots, condemned = lay_out(sts, members, rng, update_name, current_name, current_template, sts.template, now)
+    by_name = {name_of(c): c for c in pvcs}
+    r = Round(sts=sts, now=now, range=rng, current=revs.current, update=revs.update, revisions=revs.owned,
+              current_template=current_template, update_template=sts.template, slots=slots, condemned=condemned,
+              pvcs=by_name, scale_budget=sts.scale_max_unavailable)
+
+    # 4.
+    if not sts.deleting:
+        if process_replicas(r) and process_condemned(r) and sts.update_type == ROLLING_UPDATE:
+            rolling_update(r)
+
+    # 5.
+    replicas = [(s.ordinal, s.pod) for s in slots if s.pod is not None]
+    status = calculate_status(sts, replicas, condemned, missing=len(slots) - len(replicas), update_revision=update_name,
+                              current_revision=current_name, collision_count=revs.collision_count, pvcs=by_name,
+                              now=now)
+    status = with_conditions(status, sts.status, r.failures, CONDITION_TYPES, now)
+    if status_changed(sts.status, status):
+        actions.append(UpdateStatus(status))
+    actions += r.finish()
+
+    # 6.
+    live = live_revision_names(revs.owned, pods, status["currentRevision"], update_name)
+    actions += truncate_history(revs.owned, live, sts.revision_history_limit)
+    member_pods = [p for _, p in replicas + condemned]
+    return Plan(actions, earliest(*r.delays, min_ready_requeue(sts, member_pods, now)))

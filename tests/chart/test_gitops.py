@@ -1,0 +1,76 @@
+"""GitOps: the same inputs render the same bytes; nothing random, generated or looked up; no caBundle; CRDs
+kept on uninstall by default (ecosystem.md §3)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import CHART, GATE, VERSIONS, render, render_text, version_args
+
+FORBIDDEN = re.compile(r"\b(rand\w*|genCA|genPrivateKey|genSelfSignedCert\w*|genSignedCert\w*|lookup|uuidv4|now|"
+                       r"date|htpasswd|derivePassword|randBytes)\b")
+
+
+@pytest.mark.parametrize("version, schemas, gate", VERSIONS)
+@pytest.mark.parametrize("mode", ["self", "cert-manager"])
+def test_two_renders_are_byte_identical(version: str, schemas: str, gate: bool, mode: str) -> None:
+    args = (*version_args(version, gate), "--set", f"webhook.certificates.mode={mode}")
+    assert render_text(*args) == render_text(*args)
+
+
+def test_no_template_generates_random_or_looked_up_values() -> None:
+    offenders = []
+    for path in sorted((CHART / "templates").rglob("*")):
+        if not path.is_file():
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = " ".join(re.findall(r"\{\{(.*?)\}\}", line))   # template actions only
+            if FORBIDDEN.search(code) or re.search(r"caBundle\s*:", line):
+                offenders.append(f"{path.relative_to(CHART)}:{number}: {line.strip()}")
+    assert offenders == []
+
+
+def keys(node, path=""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield f"{path}.{key}"
+            yield from keys(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for item in node:
+            yield from keys(item, f"{path}[]")
+
+
+@pytest.mark.parametrize("version, schemas, gate", VERSIONS)
+@pytest.mark.parametrize("mode", ["self", "cert-manager", "secret"])
+def test_no_ca_bundle_is_rendered(version: str, schemas: str, gate: bool, mode: str) -> None:
+    docs = render(*version_args(version, gate), "--set", f"webhook.certificates.mode={mode}",
+                  "--set", "webhook.certificates.existingSecret=tls")
+    assert [k for doc in docs for k in keys(doc) if k.endswith(".caBundle")] == []
+
+
+def test_crds_are_kept_on_uninstall_by_default() -> None:
+    crds = [d for d in render("--kube-version", "1.20.2") if d["kind"] == "CustomResourceDefinition"]
+    assert len(crds) == 5
+    assert all(d["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for d in crds)
+    plain = [d for d in render("--kube-version", "1.20.2", "--set", "crds.keep=false")
+             if d["kind"] == "CustomResourceDefinition"]
+    assert all("helm.sh/resource-policy" not in (d["metadata"].get("annotations") or {}) for d in plain)
+
+
+def test_the_release_name_changes_only_labels() -> None:
+    one = render("--kube-version", "1.20.2", release="ack-kruise")
+    two = render("--kube-version", "1.20.2", release="other")
+    assert [(d["kind"], d["metadata"]["name"]) for d in one] == [(d["kind"], d["metadata"]["name"]) for d in two]
+
+
+def test_no_hooks() -> None:
+    # Argo CD turns Helm hooks into its own and Flux runs them; the chart needs none.
+    for doc in render("--kube-version", "1.20.2", *GATE, "--set", "webhook.certificates.mode=cert-manager"):
+        assert "helm.sh/hook" not in (doc["metadata"].get("annotations") or {})
+
+
+@pytest.mark.parametrize("code", ["randAlphaNum 16", 'genCA "kruise" 365', 'lookup "v1" "Secret" "ns" "x"',
+                                  "genSignedCert", "now | date"])
+def test_the_forbidden_pattern_catches_them(code: str) -> None:
+    assert FORBIDDEN.search(code)

@@ -1,0 +1,69 @@
+"""`helm lint --strict` and strict OpenAPI validation (unknown fields are errors) of every render, per target
+Kubernetes version, with the schemas of that version (tests/k8s_openapi.py; scripts/fetch-k8s-schemas.sh)."""
+from __future__ import annotations
+
+import pytest
+
+from tests import k8s_openapi
+
+from .conftest import CHART, VERSIONS, helm, render, version_args
+
+MODES = [("self",), ("cert-manager",), ("secret", "--set", "webhook.certificates.existingSecret=my-certs")]
+# Values that exercise every optional branch of the templates.
+EVERYTHING = ("--set", "manager.nodeSelector.disk=ssd",
+              "--set", "manager.tolerations[0].key=dedicated,manager.tolerations[0].operator=Exists",
+              "--set", "manager.tolerations[0].effect=NoSchedule",
+              "--set", "manager.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+                       ".nodeSelectorTerms[0].matchExpressions[0].key=kubernetes.io/os",
+              "--set", "manager.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+                       ".nodeSelectorTerms[0].matchExpressions[0].operator=In",
+              "--set", "manager.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+                       ".nodeSelectorTerms[0].matchExpressions[0].values[0]=linux",
+              "--set", "manager.image.pullSecrets[0].name=regcred",
+              "--set", "manager.priorityClassName=system-cluster-critical",
+              "--set-string", "manager.podAnnotations.prometheus\\.io/scrape=true",
+              "--set", "crds.annotations.argocd\\.argoproj\\.io/sync-options=ServerSideApply=true",
+              "--set", "featureGates.StatefulSetStartOrdinal=true")
+
+
+@pytest.mark.parametrize("version, schemas, gate", VERSIONS)
+def test_helm_lint_strict(version: str, schemas: str, gate: bool) -> None:
+    result = helm("lint", "--strict", str(CHART), *version_args(version, gate))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout
+
+
+@pytest.mark.parametrize("mode", MODES, ids=[m[0] for m in MODES])
+def test_helm_lint_strict_per_certificate_mode(mode: tuple[str, ...]) -> None:
+    result = helm("lint", "--strict", str(CHART), "--kube-version", "1.20.2",
+                  "--set", f"webhook.certificates.mode={mode[0]}", *mode[1:], *EVERYTHING)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("mode", MODES, ids=[m[0] for m in MODES])
+@pytest.mark.parametrize("version, schemas, gate", VERSIONS)
+def test_every_render_is_strictly_valid(version: str, schemas: str, gate: bool, mode: tuple[str, ...]) -> None:
+    if not k8s_openapi.has_version(schemas):
+        pytest.skip(f"no Kubernetes {schemas} schemas: scripts/fetch-k8s-schemas.sh {schemas}")
+    docs = render(*version_args(version, gate), "--set", f"webhook.certificates.mode={mode[0]}", *mode[1:],
+                  *EVERYTHING)
+    checked = 0
+    for doc in docs:
+        if doc["apiVersion"].startswith("cert-manager.io/"):
+            continue   # not a Kubernetes API: checked in test_certificates.py
+        assert k8s_openapi.validate(doc, schemas) == [], (doc["kind"], doc["metadata"]["name"])
+        if doc["kind"] == "CustomResourceDefinition":
+            assert k8s_openapi.schema_props_errors(doc, schemas) == [], doc["metadata"]["name"]
+        checked += 1
+    # 5 CRDs, 2 webhook configurations, Deployment, Service, ServiceAccount, ClusterRole(+Binding), Role(+Binding)
+    assert checked == 14
+
+
+def test_the_validator_would_catch_a_field_1_13_does_not_know() -> None:
+    if not k8s_openapi.has_version("1.13"):
+        pytest.skip(k8s_openapi.FETCH_HINT)
+    from .conftest import find
+
+    deployment = find(render("--kube-version", "1.20.2"), "Deployment")
+    errors = k8s_openapi.validate(deployment, "1.13")
+    assert any("seccompProfile" in e for e in errors)   # GA in 1.19: the chart renders it from 1.19 on only

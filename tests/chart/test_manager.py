@@ -1,0 +1,183 @@
+"""The kruise-manager Deployment and the webhook Service: flags from values, checked against the manager's own
+command line (controllers/manager.py), placement, probes, namespace, and the values the chart refuses."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import yaml
+
+from controllers import manager as kruise_manager
+
+from .conftest import CHART, GATE, NAMESPACE, args_of, failure, find, manager_container, render
+
+
+def parse_as_the_manager_does(docs: list[dict]):
+    container = manager_container(docs)
+    assert container["command"] == ["ack-kruise", "manager"]
+    parser = argparse.ArgumentParser()
+    kruise_manager.add_arguments(parser)
+    return kruise_manager.settings_from(parser.parse_args(container["args"]))
+
+
+def test_default_flags_are_accepted_by_the_manager() -> None:
+    docs = render("--kube-version", "1.20.2")
+    settings = parse_as_the_manager_does(docs)
+    assert settings.leader.enabled and settings.leader.lease_duration == 15
+    assert settings.webhook.port == 9876 and settings.webhook.service_name == "kruise-webhook-service"
+    assert settings.webhook.cert_mode == "self" and settings.webhook.cert_secret == "kruise-webhook-certs"
+    assert settings.health_addr == ":8000" and settings.metrics_addr == ":8080"
+    assert settings.api.qps == 30 and settings.api.burst == 50
+    assert settings.log_level == "info"
+    gates = yaml.safe_load((CHART / "values.yaml").read_text())["featureGates"]
+    assert settings.feature_gates == gates
+
+
+def test_values_reach_the_flags() -> None:
+    docs = render("--kube-version", "1.20.2", "--set", "manager.logLevel=debug",
+                  "--set", "manager.leaderElection.leaseDuration=30", "--set", "manager.webhookPort=10250",
+                  "--set", "manager.healthPort=9000", "--set", "manager.metricsPort=9001",
+                  "--set", "manager.apiClient.qps=100,manager.apiClient.burst=200",
+                  "--set", "webhook.service.name=kruise-hooks", "--set", "webhook.certificates.secretName=certs",
+                  "--set", "webhook.certificates.validity=90d,webhook.certificates.renewBefore=10d")
+    settings = parse_as_the_manager_does(docs)
+    assert settings.log_level == "debug" and settings.leader.lease_duration == 30
+    assert settings.webhook.port == 10250 and settings.webhook.service_name == "kruise-hooks"
+    assert settings.webhook.cert_secret == "certs"
+    assert settings.webhook.cert_validity.days == 90 and settings.webhook.cert_renew_before.days == 10
+    assert settings.health_addr == ":9000" and settings.metrics_addr == ":9001"
+    assert settings.api.qps == 100 and settings.api.burst == 200
+    container = manager_container(docs)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"webhook-server": 10250, "health": 9000, "metrics": 9001}
+    service = find(docs, "Service")
+    assert service["metadata"]["name"] == "kruise-hooks"
+    assert service["spec"]["ports"] == [{"name": "https", "port": 443, "targetPort": "webhook-server", "protocol": "TCP"}]
+
+
+def test_feature_gates_are_sorted_whatever_the_order_they_are_set_in() -> None:
+    one = render("--kube-version", "1.20.2", "--set", "featureGates.StatefulSetStartOrdinal=true",
+                 "--set", "featureGates.ResourcesDeletionProtection=true")
+    two = render("--kube-version", "1.20.2", "--set", "featureGates.ResourcesDeletionProtection=true",
+                 "--set", "featureGates.StatefulSetStartOrdinal=true")
+    assert args_of(one)["--feature-gates"] == args_of(two)["--feature-gates"] == (
+        "PodWebhook=true,ResourcesDeletionProtection=true,StatefulSetAutoDeletePVC=true,"
+        "StatefulSetAutoResizePVCGate=false,StatefulSetStartOrdinal=true")
+    assert parse_as_the_manager_does(one).feature_gates["StatefulSetStartOrdinal"] is True
+
+
+def test_leader_election_off_with_one_replica() -> None:
+    docs = render("--kube-version", "1.20.2", "--set", "manager.leaderElection.enabled=false",
+                  "--set", "manager.replicas=1")
+    assert parse_as_the_manager_does(docs).leader.enabled is False
+    assert find(docs, "Deployment")["spec"]["replicas"] == 1
+
+
+def test_image_tag_defaults_to_the_app_version() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    container = manager_container(render("--kube-version", "1.20.2"))
+    assert container["image"] == f"ack-kruise/kruise-manager:{chart['appVersion']}"
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    container = manager_container(render("--kube-version", "1.20.2", "--set", "manager.image.repository=r.example/k",
+                                         "--set", "manager.image.tag=dev", "--set", "manager.image.pullPolicy=Always"))
+    assert container["image"] == "r.example/k:dev" and container["imagePullPolicy"] == "Always"
+
+
+def test_pod_namespace_probes_and_security() -> None:
+    docs = render("--kube-version", "1.20.2")
+    container = manager_container(docs)
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    pod = find(docs, "Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "kruise-manager" and pod["securityContext"]["runAsNonRoot"] is True
+    assert find(docs, "Deployment")["spec"]["replicas"] == 2
+
+
+def test_probe_timings_come_from_values() -> None:
+    container = manager_container(render("--kube-version", "1.20.2", "--set", "manager.livenessProbe.periodSeconds=20",
+                                         "--set", "manager.readinessProbe.failureThreshold=6"))
+    assert container["livenessProbe"]["periodSeconds"] == 20
+    assert container["readinessProbe"]["failureThreshold"] == 6
+
+
+def test_placement() -> None:
+    pod = find(render("--kube-version", "1.20.2", "--set", "manager.nodeSelector.disk=ssd",
+                      "--set", "manager.tolerations[0].key=dedicated,manager.tolerations[0].operator=Equal",
+                      "--set", "manager.tolerations[0].value=kruise,manager.tolerations[0].effect=NoSchedule",
+                      "--set", "manager.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+                               "[0].topologyKey=kubernetes.io/hostname"), "Deployment")["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"disk": "ssd"}
+    assert pod["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "kruise", "effect": "NoSchedule"}]
+    assert pod["affinity"] == {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": "kubernetes.io/hostname"}]}}
+    default = find(render("--kube-version", "1.20.2"), "Deployment")["spec"]["template"]["spec"]
+    term = default["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == \
+        find(render("--kube-version", "1.20.2"), "Deployment")["spec"]["selector"]["matchLabels"]
+    assert "nodeSelector" not in default and "tolerations" not in default
+
+
+def test_selector_labels_carry_no_version() -> None:
+    deployment = find(render("--kube-version", "1.20.2"), "Deployment")
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert "app.kubernetes.io/version" not in selector and "helm.sh/chart" not in selector
+    assert deployment["spec"]["template"]["metadata"]["labels"] == selector
+    assert find(render("--kube-version", "1.20.2"), "Service")["spec"]["selector"] == selector
+
+
+def test_everything_goes_into_the_release_namespace_or_the_override() -> None:
+    for namespace, extra in ((NAMESPACE, ()), ("kruise-elsewhere", ("--set", "namespaceOverride=kruise-elsewhere"))):
+        docs = render("--kube-version", "1.20.2", "--set", "webhook.certificates.mode=cert-manager", *extra)
+        for doc in docs:
+            cluster_scoped = doc["kind"] in ("CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",
+                                             "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+            assert doc["metadata"].get("namespace") == (None if cluster_scoped else namespace), doc["metadata"]
+        hooks = [w for d in docs if d["kind"].endswith("WebhookConfiguration") for w in d["webhooks"]]
+        assert {w["clientConfig"]["service"]["namespace"] for w in hooks} == {namespace}
+        pod_hook = next(w for w in hooks if w["name"] == "mpod.kb.io")
+        assert namespace in pod_hook["namespaceSelector"]["matchExpressions"][0]["values"]
+        for doc in docs:
+            if "inject-ca-from" in str(doc["metadata"].get("annotations")):
+                assert doc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"].startswith(f"{namespace}/")
+        assert find(docs, "ClusterRoleBinding")["subjects"][0]["namespace"] == namespace
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--set", "webhook.certificates.mode=secret"),
+     "webhook.certificates.mode=secret needs webhook.certificates.existingSecret"),
+    (("--set", "webhook.service.namespace=elsewhere"),
+     'webhook.service.namespace is "elsewhere" but the manager runs in "kruise-system"'),
+    (("--kube-version", "1.14.10", *GATE, "--set", "webhook.service.port=8443"),
+     "Kubernetes v1.14.10 always calls webhooks on port 443; webhook.service.port=8443 needs Kubernetes 1.15"),
+    (("--set", "featureGates.PodWebhook=false"), "set webhook.podWebhook.enabled=false as well"),
+    (("--set", "manager.leaderElection.enabled=false"), "enable leader election or run one replica"),
+])
+def test_values_that_cannot_work_together_are_refused(args: tuple[str, ...], message: str) -> None:
+    if "--kube-version" not in args:
+        args = ("--kube-version", "1.20.2", *args)
+    assert message in failure(*args)
+
+
+def test_the_pod_webhook_and_its_gate_can_be_turned_off_together() -> None:
+    docs = render("--kube-version", "1.20.2", "--set", "featureGates.PodWebhook=false",
+                  "--set", "webhook.podWebhook.enabled=false")
+    assert "PodWebhook=false" in args_of(docs)["--feature-gates"]
+    assert "mpod.kb.io" not in [w["name"] for d in docs if d["kind"].endswith("WebhookConfiguration")
+                                for w in d["webhooks"]]
+
+
+def test_the_service_namespace_may_name_the_chart_namespace() -> None:
+    docs = render("--kube-version", "1.20.2", "--set", f"webhook.service.namespace={NAMESPACE}")
+    assert find(docs, "Service")["metadata"]["namespace"] == NAMESPACE
+
+
+def test_seccomp_only_where_the_api_knows_it() -> None:
+    for version, expected in (("1.18.20", False), ("1.19.0", True), ("1.30.0", True)):
+        pod = find(render("--kube-version", version), "Deployment")["spec"]["template"]["spec"]
+        assert ("seccompProfile" in pod["securityContext"]) == expected, version

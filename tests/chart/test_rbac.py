@@ -1,0 +1,90 @@
+"""Least-privilege RBAC: what the controllers need cluster-wide, caBundle patches by name only, Secrets and
+Leases in the manager's namespace only (a Role), no cluster-wide Secret access, no wildcards."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from .conftest import NAMESPACE, REPO, find, render
+
+WEBHOOKS = yaml.safe_load((REPO / "policies" / "webhooks.yaml").read_text())["configurations"]
+
+
+def rules(docs: list[dict], kind: str) -> list[dict]:
+    return find(docs, kind)["rules"]
+
+
+def grants(rule_list: list[dict], group: str, resource: str) -> list[dict]:
+    return [r for r in rule_list if group in r["apiGroups"] and resource in r["resources"]]
+
+
+@pytest.mark.parametrize("mode", ["self", "cert-manager", "secret"])
+def test_no_cluster_wide_secrets_and_no_wildcards(mode: str) -> None:
+    docs = render("--kube-version", "1.20.2", "--set", f"webhook.certificates.mode={mode}",
+                  "--set", "webhook.certificates.existingSecret=mine")
+    cluster = rules(docs, "ClusterRole")
+    assert grants(cluster, "", "secrets") == []
+    for rule in cluster + rules(docs, "Role"):
+        assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"], rule
+        assert not rule.get("nonResourceURLs"), rule
+
+
+def test_controllers_get_what_they_reconcile() -> None:
+    cluster = rules(render("--kube-version", "1.20.2"), "ClusterRole")
+    write = {"get", "list", "watch", "create", "update", "patch", "delete"}
+    for kind in ("clonesets", "statefulsets", "daemonsets", "sidecarsets", "uniteddeployments"):
+        assert write <= set(grants(cluster, "apps.kruise.io", kind)[0]["verbs"]), kind
+        assert {"update", "patch"} <= set(grants(cluster, "apps.kruise.io", f"{kind}/status")[0]["verbs"]), kind
+        assert "update" in grants(cluster, "apps.kruise.io", f"{kind}/finalizers")[0]["verbs"], kind
+    for group, resource in (("", "pods"), ("", "persistentvolumeclaims"), ("apps", "controllerrevisions")):
+        assert write <= set(grants(cluster, group, resource)[0]["verbs"]), resource
+    assert {"update", "patch"} <= set(grants(cluster, "", "pods/status")[0]["verbs"])
+    assert "create" in grants(cluster, "", "events")[0]["verbs"]
+    for resource in ("nodes", "namespaces"):
+        assert set(grants(cluster, "", resource)[0]["verbs"]) == {"get", "list", "watch"}, resource
+
+
+@pytest.mark.parametrize("mode, patches", [("self", True), ("secret", True), ("cert-manager", False)])
+def test_ca_bundle_patches_only_by_name(mode: str, patches: bool) -> None:
+    docs = render("--kube-version", "1.20.2", "--set", f"webhook.certificates.mode={mode}",
+                  "--set", "webhook.certificates.existingSecret=mine")
+    cluster = rules(docs, "ClusterRole")
+    expected = {("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): [WEBHOOKS["mutating"]],
+                ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): [WEBHOOKS["validating"]],
+                ("apiextensions.k8s.io", "customresourcedefinitions"): ["statefulsets.apps.kruise.io"]}
+    for (group, resource), names in expected.items():
+        found = grants(cluster, group, resource)
+        readers = [r for r in found if "resourceNames" not in r]
+        assert [set(r["verbs"]) for r in readers] == [{"get", "list", "watch"}], resource
+        writers = [r for r in found if set(r["verbs"]) & {"create", "update", "patch", "delete"}]
+        if patches:
+            assert len(writers) == 1 and writers[0]["resourceNames"] == names, resource
+            assert set(writers[0]["verbs"]) == {"patch", "update"}
+        else:
+            assert writers == [], resource
+
+
+@pytest.mark.parametrize("mode, verbs", [("self", {"get", "list", "watch", "create", "update"}),
+                                         ("cert-manager", {"get", "list", "watch"}),
+                                         ("secret", {"get", "list", "watch"})])
+def test_secrets_and_leases_only_in_the_manager_namespace(mode: str, verbs: set[str]) -> None:
+    docs = render("--kube-version", "1.20.2", "--set", f"webhook.certificates.mode={mode}",
+                  "--set", "webhook.certificates.existingSecret=mine")
+    role = find(docs, "Role")
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert set(grants(role["rules"], "", "secrets")[0]["verbs"]) == verbs
+    assert {"get", "create", "update"} <= set(grants(role["rules"], "coordination.k8s.io", "leases")[0]["verbs"])
+    binding = find(docs, "RoleBinding")
+    assert binding["metadata"]["namespace"] == NAMESPACE
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+
+
+def test_bindings_name_the_manager_service_account() -> None:
+    docs = render("--kube-version", "1.20.2")
+    account = find(docs, "ServiceAccount")["metadata"]
+    subject = {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
+    assert find(docs, "ClusterRoleBinding")["subjects"] == [subject]
+    assert find(docs, "RoleBinding")["subjects"] == [subject]
+    assert find(docs, "ClusterRoleBinding")["roleRef"]["name"] == find(docs, "ClusterRole")["metadata"]["name"]
+    pod = find(docs, "Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account["name"]
