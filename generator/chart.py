@@ -26,7 +26,7 @@ def tokens(prefix: str) -> dict[str, str]:
         SERVICE_NAME: f'{{{{ include "{prefix}.webhook.serviceName" $ }}}}',
         SERVICE_NAMESPACE: f'{{{{ include "{prefix}.webhook.serviceNamespace" $ }}}}',
         SERVICE_PORT: f'{{{{ include "{prefix}.webhook.servicePort" $ }}}}',
-        RELEASE_NAMESPACE: "{{ $.Release.Namespace }}",
+        RELEASE_NAMESPACE: f'{{{{ include "{prefix}.namespace" $ }}}}',
         WEBHOOK_TIMEOUT: "{{ $.Values.webhook.timeoutSeconds }}",
     }
 

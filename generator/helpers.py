@@ -3,6 +3,8 @@ to render for the target Kubernetes version, what it supports, which API-server 
 templates/generated/_webhook.tpl (webhook service reference and annotations)."""
 from __future__ import annotations
 
+import json
+
 from . import chart
 from .inputs import Inputs
 from .yamlio import template_header
@@ -92,29 +94,48 @@ def compat_tpl(inputs: Inputs) -> str:
 
 def webhook_tpl(inputs: Inputs) -> str:
     p = chart.chart_name(inputs)
-    sources = [inputs.webhooks_file, *inputs.chart_values_files]
+    sources = [inputs.webhooks_file, *(f for f in inputs.chart_values_files if f != inputs.feature_gates_file)]
     return "\n".join([
         template_header(sources).rstrip("\n"),
         "",
+        "{{/* The namespace of every namespaced object: namespaceOverride, or the release namespace. */}}",
+        f'{{{{- define "{p}.namespace" -}}}}',
+        "{{- default .Release.Namespace .Values.namespaceOverride -}}",
+        "{{- end -}}",
+        "",
         "{{/* The Service in front of the manager's webhook server: name and port from values, namespace from",
-        "webhook.service.namespace or the release namespace. */}}",
+        "webhook.service.namespace or the chart's namespace. */}}",
         f'{{{{- define "{p}.webhook.serviceName" -}}}}',
         "{{- .Values.webhook.service.name -}}",
         "{{- end -}}",
         "",
         f'{{{{- define "{p}.webhook.serviceNamespace" -}}}}',
-        "{{- default .Release.Namespace .Values.webhook.service.namespace -}}",
+        f'{{{{- default (include "{p}.namespace" .) .Values.webhook.service.namespace -}}}}',
         "{{- end -}}",
         "",
         f'{{{{- define "{p}.webhook.servicePort" -}}}}',
         "{{- .Values.webhook.service.port -}}",
         "{{- end -}}",
         "",
+        "{{/* The objects that carry a caBundle, by name (RBAC resourceNames): the webhook configurations and the",
+        "CRDs with a conversion webhook (a JSON list). */}}",
+        f'{{{{- define "{p}.webhook.mutatingConfigurationName" -}}}}',
+        inputs.webhooks["configurations"]["mutating"],
+        "{{- end -}}",
+        "",
+        f'{{{{- define "{p}.webhook.validatingConfigurationName" -}}}}',
+        inputs.webhooks["configurations"]["validating"],
+        "{{- end -}}",
+        "",
+        f'{{{{- define "{p}.conversionCRDNames" -}}}}',
+        json.dumps(sorted(kind.crd_name for kind in inputs.kinds if kind.conversion_webhook)),
+        "{{- end -}}",
+        "",
         "{{/* Annotations of objects that carry a caBundle. The chart never renders caBundle itself: in",
         "cert-manager mode the cainjector fills it from the Certificate, otherwise the manager does. */}}",
         f'{{{{- define "{p}.webhook.annotations" -}}}}',
         '{{- if eq .Values.webhook.certificates.mode "cert-manager" -}}',
-        "cert-manager.io/inject-ca-from: {{ printf \"%s/%s\" .Release.Namespace"
+        f'cert-manager.io/inject-ca-from: {{{{ printf "%s/%s" (include "{p}.namespace" .)'
         " .Values.webhook.certificates.certManager.certificateName | quote }}",
         "{{- end -}}",
         "{{- end -}}",

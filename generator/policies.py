@@ -250,7 +250,7 @@ def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -
 
 # Chart values the generated templates read; schema/chart-values must describe them.
 TEMPLATE_VALUES = {
-    "kubeVersion": "string", "crds.enabled": "boolean", "crds.keep": "boolean", "crds.annotations": "map",
+    "kubeVersion": "string", "namespaceOverride": "string", "crds.enabled": "boolean", "crds.keep": "boolean", "crds.annotations": "map",
     "webhook.service.name": "string", "webhook.service.namespace": "string", "webhook.service.port": "int32",
     "webhook.timeoutSeconds": "int32", "webhook.certificates.mode": "string",
     "webhook.certificates.certManager.certificateName": "string",
@@ -273,10 +273,31 @@ def check_value_references(values_tree: dict, compatibility: dict, compat_file: 
             raise SchemaError(file, field, f"chart value {path!r} must be described in schema/chart-values/ as a {kind}")
 
 
-def load_chart_values(directory: Path, display, gates: set[str]) -> tuple[Field, list[str]]:
-    """schema/chart-values/*.yaml: each file owns some top-level chart values (`values:` mapping)."""
+# The chart value generated from policies/feature-gates.yaml (not described in schema/chart-values/).
+FEATURE_GATES_VALUE = "featureGates"
+
+
+def feature_gates_value(feature_gates: dict, gate_file: str) -> dict:
+    """The `featureGates` chart value: one boolean per gate of policies/feature-gates.yaml, defaulting to the
+    gate's default, so values.schema.json refuses unknown gates and values.yaml lists every gate."""
+    return {
+        "type": "object",
+        "description": "Feature gates of the manager (policies/feature-gates.yaml), passed as "
+                       "--feature-gates=A=true,B=false in name order. Unknown gates are refused.",
+        "properties": {name: {"type": "boolean", "default": gate["default"],
+                              "description": gate.get("description", name)}
+                       for name, gate in sorted(feature_gates.items())},
+    }
+
+
+def load_chart_values(directory: Path, display, gates: set[str], feature_gates: dict | None = None,
+                      gate_file: str = "policies/feature-gates.yaml") -> tuple[Field, list[str]]:
+    """schema/chart-values/*.yaml: each file owns some top-level chart values (`values:` mapping). When
+    `feature_gates` are given, the `featureGates` value is generated from them."""
     merged: dict[str, Any] = {}
     owners: dict[str, str] = {}
+    if feature_gates:
+        owners[FEATURE_GATES_VALUE] = gate_file
     files = []
     for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
         file = display(path)
@@ -285,9 +306,13 @@ def load_chart_values(directory: Path, display, gates: set[str]) -> tuple[Field,
         require_keys(raw, file, "", ("values",), {"values", "description"})
         for key, spec in raw["values"].items():
             if key in owners:
-                raise SchemaError(file, f"values.{key}", f"already described in {owners[key]}")
+                what = "generated from" if key == FEATURE_GATES_VALUE and feature_gates else "already described in"
+                raise SchemaError(file, f"values.{key}", f"{what} {owners[key]}")
             owners[key] = file
             merged[key] = (file, spec)
+    if feature_gates:
+        merged[FEATURE_GATES_VALUE] = (gate_file, feature_gates_value(feature_gates, gate_file))
+        files.append(gate_file)
     root = Field(file=files[0] if files else display(directory), path="", attrs={"type": "object"})
     for key, (file, spec) in merged.items():
         root.properties[key] = parse_field(spec, file, f"values.{key}", gates)

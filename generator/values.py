@@ -41,6 +41,9 @@ def to_json_schema(node: dict) -> dict:
         out = {"type": "object", "additionalProperties": bool(node.get("preserveUnknownFields"))}
         if node.get("properties"):
             out["properties"] = {name: to_json_schema(child) for name, child in node["properties"].items()}
+            required = [name for name, child in node["properties"].items() if child.get("required")]
+            if required:
+                out["required"] = required
     elif kind == "map":
         out = {"type": "object", "additionalProperties": to_json_schema(node["values"])}
     elif kind == "array":

@@ -111,8 +111,11 @@ def test_no_ca_bundle_is_ever_rendered() -> None:
 
 
 def test_service_reference_comes_from_values() -> None:
+    # The chart refuses a Service namespace other than its own (the Service selects the manager's pods):
+    # move the chart there too.
     docs = render("--kube-version", "1.20.2", "--set", "webhook.service.name=hooks",
-                  "--set", "webhook.service.namespace=elsewhere", "--set", "webhook.service.port=8443")
+                  "--set", "webhook.service.namespace=elsewhere", "--set", "webhook.service.port=8443",
+                  "--set", "namespaceOverride=elsewhere")
     expected = {"name": "hooks", "namespace": "elsewhere", "port": 8443}
     for doc in docs:
         if "Webhook" in doc["kind"]:
