@@ -1,0 +1,93 @@
+{{/*
+Helpers of the chart's own templates. The version helpers (ack-kruise.kubeVersion, ack-kruise.apiVariant,
+ack-kruise.compat.*), the namespace helper and the webhook helpers are generated: templates/generated/.
+
+Object names are fixed, as OpenKruise's: the webhook configurations and CRDs are cluster-wide with fixed
+names, so a cluster runs one ack-kruise release and the names need no release prefix.
+*/}}
+
+{{- define "ack-kruise.managerName" -}}kruise-controller-manager{{- end -}}
+{{- define "ack-kruise.serviceAccountName" -}}kruise-manager{{- end -}}
+{{- define "ack-kruise.clusterRoleName" -}}kruise-manager-role{{- end -}}
+{{- define "ack-kruise.roleName" -}}kruise-manager-role{{- end -}}
+{{- define "ack-kruise.leaseName" -}}kruise-manager{{- end -}}
+
+{{/* Labels of every object the chart renders. */}}
+{{- define "ack-kruise.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: {{ .Chart.Name }}
+{{- end -}}
+
+{{/* The manager pods' selector: never the version, so an upgrade keeps the Deployment's selector. */}}
+{{- define "ack-kruise.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: manager
+{{- end -}}
+
+{{- define "ack-kruise.image" -}}
+{{- printf "%s:%s" .Values.manager.image.repository (default .Chart.AppVersion .Values.manager.image.tag) -}}
+{{- end -}}
+
+{{/* The Secret the manager serves its webhook certificate from, for the certificate mode. */}}
+{{- define "ack-kruise.certSecretName" -}}
+{{- if eq .Values.webhook.certificates.mode "secret" -}}
+{{- .Values.webhook.certificates.existingSecret -}}
+{{- else -}}
+{{- .Values.webhook.certificates.secretName -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Whether the manager itself patches the caBundles (self and secret modes; cert-manager's cainjector does
+it in cert-manager mode). "true" or empty. */}}
+{{- define "ack-kruise.managerInjectsCABundle" -}}
+{{- if ne .Values.webhook.certificates.mode "cert-manager" -}}true{{- end -}}
+{{- end -}}
+
+{{/* --feature-gates value: every gate of the featureGates value, in name order (deterministic renders). */}}
+{{- define "ack-kruise.featureGates" -}}
+{{- $gates := list -}}
+{{- range $name := keys .Values.featureGates | sortAlpha -}}
+{{- $gates = append $gates (printf "%s=%t" $name (get $.Values.featureGates $name)) -}}
+{{- end -}}
+{{- join "," $gates -}}
+{{- end -}}
+
+{{/* DNS names of the webhook Service, as the API server calls it. */}}
+{{- define "ack-kruise.webhook.dnsNames" -}}
+{{- $service := include "ack-kruise.webhook.serviceName" . -}}
+{{- $namespace := include "ack-kruise.namespace" . -}}
+- {{ printf "%s.%s.svc" $service $namespace }}
+- {{ printf "%s.%s.svc.cluster.local" $service $namespace }}
+{{- end -}}
+
+{{/*
+ack-kruise.validate: refuses values that cannot work together, with a message saying what to change. Every
+template of the chart's own includes it, so any render (install, upgrade, template, lint) checks them.
+*/}}
+{{- define "ack-kruise.validate" -}}
+{{- include "ack-kruise.compat.check" . -}}
+{{- $namespace := include "ack-kruise.namespace" . -}}
+{{- $version := include "ack-kruise.kubeVersion" . -}}
+{{- with .Values.webhook.service.namespace -}}
+{{- if ne . $namespace -}}
+{{- fail (printf "webhook.service.namespace is %q but the manager runs in %q: the webhook Service must be in the manager's namespace to select its pods. Leave webhook.service.namespace empty, or set namespaceOverride=%s to move the whole chart." . $namespace .) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq .Values.webhook.certificates.mode "secret") (not .Values.webhook.certificates.existingSecret) -}}
+{{- fail "webhook.certificates.mode=secret needs webhook.certificates.existingSecret: the name of a Secret in the chart's namespace with tls.crt, tls.key and ca.crt." -}}
+{{- end -}}
+{{- if and (ne (int .Values.webhook.service.port) 443) (semverCompare "<1.15.0-0" $version) -}}
+{{- fail (printf "Kubernetes %s always calls webhooks on port 443; webhook.service.port=%v needs Kubernetes 1.15 or later." $version .Values.webhook.service.port) -}}
+{{- end -}}
+{{- if and .Values.webhook.podWebhook.enabled (hasKey .Values.featureGates "PodWebhook") (not .Values.featureGates.PodWebhook) -}}
+{{- fail "featureGates.PodWebhook=false turns the pod webhook off in the manager, but webhook.podWebhook.enabled=true still registers it: set webhook.podWebhook.enabled=false as well." -}}
+{{- end -}}
+{{- if and (not .Values.manager.leaderElection.enabled) (gt (int .Values.manager.replicas) 1) -}}
+{{- fail (printf "manager.replicas=%v with manager.leaderElection.enabled=false would run the controllers %v times at once: enable leader election or run one replica." .Values.manager.replicas .Values.manager.replicas) -}}
+{{- end -}}
+{{- end -}}
