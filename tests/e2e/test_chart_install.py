@@ -1,0 +1,340 @@
+"""The chart on a real kube-apiserver (1.20.2): install, upgrade (a changed value and a CRD schema change),
+uninstall (the CRDs stay), reinstall; least-privilege RBAC evaluated by the API server's authorizer; and
+`ack-kruise preflight` against live API servers.
+
+Why a control plane of its own. The chart's CRDs and webhook configurations are cluster-wide with fixed names,
+and the session's sandbox already has them (`sandbox/kruise.py install_api`, outside Helm) with a
+kruise-manager patching their caBundles and URLs for the other tests. Installing the chart there would
+either fail (Helm refuses objects it does not own) or, with `--take-ownership`, rewrite the webhooks other
+tests rely on and delete them on uninstall. Renaming them, or installing without CRDs and webhooks, would
+not test the chart. So this module starts a second, private control plane from the same binaries
+(`Sandbox` with no real node and no simulated nodes: etcd, kube-apiserver 1.20.2, kube-controller-manager,
+kube-scheduler; about 5 s) and installs the real chart there, everything included. The shared sandbox is
+only read (preflight's GET /version and server-side dry run, which stores nothing).
+
+The manager's pods cannot run (no image is published: another issue), so the tests check the objects, and
+prove the RBAC with `kubectl auth can-i --as` the chart's ServiceAccount.
+"""
+from __future__ import annotations
+
+import base64
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator import pipeline
+from sandbox import tools
+from tests.kube import Cluster, wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "ack-kruise"
+NAMESPACE = "kruise-system"
+RELEASE = "ack-kruise"
+SA = f"system:serviceaccount:{NAMESPACE}:kruise-manager"
+CRDS = ["clonesets.apps.kruise.io", "daemonsets.apps.kruise.io", "sidecarsets.apps.kruise.io",
+        "statefulsets.apps.kruise.io", "uniteddeployments.apps.kruise.io"]
+WEBHOOKS = [("mutatingwebhookconfigurations", "kruise-mutating-webhook-configuration"),
+            ("validatingwebhookconfigurations", "kruise-validating-webhook-configuration")]
+
+
+@pytest.fixture(scope="module")
+def private_cluster(tmp_path_factory) -> Cluster:
+    from sandbox.cluster import Sandbox, SandboxOptions
+
+    box = Sandbox(tmp_path_factory.mktemp("chart-apiserver"))
+    box.up(SandboxOptions(real_node=False, simulated_nodes=0))
+    try:
+        yield Cluster(box.state().kubeconfig)
+    finally:
+        box.down(quiet=True)
+
+
+def helm(cluster: Cluster, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([tools.find("helm"), "--kubeconfig", cluster.kubeconfig, *args],
+                            capture_output=True, text=True, timeout=180)
+    if check and result.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+    return result
+
+
+def preflight(cluster: Cluster) -> subprocess.CompletedProcess:
+    code = ("import argparse, sys\nfrom ack_kruise import preflight\np = argparse.ArgumentParser()\n"
+            "preflight.add_arguments(p)\nsys.exit(preflight.run(p.parse_args(sys.argv[1:])))")
+    return subprocess.run([sys.executable, "-c", code, "--kubeconfig", cluster.kubeconfig],
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
+
+
+def get(cluster: Cluster, *args: str, namespace: str | None = None) -> dict | None:
+    result = cluster.kubectl("get", *args, "-o", "yaml", namespace=namespace, check=False)
+    if result.returncode != 0:
+        assert "NotFound" in result.stderr, result.stderr
+        return None
+    return yaml.safe_load(result.stdout)
+
+
+def can_i(cluster: Cluster, verb: str, resource: str, namespace: str | None = None) -> bool:
+    args = ["auth", "can-i", verb, resource, "--as", SA]
+    args += ["--namespace", namespace] if namespace else ["--all-namespaces"]
+    result = cluster.kubectl(*args, check=False)
+    assert result.stdout.strip() in ("yes", "no"), result.stdout + result.stderr
+    return result.stdout.strip() == "yes"
+
+
+def crd_spec_fields(cluster: Cluster) -> set[str]:
+    crd = get(cluster, "crd", "clonesets.apps.kruise.io")
+    return set(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"])
+
+
+def chart_with_a_new_cloneset_field(tmp_path: Path) -> Path:
+    """The chart regenerated from a schema with one more CloneSet field, as a schema change reaches users."""
+    for name in ("schema", "policies"):
+        shutil.copytree(REPO / name, tmp_path / name)
+    shutil.copytree(CHART, tmp_path / "charts" / "ack-kruise")
+    kind = tmp_path / "schema" / "apps.kruise.io" / "cloneset.yaml"
+    anchor = "      replicas: {type: int32, default: 1, minimum: 0, description: The desired number of pods.}\n"
+    text = kind.read_text()
+    assert anchor in text
+    kind.write_text(text.replace(anchor, anchor + "      upgradeProbe: {type: string, description: Added by an upgrade.}\n"))
+    pipeline.write(pipeline.run(tmp_path / "schema", tmp_path / "policies", tmp_path), tmp_path)
+    return tmp_path / "charts" / "ack-kruise"
+
+
+def test_preflight_on_a_fresh_cluster(private_cluster: Cluster) -> None:
+    result = preflight(private_cluster)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "✓ Kubernetes v1.20.2: supported, v1 profile" in result.stdout
+    assert "✓ conversion webhooks: accepted (apiextensions.k8s.io/v1, server-side dry run)" in result.stdout
+    assert "Ready to install:" in result.stdout
+    # A dry run stores nothing.
+    assert get(private_cluster, "crd", "conversionprobes.preflight.ack-kruise.io") is None
+
+
+def test_install_upgrade_uninstall_reinstall(private_cluster: Cluster, tmp_path: Path) -> None:
+    cluster = private_cluster
+    # ---- install ----------------------------------------------------------------------------------
+    installed = helm(cluster, "install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--create-namespace")
+    assert f"installed in namespace {NAMESPACE}" in installed.stdout            # NOTES.txt
+    assert f"kubectl -n {NAMESPACE} rollout status deployment/kruise-controller-manager" in installed.stdout
+    assert "Kubernetes v1.20.2 (v1 API profile: v1)" in installed.stdout
+    assert "control-plane=openkruise" in installed.stdout                      # < 1.21: label the namespace
+    for crd in CRDS:
+        cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
+        live = get(cluster, "crd", crd)
+        assert live["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        assert live["metadata"]["annotations"]["meta.helm.sh/release-name"] == RELEASE
+    sts = get(cluster, "crd", "statefulsets.apps.kruise.io")
+    assert sts["spec"]["conversion"]["webhook"]["clientConfig"]["service"] == {
+        "name": "kruise-webhook-service", "namespace": NAMESPACE, "path": "/convert", "port": 443}
+    for resource, name in WEBHOOKS:
+        hooks = get(cluster, resource, name)["webhooks"]
+        assert {h["clientConfig"]["service"]["name"] for h in hooks} == {"kruise-webhook-service"}
+        assert all("caBundle" not in h["clientConfig"] for h in hooks)   # the manager's job, not the chart's
+    deployment = get(cluster, "deployment", "kruise-controller-manager", namespace=NAMESPACE)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["ack-kruise", "manager"] and "--log-level=info" in container["args"]
+    assert deployment["spec"]["replicas"] == 2
+    service = get(cluster, "service", "kruise-webhook-service", namespace=NAMESPACE)
+    assert service["spec"]["ports"][0]["port"] == 443 and service["spec"]["ports"][0]["targetPort"] == "webhook-server"
+    # The controller-manager makes the ReplicaSet and pods; with no node (and no image) they stay Pending.
+    wait_for(lambda: len(cluster.core.list_namespaced_pod(
+        NAMESPACE, label_selector="app.kubernetes.io/component=manager").items) == 2, 30, "2 manager pods")
+
+    # ---- RBAC, as the API server's authorizer sees it -------------------------------------------------
+    assert can_i(cluster, "patch", "mutatingwebhookconfigurations/kruise-mutating-webhook-configuration")
+    assert can_i(cluster, "patch", "validatingwebhookconfigurations/kruise-validating-webhook-configuration")
+    assert can_i(cluster, "update", "customresourcedefinitions/statefulsets.apps.kruise.io")
+    assert not can_i(cluster, "patch", "mutatingwebhookconfigurations/someone-else")
+    assert not can_i(cluster, "patch", "customresourcedefinitions/clonesets.apps.kruise.io")
+    assert not can_i(cluster, "delete", "customresourcedefinitions/statefulsets.apps.kruise.io")
+    assert can_i(cluster, "create", "secrets", NAMESPACE) and can_i(cluster, "update", "leases", NAMESPACE)
+    assert not can_i(cluster, "get", "secrets", "default")
+    assert not can_i(cluster, "list", "secrets")                      # all namespaces
+    assert not can_i(cluster, "create", "leases", "default")
+    for verb, resource in (("create", "pods"), ("patch", "pods/status"), ("delete", "persistentvolumeclaims"),
+                           ("create", "controllerrevisions.apps"), ("update", "clonesets.apps.kruise.io/status"),
+                           ("list", "nodes"), ("watch", "namespaces"), ("create", "events")):
+        assert can_i(cluster, verb, resource), f"{verb} {resource}"
+    assert not can_i(cluster, "delete", "nodes") and not can_i(cluster, "create", "deployments.apps")
+
+    # preflight now sees the release and says to upgrade it.
+    result = preflight(cluster)
+    assert result.returncode == 0 and f"Helm release {NAMESPACE}/{RELEASE}" in result.stdout
+
+    # ---- upgrade: a changed value and a CRD schema change ---------------------------------------------
+    assert "upgradeProbe" not in crd_spec_fields(cluster)
+    upgraded_chart = chart_with_a_new_cloneset_field(tmp_path)
+    helm(cluster, "upgrade", RELEASE, str(upgraded_chart), "--namespace", NAMESPACE, "--reuse-values",
+         "--set", "manager.logLevel=debug", "--set", "featureGates.StatefulSetStartOrdinal=true")
+    assert "upgradeProbe" in crd_spec_fields(cluster)
+    container = get(cluster, "deployment", "kruise-controller-manager",
+                    namespace=NAMESPACE)["spec"]["template"]["spec"]["containers"][0]
+    assert "--log-level=debug" in container["args"]
+    assert any(a.startswith("--feature-gates=") and "StatefulSetStartOrdinal=true" in a for a in container["args"])
+    history = yaml.safe_load(helm(cluster, "history", RELEASE, "--namespace", NAMESPACE, "-o", "yaml").stdout)
+    assert [h["revision"] for h in history] == [1, 2] and history[-1]["status"] == "deployed"
+
+    # ---- uninstall: everything goes but the CRDs ----------------------------------------------------------
+    uninstalled = helm(cluster, "uninstall", RELEASE, "--namespace", NAMESPACE)
+    assert "kept due to the resource policy" in uninstalled.stdout
+    for crd in CRDS:
+        assert get(cluster, "crd", crd) is not None, crd
+    assert "upgradeProbe" in crd_spec_fields(cluster)          # as the last release left them
+    for resource, name in WEBHOOKS:
+        wait_for(lambda: get(cluster, resource, name) is None, 30, f"{resource}/{name} deleted")
+    assert get(cluster, "deployment", "kruise-controller-manager", namespace=NAMESPACE) is None
+    assert get(cluster, "service", "kruise-webhook-service", namespace=NAMESPACE) is None
+    assert get(cluster, "clusterrole", "kruise-manager-role") is None
+    assert get(cluster, "role", "kruise-manager-role", namespace=NAMESPACE) is None
+
+    # ---- reinstall: the kept CRDs carry this release's ownership, so Helm takes them back ----------------
+    helm(cluster, "install", RELEASE, str(CHART), "--namespace", NAMESPACE)
+    assert "upgradeProbe" not in crd_spec_fields(cluster)      # the released chart's schema again
+    assert get(cluster, "deployment", "kruise-controller-manager", namespace=NAMESPACE) is not None
+    helm(cluster, "uninstall", RELEASE, "--namespace", NAMESPACE)
+
+
+def test_a_release_with_crds_left_out(private_cluster: Cluster) -> None:
+    """crds.enabled=false and namespaceOverride: the CRDs stay whatever another release left; the rest goes
+    where the override says."""
+    cluster = private_cluster
+    cluster.kubectl("create", "namespace", "kruise-elsewhere", check=False)
+    helm(cluster, "install", "other", str(CHART), "--namespace", "default", "--set", "crds.enabled=false",
+         "--set", "namespaceOverride=kruise-elsewhere", "--set", "webhook.certificates.mode=secret",
+         "--set", "webhook.certificates.existingSecret=my-tls")
+    try:
+        deployment = get(cluster, "deployment", "kruise-controller-manager", namespace="kruise-elsewhere")
+        assert "--cert-secret=my-tls" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        hooks = get(cluster, *WEBHOOKS[0])["webhooks"]
+        assert {h["clientConfig"]["service"]["namespace"] for h in hooks} == {"kruise-elsewhere"}
+        role = get(cluster, "role", "kruise-manager-role", namespace="kruise-elsewhere")
+        secrets = next(r for r in role["rules"] if "secrets" in r["resources"])
+        assert sorted(secrets["verbs"]) == ["get", "list", "watch"]   # secret mode: read only
+        crd = get(cluster, "crd", "clonesets.apps.kruise.io")
+        if crd is not None:   # left by the previous test: not this release's
+            assert crd["metadata"]["annotations"].get("meta.helm.sh/release-name") != "other"
+    finally:
+        helm(cluster, "uninstall", "other", "--namespace", "default")
+
+
+def service_account_kubeconfig(cluster: Cluster, path: Path) -> Path:
+    """A kubeconfig with the chart's ServiceAccount token (1.20's token controller writes it into a Secret)."""
+    account = wait_for(lambda: (cluster.core.read_namespaced_service_account("kruise-manager", NAMESPACE).secrets
+                                or [None])[0], 30, "the kruise-manager token Secret")
+    secret = cluster.core.read_namespaced_secret(account.name, NAMESPACE)
+    token = base64.b64decode(secret.data["token"]).decode()
+    admin = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": "sa",
+              "clusters": [{"name": "c", "cluster": admin["clusters"][0]["cluster"]}],
+              "users": [{"name": "sa", "user": {"token": token}}],
+              "contexts": [{"name": "sa", "context": {"cluster": "c", "user": "sa", "namespace": NAMESPACE}}]}
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+CLONESET = """
+apiVersion: apps.kruise.io/v1alpha1
+kind: CloneSet
+metadata: {name: demo}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec:
+      containers: [{name: main, image: localhost:5000/ack-kruise/testapp:v1}]
+"""
+ASTS = """
+apiVersion: apps.kruise.io/v1beta1
+kind: StatefulSet
+metadata: {name: demo}
+spec:
+  replicas: 1
+  serviceName: demo
+  selector: {matchLabels: {app: demo-sts}}
+  template:
+    metadata: {labels: {app: demo-sts}}
+    spec:
+      containers: [{name: main, image: localhost:5000/ack-kruise/testapp:v1}]
+  reserveOrdinals: [0]
+"""
+
+
+def test_the_manager_runs_with_nothing_but_the_chart_s_rbac(private_cluster: Cluster, tmp_path: Path) -> None:
+    """kruise-manager itself, as a host process (no image) with the chart's ServiceAccount token: it creates
+    its certificate Secret, injects the caBundles, takes the Lease, serves the webhooks and reconciles a
+    CloneSet. Any permission the chart forgot would stop one of these."""
+    cluster = private_cluster
+    helm(cluster, "install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--create-namespace",
+         "--set", "manager.replicas=0")   # the host process stands in for the pods
+    webhook, health = free_port(), free_port()
+    log = tmp_path / "manager.log"
+    with open(log, "w") as out:
+        manager = subprocess.Popen(
+            [sys.executable, "-m", "ack_kruise", "manager", "--kubeconfig",
+             str(service_account_kubeconfig(cluster, tmp_path / "sa-kubeconfig")), "--namespace", NAMESPACE,
+             "--webhook-host", "127.0.0.1", "--webhook-port", str(webhook),
+             "--webhook-url-base", f"https://127.0.0.1:{webhook}",
+             "--health-probe-addr", f"127.0.0.1:{health}", "--metrics-addr", "0", "--log-level", "debug"],
+            cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: ready(f"http://127.0.0.1:{health}/readyz") or manager.poll() is not None, 60,
+                 "the manager ready", describe=lambda: log.read_text()[-3000:])
+        assert manager.poll() is None, log.read_text()[-3000:]
+        assert get(cluster, "secret", "kruise-webhook-certs", namespace=NAMESPACE) is not None
+        for resource, name in WEBHOOKS:
+            assert all(h["clientConfig"].get("caBundle") for h in get(cluster, resource, name)["webhooks"])
+        wait_for(lambda: (get(cluster, "lease", "kruise-manager", namespace=NAMESPACE) or {}).get(
+            "spec", {}).get("holderIdentity"), 30, "the Lease held", describe=lambda: log.read_text()[-3000:])
+
+        cluster.kubectl("create", "namespace", "chart-demo", check=False)
+        cluster.apply(CLONESET, namespace="chart-demo")
+        stored = get(cluster, "clonesets.apps.kruise.io", "demo", namespace="chart-demo")
+        assert stored["spec"]["updateStrategy"]["type"] == "ReCreate"   # defaulted by the mutating webhook
+        wait_for(lambda: len(cluster.core.list_namespaced_pod("chart-demo", label_selector="app=demo").items) == 2,
+                 60, "the CloneSet's 2 pods", describe=lambda: log.read_text()[-3000:])
+        # Conversion through the manager: a v1beta1-only field survives a v1alpha1 read.
+        cluster.apply(ASTS, namespace="chart-demo")
+        alpha = get(cluster, "statefulsets.v1alpha1.apps.kruise.io", "demo", namespace="chart-demo")
+        assert alpha["apiVersion"] == "apps.kruise.io/v1alpha1"
+        assert "reserveOrdinals" in alpha["metadata"]["annotations"]["conversion.apps.kruise.io/fields-not-in-this-version"]
+        # Nothing the manager did was refused.
+        assert "403" not in log.read_text() and "Forbidden" not in log.read_text(), log.read_text()[-3000:]
+    finally:
+        manager.terminate()
+        try:
+            manager.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            manager.kill()
+            manager.wait()
+        cluster.kubectl("delete", "namespace", "chart-demo", "--wait=false", check=False)
+        helm(cluster, "uninstall", RELEASE, "--namespace", NAMESPACE, check=False)
+
+
+def test_preflight_against_the_session_sandbox(cluster: Cluster) -> None:
+    """The session's sandbox has the API installed outside Helm (sandbox/kruise.py): preflight says a
+    `helm install` there would be refused, and why. Only reads and a dry run: nothing changes."""
+    result = preflight(cluster)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "✓ conversion webhooks: accepted" in result.stdout
+    assert "not from a Helm release" in result.stdout
+    assert "    CustomResourceDefinition clonesets.apps.kruise.io" in result.stdout
