@@ -126,7 +126,8 @@ def blocks_new_pod(sts: StatefulSetView, ordinal: int, pod_name: str, pvcs: dict
             continue
         if is_terminating(claim):
             return True
-        if sts.when_scaled == DELETE and any(r.get("kind") == "Pod" and r.get("name") == pod_name for r in _refs(claim)):
+        owned_by_old_pod = any(r.get("kind") == "Pod" and r.get("name") == pod_name for r in _refs(claim))
+        if sts.when_scaled == DELETE and owned_by_old_pod:
             return True
     return False
 

@@ -96,8 +96,8 @@ class Round:
         if held is not None:
             self.emit(*held)
             return bool(held), False
-        self.emit(DeletePod(name_of(pod), uid_of(pod), "StatefulSet"),
-                  Event("Normal", "SuccessfulDelete", f"delete Pod {name_of(pod)} in StatefulSet {self.sts.name} successful"))
+        message = f"delete Pod {name_of(pod)} in StatefulSet {self.sts.name} successful"
+        self.emit(DeletePod(name_of(pod), uid_of(pod), "StatefulSet"), Event("Normal", "SuccessfulDelete", message))
         return True, True
 
     def refresh(self, pod: JSON) -> None:

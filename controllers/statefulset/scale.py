@@ -139,6 +139,10 @@ def process_condemned(r: Round) -> bool:
     """fixPodClaim then processCondemned for every condemned pod. Returns False when the round ends here."""
     for ordinal, pod in r.condemned:
         r.emit(*retention_patches(r.sts, pod, ordinal, True, r.pvcs))
+        # Upstream refreshes condemned pods only in the update step, which OrderedReady does not reach while
+        # one of them is not ready: a pod condemned before its InPlaceUpdateReady was first set would never
+        # become ready, and never be deleted.
+        r.refresh(pod)
     first_unhealthy = r.first_unhealthy_ordinal()
     for ordinal, pod in r.condemned:
         if is_terminating(pod):

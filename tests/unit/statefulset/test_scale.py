@@ -1,6 +1,4 @@
 """Scaling: OrderedReady (monotonic) vs Parallel (burst), scaleStrategy.maxUnavailable, failed pods, PVCs."""
-from datetime import timedelta
-
 from controllers.common import actions as A
 
 from .world import VCT, World, statefulset

@@ -364,3 +364,47 @@ def test_pre_delete_mark_pod_not_ready():
     w.set_replicas(1)
     run(w)
     assert w.ready_pods() == ["web-0"]  # web-1 drained while it waits
+
+
+def _in_place_ready(pod):
+    return next(c for c in pod["status"]["conditions"] if c["type"] == "InPlaceUpdateReady")["status"]
+
+
+def test_issue_2276_a_drain_without_its_patch_is_not_undone():
+    w = World(with_gate(statefulset(replicas=2, policy="Parallel", rolling=IN_PLACE)))
+    w.settle()
+    w.set_image("nginx:1.26")
+    w.fail_when = lambda a: isinstance(a, A.PatchPod)  # the pod patch fails after the drain
+    w.step()
+    w.fail_when = None
+    assert _in_place_ready(w.pods["web-1"]) == "False" and w.images()["web-1"] == "nginx:1.25"
+    plan = w.reconcile()
+    assert all(c["status"] != "True" for a in plan.of_type(A.PatchPodStatus) if a.name == "web-1"
+               for c in a.patch["status"]["conditions"])
+    assert [a.name for a in plan.of_type(A.PatchPod)] == ["web-1"]  # the patch is retried
+    w.apply(plan)
+    run(w)
+    assert set(w.images().values()) == {"nginx:1.26"}
+
+
+def test_a_drain_without_its_patch_recovers_with_ordered_ready():
+    w = World(with_gate(statefulset(replicas=2, rolling=IN_PLACE)))
+    w.settle()
+    w.set_image("nginx:1.26")
+    w.fail_when = lambda a: isinstance(a, A.PatchPod)
+    w.step()
+    w.fail_when = None
+    run(w)
+    assert set(w.images().values()) == {"nginx:1.26"} and len(w.ready_pods()) == 2
+
+
+def test_a_drained_pod_no_longer_to_update_gets_ready_again():
+    w = World(with_gate(statefulset(replicas=2, policy="Parallel", rolling=IN_PLACE)))
+    w.settle()
+    w.set_image("nginx:1.26")
+    w.fail_when = lambda a: isinstance(a, A.PatchPod)
+    w.step()
+    w.fail_when = None
+    w.rolling(partition=2)
+    run(w)
+    assert len(w.ready_pods()) == 2 and set(w.images().values()) == {"nginx:1.25"}

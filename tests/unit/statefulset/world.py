@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from controllers.common import actions as A
 from controllers.statefulset.reconcile import reconcile
 
-from ..world import T0, BaseWorld  # noqa: F401  (re-exported for the tests)
+from ..world import T0, BaseWorld  # noqa: F401  (T0 is re-exported for the tests)
 
 JSON = dict[str, Any]
 
@@ -27,6 +28,21 @@ class World(BaseWorld):
 
     def run_reconcile(self, workload: JSON, pods: list[JSON], pvcs: list[JSON], revisions: list[JSON]) -> A.Plan:
         return reconcile(workload, pods, pvcs, revisions, self.now)
+
+    def settle(self, max_rounds: int = 200, seconds: float = 1.0) -> int:
+        """Like BaseWorld.settle, but converged means that a fresh look at the cluster, after the kubelet has
+        run, asks for nothing either, and no pod is still terminating: OrderedReady waits for those without
+        asking for a requeue (the pod's deletion event wakes it)."""
+        rounds = 0
+        for _ in range(50):
+            rounds += super().settle(max_rounds, seconds)
+            plan = self.reconcile()
+            terminating = any(p["metadata"].get("deletionTimestamp") for p in self.pods.values())
+            if not plan.actions and plan.requeue_after is None and not terminating:
+                return rounds
+            self.now += timedelta(seconds=seconds)
+            self.kubelet()
+        raise AssertionError(f"no convergence; pods: {sorted(self.pods)}")
 
     def set_replicas(self, n: int) -> None:
         self.edit_spec(lambda s: s.__setitem__("replicas", n))
