@@ -183,8 +183,9 @@ class Manager:
                 self.s.webhook.mutating_configuration, self.s.webhook.validating_configuration),
                 url_base=self.s.webhook.url_base)
             bundle = await store.ensure()
+            from controllers.webhook.pods import mutate_pod
             self.server = WebhookServer(self.s.webhook.host, self.s.webhook.port, pods_lookup=self._pods_in,
-                                        feature_gates=self.s.feature_gates)
+                                        pod_mutator=mutate_pod, feature_gates=self.s.feature_gates)
             if store.manages_ca_bundles:
                 await injector.inject(bundle.ca_bundle)
             self.server.load(bundle)

@@ -68,10 +68,9 @@ def kruise(sandbox, cluster):
     """The apps.kruise.io API installed (generated CRDs and webhook configurations) and kruise-manager running
     as a sandbox component, shared by the session (a reused sandbox's manager is reused)."""
     from sandbox.cluster import SandboxOptions
-    from tests.manager import ManagerProcess
+    from tests.manager import SandboxManager
 
     state = sandbox.state()
     if not any(p.name == "kruise-manager" and p.alive() for p in state.processes):
         sandbox._start_manager(state, SandboxOptions())
-        state = sandbox.state()
-    return ManagerProcess.attach(state)
+    return SandboxManager(sandbox)

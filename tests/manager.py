@@ -42,18 +42,6 @@ class ManagerProcess:
             self.argv += ["--webhook-url-base", f"https://127.0.0.1:{self.webhook_port}"]
         self.proc: subprocess.Popen | None = None
 
-    @classmethod
-    def attach(cls, state) -> "ManagerProcess":
-        """The sandbox's own kruise-manager (`ack-kruise sandbox up --with-manager`)."""
-        record = next(p for p in state.processes if p.name == "kruise-manager")
-        self = cls.__new__(cls)
-        self.kubeconfig, self.namespace, self.log_path = state.kubeconfig, "kruise-system", Path(record.log)
-        self.webhook_port = state.ports["kruise-manager-webhook"]
-        self.health_port = state.ports["kruise-manager-health"]
-        self.metrics_port = state.ports["kruise-manager-metrics"]
-        self.argv, self.proc, self.record = record.argv, None, record
-        return self
-
     def start(self, wait_ready: bool = True) -> "ManagerProcess":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
@@ -106,6 +94,30 @@ class ManagerProcess:
 
     @property
     def alive(self) -> bool:
-        if self.proc is None:
-            return getattr(self, "record", None) is not None and self.record.alive()
-        return self.proc.poll() is None
+        return self.proc is not None and self.proc.poll() is None
+
+
+class SandboxManager(ManagerProcess):
+    """The sandbox's own kruise-manager (`ack-kruise sandbox up --with-manager`). Its ports are read from the
+    sandbox state on every use, as a restarted manager (tests kill it on purpose) gets new ones."""
+
+    def __init__(self, sandbox):
+        self.sandbox, self.proc, self.namespace = sandbox, None, "kruise-system"
+
+    def _state(self):
+        return self.sandbox.state()
+
+    @property
+    def record(self):
+        return next(p for p in self._state().processes if p.name == "kruise-manager")
+
+    kubeconfig = property(lambda self: self._state().kubeconfig)
+    log_path = property(lambda self: Path(self.record.log))
+    argv = property(lambda self: self.record.argv)
+    webhook_port = property(lambda self: self._state().ports["kruise-manager-webhook"])
+    health_port = property(lambda self: self._state().ports["kruise-manager-health"])
+    metrics_port = property(lambda self: self._state().ports["kruise-manager-metrics"])
+
+    @property
+    def alive(self) -> bool:
+        return self.record.alive()

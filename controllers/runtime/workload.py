@@ -19,6 +19,7 @@ from typing import Any, Callable
 import kopf
 
 from controllers.common.actions import Plan
+from controllers.common.podreadiness import ready_if_missing
 from controllers.kube import KubeClient
 from controllers.kube.workqueue import WorkQueue
 from controllers.metrics import REGISTRY
@@ -158,7 +159,13 @@ class WorkloadController:
                           meta.get("namespace", ""), meta["name"], uid)
         started = time.monotonic()
         try:
-            plan = self.k.reconcile(workload, owned, datetime.now(timezone.utc))
+            now = datetime.now(timezone.utc)
+            plan = self.k.reconcile(workload, owned, now)
+            # The podreadiness controller's job, for every kruise workload's pods: KruisePodReady=True on
+            # pods whose gate (added by the pod webhook) has no condition yet.
+            readiness = [a for p in owned.get("pods", ()) if (a := ready_if_missing(p, now))]
+            if readiness:
+                plan = Plan(readiness + plan.actions, plan.requeue_after)
             await self.executor.execute(ref, plan)
         except PlanFailed as e:
             if _namespace_terminating(e):

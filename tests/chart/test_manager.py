@@ -181,3 +181,13 @@ def test_seccomp_only_where_the_api_knows_it() -> None:
     for version, expected in (("1.18.20", False), ("1.19.0", True), ("1.30.0", True)):
         pod = find(render("--kube-version", version), "Deployment")["spec"]["template"]["spec"]
         assert ("seccompProfile" in pod["securityContext"]) == expected, version
+
+
+def test_numbers_from_a_values_file_stay_integers(tmp_path) -> None:
+    # Helm reads numbers of a values file as floats; 1000000 would print as 1e+06 without `int`.
+    values = tmp_path / "values.yaml"
+    values.write_text("manager:\n  replicas: 3\n  apiClient: {burst: 1000000, qps: 2.5}\n")
+    docs = render("--kube-version", "1.20.2", "-f", str(values))
+    assert args_of(docs)["--rest-config-burst"] == "1000000"
+    settings = parse_as_the_manager_does(docs)
+    assert settings.api.burst == 1000000 and settings.api.qps == 2.5

@@ -408,3 +408,27 @@ def test_a_drained_pod_no_longer_to_update_gets_ready_again():
     w.rolling(partition=2)
     run(w)
     assert len(w.ready_pods()) == 2 and set(w.images().values()) == {"nginx:1.25"}
+
+
+def test_parallel_with_a_scale_budget_still_updates():
+    w = World(statefulset(replicas=4, policy="Parallel", scaleStrategy={"maxUnavailable": 1},
+                          rolling={"maxUnavailable": 2}))
+    w.settle()
+    w.set_image("nginx:1.26")
+    assert deleted(w.reconcile()) == ["web-3", "web-2"]
+    run(w)
+    assert set(w.images().values()) == {"nginx:1.26"} and len(w.ready_pods()) == 4
+
+
+def test_pre_normal_hook_holds_ordered_creation():
+    sts = statefulset(replicas=2, lifecycle={"preNormal": {"labelsHandler": {"example.com/registered": "true"}}})
+    w = World(sts)
+    for _ in range(5):
+        w.step()
+    assert w.names() == ["web-0"]
+    assert w.pods["web-0"]["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] == "PreparingNormal"
+    w.pods["web-0"]["metadata"]["labels"]["example.com/registered"] = "true"  # e.g. a service registry is done
+    for _ in range(5):
+        w.step()
+    assert w.names() == ["web-0", "web-1"]
+    assert w.pods["web-0"]["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] == "Normal"

@@ -67,3 +67,24 @@ def test_mutate_answers_a_json_patch_and_validate_names_fields():
     result = asyncio.run(admission.validate({"request": {"uid": "2", "operation": "CREATE", "object": bad}}))["response"]
     assert not result["allowed"] and "spec.template.metadata.labels" in result["status"]["message"]
     assert result["status"]["message"].startswith('CloneSet.apps.kruise.io "c" is invalid: ')
+
+
+def test_pod_webhook_adds_kruise_pod_ready_only_to_kruise_pods():
+    import asyncio
+    from controllers.webhook.pods import mutate_pod
+
+    def review(owner_api: str | None) -> dict:
+        pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}],
+                                                  "readinessGates": [{"conditionType": "InPlaceUpdateReady"}]}}
+        if owner_api:
+            pod["metadata"]["ownerReferences"] = [{"apiVersion": owner_api, "kind": "X", "name": "x", "uid": "u",
+                                                   "controller": True}]
+        return {"request": {"uid": "1", "operation": "CREATE", "object": pod}}
+
+    kruise = asyncio.run(mutate_pod(review("apps.kruise.io/v1alpha1")))["response"]
+    ops = json.loads(base64.b64decode(kruise["patch"]))
+    assert ops == [{"op": "add", "path": "/spec/readinessGates/1", "value": {"conditionType": "KruisePodReady"}}] or \
+        any(o.get("value") == [{"conditionType": "InPlaceUpdateReady"}, {"conditionType": "KruisePodReady"}] for o in ops)
+    for other in ("apps/v1", None):
+        answer = asyncio.run(mutate_pod(review(other)))["response"]
+        assert answer["allowed"] and "patch" not in answer
