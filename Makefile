@@ -5,7 +5,7 @@ BIN   := $(VENV)/bin
 PY    := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup images demo test test-unit test-e2e verify generate sandbox-up sandbox-down clean
+.PHONY: help setup images demo test test-unit test-e2e verify generate release sandbox-up sandbox-down clean
 
 help:
 	@echo "make setup      install everything on Debian 12 (root, idempotent; ~7 min cold, <1 min warm)"
@@ -15,6 +15,7 @@ help:
 	@echo "make test-unit  only the tests that need no API server"
 	@echo "make generate   write CRDs, chart templates, docs and the runtime schema from schema/ and policies/"
 	@echo "make verify     fast checks: generated files up to date, unit tests"
+	@echo "make release VERSION=x.y.z [REPO_URL=https://...]   stamp, package and index the chart into dist/"
 	@echo "make sandbox-up / sandbox-down   the local cluster on its own"
 
 setup:
@@ -50,6 +51,10 @@ verify: $(PY)
 	$(BIN)/ack-kruise generate --check
 	$(PY) -m pytest tests -m "not e2e" -q -x
 
+release: $(PY)
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z [REPO_URL=https://...]" >&2; exit 2; }
+	$(PY) -m generator.release --version $(VERSION) $(if $(REPO_URL),--repo-url $(REPO_URL))
+
 sandbox-up: $(PY)
 	@$(BIN)/ack-kruise sandbox up
 
@@ -58,4 +63,4 @@ sandbox-down: $(PY)
 
 clean:
 	-$(BIN)/ack-kruise sandbox down 2>/dev/null
-	rm -rf .pytest_cache build dist *.egg-info
+	rm -rf .pytest_cache build *.egg-info   # not dist/: it is the chart repository (make release)

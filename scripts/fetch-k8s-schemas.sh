@@ -19,7 +19,7 @@ if [[ -z "$python" ]]; then
   if [[ -x "$repo/.venv/bin/python" ]]; then python="$repo/.venv/bin/python"; else python=python3; fi
 fi
 versions=("$@")
-if [[ ${#versions[@]} -eq 0 ]]; then versions=(1.13 1.14 1.15 1.16 1.20 1.37); fi
+if [[ ${#versions[@]} -eq 0 ]]; then versions=(1.13 1.14 1.15 1.16 1.20 1.30 1.37); fi
 
 # Which pinned package carries which minor versions.
 package_for() {

@@ -49,7 +49,8 @@ def _parse(s: str | None) -> datetime | None:
 class LeaderElector:
     def __init__(self, client: KubeClient, settings: ElectionSettings):
         self.client, self.s = client, settings
-        self.path = resource_path("coordination.k8s.io/v1", "leases", settings.namespace)
+        self.api_version = "coordination.k8s.io/v1"
+        self.path = resource_path(self.api_version, "leases", settings.namespace)
         self.is_leader = asyncio.Event()
         self.lost = asyncio.Event()
         self.transitions = 0
@@ -66,11 +67,21 @@ class LeaderElector:
         }
         return spec
 
+    async def _pick_api_version(self) -> None:
+        """Leases are coordination.k8s.io/v1 from Kubernetes 1.14; 1.13 serves only v1beta1."""
+        try:
+            await self.client.get("/apis/coordination.k8s.io/v1")
+        except ApiError as e:
+            if not e.not_found:
+                raise
+            self.api_version = "coordination.k8s.io/v1beta1"
+            self.path = resource_path(self.api_version, "leases", self.s.namespace)
+
     async def try_acquire_or_renew(self) -> bool:
         now = _now()
         lease = await self.client.get_or_none(f"{self.path}/{self.s.name}")
         if lease is None:
-            body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            body = {"apiVersion": self.api_version, "kind": "Lease",
                     "metadata": {"name": self.s.name, "namespace": self.s.namespace}, "spec": self._spec(None, now)}
             try:
                 await self.client.create(self.path, body)
@@ -96,6 +107,13 @@ class LeaderElector:
 
     async def run(self) -> None:
         """Campaign until leading, then keep renewing; sets `lost` when leadership cannot be kept."""
+        while True:
+            try:
+                await self._pick_api_version()
+                break
+            except Exception as e:
+                log.warning("leader election: %s", e)
+                await asyncio.sleep(self.s.retry_period)
         while not self.is_leader.is_set():
             try:
                 if await self.try_acquire_or_renew():
