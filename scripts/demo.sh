@@ -44,6 +44,23 @@ show kubectl get pod
 show kubectl get clone
 show kubectl get pod -o 'custom-columns=NAME:.metadata.name,IMAGE:.spec.containers[0].image,RESTARTS:.status.containerStatuses[0].restartCount,IP:.status.podIP'
 
+say "== Use an Advanced StatefulSet to deploy a stateful application (seed document, step 1-3)"
+fresh_namespace seed-asts
+show cat ./statefulset.yaml
+show kubectl create -f ./statefulset.yaml
+until_value 3 get asts demo-asts -o 'jsonpath={.status.updatedReadyReplicas}'
+show kubectl get pod
+show kubectl get asts
+
+say "== In-place upgrade of the StatefulSet to :v2 (podUpdatePolicy InPlaceIfPossible)"
+show kubectl patch asts demo-asts --type=json \
+  -p "[{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/image\",\"value\":\"$GUESTBOOK:v2\"}]"
+until_value "3 $(kubectl get asts demo-asts -o 'jsonpath={.metadata.generation}')" get asts demo-asts \
+  -o 'jsonpath={.status.updatedReadyReplicas} {.status.observedGeneration}'
+until_value "$(kubectl get asts demo-asts -o 'jsonpath={.status.updateRevision}')" get asts demo-asts -o 'jsonpath={.status.currentRevision}'
+show kubectl get pod
+show kubectl get asts
+
 say "== A Deployment rolled out by the native controllers onto the simulated nodes' three zones"
 fresh_namespace scale
 kubectl create deployment zoned --image=$GUESTBOOK:v1 --replicas=12 --dry-run=client -o json \

@@ -24,7 +24,7 @@ from .expectations import Expectations
 log = logging.getLogger(__name__)
 
 PATCH_CONTENT_TYPES = {"merge": MERGE_PATCH, "strategic": STRATEGIC_MERGE_PATCH, "json": JSON_PATCH}
-POD_LEVEL = (A.CreatePod, A.CreatePVC, A.DeletePod, A.DeletePVC, A.PatchPod, A.PatchPodStatus)
+POD_LEVEL = (A.CreatePod, A.CreatePVC, A.DeletePod, A.DeletePVC, A.PatchPod, A.PatchPodStatus, A.PatchPVC)
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def _unit_target(action: Any) -> str | None:
         return "pod/" + action.name
     if isinstance(action, A.CreatePVC):
         return "pvc/" + action.pvc["metadata"]["name"]
-    if isinstance(action, A.DeletePVC):
+    if isinstance(action, (A.DeletePVC, A.PatchPVC)):
         return "pvc/" + action.name
     return None
 
@@ -189,6 +189,9 @@ class Executor:
                 except ApiError as e:
                     if not e.not_found:
                         raise
+            elif isinstance(action, A.PatchPVC):
+                out = await c.patch(resource_path("v1", "persistentvolumeclaims", ns, action.name), action.patch)
+                exp.expect_updated(owner, "pvcs", action.name, out["metadata"]["resourceVersion"])
             elif isinstance(action, A.PatchPod):
                 out = await c.patch(resource_path("v1", "pods", ns, action.name), action.patch,
                                     PATCH_CONTENT_TYPES[action.patch_type])
@@ -222,7 +225,7 @@ class Executor:
                         raise
             elif isinstance(action, A.UpdateStatus):
                 await c.patch(f"{ref.path}/status", {"status": action.status})
-            elif isinstance(action, A.PatchCloneSet):
+            elif isinstance(action, A.PatchCloneSet):  # a patch on the workload itself, whatever its kind
                 await c.patch(ref.path, action.patch)
             else:
                 raise TypeError(f"unknown action {action!r}")

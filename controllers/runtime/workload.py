@@ -56,8 +56,12 @@ class WorkloadKind:
     kind: str
     reconcile: Callable[[dict, dict[str, list[dict]], datetime], Plan]
     owned: tuple[str, ...] = ("pods", "pvcs", "revisions")
-    owner_of: dict[str, Callable[[dict], str | None]] = field(default_factory=dict)
-    """Per owned resource, how to find its workload's uid (default: the controller ownerReference)."""
+    by_namespace: tuple[str, ...] = ()
+    """Owned resources found by name rather than by owner (an Advanced StatefulSet's PVCs may have no
+    ownerReference, as the native StatefulSet's): indexed per namespace, narrowed by `select`, and any change
+    wakes every workload of the namespace."""
+    select: Callable[[dict, str, list[dict]], list[dict]] | None = None
+    """(workload, resource, the namespace's objects) → the workload's own objects, for `by_namespace`."""
 
     @property
     def api_version(self) -> str:
@@ -78,11 +82,11 @@ class WorkloadController:
         self.executor = Executor(client, self.expectations, self.events, kind.name)
         self.failures: dict[str, int] = {}
         self.indices: dict[str, Any] = {}
+        self._namespaces: dict[str, set[str]] = {}  # namespace → workload uids, for `by_namespace` resources
         self._tasks: list[asyncio.Task] = []
 
     def _owner(self, resource: str, body: dict) -> str | None:
-        finder = self.k.owner_of.get(resource)
-        return finder(body) if finder else controller_uid(body, self.k.kind, self.k.group)
+        return controller_uid(body, self.k.kind, self.k.group)
 
     def _index_id(self, resource: str) -> str:
         return f"{self.k.name}_{resource}_by_owner"
@@ -97,24 +101,35 @@ class WorkloadController:
             return {uid: dict(body)}
 
         @kopf.on.event(k.group, k.version, k.plural, id=f"{k.name}_event", registry=registry)
-        def on_workload(type: str, uid: str, **_: Any) -> None:
+        def on_workload(type: str, uid: str, namespace: str, **_: Any) -> None:
             if type == "DELETED":
                 self.expectations.forget(uid)
                 self.failures.pop(uid, None)
+                self._namespaces.get(namespace, set()).discard(uid)
+            else:
+                self._namespaces.setdefault(namespace, set()).add(uid)
             self.queue.add(uid)
 
         for resource in k.owned:
             group, version, plural = OWNED_RESOURCES[resource]
             selector = (group, version, plural) if group else (version, plural)
 
-            def index_owned(body: kopf.Body, _resource: str = resource, **_: Any) -> dict:
-                owner = self._owner(_resource, body)
-                return {owner: dict(body)} if owner else {}
+            if resource in k.by_namespace:
+                def index_owned(body: kopf.Body, namespace: str, **_: Any) -> dict:
+                    return {namespace: dict(body)}
 
-            def on_owned(body: kopf.Body, _resource: str = resource, **_: Any) -> None:
-                owner = self._owner(_resource, body)
-                if owner:
-                    self.queue.add(owner)
+                def on_owned(namespace: str, **_: Any) -> None:
+                    for uid in list(self._namespaces.get(namespace, ())):
+                        self.queue.add(uid)
+            else:
+                def index_owned(body: kopf.Body, _resource: str = resource, **_: Any) -> dict:
+                    owner = self._owner(_resource, body)
+                    return {owner: dict(body)} if owner else {}
+
+                def on_owned(body: kopf.Body, _resource: str = resource, **_: Any) -> None:
+                    owner = self._owner(_resource, body)
+                    if owner:
+                        self.queue.add(owner)
 
             kopf.index(*selector, id=self._index_id(resource), registry=registry)(index_owned)
             kopf.on.event(*selector, id=f"{k.name}_{resource}_event", registry=registry)(on_owned)
@@ -139,8 +154,11 @@ class WorkloadController:
         workload = next(iter(store), None) if store is not None else None
         owned = {}
         for resource in self.k.owned:
-            values = self.indices[resource].get(uid)
+            key = (workload or {}).get("metadata", {}).get("namespace", "") if resource in self.k.by_namespace else uid
+            values = self.indices[resource].get(key)
             owned[resource] = list(values) if values is not None else []
+            if resource in self.k.by_namespace and workload is not None:
+                owned[resource] = self.k.select(workload, resource, owned[resource])
         return workload, owned
 
     async def sync(self, uid: str) -> None:

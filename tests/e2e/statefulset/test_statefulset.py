@@ -1,0 +1,297 @@
+"""Advanced StatefulSet against the real API server: the seed walkthrough, identity, storage, ordering,
+updates, reserveOrdinals, and side by side with the native StatefulSet controller."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.kube import ON_REAL_NODE, ON_SIMULATED_NODES, Cluster, container_status, is_ready, wait_for
+
+pytestmark = pytest.mark.usefixtures("kruise")
+REPO = Path(__file__).resolve().parents[3]
+GUESTBOOK = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook"
+SIM = "registry.example/app"
+
+
+def asts(name: str, replicas: int, image: str = f"{SIM}:v1", *, real_node: bool = False, parallel: bool = True,
+         rolling: dict | None = None, api: str = "apps.kruise.io/v1beta1", **spec) -> dict:
+    placement = ON_REAL_NODE if real_node else ON_SIMULATED_NODES
+    return {
+        "apiVersion": api, "kind": "StatefulSet", "metadata": {"name": name},
+        "spec": {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": {"app": name}},
+                 "podManagementPolicy": "Parallel" if parallel else "OrderedReady",
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {**json.loads(json.dumps(placement)), "terminationGracePeriodSeconds": 5,
+                                       "readinessGates": [{"conditionType": "InPlaceUpdateReady"}],
+                                       "containers": [{"name": "main", "image": image}]}},
+                 "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": rolling or {}}, **spec},
+    }
+
+
+class Sets:
+    def __init__(self, cluster: Cluster, namespace: str):
+        self.c, self.ns = cluster, namespace
+
+    def create(self, obj: dict) -> str:
+        return self.c.kubectl("create", "-f", "-", input=json.dumps(obj), namespace=self.ns).stdout.strip()
+
+    def get(self, name: str) -> dict:
+        return json.loads(self.c.kubectl("get", "statefulsets.v1beta1.apps.kruise.io", name, "-o", "json",
+                                         namespace=self.ns).stdout)
+
+    def status(self, name: str) -> dict:
+        return self.get(name).get("status") or {}
+
+    def patch(self, name: str, patch, kind: str = "merge") -> None:
+        self.c.kubectl("patch", "statefulsets.v1beta1.apps.kruise.io", name, f"--type={kind}", "-p",
+                       json.dumps(patch), namespace=self.ns)
+
+    def set_image(self, name: str, image: str) -> None:
+        self.patch(name, [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": image}], "json")
+
+    def pods(self, name: str, include_terminating: bool = False) -> list[dict]:
+        return [p for p in self.c.pods(self.ns, f"app={name}")
+                if include_terminating or not p["metadata"].get("deletionTimestamp")]
+
+    def names(self, name: str, include_terminating: bool = True) -> list[str]:
+        return sorted((p["metadata"]["name"] for p in self.pods(name, include_terminating)),
+                      key=lambda n: int(n.rsplit("-", 1)[1]))
+
+    def wait_ready(self, name: str, replicas: int, timeout: float = 60) -> dict:
+        def done():
+            obj = self.get(name)
+            s = obj.get("status") or {}
+            ok = (s.get("observedGeneration") == obj["metadata"]["generation"] and s.get("replicas") == replicas
+                  and s.get("readyReplicas") == replicas and s.get("updatedReplicas") == replicas
+                  and s.get("currentRevision") == s.get("updateRevision"))
+            return obj if ok else None
+        return wait_for(done, timeout, f"StatefulSet {name}: {replicas} ready pods",
+                        describe=lambda: (self.status(name), self.names(name)))
+
+
+@pytest.fixture
+def sets(cluster: Cluster, namespace: str) -> Sets:
+    return Sets(cluster, namespace)
+
+
+def columns(output: str) -> list[list[str]]:
+    return [re.split(r"\s{2,}", line.strip()) for line in output.strip().splitlines()]
+
+
+def test_seed_statefulset_walkthrough(cluster: Cluster, sets: Sets):
+    out = cluster.kubectl("create", "-f", str(REPO / "examples/seed/statefulset.yaml"), namespace=sets.ns)
+    assert out.stdout.strip() == "statefulset.apps.kruise.io/demo-asts created"
+    sets.wait_ready("demo-asts", 3, timeout=90)
+    pods = columns(cluster.kubectl("get", "pod", namespace=sets.ns).stdout)
+    assert pods[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert [r[:4] for r in pods[1:]] == [[f"demo-asts-{i}", "1/1", "Running", "0"] for i in range(3)]
+    table = columns(cluster.kubectl("get", "asts", namespace=sets.ns).stdout)
+    assert table[0] == ["NAME", "DESIRED", "CURRENT", "UPDATED", "READY", "AGE"]
+    assert table[1][:5] == ["demo-asts", "3", "3", "3", "3"]
+    before = {p["metadata"]["name"]: p for p in sets.pods("demo-asts")}
+    for name, pod in before.items():
+        assert pod["spec"]["hostname"] == name and pod["spec"]["subdomain"] == "demo-asts"
+        labels = pod["metadata"]["labels"]
+        assert labels["statefulset.kubernetes.io/pod-name"] == name
+        assert labels["apps.kubernetes.io/pod-index"] == name.rsplit("-", 1)[1]
+        assert labels["controller-revision-hash"].startswith("demo-asts-")
+    # In-place upgrade (podUpdatePolicy InPlaceIfPossible): the pods keep their UIDs.
+    sets.set_image("demo-asts", f"{GUESTBOOK}:v2")
+    sets.wait_ready("demo-asts", 3, timeout=120)
+    for name, pod in {p["metadata"]["name"]: p for p in sets.pods("demo-asts")}.items():
+        assert pod["metadata"]["uid"] == before[name]["metadata"]["uid"]
+        assert container_status(pod)["restartCount"] == 1, "restarted in place by the real kubelet"
+        assert pod["spec"]["containers"][0]["image"] == f"{GUESTBOOK}:v2"
+    table = columns(cluster.kubectl("get", "asts", namespace=sets.ns).stdout)
+    assert table[1][:5] == ["demo-asts", "3", "3", "3", "3"]
+
+
+def test_ordered_ready_creates_in_order_and_halts_on_an_unhealthy_pod(cluster: Cluster, sets: Sets):
+    sets.create(asts("ordered", 3, f"{SIM}:broken", parallel=False, rolling={"maxUnavailable": 1}))
+    wait_for(lambda: sets.names("ordered") == ["ordered-0"], 30, "the first pod")
+    # ordered-0 never becomes ready (broken image): nothing else is created.
+    wait_for(lambda: sets.status("ordered").get("replicas") == 1, 30, "status observed")
+    assert sets.names("ordered") == ["ordered-0"]
+    # Fix the template and replace the broken pod: then 1 and 2 follow, in order.
+    sets.set_image("ordered", f"{SIM}:v1")
+    cluster.kubectl("delete", "pod", "ordered-0", "--wait=false", namespace=sets.ns)
+    sets.wait_ready("ordered", 3)
+    created = sorted(sets.pods("ordered"), key=lambda p: p["metadata"]["creationTimestamp"])
+    assert [p["metadata"]["name"] for p in created] == ["ordered-0", "ordered-1", "ordered-2"]
+    sets.patch("ordered", {"spec": {"replicas": 1}})
+    sets.wait_ready("ordered", 1)
+    assert sets.names("ordered", include_terminating=False) == ["ordered-0"]
+
+
+def test_parallel_burst_scale_and_scale_strategy_max_unavailable(sets: Sets):
+    sets.create(asts("burst", 8))
+    sets.wait_ready("burst", 8)
+    assert sets.names("burst") == [f"burst-{i}" for i in range(8)]
+    sets.patch("burst", {"spec": {"replicas": 2}})
+    sets.wait_ready("burst", 2)
+
+
+def test_identity_and_pvcs_survive_pod_deletion(cluster: Cluster, sets: Sets):
+    for i in range(2):
+        cluster.kubectl("apply", "-f", "-", input=f"""
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: {sets.ns}-pv{i}, labels: {{test: {sets.ns}}}}}
+spec:
+  capacity: {{storage: 1Gi}}
+  accessModes: [ReadWriteOnce]
+  storageClassName: {sets.ns}
+  hostPath: {{path: /tmp/{sets.ns}-pv{i}}}
+""")
+    vct = [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": sets.ns,
+                                                   "resources": {"requests": {"storage": "1Gi"}}}}]
+    sets.create(asts("web", 2, volumeClaimTemplates=vct))
+    try:
+        sets.wait_ready("web", 2, timeout=90)
+        claims = {c.metadata.name for c in cluster.core.list_namespaced_persistent_volume_claim(sets.ns).items}
+        assert claims == {"data-web-0", "data-web-1"}
+        old = cluster.pod(sets.ns, "web-1")
+        cluster.kubectl("delete", "pod", "web-1", "--wait=false", namespace=sets.ns)
+        wait_for(lambda: (p := cluster.pod(sets.ns, "web-1"))["metadata"]["uid"] != old["metadata"]["uid"]
+                 and is_ready(p), 60, "web-1 recreated with the same name")
+        pod = cluster.pod(sets.ns, "web-1")
+        assert {"name": "data", "persistentVolumeClaim": {"claimName": "data-web-1"}} in pod["spec"]["volumes"]
+        # Scale down with the default retention (Retain): the claim stays.
+        sets.patch("web", {"spec": {"replicas": 1}})
+        sets.wait_ready("web", 1)
+        claims = {c.metadata.name for c in cluster.core.list_namespaced_persistent_volume_claim(sets.ns).items}
+        assert "data-web-1" in claims
+        # whenScaled Delete: a scaled-away ordinal's claim goes with its pod.
+        sets.patch("web", {"spec": {"replicas": 2}})
+        sets.wait_ready("web", 2, timeout=60)
+        sets.patch("web", {"spec": {"persistentVolumeClaimRetentionPolicy": {"whenScaled": "Delete",
+                                                                              "whenDeleted": "Retain"}}})
+        sets.patch("web", {"spec": {"replicas": 1}})
+        wait_for(lambda: "data-web-1" not in {c.metadata.name for c in
+                                             cluster.core.list_namespaced_persistent_volume_claim(sets.ns).items},
+                 60, "the scaled-away claim deleted")
+    finally:
+        cluster.kubectl("delete", "pv", "-l", f"test={sets.ns}", "--wait=false")
+
+
+def test_partition_canary(sets: Sets):
+    sets.create(asts("canary", 4, rolling={"partition": 2, "maxUnavailable": 2}))
+    sets.wait_ready("canary", 4)
+    sets.set_image("canary", f"{SIM}:v2")
+    wait_for(lambda: sets.status("canary").get("updatedReplicas") == 2 and sets.status("canary").get("readyReplicas") == 4,
+             60, "ordinals >= 2 updated")
+    images = {p["metadata"]["name"]: p["spec"]["containers"][0]["image"] for p in sets.pods("canary")}
+    assert images == {"canary-0": f"{SIM}:v1", "canary-1": f"{SIM}:v1", "canary-2": f"{SIM}:v2", "canary-3": f"{SIM}:v2"}
+    sets.patch("canary", {"spec": {"updateStrategy": {"rollingUpdate": {"partition": 0}}}})
+    sets.wait_ready("canary", 4)
+
+
+def test_reserve_ordinals_skip_ordinals(sets: Sets):
+    sets.create(asts("gaps", 3, reserveOrdinals=[1]))
+    sets.wait_ready("gaps", 3)
+    assert sets.names("gaps") == ["gaps-0", "gaps-2", "gaps-3"]
+    sets.patch("gaps", {"spec": {"reserveOrdinals": [1, "2-3"]}})
+    wait_for(lambda: sets.names("gaps") == ["gaps-0", "gaps-4", "gaps-5"], 60, "ordinals 2-3 reserved too")
+
+
+def test_ordinals_start(sets: Sets):
+    sets.create(asts("later", 2, ordinals={"start": 5}))
+    sets.wait_ready("later", 2)
+    assert sets.names("later") == ["later-5", "later-6"]
+
+
+def test_in_place_update_keeps_pod_uids_on_the_real_node(sets: Sets):
+    sets.create(asts("inplace", 2, f"{GUESTBOOK}:v1", real_node=True,
+                     rolling={"podUpdatePolicy": "InPlaceIfPossible", "maxUnavailable": 1,
+                              "inPlaceUpdateStrategy": {"gracePeriodSeconds": 1}}))
+    sets.wait_ready("inplace", 2, timeout=90)
+    before = {p["metadata"]["name"]: p["metadata"]["uid"] for p in sets.pods("inplace")}
+    sets.set_image("inplace", f"{GUESTBOOK}:v2")
+    sets.wait_ready("inplace", 2, timeout=90)
+    after = {p["metadata"]["name"]: p for p in sets.pods("inplace")}
+    assert {n: p["metadata"]["uid"] for n, p in after.items()} == before
+    assert all(container_status(p)["restartCount"] == 1 for p in after.values())
+
+
+def test_recreate_update_goes_from_the_highest_ordinal(sets: Sets):
+    sets.create(asts("recreate", 3, parallel=False))
+    sets.wait_ready("recreate", 3)
+    uids = {p["metadata"]["name"]: p["metadata"]["uid"] for p in sets.pods("recreate")}
+    sets.set_image("recreate", f"{SIM}:v2")
+    order: list[str] = []
+
+    def watch() -> bool:
+        for p in sets.pods("recreate", True):
+            name = p["metadata"]["name"]
+            if p["metadata"]["uid"] != uids[name] and name not in order:
+                order.append(name)
+        return len(order) == 3
+    wait_for(watch, 90, "every pod replaced", interval=0.05)
+    assert order == ["recreate-2", "recreate-1", "recreate-0"]
+
+
+def test_scale_subresource_and_status(cluster: Cluster, sets: Sets):
+    sets.create(asts("scaled", 1))
+    sets.wait_ready("scaled", 1)
+    cluster.kubectl("scale", "asts/scaled", "--replicas=3", namespace=sets.ns)
+    obj = sets.wait_ready("scaled", 3)
+    s = obj["status"]
+    assert s["labelSelector"] == "app=scaled"
+    for field in ("replicas", "readyReplicas", "availableReplicas", "currentReplicas", "updatedReplicas",
+                  "updatedReadyReplicas", "updatedAvailableReplicas"):
+        assert s[field] == 3, field
+    assert s["observedGeneration"] == obj["metadata"]["generation"]
+
+
+def test_specified_delete_recreates_the_pod(cluster: Cluster, sets: Sets):
+    sets.create(asts("spec", 2))
+    sets.wait_ready("spec", 2)
+    uid = cluster.pod(sets.ns, "spec-0")["metadata"]["uid"]
+    cluster.kubectl("label", "pod", "spec-0", "apps.kruise.io/specified-delete=true", namespace=sets.ns)
+    wait_for(lambda: (p := cluster.pod(sets.ns, "spec-0"))["metadata"]["uid"] != uid and is_ready(p), 60,
+             "spec-0 recreated")
+
+
+def test_same_names_pvcs_and_order_as_the_native_statefulset(cluster: Cluster, sets: Sets):
+    """The same template under both controllers, in two namespaces: pod names, PVC names, and the order of
+    creation (OrderedReady) and of deletion on scale-down match kube-controller-manager's StatefulSet."""
+    native_ns = f"{sets.ns[:50]}-native"
+    cluster.create_namespace(native_ns)
+    try:
+        vct = [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                                                       "resources": {"requests": {"storage": "1Gi"}}}}]
+        kruise = asts("twin", 3, parallel=False)
+        kruise["spec"]["template"]["spec"].pop("readinessGates")
+        native = json.loads(json.dumps(kruise))
+        native["apiVersion"] = "apps/v1"
+        native["spec"]["updateStrategy"] = {"type": "RollingUpdate"}
+        cluster.kubectl("create", "-f", "-", input=json.dumps(native), namespace=native_ns)
+        sets.create(kruise)
+
+        def created_order(ns: str) -> list[str]:
+            pods = cluster.pods(ns, "app=twin")
+            return [p["metadata"]["name"] for p in sorted(pods, key=lambda p: (p["metadata"]["creationTimestamp"],
+                                                                                p["metadata"]["name"]))]
+        wait_for(lambda: len(created_order(native_ns)) == 3 and len(created_order(sets.ns)) == 3, 60, "3 pods each")
+        assert created_order(native_ns) == created_order(sets.ns) == ["twin-0", "twin-1", "twin-2"]
+        # Claims: unbound (no storage class here), so each set stops at ordinal 0 with the same claim name.
+        for ns, api in ((native_ns, "statefulsets.apps"), (sets.ns, "statefulsets.apps.kruise.io")):
+            cluster.kubectl("delete", api, "twin", "--wait=true", namespace=ns)
+        wait_for(lambda: not cluster.pods(native_ns, "app=twin") and not cluster.pods(sets.ns, "app=twin"), 60,
+                 "both sets gone")
+        kruise["spec"]["volumeClaimTemplates"] = vct
+        native["spec"]["volumeClaimTemplates"] = vct
+        cluster.kubectl("create", "-f", "-", input=json.dumps(native), namespace=native_ns)
+        sets.create(kruise)
+
+        def claims(ns: str) -> list[str]:
+            return sorted(c.metadata.name for c in cluster.core.list_namespaced_persistent_volume_claim(ns).items)
+        wait_for(lambda: claims(native_ns) == ["data-twin-0"] and claims(sets.ns) == ["data-twin-0"], 60,
+                 "the claim of ordinal 0 in both")
+        assert [p["metadata"]["name"] for p in cluster.pods(native_ns, "app=twin")] == \
+            [p["metadata"]["name"] for p in cluster.pods(sets.ns, "app=twin")] == ["twin-0"]
+    finally:
+        cluster.delete_namespace(native_ns, wait=False)
