@@ -295,3 +295,28 @@ def test_same_names_pvcs_and_order_as_the_native_statefulset(cluster: Cluster, s
             [p["metadata"]["name"] for p in cluster.pods(sets.ns, "app=twin")] == ["twin-0"]
     finally:
         cluster.delete_namespace(native_ns, wait=False)
+
+
+def test_a_killed_controller_resumes_without_losing_or_duplicating_pods(sandbox, cluster: Cluster, sets: Sets):
+    """As for CloneSet: killed mid scale-up and mid rollout, the set ends with exactly its ordinals."""
+    import os
+    import signal
+
+    def kill() -> None:
+        record = next(p for p in sandbox.state().processes if p.name == "kruise-manager")
+        os.kill(record.pid, signal.SIGKILL)
+        sandbox.restart_manager()
+
+    sets.create(asts("crash", 20, rolling={"maxUnavailable": "20%"}))
+    wait_for(lambda: 0 < len(sets.pods("crash", True)) < 20, 30, "a scale-up under way", interval=0.02)
+    kill()
+    sets.wait_ready("crash", 20, timeout=120)
+    assert sets.names("crash") == [f"crash-{i}" for i in range(20)]
+    sets.set_image("crash", f"{SIM}:v2")
+    wait_for(lambda: 0 < sets.status("crash").get("updatedReplicas", 0) < 20, 30, "a rollout under way", interval=0.02)
+    kill()
+    obj = sets.wait_ready("crash", 20, timeout=180)
+    assert sets.names("crash") == [f"crash-{i}" for i in range(20)]
+    assert all(p["spec"]["containers"][0]["image"] == f"{SIM}:v2" for p in sets.pods("crash"))
+    assert len(cluster.apps.list_namespaced_controller_revision(sets.ns).items) == 2
+    assert obj["status"]["currentRevision"] == obj["status"]["updateRevision"]
