@@ -21,6 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple
 
+from controllers.common.selectors import selector_matches
+
 SCHEMA_FILE = Path(__file__).resolve().parent / "_generated" / "schema.json"
 INT32 = (-(2 ** 31), 2 ** 31 - 1)
 INT64 = (-(2 ** 63), 2 ** 63 - 1)
@@ -432,20 +434,7 @@ def _check_assert(rule: dict, ctx: _RuleContext) -> list[FieldError]:
 
 
 def _selector_matches(selector: dict, labels: dict) -> bool:
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for requirement in selector.get("matchExpressions") or []:
-        key, operator, values = requirement.get("key"), requirement.get("operator"), requirement.get("values") or []
-        if operator == "In" and labels.get(key) not in values:
-            return False
-        if operator == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if operator == "Exists" and key not in labels:
-            return False
-        if operator == "DoesNotExist" and key in labels:
-            return False
-    return True
+    return selector_matches(selector, labels)
 
 
 def _check_selector_not_empty(rule: dict, ctx: _RuleContext) -> list[FieldError]:

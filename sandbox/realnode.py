@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import os
 import subprocess
 import time
 from dataclasses import dataclass

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from controllers.common.view import WorkloadView, as_dict as _dict, as_int as _int
+
 from controllers.common.keys import CLONESET_SCALING_EXCLUDE_PREPARING_DELETE_LABEL
-from controllers.common.revision import DEFAULT_REVISION_HISTORY_LIMIT
 
 JSON = dict[str, Any]
 
@@ -25,93 +26,14 @@ IN_PLACE_IF_POSSIBLE = "InPlaceIfPossible"
 IN_PLACE_ONLY = "InPlaceOnly"
 
 
-def _dict(value: Any) -> JSON:
-    return value if isinstance(value, dict) else {}
-
-
-def _int(value: Any, default: int) -> int:
-    if isinstance(value, bool) or value is None:
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
 @dataclass(frozen=True)
-class CloneSetView:
-    obj: JSON
-
-    # -- metadata
-    @cached_property
-    def metadata(self) -> JSON:
-        return _dict(self.obj.get("metadata"))
-
-    @property
-    def name(self) -> str:
-        return self.metadata.get("name") or ""
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.get("namespace") or ""
-
-    @property
-    def generation(self) -> int:
-        return _int(self.metadata.get("generation"), 0)
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return _dict(self.metadata.get("labels"))
-
-    @property
-    def annotations(self) -> dict[str, str]:
-        return _dict(self.metadata.get("annotations"))
-
-    @property
-    def resource_version(self) -> str | None:
-        return self.metadata.get("resourceVersion")
-
-    @property
-    def deleting(self) -> bool:
-        return bool(self.metadata.get("deletionTimestamp"))
+class CloneSetView(WorkloadView):
+    """A CloneSet as its reconcile reads it."""
 
     # -- spec
-    @cached_property
-    def spec(self) -> JSON:
-        return _dict(self.obj.get("spec"))
-
-    @property
-    def replicas(self) -> int:
-        return max(_int(self.spec.get("replicas"), 1), 0)
-
-    @property
-    def selector(self) -> Any:
-        return self.spec.get("selector")
-
-    @property
-    def template(self) -> JSON:
-        return _dict(self.spec.get("template"))
-
-    @property
-    def template_labels(self) -> dict[str, str]:
-        return _dict(_dict(self.template.get("metadata")).get("labels"))
-
-    @property
-    def volume_claim_templates(self) -> list[JSON]:
-        return [v for v in self.spec.get("volumeClaimTemplates") or [] if isinstance(v, dict)]
-
-    @property
-    def revision_history_limit(self) -> int:
-        return _int(self.spec.get("revisionHistoryLimit"), DEFAULT_REVISION_HISTORY_LIMIT)
-
     @property
     def min_ready_seconds(self) -> int:
         return max(_int(self.spec.get("minReadySeconds"), 0), 0)
-
-    @property
-    def lifecycle(self) -> JSON | None:
-        value = self.spec.get("lifecycle")
-        return value if isinstance(value, dict) else None
 
     # -- scaleStrategy
     @cached_property
@@ -179,14 +101,3 @@ class CloneSetView:
         return max(_int(_dict(self.update_strategy.get("inPlaceUpdateStrategy")).get("gracePeriodSeconds"), 0), 0)
 
     # -- status
-    @cached_property
-    def status(self) -> JSON:
-        return _dict(self.obj.get("status"))
-
-    @property
-    def collision_count(self) -> int:
-        return max(_int(self.status.get("collisionCount"), 0), 0)
-
-    @property
-    def current_revision(self) -> str | None:
-        return self.status.get("currentRevision") or None

@@ -28,7 +28,7 @@ from typing import Any
 
 from . import lifecycle
 from .actions import Event, PatchPod, PatchPodStatus
-from .jsondiff import diff, unescape
+from .jsondiff import diff
 from .keys import (CONTAINER_PRIORITY_ENV, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY,
                    INPLACE_UPDATE_READY, INPLACE_UPDATE_STATE_ANNOTATION, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY)
 from .pods import (annotations_of, condition_equal, condition_patch, container_status, container_statuses_of,

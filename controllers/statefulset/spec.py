@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from controllers.common.view import WorkloadView, as_dict as _dict, as_int as _int
+
 from controllers.common.intstr import scaled_value
-from controllers.common.revision import DEFAULT_REVISION_HISTORY_LIMIT
 
 from .ordinals import ReservedOrdinals
 
@@ -36,19 +37,6 @@ POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
 
-def _dict(value: Any) -> JSON:
-    return value if isinstance(value, dict) else {}
-
-
-def _int(value: Any, default: int) -> int:
-    if isinstance(value, bool) or value is None:
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
 def _int_or_percent(value: Any, total: int, fallback: int) -> int:
     """GetValueFromIntOrPercent (a percentage rounds down); `fallback` when missing or malformed."""
     if value is None:
@@ -60,66 +48,18 @@ def _int_or_percent(value: Any, total: int, fallback: int) -> int:
 
 
 @dataclass(frozen=True)
-class StatefulSetView:
-    obj: JSON
+class StatefulSetView(WorkloadView):
+    """A v1beta1 Advanced StatefulSet as its reconcile reads it."""
 
     # -- metadata
-    @cached_property
-    def metadata(self) -> JSON:
-        return _dict(self.obj.get("metadata"))
-
-    @property
-    def name(self) -> str:
-        return self.metadata.get("name") or ""
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.get("namespace") or ""
-
-    @property
-    def uid(self) -> str:
-        return self.metadata.get("uid") or ""
-
     @property
     def api_version(self) -> str:
         return self.obj.get("apiVersion") or API_VERSION
 
-    @property
-    def generation(self) -> int:
-        return _int(self.metadata.get("generation"), 0)
-
-    @property
-    def annotations(self) -> dict[str, str]:
-        return _dict(self.metadata.get("annotations"))
-
-    @property
-    def deleting(self) -> bool:
-        return bool(self.metadata.get("deletionTimestamp"))
-
     # -- spec
-    @cached_property
-    def spec(self) -> JSON:
-        return _dict(self.obj.get("spec"))
-
-    @property
-    def replicas(self) -> int:
-        return max(_int(self.spec.get("replicas"), 1), 0)
-
-    @property
-    def selector(self) -> Any:
-        return self.spec.get("selector")
-
     @property
     def match_labels(self) -> dict[str, str]:
         return dict(_dict(_dict(self.selector).get("matchLabels")))
-
-    @property
-    def template(self) -> JSON:
-        return _dict(self.spec.get("template"))
-
-    @property
-    def template_labels(self) -> dict[str, str]:
-        return _dict(_dict(self.template.get("metadata")).get("labels"))
 
     @cached_property
     def volume_claim_templates(self) -> list[JSON]:
@@ -135,10 +75,6 @@ class StatefulSetView:
         """allowsBurst: Parallel pod management; anything else is OrderedReady (monotonic)."""
         return self.spec.get("podManagementPolicy") == PARALLEL
 
-    @property
-    def revision_history_limit(self) -> int:
-        return _int(self.spec.get("revisionHistoryLimit"), DEFAULT_REVISION_HISTORY_LIMIT)
-
     @cached_property
     def reserved(self) -> ReservedOrdinals:
         return ReservedOrdinals.parse(self.spec.get("reserveOrdinals"))
@@ -147,11 +83,6 @@ class StatefulSetView:
     def start_ordinal(self) -> int:
         """spec.ordinals.start (feature gate StatefulSetStartOrdinal, on), 0 when unset."""
         return max(_int(_dict(self.spec.get("ordinals")).get("start"), 0), 0)
-
-    @property
-    def lifecycle(self) -> JSON | None:
-        value = self.spec.get("lifecycle")
-        return value if isinstance(value, dict) else None
 
     @property
     def scale_max_unavailable(self) -> int | None:
@@ -222,14 +153,3 @@ class StatefulSetView:
         return max(_int(self.rolling_update.get("minReadySeconds"), 0), 0)
 
     # -- status
-    @cached_property
-    def status(self) -> JSON:
-        return _dict(self.obj.get("status"))
-
-    @property
-    def collision_count(self) -> int:
-        return max(_int(self.status.get("collisionCount"), 0), 0)
-
-    @property
-    def current_revision(self) -> str | None:
-        return self.status.get("currentRevision") or None

@@ -14,7 +14,6 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from controllers import schema as schemas
 from controllers.metrics import REGISTRY
 
 from . import admission, conversion

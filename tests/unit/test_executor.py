@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from controllers.common import actions as A
 from controllers.kube import ApiError
 from controllers.runtime.events import EventRecorder

@@ -1,4 +1,3 @@
-import copy
 
 from controllers.common import actions as A
 from controllers.common.keys import INPLACE_UPDATE_READY, LIFECYCLE_STATE_LABEL, SPECIFIED_DELETE_LABEL
