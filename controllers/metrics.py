@@ -7,6 +7,8 @@ dashboards written for OpenKruise's manager work unchanged:
 - workqueue_depth{name}
 - controller_runtime_webhook_requests_total{webhook, code}
 - leader_election_master_status{name}
+- rest_client_requests_total{code, method} (requests sent through controllers.kube.KubeClient; a watch
+  counts as method WATCH; kopf's own list/watch connections are not included)
 
 Small on purpose: counters, gauges and histograms are all a manager needs.
 """
@@ -88,3 +90,4 @@ REGISTRY.describe("controller_runtime_reconcile_time_seconds", "histogram", "Tim
 REGISTRY.describe("workqueue_depth", "gauge", "Objects waiting to be reconciled.")
 REGISTRY.describe("controller_runtime_webhook_requests_total", "counter", "Admission and conversion requests.")
 REGISTRY.describe("leader_election_master_status", "gauge", "1 while this replica leads.")
+REGISTRY.describe("rest_client_requests_total", "counter", "API requests sent, by HTTP status code and method.")

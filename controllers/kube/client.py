@@ -16,6 +16,8 @@ from typing import Any, AsyncIterator, Mapping
 
 import aiohttp
 
+from controllers.metrics import REGISTRY
+
 from .config import ClusterConfig
 
 JSON = dict[str, Any]
@@ -159,6 +161,7 @@ class KubeClient:
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as resp:
                 text = await resp.text()
+                REGISTRY.inc("rest_client_requests_total", code=str(resp.status), method=method)
                 if resp.status == 429 and attempt < 4:
                     # The API server asks us to back off (priority and fairness); honour it.
                     await asyncio.sleep(float(resp.headers.get("Retry-After", "1")))
@@ -207,6 +210,7 @@ class KubeClient:
         self.requests["WATCH"] += 1
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=float(params["timeoutSeconds"]) + 30)
         async with self.session.get(path, params=params, timeout=timeout) as resp:
+            REGISTRY.inc("rest_client_requests_total", code=str(resp.status), method="WATCH")
             if resp.status >= 400:
                 raise ApiError(resp.status, await resp.json(content_type=None), "WATCH", path)
             async for line in resp.content:
