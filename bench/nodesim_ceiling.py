@@ -24,8 +24,8 @@ def pod(i: int, node: str) -> dict:
                      "containers": [{"name": "app", "image": "registry.example/app:v1"}]}}
 
 
-async def measure(pods: int, namespace: str, concurrency: int) -> dict:
-    async with KubeClient(load_config(), max_connections=concurrency) as client:
+async def measure(pods: int, namespace: str, concurrency: int, kubeconfig: str | None = None) -> dict:
+    async with KubeClient(load_config(kubeconfig), max_connections=concurrency) as client:
         nodes = await client.get(resource_path("v1", "nodes"), labelSelector="node.ack-kruise.io/simulated=true")
         names = [n["metadata"]["name"] for n in nodes["items"]]
         if not names:
@@ -62,6 +62,7 @@ async def measure(pods: int, namespace: str, concurrency: int) -> dict:
         ready = time.monotonic() - t0
         watch.cancel()
         await client.delete(resource_path("v1", "namespaces", name=namespace))
+        await client.request("DELETE", resource_path("v1", "pods", namespace), params={"gracePeriodSeconds": 0})
         return {"pods": pods, "created_s": created, "ready_s": ready, "ready_per_s": pods / ready}
 
 

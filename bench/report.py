@@ -1,0 +1,324 @@
+"""The benchmark's Markdown report and plot, from the results `bench.run` collects.
+
+    python -m bench.report [bench/.state/results.json]   # render bench/results.md and .png again
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# Targets from the issue (#10)
+SCALE_RATIO_TARGET = 1.2      # CloneSet all-created / all-ready time ≤ 1.2 × the Deployment's
+INPLACE_SPEEDUP_TARGET = 5.0  # Deployment rolling-update time ≥ 5 × CloneSet in-place time
+RSS_TARGET_MB = 150.0         # while watching 1000 pods
+IDLE_CPU_TARGET = 0.02        # cores
+
+
+# ---- small pure helpers (unit-tested) ----------------------------------------------------------------
+def ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b <= 0:
+        return None
+    return a / b
+
+
+def fmt_s(v: float | None) -> str:
+    return "–" if v is None else (f"{v:.2f}" if v < 10 else f"{v:.1f}")
+
+
+def fmt_x(v: float | None) -> str:
+    return "–" if v is None else f"{v:.2f}×"
+
+
+def fmt_mb(v: float | None) -> str:
+    return "–" if v is None else f"{v:.0f}"
+
+
+def yes_no(ok: bool | None) -> str:
+    return {True: "**met**", False: "**not met**", None: "not measured"}[ok]
+
+
+def per_pod(requests: dict[str, float] | None, n: int) -> float | None:
+    """API requests the manager sent per pod, leases and watches left out (they are per process, not per pod)."""
+    if not requests or not n:
+        return None
+    return sum(v for k, v in requests.items() if k != "WATCH") / n
+
+
+def find(profile: dict, n: int, contender: str, kind: str | None = None) -> dict | None:
+    for r in profile.get("runs", []):
+        if r["n"] == n and r["contender"] == contender and (kind is None or r["kind"] == kind):
+            return r
+    return None
+
+
+def ok(run: dict | None) -> bool:
+    return bool(run) and not run.get("error")
+
+
+def profile_title(p: dict) -> str:
+    return f"QPS {p['qps']:g} / burst {p['burst']}"
+
+
+# ---- targets --------------------------------------------------------------------------------------
+def targets(results: dict) -> list[tuple[str, str, bool | None]]:
+    """(target, what was measured, met?) for every target of the issue."""
+    rows: list[tuple[str, str, bool | None]] = []
+    big = max(results.get("sizes") or [0])
+    note = "" if big >= 1000 else f" (QUICK run: N = {big}, not 1000)"
+    for p in results["profiles"]:
+        title = profile_title(p)
+        cs, dep = find(p, big, "cloneset", "scale"), find(p, big, "deployment", "scale")
+        if ok(cs) and ok(dep):
+            rc, rr = ratio(cs["created_s"], dep["created_s"]), ratio(cs["ready_s"], dep["ready_s"])
+            met = rc <= SCALE_RATIO_TARGET and rr <= SCALE_RATIO_TARGET
+            rows.append((f"CloneSet scale-up to {big} pods ≤ {SCALE_RATIO_TARGET}× the Deployment's time, {title}{note}",
+                         f"all created {fmt_x(rc)}, all ready {fmt_x(rr)}", met))
+        else:
+            rows.append((f"CloneSet scale-up ≤ {SCALE_RATIO_TARGET}× Deployment, {title}", "a run failed", None))
+    for p in results["profiles"]:
+        title = profile_title(p)
+        ip, dep = find(p, big, "cloneset-inplace"), find(p, big, "deployment-rolling")
+        if ok(ip) and ok(dep):
+            speedup = ratio(dep["done_s"], ip["done_s"])
+            rows.append((f"in-place rollout of {big} pods ≥ {INPLACE_SPEEDUP_TARGET:g}× faster than the Deployment's "
+                         f"rolling update, {title}{note}",
+                         f"{fmt_s(ip['done_s'])} s vs {fmt_s(dep['done_s'])} s: {speedup:.2f}× faster"
+                         if speedup >= 1 else
+                         f"{fmt_s(ip['done_s'])} s vs {fmt_s(dep['done_s'])} s: {1 / speedup:.2f}× slower",
+                         speedup >= INPLACE_SPEEDUP_TARGET))
+        else:
+            rows.append((f"in-place rollout ≥ {INPLACE_SPEEDUP_TARGET:g}× faster, {title}", "a run failed", None))
+    for p in results["profiles"]:
+        w, fresh = find(p, big, "cloneset", "watching"), find(p, big, "cloneset", "watching-restarted")
+        measured = f"{fmt_mb(w['rss_peak_mb'])} MB after the {big}-pod scale-up" if w else "not measured"
+        if fresh:
+            measured += f"; {fmt_mb(fresh['rss_peak_mb'])} MB once restarted with the same pods"
+        rows.append((f"manager RSS ≤ {RSS_TARGET_MB:g} MB while watching {big} pods, {profile_title(p)}{note}",
+                     measured, (w["rss_peak_mb"] <= RSS_TARGET_MB) if w else None))
+    for p in results["profiles"]:
+        idle, w = p.get("idle"), find(p, big, "cloneset", "watching")
+        fresh = find(p, big, "cloneset", "watching-restarted")
+        measured = []
+        if idle:
+            measured.append(f"no workloads {idle['cores']:.3f}")
+        if w:
+            measured.append(f"watching {big} pods {w['cores']:.3f}")
+        if fresh:
+            measured.append(f"restarted, watching {big} pods {fresh['cores']:.3f}")
+        vals = [x["cores"] for x in (idle, w, fresh) if x]
+        rows.append((f"idle CPU < {IDLE_CPU_TARGET} cores, {profile_title(p)}", ", ".join(measured) + " cores",
+                     all(v < IDLE_CPU_TARGET for v in vals) if vals else None))
+    for p in results["profiles"]:
+        ceiling = p.get("nodesim_ceiling")
+        fastest = max((r["n"] / r["ready_s"] for r in p["runs"] if r["kind"] == "scale" and ok(r) and r.get("ready_s")),
+                      default=None)
+        if ceiling and fastest:
+            rows.append((f"the simulator is never the bottleneck, {profile_title(p)}",
+                         f"its ceiling {ceiling['ready_per_s']:.0f} pods/s to Ready vs the fastest contender's "
+                         f"{fastest:.0f} pods/s", ceiling["ready_per_s"] > fastest))
+    return rows
+
+
+# ---- Markdown ---------------------------------------------------------------------------------------
+def _scale_table(p: dict, sizes: list[int]) -> list[str]:
+    lines = ["| N | contender | all created (s) | all ready (s) | vs native: created / ready | "
+             "vs raw client: created / ready | manager CPU (s) | manager peak RSS (MB) | manager requests / pod | "
+             "KCM CPU (s) | API server CPU (s) |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for n in sizes:
+        raw = find(p, n, "raw", "scale")
+        for r in [r for r in p["runs"] if r["n"] == n and r["kind"] == "scale"]:
+            if r.get("error"):
+                lines.append(f"| {n} | {r['label']} | **failed**: {r['error']} | | | | | | | | |")
+                continue
+            native = None
+            if r["contender"] in ("cloneset", "asts"):
+                native = find(p, n, {"cloneset": "deployment", "asts": "statefulset"}[r["contender"]], "scale")
+            vs_native = (f"{fmt_x(ratio(r['created_s'], native['created_s']))} / "
+                         f"{fmt_x(ratio(r['ready_s'], native['ready_s']))}") if ok(native) else ""
+            vs_raw = (f"{fmt_x(ratio(r['created_s'], raw['created_s']))} / {fmt_x(ratio(r['ready_s'], raw['ready_s']))}"
+                      if ok(raw) and r["contender"] != "raw" else "")
+            rp = per_pod(r.get("requests"), n) if r["controller"] == "manager" else None
+            lines.append(
+                f"| {n} | {r['label']} | {fmt_s(r['created_s'])} | {fmt_s(r['ready_s'])} | {vs_native} | {vs_raw} | "
+                f"{r['manager']['cpu_seconds']:.1f} | {fmt_mb(r['manager']['rss_peak_mb'])} | "
+                f"{f'{rp:.2f}' if rp else ''} | "
+                f"{r['cpu'].get('kube-controller-manager', 0):.1f} | {r['cpu'].get('kube-apiserver', 0):.1f} |")
+    return lines
+
+
+def _rollout_table(p: dict, sizes: list[int]) -> list[str]:
+    lines = ["| N | rollout | complete (s) | vs Deployment's time | fewest pods ready | manager CPU (s) | "
+             "manager peak RSS (MB) | manager requests / pod | KCM CPU (s) | API server CPU (s) |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for n in sizes:
+        dep = find(p, n, "deployment-rolling")
+        for r in [r for r in p["runs"] if r["n"] == n and r["kind"] == "rollout"]:
+            if r.get("error"):
+                lines.append(f"| {n} | {r['label']} | **failed**: {r['error']} | | | | | | | |")
+                continue
+            rp = per_pod(r.get("requests"), n) if r["controller"] == "manager" else None
+            lines.append(
+                f"| {n} | {r['label']} | {fmt_s(r['done_s'])} | "
+                f"{fmt_x(ratio(r['done_s'], dep['done_s'])) if ok(dep) else ''} | {r['min_ready']} of {n} | "
+                f"{r['manager']['cpu_seconds']:.1f} | {fmt_mb(r['manager']['rss_peak_mb'])} | "
+                f"{f'{rp:.2f}' if rp else ''} | {r['cpu'].get('kube-controller-manager', 0):.1f} | "
+                f"{r['cpu'].get('kube-apiserver', 0):.1f} |")
+    return lines
+
+
+def _requests_breakdown(results: dict) -> list[str]:
+    """The manager's requests by method per pod, for each of its runs (and by kind when traced)."""
+    lines = ["| profile | N | run | " + " | ".join(("POST", "PATCH", "PUT", "DELETE", "GET")) + " | total / pod |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for p in results["profiles"]:
+        for r in p["runs"]:
+            if r.get("kind") not in ("scale", "rollout") or r.get("controller") != "manager" or r.get("error"):
+                continue
+            req, n = r.get("requests") or {}, r["n"]
+            cells = " | ".join(f"{req.get(m, 0) / n:.2f}" for m in ("POST", "PATCH", "PUT", "DELETE", "GET"))
+            lines.append(f"| {profile_title(p)} | {n} | {r['label']} | {cells} | {per_pod(req, n) or 0:.2f} |")
+    return lines
+
+
+def markdown(results: dict, png_name: str = "results.png") -> str:
+    m, v = results["machine"], results["versions"]
+    sizes = results.get("sizes") or []
+    out = [
+        "# ack-kruise benchmark results",
+        "",
+        f"`{results['command']}` on {results['date']}, in {results.get('total_s', 0) / 60:.1f} min. "
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Linux {m['kernel']}; load average "
+        f"{m['load_before'][0]:.2f} before, {m.get('load_after', [0])[0]:.2f} after. "
+        f"Versions: ack-kruise {v['ack-kruise']}, Kubernetes {v['kubernetes']} (kube-apiserver, etcd in /dev/shm, "
+        f"kube-controller-manager, kube-scheduler), Python {v['python']}, kopf {v['kopf']}, aiohttp {v['aiohttp']}, "
+        f"helm {v['helm']}.",
+        "",
+        "One sandbox per client-limit profile, restarted between them, with no real node: three simulated nodes "
+        "(`sandbox/nodesim.py`) play the kubelet. kube-controller-manager, kruise-manager and the raw client loop get "
+        "the same QPS and burst. Times are from the moment the workload is created (or its image patched) until "
+        "the harness's pod watch sees the N-th pod created, Ready, or Ready on the new image. Ratios are times "
+        "(lower is better). Every run starts in a fresh namespace; the previous one's pods are gone first.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | |",
+        "|---|---|---|",
+    ]
+    out += [f"| {t} | {meas} | {yes_no(met)} |" for t, meas, met in targets(results)]
+    for p in results["profiles"]:
+        out += ["", f"## {profile_title(p)} ({p['what']})", "",
+                f"Sandbox started in {p['sandbox_start_s']:.1f} s.", "", "### Scale-up 0 → N", ""]
+        out += _scale_table(p, sizes)
+        out += ["", "### Rollout of an image change (maxUnavailable 20%, no surge)", ""]
+        out += _rollout_table(p, sizes)
+    out += ["", "## What kruise-manager costs", "",
+            "| profile | state | RSS (MB) | CPU (cores) | window (s) |", "|---|---|---:|---:|---:|"]
+    for p in results["profiles"]:
+        idle = p.get("idle")
+        if idle:
+            out.append(f"| {profile_title(p)} | idle, no workloads | {fmt_mb(idle['rss_peak_mb'])} | "
+                       f"{idle['cores']:.3f} | {idle['seconds']:.0f} |")
+        for w in [r for r in p["runs"] if r["kind"] == "watching"]:
+            out.append(f"| {profile_title(p)} | idle, watching {w['n']} pods, right after scaling up to them | "
+                       f"{fmt_mb(w['rss_peak_mb'])} | {w['cores']:.3f} | {w['seconds']:.0f} |")
+        for w in [r for r in p["runs"] if r["kind"] == "watching-restarted"]:
+            out.append(f"| {profile_title(p)} | idle, watching {w['n']} pods, restarted (no run since) | "
+                       f"{fmt_mb(w['rss_peak_mb'])} | {w['cores']:.3f} | {w['seconds']:.0f} |")
+        busy = [r for r in p["runs"] if r["kind"] in ("scale", "rollout") and not r.get("error")]
+        if busy:
+            peak = max(busy, key=lambda r: r["manager"]["rss_peak_mb"])
+            hot = max(busy, key=lambda r: r["manager"]["cores"])
+            out.append(f"| {profile_title(p)} | highest RSS during a run ({peak['label']}, N={peak['n']}) | "
+                       f"{fmt_mb(peak['manager']['rss_peak_mb'])} | {peak['manager']['cores']:.3f} | "
+                       f"{peak['manager']['seconds']:.0f} |")
+            out.append(f"| {profile_title(p)} | busiest run ({hot['label']}, N={hot['n']}) | "
+                       f"{fmt_mb(hot['manager']['rss_peak_mb'])} | {hot['manager']['cores']:.3f} | "
+                       f"{hot['manager']['seconds']:.0f} |")
+    out += ["", "API requests kruise-manager sent per pod, by method (leader election, certificate checks and events "
+            "included; its watches are not, and kopf's own list/watch connections are not counted):", ""]
+    out += _requests_breakdown(results)
+    out += ["", "## The simulator's own ceiling", "",
+            "Pods created already bound (no scheduler, no controller) by 64 concurrent unthrottled requests "
+            "(`bench/nodesim_ceiling.py`):", "",
+            "| profile | pods | all created (s) | all Ready (s) | pods/s to Ready |", "|---|---:|---:|---:|---:|"]
+    for p in results["profiles"]:
+        c = p.get("nodesim_ceiling")
+        if c:
+            out.append(f"| {profile_title(p)} | {c['pods']} | {fmt_s(c['created_s'])} | {fmt_s(c['ready_s'])} | "
+                       f"{c['ready_per_s']:.0f} |")
+    t = results.get("tools") or {}
+    if t:
+        out += ["", "## Generator and chart", "", "| command | median of 3 (s) | fastest (s) |", "|---|---:|---:|"]
+        out.append(f"| `ack-kruise generate` (into an empty folder) | {t['generate']['median_s']:.2f} | "
+                   f"{t['generate']['min_s']:.2f} |")
+        out.append(f"| `helm template ack-kruise charts/ack-kruise` | {t['helm_template']['median_s']:.2f} | "
+                   f"{t['helm_template']['min_s']:.2f} |")
+    out += ["", "## Notes", "",
+            "- kube-controller-manager gives every controller its own client, so its Deployment and ReplicaSet "
+            "controllers (and the garbage collector) each have the QPS/burst budget; kruise-manager has one budget "
+            "for everything (controllers, events, leader election, certificates), as OpenKruise's manager has.",
+            "- kube-scheduler keeps its own defaults (QPS 50, burst 100) in every profile: at 500/500 it binds "
+            "at most about 50 pods/s, which bounds every contender's all-ready time (the raw client's too).",
+            "- Every pod goes through kruise-manager's pod webhook (`/mutate-pod`, as with OpenKruise), Deployment "
+            "and StatefulSet pods included; its CPU shows in the manager's column for those runs.",
+            "- A simulated container restarted in place stays not ready for 1 s (`sandbox/kubelet_model.py`); a "
+            "recreated pod is ready as soon as it runs.",
+            "- The machine is shared: other work running at the same time slows every contender; the load "
+            "averages above say how busy it was.",
+            "", f"![pods ready over time]({png_name})", ""]
+    return "\n".join(out)
+
+
+# ---- plot -------------------------------------------------------------------------------------------
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = results.get("sizes") or []
+    rows = [(p, n) for p in results["profiles"] for n in sizes]
+    if not rows:
+        return
+    fig, axes = plt.subplots(len(rows), 2, figsize=(13, 3.4 * len(rows)), squeeze=False)
+    for i, (p, n) in enumerate(rows):
+        for j, kind in enumerate(("scale", "rollout")):
+            ax = axes[i][j]
+            for r in p["runs"]:
+                if r["n"] != n or r["kind"] != kind or not r.get("series"):
+                    continue
+                xs = [t for t, _ in r["series"]]
+                ys = [c for _, c in r["series"]]
+                end = r.get("ready_s") if kind == "scale" else r.get("done_s")
+                label = r["label"] + (" (failed)" if r.get("error") else f" – {fmt_s(end)} s")
+                ax.step(xs, ys, where="post", label=label, linewidth=1.4)
+            what = "scale-up 0 → N: pods Ready" if kind == "scale" else "rollout: pods Ready on the new image"
+            ax.set_title(f"{profile_title(p)}, N = {n}: {what}", fontsize=10)
+            ax.set_xlabel("seconds")
+            ax.set_ylabel("pods")
+            ax.set_ylim(0, n * 1.05)
+            ax.grid(alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle(f"ack-kruise `{results['command']}`, {results['date']}", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    src = Path(argv[0]) if argv else HERE / ".state" / "results.json"
+    results = json.loads(src.read_text())
+    md = HERE / "results.md"
+    md.write_text(markdown(results, png_name="results.png"))
+    plot(results, md.with_suffix(".png"))
+    print(md.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,423 @@
+"""`make bench`: how fast our controllers roll out and what the manager costs, against kube-controller-manager's
+native controllers and the ceiling of a tight client loop, all in one run on this machine.
+
+    python -m bench.run            # `make bench`: N = 100 and 1000, both client-limit profiles (about 30 min)
+    python -m bench.run --quick    # `make bench QUICK=1`: N = 100 at 500/500 only (under 2 minutes)
+
+QUICK runs one profile because one does not fit in 2 minutes at 20/30: there, a CloneSet recreating 100 pods
+alone takes 35 s (7 requests per pod at 20 requests/s). `--profiles default --sizes 100` is the other half.
+
+One sandbox per client-limit profile (restarted between profiles), without a real node: kube-apiserver, etcd,
+kube-controller-manager and kube-scheduler v1.20.2, three simulated nodes, and kruise-manager. The same QPS and
+burst go to kube-controller-manager (--kube-api-qps/--kube-api-burst), to kruise-manager
+(--rest-config-qps/--rest-config-burst) and to the raw client loop. Results go to bench/results.md (table),
+bench/results.png (pods ready over time) and bench/.state/results.json (everything, for `python -m
+bench.report` to render again); a QUICK run writes to bench/.state/quick/ instead.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from controllers.kube import KubeClient, load_config
+
+from . import cost, report, scenarios as S
+from .measure import PodWatch, nth
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+STATE = HERE / ".state"
+CEILING_PODS = 1000  # the simulator's ceiling is a rate: measured with enough pods for it to show, even for N = 100
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    qps: float
+    burst: int
+    what: str
+
+
+PROFILES = {
+    "default": Profile("default", 20, 30, "kube-controller-manager's defaults (OpenKruise's are 30/50)"),
+    "high": Profile("high", 500, 500, "high enough that the API server itself is the bound"),
+}
+
+
+@dataclass
+class Config:
+    command: str
+    contenders: tuple
+    sizes: tuple[int, ...]
+    profiles: tuple[Profile, ...]
+    idle_seconds: float
+    quick: bool
+    trace: bool
+    out_md: Path
+    out_png: Path
+    out_json: Path
+
+
+def log(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+# ---- the sandbox ----------------------------------------------------------------------------------
+class Box:
+    """One sandbox for one profile, and what the harness needs of it."""
+
+    def __init__(self, profile: Profile, trace: bool):
+        from sandbox.cluster import Sandbox, SandboxOptions
+        self.profile, self.trace = profile, trace
+        self.sandbox = Sandbox(STATE / profile.name)
+        self.options = SandboxOptions(
+            real_node=False, simulated_nodes=3, with_manager=True, kcm_qps=profile.qps, kcm_burst=profile.burst,
+            manager_args=("--rest-config-qps", f"{profile.qps:g}", "--rest-config-burst", str(profile.burst),
+                          # the chart's default (the sandbox checks every 2 s, for the certificate tests)
+                          "--cert-check-interval", "60"))
+        self.trace_file = str(self.sandbox.state_dir / "trace.json")
+
+    def up(self) -> None:
+        self.sandbox.down(quiet=True)  # a sandbox left over by an interrupted run, maybe with other limits
+        t0 = time.monotonic()
+        self.sandbox.up(self.options)
+        if self.trace:
+            self._swap_in_traced_manager()
+        self.started_s = time.monotonic() - t0
+
+    def _swap_in_traced_manager(self) -> None:
+        from sandbox import kruise, processes, tools
+        state = self.sandbox.state()
+        old = [p for p in state.processes if p.name == "kruise-manager"]
+        processes.stop(old)
+        argv = list(old[0].argv)
+        i = argv.index("-m")
+        argv[i + 1:i + 2] = ["bench.traced_manager"]
+        record = processes.start("kruise-manager", argv, Path(old[0].log), cwd=tools.REPO_ROOT,
+                                 env={**os.environ, "ACK_KRUISE_TRACE_FILE": self.trace_file})
+        state.processes = [p for p in state.processes if p.name != "kruise-manager"] + [record]
+        state.save()
+        kruise.wait_ready(state.ports["kruise-manager-health"], record)
+
+    def restart_manager(self) -> None:
+        self.sandbox.restart_manager()
+        if self.trace:
+            self._swap_in_traced_manager()
+
+    def down(self) -> None:
+        self.sandbox.down(quiet=True)
+
+    @property
+    def state(self):
+        return self.sandbox.state()
+
+    def pid(self, name: str) -> int:
+        return next(p.pid for p in self.state.processes if p.name == name)
+
+    def pids(self) -> dict[str, int]:
+        return {p.name: p.pid for p in self.state.processes}
+
+    @property
+    def metrics_port(self) -> int:
+        return self.state.ports["kruise-manager-metrics"]
+
+
+def cpu_of(pids: dict[str, int]) -> dict[str, float]:
+    out = {}
+    for name, pid in pids.items():
+        try:
+            out[name] = cost.cpu_seconds(pid)
+        except OSError:
+            pass
+    out["bench"] = cost.cpu_seconds(os.getpid())
+    return out
+
+
+class Meter:
+    """Everything measured around one phase: manager and KCM usage, every component's CPU, manager requests."""
+
+    def __init__(self, box: Box):
+        self.box = box
+
+    def start(self) -> "Meter":
+        self.pids = self.box.pids()
+        self.cpu0 = cpu_of(self.pids)
+        self.counters0 = cost.manager_counters(self.box.metrics_port)
+        self.manager = cost.Sampler(self.pids["kruise-manager"]).start()
+        self.trace0 = self._trace()
+        return self
+
+    def _trace(self):
+        if not self.box.trace:
+            return None
+        from .traced_manager import read
+        return read(self.box.trace_file)
+
+    async def stop(self) -> dict:
+        usage = await self.manager.stop()
+        cpu1 = cpu_of(self.pids)
+        counters = cost.manager_counters(self.box.metrics_port)
+        out = {"manager": usage.to_dict(),
+               "cpu": {k: round(v - self.cpu0.get(k, 0.0), 2) for k, v in cpu1.items()},
+               "requests": cost.delta(counters["requests"], self.counters0["requests"]),
+               "webhooks": cost.delta(counters["webhooks"], self.counters0["webhooks"])}
+        if self.trace0 is not None:
+            await asyncio.sleep(0.6)  # the tracer writes every 0.5 s
+            t = self._trace()
+            t.subtract(self.trace0)
+            out["trace"] = {k: v for k, v in t.most_common() if v > 0}
+        return out
+
+
+# ---- one contender ---------------------------------------------------------------------------------
+def timeout_for(n: int, qps: float, requests_per_pod: float = 8) -> float:
+    return max(120.0, n * requests_per_pod / qps + 60)
+
+
+async def run_contender(box: Box, client: KubeClient, c: S.Contender, n: int, cfg: Config,
+                        watch_idle: bool) -> list[dict]:
+    p = box.profile
+    ns = f"bench-{c.key}-{n}"
+    results: list[dict] = []
+    await S.delete_namespace(client, ns)  # left over from an interrupted run
+    await S.create_namespace(client, ns)
+    watch = await PodWatch(client, ns).start()
+    current = {"profile": p.name, "n": n, "contender": c.key, "label": c.label, "kind": "scale",
+               "controller": c.controller}
+    try:
+        meter = Meter(box).start()
+        phase = watch.begin()
+        raw_task = None
+        if c.key == "raw":
+            raw_client = KubeClient(load_config(box.state.kubeconfig), qps=p.qps, burst=p.burst, user_agent="bench-raw")
+            raw_task = asyncio.create_task(S.raw_create(raw_client, ns, n))
+        else:
+            await S.create_workload(client, c, ns, n)
+        try:
+            await watch.until(lambda w: w.ready >= n, timeout_for(n, p.qps), f"{c.key} scale-up", stall=60)
+        finally:
+            if raw_task:
+                await raw_task
+                await raw_client.close()
+        current.update(await meter.stop())
+        current.update(created_s=nth(list(phase.first_seen.values()), n),
+                       ready_s=nth(list(phase.first_ready.values()), n),
+                       series=phase.series(column=2))
+        results.append(current)
+        log(f"[{p.name}] N={n} {c.key}: all created {current['created_s']:.1f}s, all ready {current['ready_s']:.1f}s")
+
+        if watch_idle:
+            # The last status updates and events go out first (at 20 QPS they queue behind the pod writes).
+            settled = await cost.settle(box.pid("kruise-manager"))
+            usage = await cost.idle_usage(box.pid("kruise-manager"), cfg.idle_seconds)
+            results.append({"profile": p.name, "n": n, "contender": c.key, "kind": "watching",
+                            "settle_s": settled, **usage.to_dict()})
+            log(f"[{p.name}] manager idle while watching {n} pods (quiet after {settled:.0f}s): "
+                f"{usage.rss_peak / 2**20:.0f} MB, {usage.cores:.3f} cores")
+
+        for r in c.rollouts:
+            current = {"profile": p.name, "n": n, "contender": r.key, "label": r.label, "kind": "rollout",
+                       "controller": c.controller}
+            meter = Meter(box).start()
+            phase = watch.begin(r.image)
+            await S.start_rollout(client, c, r, ns)
+            await watch.until(lambda w: w.done >= n, timeout_for(n, p.qps, 12), f"{r.key} rollout", stall=60)
+            current.update(await meter.stop())
+            current.update(done_s=nth(list(phase.first_done.values()), n), min_ready=phase.min_ready(),
+                           series=phase.series(column=3))
+            results.append(current)
+            log(f"[{p.name}] N={n} {r.key}: complete {current['done_s']:.1f}s (min ready {current['min_ready']})")
+
+        if watch_idle:
+            # The same pods watched by a manager that never saw them change: what the data itself costs,
+            # without the allocator's high-water mark from the runs above.
+            current = {"profile": p.name, "n": n, "contender": c.key, "kind": "watching-restarted"}
+            box.restart_manager()
+            settled = await cost.settle(box.pid("kruise-manager"))
+            usage = await cost.idle_usage(box.pid("kruise-manager"), cfg.idle_seconds)
+            current.update(settle_s=settled, **usage.to_dict())
+            results.append(current)
+            log(f"[{p.name}] restarted manager idle while watching {n} pods: {usage.rss_peak / 2**20:.0f} MB, "
+                f"{usage.cores:.3f} cores")
+    except Exception as e:  # a contender that fails is reported as failed; the others still run
+        current["error"] = f"{type(e).__name__}: {e}"
+        results.append(current)
+        log(f"[{p.name}] N={n} {current['contender']}: FAILED: {current['error']}")
+    finally:
+        await watch.stop()
+        took = await S.delete_namespace(client, ns)
+        log(f"[{p.name}] N={n} {c.key}: namespace deleted in {took:.1f}s")
+        await asyncio.sleep(1)
+    return results
+
+
+async def measure_profile(box: Box, cfg: Config) -> dict:
+    from .nodesim_ceiling import measure as nodesim_ceiling
+    p = box.profile
+    out: dict = {"name": p.name, "qps": p.qps, "burst": p.burst, "what": p.what,
+                 "sandbox_start_s": box.started_s, "runs": []}
+    async with KubeClient(load_config(box.state.kubeconfig), max_connections=32, user_agent="bench") as client:
+        # The manager's start-up (leader election, first lists) is not idle time.
+        settled = await cost.settle(box.pid("kruise-manager"))
+        usage = await cost.idle_usage(box.pid("kruise-manager"), cfg.idle_seconds)
+        out["idle"] = {"settle_s": settled, **usage.to_dict()}
+        log(f"[{p.name}] manager idle, no workloads: {usage.rss_peak / 2**20:.0f} MB, {usage.cores:.3f} cores")
+
+        big = max(cfg.sizes)
+        ceiling_pods = max(big, CEILING_PODS)
+        ns = f"bench-nodesim-ceiling-{ceiling_pods}"
+        ceiling = await nodesim_ceiling(ceiling_pods, ns, 64, box.state.kubeconfig)
+        await S.delete_namespace(client, ns)
+        out["nodesim_ceiling"] = ceiling
+        log(f"[{p.name}] simulator ceiling: {ceiling_pods} bound pods all Ready in {ceiling['ready_s']:.1f}s "
+            f"({ceiling['ready_per_s']:.0f} pods/s)")
+
+        for n in cfg.sizes:
+            for c in cfg.contenders:
+                out["runs"] += await run_contender(box, client, c, n, cfg, watch_idle=(c is S.CLONESET and n == big))
+    return out
+
+
+# ---- generator and chart ----------------------------------------------------------------------------
+def _timed(argv: list[str], repeat: int = 3, **kw) -> dict:
+    times = []
+    for _ in range(repeat):
+        t0 = time.monotonic()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+        times.append(time.monotonic() - t0)
+    return {"median_s": statistics.median(times), "min_s": min(times), "runs": len(times)}
+
+
+def _executable(name: str) -> str:
+    here = Path(sys.executable).parent / name
+    return str(here) if here.exists() else (shutil.which(name) or name)
+
+
+def measure_tools() -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-generate-") as out:
+        generate = _timed([_executable("ack-kruise"), "generate", "--out-dir", out], cwd=REPO)
+    helm = _timed([_executable("helm"), "template", "ack-kruise", str(REPO / "charts" / "ack-kruise")], cwd=REPO)
+    return {"generate": generate, "helm_template": helm}
+
+
+# ---- where and what ---------------------------------------------------------------------------------
+def _out(argv: list[str]) -> str:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd=REPO).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(next(l for l in open("/proc/meminfo") if l.startswith("MemTotal")).split()[1])
+    except (OSError, StopIteration):
+        mem_kb = 0
+    return {"cpu": model, "cores": os.cpu_count(), "memory_gb": round(mem_kb / 2**20, 1),
+            "kernel": platform.release(), "load_before": os.getloadavg()}
+
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def pkg(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "?"
+
+    from sandbox import tools
+    try:
+        kube = _out([tools.find("kube-apiserver"), "--version"]).replace("Kubernetes ", "")
+    except Exception:
+        kube = "?"
+    commit = _out(["git", "rev-parse", "--short", "HEAD"])
+    dirty = bool(_out(["git", "status", "--porcelain", "--untracked-files=no"]))
+    return {"ack-kruise": f"{pkg('ack-kruise')} ({commit}{', with uncommitted changes' if dirty else ''})",
+            "kubernetes": kube, "python": platform.python_version(), "kopf": pkg("kopf"),
+            "aiohttp": pkg("aiohttp"), "helm": _out([_executable("helm"), "version", "--short"])}
+
+
+# ---- main -------------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> Config:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true",
+                   help="N = 100 at 500/500 only, short idle windows (under 2 minutes)")
+    p.add_argument("--sizes", help="comma-separated pod counts (default 100,1000; --quick: 100)")
+    p.add_argument("--profiles", help="comma-separated: default (20/30), high (500/500); default both "
+                                      "(--quick: high)")
+    p.add_argument("--contenders", help=f"comma-separated subset of: {', '.join(c.key for c in S.CONTENDERS)} "
+                                        "(default all)")
+    p.add_argument("--idle-seconds", type=float, help="length of each idle measurement (default 30; --quick: 5)")
+    p.add_argument("--trace", action="store_true",
+                   help="run the manager under bench.traced_manager and record its requests by kind (profiling)")
+    p.add_argument("--out", help="Markdown report, the plot next to it (default bench/results.md; --quick: "
+                                 "bench/.state/quick/results.md, so that the published figures stay)")
+    a = p.parse_args(argv)
+    sizes = tuple(int(s) for s in a.sizes.split(",")) if a.sizes else ((100,) if a.quick else (100, 1000))
+    names = a.profiles.split(",") if a.profiles else (["high"] if a.quick else list(PROFILES))
+    unknown = [n for n in names if n not in PROFILES]
+    if unknown:
+        p.error(f"unknown profile(s) {', '.join(unknown)}; known: {', '.join(PROFILES)}")
+    keys = a.contenders.split(",") if a.contenders else [c.key for c in S.CONTENDERS]
+    bad = [k for k in keys if k not in {c.key for c in S.CONTENDERS}]
+    if bad:
+        p.error(f"unknown contender(s) {', '.join(bad)}")
+    out = Path(a.out) if a.out else (STATE / "quick" / "results.md" if a.quick else HERE / "results.md")
+    given = [x for x in (argv if argv is not None else sys.argv[1:]) if x != "--out" and x != a.out]
+    command = ("make bench" if not given else "make bench QUICK=1" if given == ["--quick"]
+               else "python -m bench.run " + " ".join(given))
+    return Config(command=command, contenders=tuple(c for c in S.CONTENDERS if c.key in keys), sizes=sizes, profiles=tuple(PROFILES[n] for n in names),
+                  idle_seconds=a.idle_seconds or (5.0 if a.quick else 30.0), quick=a.quick, trace=a.trace,
+                  out_md=out, out_png=out.with_suffix(".png"), out_json=out.parent / ".results.json"
+                  if out.parent != HERE else STATE / "results.json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    t0 = time.monotonic()
+    results: dict = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+                     "versions": versions(), "quick": cfg.quick, "sizes": list(cfg.sizes),
+                     "command": cfg.command, "profiles": []}
+    log("timing `ack-kruise generate` and `helm template`")
+    results["tools"] = measure_tools()
+    for profile in cfg.profiles:
+        box = Box(profile, cfg.trace)
+        log(f"[{profile.name}] starting a sandbox with client QPS {profile.qps:g} / burst {profile.burst}")
+        box.up()
+        try:
+            results["profiles"].append(asyncio.run(measure_profile(box, cfg)))
+        finally:
+            box.down()
+    results["machine"]["load_after"] = os.getloadavg()
+    results["total_s"] = time.monotonic() - t0
+    cfg.out_json.parent.mkdir(parents=True, exist_ok=True)
+    cfg.out_md.parent.mkdir(parents=True, exist_ok=True)
+    cfg.out_json.write_text(json.dumps(results, indent=1))
+    text = report.markdown(results, png_name=cfg.out_png.name)
+    cfg.out_md.write_text(text)
+    report.plot(results, cfg.out_png)
+    print(text)
+    log(f"done in {results['total_s']:.0f}s: {cfg.out_md}, {cfg.out_png} (raw data: {cfg.out_json})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""`make bench`'s pure parts: pod classification, timelines, /proc and /metrics parsing, ratios, targets, the
+report, and the arguments. The measurements themselves need a sandbox and are not tests."""
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from bench import cost, measure, report, run, scenarios as S
+from bench.traced_manager import key_of
+
+
+def pod(name: str, uid: str, ready: bool = False, image: str = S.V1, status_image: str | None = None,
+        deleting: bool = False) -> dict:
+    meta = {"name": name, "namespace": "ns", "uid": uid}
+    if deleting:
+        meta["deletionTimestamp"] = "2024-01-01T00:00:00Z"
+    status = {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}
+    if status_image:
+        status["containerStatuses"] = [{"name": "app", "image": status_image}]
+    return {"metadata": meta, "spec": {"containers": [{"name": "app", "image": image}]}, "status": status}
+
+
+# ---- measure ----------------------------------------------------------------------------------------
+def test_ready_and_image_checks():
+    assert measure.is_ready(pod("a", "1", ready=True))
+    assert not measure.is_ready(pod("a", "1"))
+    assert not measure.is_ready({"metadata": {}})
+    assert measure.runs_image(pod("a", "1", image=S.V2, status_image=S.V2), S.V2)
+    assert not measure.runs_image(pod("a", "1", image=S.V2, status_image=S.V1), S.V2)  # in place, not restarted yet
+    assert not measure.runs_image(pod("a", "1", image=S.V2), S.V2)  # no container status yet
+
+
+def test_nth():
+    assert measure.nth([3.0, 1.0, 2.0], 2) == 2.0
+    assert measure.nth([1.0], 2) is None
+    assert measure.nth([], 0) is None
+
+
+class _Client:  # PodWatch only needs the informer's callback here
+    pass
+
+
+def _watch() -> measure.PodWatch:
+    w = measure.PodWatch.__new__(measure.PodWatch)
+    w.client, w.namespace = _Client(), "ns"
+    w.informer = type("I", (), {"cache": {}})()
+    w._uid, w._ready, w._done = {}, set(), set()
+    import time
+    w.t0 = time.monotonic()
+    w.phase = measure.Phase(None)
+    w._changed = asyncio.Event()
+    return w
+
+
+def test_pod_watch_counts_scale_up_and_rollout():
+    w = _watch()
+    w.begin()
+    w._on_pod(("ns", "a"), pod("a", "1"))
+    w._on_pod(("ns", "b"), pod("b", "2", ready=True))
+    assert (w.pods, w.ready, w.done) == (2, 1, 1)
+    w._on_pod(("ns", "a"), pod("a", "1", ready=True))
+    assert set(w.phase.first_seen) == {"1", "2"} and set(w.phase.first_ready) == {"1", "2"}
+    # a terminating pod is not counted as ready
+    w._on_pod(("ns", "b"), pod("b", "2", ready=True, deleting=True))
+    assert w.ready == 1
+    w._on_pod(("ns", "b"), None)
+    assert (w.pods, w.ready) == (1, 1)
+
+    # rollout: `done` counts pods Ready on the target image only
+    w.informer.cache = {("ns", "a"): pod("a", "1", ready=True, status_image=S.V1)}
+    w.begin(S.V2)
+    assert w.done == 0
+    w._on_pod(("ns", "a"), pod("a", "1", ready=False, image=S.V2, status_image=S.V1))
+    w._on_pod(("ns", "a"), pod("a", "1", ready=True, image=S.V2, status_image=S.V2))
+    assert w.done == 1 and "1" in w.phase.first_done
+    assert w.phase.min_ready() == 0
+    # a recreated pod of the same name is another pod
+    w._on_pod(("ns", "a"), pod("a", "9", ready=False, image=S.V2))
+    assert (w.pods, w.ready, w.done) == (1, 0, 0)
+
+
+def test_until_reports_a_stall():
+    async def go():
+        w = _watch()
+        w.begin()
+        with pytest.raises(TimeoutError, match="no progress"):
+            await w.until(lambda w: w.ready >= 1, timeout=5, what="x", stall=0.2)
+        assert await w.until(lambda w: True, timeout=1, what="y") >= 0
+    asyncio.run(go())
+
+
+def test_series_is_thinned_but_keeps_the_end():
+    ph = measure.Phase(None, samples=[(float(i), i, i, 0) for i in range(1000)])
+    s = ph.series(points=100)
+    assert len(s) <= 102 and s[0] == (0.0, 0) and s[-1] == (999.0, 999)
+
+
+# ---- cost -------------------------------------------------------------------------------------------
+def test_proc_readings_of_this_process():
+    assert cost.cpu_seconds(os.getpid()) > 0
+    assert cost.rss_bytes(os.getpid()) > 1 << 20
+
+
+def test_parse_metrics_sums_per_label():
+    text = """# HELP rest_client_requests_total x
+# TYPE rest_client_requests_total counter
+rest_client_requests_total{code="200",method="GET"} 6
+rest_client_requests_total{code="404",method="GET"} 2
+rest_client_requests_total{code="201",method="POST"} 1e+03
+controller_runtime_webhook_requests_total{code="200",webhook="/mutate-pod"} 100
+"""
+    assert cost.parse_metrics(text, "rest_client_requests_total", "method") == {"GET": 8.0, "POST": 1000.0}
+    assert cost.parse_metrics(text, "controller_runtime_webhook_requests_total", "webhook") == {"/mutate-pod": 100.0}
+    assert cost.delta({"GET": 10.0, "POST": 5.0}, {"GET": 4.0, "POST": 5.0}) == {"GET": 6.0}
+
+
+def test_usage_cores():
+    u = cost.Usage(seconds=10, cpu_seconds=0.5, rss_peak=100 << 20, rss_end=90 << 20)
+    assert u.cores == pytest.approx(0.05)
+    assert u.to_dict()["rss_peak_mb"] == pytest.approx(100)
+
+
+# ---- scenarios --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("c", [c for c in S.CONTENDERS if c.manifest], ids=lambda c: c.key)
+def test_manifests_select_their_own_pods(c):
+    body = c.manifest(c.key, 7)
+    spec = body["spec"]
+    assert spec["replicas"] == 7
+    labels = spec["template"]["metadata"]["labels"]
+    assert all(labels[k] == v for k, v in spec["selector"]["matchLabels"].items())
+    assert body["apiVersion"] == c.api_version
+    if c.key == "asts":  # OpenKruise refuses in-place updates without the gate in the template
+        assert {"conditionType": "InPlaceUpdateReady"} in spec["template"]["spec"]["readinessGates"]
+
+
+def test_rollout_patches():
+    cs = S.CLONESET
+    inplace, recreate = cs.rollouts
+    assert inplace.patch(S.V2)["spec"]["template"]["spec"]["containers"] == [{"name": "app", "image": S.V2}]
+    assert recreate.patch(S.V3)["spec"]["updateStrategy"] == {"type": "ReCreate"}
+    assert S.DEPLOYMENT.manifest("d", 1)["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": "20%",
+                                                                                  "maxSurge": 0}
+
+
+def test_traced_request_keys():
+    assert key_of("POST", "/api/v1/namespaces/x/pods") == "POST pods"
+    assert key_of("PATCH", "/api/v1/namespaces/x/pods/p/status",
+                  {"status": {"conditions": [{"type": "Ready"}, {"type": "InPlaceUpdateReady"}]}}) == \
+        "PATCH pods/status status.conditions[InPlaceUpdateReady,Ready]"
+    assert key_of("PATCH", "/apis/apps.kruise.io/v1alpha1/namespaces/x/clonesets/c",
+                  {"metadata": {"labels": {}}, "spec": {"replicas": 1}}) == "PATCH clonesets metadata{labels}+spec{replicas}"
+    assert key_of("PUT", "/apis/coordination.k8s.io/v1/namespaces/k/leases/m") == "PUT leases"
+
+
+# ---- report -----------------------------------------------------------------------------------------
+def _run(contender, kind, n=1000, **kw):
+    base = {"profile": "default", "n": n, "contender": contender, "label": contender, "kind": kind,
+            "controller": "manager" if contender.startswith(("cloneset", "asts")) else "kcm",
+            "manager": {"cpu_seconds": 1.0, "cores": 0.1, "rss_peak_mb": 120.0, "seconds": 10},
+            "cpu": {"kube-apiserver": 2.0}, "requests": {"POST": 1000.0, "PATCH": 3000.0, "WATCH": 4.0},
+            "series": [(0.0, 0), (1.0, n)]}
+    base.update(kw)
+    return base
+
+
+def _results(cs_ready=55.0, inplace=10.0):
+    runs = [_run("raw", "scale", created_s=50.0, ready_s=51.0, controller="client"),
+            _run("deployment", "scale", created_s=50.0, ready_s=52.0),
+            _run("cloneset", "scale", created_s=55.0, ready_s=cs_ready),
+            {"n": 1000, "contender": "cloneset", "kind": "watching", "rss_peak_mb": 140.0, "cores": 0.01,
+             "seconds": 30},
+            {"n": 1000, "contender": "cloneset", "kind": "watching-restarted", "rss_peak_mb": 120.0, "cores": 0.005,
+             "seconds": 30},
+            _run("deployment-rolling", "rollout", done_s=100.0, min_ready=800),
+            _run("cloneset-inplace", "rollout", done_s=inplace, min_ready=800),
+            _run("asts", "scale", error="TimeoutError: stuck")]
+    return {"date": "2024-01-01 00:00 UTC", "command": "make bench", "sizes": [1000], "total_s": 600,
+            "machine": {"cpu": "cpu", "cores": 2, "memory_gb": 8, "kernel": "6", "load_before": [0.1, 0, 0],
+                        "load_after": [0.2, 0, 0]},
+            "versions": {"ack-kruise": "0.1.0", "kubernetes": "v1.20.2", "python": "3.11", "kopf": "1.45",
+                         "aiohttp": "3", "helm": "v3"},
+            "tools": {"generate": {"median_s": 0.3, "min_s": 0.3}, "helm_template": {"median_s": 0.1, "min_s": 0.1}},
+            "profiles": [{"name": "default", "qps": 20, "burst": 30, "what": "defaults", "sandbox_start_s": 8.0,
+                          "idle": {"rss_peak_mb": 80.0, "cores": 0.001, "seconds": 30},
+                          "nodesim_ceiling": {"pods": 1000, "created_s": 1.0, "ready_s": 2.0, "ready_per_s": 500.0},
+                          "runs": runs}]}
+
+
+def test_ratios_and_per_pod():
+    assert report.ratio(2.0, 1.0) == 2.0 and report.ratio(1.0, None) is None and report.ratio(1.0, 0) is None
+    assert report.per_pod({"POST": 100.0, "PATCH": 300.0, "WATCH": 5.0}, 100) == 4.0
+    assert report.per_pod({}, 100) is None
+
+
+def test_targets_say_which_are_met():
+    rows = {t.split(",")[0]: (m, ok) for t, m, ok in report.targets(_results())}
+    scale = next(v for k, v in rows.items() if k.startswith("CloneSet scale-up"))
+    assert scale == ("all created 1.10×, all ready 1.06×", True)
+    inplace = next(v for k, v in rows.items() if k.startswith("in-place"))
+    assert inplace[1] is True and "10.00× faster" in inplace[0]
+    rss = next(v for k, v in rows.items() if k.startswith("manager RSS"))
+    assert rss[1] is True and "120 MB once restarted" in rss[0]
+    assert next(v for k, v in rows.items() if k.startswith("idle CPU"))[1] is True
+    assert next(v for k, v in rows.items() if k.startswith("the simulator"))[1] is True
+
+    slow = {t.split(",")[0]: ok for t, _, ok in report.targets(_results(cs_ready=70.0, inplace=40.0))}
+    assert not any(ok for k, ok in slow.items() if k.startswith(("CloneSet scale-up", "in-place")))
+
+
+def test_markdown_names_failures_and_ratios():
+    text = report.markdown(_results())
+    assert "**failed**: TimeoutError: stuck" in text
+    assert "| 1000 | cloneset | 55.0 | 55.0 | 1.10× / 1.06× |" in text
+    assert "![pods ready over time](results.png)" in text
+    assert "| `ack-kruise generate` (into an empty folder) | 0.30 |" in text
+
+
+def test_plot_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    report.plot(_results(), tmp_path / "p.png")
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# ---- arguments --------------------------------------------------------------------------------------
+def test_arguments():
+    full = run.parse_args([])
+    assert full.command == "make bench" and full.sizes == (100, 1000)
+    assert [p.name for p in full.profiles] == ["default", "high"]
+    assert full.out_md == run.HERE / "results.md"
+    quick = run.parse_args(["--quick"])
+    assert quick.command == "make bench QUICK=1" and quick.sizes == (100,) and [p.name for p in quick.profiles] == ["high"]
+    assert quick.out_md.parent == run.STATE / "quick"  # a quick run never overwrites the published figures
+    some = run.parse_args(["--profiles", "default", "--sizes", "10", "--contenders", "raw,cloneset"])
+    assert [c.key for c in some.contenders] == ["raw", "cloneset"] and some.command.startswith("python -m bench.run")
+    with pytest.raises(SystemExit):
+        run.parse_args(["--profiles", "nope"])
+    assert run.timeout_for(1000, 20) == 1000 * 8 / 20 + 60 and run.timeout_for(10, 500) == 120
