@@ -5,16 +5,18 @@ BIN   := $(VENV)/bin
 PY    := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup images demo test test-unit test-e2e verify generate release sandbox-up sandbox-down clean
+.PHONY: help setup images image demo test test-unit test-e2e e2e-incluster verify generate release sandbox-up sandbox-down clean
 
 help:
 	@echo "make setup      install everything on Debian 12 (root, idempotent; ~7 min cold, <1 min warm)"
 	@echo "make images     build the sandbox's container images without Docker (run by make setup)"
+	@echo "make image      build the kruise-manager image without Docker (cached) and load it into a running sandbox"
 	@echo "make demo       start the sandbox and show workloads rolled out on it"
 	@echo "make test       the full test suite (unit + e2e against a real kube-apiserver)"
 	@echo "make test-unit  only the tests that need no API server"
 	@echo "make generate   write CRDs, chart templates, docs and the runtime schema from schema/ and policies/"
 	@echo "make verify     fast checks: generated files up to date, unit tests"
+	@echo "make e2e-incluster  the packaged chart installed with that image on its own sandbox: walkthroughs, upgrade, faults"
 	@echo "make release VERSION=x.y.z [REPO_URL=https://...]   stamp, package and index the chart into dist/"
 	@echo "make sandbox-up / sandbox-down   the local cluster on its own"
 
@@ -23,6 +25,12 @@ setup:
 
 images: $(PY)
 	@$(BIN)/ack-kruise sandbox images
+
+image: $(PY)
+	@$(BIN)/ack-kruise sandbox image
+
+e2e-incluster: $(PY)
+	$(PY) -m pytest tests/e2e/incluster -m sandbox_lifecycle
 
 $(PY):
 	@echo "the virtualenv is missing: run \`make setup\` first" >&2; exit 1

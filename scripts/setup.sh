@@ -17,7 +17,7 @@ export ACK_KRUISE_CACHE="$CACHE" DEBIAN_FRONTEND=noninteractive
 # Debian packages, by what needs them.
 APT_BUILD=(golang-go make gcc libc6-dev rsync openssl golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev)
 APT_RUNTIME=(etcd-server iptables)
-APT_REAL_NODE=(containerd runc containernetworking-plugins docker-registry busybox-static)
+APT_REAL_NODE=(containerd runc containernetworking-plugins docker-registry busybox-static debootstrap)
 
 current_step=""
 step() { current_step="$1"; echo "==> $1"; }
@@ -85,6 +85,9 @@ ln -sf "$CACHE/bin/kubectl" "$VENV/bin/kubectl"
 step "container images for the sandbox (built without Docker)"
 run_quiet "$VENV/bin/ack-kruise" sandbox images
 echo "    $(head -n1 "$CACHE/setup.log")"
+
+step "the kruise-manager image (debootstrap, built without Docker; cached)"
+run_quiet "$VENV/bin/ack-kruise" sandbox image --no-load
 
 if [ -f "$ROOT/scripts/fetch-k8s-schemas.sh" ]; then
   step "Kubernetes OpenAPI schemas for offline validation"

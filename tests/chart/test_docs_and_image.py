@@ -84,8 +84,6 @@ def test_the_dockerfile_installs_the_wheel_and_runs_ack_kruise() -> None:
     assert "docker build -t" in README
 
 
-@pytest.mark.xfail(strict=True, reason="pyproject.toml does not ship controllers/_generated/schema.json in the wheel "
-                                       "yet; the image would lack the runtime schema (see the issue 6 report)")
 def test_the_wheel_carries_the_runtime_schema() -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     package_data = pyproject["tool"]["setuptools"].get("package-data", {})
