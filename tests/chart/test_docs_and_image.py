@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import tomllib
 
-import pytest
 import yaml
 
 from .conftest import CHART, REPO, render
