@@ -297,8 +297,7 @@ def teardown_host_network(previous: dict, kube_proxy: str | None, proxy_config: 
     if kube_proxy and proxy_config.exists():
         # kube-proxy's iptables chains outlive it; --cleanup removes them.
         subprocess.run([kube_proxy, "--cleanup", "--config", str(proxy_config)], capture_output=True, timeout=60)
-    _remove_cni_chains()
-    _remove_kubernetes_chains()
+    _remove_node_chains()
     for link in (POD_BRIDGE, NODE_BRIDGE):
         if _link_exists(link):
             _sh("ip", "link", "del", link, check=False)
@@ -306,34 +305,21 @@ def teardown_host_network(previous: dict, kube_proxy: str | None, proxy_config: 
         Path("/proc/sys/net/ipv4/ip_forward").write_text(previous["ip_forward"])
 
 
-def _remove_kubernetes_chains() -> None:
-    """The kubelet's own chains (KUBE-FIREWALL, KUBE-MARK-*, canaries) stay after it stops, and so do
-    kube-proxy's canaries. The real node is the machine's only Kubernetes node (see `claim`), so every
-    KUBE-* chain is ours."""
+def _remove_node_chains() -> None:
+    """Chains the node leaves behind: the kubelet's (KUBE-FIREWALL, KUBE-MARK-*, canaries), kube-proxy's
+    canaries, and the CNI bridge plugin's masquerade chains (CNI-<hash>) of pods whose teardown never ran (a
+    killed sandbox). The real node is the machine's only Kubernetes node (see `claim`), so every KUBE-* and
+    CNI-* chain is one of ours."""
+    prefixes = ("KUBE-", "CNI-")
     for table in ("filter", "nat", "mangle"):
         rules = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True).stdout.splitlines()
         for rule in rules:
             parts = shlex.split(rule)
-            if parts[:1] == ["-A"] and not parts[1].startswith("KUBE-") and "-j" in parts \
-                    and parts[parts.index("-j") + 1].startswith("KUBE-"):
+            if parts[:1] == ["-A"] and not parts[1].startswith(prefixes) and "-j" in parts \
+                    and parts[parts.index("-j") + 1].startswith(prefixes):
                 subprocess.run(["iptables", "-t", table, "-D", *parts[1:]], capture_output=True)
-        chains = [r.split()[1] for r in rules if r.startswith("-N KUBE-")]
+        chains = [r.split()[1] for r in rules if r.startswith(("-N KUBE-", "-N CNI-"))]
         for chain in chains:
             subprocess.run(["iptables", "-t", table, "-F", chain], capture_output=True)
         for chain in chains:
             subprocess.run(["iptables", "-t", table, "-X", chain], capture_output=True)
-
-
-def _remove_cni_chains() -> None:
-    """The bridge plugin's masquerade chains (CNI-<hash>) for pods whose teardown never ran."""
-    rules = subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True, text=True).stdout.splitlines()
-    chains = set()
-    for rule in rules:
-        parts = rule.split()
-        if parts[:2] == ["-A", "POSTROUTING"] and "-j" in parts and parts[parts.index("-j") + 1].startswith("CNI-"):
-            if f'name: \\"{CNI_NETWORK}\\"' in rule or f'name: "{CNI_NETWORK}"' in rule:
-                subprocess.run(["iptables", "-t", "nat", *(["-D"] + parts[1:])], capture_output=True)
-                chains.add(parts[parts.index("-j") + 1])
-    for chain in chains:
-        subprocess.run(["iptables", "-t", "nat", "-F", chain], capture_output=True)
-        subprocess.run(["iptables", "-t", "nat", "-X", chain], capture_output=True)
