@@ -39,6 +39,7 @@ from .measure import PodWatch, nth
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 STATE = HERE / ".state"
+QUIET_WINDOW, QUIET_WINDOWS = 1.0, 2  # the manager is done when two 1 s windows in a row use < 0.02 cores
 CEILING_PODS = 1000  # the simulator's ceiling is a rate: measured with enough pods for it to show, even for N = 100
 
 
@@ -186,6 +187,19 @@ def timeout_for(n: int, qps: float, requests_per_pod: float = 8) -> float:
     return max(120.0, n * requests_per_pod / qps + 60)
 
 
+async def finish(box: Box, watch: PodWatch, meter: Meter, n: int) -> dict:
+    """After the pods are all there: wait until the manager is quiet too (its remaining writes, e.g. lifecycle
+    labels and events, queue behind the pod writes at 20 QPS), so that its CPU and requests count the whole
+    run and the next phase starts clean. `manager_busy_s`: when it went quiet, from the phase start."""
+    at_done = watch.now()
+    quiet = QUIET_WINDOWS * QUIET_WINDOW
+    settled = await cost.settle(box.pid("kruise-manager"), window=QUIET_WINDOW, windows=QUIET_WINDOWS,
+                                timeout=timeout_for(n, box.profile.qps))
+    out = await meter.stop()
+    out["manager_busy_s"] = at_done + max(0.0, settled - quiet)
+    return out
+
+
 async def run_contender(box: Box, client: KubeClient, c: S.Contender, n: int, cfg: Config,
                         watch_idle: bool) -> list[dict]:
     p = box.profile
@@ -197,21 +211,27 @@ async def run_contender(box: Box, client: KubeClient, c: S.Contender, n: int, cf
     current = {"profile": p.name, "n": n, "contender": c.key, "label": c.label, "kind": "scale",
                "controller": c.controller}
     try:
+        raw = None
+        if c.key == "raw":  # its own process, as the controllers are, started and connected beforehand
+            raw = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.raw_client", "--kubeconfig", box.state.kubeconfig, "--namespace", ns,
+                "--pods", str(n), "--qps", f"{p.qps:g}", "--burst", str(p.burst), cwd=REPO,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            if (await raw.stdout.readline()).strip() != b"ready":
+                raise RuntimeError("bench.raw_client did not start")
         meter = Meter(box).start()
         phase = watch.begin()
-        raw_task = None
-        if c.key == "raw":
-            raw_client = KubeClient(load_config(box.state.kubeconfig), qps=p.qps, burst=p.burst, user_agent="bench-raw")
-            raw_task = asyncio.create_task(S.raw_create(raw_client, ns, n))
+        if raw:
+            raw.stdin.write(b"go\n")
+            await raw.stdin.drain()
         else:
             await S.create_workload(client, c, ns, n)
         try:
             await watch.until(lambda w: w.ready >= n, timeout_for(n, p.qps), f"{c.key} scale-up", stall=60)
         finally:
-            if raw_task:
-                await raw_task
-                await raw_client.close()
-        current.update(await meter.stop())
+            if raw and await raw.wait() != 0:
+                raise RuntimeError(f"bench.raw_client exited with {raw.returncode}")
+        current.update(await finish(box, watch, meter, n))
         current.update(created_s=nth(list(phase.first_seen.values()), n),
                        ready_s=nth(list(phase.first_ready.values()), n),
                        series=phase.series(column=2))
@@ -219,13 +239,10 @@ async def run_contender(box: Box, client: KubeClient, c: S.Contender, n: int, cf
         log(f"[{p.name}] N={n} {c.key}: all created {current['created_s']:.1f}s, all ready {current['ready_s']:.1f}s")
 
         if watch_idle:
-            # The last status updates and events go out first (at 20 QPS they queue behind the pod writes).
-            settled = await cost.settle(box.pid("kruise-manager"))
             usage = await cost.idle_usage(box.pid("kruise-manager"), cfg.idle_seconds)
-            results.append({"profile": p.name, "n": n, "contender": c.key, "kind": "watching",
-                            "settle_s": settled, **usage.to_dict()})
-            log(f"[{p.name}] manager idle while watching {n} pods (quiet after {settled:.0f}s): "
-                f"{usage.rss_peak / 2**20:.0f} MB, {usage.cores:.3f} cores")
+            results.append({"profile": p.name, "n": n, "contender": c.key, "kind": "watching", **usage.to_dict()})
+            log(f"[{p.name}] manager idle while watching {n} pods: {usage.rss_peak / 2**20:.0f} MB, "
+                f"{usage.cores:.3f} cores")
 
         for r in c.rollouts:
             current = {"profile": p.name, "n": n, "contender": r.key, "label": r.label, "kind": "rollout",
@@ -234,7 +251,7 @@ async def run_contender(box: Box, client: KubeClient, c: S.Contender, n: int, cf
             phase = watch.begin(r.image)
             await S.start_rollout(client, c, r, ns)
             await watch.until(lambda w: w.done >= n, timeout_for(n, p.qps, 12), f"{r.key} rollout", stall=60)
-            current.update(await meter.stop())
+            current.update(await finish(box, watch, meter, n))
             current.update(done_s=nth(list(phase.first_done.values()), n), min_ready=phase.min_ready(),
                            series=phase.series(column=3))
             results.append(current)
@@ -276,6 +293,11 @@ async def measure_profile(box: Box, cfg: Config) -> dict:
         log(f"[{p.name}] manager idle, no workloads: {usage.rss_peak / 2**20:.0f} MB, {usage.cores:.3f} cores")
 
         big = max(cfg.sizes)
+        for n in cfg.sizes:
+            for c in cfg.contenders:
+                out["runs"] += await run_contender(box, client, c, n, cfg, watch_idle=(c is S.CLONESET and n == big))
+
+        # Last, so that its pods (which the manager watches too) do not add to the manager's figures above.
         ceiling_pods = max(big, CEILING_PODS)
         ns = f"bench-nodesim-ceiling-{ceiling_pods}"
         ceiling = await nodesim_ceiling(ceiling_pods, ns, 64, box.state.kubeconfig)
@@ -283,10 +305,6 @@ async def measure_profile(box: Box, cfg: Config) -> dict:
         out["nodesim_ceiling"] = ceiling
         log(f"[{p.name}] simulator ceiling: {ceiling_pods} bound pods all Ready in {ceiling['ready_s']:.1f}s "
             f"({ceiling['ready_per_s']:.0f} pods/s)")
-
-        for n in cfg.sizes:
-            for c in cfg.contenders:
-                out["runs"] += await run_contender(box, client, c, n, cfg, watch_idle=(c is S.CLONESET and n == big))
     return out
 
 
@@ -365,7 +383,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                                       "(--quick: high)")
     p.add_argument("--contenders", help=f"comma-separated subset of: {', '.join(c.key for c in S.CONTENDERS)} "
                                         "(default all)")
-    p.add_argument("--idle-seconds", type=float, help="length of each idle measurement (default 30; --quick: 5)")
+    p.add_argument("--idle-seconds", type=float, help="length of each idle measurement (default 30; --quick: 3)")
     p.add_argument("--trace", action="store_true",
                    help="run the manager under bench.traced_manager and record its requests by kind (profiling)")
     p.add_argument("--out", help="Markdown report, the plot next to it (default bench/results.md; --quick: "
@@ -385,13 +403,18 @@ def parse_args(argv: list[str] | None = None) -> Config:
     command = ("make bench" if not given else "make bench QUICK=1" if given == ["--quick"]
                else "python -m bench.run " + " ".join(given))
     return Config(command=command, contenders=tuple(c for c in S.CONTENDERS if c.key in keys), sizes=sizes, profiles=tuple(PROFILES[n] for n in names),
-                  idle_seconds=a.idle_seconds or (5.0 if a.quick else 30.0), quick=a.quick, trace=a.trace,
+                  idle_seconds=a.idle_seconds or (3.0 if a.quick else 30.0), quick=a.quick, trace=a.trace,
                   out_md=out, out_png=out.with_suffix(".png"), out_json=out.parent / ".results.json"
                   if out.parent != HERE else STATE / "results.json")
 
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
+    try:
+        import matplotlib  # noqa: F401  (checked now, not after half an hour of measuring)
+    except ImportError:
+        log("matplotlib is missing (the plot needs it): pip install -e '.[bench]' (make setup installs it)")
+        return 2
     t0 = time.monotonic()
     results: dict = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
                      "versions": versions(), "quick": cfg.quick, "sizes": list(cfg.sizes),
