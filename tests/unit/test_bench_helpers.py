@@ -168,7 +168,7 @@ def _run(contender, kind, n=1000, **kw):
 def _results(cs_ready=55.0, inplace=10.0):
     runs = [_run("raw", "scale", created_s=50.0, ready_s=51.0, controller="client"),
             _run("deployment", "scale", created_s=50.0, ready_s=52.0),
-            _run("cloneset", "scale", created_s=55.0, ready_s=cs_ready),
+            _run("cloneset", "scale", created_s=55.0, ready_s=cs_ready, manager_busy_s=60.0),
             {"n": 1000, "contender": "cloneset", "kind": "watching", "rss_peak_mb": 140.0, "cores": 0.01,
              "seconds": 30},
             {"n": 1000, "contender": "cloneset", "kind": "watching-restarted", "rss_peak_mb": 120.0, "cores": 0.005,
@@ -212,7 +212,9 @@ def test_targets_say_which_are_met():
 def test_markdown_names_failures_and_ratios():
     text = report.markdown(_results())
     assert "**failed**: TimeoutError: stuck" in text
-    assert "| 1000 | cloneset | 55.0 | 55.0 | 1.10× / 1.06× |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| 1000 | cloneset | 55.0 |"))
+    assert "| 1.10× / 1.06× |" in row and "| 60.0 |" in row  # vs Deployment; the manager was done at 60 s
+    assert "| 1000 | deployment | 50.0 | 52.0 |  | 1.00× / 1.02× |  |" in text  # KCM: no manager columns
     assert "![pods ready over time](results.png)" in text
     assert "| `ack-kruise generate` (into an empty folder) | 0.30 |" in text
 
