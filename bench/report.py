@@ -272,8 +272,10 @@ def markdown(results: dict, png_name: str = "results.png") -> str:
             "at most about 50 pods/s, which bounds every contender's all-ready time (the raw client's too).",
             "- Every pod goes through kruise-manager's pod webhook (`/mutate-pod`, as with OpenKruise), Deployment "
             "and StatefulSet pods included; its CPU shows in the manager's column for those runs.",
-            "- A simulated container restarted in place stays not ready for 1 s (`sandbox/kubelet_model.py`); a "
-            "recreated pod is ready as soon as it runs.",
+            "- On a simulated node a new pod costs nothing: no pod sandbox, no network set-up, no image pull, ready "
+            "as soon as it is bound, while a container restarted in place stays not ready for 1 s "
+            "(`sandbox/kubelet_model.py`). What an in-place update saves on a real node is therefore not in these "
+            "rollout figures; they show the control plane's share only (API writes, scheduling, controllers).",
             "- The machine is shared: other work running at the same time slows every contender; the load "
             "averages above say how busy it was.",
             "", f"![pods ready over time]({png_name})", ""]
