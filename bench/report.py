@@ -47,6 +47,11 @@ def per_pod(requests: dict[str, float] | None, n: int) -> float | None:
     return sum(v for k, v in requests.items() if k != "WATCH") / n
 
 
+def highest_load(results: dict) -> str:
+    loads = [r["load"] for p in results["profiles"] for r in p["runs"] if "load" in r]
+    return f", {max(loads):.2f} at most when a run started" if loads else ""
+
+
 def busy(run: dict) -> str:
     """When kruise-manager went quiet after one of its own runs (its last writes may trail the pods)."""
     return fmt_s(run.get("manager_busy_s")) if run.get("controller") == "manager" else ""
@@ -197,7 +202,7 @@ def markdown(results: dict, png_name: str = "results.png") -> str:
         "",
         f"`{results['command']}` on {results['date']}, in {results.get('total_s', 0) / 60:.1f} min. "
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Linux {m['kernel']}; load average "
-        f"{m['load_before'][0]:.2f} before, {m.get('load_after', [0])[0]:.2f} after. "
+        f"{m['load_before'][0]:.2f} before, {m.get('load_after', [0])[0]:.2f} after{highest_load(results)}. "
         f"Versions: ack-kruise {v['ack-kruise']}, Kubernetes {v['kubernetes']} (kube-apiserver, etcd in /dev/shm, "
         f"kube-controller-manager, kube-scheduler), Python {v['python']}, kopf {v['kopf']}, aiohttp {v['aiohttp']}, "
         f"helm {v['helm']}.",

@@ -209,7 +209,7 @@ async def run_contender(box: Box, client: KubeClient, c: S.Contender, n: int, cf
     await S.create_namespace(client, ns)
     watch = await PodWatch(client, ns).start()
     current = {"profile": p.name, "n": n, "contender": c.key, "label": c.label, "kind": "scale",
-               "controller": c.controller}
+               "controller": c.controller, "load": os.getloadavg()[0]}
     try:
         raw = None
         if c.key == "raw":  # its own process, as the controllers are, started and connected beforehand
@@ -246,7 +246,7 @@ async def run_contender(box: Box, client: KubeClient, c: S.Contender, n: int, cf
 
         for r in c.rollouts:
             current = {"profile": p.name, "n": n, "contender": r.key, "label": r.label, "kind": "rollout",
-                       "controller": c.controller}
+                       "controller": c.controller, "load": os.getloadavg()[0]}
             meter = Meter(box).start()
             phase = watch.begin(r.image)
             await S.start_rollout(client, c, r, ns)
