@@ -5,7 +5,7 @@ BIN   := $(VENV)/bin
 PY    := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup images image demo test test-unit test-e2e e2e-incluster verify generate release sandbox-up sandbox-down clean
+.PHONY: help setup images image demo bench test test-unit test-e2e e2e-incluster verify generate release sandbox-up sandbox-down clean
 
 help:
 	@echo "make setup      install everything on Debian 12 (root, idempotent; ~7 min cold, <1 min warm)"
@@ -13,6 +13,7 @@ help:
 	@echo "make image      build the kruise-manager image without Docker (cached) and load it into a running sandbox"
 	@echo "make demo       start the sandbox and show workloads rolled out on it"
 	@echo "make test       the full test suite (unit + e2e against a real kube-apiserver)"
+	@echo "make bench [QUICK=1]  controllers vs kube-controller-manager and a raw client; writes bench/results.md and .png"
 	@echo "make test-unit  only the tests that need no API server"
 	@echo "make generate   write CRDs, chart templates, docs and the runtime schema from schema/ and policies/"
 	@echo "make verify     fast checks: generated files up to date, unit tests"
@@ -40,6 +41,9 @@ demo: $(PY)
 
 # Two sessions: the first shares one sandbox; the second starts and stops sandboxes of its own (the real
 # node is machine-wide, so they cannot overlap).
+bench: $(PY)
+	$(PY) -m bench.run $(if $(QUICK),--quick)
+
 test: $(PY)
 	$(BIN)/ack-kruise generate --check
 	$(PY) -m pytest tests -m "not sandbox_lifecycle"

