@@ -97,6 +97,26 @@ class Cluster:
                 return False
             raise
 
+    # ---- storage --------------------------------------------------------------------------
+    def static_volumes(self, namespace: str, count: int) -> list[dict]:
+        """`count` statically provisioned PersistentVolumes in a storage class named after the namespace, for
+        claims to bind to (the sandbox has no provisioner), and the volumeClaimTemplates that use them.
+        Remove them with `kubectl delete pv -l test=<namespace>`."""
+        for i in range(count):
+            self.kubectl("apply", "-f", "-", input=f"""
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: {namespace}-pv{i}, labels: {{test: {namespace}}}}}
+spec:
+  capacity: {{storage: 1Gi}}
+  accessModes: [ReadWriteOnce]
+  storageClassName: {namespace}
+  persistentVolumeReclaimPolicy: Delete
+  hostPath: {{path: /tmp/{namespace}-pv{i}}}
+""")
+        return [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": namespace,
+                                                        "resources": {"requests": {"storage": "1Gi"}}}}]
+
     # ---- pods -----------------------------------------------------------------------------
     def pods(self, namespace: str, selector: str = "") -> list[dict]:
         items = self.core.list_namespaced_pod(namespace, label_selector=selector).items

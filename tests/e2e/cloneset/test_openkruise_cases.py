@@ -89,20 +89,7 @@ def test_a_failed_first_batch_never_starts_the_second(cluster: Cluster, cs: Clon
 
 
 def test_disable_pvc_reuse_gives_a_replacement_a_new_claim(cluster: Cluster, cs: CloneSets):
-    for i in range(3):
-        cluster.kubectl("apply", "-f", "-", input=f"""
-apiVersion: v1
-kind: PersistentVolume
-metadata: {{name: {cs.ns}-pv{i}, labels: {{test: {cs.ns}}}}}
-spec:
-  capacity: {{storage: 1Gi}}
-  accessModes: [ReadWriteOnce]
-  storageClassName: {cs.ns}
-  persistentVolumeReclaimPolicy: Delete
-  hostPath: {{path: /tmp/{cs.ns}-pv{i}}}
-""")
-    vct = [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": cs.ns,
-                                                   "resources": {"requests": {"storage": "1Gi"}}}}]
+    vct = cluster.static_volumes(cs.ns, 3)
     cs.create(cloneset("fresh", 1, volumeClaimTemplates=vct, scaleStrategy={"disablePVCReuse": True}))
     try:
         cs.wait_ready("fresh", 1, timeout=90)

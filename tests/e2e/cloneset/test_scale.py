@@ -107,20 +107,7 @@ def test_failed_creates_are_reported_and_retried(cluster: Cluster, cs: CloneSets
 
 
 def test_volume_claim_templates_give_each_pod_its_pvc_and_reuse_orphans(cluster: Cluster, cs: CloneSets):
-    for i in range(4):  # statically provisioned volumes for the claims to bind to
-        cluster.kubectl("apply", "-f", "-", input=f"""
-apiVersion: v1
-kind: PersistentVolume
-metadata: {{name: {cs.ns}-pv{i}, labels: {{test: {cs.ns}}}}}
-spec:
-  capacity: {{storage: 1Gi}}
-  accessModes: [ReadWriteOnce]
-  storageClassName: {cs.ns}
-  persistentVolumeReclaimPolicy: Delete
-  hostPath: {{path: /tmp/{cs.ns}-pv{i}}}
-""")
-    vct = [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": cs.ns,
-                                                   "resources": {"requests": {"storage": "1Gi"}}}}]
+    vct = cluster.static_volumes(cs.ns, 4)
     cs.create(cloneset("vol", 2, volumeClaimTemplates=vct))
     try:
         cs.wait_ready("vol", 2, timeout=90)

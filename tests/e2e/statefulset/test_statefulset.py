@@ -135,19 +135,7 @@ def test_parallel_burst_scale_and_scale_strategy_max_unavailable(sets: Sets):
 
 
 def test_identity_and_pvcs_survive_pod_deletion(cluster: Cluster, sets: Sets):
-    for i in range(2):
-        cluster.kubectl("apply", "-f", "-", input=f"""
-apiVersion: v1
-kind: PersistentVolume
-metadata: {{name: {sets.ns}-pv{i}, labels: {{test: {sets.ns}}}}}
-spec:
-  capacity: {{storage: 1Gi}}
-  accessModes: [ReadWriteOnce]
-  storageClassName: {sets.ns}
-  hostPath: {{path: /tmp/{sets.ns}-pv{i}}}
-""")
-    vct = [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": sets.ns,
-                                                   "resources": {"requests": {"storage": "1Gi"}}}}]
+    vct = cluster.static_volumes(sets.ns, 2)
     sets.create(asts("web", 2, volumeClaimTemplates=vct))
     try:
         sets.wait_ready("web", 2, timeout=90)
