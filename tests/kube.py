@@ -3,10 +3,12 @@ and `wait_for`, which polls a condition instead of sleeping a fixed time."""
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from typing import Any, Callable, TypeVar
 
 import kubernetes
+import kubernetes.watch
 import yaml
 from kubernetes.client.rest import ApiException
 
@@ -136,3 +138,114 @@ def container_status(pod: dict, name: str | None = None) -> dict:
         if name is None or s["name"] == name:
             return s
     return {}
+
+
+class PodWatch:
+    """Every pod event in a namespace, from a watch started before the change under test.
+
+    Polling samples the pod list and can miss a state that lasts less than one poll (a surge pod on the
+    simulated nodes is created, Ready and replaced within a few hundred ms). A watch sees every change the
+    API server stores, so the questions below have exact answers. Use as a context manager:
+
+        with PodWatch(cluster, ns, "app=web") as w:
+            ...change the workload, wait for the result...
+        assert w.most_pods() == 4
+    """
+
+    def __init__(self, cluster: Cluster, namespace: str, selector: str = ""):
+        self.cluster, self.namespace, self.selector = cluster, namespace, selector
+        self.events: list[tuple[str, dict]] = []   # (ADDED|MODIFIED|DELETED, pod), in the order stored
+        self.initial: list[dict] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def __enter__(self) -> "PodWatch":
+        listed = self.cluster.core.list_namespaced_pod(self.namespace, label_selector=self.selector)
+        self.initial = [self.cluster.api.sanitize_for_serialization(p) for p in listed.items]
+        version = listed.metadata.resource_version
+        self._thread = threading.Thread(target=self._run, args=(version,), daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self, version: str) -> None:
+        w = kubernetes.watch.Watch()
+        try:
+            while not self._stop.is_set():
+                # Short server-side timeouts so that __exit__ never waits long; resume from the last version.
+                for event in w.stream(self.cluster.core.list_namespaced_pod, self.namespace,
+                                      label_selector=self.selector, resource_version=version,
+                                      timeout_seconds=1, _request_timeout=5):
+                    pod = self.cluster.api.sanitize_for_serialization(event["object"])
+                    version = pod["metadata"]["resourceVersion"]
+                    self.events.append((event["type"], pod))
+                    if self._stop.is_set():
+                        break
+        except BaseException as e:  # surfaced by __exit__: a silent watcher would make assertions vacuous
+            self._error = e
+
+    def __exit__(self, *exc) -> None:
+        if not exc[0]:
+            # Catch up before answering: the watch has seen everything once its pods, at their versions,
+            # are what a fresh list returns.
+            def caught_up() -> bool:
+                now = self.cluster.core.list_namespaced_pod(self.namespace, label_selector=self.selector).items
+                return self._error is not None or {(p.metadata.uid, p.metadata.resource_version) for p in now} == {
+                    (p["metadata"]["uid"], p["metadata"]["resourceVersion"]) for p in self._live().values()}
+            wait_for(caught_up, 30, "the pod watch to catch up with the API server")
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        if self._error and not exc[0]:
+            raise AssertionError(f"the pod watch failed: {self._error!r}")
+
+    def _replay(self):
+        """The pods that existed after each event, by UID."""
+        live = {p["metadata"]["uid"]: p for p in self.initial}
+        for kind, pod in list(self.events):
+            if kind == "DELETED":
+                live.pop(pod["metadata"]["uid"], None)
+            else:
+                live[pod["metadata"]["uid"]] = pod
+            yield live
+
+    def _live(self) -> dict[str, dict]:
+        live = {p["metadata"]["uid"]: p for p in self.initial}
+        for live in self._replay():
+            pass
+        return dict(live)
+
+    def counts(self, include_terminating: bool = False) -> list[int]:
+        """How many pods existed after each event (terminating ones only if asked)."""
+        return [sum(1 for p in live.values() if include_terminating or not p["metadata"].get("deletionTimestamp"))
+                for live in self._replay()]
+
+    def fewest_ready(self) -> int:
+        """The fewest Ready, non-terminating pods at any moment while watching."""
+        def ready(live: dict) -> int:
+            return sum(1 for p in live.values() if is_ready(p) and not p["metadata"].get("deletionTimestamp"))
+        return min([ready({p["metadata"]["uid"]: p for p in self.initial}), *map(ready, self._replay())])
+
+    def most_pods(self, include_terminating: bool = False) -> int:
+        return max([len(self.initial), *self.counts(include_terminating)])
+
+    def deleted(self) -> list[dict]:
+        """Pods present when the watch began, in the order their deletion started."""
+        known = {p["metadata"]["uid"] for p in self.initial}
+        out, seen = [], set()
+        for kind, pod in self.events:
+            uid = pod["metadata"]["uid"]
+            if uid in known and uid not in seen and (kind == "DELETED" or pod["metadata"].get("deletionTimestamp")):
+                seen.add(uid)
+                out.append(pod)
+        return out
+
+    def created(self) -> list[dict]:
+        """Pods created while watching, in creation order."""
+        known = {p["metadata"]["uid"] for p in self.initial}
+        out = []
+        for kind, pod in self.events:
+            if pod["metadata"]["uid"] not in known:
+                known.add(pod["metadata"]["uid"])
+                out.append(pod)
+        return out

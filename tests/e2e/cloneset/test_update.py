@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.kube import Cluster
+from tests.kube import Cluster, PodWatch
 
 from .helpers import GUESTBOOK, SIM_IMAGE, CloneSets, cloneset, container_status, images, is_ready, revision_of, wait_for
 
@@ -121,15 +121,17 @@ def test_a_broken_image_stops_the_rollout_at_max_unavailable(cs: CloneSets):
     cs.wait_ready("broken", 5, timeout=60)
 
 
-def test_max_surge_creates_extra_pods_during_a_recreate_rollout(cs: CloneSets):
+def test_max_surge_creates_extra_pods_during_a_recreate_rollout(cluster: Cluster, cs: CloneSets):
     cs.create(cloneset("surge", 3, update={"type": "ReCreate", "maxSurge": 1, "maxUnavailable": 0}))
     cs.wait_ready("surge", 3)
-    cs.set_image("surge", f"{SIM_IMAGE}:v2")
-    seen = set()
-    wait_for(lambda: seen.add(len(cs.pods("surge", True))) or (cs.status("surge").get("updatedReadyReplicas") == 3
-                                                               and len(cs.pods("surge", True)) == 3), 60,
-             "the surge rollout to finish")
-    assert max(seen) == 4, f"pod counts seen: {sorted(seen)}"
+    with PodWatch(cluster, cs.ns, "app=surge") as watch:
+        cs.set_image("surge", f"{SIM_IMAGE}:v2")
+        cs.wait_ready("surge", 3)
+        wait_for(lambda: len(cs.pods("surge", True)) == 3, 30, "the last old pod gone")
+    # One extra pod at a time (maxSurge 1), and never fewer than 3 ready (maxUnavailable 0).
+    assert watch.most_pods() == 4, watch.counts()
+    assert watch.fewest_ready() == 3
+    assert len(watch.created()) == 3
 
 
 def test_paused_holds_the_update_and_resuming_finishes_it(cs: CloneSets):
@@ -153,24 +155,10 @@ def test_priority_weights_order_the_rollout(cluster: Cluster, cs: CloneSets):
     cs.wait_ready("prio", 3)
     for pod, tier in zip(sorted(by_name(cs.pods("prio"))), ["low", "high", "mid"]):
         cluster.kubectl("label", "pod", pod, f"tier={tier}", namespace=cs.ns)
-    tiers = {p["metadata"]["name"]: p["metadata"]["labels"]["tier"] for p in cs.pods("prio")}
-    cs.set_image("prio", f"{SIM_IMAGE}:v2")
-    order: list[str] = []
-
-    def progress() -> bool:
-        for p in cs.pods("prio", True):
-            name = p["metadata"]["name"]
-            if name in tiers and p["metadata"].get("deletionTimestamp") and tiers[name] not in order:
-                order.append(tiers[name])
-            if name in tiers and name not in {q["metadata"]["name"] for q in cs.pods("prio", True)}:
-                pass
-        gone = [t for n, t in tiers.items() if n not in {q["metadata"]["name"] for q in cs.pods("prio", True)}]
-        for t in gone:
-            if t not in order:
-                order.append(t)
-        return len(order) == 3
-
-    wait_for(progress, 60, "every old pod replaced", interval=0.05)
+    with PodWatch(cluster, cs.ns, "app=prio") as watch:
+        cs.set_image("prio", f"{SIM_IMAGE}:v2")
+        cs.wait_ready("prio", 3)
+    order = [p["metadata"]["labels"]["tier"] for p in watch.deleted()]
     assert order == ["high", "mid", "low"]
 
 

@@ -21,7 +21,6 @@ import importlib.util
 import json
 import re
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import pytest
 import yaml
 
 from sandbox import tools
-from tests.kube import ON_SIMULATED_NODES, Cluster, container_status, is_ready, wait_for
+from tests.kube import ON_SIMULATED_NODES, Cluster, PodWatch, container_status, is_ready, wait_for
 
 pytestmark = [pytest.mark.sandbox_lifecycle, pytest.mark.timeout(300)]
 
@@ -384,17 +383,7 @@ def test_leader_pod_deleted_mid_rollout(release: Release, cluster: Cluster) -> N
     wait_for(lambda: clone().get("status", {}).get("readyReplicas") == 8, 90, "8 ready pods",
              describe=lambda: clone().get("status"))
     # Watch the pod count for the whole rollout: never more than the 8 desired (ReCreate, no surge).
-    seen, stop = [], threading.Event()
-
-    def count() -> None:
-        while not stop.is_set():
-            pods = [p for p in cluster.pods("fault", "app=fault") if not p["metadata"].get("deletionTimestamp")]
-            seen.append(len(pods))
-            time.sleep(0.2)
-
-    watcher = threading.Thread(target=count, daemon=True)
-    watcher.start()
-    try:
+    with PodWatch(cluster, "fault", "app=fault") as watch:
         cluster.kubectl("patch", "clone", "fault-clone", "--type=json", "-p", json.dumps(
             [{"op": "replace", "path": "/spec/template/spec/containers/0/image",
               "value": "localhost:5000/ack-kruise/testapp:v2"}]), namespace="fault")
@@ -415,16 +404,14 @@ def test_leader_pod_deleted_mid_rollout(release: Release, cluster: Cluster) -> N
                  and s.get("updateRevision") == s.get("currentRevision"), 120, "the rollout finished",
                  describe=lambda: f"{clone().get('status')}{release.describe()}")
         log(f"rollout finished {time.monotonic() - t0:.1f}s after the leader was deleted")
-    finally:
-        stop.set()
-        watcher.join()
     status = clone()["status"]
     pods = cluster.pods("fault", "app=fault")
     assert len(pods) == 8, [p["metadata"]["name"] for p in pods]
     assert all(p["metadata"]["labels"]["controller-revision-hash"] == status["updateRevision"] for p in pods)
     assert len({p["metadata"]["labels"]["apps.kruise.io/cloneset-instance-id"] for p in pods}) == 8
     assert all(is_ready(p) for p in pods)
-    assert max(seen) <= 8, f"the pod count went above 8 during the take-over: max {max(seen)}"
+    assert watch.most_pods() <= 8, f"the pod count went above 8 during the take-over: {watch.counts()}"
+    assert len(watch.created()) == 8, "each of the 8 pods replaced exactly once"
     # The Deployment replaced the deleted pod; both replicas Ready again.
     wait_for(lambda: len(pods := release.manager_pods()) == 2 and all(is_ready(p) for p in pods)
              and leader not in [p["metadata"]["name"] for p in pods], 90, "2 Ready manager pods again",
@@ -437,25 +424,15 @@ def test_upgrade_rolls_out_the_manager(release: Release, cluster: Cluster) -> No
     before = {p["metadata"]["name"] for p in release.manager_pods()}
     old_rs = {rs["metadata"]["name"] for rs in json.loads(cluster.kubectl(
         "get", "rs", "-o", "json", namespace=NAMESPACE).stdout)["items"] if rs["spec"]["replicas"]}
-    ready_counts, stop = [], threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            ready_counts.append(sum(is_ready(p) for p in release.manager_pods()))
-            time.sleep(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
+    deployment = release.get("deployment", DEPLOYMENT)
+    selector = ",".join(f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items())
+    with PodWatch(cluster, NAMESPACE, selector) as watch:
         upgraded = release.helm("upgrade", RELEASE, str(release.packages["upgrade"]), "--namespace", NAMESPACE,
                                 *release.values, *UPGRADE_VALUES)
         assert "STATUS: deployed" in upgraded.stdout and "REVISION: 2" in upgraded.stdout
         rollout = cluster.kubectl("rollout", "status", f"deployment/{DEPLOYMENT}", "--timeout=150s",
                                   namespace=NAMESPACE, check=False, timeout=170)
         assert rollout.returncode == 0, rollout.stderr + release.describe()
-    finally:
-        stop.set()
-        sampler.join()
     log(f"helm upgrade to chart 0.1.1 (manager.logLevel=debug) rolled out in {time.monotonic() - t0:.1f}s:\n"
         + rollout.stdout.strip())
     deployment = release.get("deployment", DEPLOYMENT)
@@ -470,7 +447,7 @@ def test_upgrade_rolls_out_the_manager(release: Release, cluster: Cluster) -> No
         "get", "rs", "-o", "json", namespace=NAMESPACE).stdout)["items"] if rs["spec"]["replicas"]}
     assert len(new_rs) == 1 and not new_rs & old_rs
     # maxSurge 1, maxUnavailable 0: a Ready replica served the webhooks all along.
-    assert min(ready_counts) >= 1, ready_counts
+    assert watch.fewest_ready() >= 1, watch.counts()
     history = yaml.safe_load(release.helm("history", RELEASE, "--namespace", NAMESPACE, "-o", "yaml").stdout)
     assert [h["chart"] for h in history] == ["ack-kruise-0.1.0", "ack-kruise-0.1.1"]
     # A new pod leads and reconciles: scale the seed's CloneSet.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kube import ON_REAL_NODE, ON_SIMULATED_NODES, Cluster, container_status, is_ready, wait_for
+from tests.kube import ON_REAL_NODE, ON_SIMULATED_NODES, Cluster, PodWatch, container_status, is_ready, wait_for
 
 pytestmark = pytest.mark.usefixtures("kruise")
 REPO = Path(__file__).resolve().parents[3]
@@ -204,21 +204,13 @@ def test_in_place_update_keeps_pod_uids_on_the_real_node(sets: Sets):
     assert all(container_status(p)["restartCount"] == 1 for p in after.values())
 
 
-def test_recreate_update_goes_from_the_highest_ordinal(sets: Sets):
+def test_recreate_update_goes_from_the_highest_ordinal(cluster: Cluster, sets: Sets):
     sets.create(asts("recreate", 3, parallel=False))
     sets.wait_ready("recreate", 3)
-    uids = {p["metadata"]["name"]: p["metadata"]["uid"] for p in sets.pods("recreate")}
-    sets.set_image("recreate", f"{SIM}:v2")
-    order: list[str] = []
-
-    def watch() -> bool:
-        for p in sets.pods("recreate", True):
-            name = p["metadata"]["name"]
-            if p["metadata"]["uid"] != uids[name] and name not in order:
-                order.append(name)
-        return len(order) == 3
-    wait_for(watch, 90, "every pod replaced", interval=0.05)
-    assert order == ["recreate-2", "recreate-1", "recreate-0"]
+    with PodWatch(cluster, sets.ns, "app=recreate") as watch:
+        sets.set_image("recreate", f"{SIM}:v2")
+        sets.wait_ready("recreate", 3)
+    assert [p["metadata"]["name"] for p in watch.created()] == ["recreate-2", "recreate-1", "recreate-0"]
 
 
 def test_scale_subresource_and_status(cluster: Cluster, sets: Sets):
