@@ -7,7 +7,7 @@ import asyncio
 from controllers.common import actions as A
 from controllers.kube import ApiError
 from controllers.runtime.events import EventRecorder
-from controllers.runtime.executor import Executor, PlanFailed, WorkloadRef, units
+from controllers.runtime.executor import Executor, PlanFailed, WorkloadRef, coalesce_status_patches, units
 from controllers.runtime.expectations import Expectations
 
 REF = WorkloadRef("apps.kruise.io/v1alpha1", "clonesets", "CloneSet", "ns", "web", "uid-1")
@@ -86,3 +86,31 @@ def test_pod_patches_run_concurrently_in_order_per_pod():
     assert client.peak == 6, "six pods' chains at once"
     order = [n for _, n in client.calls]
     assert order[-1] == "status", "the workload status goes last, alone"
+
+
+def condition(kind: str, status: str) -> dict:
+    return {"type": kind, "status": status}
+
+
+def test_adjacent_status_patches_of_one_pod_become_one_request():
+    client = FakeClient()
+    plan = [A.PatchPodStatus("p0", {"status": {"conditions": [condition("KruisePodReady", "True")]}}),
+            A.PatchPodStatus("p1", {"status": {"conditions": [condition("KruisePodReady", "True")]}}),
+            A.PatchPodStatus("p0", {"status": {"conditions": [condition("InPlaceUpdateReady", "True")]}}),
+            A.PatchPod("p0", {"metadata": {"labels": {"x": "y"}}})]
+    assert run(A.Plan(plan), client) is None
+    # (the fake client names a /status request "status")
+    assert sorted(client.calls) == [("PATCH", "p0"), ("PATCH", "status"), ("PATCH", "status")], \
+        "p0's two status patches in one request, then its label patch; p1's one"
+
+
+def test_coalesced_status_patches_keep_the_later_condition_of_each_type():
+    chain = [A.PatchPodStatus("p", {"status": {"conditions": [condition("A", "True"), condition("Ready", "True")]}}),
+             A.PatchPodStatus("p", {"status": {"conditions": [condition("Ready", "False"), condition("B", "True")]}}),
+             A.Event("Normal", "X", "between"),
+             A.PatchPodStatus("p", {"status": {"conditions": [condition("C", "True")]}})]
+    out = coalesce_status_patches(chain)
+    assert len(out) == 3, "only adjacent patches merge: an Event in between keeps its place"
+    assert out[0].patch == {"status": {"conditions": [condition("A", "True"), condition("Ready", "False"),
+                                                      condition("B", "True")]}}
+    assert out[2] is chain[3]
