@@ -7,7 +7,8 @@ The steps, in upstream order:
 2. resolve the current and update ControllerRevisions (create one, or bump an identical old one on rollback);
 3. unless the CloneSet is being deleted: scale (`scale.py`); only if scaling changed nothing, update
    (`update.py`): scale and update never happen in the same round;
-4. the status (only when it changed);
+4. the status (only when it changed; when the runtime fails to create or delete a pod, it writes this status
+   with condition FailedScale instead);
 5. drop names of pods that no longer exist from scaleStrategy.podsToDelete;
 6. truncate the revision history.
 Everything is level-based: the plan depends on the observed state and `now` only, so running the same round
@@ -18,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from controllers.common.actions import DeletePVC, PatchCloneSet, Plan, UpdateStatus, earliest
+from controllers.common.actions import DeletePVC, PatchCloneSet, Plan, ScaleFailureReport, UpdateStatus, earliest
 from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL
 from controllers.common.names import NameSource
 from controllers.common.pods import as_utc, is_pod_active, is_terminating, labels_of, name_of
@@ -29,7 +30,7 @@ from controllers.common.status import status_changed
 
 from .scale import plan_scale
 from .spec import API_VERSION, KIND, CloneSetView
-from .status import FAILED_UPDATE, calculate_status, min_ready_requeue, with_conditions
+from .status import FAILED_SCALE, FAILED_UPDATE, calculate_status, min_ready_requeue, with_conditions
 from .update import plan_update
 
 JSON = dict[str, Any]
@@ -117,4 +118,7 @@ def reconcile(cloneset: dict, pods: list[dict], pvcs: list[dict], revisions: lis
     actions += _truncate_pods_to_delete(cs, active)
     live = live_revision_names(revs.owned, active, status["currentRevision"], update_name)
     actions += truncate_history(revs.owned, live, cs.revision_history_limit)
-    return Plan(actions, earliest(*delays))
+    # A refused create or delete stops the plan before its UpdateStatus; the runtime then writes this round's
+    # status with FailedScale (upstream: syncCloneSet). A later round whose scale step succeeds drops it, as
+    # `status` above never carries it.
+    return Plan(actions, earliest(*delays), ScaleFailureReport(status, cs.status, FAILED_SCALE))

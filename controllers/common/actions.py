@@ -126,9 +126,24 @@ class Event:
 
 
 @dataclass(frozen=True)
+class ScaleFailureReport:
+    """How the runtime reports a pod or PVC create or delete of the plan that the API server refuses.
+
+    The failure stops the plan before its `UpdateStatus`, and only the runtime knows the error. Upstream writes
+    the round's status anyway, with a condition carrying the error (CloneSet: `FailedScale`, set when the scale
+    step fails, dropped by the next round whose scale step succeeds). `status` is the round's status without that
+    condition, `observed` the status the round started from, `condition_type` the condition to set."""
+
+    status: dict
+    observed: dict
+    condition_type: str
+
+
+@dataclass(frozen=True)
 class Plan:
     actions: list = field(default_factory=list)
     requeue_after: float | None = None
+    scale_failure: ScaleFailureReport | None = None
 
     def of_type(self, kind: type) -> list[Any]:
         """The actions of one type, in order (handy in tests and logs)."""

@@ -34,6 +34,20 @@ def with_conditions(status: JSON, old_status: JSON, failures: dict[str, str], ow
     return dict(status, conditions=conditions)
 
 
+def with_failure(status: JSON, observed: JSON, condition_type: str, message: str, now: datetime) -> JSON:
+    """`status` with condition `condition_type` True for a failure met while carrying out the round.
+
+    A failure already reported keeps its condition as it is (the first message and its time), so a retry that
+    fails again writes nothing unless something else in the status changed: no status write, no watch event, no
+    immediate retry that would skip the error backoff."""
+    previous = next((c for c in observed.get("conditions") or [] if isinstance(c, dict)
+                     and c.get("type") == condition_type and c.get("status") == "True"), None)
+    condition = previous or {"type": condition_type, "status": "True", "lastTransitionTime": format_time(now),
+                             "message": message}
+    others = [c for c in status.get("conditions") or [] if c.get("type") != condition_type]
+    return dict(status, conditions=[*others, condition])
+
+
 def _normalized(status: JSON | None) -> JSON:
     return {k: v for k, v in (status or {}).items() if v not in (None, [], {}, "")}
 

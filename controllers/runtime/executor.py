@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from controllers.common import actions as A
+from controllers.common.status import status_changed, with_failure
 from controllers.kube import ApiError, KubeClient, MERGE_PATCH, STRATEGIC_MERGE_PATCH, JSON_PATCH, resource_path
 
 from .events import EventRecorder
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 PATCH_CONTENT_TYPES = {"merge": MERGE_PATCH, "strategic": STRATEGIC_MERGE_PATCH, "json": JSON_PATCH}
 POD_LEVEL = (A.CreatePod, A.CreatePVC, A.DeletePod, A.DeletePVC, A.PatchPod, A.PatchPodStatus, A.PatchPVC)
+# The failures a plan's `scale_failure` reports (the scale step's creates and deletes).
+SCALE_ACTIONS = (A.CreatePod, A.CreatePVC, A.DeletePod, A.DeletePVC)
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,11 @@ def coalesce_status_patches(chain: list) -> list:
 
 
 class PlanFailed(Exception):
-    """An action failed; the plan stopped there."""
+    """An action failed; the plan stopped there. `action` and `message` (the API server's) name the failure."""
+
+    def __init__(self, text: str, action: Any = None, message: str = ""):
+        super().__init__(text)
+        self.action, self.message = action, message
 
 
 def _unit_target(action: Any) -> str | None:
@@ -132,6 +140,24 @@ class Executor:
         self.client, self.expectations, self.events, self.controller = client, expectations, events, controller
 
     async def execute(self, ref: WorkloadRef, plan: A.Plan) -> None:
+        try:
+            await self._execute(ref, plan)
+        except PlanFailed as e:
+            if plan.scale_failure is not None and isinstance(e.action, SCALE_ACTIONS):
+                await self._report_scale_failure(ref, plan.scale_failure, e.message or str(e))
+            raise
+
+    async def _report_scale_failure(self, ref: WorkloadRef, report: A.ScaleFailureReport, message: str) -> None:
+        status = with_failure(report.status, report.observed, report.condition_type, message, datetime.now(timezone.utc))
+        if not status_changed(report.observed, status):
+            return
+        try:
+            await self.client.patch(f"{ref.path}/status", {"status": status})
+        except ApiError as e:  # the plan's own failure is what matters; the next round reports again
+            log.warning("%s %s/%s: status with %s not written: %s", ref.kind, ref.namespace, ref.name,
+                        report.condition_type, e)
+
+    async def _execute(self, ref: WorkloadRef, plan: A.Plan) -> None:
         segment: list[list] = []
         for unit in units(plan.actions):
             head = unit[0] if not isinstance(unit[0], A.CreatePVC) else unit[-1]
@@ -266,6 +292,7 @@ class Executor:
         except ApiError as e:
             reason = {A.CreatePod: "FailedCreate", A.DeletePod: "FailedDelete", A.PatchPod: "FailedUpdate",
                       A.PatchPodStatus: "FailedUpdate", A.CreatePVC: "FailedCreate"}.get(type(action))
+            message = str(e.body.get("message") or e)
             if reason:
-                self.events.emit(ref, "Warning", reason, str(e.body.get("message") or e))
-            raise PlanFailed(f"{type(action).__name__} for {ref.kind} {ns}/{ref.name}: {e}") from e
+                self.events.emit(ref, "Warning", reason, message)
+            raise PlanFailed(f"{type(action).__name__} for {ref.kind} {ns}/{ref.name}: {e}", action, message) from e

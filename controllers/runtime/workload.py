@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -183,7 +183,7 @@ class WorkloadController:
             # pods whose gate (added by the pod webhook) has no condition yet.
             readiness = [a for p in owned.get("pods", ()) if (a := ready_if_missing(p, now))]
             if readiness:
-                plan = Plan(readiness + plan.actions, plan.requeue_after)
+                plan = replace(plan, actions=readiness + plan.actions)  # keeps scale_failure
             await self.executor.execute(ref, plan)
         except PlanFailed as e:
             if _namespace_terminating(e):

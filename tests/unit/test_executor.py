@@ -19,6 +19,7 @@ class FakeClient:
         self.in_flight = self.peak = 0
         self.batches: list[int] = []
         self.fail_on = fail_on
+        self.bodies: list[tuple[str, dict]] = []
 
     async def _call(self, verb: str, path: str, body=None) -> dict:
         self.in_flight += 1
@@ -38,6 +39,7 @@ class FakeClient:
         return await self._call("DELETE", path)
 
     async def patch(self, path, body, content_type=None, **_):
+        self.bodies.append((path, body))
         return await self._call("PATCH", path)
 
 
@@ -114,3 +116,32 @@ def test_coalesced_status_patches_keep_the_later_condition_of_each_type():
     assert out[0].patch == {"status": {"conditions": [condition("A", "True"), condition("Ready", "False"),
                                                       condition("B", "True")]}}
     assert out[2] is chain[3]
+
+
+def report(observed: dict) -> A.ScaleFailureReport:
+    return A.ScaleFailureReport({"replicas": 1, "conditions": []}, observed, "FailedScale")
+
+
+def test_a_refused_create_writes_the_round_status_with_failed_scale():
+    client = FakeClient(fail_on={"p1"})
+    error = run(A.Plan([pod("p0"), pod("p1"), A.UpdateStatus({"replicas": 2})], None, report({})), client)
+    assert isinstance(error, PlanFailed) and error.message == "quota"
+    [(path, body)] = client.bodies
+    assert path.endswith("/clonesets/web/status")
+    [written] = body["status"]["conditions"]
+    assert (written["type"], written["status"], written["message"]) == ("FailedScale", "True", "quota")
+    assert body["status"]["replicas"] == 1, "the round's status, not the UpdateStatus the failure skipped"
+
+
+def test_a_failure_already_reported_writes_nothing_more():
+    reported = {"replicas": 1, "conditions": [{"type": "FailedScale", "status": "True", "message": "quota",
+                                               "lastTransitionTime": "2024-05-01T12:00:00Z"}]}
+    client = FakeClient(fail_on={"p0"})
+    assert isinstance(run(A.Plan([pod("p0")], None, report(reported)), client), PlanFailed)
+    assert client.bodies == [], "no status write, hence no watch event that would retry at once"
+
+
+def test_other_failures_are_not_scale_failures():
+    client = FakeClient(fail_on={"p0"})
+    assert isinstance(run(A.Plan([A.PatchPod("p0", {"metadata": {}})], None, report({})), client), PlanFailed)
+    assert [path for path, _ in client.bodies] == ["/api/v1/namespaces/ns/pods/p0"]

@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 from controllers.common import actions as A
 from controllers.common.pods import format_time, name_of
+from controllers.common.status import status_changed, with_failure
+from controllers.runtime.executor import SCALE_ACTIONS
 from sandbox.kubelet_model import observe
 
 JSON = dict[str, Any]
@@ -122,12 +124,23 @@ class BaseWorld:
         self.history.append(plan)
         for action in plan.actions:
             if self.fail_when and self.fail_when(action):
+                self._report_failure(plan, action, "injected failure")
                 break  # the runtime stops at the first failure
             try:
                 self._do(action)
-            except ApiError:
+            except ApiError as e:
+                self._report_failure(plan, action, str(e))
                 break
         self.collect_garbage()
+
+    def _report_failure(self, plan: A.Plan, action: Any, message: str) -> None:
+        """The runtime's report of a refused create or delete (controllers/runtime/executor.py)."""
+        report = plan.scale_failure
+        if report is None or not isinstance(action, SCALE_ACTIONS):
+            return
+        status = with_failure(report.status, report.observed, report.condition_type, message, self.now)
+        if status_changed(report.observed, status):
+            self.workload["status"] = merge_patch(self.workload.get("status") or {}, status)
 
     def _do(self, a: Any) -> None:
         if isinstance(a, A.CreatePod):

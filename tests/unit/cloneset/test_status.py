@@ -65,3 +65,20 @@ def test_conditions_written_by_others_are_kept():
     w.settle()
     w.cloneset["status"]["conditions"] = [{"type": "Custom", "status": "True"}]
     assert w.reconcile().of_type(A.UpdateStatus) == []
+
+
+def failed_scale(w: World) -> list[dict]:
+    return [c for c in w.status.get("conditions") or [] if c["type"] == "FailedScale"]
+
+
+def test_a_refused_create_sets_failed_scale_until_a_round_scales_without_error():
+    w = World(cloneset(replicas=2))
+    w.fail_when = lambda action: isinstance(action, A.CreatePod)
+    w.step()
+    [first] = failed_scale(w)
+    assert (first["status"], first["message"]) == ("True", "injected failure")
+    w.step()
+    assert failed_scale(w) == [first], "a failure already reported keeps its condition (and its time)"
+    w.fail_when = None
+    w.settle()
+    assert w.status["readyReplicas"] == 2 and w.status["conditions"] == []
