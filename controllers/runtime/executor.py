@@ -166,7 +166,7 @@ class Executor:
                 continue
             await self._run_segment(ref, segment)
             segment = []
-            await self._run_unit(ref, unit)
+            await self._run_unit(ref, unit, plan)
         await self._run_segment(ref, segment)
 
     async def _run_segment(self, ref: WorkloadRef, segment: list[list]) -> None:
@@ -196,11 +196,11 @@ class Executor:
             if isinstance(r, BaseException):
                 raise r
 
-    async def _run_unit(self, ref: WorkloadRef, unit: list) -> None:
+    async def _run_unit(self, ref: WorkloadRef, unit: list, plan: A.Plan | None = None) -> None:
         for action in unit:
-            await self._run(ref, action)
+            await self._run(ref, action, plan)
 
-    async def _on_revision_name_taken(self, ref: WorkloadRef, name: str) -> None:
+    async def _on_revision_name_taken(self, ref: WorkloadRef, name: str, plan: A.Plan | None) -> None:
         """A revision of that name exists. Ours (the index is behind): fine. Someone else's: a hash
         collision, so bump status.collisionCount and the next round hashes to another name, as upstream."""
         existing = await self.client.get_or_none(resource_path("apps/v1", "controllerrevisions", ref.namespace, name))
@@ -208,11 +208,15 @@ class Executor:
         if existing is None or any(o.get("uid") == ref.uid and o.get("controller") for o in owners):
             return
         workload = await self.client.get(ref.path)
-        count = int((workload.get("status") or {}).get("collisionCount") or 0) + 1
-        await self.client.patch(f"{ref.path}/status", {"status": {"collisionCount": count}})
+        status = workload.get("status") or {}
+        count = int(status.get("collisionCount") or 0) + 1
+        if not status:
+            # A new workload has no status yet, and the CRD requires its counters: write the plan's status.
+            status = next((a.status for a in (plan.actions if plan else []) if isinstance(a, A.UpdateStatus)), {})
+        await self.client.patch(f"{ref.path}/status", {"status": {**status, "collisionCount": count}})
         raise PlanFailed(f"ControllerRevision {name} belongs to another owner; collisionCount is now {count}")
 
-    async def _run(self, ref: WorkloadRef, action: Any) -> None:
+    async def _run(self, ref: WorkloadRef, action: Any, plan: A.Plan | None = None) -> None:
         ns, c, exp, owner = ref.namespace, self.client, self.expectations, ref.uid
         try:
             if isinstance(action, A.Event):
@@ -269,7 +273,7 @@ class Executor:
                     exp.cancel_created(owner, "revisions", name)
                     if not e.conflict:
                         raise
-                    await self._on_revision_name_taken(ref, name)
+                    await self._on_revision_name_taken(ref, name, plan)
             elif isinstance(action, A.PatchRevision):
                 # GET and PUT, not PATCH: `data` is immutable and compared byte for byte, and a patch makes the
                 # API server re-encode it (422 "field is immutable"); a PUT echoes the bytes we read.

@@ -145,3 +145,27 @@ def test_other_failures_are_not_scale_failures():
     client = FakeClient(fail_on={"p0"})
     assert isinstance(run(A.Plan([A.PatchPod("p0", {"metadata": {}})], None, report({})), client), PlanFailed)
     assert [path for path, _ in client.bodies] == ["/api/v1/namespaces/ns/pods/p0"]
+
+
+class CollidingClient(FakeClient):
+    """A ControllerRevision of that name belongs to another owner; the workload has no status yet."""
+
+    async def create(self, path, body, **_):
+        await self._call("POST", path, body)
+        raise ApiError(409, {"message": "already exists"}, "POST", path)
+
+    async def get_or_none(self, path):
+        return {"metadata": {"name": path.rsplit("/", 1)[-1], "ownerReferences": []}}
+
+    async def get(self, path, **_):
+        return {"metadata": {"name": "web"}}
+
+
+def test_a_collision_on_a_new_workload_writes_the_planned_status_with_the_count():
+    client = CollidingClient()
+    planned = {"replicas": 0, "readyReplicas": 0, "collisionCount": 0}
+    plan = A.Plan([A.CreateRevision({"metadata": {"name": "web-abc"}}), A.UpdateStatus(planned)])
+    assert isinstance(run(plan, client), PlanFailed)
+    [(path, body)] = client.bodies
+    assert path.endswith("/status") and body == {"status": {**planned, "collisionCount": 1}}, \
+        "the CRD requires the counters: a status with collisionCount alone is refused"
