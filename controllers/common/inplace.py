@@ -32,8 +32,8 @@ from .jsondiff import diff
 from .keys import (CONTAINER_PRIORITY_ENV, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY,
                    INPLACE_UPDATE_READY, INPLACE_UPDATE_STATE_ANNOTATION, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY)
 from .pods import (annotations_of, condition_equal, condition_patch, container_status, container_statuses_of,
-                   containers_of, format_time, get_condition, has_readiness_gate, name_of, parse_time,
-                   ready_condition_after, seconds_until, uid_of)
+                   containers_of, format_precise_time, format_time, get_condition, has_readiness_gate, name_of,
+                   parse_time, ready_condition_after, seconds_until, uid_of)
 from .revision import equal_to_revision_hash, revision_data, revision_labels, template_from_revision
 
 JSON = dict[str, Any]
@@ -301,7 +301,10 @@ def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: di
     drain = set_ready_condition(pod, "False", now, START_IN_PLACE_UPDATE)
     if drain:
         actions.append(drain)
-    state: JSON = {"revision": spec.revision, "updateTimestamp": format_time(now), "lastContainerStatuses": None}
+    # With a grace period, updateTimestamp is when the grace began: kept to the microsecond, so that the images
+    # change gracePeriodSeconds after the drain, not up to a second sooner (upstream's whole seconds allow that).
+    state: JSON = {"revision": spec.revision, "updateTimestamp": format_precise_time(now),
+                   "lastContainerStatuses": None}
     parts: list[JSON] = []
     if spec.grace_seconds <= 0:
         applied, state = _apply_spec(pod, spec, state, now)

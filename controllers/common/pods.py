@@ -25,6 +25,14 @@ def format_time(t: datetime) -> str:
     return as_utc(t).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def format_precise_time(t: datetime) -> str:
+    """RFC 3339 with the fraction of a second (trailing zeros dropped, as Go's RFC3339Nano), for a time that
+    measures a short wait: a whole-second time can be up to 1 s early. Go's metav1.Time reads it as well."""
+    t = as_utc(t)
+    fraction = f"{t.microsecond:06d}".rstrip("0")
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
+
+
 def parse_time(value: Any) -> datetime | None:
     """RFC 3339 (with Z or an offset, with or without fractional seconds); None when missing or malformed."""
     if isinstance(value, datetime):

@@ -7,6 +7,8 @@ import pytest
 
 from controllers.common import actions as A
 from controllers.common import inplace as I
+from controllers.common.keys import INPLACE_UPDATE_GRACE_ANNOTATION as GRACE
+from controllers.common.keys import INPLACE_UPDATE_STATE_ANNOTATION as STATE
 from controllers.common.revision import template_revision_data
 
 from .podfactory import pod
@@ -288,3 +290,18 @@ def test_update_through_hooks_waits_for_the_hook_owner():
     assert I.update_through_hooks(p, SPEC, HOOKED, NOW).started
     p["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] = "PreparingDelete"
     assert I.update_through_hooks(p, SPEC, HOOKED, NOW).error == "not allowed to in-place update pod p in state PreparingDelete"
+
+
+def test_a_grace_period_is_measured_from_the_exact_start_not_the_whole_second():
+    """Started at 12:00:00.9 with 2 s of grace: at 12:00:02.0 (the whole second + 2 s) the grace is not over."""
+    start = datetime(2024, 5, 1, 12, 0, 0, 900000, tzinfo=timezone.utc)
+    p = {"metadata": {"name": "p", "labels": {}, "annotations": {}},
+         "spec": {"containers": [{"name": "c", "image": "a:1"}]}}
+    started = I.start_update(p, I.UpdateSpec(revision="x-2", container_images={"c": "a:2"}, grace_seconds=2), start)
+    annotations = started.actions[-1].patch["metadata"]["annotations"]
+    assert json.loads(annotations[STATE])["updateTimestamp"] == "2024-05-01T12:00:00.9Z"
+    p["metadata"]["labels"] = {"controller-revision-hash": "x-2"}
+    p["metadata"]["annotations"] = {k: annotations[k] for k in (STATE, GRACE)}
+    early = I.refresh(p, start.replace(microsecond=0) + timedelta(seconds=2))
+    assert early.actions == [] and early.requeue_after == 1.0
+    assert I.refresh(p, start + timedelta(seconds=2)).actions, "the images are patched once 2 s have passed"
