@@ -155,6 +155,7 @@ class PodWatch:
     def __init__(self, cluster: Cluster, namespace: str, selector: str = ""):
         self.cluster, self.namespace, self.selector = cluster, namespace, selector
         self.events: list[tuple[str, dict]] = []   # (ADDED|MODIFIED|DELETED, pod), in the order stored
+        self.received: list[float] = []  # time.monotonic() when each event arrived, for durations between events
         self.initial: list[dict] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -178,6 +179,7 @@ class PodWatch:
                                       timeout_seconds=1, _request_timeout=5):
                     pod = self.cluster.api.sanitize_for_serialization(event["object"])
                     version = pod["metadata"]["resourceVersion"]
+                    self.received.append(time.monotonic())
                     self.events.append((event["type"], pod))
                     if self._stop.is_set():
                         break

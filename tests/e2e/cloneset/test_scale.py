@@ -92,18 +92,26 @@ def test_specified_delete_label_replaces_the_pod(cluster: Cluster, cs: CloneSets
     assert any(e["reason"] == "SuccessfulDelete" for e in cs.events("label"))
 
 
+def failed_scale(cs: CloneSets, name: str) -> dict | None:
+    return next((c for c in cs.status(name).get("conditions") or [] if c["type"] == "FailedScale"), None)
+
+
 def test_failed_creates_are_reported_and_retried(cluster: Cluster, cs: CloneSets):
-    """A ResourceQuota refuses pods beyond 2: the CloneSet reports FailedCreate and catches up once the
-    quota allows it (creates stop at the first failure of a slow-start batch)."""
+    """A ResourceQuota refuses pods beyond 2: the CloneSet reports FailedCreate events and the FailedScale
+    condition, and catches up once the quota allows it, which clears the condition."""
     cluster.apply({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "pods"},
                    "spec": {"hard": {"pods": "2"}}}, cs.ns)
     wait_for(lambda: cluster.core.read_namespaced_resource_quota("pods", cs.ns).status.hard, 30, "the quota in force")
     cs.create(cloneset("quota", 5))
     wait_for(lambda: any(e["reason"] == "FailedCreate" and "exceeded quota" in e["message"]
                          for e in cs.events("quota")), 30, "a FailedCreate event naming the quota")
+    condition = wait_for(lambda: failed_scale(cs, "quota"), 30, "condition FailedScale")
+    assert condition["status"] == "True" and "exceeded quota" in condition["message"], condition
+    assert condition["lastTransitionTime"]
     assert len(cs.pods("quota")) == 2
     cluster.kubectl("patch", "resourcequota", "pods", "-p", '{"spec":{"hard":{"pods":"10"}}}', namespace=cs.ns)
-    cs.wait_ready("quota", 5, timeout=90)
+    status = cs.wait_ready("quota", 5, timeout=90)["status"]
+    assert status["conditions"] == [], "scaling without error drops FailedScale"
 
 
 def test_volume_claim_templates_give_each_pod_its_pvc_and_reuse_orphans(cluster: Cluster, cs: CloneSets):

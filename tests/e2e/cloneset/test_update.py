@@ -3,6 +3,7 @@ pause, priority order, a broken rollout, revisions and rollback."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
@@ -20,6 +21,28 @@ def cs(cluster: Cluster, namespace: str) -> CloneSets:
 
 def by_name(pods: list[dict]) -> dict[str, dict]:
     return {p["metadata"]["name"]: p for p in pods}
+
+
+def timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def condition(pod: dict, kind: str) -> dict:
+    return next((c for c in pod.get("status", {}).get("conditions") or [] if c["type"] == kind), {})
+
+
+def assert_in_place_state(pod: dict, before: dict, containers: list[str]) -> dict:
+    """apps.kruise.io/inplace-update-state as OpenKruise writes it: the pod's new revision, when the update
+    began, and the imageID (and containerID) each updated container ran before; one batch, no next batch."""
+    state = json.loads(pod["metadata"]["annotations"]["apps.kruise.io/inplace-update-state"])
+    assert set(state) == {"revision", "updateTimestamp", "lastContainerStatuses", "containerBatchesRecord"}, state
+    assert state["revision"] == revision_of(pod) != revision_of(before)
+    assert timestamp(state["updateTimestamp"]) >= timestamp(pod["metadata"]["creationTimestamp"])
+    assert state["lastContainerStatuses"] == {
+        name: {"imageID": container_status(before, name)["imageID"],
+               "containerID": container_status(before, name)["containerID"]} for name in containers}
+    assert [b["containers"] for b in state["containerBatchesRecord"]] == [containers]
+    return state
 
 
 def test_in_place_update_on_the_real_node_keeps_names_uids_and_ips(cluster: Cluster, cs: CloneSets):
@@ -45,10 +68,77 @@ def test_in_place_update_on_the_real_node_keeps_names_uids_and_ips(cluster: Clus
         assert pod["metadata"]["uid"] == before[name]["metadata"]["uid"]
         assert pod["status"]["podIP"] == before[name]["status"]["podIP"]
         assert container_status(pod)["restartCount"] == 1
-        state = json.loads(pod["metadata"]["annotations"]["apps.kruise.io/inplace-update-state"])
-        assert state["revision"] == revision_of(pod) and "guestbook" not in state["lastContainerStatuses"].get("x", "")
-        assert state["lastContainerStatuses"]["main"]["imageID"] == container_status(before[name])["imageID"]
+        assert_in_place_state(pod, before[name], ["main"])
     assert any(e["reason"] == "SuccessfulUpdatePodInPlace" for e in cs.events("inplace"))
+
+
+def image_of(pod: dict) -> str:
+    return pod["spec"]["containers"][0]["image"]
+
+
+def test_in_place_grace_period_holds_the_pod_not_ready_before_its_image_changes(cluster: Cluster, cs: CloneSets):
+    """gracePeriodSeconds is the time between draining the pod (InPlaceUpdateReady and Ready False) and
+    patching its image; the watch sees both writes and every one in between."""
+    grace = 2
+    cs.create(cloneset("grace", 1, update={"type": "InPlaceIfPossible",
+                                           "inPlaceUpdateStrategy": {"gracePeriodSeconds": grace}}))
+    cs.wait_ready("grace", 1)
+    [before] = cs.pods("grace")
+    with PodWatch(cluster, cs.ns, "app=grace") as watch:
+        cs.set_image("grace", f"{SIM_IMAGE}:v2")
+        cs.wait_ready("grace", 1)
+    seen = list(zip(watch.received, (pod for _, pod in watch.events)))
+    drained = next(i for i, (_, pod) in enumerate(seen) if not is_ready(pod))
+    patched = next(i for i, (_, pod) in enumerate(seen) if image_of(pod) == f"{SIM_IMAGE}:v2")
+    gate = condition(seen[drained][1], "InPlaceUpdateReady")
+    assert (gate["status"], gate["reason"]) == ("False", "StartInPlaceUpdate")
+    for _, pod in seen[drained:patched]:
+        assert not is_ready(pod) and image_of(pod) == f"{SIM_IMAGE}:v1"
+    assert "apps.kruise.io/inplace-update-grace" in seen[patched - 1][1]["metadata"]["annotations"]
+    assert "apps.kruise.io/inplace-update-grace" not in seen[patched][1]["metadata"]["annotations"]
+    # Both times are when the watch received the event: the same stream, so the same delivery delay (allow 50 ms).
+    waited = seen[patched][0] - seen[drained][0]
+    assert waited >= grace - 0.05, f"the image changed {waited:.2f}s after the drain"
+    [after] = cs.pods("grace")
+    assert after["metadata"]["uid"] == before["metadata"]["uid"] and container_status(after)["restartCount"] == 1
+    assert_in_place_state(after, before, ["main"])
+
+
+def test_a_template_metadata_change_is_applied_in_place_without_a_restart(cluster: Cluster, cs: CloneSets):
+    cs.create(cloneset("meta", 2, update={"type": "InPlaceIfPossible"}))
+    cs.wait_ready("meta", 2)
+    before = by_name(cs.pods("meta"))
+    cs.patch("meta", {"spec": {"template": {"metadata": {"labels": {"tier": "gold"},
+                                                         "annotations": {"example.io/note": "in place"}}}}})
+    status = cs.wait_ready("meta", 2)["status"]
+    after = by_name(cs.pods("meta"))
+    assert after.keys() == before.keys()
+    for name, pod in after.items():
+        assert pod["metadata"]["uid"] == before[name]["metadata"]["uid"]
+        assert pod["metadata"]["labels"]["tier"] == "gold"
+        assert pod["metadata"]["annotations"]["example.io/note"] == "in place"
+        assert revision_of(pod) == status["updateRevision"] != revision_of(before[name])
+        assert container_status(pod)["restartCount"] == 0, "no container changed: nothing restarts"
+        assert container_status(pod)["containerID"] == container_status(before[name])["containerID"]
+        state = json.loads(pod["metadata"]["annotations"]["apps.kruise.io/inplace-update-state"])
+        assert state["revision"] == status["updateRevision"] and state["lastContainerStatuses"] is None
+    assert sum(e["reason"] == "SuccessfulUpdatePodInPlace" for e in cs.events("meta")) == 2
+
+
+def test_in_place_only_updates_an_image_in_place(cs: CloneSets):
+    cs.create(cloneset("only", 2, update={"type": "InPlaceOnly"}))
+    cs.wait_ready("only", 2)
+    before = by_name(cs.pods("only"))
+    cs.set_image("only", f"{SIM_IMAGE}:v2")
+    cs.wait_ready("only", 2)
+    after = by_name(cs.pods("only"))
+    assert after.keys() == before.keys()
+    for name, pod in after.items():
+        assert pod["metadata"]["uid"] == before[name]["metadata"]["uid"]
+        assert image_of(pod) == f"{SIM_IMAGE}:v2" and container_status(pod)["restartCount"] == 1
+        assert condition(pod, "InPlaceUpdateReady")["status"] == "True"
+        assert_in_place_state(pod, before[name], ["main"])
+    assert sum(e["reason"] == "SuccessfulUpdatePodInPlace" for e in cs.events("only")) == 2
 
 
 def test_a_new_tag_with_the_same_digest_does_not_hang(cs: CloneSets):
@@ -76,14 +166,23 @@ def test_recreate_update_replaces_the_pods(cs: CloneSets):
     assert images(after) == [f"{SIM_IMAGE}:v2"] * 3
 
 
-def test_in_place_if_possible_recreates_when_more_than_images_change(cs: CloneSets):
+@pytest.mark.parametrize("field, value", [
+    ("env", [{"name": "MODE", "value": "new"}]),
+    # Resources change in place only with the InPlaceWorkloadVerticalScaling gate, which OpenKruise keeps off.
+    ("resources", {"requests": {"cpu": "10m"}}),
+])
+def test_in_place_if_possible_recreates_when_more_than_images_change(cluster: Cluster, cs: CloneSets, field, value):
     cs.create(cloneset("fallback", 2, update={"type": "InPlaceIfPossible"}))
     cs.wait_ready("fallback", 2)
-    before = set(by_name(cs.pods("fallback")))
-    cs.patch("fallback", [{"op": "add", "path": "/spec/template/spec/containers/0/env",
-                           "value": [{"name": "MODE", "value": "new"}]}], "json")
-    cs.wait_ready("fallback", 2)
-    wait_for(lambda: not before & set(by_name(cs.pods("fallback", True))), 30, "pods recreated")
+    before = {p["metadata"]["uid"] for p in cs.pods("fallback")}
+    with PodWatch(cluster, cs.ns, "app=fallback") as watch:
+        cs.patch("fallback", [{"op": "add", "path": f"/spec/template/spec/containers/0/{field}", "value": value}],
+                 "json")
+        cs.wait_ready("fallback", 2)
+        wait_for(lambda: len(cs.pods("fallback", True)) == 2, 30, "the old pods gone")
+    assert {p["metadata"]["uid"] for p in watch.deleted()} == before
+    assert [p["spec"]["containers"][0][field] for p in cs.pods("fallback")] == [value, value]
+    assert not any(e["reason"] == "SuccessfulUpdatePodInPlace" for e in cs.events("fallback"))
 
 
 def test_in_place_only_refuses_non_image_changes(cluster: Cluster, cs: CloneSets):
@@ -108,15 +207,21 @@ def test_partition_keeps_pods_at_the_old_revision(cs: CloneSets, partition, upda
     assert images(cs.pods("canary")).count(f"{SIM_IMAGE}:v2") == updated
 
 
-def test_a_broken_image_stops_the_rollout_at_max_unavailable(cs: CloneSets):
+def test_a_broken_image_stops_the_rollout_at_max_unavailable(cluster: Cluster, cs: CloneSets):
     cs.create(cloneset("broken", 5, update={"type": "ReCreate", "maxUnavailable": 2}))
     cs.wait_ready("broken", 5)
-    cs.set_image("broken", f"{SIM_IMAGE}:broken")
-    wait_for(lambda: cs.status("broken").get("updatedReplicas") == 2, 30, "two updated pods")
-    # The rollout holds there: the updated pods never become ready, so no further pod is touched.
-    wait_for(lambda: cs.status("broken").get("readyReplicas") == 3 and len(cs.pods("broken")) == 5, 30,
-             "3 old pods still serving")
-    assert cs.status("broken")["updatedReplicas"] == 2
+    with PodWatch(cluster, cs.ns, "app=broken") as watch:
+        cs.set_image("broken", f"{SIM_IMAGE}:broken")
+        wait_for(lambda: cs.status("broken").get("updatedReplicas") == 2, 30, "two updated pods")
+        # The rollout holds there: the updated pods never become ready, so no further pod is touched.
+        wait_for(lambda: (s := cs.status("broken")).get("readyReplicas") == 3 and s.get("replicas") == 5
+                 and len(cs.pods("broken", True)) == 5, 30, "3 old pods still serving")
+        status = cs.status("broken")
+    assert status["updatedReplicas"] == 2
+    # At every moment: at most 2 pods on the broken image, and never fewer than 3 Ready pods.
+    assert watch.fewest_ready() == 3
+    assert max(sum(image_of(p) == f"{SIM_IMAGE}:broken" for p in live.values()) for live in watch._replay()) == 2
+    assert len(watch.created()) == 2 and len(watch.deleted()) == 2
     cs.set_image("broken", f"{SIM_IMAGE}:v2")  # the fix rolls out
     cs.wait_ready("broken", 5, timeout=60)
 
@@ -162,6 +267,47 @@ def test_priority_weights_order_the_rollout(cluster: Cluster, cs: CloneSets):
     assert order == ["high", "mid", "low"]
 
 
+def test_order_priority_orders_the_rollout(cluster: Cluster, cs: CloneSets):
+    """orderPriority: pods with the first key go first, highest trailing number first, then the second key. A pod
+    with none of the keys goes before all of them (OpenKruise v1.8.3's sort gives it level -1)."""
+    cs.create(cloneset("ordered", 4, update={
+        "type": "ReCreate", "maxUnavailable": 1,
+        "priorityStrategy": {"orderPriority": [{"orderedKey": "example.io/first"},
+                                               {"orderedKey": "example.io/second"}]}}))
+    cs.wait_ready("ordered", 4)
+    keys = {"a": "example.io/first=group-2", "b": "example.io/first=group-7", "c": "example.io/second=group-9",
+            "d": None}
+    for pod, (tag, label) in zip(sorted(by_name(cs.pods("ordered"))), keys.items()):
+        cluster.kubectl("label", "pod", pod, f"tag={tag}", *([label] if label else []), namespace=cs.ns)
+    with PodWatch(cluster, cs.ns, "app=ordered") as watch:
+        cs.set_image("ordered", f"{SIM_IMAGE}:v2")
+        cs.wait_ready("ordered", 4)
+    assert [p["metadata"]["labels"]["tag"] for p in watch.deleted()] == ["d", "b", "a", "c"]
+
+
+def test_scatter_strategy_spreads_matching_pods_over_the_rollout(cluster: Cluster, cs: CloneSets):
+    """Weights fix the base order rank 1..6 (ranks 1-3 in zone a); the scatter term zone=a spreads those three
+    over the batches of two that the partition lets through: {1,4}, {2,5}, {3,6} instead of {1,2}, {3,4}, {5,6}."""
+    cs.create(cloneset("scatter", 6, update={
+        "type": "ReCreate", "maxUnavailable": 2, "partition": 4,
+        "priorityStrategy": {"weightPriority": [{"weight": 70 - 10 * rank,
+                                                 "matchSelector": {"matchLabels": {"rank": str(rank)}}}
+                                                for rank in range(1, 7)]},
+        "scatterStrategy": [{"key": "zone", "value": "a"}]}))
+    cs.wait_ready("scatter", 6)
+    for rank, pod in enumerate(sorted(by_name(cs.pods("scatter"))), start=1):
+        cluster.kubectl("label", "pod", pod, f"rank={rank}", f"zone={'a' if rank <= 3 else 'b'}", namespace=cs.ns)
+    with PodWatch(cluster, cs.ns, "app=scatter") as watch:
+        cs.set_image("scatter", f"{SIM_IMAGE}:v2")
+        for partition, updated in ((4, 2), (2, 4), (0, 6)):
+            cs.patch("scatter", {"spec": {"updateStrategy": {"partition": partition}}})
+            wait_for(lambda: (s := cs.status("scatter")).get("updatedReadyReplicas") == updated
+                     and s.get("readyReplicas") == 6 and len(cs.pods("scatter", True)) == 6, 30,
+                     f"{updated} pods updated")
+    ranks = [int(p["metadata"]["labels"]["rank"]) for p in watch.deleted()]
+    assert [set(ranks[i:i + 2]) for i in (0, 2, 4)] == [{1, 4}, {2, 5}, {3, 6}], ranks
+
+
 def test_revisions_history_limit_and_rollback(cluster: Cluster, cs: CloneSets):
     cs.create(cloneset("revs", 2, update={"type": "ReCreate", "maxUnavailable": 2}, revisionHistoryLimit=2))
     cs.wait_ready("revs", 2)
@@ -195,7 +341,25 @@ def test_status_reports_every_field(cs: CloneSets):
         assert s[field] == 3, field
     assert s["labelSelector"] == "app=stat"
     assert s["updateRevision"] == s["currentRevision"] and s["collisionCount"] == 0
-    assert isinstance(s["conditions"], list)
+    assert s["conditions"] == [], "neither FailedScale nor FailedUpdate"
     reasons = {e["reason"] for e in cs.events("stat")}
     assert "SuccessfulCreate" in reasons
     assert all(is_ready(p) for p in cs.pods("stat"))
+
+
+def test_a_revision_name_taken_by_another_object_bumps_collision_count(cluster: Cluster, cs: CloneSets):
+    """The ControllerRevision name is `<cloneset>-<hash of the template and collisionCount>`: when an object of
+    another owner holds it, status.collisionCount goes up and the next name is used, as upstream."""
+    cs.create(cloneset("coll", 0))
+    taken = wait_for(lambda: cs.status("coll").get("updateRevision"), 30, "the first revision")
+    cluster.kubectl("delete", "clone", "coll", namespace=cs.ns)
+    wait_for(lambda: not any(r.metadata.name == taken for r in cluster.apps.list_namespaced_controller_revision(cs.ns).items),
+             30, f"{taken} garbage-collected")
+    cluster.apply({"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": {"name": taken},
+                   "revision": 1, "data": {"someone": "else"}}, cs.ns)
+    cs.create(cloneset("coll", 1))
+    status = cs.wait_ready("coll", 1)["status"]
+    assert status["collisionCount"] == 1 and status["updateRevision"] != taken
+    assert revision_of(cs.pods("coll")[0]) == status["updateRevision"]
+    foreign = cluster.apps.read_namespaced_controller_revision(taken, cs.ns)
+    assert foreign.data == {"someone": "else"} and not foreign.metadata.owner_references
