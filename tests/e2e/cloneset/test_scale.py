@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from tests.kube import Cluster
+from tests.admission import PodCreateRecorder
+from tests.kube import Cluster, PodWatch
 
 from .helpers import SIM_IMAGE, CloneSets, cloneset, is_ready, wait_for
 
@@ -69,6 +70,35 @@ def test_scale_in_removes_not_ready_pods_first(cluster: Cluster, cs: CloneSets):
     wait_for(lambda: victim not in {p["metadata"]["name"] for p in cs.pods("trim", include_terminating=True)}, 30,
              f"{victim} deleted first")
     assert len(cs.pods("trim")) == 3 and all(is_ready(p) for p in cs.pods("trim"))
+
+
+def test_scale_in_removes_old_revision_pods_first(cluster: Cluster, cs: CloneSets):
+    """Three v1 pods, then (update paused) two v2 pods: scaling to 2 deletes the three v1 pods, although the
+    newest pods would go first by the default ranking (ready for the shortest time)."""
+    cs.create(cloneset("oldfirst", 3, update={"type": "ReCreate", "paused": True}))
+    cs.wait_ready("oldfirst", 3)
+    old = {p["metadata"]["uid"] for p in cs.pods("oldfirst")}
+    cs.set_image("oldfirst", f"{SIM_IMAGE}:v2")
+    cs.patch("oldfirst", {"spec": {"replicas": 5}})
+    cs.wait_ready("oldfirst", 5, updated=False)
+    new = {p["metadata"]["uid"] for p in cs.pods("oldfirst")} - old
+    assert len(new) == 2 and cs.status("oldfirst")["updatedReplicas"] == 2
+    with PodWatch(cluster, cs.ns, "app=oldfirst") as watch:
+        cs.patch("oldfirst", {"spec": {"replicas": 2}})
+        wait_for(lambda: len(cs.pods("oldfirst", True)) == 2, 30, "scaled in to 2")
+    assert {p["metadata"]["uid"] for p in watch.deleted()} == old
+    assert {p["metadata"]["uid"] for p in cs.pods("oldfirst")} == new
+
+
+def test_pods_are_created_in_slow_start_batches_that_stop_at_the_first_failure(cluster: Cluster, cs: CloneSets):
+    """The API server's own view of the creates (a webhook of the test's) shows the batches: 1, 2, then 4 of
+    which the first is refused, so no further batch in that round; the next round creates the 4 still missing
+    in batches of 1, 2 and 1. Without slow start: one group of 10; without the stop: 1, 2, 4, 3, then 1."""
+    with PodCreateRecorder(cluster, cs.ns, {"app": "slow"}, deny=lambda n: n == 3) as recorder:
+        cs.create(cloneset("slow", 10))
+        cs.wait_ready("slow", 10)
+    assert recorder.sizes == [1, 2, 4, 1, 2, 1] and recorder.denied == [3], recorder.groups
+    assert sum(e["reason"] == "FailedCreate" for e in cs.events("slow")) == 1
 
 
 def test_pods_to_delete_replaces_the_named_pod_and_is_truncated(cs: CloneSets):
