@@ -63,6 +63,16 @@ class CloneSets:
                         describe=lambda: (self.status(name), [(p["metadata"]["name"], is_ready(p))
                                                               for p in self.pods(name, True)]))
 
+    def wait_for_a_round(self, name: str) -> None:
+        """Until the controller has finished a reconcile that saw everything up to now. A change that decides
+        nothing (revisionHistoryLimit + 1) bumps the generation; the status that reports it observed is written
+        at the end of that round, after the round's creates and deletes."""
+        limit = self.get(name)["spec"].get("revisionHistoryLimit", 10)
+        self.patch(name, {"spec": {"revisionHistoryLimit": limit + 1}})
+        generation = self.get(name)["metadata"]["generation"]
+        wait_for(lambda: self.status(name).get("observedGeneration", 0) >= generation, 30,
+                 f"CloneSet {name} to observe generation {generation}")
+
     def events(self, name: str) -> list[dict]:
         items = self.c.core.list_namespaced_event(self.ns, field_selector=f"involvedObject.name={name}").items
         return [{"reason": e.reason, "message": e.message, "type": e.type} for e in items]

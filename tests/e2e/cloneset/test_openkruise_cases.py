@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.kube import Cluster
+from tests.kube import Cluster, PodWatch
 
 from .helpers import SIM_IMAGE, CloneSets, cloneset, container_status, is_ready, wait_for
 
@@ -30,19 +30,51 @@ def test_min_ready_seconds_with_scale_max_unavailable_creates_pods_one_by_one(cs
     assert all(g >= 2 for g in gaps), f"creations {gaps} s apart; minReadySeconds is 2"
 
 
+def lifecycle_state(pod: dict) -> str | None:
+    return pod["metadata"]["labels"].get("lifecycle.apps.kruise.io/state")
+
+
 def test_specified_delete_with_pre_delete_hook_creates_no_extra_pod_until_released(cluster: Cluster, cs: CloneSets):
     cs.create(cloneset("held", 3, lifecycle={"preDelete": {"labelsHandler": {"example.io/hold": "true"}}}))
     cs.wait_ready("held", 3)
     victim = cs.pods("held")[0]["metadata"]["name"]
     cluster.kubectl("label", "pod", victim, "example.io/hold=true", namespace=cs.ns)
-    cluster.kubectl("label", "pod", victim, "apps.kruise.io/specified-delete=true", namespace=cs.ns)
-    wait_for(lambda: cluster.pod(cs.ns, victim)["metadata"]["labels"].get("lifecycle.apps.kruise.io/state")
-             == "PreparingDelete", 30, "PreparingDelete")
-    wait_for(lambda: cs.status("held").get("replicas") == 3, 10, "status settled")
-    assert len(cs.pods("held", True)) == 3, "no replacement while the hook holds the pod"
+    with PodWatch(cluster, cs.ns, "app=held") as held:
+        cluster.kubectl("label", "pod", victim, "apps.kruise.io/specified-delete=true", namespace=cs.ns)
+        wait_for(lambda: lifecycle_state(cluster.pod(cs.ns, victim)) == "PreparingDelete", 30, "PreparingDelete")
+        cs.wait_for_a_round("held")  # one that saw the pod in PreparingDelete and still has 3 pods
+    assert held.created() == [] and held.most_pods(include_terminating=True) == 3, \
+        "no replacement while the hook holds the pod"
+    with PodWatch(cluster, cs.ns, "app=held") as released:
+        cluster.kubectl("label", "pod", victim, "example.io/hold-", namespace=cs.ns)
+        wait_for(lambda: victim not in {p["metadata"]["name"] for p in cs.pods("held", True)}, 30, "deleted")
+        cs.wait_ready("held", 3)
+    assert [p["metadata"]["name"] for p in released.deleted()] == [victim] and len(released.created()) == 1
+    assert released.fewest_ready() == 2, "the others keep running"
+
+
+def test_scale_down_with_lifecycle_then_scale_up_excluding_preparing_delete(cluster: Cluster, cs: CloneSets):
+    """§12: with apps.kruise.io/cloneset-scaling-exclude-preparing-delete, a pod held in PreparingDelete does not
+    count: scaling 3 → 2 (podsToDelete) and back to 3 creates a new pod, 4 in all until the hook lets go."""
+    obj = cloneset("excl", 3, lifecycle={"preDelete": {"labelsHandler": {"example.io/hold": "true"}}})
+    obj["metadata"]["labels"] = {"apps.kruise.io/cloneset-scaling-exclude-preparing-delete": "true"}
+    cs.create(obj)
+    cs.wait_ready("excl", 3)
+    victim = cs.pods("excl")[0]["metadata"]["name"]
+    cluster.kubectl("label", "pod", victim, "example.io/hold=true", namespace=cs.ns)
+    cs.patch("excl", {"spec": {"replicas": 2, "scaleStrategy": {"podsToDelete": [victim]}}})
+    wait_for(lambda: lifecycle_state(cluster.pod(cs.ns, victim)) == "PreparingDelete", 30, "PreparingDelete")
+    wait_for(lambda: cs.status("excl").get("replicas") == 3, 30, "3 pods, one held")
+    cs.patch("excl", {"spec": {"replicas": 3}})
+    # Without markPodNotReady the held pod still counts as ready.
+    wait_for(lambda: (s := cs.status("excl")).get("replicas") == 4 and s.get("readyReplicas") == 4, 30,
+             "a new pod next to the held one", describe=lambda: cs.status("excl"))
+    assert lifecycle_state(cluster.pod(cs.ns, victim)) == "PreparingDelete", "still held, not brought back"
+    assert len(cs.pods("excl", True)) == 4
     cluster.kubectl("label", "pod", victim, "example.io/hold-", namespace=cs.ns)
-    wait_for(lambda: victim not in {p["metadata"]["name"] for p in cs.pods("held", True)}, 30, "deleted")
-    cs.wait_ready("held", 3)
+    cs.wait_ready("excl", 3)
+    wait_for(lambda: len(cs.pods("excl", True)) == 3, 30, "the held pod deleted")
+    assert victim not in {p["metadata"]["name"] for p in cs.pods("excl", True)}
 
 
 def test_container_priorities_update_in_batches_high_first(cluster: Cluster, cs: CloneSets):
