@@ -228,6 +228,12 @@ class PodWatch:
             return sum(1 for p in live.values() if is_ready(p) and not p["metadata"].get("deletionTimestamp"))
         return min([ready({p["metadata"]["uid"]: p for p in self.initial}), *map(ready, self._replay())])
 
+    def most(self, predicate: Callable[[dict], bool]) -> int:
+        """The most non-terminating pods for which `predicate` held at one moment while watching."""
+        def count(live: dict) -> int:
+            return sum(1 for p in live.values() if predicate(p) and not p["metadata"].get("deletionTimestamp"))
+        return max([count({p["metadata"]["uid"]: p for p in self.initial}), *map(count, self._replay())])
+
     def most_pods(self, include_terminating: bool = False) -> int:
         return max([len(self.initial), *self.counts(include_terminating)])
 

@@ -220,7 +220,7 @@ def test_a_broken_image_stops_the_rollout_at_max_unavailable(cluster: Cluster, c
     assert status["updatedReplicas"] == 2
     # At every moment: at most 2 pods on the broken image, and never fewer than 3 Ready pods.
     assert watch.fewest_ready() == 3
-    assert max(sum(image_of(p) == f"{SIM_IMAGE}:broken" for p in live.values()) for live in watch._replay()) == 2
+    assert watch.most(lambda p: image_of(p) == f"{SIM_IMAGE}:broken") == 2
     assert len(watch.created()) == 2 and len(watch.deleted()) == 2
     cs.set_image("broken", f"{SIM_IMAGE}:v2")  # the fix rolls out
     cs.wait_ready("broken", 5, timeout=60)
