@@ -148,7 +148,8 @@ class Executor:
             raise
 
     async def _report_scale_failure(self, ref: WorkloadRef, report: A.ScaleFailureReport, message: str) -> None:
-        status = with_failure(report.status, report.observed, report.condition_type, message, datetime.now(timezone.utc))
+        now = datetime.now(timezone.utc)
+        status = with_failure(report.status, report.observed, report.condition_type, message, now)
         if not status_changed(report.observed, status):
             return
         try:

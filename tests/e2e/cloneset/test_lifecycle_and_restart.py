@@ -69,7 +69,8 @@ def test_pre_delete_hook_holds_a_specified_delete_in_preparing_delete(cluster: C
     pod = cluster.pod(cs.ns, victim)
     assert not pod["metadata"].get("deletionTimestamp"), "held by the hook"
     assert condition(pod, "KruisePodReady")["status"] == "False", "markPodNotReady"
-    assert json.loads(condition(pod, "KruisePodReady")["message"]) == [{"userAgent": "Lifecycle", "key": "preDeleteHook"}]
+    assert json.loads(condition(pod, "KruisePodReady")["message"]) == [
+        {"userAgent": "Lifecycle", "key": "preDeleteHook"}]
     release(cluster, cs.ns, victim)  # the operator releases it
     wait_for(lambda: victim not in {p["metadata"]["name"] for p in cs.pods("hooked", True)}, 30, "the pod deleted")
     cs.wait_ready("hooked", 2)

@@ -353,8 +353,9 @@ def test_a_revision_name_taken_by_another_object_bumps_collision_count(cluster: 
     cs.create(cloneset("coll", 0))
     taken = wait_for(lambda: cs.status("coll").get("updateRevision"), 30, "the first revision")
     cluster.kubectl("delete", "clone", "coll", namespace=cs.ns)
-    wait_for(lambda: not any(r.metadata.name == taken for r in cluster.apps.list_namespaced_controller_revision(cs.ns).items),
-             30, f"{taken} garbage-collected")
+    def revisions() -> set[str]:
+        return {r.metadata.name for r in cluster.apps.list_namespaced_controller_revision(cs.ns).items}
+    wait_for(lambda: taken not in revisions(), 30, f"{taken} garbage-collected")
     cluster.apply({"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": {"name": taken},
                    "revision": 1, "data": {"someone": "else"}}, cs.ns)
     cs.create(cloneset("coll", 1))
