@@ -347,7 +347,10 @@ class Sandbox:
         stop("containerd")
         killed.extend(processes.stop(realnode.shims_of(node_paths)))
         stop("docker-registry")
-        killed.extend(processes.stop(list(reversed(state.processes))))  # the control plane, newest first
+        # The control plane, newest first and one at a time: a kube-apiserver whose etcd stops under it keeps
+        # retrying etcd instead of exiting, and would have to be killed after the timeout.
+        for record in reversed(state.processes):
+            killed.extend(processes.stop([record]))
         if state.host_network:
             realnode.unmount_below(node_paths.base)
             realnode.teardown_host_network(state.host_network, _find_or_none("kube-proxy"),

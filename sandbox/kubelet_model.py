@@ -11,7 +11,8 @@ Behaviour modelled, as a real kubelet shows it:
 - an in-place image change restarts only that container: new containerID and imageID, restartCount + 1,
   lastState.terminated, and a short not-ready blip;
 - Ready = every container ready AND every readinessGate condition True;
-- an image whose tag is `broken` never pulls: ErrImagePull, then ImagePullBackOff, never ready;
+- an image whose tag is `broken` never pulls: each pull attempt fails (ErrImagePull) and is retried after a
+  doubling back-off (ImagePullBackOff in between), and the container is never ready;
 - graceful deletion: the simulated process exits after `sim.ack-kruise.io/shutdown-seconds` (default 0,
   a well-behaved app), never later than the grace period, and the pod object is then removed.
 """
@@ -28,6 +29,11 @@ SHUTDOWN_SECONDS_ANNOTATION = "sim.ack-kruise.io/shutdown-seconds"
 BROKEN_TAG = "broken"
 # How long a container restarted in place stays not ready, as a real app briefly does while starting.
 RESTART_NOT_READY_SECONDS = 1.0
+# A failed pull is retried after a back-off that doubles up to a cap, as a real kubelet does (10 s to 5 min
+# there; shorter here so that tests see several attempts). ErrImagePull shows for a second after each attempt.
+PULL_BACKOFF_INITIAL_SECONDS = 2
+PULL_BACKOFF_MAX_SECONDS = 60
+ERR_IMAGE_PULL_SECONDS = 1
 OWNED_CONDITIONS = ("Initialized", "ContainersReady", "Ready")
 
 
@@ -107,18 +113,35 @@ class KubeletView:
         self.wake_reasons.append(why)
 
 
-def _container_status(c: JSON, old: JSON | None, pod_uid: str, now: datetime, view: KubeletView) -> JSON:
+def pull_attempts(elapsed: float) -> tuple[int, float, float]:
+    """For an image failing to pull for `elapsed` seconds: the attempts made so far, the seconds since the
+    last one, and the back-off after it (the seconds from the last attempt to the next)."""
+    attempts, at, backoff = 1, 0.0, float(PULL_BACKOFF_INITIAL_SECONDS)
+    while backoff < PULL_BACKOFF_MAX_SECONDS and at + backoff <= elapsed:
+        attempts, at, backoff = attempts + 1, at + backoff, min(backoff * 2, PULL_BACKOFF_MAX_SECONDS)
+    if at + backoff <= elapsed:  # at the cap: one attempt every PULL_BACKOFF_MAX_SECONDS
+        more = int((elapsed - at) // backoff)
+        attempts, at = attempts + more, at + more * backoff
+    return attempts, elapsed - at, backoff
+
+
+def _container_status(c: JSON, old: JSON | None, pod_uid: str, now: datetime, pod_started: datetime,
+                      view: KubeletView) -> JSON:
     name, image = c["name"], c["image"]
     restarts = (old or {}).get("restartCount", 0)
     was_running = bool(old and old.get("containerID") and "running" in (old.get("state") or {}))
 
     if image_tag(image) == BROKEN_TAG:
-        waiting = (old or {}).get("state", {}).get("waiting", {})
-        if waiting.get("reason") in ("ErrImagePull", "ImagePullBackOff"):
-            reason = "ImagePullBackOff"
-        else:
+        # Pulling since the old container stopped (an in-place change to this image) or the pod started.
+        since = now if was_running else (parse_time(((old or {}).get("lastState") or {}).get("terminated", {})
+                                                    .get("finishedAt")) or pod_started)
+        _, into, backoff = pull_attempts((now - since).total_seconds())
+        if into < ERR_IMAGE_PULL_SECONDS:
             reason = "ErrImagePull"
-            view.wake(1.0, f"{name}: back off pulling {image}")
+            view.wake(ERR_IMAGE_PULL_SECONDS - into, f"{name}: backs off pulling {image}")
+        else:
+            reason = "ImagePullBackOff"
+            view.wake(backoff - into, f"{name}: pulls {image} again")
         status = {
             "name": name, "image": image, "imageID": "", "ready": False, "restartCount": restarts,
             "started": False,
@@ -127,7 +150,7 @@ def _container_status(c: JSON, old: JSON | None, pod_uid: str, now: datetime, vi
                                   else f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}"'}},
         }
         if was_running:
-            status["lastState"] = {"terminated": _terminated(old)}
+            status["lastState"] = {"terminated": _terminated(old, finished=now)}
         elif old and old.get("lastState"):
             status["lastState"] = old["lastState"]
         return status
@@ -214,7 +237,8 @@ def observe(pod: JSON, host_ip: str, pod_ip: str, now: datetime | None = None) -
         return view
 
     old_by_name = {s["name"]: s for s in cur.get("containerStatuses") or []}
-    statuses = [_container_status(c, old_by_name.get(c["name"]), meta["uid"], now, view)
+    started = parse_time(cur.get("startTime")) or now
+    statuses = [_container_status(c, old_by_name.get(c["name"]), meta["uid"], now, started, view)
                 for c in spec["containers"]]
     init_statuses = []
     for c in spec.get("initContainers") or []:

@@ -410,20 +410,21 @@ class BuildResult:
         return "\n".join(lines)
 
 
-def build(*, bytecode: bool = True, refresh: bool = False, force: bool = False) -> BuildResult:
+def build(*, bytecode: bool = True, refresh: bool = False, force: bool = False,
+          rebuild: tuple[str, ...] = ()) -> BuildResult:
     """Builds (or finds in the cache) the kruise-manager image archive.
 
     refresh: debootstrap again even if a base layer for the same package list is cached (newer Debian
-    packages); force: rebuild every layer."""
+    packages); force: rebuild every layer; rebuild: the layers ("deps", "app") to rebuild even if cached."""
     t0 = time.monotonic()
     root_cache = cache_dir()
     root_cache.mkdir(parents=True, exist_ok=True)
     with open(root_cache / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build(t0, bytecode=bytecode, refresh=refresh, force=force)
+        return _build(t0, bytecode=bytecode, refresh=refresh, force=force, rebuild=rebuild)
 
 
-def _build(t0: float, *, bytecode: bool, refresh: bool, force: bool) -> BuildResult:
+def _build(t0: float, *, bytecode: bool, refresh: bool, force: bool, rebuild: tuple[str, ...]) -> BuildResult:
     wheel = build_wheel(cache_dir() / "wheel")
     pins = pinned_dependencies(wheel.requires)
     mode = "bytecode" if bytecode else "source-only"
@@ -452,7 +453,7 @@ def _build(t0: float, *, bytecode: bool, refresh: bool, force: bool) -> BuildRes
         # ---- deps ----
         deps = Stage("deps", _sha("deps", base.layer.digest, pins, PLATFORMS, mode,
                                   _recipe(_install_dependencies, _compile)))
-        if force or not deps.load():
+        if force or "deps" in rebuild or not deps.load():
             t = time.monotonic()
             if not have_root:
                 _extract(root, base.layer)
@@ -465,7 +466,7 @@ def _build(t0: float, *, bytecode: bool, refresh: bool, force: bool) -> BuildRes
         # ---- app ----
         app = Stage("app", _sha("app", deps.layer.digest, wheel.content_hash, mode,
                                 _recipe(_install_project, _compile, _smoke_test)))
-        if force or not app.load():
+        if force or "app" in rebuild or not app.load():
             t = time.monotonic()
             if not have_root:
                 _extract(root, base.layer, deps.layer)
@@ -501,7 +502,7 @@ def _install_dependencies(root: Path, pins: list[str]) -> list[dict]:
             _run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--no-compile",
                   "--disable-pip-version-check", "-q", "--find-links", str(wheels), *target,
                   "--target", staging, "-r", req.name], "install the dependencies (pip install --target)")
-            shutil.rmtree(Path(staging) / "bin", ignore_errors=True)
+            _without_scripts(Path(staging))
             site.mkdir(parents=True, exist_ok=True)
             for item in sorted(Path(staging).iterdir()):
                 shutil.move(str(item), site / item.name)
@@ -514,6 +515,18 @@ def _install_dependencies(root: Path, pins: list[str]) -> list[dict]:
         for w in sorted(match)[:1]:
             used.append({"wheel": w.name, "sha256": hashlib.sha256(w.read_bytes()).hexdigest()})
     return used
+
+
+def _without_scripts(staging: Path) -> None:
+    """Drops the console scripts pip wrote next to a `--target` install, and their lines in each RECORD: their
+    shebang names the python that ran pip, so the RECORD's hashes of them would make the layer depend on the
+    build machine's interpreter path (two builds from two checkouts gave two digests)."""
+    shutil.rmtree(staging / "bin", ignore_errors=True)
+    for record in sorted(staging.glob("*.dist-info/RECORD")):
+        lines = record.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if not line.startswith("../")]
+        if kept != lines:
+            record.write_text("".join(kept))
 
 
 def _normalise_permissions(folder: Path) -> None:
@@ -536,7 +549,7 @@ def _install_project(root: Path, wheel: Wheel) -> list[str]:
         _run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--no-compile",
               "--disable-pip-version-check", "-q", "--find-links", str(wheel.path.parent),
               "--target", staging, f"{name}=={version}"], "install the project wheel (pip install --target)")
-        shutil.rmtree(Path(staging) / "bin", ignore_errors=True)
+        _without_scripts(Path(staging))
         added = []
         for item in sorted(Path(staging).iterdir()):
             dest = site / item.name

@@ -209,12 +209,9 @@ def start(paths: NodePaths, kubeconfig: str, free_port, started, wait) -> None:
     wait(lambda: paths.containerd_socket.exists() and ctr(paths, "version", check=False).returncode == 0,
          "containerd")
 
-    archive = images.build()
-    ctr(paths, "images", "import", str(archive))
-    wait(lambda: _registry_up(), "the local registry on " + REGISTRY_ADDR)
-    for name in images.pushed_names():
-        ctr(paths, "images", "push", "--plain-http", name)
-
+    # The kubelet first spends over 5 s in cAdvisor's start-up (it asks a Docker daemon that is not there for
+    # its root folder, five times a second apart) before it talks to containerd or the API server: start it
+    # now, so that this wait overlaps the image import below and the API server's own start-up.
     kubelet_port, kubelet_healthz = free_port(), free_port()
     (paths.base / "kubelet.json").write_text(_kubelet_config(paths, kubelet_port, kubelet_healthz))
     started(processes.start("kubelet", [
@@ -227,6 +224,12 @@ def start(paths: NodePaths, kubeconfig: str, free_port, started, wait) -> None:
     (paths.base / "kube-proxy.json").write_text(_kube_proxy_config(kubeconfig, free_port(), free_port()))
     started(processes.start("kube-proxy", [bins["kube-proxy"], "--config", str(paths.base / "kube-proxy.json")],
                             logs / "kube-proxy.log"))
+
+    archive = images.build()
+    ctr(paths, "images", "import", str(archive))
+    wait(lambda: _registry_up(), "the local registry on " + REGISTRY_ADDR)
+    for name in images.pushed_names():
+        ctr(paths, "images", "push", "--plain-http", name)
 
 
 def _registry_up() -> bool:

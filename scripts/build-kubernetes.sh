@@ -5,18 +5,31 @@
 # Why from source: no registry we can reach ships a prebuilt kube-apiserver (control-plane.md). The
 # Debian orig tarball carries upstream's vendor/, so the build needs no network once the source is here.
 # All five binaries are built in one go because the 3 GB build tree is deleted afterwards.
+#
+# usage: build-kubernetes.sh [--check-tools]   (--check-tools: only check that the build tools are installed)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/require-tools.sh"
 
 DEBIAN_SOURCE_VERSION="${DEBIAN_SOURCE_VERSION:-1.20.5+really1.20.2-1.1+deb12u1}"
 CACHE="${ACK_KRUISE_CACHE:-$HOME/.cache/ack-kruise}"
 OUT="$CACHE/kubernetes-$DEBIAN_SOURCE_VERSION/bin"
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+# Everything the build below runs or copies, with the Debian package that provides it.
+GOCODE=/usr/share/gocode/src/github.com
+BUILD_TOOLS=(apt-get=apt tar=tar sed=sed grep=grep find=findutils install=coreutils go=golang-go make=make
+             rsync=rsync "$GOCODE/modern-go/reflect2=golang-github-modern-go-reflect2-dev"
+             "$GOCODE/json-iterator/go=golang-github-json-iterator-go-dev")
+if [ "${1:-}" = --check-tools ]; then
+  require_tools build-kubernetes.sh "${BUILD_TOOLS[@]}"
+  exit
+fi
 
 have_all() { for b in "${BINARIES[@]}"; do [ -x "$OUT/$b" ] || return 1; done; }
 if have_all; then
   echo "kubernetes binaries cached in $OUT"
   exit 0
 fi
+require_tools build-kubernetes.sh "${BUILD_TOOLS[@]}" || exit 1
 
 work="$CACHE/build.$$"
 trap 'rm -rf "$work"' EXIT

@@ -68,6 +68,7 @@ kubectl create deployment zoned --image=$GUESTBOOK:v1 --replicas=12 --dry-run=cl
   | kubectl apply -f - >/dev/null
 echo "deployment.apps/zoned created (12 replicas, tolerating node.ack-kruise.io/simulated)"
 show kubectl rollout status deployment/zoned --timeout=60s
+show kubectl get nodes,pods -o wide
 show kubectl get nodes -L topology.kubernetes.io/zone
 kubectl config set-context --current --namespace seed >/dev/null
 

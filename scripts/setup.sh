@@ -5,9 +5,12 @@
 # Layout: the virtualenv is .venv/ in the work tree; everything slow to make (the Kubernetes build,
 # kubectl, downloaded schemas) is cached in $ACK_KRUISE_CACHE (default ~/.cache/ack-kruise), outside
 # the work tree, so that a fresh clone reuses it.
+#
+# usage: setup.sh [--check-tools]   (--check-tools: only check the commands setup needs before it can install)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/require-tools.sh"
 CACHE="${ACK_KRUISE_CACHE:-$HOME/.cache/ack-kruise}"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
@@ -18,6 +21,14 @@ export ACK_KRUISE_CACHE="$CACHE" DEBIAN_FRONTEND=noninteractive
 APT_BUILD=(golang-go make gcc libc6-dev rsync openssl golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev)
 APT_RUNTIME=(etcd-server iptables)
 APT_REAL_NODE=(containerd runc containernetworking-plugins docker-registry busybox-static debootstrap)
+# What setup runs before it has installed anything (the build tools come with APT_BUILD, and
+# build-kubernetes.sh checks them before it builds).
+SETUP_TOOLS=(apt-get=apt dpkg=dpkg dpkg-query=dpkg sha256sum=coreutils mktemp=coreutils install=coreutils
+             grep=grep "$PYTHON=python3")
+if [ "${1:-}" = --check-tools ]; then
+  require_tools "make setup" "${SETUP_TOOLS[@]}"
+  exit
+fi
 
 current_step=""
 step() { current_step="$1"; echo "==> $1"; }
@@ -34,6 +45,7 @@ run_quiet() {
 
 [ "$(id -u)" = 0 ] || { echo "make setup installs Debian packages and must run as root" >&2; exit 1; }
 command -v apt-get >/dev/null || { echo "make setup needs a Debian (12, bookworm) machine with apt-get" >&2; exit 1; }
+require_tools "make setup" "${SETUP_TOOLS[@]}" || exit 1
 mkdir -p "$CACHE/bin"
 
 step "Debian packages"

@@ -1,14 +1,17 @@
 """The generator's outputs on the real kube-apiserver 1.20.2: every CRD set (v1, and the legacy v1beta1 sets,
-which 1.20 still serves) is accepted, and `kubectl get` prints each kind's columns as OpenKruise does."""
+which 1.20 still serves) and every profile's webhook configurations are accepted (except the one CRD 1.20
+cannot take, below), and `kubectl get` prints each kind's columns as OpenKruise does."""
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from sandbox import tools
 from tests.kube import Cluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,6 +44,34 @@ def test_every_crd_set_passes_server_side_dry_run(cluster: Cluster, crd_set: str
             assert out.returncode != 0 and refusal in out.stderr, out.stderr
         else:
             assert out.returncode == 0, f"{f.relative_to(REPO)}: {out.stderr}"
+
+
+def dry_run_on_the_server(cluster: Cluster, manifest: dict) -> subprocess.CompletedProcess:
+    """Validated and admitted by the API server, not stored: replace for an object the session already has
+    (the sandbox's webhook configurations), create for one it has not."""
+    kind, name = manifest["kind"], manifest["metadata"]["name"]
+    exists = cluster.kubectl("get", kind.lower(), name, check=False).returncode == 0
+    return cluster.kubectl("replace" if exists else "create", "--dry-run=server", "-o", "json", "-f", "-",
+                           input=json.dumps(manifest), check=False)
+
+
+@pytest.mark.parametrize("kube_version,profile", [("1.13.12", "legacy-1.13"), ("1.14.10", "legacy-1.14"),
+                                                  ("1.15.12", "legacy-1.15")])
+def test_legacy_webhook_configurations_pass_server_side_dry_run(cluster: Cluster, kube_version: str, profile: str):
+    rendered = subprocess.run(
+        [tools.find("helm"), "template", "ack-kruise", str(REPO / "charts" / "ack-kruise"), "--namespace",
+         "kruise-system", "--kube-version", kube_version, "--set", "compatibility.customResourceWebhookConversion=true",
+         "--show-only", f"templates/generated/webhooks/{profile}.yaml"],
+        capture_output=True, text=True, timeout=60)
+    assert rendered.returncode == 0, rendered.stderr
+    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    assert sorted(d["kind"] for d in docs) == ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]
+    for doc in docs:
+        assert doc["apiVersion"] == "admissionregistration.k8s.io/v1beta1"
+        out = dry_run_on_the_server(cluster, doc)
+        assert out.returncode == 0, f"{profile} {doc['kind']}: {out.stderr}"
+        served = json.loads(out.stdout)
+        assert [w["name"] for w in served["webhooks"]] == [w["name"] for w in doc["webhooks"]]
 
 
 def columns(output: str) -> list[str]:

@@ -1,12 +1,13 @@
 """The real node: kubelet + containerd + runc run real containers from the locally built images."""
 from __future__ import annotations
 
+import time
 import urllib.request
 
 import pytest
 
 from sandbox import realnode
-from tests.kube import ON_REAL_NODE, Cluster, container_status, is_ready, wait_for
+from tests.kube import ON_REAL_NODE, Cluster, PodWatch, container_status, is_ready, wait_for
 
 GUESTBOOK = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook"
 
@@ -134,3 +135,86 @@ def test_deleting_a_namespace_removes_the_containers(cluster: Cluster, node_path
     assert cid in running_tasks(node_paths)
     cluster.delete_namespace("real-doomed", wait=True, timeout=90)
     wait_for(lambda: cid not in running_tasks(node_paths), 30, "the container to be gone from containerd")
+
+
+def last_seen_before_removal(watch: PodWatch, name: str) -> dict:
+    """The pod as the API server last stored it before removing it: the kubelet writes the container's final
+    state, then deletes the pod."""
+    states = [pod for _, pod in watch.events if pod["metadata"]["name"] == name]
+    assert watch.events and watch.events[-1][0] == "DELETED", "the pod was removed"
+    return states[-1]
+
+
+def delete_and_time_removal(cluster: Cluster, namespace: str, name: str, timeout: float) -> tuple[float, dict]:
+    """Deletes the pod (its own grace period) and returns the seconds until the API server removed it, and the
+    pod's last stored state. After the containers stop, the kubelet removes the pod once its volumes are
+    unmounted, at the latest on its status manager's next 10 s sync, hence the timeouts."""
+    with PodWatch(cluster, namespace) as watch:
+        t0 = time.monotonic()
+        cluster.kubectl("delete", "pod", name, "--wait=false", namespace=namespace)
+        wait_for(lambda: not cluster.pods(namespace), timeout, f"pod {name} removed")
+        elapsed = time.monotonic() - t0
+    return elapsed, last_seen_before_removal(watch, name)
+
+
+def test_graceful_deletion_ends_when_the_container_exits_on_sigterm(cluster: Cluster, namespace: str):
+    # testapp exits at once on SIGTERM, so a 60 s grace period is not waited for.
+    cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "prompt"}, "spec": {
+        **ON_REAL_NODE, "terminationGracePeriodSeconds": 60,
+        "containers": [{"name": "app", "image": "localhost:5000/ack-kruise/testapp:v1"}]}}, namespace)
+    wait_for(lambda: is_ready(cluster.pod(namespace, "prompt")), 60, "pod ready")
+    elapsed, last = delete_and_time_removal(cluster, namespace, "prompt", timeout=30)
+    assert elapsed < 30, f"removed after {elapsed:.1f}s of a 60s grace period"
+    terminated = container_status(last)["state"]["terminated"]
+    assert terminated["exitCode"] == 0, f"testapp exited by itself on SIGTERM: {terminated}"
+
+
+def test_container_ignoring_sigterm_is_killed_when_its_grace_period_ends(cluster: Cluster, namespace: str):
+    # A shell as PID 1 has no SIGTERM handler, so the kernel drops the signal: only SIGKILL ends it.
+    grace = 3
+    cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stubborn"}, "spec": {
+        **ON_REAL_NODE, "terminationGracePeriodSeconds": grace,
+        "containers": [{"name": "app", "image": "localhost:5000/ack-kruise/testapp:v1",
+                        "command": ["/bin/sh", "-c", "while true; do sleep 1; done"]}]}}, namespace)
+    wait_for(lambda: is_ready(cluster.pod(namespace, "stubborn")), 60, "pod ready")
+    elapsed, last = delete_and_time_removal(cluster, namespace, "stubborn", timeout=grace + 20)
+    assert elapsed >= grace, f"removed after {elapsed:.1f}s, before its {grace}s grace period ended"
+    terminated = container_status(last)["state"]["terminated"]
+    assert terminated["exitCode"] == 137, f"killed by SIGKILL (128 + 9): {terminated}"
+
+
+def test_readiness_gate_holds_ready_false_until_its_condition_is_true(cluster: Cluster, namespace: str):
+    gate = "example.com/feature-ready"
+    with PodWatch(cluster, namespace) as watch:
+        cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "gated"}, "spec": {
+            **ON_REAL_NODE, "readinessGates": [{"conditionType": gate}],
+            "containers": [{"name": "app", "image": "localhost:5000/ack-kruise/testapp:v1",
+                            "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}}]}},
+            namespace)
+        wait_for(lambda: conditions(cluster.pod(namespace, "gated")).get("ContainersReady", {}).get("status") == "True",
+                 60, "the kubelet to report the container ready")
+        ready = conditions(cluster.pod(namespace, "gated"))["Ready"]
+        assert (ready["status"], ready["reason"]) == ("False", "ReadinessGatesNotReady"), ready
+
+        set_condition(cluster, namespace, "gated", gate, "False")
+        wait_for(lambda: 'is not "True", but False' in conditions(cluster.pod(namespace, "gated"))["Ready"]["message"],
+                 30, "the kubelet to see the gate's condition False")
+        assert not is_ready(cluster.pod(namespace, "gated"))
+        gate_opened_at = len(watch.events)
+
+        set_condition(cluster, namespace, "gated", gate, "True")
+        wait_for(lambda: is_ready(cluster.pod(namespace, "gated")), 30, "Ready once the gate's condition is True")
+    before_gate = [pod for _, pod in watch.events[:gate_opened_at]]
+    assert before_gate and not any(is_ready(p) for p in before_gate), "never Ready while the gate was not True"
+    assert conditions(cluster.pod(namespace, "gated"))[gate]["status"] == "True", "the kubelet kept our condition"
+
+
+def conditions(pod: dict) -> dict[str, dict]:
+    return {c["type"]: c for c in pod.get("status", {}).get("conditions") or []}
+
+
+def set_condition(cluster: Cluster, namespace: str, name: str, type_: str, status: str) -> None:
+    """What a controller owning a readiness gate does: patch the pod's status conditions (merged by type)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    cluster.core.patch_namespaced_pod_status(name, namespace, {"status": {"conditions": [
+        {"type": type_, "status": status, "lastTransitionTime": now}]}})

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import time
 
-from tests.kube import Cluster, ON_SIMULATED_NODES, container_status, is_ready, wait_for
+import kubernetes
+
+from tests.kube import Cluster, ON_SIMULATED_NODES, PodWatch, container_status, is_ready, wait_for
 
 
 def deployment(name: str, replicas: int, image: str = "registry.example/app:v1") -> dict:
@@ -34,11 +36,22 @@ def test_nodes_are_ready_across_three_zones(cluster: Cluster):
         assert ready == "True"
         taints = {t["key"] for t in n["spec"].get("taints") or []}
         assert taints == {"node.ack-kruise.io/simulated"}, "opt-in: only pods that tolerate it land here"
-    # Heartbeats: each node renews its Lease in kube-node-lease.
-    import kubernetes
 
-    leases = kubernetes.client.CoordinationV1Api(cluster.api).list_namespaced_lease("kube-node-lease").items
-    assert {lease.metadata.name for lease in leases} >= {n["metadata"]["name"] for n in simulated}
+
+def test_simulated_nodes_renew_their_leases(cluster: Cluster):
+    leases = kubernetes.client.CoordinationV1Api(cluster.api)
+    names = [n.metadata.name for n in cluster.core.list_node(label_selector="node.ack-kruise.io/simulated=true").items]
+
+    def renew_times() -> dict[str, object]:
+        return {name: leases.read_namespaced_lease(name, "kube-node-lease").spec.renew_time for name in names}
+
+    assert len(names) == 3
+    for name in names:
+        assert leases.read_namespaced_lease(name, "kube-node-lease").spec.holder_identity == name
+    first = renew_times()
+    # Every 10 s, as a kubelet renews its 40 s Lease.
+    wait_for(lambda: all(t > first[n] for n, t in renew_times().items()), 25, "every Lease renewed again",
+             describe=renew_times)
 
 
 def test_deployment_scaled_to_ten_reaches_ten_ready_pods(cluster: Cluster, namespace: str):
@@ -90,14 +103,27 @@ def test_restarted_container_is_briefly_not_ready(cluster: Cluster, namespace: s
     wait_for(lambda: is_ready(cluster.pod(namespace, "p")), 10, "ready again")
 
 
-def test_broken_image_never_becomes_ready(cluster: Cluster, namespace: str):
-    cluster.apply(single_pod("bad", "registry.example/app:broken"), namespace)
-    p = wait_for(lambda: (p := cluster.pod(namespace, "bad")) and
-                 container_status(p).get("state", {}).get("waiting", {}).get("reason") == "ImagePullBackOff" and p,
-                 30, "ImagePullBackOff")
-    assert not is_ready(p) and p["status"]["phase"] == "Pending"
+def waiting_reasons(events: list[tuple[str, dict]]) -> list[str | None]:
+    return [container_status(pod).get("state", {}).get("waiting", {}).get("reason") for _, pod in events]
+
+
+def failed_pulls(events: list[tuple[str, dict]]) -> int:
+    """Pull attempts seen failing: each turn of the container's waiting reason to ErrImagePull."""
+    reasons = waiting_reasons(events)
+    return sum(1 for before, now in zip([None, *reasons], reasons) if now == "ErrImagePull" and before != now)
+
+
+def test_broken_image_is_pulled_again_and_again_and_never_becomes_ready(cluster: Cluster, namespace: str):
+    with PodWatch(cluster, namespace) as watch:
+        cluster.apply(single_pod("bad", "registry.example/app:broken"), namespace)
+        wait_for(lambda: failed_pulls(list(watch.events)) >= 2, 20, "a second failed pull after the back-off",
+                 describe=lambda: waiting_reasons(list(watch.events)))
+    assert "ImagePullBackOff" in waiting_reasons(watch.events), "backed off between the attempts"
+    seen = [pod for _, pod in watch.events]
+    assert not any(is_ready(p) for p in seen), "never Ready, at any moment"
+    assert {p["status"].get("phase") for p in seen} <= {None, "Pending"}
     out = cluster.kubectl("get", "pod", "bad", namespace=namespace).stdout
-    assert "ImagePullBackOff" in out and "0/1" in out
+    assert "0/1" in out and ("ImagePullBackOff" in out or "ErrImagePull" in out), out
 
 
 def test_in_place_update_to_broken_image_keeps_pod_running_but_not_ready(cluster: Cluster, namespace: str):

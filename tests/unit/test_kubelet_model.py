@@ -103,16 +103,46 @@ def test_readiness_gates_and_preserved_controller_conditions():
     assert ready_patch["reason"] is None, "a condition that turned True drops its old reason"
 
 
-def test_broken_image_backs_off_and_never_becomes_ready():
+def waiting_reason(p: dict) -> str:
+    return p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+
+
+def test_broken_image_is_pulled_again_after_a_doubling_back_off_and_never_becomes_ready():
     p, view = observe(pod("app:broken"))
-    s = p["status"]["containerStatuses"][0]
-    assert s["state"]["waiting"]["reason"] == "ErrImagePull" and view.wake_after == 1.0
-    p, view = observe(p, T0 + timedelta(seconds=1))
-    s = p["status"]["containerStatuses"][0]
-    assert s["state"]["waiting"]["reason"] == "ImagePullBackOff"
-    assert p["status"]["phase"] == "Pending" and conditions(p)["Ready"] == "False"
-    _, view = observe(p, T0 + timedelta(seconds=100))
-    assert view.status is None
+    assert waiting_reason(p) == "ErrImagePull" and view.wake_after == 1.0
+    seen = []
+    for second in range(1, 16):
+        p, view = observe(p, T0 + timedelta(seconds=second))
+        seen.append(waiting_reason(p))
+        assert p["status"]["phase"] == "Pending" and conditions(p)["Ready"] == "False"
+    # Attempts at 0, 2, 6 and 14 s: ErrImagePull for a second after each, ImagePullBackOff between.
+    failed_at = [second for second, reason in enumerate(seen, 1) if reason == "ErrImagePull"]
+    assert failed_at == [2, 6, 14]
+    assert set(seen) == {"ErrImagePull", "ImagePullBackOff"}
+    _, view = observe(p, T0 + timedelta(seconds=16))
+    assert view.status is None and view.wake_after == 30 - 16, "nothing changes until the next attempt at 30 s"
+
+
+def test_pull_back_off_doubles_up_to_its_cap():
+    assert km.pull_attempts(0) == (1, 0, 2)
+    assert km.pull_attempts(5.5) == (2, 3.5, 4)
+    backoffs = [km.pull_attempts(t)[2] for t in range(0, 600, 7)]
+    assert backoffs == sorted(backoffs) and backoffs[-1] == km.PULL_BACKOFF_MAX_SECONDS
+    attempts, since, backoff = km.pull_attempts(86_400)
+    assert backoff == 60 and 0 <= since < 60
+    assert attempts == km.pull_attempts(86_400 - 60)[0] + 1, "one attempt a minute at the cap"
+
+
+def test_in_place_change_to_a_broken_image_backs_off_from_the_change():
+    p, _ = observe(pod("app:v1"))
+    p["spec"]["containers"][0]["image"] = "app:broken"
+    changed = T0 + timedelta(seconds=100)
+    p, _ = observe(p, changed)
+    assert waiting_reason(p) == "ErrImagePull"
+    p, _ = observe(p, changed + timedelta(seconds=1))
+    assert waiting_reason(p) == "ImagePullBackOff"
+    p, _ = observe(p, changed + timedelta(seconds=2))
+    assert waiting_reason(p) == "ErrImagePull", "the second attempt, 2 s after the change, not after pod start"
 
 
 def test_running_pod_updated_to_a_broken_image_stays_running_not_ready():

@@ -5,7 +5,8 @@ webhooks through the chart's Service and reconciling workloads.
 One sandbox of its own (real node, tainted simulated nodes, no host-run manager: `--with-manager` would
 install the CRDs and webhooks outside Helm), one release, steps in order:
 
-1. `helm install` of the packaged chart; the manager pods Ready (certificate Secret, caBundles injected,
+1. `helm package`, then `helm install` of the .tgz, exactly as the README's in-cluster install block says
+   (the test reads the commands from it); the manager pods Ready (certificate Secret, caBundles injected,
    Lease held, admission answered through the Service), their image pulled from localhost:5000;
 2. the seed's CloneSet walkthrough, verbatim (5/5/5/5/5, then an in-place image update);
 3. the seed's Advanced StatefulSet walkthrough, verbatim (3/3/3/3);
@@ -17,9 +18,11 @@ install the CRDs and webhooks outside Helm), one release, steps in order:
 """
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import json
 import re
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -34,6 +37,8 @@ pytestmark = [pytest.mark.sandbox_lifecycle, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "charts" / "ack-kruise"
+README = REPO / "README.md"
+README_MARKER = "<!-- in-cluster install:"
 NAMESPACE = "kruise-system"
 RELEASE = "ack-kruise"
 DEPLOYMENT = "kruise-controller-manager"
@@ -96,29 +101,67 @@ def cluster(box) -> Cluster:
     return Cluster(box.state().kubeconfig)
 
 
+def readme_install_commands() -> tuple[list[str], list[str]]:
+    """The commands of the README's in-cluster install block (the ```sh fence after README_MARKER), split as a
+    shell would: `helm package ...`, then `helm install ...` of the package."""
+    text = README.read_text()
+    assert README_MARKER in text, f"README.md has no {README_MARKER!r} block"
+    fence = re.search(r"```sh\n(.*?)```", text[text.index(README_MARKER):], re.S)
+    assert fence, f"no ```sh block after {README_MARKER!r} in README.md"
+    commands = [argv for line in fence.group(1).replace("\\\n", " ").splitlines()
+                if (argv := shlex.split(line, comments=True))]
+    assert [argv[:2] for argv in commands] == [["helm", "package"], ["helm", "install"]], commands
+    return commands[0], commands[1]
+
+
+def option(argv: list[str], *names: str) -> str:
+    at = next(i for i, arg in enumerate(argv) if arg in names)
+    return argv[at + 1]
+
+
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory) -> dict[str, Path]:
-    """The chart packaged as released (`helm package`), and a next version of it for the upgrade."""
+    """The chart packaged by the README's `helm package` (into a folder of the test's own instead of the
+    README's), and a next version of it for the upgrade."""
+    package, _ = readme_install_commands()
+    readme_dir = option(package, "-d", "--destination")
     out = tmp_path_factory.mktemp("charts")
-    helm_cmd("package", str(CHART), "-d", str(out / "0"))
-    helm_cmd("package", str(CHART), "--version", "0.1.1", "-d", str(out / "1"))
+    relocated = [str(out / "0") if arg == readme_dir else arg for arg in package[1:]]
+    helm_cmd(*relocated, cwd=REPO)  # the README's chart path is relative to the repository
+    helm_cmd(*[str(out / "1") if arg == readme_dir else arg for arg in package[1:]], "--version", "0.1.1", cwd=REPO)
     first, second = sorted((out / "0").glob("*.tgz")), sorted((out / "1").glob("*.tgz"))
     assert len(first) == len(second) == 1
-    return {"install": first[0], "upgrade": second[0]}
+    return {"install": first[0], "upgrade": second[0], "readme_dir": Path(readme_dir)}
 
 
-def helm_cmd(*args: str, kubeconfig: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def helm_cmd(*args: str, kubeconfig: str | None = None, check: bool = True,
+             cwd: Path | None = None) -> subprocess.CompletedProcess:
     argv = [tools.find("helm"), *(["--kubeconfig", kubeconfig] if kubeconfig else []), *args]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=240)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=240, cwd=cwd)
     if check and result.returncode != 0:
         raise AssertionError(f"helm {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
     return result
 
 
-def install_values(image) -> list[str]:
-    """Pull the image from the sandbox's registry, every time (a real pull by the real node)."""
+def readme_install_argv(packages: dict[str, Path]) -> list[str]:
+    """The README's `helm install`, its package path (a glob in the README's package folder) resolved to the
+    package the test made."""
+    _, install = readme_install_commands()
+    assert install[2] == RELEASE and option(install, "-n", "--namespace") == NAMESPACE, install
+    chart = install[3]
+    assert Path(chart).parent == packages["readme_dir"] and fnmatch.fnmatch(packages["install"].name, Path(chart).name), \
+        f"the README installs {chart}, not the package its `helm package` writes"
+    return [str(packages["install"]) if arg == chart else arg for arg in install[1:]]
+
+
+def install_values(image, packages: dict[str, Path]) -> list[str]:
+    """The README's --set values: the image from the sandbox's registry, pulled every time (a real pull by the
+    real node)."""
+    argv = readme_install_argv(packages)
+    values = [arg for i, arg in enumerate(argv) if arg == "--set" or (i and argv[i - 1] == "--set")]
     repository = image.names[0].rsplit(":", 1)[0]
-    return ["--set", f"manager.image.repository={repository}", "--set", "manager.image.pullPolicy=Always"]
+    assert f"manager.image.repository={repository}" in values, f"the README installs another image: {values}"
+    return values
 
 
 UPGRADE_VALUES = ["--set", "manager.logLevel=debug"]
@@ -127,7 +170,7 @@ UPGRADE_VALUES = ["--set", "manager.logLevel=debug"]
 class Release:
     def __init__(self, cluster: Cluster, image, packages: dict[str, Path]):
         self.cluster, self.image, self.packages = cluster, image, packages
-        self.chart, self.values = packages["install"], install_values(image)
+        self.chart, self.values = packages["install"], install_values(image, packages)
         self.state: dict = {}
 
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -178,8 +221,7 @@ def columns(output: str) -> list[list[str]]:
 # ---- 1. install --------------------------------------------------------------------------------------------
 def test_install_starts_the_manager_in_the_cluster(release: Release, cluster: Cluster, image) -> None:
     t0 = time.monotonic()
-    installed = release.helm("install", RELEASE, str(release.chart), "--namespace", NAMESPACE,
-                             "--create-namespace", *release.values)
+    installed = release.helm(*readme_install_argv(release.packages))
     assert "STATUS: deployed" in installed.stdout
     rollout = cluster.kubectl("rollout", "status", f"deployment/{DEPLOYMENT}", "--timeout=150s",
                               namespace=NAMESPACE, check=False, timeout=170)
