@@ -178,7 +178,7 @@ def test_the_service_namespace_may_name_the_chart_namespace() -> None:
 
 
 def test_seccomp_only_where_the_api_knows_it() -> None:
-    for version, expected in (("1.18.20", False), ("1.19.0", True), ("1.30.0", True)):
+    for version, expected in (("1.18.20", False), ("1.19.0", True), ("1.30.0", True), ("1.37.0", True)):
         pod = find(render("--kube-version", version), "Deployment")["spec"]["template"]["spec"]
         assert ("seccompProfile" in pod["securityContext"]) == expected, version
 

@@ -57,6 +57,22 @@ def private_cluster(tmp_path_factory) -> Cluster:
         box.down(quiet=True)
 
 
+@pytest.fixture(scope="module")
+def released_chart(tmp_path_factory) -> Path:
+    """The chart as `make release` ships it: stamped, linted and packaged by generator/release.py (the chart's
+    own version and CHANGELOG entry) into a chart repository of its own; the repository's chart is not touched."""
+    from generator import release
+
+    root = tmp_path_factory.mktemp("release")
+    shutil.copytree(CHART, root / "chart" / "ack-kruise")
+    paths = release.Paths.of_repo(REPO)
+    paths.chart_dir, paths.dist = root / "chart" / "ack-kruise", root / "dist"
+    version = yaml.safe_load((CHART / "Chart.yaml").read_text())["version"]
+    package = release.release(version, paths, log=lambda *_: None)
+    assert package.name == f"ack-kruise-{version}.tgz"
+    return package
+
+
 def helm(cluster: Cluster, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run([tools.find("helm"), "--kubeconfig", cluster.kubeconfig, *args],
                             capture_output=True, text=True, timeout=180)
@@ -117,10 +133,14 @@ def test_preflight_on_a_fresh_cluster(private_cluster: Cluster) -> None:
     assert get(private_cluster, "crd", "conversionprobes.preflight.ack-kruise.io") is None
 
 
-def test_install_upgrade_uninstall_reinstall(private_cluster: Cluster, tmp_path: Path) -> None:
+def test_install_upgrade_uninstall_reinstall(private_cluster: Cluster, released_chart: Path, tmp_path: Path) -> None:
+    """Installed from the released .tgz, as users get it from the chart repository; upgraded to a chart
+    regenerated with a schema change; reinstalled from the .tgz."""
     cluster = private_cluster
     # ---- install ----------------------------------------------------------------------------------
-    installed = helm(cluster, "install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--create-namespace")
+    installed = helm(cluster, "install", RELEASE, str(released_chart), "--namespace", NAMESPACE, "--create-namespace")
+    listed = yaml.safe_load(helm(cluster, "list", "--namespace", NAMESPACE, "-o", "yaml").stdout)
+    assert [(r["name"], r["chart"]) for r in listed] == [(RELEASE, released_chart.name.removesuffix(".tgz"))]
     assert f"installed in namespace {NAMESPACE}" in installed.stdout            # NOTES.txt
     assert f"kubectl -n {NAMESPACE} rollout status deployment/kruise-controller-manager" in installed.stdout
     assert "Kubernetes v1.20.2 (v1 API profile: v1)" in installed.stdout
@@ -195,7 +215,7 @@ def test_install_upgrade_uninstall_reinstall(private_cluster: Cluster, tmp_path:
     assert get(cluster, "role", "kruise-manager-role", namespace=NAMESPACE) is None
 
     # ---- reinstall: the kept CRDs carry this release's ownership, so Helm takes them back ----------------
-    helm(cluster, "install", RELEASE, str(CHART), "--namespace", NAMESPACE)
+    helm(cluster, "install", RELEASE, str(released_chart), "--namespace", NAMESPACE)
     assert "upgradeProbe" not in crd_spec_fields(cluster)      # the released chart's schema again
     assert get(cluster, "deployment", "kruise-controller-manager", namespace=NAMESPACE) is not None
     helm(cluster, "uninstall", RELEASE, "--namespace", NAMESPACE)
