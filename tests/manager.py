@@ -96,6 +96,29 @@ class ManagerProcess:
         return self.proc is not None and self.proc.poll() is None
 
 
+def hold_lease(cluster, namespace: str, name: str = "kruise-manager") -> None:
+    """A leader-election Lease in `namespace` held, for an hour, by a candidate that does not exist: managers
+    started there stay followers. They serve webhooks and never reconcile, so a test can run one next to
+    the sandbox's manager (which reconciles the whole cluster) without two controllers acting at once."""
+    import datetime
+
+    import kubernetes
+
+    renewed = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    kubernetes.client.CoordinationV1Api(cluster.api).create_namespaced_lease(namespace, {
+        "metadata": {"name": name},
+        "spec": {"holderIdentity": "a-leader-of-the-test", "leaseDurationSeconds": 3600,
+                 "renewTime": renewed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}})
+
+
+def webhook_only_manager(cluster, namespace: str, tls_secret: str, log_path: Path, *extra: str) -> ManagerProcess:
+    """A manager of the test's own that serves the webhooks with the certificate in Secret `tls_secret` and
+    touches no webhook configuration (cert-manager mode: it only reads the Secret), and never leads."""
+    hold_lease(cluster, namespace)
+    return ManagerProcess(cluster.kubeconfig, log_path, "--cert-mode", "cert-manager", "--cert-secret", tls_secret,
+                          *extra, namespace=namespace, url_webhooks=False)
+
+
 class SandboxManager(ManagerProcess):
     """The sandbox's own kruise-manager (`ack-kruise sandbox up --with-manager`). Its ports are read from the
     sandbox state on every use, as a restarted manager (tests kill it on purpose) gets new ones."""

@@ -6,13 +6,15 @@ import base64
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from cryptography import x509
 
 from tests.kube import ON_SIMULATED_NODES, Cluster, wait_for
-from tests.manager import ManagerProcess
+from tests.manager import ManagerProcess, webhook_only_manager
 
+REPO = Path(__file__).resolve().parents[2]
 ASTS = {
     "apiVersion": "apps.kruise.io/v1beta1", "kind": "StatefulSet", "metadata": {"name": "conv"},
     "spec": {"replicas": 0, "serviceName": "conv", "reserveOrdinals": [1, "3-4"],
@@ -50,34 +52,101 @@ def test_seed_statefulset_created_as_v1alpha1_is_stored_as_v1beta1(cluster: Clus
     assert beta["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
 
 
-def _pod_webhook_copy(cluster: Cluster, name: str, failure_policy: str) -> None:
-    """Our generated pod webhook entry, pointed at an address where no manager listens."""
+def _pod_webhooks_as_installed(cluster: Cluster) -> list[dict]:
+    """The entries of the installed mutating configuration that call /mutate-pod, as the API server has them."""
     live = json.loads(cluster.kubectl("get", "mutatingwebhookconfiguration",
                                       "kruise-mutating-webhook-configuration", "-o", "json").stdout)
-    hook = next(h for h in live["webhooks"] if h["name"] == "mpod.kb.io")
-    hook = {**hook, "name": "mpod.dead.test", "failurePolicy": failure_policy,
-            "clientConfig": {"url": "https://127.0.0.1:1/mutate-pod", "caBundle": hook["clientConfig"]["caBundle"]}}
+    return [h for h in live["webhooks"]
+            if (h["clientConfig"].get("url") or h["clientConfig"].get("service", {}).get("path", "")).endswith("/mutate-pod")]
+
+
+def _install_copy(cluster: Cluster, name: str, hooks: list[dict], url: str, ca: bytes, failure_policy: str | None) -> None:
+    """`hooks` exactly as installed (selectors, failurePolicy, timeouts), renamed copy-<name> and sent to `url`;
+    failurePolicy replaced only when `failure_policy` is given."""
+    copies = [{**h, "name": f"copy-{h['name']}", "clientConfig": {"url": url, "caBundle": base64.b64encode(ca).decode()},
+               **({"failurePolicy": failure_policy} if failure_policy else {})} for h in hooks]
     cluster.kubectl("apply", "-f", "-", input=json.dumps({
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-        "metadata": {"name": name}, "webhooks": [hook]}))
+        "metadata": {"name": name}, "webhooks": copies}))
 
 
-def test_with_the_manager_down_unrelated_pods_are_still_created(cluster: Cluster, namespace: str, kruise):
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "unrelated"},
-           "spec": {**ON_SIMULATED_NODES, "containers": [{"name": "c", "image": "x:v1"}]}}
-    _pod_webhook_copy(cluster, "dead-manager-ignore", "Ignore")
+def _pod(name: str, labels: dict[str, str]) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
+                       "spec": {**ON_SIMULATED_NODES, "containers": [{"name": "c", "image": "x:v1"}]}})
+
+
+def test_with_the_manager_down_unrelated_pods_are_still_created(cluster: Cluster, namespace: str, kruise,
+                                                               tls_secret: str, tmp_path):
+    """The generated pod webhook, as installed, pointed at a manager of the test's own that is then stopped.
+    Forced to fail closed, it still lets an unrelated pod through (never selected) but blocks the pods of a
+    CloneSet and of an Advanced StatefulSet (selected by the labels our controllers set); with its own
+    failurePolicy it blocks nothing."""
+    installed = _pod_webhooks_as_installed(cluster)
+    # Default feature gates: one entry per pod-creating workload, none for all pods.
+    assert [h["name"] for h in installed] == ["mpod-cloneset.kb.io", "mpod-statefulset.kb.io"]
+    manager = webhook_only_manager(cluster, namespace, tls_secret, tmp_path / "manager.log").start()
+    ca = base64.b64decode(cluster.core.read_namespaced_secret(tls_secret, namespace).data["ca.crt"])
+    url = f"https://127.0.0.1:{manager.webhook_port}/mutate-pod"
+    selected = {"cloneset-pod": {"apps.kruise.io/cloneset-instance-id": "x7k2p"},
+                "asts-pod-0": {"statefulset.kubernetes.io/pod-name": "asts-pod-0"}}
+
+    def create(name: str, labels: dict[str, str]):
+        return cluster.kubectl("create", "-f", "-", input=_pod(name, labels), namespace=namespace, check=False)
+
     try:
-        cluster.apply(pod, namespace)  # the generated entry (failurePolicy Ignore) does not block
+        _install_copy(cluster, "pod-webhook-copy", installed, url, ca, failure_policy="Fail")
+        # While the manager runs, the copy reaches it: failing closed, it still admits a selected pod.
+        up = create("cloneset-pod-while-up", selected["cloneset-pod"])
+        assert up.returncode == 0, up.stderr
+        assert manager.stop() is not None and not manager.alive
+
+        unrelated = create("unrelated", {"app": "web"})
+        assert unrelated.returncode == 0, f"an unrelated pod went to the stopped manager: {unrelated.stderr}"
+        for (name, labels), hook in zip(selected.items(), ("copy-mpod-cloneset.kb.io", "copy-mpod-statefulset.kb.io")):
+            blocked = create(name, labels)
+            assert blocked.returncode != 0 and f'failed calling webhook "{hook}"' in blocked.stderr, blocked.stderr
+
+        _install_copy(cluster, "pod-webhook-copy", installed, url, ca, failure_policy=None)   # as installed
+        for name, labels in selected.items():
+            created = create(name, labels)
+            assert created.returncode == 0, f"the installed failurePolicy blocked {name}: {created.stderr}"
     finally:
-        cluster.kubectl("delete", "mutatingwebhookconfiguration", "dead-manager-ignore")
-    # The control: the same entry failing closed would have blocked it, so the test above can fail.
-    _pod_webhook_copy(cluster, "dead-manager-fail", "Fail")
+        manager.stop()
+        cluster.kubectl("delete", "mutatingwebhookconfiguration", "pod-webhook-copy", "--ignore-not-found")
+
+
+def test_with_kruise_pod_readiness_gate_every_pod_gets_kruise_pod_ready(cluster: Cluster, namespace: str,
+                                                                        tls_secret: str, tmp_path):
+    """The chart rendered with featureGates.KruisePodReadinessGate=true sends every pod to the one mpod.kb.io
+    entry, and the manager with that gate adds KruisePodReady to a pod no workload owns."""
+    import subprocess
+
+    import yaml
+
+    from sandbox import tools
+
+    rendered = subprocess.run([tools.find("helm"), "template", "ack-kruise", str(REPO / "charts" / "ack-kruise"),
+                               "--kube-version", "1.20.2", "--namespace", "kruise-system",
+                               "--set", "featureGates.KruisePodReadinessGate=true"],
+                              capture_output=True, text=True, check=True).stdout
+    mutating = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "MutatingWebhookConfiguration")
+    hooks = [h for h in mutating["webhooks"] if h["clientConfig"]["service"]["path"] == "/mutate-pod"]
+    assert [h["name"] for h in hooks] == ["mpod.kb.io"]
+    manager = webhook_only_manager(cluster, namespace, tls_secret, tmp_path / "manager.log",
+                                   "--feature-gates", "KruisePodReadinessGate=true").start()
+    ca = base64.b64decode(cluster.core.read_namespaced_secret(tls_secret, namespace).data["ca.crt"])
+    # Only this namespace, so that the copy changes no other test's pods (1.20 has no metadata.name label).
+    cluster.kubectl("label", "namespace", namespace, f"test.ack-kruise.io/{namespace}=yes")
+    hooks[0]["namespaceSelector"] = {"matchLabels": {f"test.ack-kruise.io/{namespace}": "yes"}}
     try:
-        blocked = cluster.kubectl("create", "-f", "-", namespace=namespace, check=False,
-                                  input=json.dumps({**pod, "metadata": {"name": "blocked"}}))
-        assert blocked.returncode != 0 and "mpod.dead.test" in blocked.stderr
+        _install_copy(cluster, "all-pods-webhook-copy", hooks, f"https://127.0.0.1:{manager.webhook_port}/mutate-pod",
+                      ca, failure_policy="Fail")
+        cluster.kubectl("create", "-f", "-", input=_pod("plain", {"app": "web"}), namespace=namespace)
+        gates = cluster.pod(namespace, "plain")["spec"].get("readinessGates") or []
+        assert {"conditionType": "KruisePodReady"} in gates
     finally:
-        cluster.kubectl("delete", "mutatingwebhookconfiguration", "dead-manager-fail")
+        manager.stop()
+        cluster.kubectl("delete", "mutatingwebhookconfiguration", "all-pods-webhook-copy", "--ignore-not-found")
 
 
 def test_probes_and_metrics(kruise):
