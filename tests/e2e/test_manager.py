@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from cryptography import x509
 
 from tests.kube import ON_SIMULATED_NODES, Cluster, wait_for
-from tests.manager import ManagerProcess, webhook_only_manager
+from tests.manager import AdmissionLoad, ManagerProcess, webhook_only_manager
 
 REPO = Path(__file__).resolve().parents[2]
 ASTS = {
@@ -156,6 +155,41 @@ def test_probes_and_metrics(kruise):
     assert "leader_election_master_status" in metrics
 
 
+def _cloneset(name: str, replicas: int) -> dict:
+    return {"apiVersion": "apps.kruise.io/v1alpha1", "kind": "CloneSet", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {**ON_SIMULATED_NODES, "containers": [{"name": "c", "image": "x:v1"}]}}}}
+
+
+def test_metrics_count_reconciles_errors_and_durations_per_controller(cluster: Cluster, namespace: str, kruise):
+    """After CloneSet reconciles, one that succeeds and one that fails (a ResourceQuota of 0 pods makes its
+    pod creation fail), /metrics has controller-runtime's reconcile counts, errors, durations and queue depth
+    for the cloneset controller."""
+    def counts() -> dict[str, float]:
+        return {"ok": sum(kruise.metric("controller_runtime_reconcile_total", controller="cloneset", result=r)
+                          for r in ("success", "requeue_after")),
+                "errors": kruise.metric("controller_runtime_reconcile_errors_total", controller="cloneset"),
+                "error results": kruise.metric("controller_runtime_reconcile_total", controller="cloneset", result="error"),
+                "timed": kruise.metric("controller_runtime_reconcile_time_seconds_count", controller="cloneset")}
+
+    before = counts()
+    cluster.apply(_cloneset("fine", 0), namespace)
+    wait_for(lambda: counts()["ok"] > before["ok"], 20, "a successful cloneset reconcile", describe=counts)
+    cluster.apply({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-pods"},
+                   "spec": {"hard": {"pods": "0"}}}, namespace)
+    cluster.apply(_cloneset("over-quota", 1), namespace)
+    after = wait_for(lambda: (c := counts())["errors"] > before["errors"] and c, 20, "a failed cloneset reconcile",
+                     describe=counts)
+    assert after["error results"] > before["error results"]
+    assert after["timed"] >= before["timed"] + 2, "every reconcile has its duration observed"
+    text = kruise.get("/metrics")
+    assert '# TYPE controller_runtime_reconcile_time_seconds histogram' in text
+    assert 'controller_runtime_reconcile_time_seconds_bucket{controller="cloneset",le="+Inf"}' in text
+    depth = [line for line in text.splitlines() if line.startswith('workqueue_depth{name="cloneset"} ')]
+    assert len(depth) == 1 and float(depth[0].split()[1]) >= 0, text
+
+
 @pytest.fixture
 def tls_secret(cluster: Cluster, namespace: str, kruise) -> str:
     """A certificate as cert-manager would write it, for managers that must not touch the shared webhooks."""
@@ -177,6 +211,20 @@ def holder(cluster: Cluster, namespace: str) -> str | None:
         return None
 
 
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def startup_order(manager: ManagerProcess) -> list[str]:
+    """The start-up milestones in the order the manager's log shows them (each one's first line)."""
+    milestones = ("webhook server ready", "became leader", "starting controllers")
+    first: dict[str, int] = {}
+    for number, line in enumerate(manager.log_path.read_text(errors="replace").splitlines()):
+        for milestone in milestones:
+            if milestone in line:
+                first.setdefault(milestone, number)
+    return sorted(first, key=first.get)
+
+
 def test_two_managers_one_leads_and_the_other_takes_over(cluster: Cluster, namespace: str, tls_secret, tmp_path):
     args = ("--cert-mode", "cert-manager", "--cert-secret", tls_secret, "--lease-duration", "6")
     a = ManagerProcess(cluster.kubeconfig, tmp_path / "a.log", *args, "--log-level", "info", namespace=namespace,
@@ -188,6 +236,14 @@ def test_two_managers_one_leads_and_the_other_takes_over(cluster: Cluster, names
         assert len(leaders) == 1, "exactly one manager leads"
         leader, follower = leaders[0], ({a, b} - set(leaders)).pop()
         assert follower.get("/readyz") == "ok", "a follower still serves webhooks"
+        # Exactly one reconciles: the leader reconciles this CloneSet, the follower sends no write at all.
+        cluster.apply(_cloneset("led", 0), namespace)
+        wait_for(lambda: leader.metric_sum("controller_runtime_reconcile_total", controller="cloneset") > 0, 20,
+                 "the leader to reconcile", describe=leader.tail)
+        assert leader.metric_sum("rest_client_requests_total", method="PUT") > 0, "the leader renews its Lease"
+        for method in WRITES:
+            assert follower.metric_sum("rest_client_requests_total", method=method) == 0, f"the follower sent {method}"
+        assert follower.metric_sum("controller_runtime_reconcile_total") == 0
         leader.kill()  # no clean release: the follower must wait for the lease to expire
         t0 = time.monotonic()
         wait_for(lambda: follower.metric("leader_election_master_status", name="kruise-manager") == 1, 20,
@@ -195,6 +251,12 @@ def test_two_managers_one_leads_and_the_other_takes_over(cluster: Cluster, names
         took = time.monotonic() - t0
         assert holder(cluster, namespace) != first
         assert took <= 6 + 2 + 1, f"took over after {took:.1f}s; lease duration 6s, retry period 1.2s"
+        wait_for(lambda: follower.metric_sum("controller_runtime_reconcile_total", controller="cloneset") > 0, 20,
+                 "the new leader to reconcile", describe=follower.tail)
+        # In both, the controllers started only once the webhook server was ready, and after the election.
+        for manager in (a, b):
+            assert startup_order(manager) == ["webhook server ready", "became leader", "starting controllers"], \
+                manager.tail()
     finally:
         a.stop()
         b.stop()
@@ -213,44 +275,19 @@ def _ca_of(cluster: Cluster) -> bytes:
 def test_certificate_rotation_fails_no_admission_request(cluster: Cluster, namespace: str, kruise):
     """The CA is replaced twice (the Secret deleted) while four clients send admission requests without
     pause. Not one request may fail: the caBundle trusts old and new CA before the server switches."""
-    cs = {"apiVersion": "apps.kruise.io/v1alpha1", "kind": "CloneSet", "metadata": {"name": "load"},
-          "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "load"}},
-                   "template": {"metadata": {"labels": {"app": "load"}},
-                                "spec": {"containers": [{"name": "c", "image": "x:v1"}]}}}}
-    import kubernetes
-    api = kubernetes.client.CustomObjectsApi(kubernetes.config.new_client_from_config(config_file=cluster.kubeconfig))
-    results = {"ok": 0, "failed": []}
-    stop = threading.Event()
-
-    def load():
-        while not stop.is_set():
-            try:  # a server-side dry run goes through the mutating and validating webhooks
-                api.create_namespaced_custom_object("apps.kruise.io", "v1alpha1", namespace, "clonesets", cs,
-                                                    dry_run="All")
-                results["ok"] += 1
-            except kubernetes.client.ApiException as e:
-                results["failed"].append(f"{e.status}: {e.body[:200] if e.body else e.reason}")
-
-    workers = [threading.Thread(target=load) for _ in range(4)]
-    for w in workers:
-        w.start()
     cas = [_ca_of(cluster)]
     manager_secret_ca[:] = [lambda: _ca_of_or_none(cluster)]
-    try:
+    with AdmissionLoad(cluster.kubeconfig, namespace) as load:
         for _ in range(2):
             cluster.core.delete_namespaced_secret("kruise-webhook-certs", "kruise-system")
             wait_for(lambda: (ca := _ca_of_or_none(cluster)) and ca not in cas, 30, "a new CA")
             cas.append(_ca_of(cluster))
-            served = results["ok"]
+            served = load.ok
             # The server switches only after the API server trusts the new CA; requests keep flowing.
-            wait_for(lambda: _served_ca(kruise) == cas[-1] and results["ok"] > served + 30, 30,
+            wait_for(lambda: _served_ca(kruise) == cas[-1] and load.ok > served + 30, 30,
                      "the new certificate served under load")
-    finally:
-        stop.set()
-        for w in workers:
-            w.join()
-    assert results["failed"] == [], f"{len(results['failed'])} requests failed, e.g. {results['failed'][:3]}"
-    assert results["ok"] > 100
+    assert load.failed == [], f"{len(load.failed)} requests failed, e.g. {load.failed[:3]}"
+    assert load.ok > 100
 
 
 def _ca_of_or_none(cluster: Cluster) -> bytes | None:
