@@ -114,6 +114,19 @@ def test_with_the_manager_down_unrelated_pods_are_still_created(cluster: Cluster
         cluster.kubectl("delete", "mutatingwebhookconfiguration", "pod-webhook-copy", "--ignore-not-found")
 
 
+def test_pods_our_controllers_create_are_selected_by_the_pod_webhook(cluster: Cluster, namespace: str, kruise):
+    """The per-workload entries select real pods: a CloneSet's and an Advanced StatefulSet's pods carry the
+    KruisePodReady readiness gate, which only the pod webhook adds."""
+    asts = {"apiVersion": "apps.kruise.io/v1beta1", "kind": "StatefulSet", "metadata": {"name": "gated"},
+            "spec": {"replicas": 1, "serviceName": "gated", "selector": {"matchLabels": {"app": "gated"}},
+                     "template": {"metadata": {"labels": {"app": "gated"}},
+                                  "spec": {**ON_SIMULATED_NODES, "containers": [{"name": "c", "image": "x:v1"}]}}}}
+    cluster.apply([_cloneset("gated-clone", 1), asts], namespace)
+    for selector in ("app=gated-clone", "app=gated"):
+        pod = wait_for(lambda: next(iter(cluster.pods(namespace, selector)), None), 30, f"a pod of {selector}")
+        assert {"conditionType": "KruisePodReady"} in pod["spec"]["readinessGates"], selector
+
+
 def test_with_kruise_pod_readiness_gate_every_pod_gets_kruise_pod_ready(cluster: Cluster, namespace: str,
                                                                         tls_secret: str, tmp_path):
     """The chart rendered with featureGates.KruisePodReadinessGate=true sends every pod to the one mpod.kb.io
