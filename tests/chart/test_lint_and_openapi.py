@@ -6,7 +6,7 @@ import pytest
 
 from tests import k8s_openapi
 
-from .conftest import CHART, VERSIONS, helm, render, version_args
+from .conftest import CHART, VERSIONS, helm, render, require_schemas, version_args
 
 MODES = [("self",), ("cert-manager",), ("secret", "--set", "webhook.certificates.existingSecret=my-certs")]
 # Values that exercise every optional branch of the templates.
@@ -43,8 +43,7 @@ def test_helm_lint_strict_per_certificate_mode(mode: tuple[str, ...]) -> None:
 @pytest.mark.parametrize("mode", MODES, ids=[m[0] for m in MODES])
 @pytest.mark.parametrize("version, schemas, gate", VERSIONS)
 def test_every_render_is_strictly_valid(version: str, schemas: str, gate: bool, mode: tuple[str, ...]) -> None:
-    if not k8s_openapi.has_version(schemas):
-        pytest.skip(f"no Kubernetes {schemas} schemas: scripts/fetch-k8s-schemas.sh {schemas}")
+    require_schemas(schemas)
     docs = render(*version_args(version, gate), "--set", f"webhook.certificates.mode={mode[0]}", *mode[1:],
                   *EVERYTHING)
     checked = 0
@@ -60,8 +59,7 @@ def test_every_render_is_strictly_valid(version: str, schemas: str, gate: bool, 
 
 
 def test_the_validator_would_catch_a_field_1_13_does_not_know() -> None:
-    if not k8s_openapi.has_version("1.13"):
-        pytest.skip(k8s_openapi.FETCH_HINT)
+    require_schemas("1.13")
     from .conftest import find
 
     deployment = find(render("--kube-version", "1.20.2"), "Deployment")

@@ -61,7 +61,7 @@ def test_feature_gates_are_sorted_whatever_the_order_they_are_set_in() -> None:
     two = render("--kube-version", "1.20.2", "--set", "featureGates.ResourcesDeletionProtection=true",
                  "--set", "featureGates.StatefulSetStartOrdinal=true")
     assert args_of(one)["--feature-gates"] == args_of(two)["--feature-gates"] == (
-        "PodWebhook=true,ResourcesDeletionProtection=true,StatefulSetAutoDeletePVC=true,"
+        "KruisePodReadinessGate=false,PodWebhook=true,ResourcesDeletionProtection=true,StatefulSetAutoDeletePVC=true,"
         "StatefulSetAutoResizePVCGate=false,StatefulSetStartOrdinal=true")
     assert parse_as_the_manager_does(one).feature_gates["StatefulSetStartOrdinal"] is True
 
@@ -140,8 +140,8 @@ def test_everything_goes_into_the_release_namespace_or_the_override() -> None:
             assert doc["metadata"].get("namespace") == (None if cluster_scoped else namespace), doc["metadata"]
         hooks = [w for d in docs if d["kind"].endswith("WebhookConfiguration") for w in d["webhooks"]]
         assert {w["clientConfig"]["service"]["namespace"] for w in hooks} == {namespace}
-        pod_hook = next(w for w in hooks if w["name"] == "mpod.kb.io")
-        assert namespace in pod_hook["namespaceSelector"]["matchExpressions"][0]["values"]
+        pod_hooks = [w for w in hooks if w["clientConfig"]["service"]["path"] == "/mutate-pod"]
+        assert pod_hooks and all(namespace in w["namespaceSelector"]["matchExpressions"][0]["values"] for w in pod_hooks)
         for doc in docs:
             if "inject-ca-from" in str(doc["metadata"].get("annotations")):
                 assert doc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"].startswith(f"{namespace}/")
@@ -168,8 +168,8 @@ def test_the_pod_webhook_and_its_gate_can_be_turned_off_together() -> None:
     docs = render("--kube-version", "1.20.2", "--set", "featureGates.PodWebhook=false",
                   "--set", "webhook.podWebhook.enabled=false")
     assert "PodWebhook=false" in args_of(docs)["--feature-gates"]
-    assert "mpod.kb.io" not in [w["name"] for d in docs if d["kind"].endswith("WebhookConfiguration")
-                                for w in d["webhooks"]]
+    assert "/mutate-pod" not in [w["clientConfig"]["service"]["path"] for d in docs
+                                 if d["kind"].endswith("WebhookConfiguration") for w in d["webhooks"]]
 
 
 def test_the_service_namespace_may_name_the_chart_namespace() -> None:
@@ -178,7 +178,7 @@ def test_the_service_namespace_may_name_the_chart_namespace() -> None:
 
 
 def test_seccomp_only_where_the_api_knows_it() -> None:
-    for version, expected in (("1.18.20", False), ("1.19.0", True), ("1.30.0", True)):
+    for version, expected in (("1.18.20", False), ("1.19.0", True), ("1.30.0", True), ("1.37.0", True)):
         pod = find(render("--kube-version", version), "Deployment")["spec"]["template"]["spec"]
         assert ("seccompProfile" in pod["securityContext"]) == expected, version
 

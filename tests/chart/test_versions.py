@@ -6,10 +6,12 @@ import pytest
 
 from tests import k8s_openapi
 
-from .conftest import GATE, LEGACY_API_VERSIONS, failure, find, helm, render, CHART
+from .conftest import CHART, GATE, LEGACY_API_VERSIONS, failure, find, helm, render, require_schemas
 
 GATE_MESSAGE = ("needs the kube-apiserver feature gate CustomResourceWebhookConversion=true",
-                "set compatibility.customResourceWebhookConversion=true")
+                "set compatibility.customResourceWebhookConversion=true",
+                # the literal flag, so it can be copied into the API server's command line
+                "Start kube-apiserver with --feature-gates=CustomResourceWebhookConversion=true")
 
 
 @pytest.mark.parametrize("version", ["1.13.0", "1.14.10", "v1.14.8-aliyun.1"])
@@ -26,8 +28,7 @@ def test_the_gate_check_does_not_depend_on_the_crds(extra: tuple[str, ...]) -> N
 
 
 def test_1_14_with_the_gate_renders_v1beta1_that_1_14_accepts() -> None:
-    if not k8s_openapi.has_version("1.14"):
-        pytest.skip(k8s_openapi.FETCH_HINT)
+    require_schemas("1.14")
     docs = render("--kube-version", "1.14.10", *GATE)
     crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
     hooks = [d for d in docs if d["kind"].endswith("WebhookConfiguration")]
@@ -51,7 +52,7 @@ def test_a_kube_version_value_before_1_13_is_refused_too() -> None:
     assert "ack-kruise needs Kubernetes >=1.13; the target version is 1.12.3" in error
 
 
-@pytest.mark.parametrize("version", ["1.30.0", "v1.26.3-eks-a59e1f0", "1.16.15", "v1.28.2-gke.1157000"])
+@pytest.mark.parametrize("version", ["1.37.0", "1.30.0", "v1.26.3-eks-a59e1f0", "1.16.15", "v1.28.2-gke.1157000"])
 def test_1_16_and_later_render_only_v1_apis(version: str) -> None:
     docs = render("--kube-version", version)
     api_versions = {d["apiVersion"] for d in docs}

@@ -13,26 +13,30 @@ kube-scheduler; about 5 s) and installs the real chart there, everything include
 only read (preflight's GET /version and server-side dry run, which stores nothing).
 
 The manager's pods cannot run (no image is published: another issue), so the tests check the objects, and
-prove the RBAC with `kubectl auth can-i --as` the chart's ServiceAccount.
+prove the RBAC with `kubectl auth can-i --as` the chart's ServiceAccount. The manager itself runs as a host
+process with that ServiceAccount's token: self-managed certificates (renewed under load), and the `secret`
+mode with a Secret the test provides. The chart is installed from the .tgz `make release` packages.
 """
 from __future__ import annotations
 
-import re
-
 import base64
+import datetime
+import json
+import re
 import shutil
-import socket
+import ssl
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+from cryptography import x509
 
 from generator import pipeline
 from sandbox import tools
 from tests.kube import Cluster, wait_for
+from tests.manager import AdmissionLoad, ManagerProcess
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "ack-kruise"
@@ -55,6 +59,22 @@ def private_cluster(tmp_path_factory) -> Cluster:
         yield Cluster(box.state().kubeconfig)
     finally:
         box.down(quiet=True)
+
+
+@pytest.fixture(scope="module")
+def released_chart(tmp_path_factory) -> Path:
+    """The chart as `make release` ships it: stamped, linted and packaged by generator/release.py (the chart's
+    own version and CHANGELOG entry) into a chart repository of its own; the repository's chart is not touched."""
+    from generator import release
+
+    root = tmp_path_factory.mktemp("release")
+    shutil.copytree(CHART, root / "chart" / "ack-kruise")
+    paths = release.Paths.of_repo(REPO)
+    paths.chart_dir, paths.dist = root / "chart" / "ack-kruise", root / "dist"
+    version = yaml.safe_load((CHART / "Chart.yaml").read_text())["version"]
+    package = release.release(version, paths, log=lambda *_: None)
+    assert package.name == f"ack-kruise-{version}.tgz"
+    return package
 
 
 def helm(cluster: Cluster, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -117,10 +137,14 @@ def test_preflight_on_a_fresh_cluster(private_cluster: Cluster) -> None:
     assert get(private_cluster, "crd", "conversionprobes.preflight.ack-kruise.io") is None
 
 
-def test_install_upgrade_uninstall_reinstall(private_cluster: Cluster, tmp_path: Path) -> None:
+def test_install_upgrade_uninstall_reinstall(private_cluster: Cluster, released_chart: Path, tmp_path: Path) -> None:
+    """Installed from the released .tgz, as users get it from the chart repository; upgraded to a chart
+    regenerated with a schema change; reinstalled from the .tgz."""
     cluster = private_cluster
     # ---- install ----------------------------------------------------------------------------------
-    installed = helm(cluster, "install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--create-namespace")
+    installed = helm(cluster, "install", RELEASE, str(released_chart), "--namespace", NAMESPACE, "--create-namespace")
+    listed = yaml.safe_load(helm(cluster, "list", "--namespace", NAMESPACE, "-o", "yaml").stdout)
+    assert [(r["name"], r["chart"]) for r in listed] == [(RELEASE, released_chart.name.removesuffix(".tgz"))]
     assert f"installed in namespace {NAMESPACE}" in installed.stdout            # NOTES.txt
     assert f"kubectl -n {NAMESPACE} rollout status deployment/kruise-controller-manager" in installed.stdout
     assert "Kubernetes v1.20.2 (v1 API profile: v1)" in installed.stdout
@@ -195,7 +219,7 @@ def test_install_upgrade_uninstall_reinstall(private_cluster: Cluster, tmp_path:
     assert get(cluster, "role", "kruise-manager-role", namespace=NAMESPACE) is None
 
     # ---- reinstall: the kept CRDs carry this release's ownership, so Helm takes them back ----------------
-    helm(cluster, "install", RELEASE, str(CHART), "--namespace", NAMESPACE)
+    helm(cluster, "install", RELEASE, str(released_chart), "--namespace", NAMESPACE)
     assert "upgradeProbe" not in crd_spec_fields(cluster)      # the released chart's schema again
     assert get(cluster, "deployment", "kruise-controller-manager", namespace=NAMESPACE) is not None
     helm(cluster, "uninstall", RELEASE, "--namespace", NAMESPACE)
@@ -239,20 +263,6 @@ def service_account_kubeconfig(cluster: Cluster, path: Path) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
-
-
 CLONESET = """
 apiVersion: apps.kruise.io/v1alpha1
 kind: CloneSet
@@ -281,6 +291,38 @@ spec:
 """
 
 
+def chart_s_manager(cluster: Cluster, tmp_path: Path, *args: str) -> ManagerProcess:
+    """kruise-manager as a host process (no image) with the chart's ServiceAccount token, the API server
+    calling its webhooks through a URL; started and ready. Install the chart with manager.replicas=0 first."""
+    kubeconfig = service_account_kubeconfig(cluster, tmp_path / "sa-kubeconfig")
+    return ManagerProcess(str(kubeconfig), tmp_path / "manager.log", "--log-level", "debug", *args,
+                          namespace=NAMESPACE).start()
+
+
+def uninstall_after_a_host_manager(cluster: Cluster, *secrets: str) -> None:
+    """helm uninstall, and what it leaves behind after a host-process manager: the kept StatefulSet CRD, whose
+    conversion webhook the manager pointed at its own URL (a later install's three-way merge would then send
+    both url and service, which the API server refuses: the chart's Service goes back), and the Secrets."""
+    helm(cluster, "uninstall", RELEASE, "--namespace", NAMESPACE, check=False)
+    service = {"name": "kruise-webhook-service", "namespace": NAMESPACE, "path": "/convert", "port": 443}
+    cluster.kubectl("patch", "crd", "statefulsets.apps.kruise.io", "--type=json", "-p", json.dumps([
+        {"op": "remove", "path": "/spec/conversion/webhook/clientConfig/url"},
+        {"op": "add", "path": "/spec/conversion/webhook/clientConfig/service", "value": service}]), check=False)
+    for secret in secrets:
+        cluster.kubectl("delete", "secret", secret, "--namespace", NAMESPACE, "--ignore-not-found", check=False)
+
+
+def served_certificate(manager: ManagerProcess) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(ssl.get_server_certificate(("127.0.0.1", manager.webhook_port)).encode())
+
+
+def ca_bundles(cluster: Cluster) -> set[str]:
+    """Every caBundle of our webhook configurations and of the StatefulSet CRD's conversion."""
+    bundles = {h["clientConfig"].get("caBundle", "") for resource, name in WEBHOOKS for h in get(cluster, resource, name)["webhooks"]}
+    crd = get(cluster, "crd", "statefulsets.apps.kruise.io")
+    return bundles | {crd["spec"]["conversion"]["webhook"]["clientConfig"].get("caBundle", "")}
+
+
 def test_the_manager_runs_with_nothing_but_the_chart_s_rbac(private_cluster: Cluster, tmp_path: Path) -> None:
     """kruise-manager itself, as a host process (no image) with the chart's ServiceAccount token: it creates
     its certificate Secret, injects the caBundles, takes the Lease, serves the webhooks and reconciles a
@@ -288,20 +330,9 @@ def test_the_manager_runs_with_nothing_but_the_chart_s_rbac(private_cluster: Clu
     cluster = private_cluster
     helm(cluster, "install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--create-namespace",
          "--set", "manager.replicas=0")   # the host process stands in for the pods
-    webhook, health = free_port(), free_port()
-    log = tmp_path / "manager.log"
-    with open(log, "w") as out:
-        manager = subprocess.Popen(
-            [sys.executable, "-m", "ack_kruise", "manager", "--kubeconfig",
-             str(service_account_kubeconfig(cluster, tmp_path / "sa-kubeconfig")), "--namespace", NAMESPACE,
-             "--webhook-host", "127.0.0.1", "--webhook-port", str(webhook),
-             "--webhook-url-base", f"https://127.0.0.1:{webhook}",
-             "--health-probe-addr", f"127.0.0.1:{health}", "--metrics-addr", "0", "--log-level", "debug"],
-            cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    manager = chart_s_manager(cluster, tmp_path)
+    log = manager.log_path
     try:
-        wait_for(lambda: ready(f"http://127.0.0.1:{health}/readyz") or manager.poll() is not None, 60,
-                 "the manager ready", describe=lambda: log.read_text()[-3000:])
-        assert manager.poll() is None, log.read_text()[-3000:]
         assert get(cluster, "secret", "kruise-webhook-certs", namespace=NAMESPACE) is not None
         for resource, name in WEBHOOKS:
             assert all(h["clientConfig"].get("caBundle") for h in get(cluster, resource, name)["webhooks"])
@@ -323,14 +354,69 @@ def test_the_manager_runs_with_nothing_but_the_chart_s_rbac(private_cluster: Clu
         # (Match refusals, not log timestamps: ",403" is also a millisecond count.)
         assert not re.search(r": 403 |Forbidden", log.read_text()), log.read_text()[-3000:]
     finally:
-        manager.terminate()
-        try:
-            manager.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            manager.kill()
-            manager.wait()
+        manager.stop()
         cluster.kubectl("delete", "namespace", "chart-demo", "--wait=false", check=False)
-        helm(cluster, "uninstall", RELEASE, "--namespace", NAMESPACE, check=False)
+        uninstall_after_a_host_manager(cluster, "kruise-webhook-certs")
+
+
+def test_secret_mode_serves_the_user_s_certificate_and_injects_its_ca(private_cluster: Cluster, tmp_path: Path) -> None:
+    """webhook.certificates.mode=secret: the manager serves the certificate of the Secret the user made, writes
+    its CA into every caBundle, and never writes the Secret (the chart grants it read access only)."""
+    from controllers.webhook import certs
+
+    cluster = private_cluster
+    helm(cluster, "install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--create-namespace",
+         "--set", "manager.replicas=0", "--set", "webhook.certificates.mode=secret",
+         "--set", "webhook.certificates.existingSecret=user-tls")
+    ca, ca_key = certs.new_ca(datetime.timedelta(days=30))
+    crt, key = certs.new_serving_cert(ca, ca_key, [f"kruise-webhook-service.{NAMESPACE}.svc"], ["127.0.0.1"],
+                                      datetime.timedelta(days=30))
+    cluster.core.create_namespaced_secret(NAMESPACE, {
+        "metadata": {"name": "user-tls"}, "type": "kubernetes.io/tls",
+        "data": {k: base64.b64encode(v).decode() for k, v in {"ca.crt": ca, "tls.crt": crt, "tls.key": key}.items()}})
+    written = cluster.core.read_namespaced_secret("user-tls", NAMESPACE).metadata.resource_version
+    manager = chart_s_manager(cluster, tmp_path, "--cert-mode", "secret", "--cert-secret", "user-tls")
+    try:
+        assert served_certificate(manager) == x509.load_pem_x509_certificate(crt)
+        assert ca_bundles(cluster) == {base64.b64encode(ca).decode()}
+        # The API server trusts the served certificate through the injected CA: admission works.
+        cluster.kubectl("create", "namespace", "secret-mode", check=False)
+        defaulted = yaml.safe_load(cluster.kubectl("create", "--dry-run=server", "-o", "yaml", "-f", "-",
+                                                   input=CLONESET, namespace="secret-mode").stdout)
+        assert defaulted["spec"]["updateStrategy"]["type"] == "ReCreate"
+        assert cluster.core.read_namespaced_secret("user-tls", NAMESPACE).metadata.resource_version == written
+        assert "kruise-webhook-certs" not in [s.metadata.name for s in cluster.core.list_namespaced_secret(NAMESPACE).items]
+    finally:
+        manager.stop()
+        cluster.kubectl("delete", "namespace", "secret-mode", "--wait=false", check=False)
+        uninstall_after_a_host_manager(cluster, "user-tls")
+
+
+def test_a_running_manager_renews_its_certificate_before_expiry_failing_no_request(
+        private_cluster: Cluster, tmp_path: Path) -> None:
+    """Self-managed certificates valid for 20 s, renewed once fewer than 17 s remain: the running manager
+    renews the serving certificate under admission load, keeping the CA (so the caBundle does not change),
+    and not one request fails."""
+    cluster = private_cluster
+    helm(cluster, "install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--create-namespace",
+         "--set", "manager.replicas=0")
+    manager = chart_s_manager(cluster, tmp_path, "--cert-validity", "20s", "--cert-renew-before", "17s",
+                              "--cert-check-interval", "1")
+    cluster.kubectl("create", "namespace", "renewal", check=False)
+    try:
+        first, bundles = served_certificate(manager), ca_bundles(cluster)
+        with AdmissionLoad(cluster.kubeconfig, "renewal", clients=3) as load:
+            renewed = wait_for(lambda: (c := served_certificate(manager)).serial_number != first.serial_number and c,
+                               30, "a renewed serving certificate", describe=manager.tail)
+            answered = load.ok
+            wait_for(lambda: load.ok > answered + 20, 30, "requests answered with the renewed certificate")
+        assert renewed.not_valid_after_utc > first.not_valid_after_utc
+        assert renewed.issuer == first.issuer and ca_bundles(cluster) == bundles, "the CA is kept"
+        assert load.failed == [], f"{len(load.failed)} requests failed, e.g. {load.failed[:3]}"
+    finally:
+        manager.stop()
+        cluster.kubectl("delete", "namespace", "renewal", "--wait=false", check=False)
+        uninstall_after_a_host_manager(cluster, "kruise-webhook-certs")
 
 
 def test_preflight_against_the_session_sandbox(cluster: Cluster) -> None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
+from pathlib import Path
 
 import pytest
 from cryptography import x509
 
 from tests.kube import ON_SIMULATED_NODES, Cluster, wait_for
-from tests.manager import ManagerProcess
+from tests.manager import AdmissionLoad, ManagerProcess, webhook_only_manager
 
+REPO = Path(__file__).resolve().parents[2]
 ASTS = {
     "apiVersion": "apps.kruise.io/v1beta1", "kind": "StatefulSet", "metadata": {"name": "conv"},
     "spec": {"replicas": 0, "serviceName": "conv", "reserveOrdinals": [1, "3-4"],
@@ -50,34 +51,114 @@ def test_seed_statefulset_created_as_v1alpha1_is_stored_as_v1beta1(cluster: Clus
     assert beta["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
 
 
-def _pod_webhook_copy(cluster: Cluster, name: str, failure_policy: str) -> None:
-    """Our generated pod webhook entry, pointed at an address where no manager listens."""
+def _pod_webhooks_as_installed(cluster: Cluster) -> list[dict]:
+    """The entries of the installed mutating configuration that call /mutate-pod, as the API server has them."""
     live = json.loads(cluster.kubectl("get", "mutatingwebhookconfiguration",
                                       "kruise-mutating-webhook-configuration", "-o", "json").stdout)
-    hook = next(h for h in live["webhooks"] if h["name"] == "mpod.kb.io")
-    hook = {**hook, "name": "mpod.dead.test", "failurePolicy": failure_policy,
-            "clientConfig": {"url": "https://127.0.0.1:1/mutate-pod", "caBundle": hook["clientConfig"]["caBundle"]}}
+    return [h for h in live["webhooks"]
+            if (h["clientConfig"].get("url") or h["clientConfig"].get("service", {}).get("path", "")).endswith("/mutate-pod")]
+
+
+def _install_copy(cluster: Cluster, name: str, hooks: list[dict], url: str, ca: bytes, failure_policy: str | None) -> None:
+    """`hooks` exactly as installed (selectors, failurePolicy, timeouts), renamed copy-<name> and sent to `url`;
+    failurePolicy replaced only when `failure_policy` is given."""
+    copies = [{**h, "name": f"copy-{h['name']}", "clientConfig": {"url": url, "caBundle": base64.b64encode(ca).decode()},
+               **({"failurePolicy": failure_policy} if failure_policy else {})} for h in hooks]
     cluster.kubectl("apply", "-f", "-", input=json.dumps({
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-        "metadata": {"name": name}, "webhooks": [hook]}))
+        "metadata": {"name": name}, "webhooks": copies}))
 
 
-def test_with_the_manager_down_unrelated_pods_are_still_created(cluster: Cluster, namespace: str, kruise):
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "unrelated"},
-           "spec": {**ON_SIMULATED_NODES, "containers": [{"name": "c", "image": "x:v1"}]}}
-    _pod_webhook_copy(cluster, "dead-manager-ignore", "Ignore")
+def _pod(name: str, labels: dict[str, str]) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
+                       "spec": {**ON_SIMULATED_NODES, "containers": [{"name": "c", "image": "x:v1"}]}})
+
+
+def test_with_the_manager_down_unrelated_pods_are_still_created(cluster: Cluster, namespace: str, kruise,
+                                                               tls_secret: str, tmp_path):
+    """The generated pod webhook, as installed, pointed at a manager of the test's own that is then stopped.
+    Forced to fail closed, it still lets an unrelated pod through (never selected) but blocks the pods of a
+    CloneSet and of an Advanced StatefulSet (selected by the labels our controllers set); with its own
+    failurePolicy it blocks nothing."""
+    installed = _pod_webhooks_as_installed(cluster)
+    # Default feature gates: one entry per pod-creating workload, none for all pods.
+    assert [h["name"] for h in installed] == ["mpod-cloneset.kb.io", "mpod-statefulset.kb.io"]
+    manager = webhook_only_manager(cluster, namespace, tls_secret, tmp_path / "manager.log").start()
+    ca = base64.b64decode(cluster.core.read_namespaced_secret(tls_secret, namespace).data["ca.crt"])
+    url = f"https://127.0.0.1:{manager.webhook_port}/mutate-pod"
+    selected = {"cloneset-pod": {"apps.kruise.io/cloneset-instance-id": "x7k2p"},
+                "asts-pod-0": {"statefulset.kubernetes.io/pod-name": "asts-pod-0"}}
+
+    def create(name: str, labels: dict[str, str]):
+        return cluster.kubectl("create", "-f", "-", input=_pod(name, labels), namespace=namespace, check=False)
+
     try:
-        cluster.apply(pod, namespace)  # the generated entry (failurePolicy Ignore) does not block
+        _install_copy(cluster, "pod-webhook-copy", installed, url, ca, failure_policy="Fail")
+        # While the manager runs, the copy reaches it: failing closed, it still admits a selected pod.
+        up = create("cloneset-pod-while-up", selected["cloneset-pod"])
+        assert up.returncode == 0, up.stderr
+        assert manager.stop() is not None and not manager.alive
+
+        unrelated = create("unrelated", {"app": "web"})
+        assert unrelated.returncode == 0, f"an unrelated pod went to the stopped manager: {unrelated.stderr}"
+        for (name, labels), hook in zip(selected.items(), ("copy-mpod-cloneset.kb.io", "copy-mpod-statefulset.kb.io")):
+            blocked = create(name, labels)
+            assert blocked.returncode != 0 and f'failed calling webhook "{hook}"' in blocked.stderr, blocked.stderr
+
+        _install_copy(cluster, "pod-webhook-copy", installed, url, ca, failure_policy=None)   # as installed
+        for name, labels in selected.items():
+            created = create(name, labels)
+            assert created.returncode == 0, f"the installed failurePolicy blocked {name}: {created.stderr}"
     finally:
-        cluster.kubectl("delete", "mutatingwebhookconfiguration", "dead-manager-ignore")
-    # The control: the same entry failing closed would have blocked it, so the test above can fail.
-    _pod_webhook_copy(cluster, "dead-manager-fail", "Fail")
+        manager.stop()
+        cluster.kubectl("delete", "mutatingwebhookconfiguration", "pod-webhook-copy", "--ignore-not-found")
+
+
+def test_pods_our_controllers_create_are_selected_by_the_pod_webhook(cluster: Cluster, namespace: str, kruise):
+    """The per-workload entries select real pods: a CloneSet's and an Advanced StatefulSet's pods carry the
+    KruisePodReady readiness gate, which only the pod webhook adds."""
+    asts = {"apiVersion": "apps.kruise.io/v1beta1", "kind": "StatefulSet", "metadata": {"name": "gated"},
+            "spec": {"replicas": 1, "serviceName": "gated", "selector": {"matchLabels": {"app": "gated"}},
+                     "template": {"metadata": {"labels": {"app": "gated"}},
+                                  "spec": {**ON_SIMULATED_NODES, "containers": [{"name": "c", "image": "x:v1"}]}}}}
+    cluster.apply([_cloneset("gated-clone", 1), asts], namespace)
+    for selector in ("app=gated-clone", "app=gated"):
+        pod = wait_for(lambda: next(iter(cluster.pods(namespace, selector)), None), 30, f"a pod of {selector}")
+        assert {"conditionType": "KruisePodReady"} in pod["spec"]["readinessGates"], selector
+
+
+def test_with_kruise_pod_readiness_gate_every_pod_gets_kruise_pod_ready(cluster: Cluster, namespace: str,
+                                                                        tls_secret: str, tmp_path):
+    """The chart rendered with featureGates.KruisePodReadinessGate=true sends every pod to the one mpod.kb.io
+    entry, and the manager with that gate adds KruisePodReady to a pod no workload owns."""
+    import subprocess
+
+    import yaml
+
+    from sandbox import tools
+
+    rendered = subprocess.run([tools.find("helm"), "template", "ack-kruise", str(REPO / "charts" / "ack-kruise"),
+                               "--kube-version", "1.20.2", "--namespace", "kruise-system",
+                               "--set", "featureGates.KruisePodReadinessGate=true"],
+                              capture_output=True, text=True, check=True).stdout
+    mutating = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "MutatingWebhookConfiguration")
+    hooks = [h for h in mutating["webhooks"] if h["clientConfig"]["service"]["path"] == "/mutate-pod"]
+    assert [h["name"] for h in hooks] == ["mpod.kb.io"]
+    manager = webhook_only_manager(cluster, namespace, tls_secret, tmp_path / "manager.log",
+                                   "--feature-gates", "KruisePodReadinessGate=true").start()
+    ca = base64.b64decode(cluster.core.read_namespaced_secret(tls_secret, namespace).data["ca.crt"])
+    # Only this namespace, so that the copy changes no other test's pods (1.20 has no metadata.name label).
+    cluster.kubectl("label", "namespace", namespace, f"test.ack-kruise.io/{namespace}=yes")
+    hooks[0]["namespaceSelector"] = {"matchLabels": {f"test.ack-kruise.io/{namespace}": "yes"}}
     try:
-        blocked = cluster.kubectl("create", "-f", "-", namespace=namespace, check=False,
-                                  input=json.dumps({**pod, "metadata": {"name": "blocked"}}))
-        assert blocked.returncode != 0 and "mpod.dead.test" in blocked.stderr
+        _install_copy(cluster, "all-pods-webhook-copy", hooks, f"https://127.0.0.1:{manager.webhook_port}/mutate-pod",
+                      ca, failure_policy="Fail")
+        cluster.kubectl("create", "-f", "-", input=_pod("plain", {"app": "web"}), namespace=namespace)
+        gates = cluster.pod(namespace, "plain")["spec"].get("readinessGates") or []
+        assert {"conditionType": "KruisePodReady"} in gates
     finally:
-        cluster.kubectl("delete", "mutatingwebhookconfiguration", "dead-manager-fail")
+        manager.stop()
+        cluster.kubectl("delete", "mutatingwebhookconfiguration", "all-pods-webhook-copy", "--ignore-not-found")
 
 
 def test_probes_and_metrics(kruise):
@@ -85,6 +166,41 @@ def test_probes_and_metrics(kruise):
     metrics = kruise.get("/metrics")
     assert "controller_runtime_webhook_requests_total" in metrics
     assert "leader_election_master_status" in metrics
+
+
+def _cloneset(name: str, replicas: int) -> dict:
+    return {"apiVersion": "apps.kruise.io/v1alpha1", "kind": "CloneSet", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {**ON_SIMULATED_NODES, "containers": [{"name": "c", "image": "x:v1"}]}}}}
+
+
+def test_metrics_count_reconciles_errors_and_durations_per_controller(cluster: Cluster, namespace: str, kruise):
+    """After CloneSet reconciles, one that succeeds and one that fails (a ResourceQuota of 0 pods makes its
+    pod creation fail), /metrics has controller-runtime's reconcile counts, errors, durations and queue depth
+    for the cloneset controller."""
+    def counts() -> dict[str, float]:
+        return {"ok": sum(kruise.metric("controller_runtime_reconcile_total", controller="cloneset", result=r)
+                          for r in ("success", "requeue_after")),
+                "errors": kruise.metric("controller_runtime_reconcile_errors_total", controller="cloneset"),
+                "error results": kruise.metric("controller_runtime_reconcile_total", controller="cloneset", result="error"),
+                "timed": kruise.metric("controller_runtime_reconcile_time_seconds_count", controller="cloneset")}
+
+    before = counts()
+    cluster.apply(_cloneset("fine", 0), namespace)
+    wait_for(lambda: counts()["ok"] > before["ok"], 20, "a successful cloneset reconcile", describe=counts)
+    cluster.apply({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-pods"},
+                   "spec": {"hard": {"pods": "0"}}}, namespace)
+    cluster.apply(_cloneset("over-quota", 1), namespace)
+    after = wait_for(lambda: (c := counts())["errors"] > before["errors"] and c, 20, "a failed cloneset reconcile",
+                     describe=counts)
+    assert after["error results"] > before["error results"]
+    assert after["timed"] >= before["timed"] + 2, "every reconcile has its duration observed"
+    text = kruise.get("/metrics")
+    assert '# TYPE controller_runtime_reconcile_time_seconds histogram' in text
+    assert 'controller_runtime_reconcile_time_seconds_bucket{controller="cloneset",le="+Inf"}' in text
+    depth = [line for line in text.splitlines() if line.startswith('workqueue_depth{name="cloneset"} ')]
+    assert len(depth) == 1 and float(depth[0].split()[1]) >= 0, text
 
 
 @pytest.fixture
@@ -108,6 +224,20 @@ def holder(cluster: Cluster, namespace: str) -> str | None:
         return None
 
 
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def startup_order(manager: ManagerProcess) -> list[str]:
+    """The start-up milestones in the order the manager's log shows them (each one's first line)."""
+    milestones = ("webhook server ready", "became leader", "starting controllers")
+    first: dict[str, int] = {}
+    for number, line in enumerate(manager.log_path.read_text(errors="replace").splitlines()):
+        for milestone in milestones:
+            if milestone in line:
+                first.setdefault(milestone, number)
+    return sorted(first, key=first.get)
+
+
 def test_two_managers_one_leads_and_the_other_takes_over(cluster: Cluster, namespace: str, tls_secret, tmp_path):
     args = ("--cert-mode", "cert-manager", "--cert-secret", tls_secret, "--lease-duration", "6")
     a = ManagerProcess(cluster.kubeconfig, tmp_path / "a.log", *args, "--log-level", "info", namespace=namespace,
@@ -119,6 +249,14 @@ def test_two_managers_one_leads_and_the_other_takes_over(cluster: Cluster, names
         assert len(leaders) == 1, "exactly one manager leads"
         leader, follower = leaders[0], ({a, b} - set(leaders)).pop()
         assert follower.get("/readyz") == "ok", "a follower still serves webhooks"
+        # Exactly one reconciles: the leader reconciles this CloneSet, the follower sends no write at all.
+        cluster.apply(_cloneset("led", 0), namespace)
+        wait_for(lambda: leader.metric_sum("controller_runtime_reconcile_total", controller="cloneset") > 0, 20,
+                 "the leader to reconcile", describe=leader.tail)
+        assert leader.metric_sum("rest_client_requests_total", method="PUT") > 0, "the leader renews its Lease"
+        for method in WRITES:
+            assert follower.metric_sum("rest_client_requests_total", method=method) == 0, f"the follower sent {method}"
+        assert follower.metric_sum("controller_runtime_reconcile_total") == 0
         leader.kill()  # no clean release: the follower must wait for the lease to expire
         t0 = time.monotonic()
         wait_for(lambda: follower.metric("leader_election_master_status", name="kruise-manager") == 1, 20,
@@ -126,6 +264,12 @@ def test_two_managers_one_leads_and_the_other_takes_over(cluster: Cluster, names
         took = time.monotonic() - t0
         assert holder(cluster, namespace) != first
         assert took <= 6 + 2 + 1, f"took over after {took:.1f}s; lease duration 6s, retry period 1.2s"
+        wait_for(lambda: follower.metric_sum("controller_runtime_reconcile_total", controller="cloneset") > 0, 20,
+                 "the new leader to reconcile", describe=follower.tail)
+        # In both, the controllers started only once the webhook server was ready, and after the election.
+        for manager in (a, b):
+            assert startup_order(manager) == ["webhook server ready", "became leader", "starting controllers"], \
+                manager.tail()
     finally:
         a.stop()
         b.stop()
@@ -144,44 +288,19 @@ def _ca_of(cluster: Cluster) -> bytes:
 def test_certificate_rotation_fails_no_admission_request(cluster: Cluster, namespace: str, kruise):
     """The CA is replaced twice (the Secret deleted) while four clients send admission requests without
     pause. Not one request may fail: the caBundle trusts old and new CA before the server switches."""
-    cs = {"apiVersion": "apps.kruise.io/v1alpha1", "kind": "CloneSet", "metadata": {"name": "load"},
-          "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "load"}},
-                   "template": {"metadata": {"labels": {"app": "load"}},
-                                "spec": {"containers": [{"name": "c", "image": "x:v1"}]}}}}
-    import kubernetes
-    api = kubernetes.client.CustomObjectsApi(kubernetes.config.new_client_from_config(config_file=cluster.kubeconfig))
-    results = {"ok": 0, "failed": []}
-    stop = threading.Event()
-
-    def load():
-        while not stop.is_set():
-            try:  # a server-side dry run goes through the mutating and validating webhooks
-                api.create_namespaced_custom_object("apps.kruise.io", "v1alpha1", namespace, "clonesets", cs,
-                                                    dry_run="All")
-                results["ok"] += 1
-            except kubernetes.client.ApiException as e:
-                results["failed"].append(f"{e.status}: {e.body[:200] if e.body else e.reason}")
-
-    workers = [threading.Thread(target=load) for _ in range(4)]
-    for w in workers:
-        w.start()
     cas = [_ca_of(cluster)]
     manager_secret_ca[:] = [lambda: _ca_of_or_none(cluster)]
-    try:
+    with AdmissionLoad(cluster.kubeconfig, namespace) as load:
         for _ in range(2):
             cluster.core.delete_namespaced_secret("kruise-webhook-certs", "kruise-system")
             wait_for(lambda: (ca := _ca_of_or_none(cluster)) and ca not in cas, 30, "a new CA")
             cas.append(_ca_of(cluster))
-            served = results["ok"]
+            served = load.ok
             # The server switches only after the API server trusts the new CA; requests keep flowing.
-            wait_for(lambda: _served_ca(kruise) == cas[-1] and results["ok"] > served + 30, 30,
+            wait_for(lambda: _served_ca(kruise) == cas[-1] and load.ok > served + 30, 30,
                      "the new certificate served under load")
-    finally:
-        stop.set()
-        for w in workers:
-            w.join()
-    assert results["failed"] == [], f"{len(results['failed'])} requests failed, e.g. {results['failed'][:3]}"
-    assert results["ok"] > 100
+    assert load.failed == [], f"{len(load.failed)} requests failed, e.g. {load.failed[:3]}"
+    assert load.ok > 100
 
 
 def _ca_of_or_none(cluster: Cluster) -> bytes | None:

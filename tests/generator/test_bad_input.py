@@ -65,6 +65,13 @@ CASES = {
     "template reads a value nobody describes": (
         "schema/chart-values/webhook.yaml", "      podWebhook:", "      podHook:",
         "policies/webhooks.yaml: extra[0].enabledBy: chart value 'webhook.podWebhook.enabled' must be described"),
+    "pod webhook split by an unknown kind": (
+        "policies/webhooks.yaml", "        CloneSet: apps.kruise.io/cloneset-instance-id",
+        "        Cloneset: apps.kruise.io/cloneset-instance-id",
+        "policies/webhooks.yaml: extra[0].perWorkload.podLabels.Cloneset: unknown kind"),
+    "pod webhook split by a value nobody describes": (
+        "policies/webhooks.yaml", "unless: featureGates.KruisePodReadinessGate", "unless: featureGates.KruisePodReadiness",
+        "policies/webhooks.yaml: extra[0].perWorkload.unless: chart value 'featureGates.KruisePodReadiness' must be described"),
     "unknown rule check": (
         "policies/admission/daemonset.yaml", "check: immutable\n", "check: frozen\n",
         "policies/admission/daemonset.yaml: rules[7].check: unknown check 'frozen'"),

@@ -27,20 +27,30 @@ def webhook(docs: list[dict], name: str) -> dict:
                 for w in doc["webhooks"] if w["name"] == name)
 
 
+def pod_webhooks(docs: list[dict]) -> list[str]:
+    return [w["name"] for doc in docs if doc["kind"].endswith("WebhookConfiguration")
+            for w in doc["webhooks"] if w["clientConfig"]["service"]["path"] == "/mutate-pod"]
+
+
 def crd(docs: list[dict], name: str) -> dict:
     return next(doc for doc in by_kind(docs, "CustomResourceDefinition") if doc["metadata"]["name"] == name)
 
 
-@pytest.mark.parametrize("version", ["1.20.2", "1.30.0"])
+@pytest.mark.parametrize("version", ["1.20.2", "1.30.0", "1.37.0"])
 def test_v1_profile(version: str) -> None:
     docs = render("--kube-version", version)
     assert {d["apiVersion"] for d in by_kind(docs, "CustomResourceDefinition")} == {"apiextensions.k8s.io/v1"}
     assert {d["apiVersion"] for d in docs if "Webhook" in d["kind"]} == {"admissionregistration.k8s.io/v1"}
     assert len(by_kind(docs, "CustomResourceDefinition")) == 5
-    pod = webhook(docs, "mpod.kb.io")
-    assert pod["failurePolicy"] == "Ignore"
-    assert pod["objectSelector"]["matchExpressions"]
-    assert {"kube-system", "kruise-system"} <= set(pod["namespaceSelector"]["matchExpressions"][0]["values"])
+    assert pod_webhooks(docs) == ["mpod-cloneset.kb.io", "mpod-statefulset.kb.io"]
+    for name, label in (("mpod-cloneset.kb.io", "apps.kruise.io/cloneset-instance-id"),
+                        ("mpod-statefulset.kb.io", "statefulset.kubernetes.io/pod-name")):
+        pod = webhook(docs, name)
+        assert pod["failurePolicy"] == "Ignore"
+        assert pod["objectSelector"]["matchExpressions"] == [
+            {"key": label, "operator": "Exists"},
+            {"key": "apps.kruise.io/skip-pod-webhook", "operator": "NotIn", "values": ["true"]}]
+        assert {"kube-system", "kruise-system"} <= set(pod["namespaceSelector"]["matchExpressions"][0]["values"])
     sts = crd(docs, "statefulsets.apps.kruise.io")
     assert sts["spec"]["conversion"]["webhook"]["clientConfig"]["service"] == {
         "name": "kruise-webhook-service", "namespace": "kruise-system", "path": "/convert", "port": 443}
@@ -51,7 +61,10 @@ def test_legacy_profile_carries_only_what_each_version_accepts(version: str, var
     docs = render("--kube-version", version, *GATE)
     assert {d["apiVersion"] for d in by_kind(docs, "CustomResourceDefinition")} == {"apiextensions.k8s.io/v1beta1"}
     assert {d["apiVersion"] for d in docs if "Webhook" in d["kind"]} == {"admissionregistration.k8s.io/v1beta1"}
-    pod = webhook(docs, "mpod.kb.io")
+    # objectSelector arrives in 1.15: from then on, only the pods of our workloads are sent.
+    assert pod_webhooks(docs) == (["mpod-cloneset.kb.io", "mpod-statefulset.kb.io"] if variant == "1.15"
+                                  else ["mpod.kb.io"])
+    pod = webhook(docs, pod_webhooks(docs)[0])
     cloneset = webhook(docs, "vcloneset.kb.io")
     conversion = crd(docs, "statefulsets.apps.kruise.io")["spec"]["conversion"]
     assert pod["failurePolicy"] == "Ignore"
@@ -127,9 +140,18 @@ def test_service_reference_comes_from_values() -> None:
 
 
 def test_pod_webhook_can_be_turned_off() -> None:
-    docs = render("--kube-version", "1.20.2", "--set", "webhook.podWebhook.enabled=false")
-    names = [w["name"] for d in docs if "Webhook" in d["kind"] for w in d["webhooks"]]
-    assert "mpod.kb.io" not in names and "mcloneset.kb.io" in names
+    for version in ("1.14.10", "1.20.2"):
+        docs = render("--kube-version", version, *GATE, "--set", "webhook.podWebhook.enabled=false")
+        names = [w["name"] for d in docs if "Webhook" in d["kind"] for w in d["webhooks"]]
+        assert pod_webhooks(docs) == [] and "mcloneset.kb.io" in names
+
+
+@pytest.mark.parametrize("version", ["1.15.12", "1.20.2"])
+def test_kruise_pod_readiness_gate_sends_every_pod_to_one_entry(version: str) -> None:
+    docs = render("--kube-version", version, "--set", "featureGates.KruisePodReadinessGate=true")
+    assert pod_webhooks(docs) == ["mpod.kb.io"]
+    assert webhook(docs, "mpod.kb.io")["objectSelector"]["matchExpressions"] == [
+        {"key": "apps.kruise.io/skip-pod-webhook", "operator": "NotIn", "values": ["true"]}]
 
 
 @pytest.mark.parametrize("version,directory", [("1.13.12", "legacy/1.13"), ("1.14.10", "legacy/1.14"),
@@ -147,7 +169,7 @@ def test_workload_webhook_paths() -> None:
     assert webhook(docs, "mcloneset.kb.io")["clientConfig"]["service"]["path"] == "/mutate-apps-kruise-io-v1alpha1-cloneset"
     assert webhook(docs, "vstatefulset.kb.io")["clientConfig"]["service"]["path"] == "/validate-apps-kruise-io-statefulset"
     assert webhook(docs, "vstatefulset.kb.io")["rules"][0]["apiVersions"] == ["v1beta1", "v1alpha1"]
-    assert webhook(docs, "mpod.kb.io")["clientConfig"]["service"]["path"] == "/mutate-pod"
+    assert webhook(docs, "mpod-cloneset.kb.io")["clientConfig"]["service"]["path"] == "/mutate-pod"
     names = {d["metadata"]["name"] for d in docs if "Webhook" in d["kind"]}
     assert names == {"kruise-mutating-webhook-configuration", "kruise-validating-webhook-configuration"}
 
