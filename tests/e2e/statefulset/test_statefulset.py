@@ -3,82 +3,16 @@ updates, reserveOrdinals, and side by side with the native StatefulSet controlle
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 
-from tests.kube import ON_REAL_NODE, ON_SIMULATED_NODES, Cluster, PodWatch, container_status, is_ready, wait_for
+from tests.kube import Cluster, PodWatch, container_status, is_ready, wait_for
+
+from .helpers import GUESTBOOK, SIM, Sets, asts, columns
 
 pytestmark = pytest.mark.usefixtures("kruise")
 REPO = Path(__file__).resolve().parents[3]
-GUESTBOOK = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook"
-SIM = "registry.example/app"
-
-
-def asts(name: str, replicas: int, image: str = f"{SIM}:v1", *, real_node: bool = False, parallel: bool = True,
-         rolling: dict | None = None, api: str = "apps.kruise.io/v1beta1", **spec) -> dict:
-    placement = ON_REAL_NODE if real_node else ON_SIMULATED_NODES
-    return {
-        "apiVersion": api, "kind": "StatefulSet", "metadata": {"name": name},
-        "spec": {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": {"app": name}},
-                 "podManagementPolicy": "Parallel" if parallel else "OrderedReady",
-                 "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {**json.loads(json.dumps(placement)), "terminationGracePeriodSeconds": 5,
-                                       "readinessGates": [{"conditionType": "InPlaceUpdateReady"}],
-                                       "containers": [{"name": "main", "image": image}]}},
-                 "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": rolling or {}}, **spec},
-    }
-
-
-class Sets:
-    def __init__(self, cluster: Cluster, namespace: str):
-        self.c, self.ns = cluster, namespace
-
-    def create(self, obj: dict) -> str:
-        return self.c.kubectl("create", "-f", "-", input=json.dumps(obj), namespace=self.ns).stdout.strip()
-
-    def get(self, name: str) -> dict:
-        return json.loads(self.c.kubectl("get", "statefulsets.v1beta1.apps.kruise.io", name, "-o", "json",
-                                         namespace=self.ns).stdout)
-
-    def status(self, name: str) -> dict:
-        return self.get(name).get("status") or {}
-
-    def patch(self, name: str, patch, kind: str = "merge") -> None:
-        self.c.kubectl("patch", "statefulsets.v1beta1.apps.kruise.io", name, f"--type={kind}", "-p",
-                       json.dumps(patch), namespace=self.ns)
-
-    def set_image(self, name: str, image: str) -> None:
-        self.patch(name, [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": image}], "json")
-
-    def pods(self, name: str, include_terminating: bool = False) -> list[dict]:
-        return [p for p in self.c.pods(self.ns, f"app={name}")
-                if include_terminating or not p["metadata"].get("deletionTimestamp")]
-
-    def names(self, name: str, include_terminating: bool = True) -> list[str]:
-        return sorted((p["metadata"]["name"] for p in self.pods(name, include_terminating)),
-                      key=lambda n: int(n.rsplit("-", 1)[1]))
-
-    def wait_ready(self, name: str, replicas: int, timeout: float = 60) -> dict:
-        def done():
-            obj = self.get(name)
-            s = obj.get("status") or {}
-            ok = (s.get("observedGeneration") == obj["metadata"]["generation"] and s.get("replicas") == replicas
-                  and s.get("readyReplicas") == replicas and s.get("updatedReplicas") == replicas
-                  and s.get("currentRevision") == s.get("updateRevision"))
-            return obj if ok else None
-        return wait_for(done, timeout, f"StatefulSet {name}: {replicas} ready pods",
-                        describe=lambda: (self.status(name), self.names(name)))
-
-
-@pytest.fixture
-def sets(cluster: Cluster, namespace: str) -> Sets:
-    return Sets(cluster, namespace)
-
-
-def columns(output: str) -> list[list[str]]:
-    return [re.split(r"\s{2,}", line.strip()) for line in output.strip().splitlines()]
 
 
 def test_seed_statefulset_walkthrough(cluster: Cluster, sets: Sets):
