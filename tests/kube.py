@@ -155,6 +155,7 @@ class PodWatch:
     def __init__(self, cluster: Cluster, namespace: str, selector: str = ""):
         self.cluster, self.namespace, self.selector = cluster, namespace, selector
         self.events: list[tuple[str, dict]] = []   # (ADDED|MODIFIED|DELETED, pod), in the order stored
+        self.times: list[float] = []  # time.monotonic() when each event arrived (for "at least N s" questions)
         self.initial: list[dict] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -178,6 +179,7 @@ class PodWatch:
                                       timeout_seconds=1, _request_timeout=5):
                     pod = self.cluster.api.sanitize_for_serialization(event["object"])
                     version = pod["metadata"]["resourceVersion"]
+                    self.times.append(time.monotonic())
                     self.events.append((event["type"], pod))
                     if self._stop.is_set():
                         break
@@ -225,6 +227,17 @@ class PodWatch:
         def ready(live: dict) -> int:
             return sum(1 for p in live.values() if is_ready(p) and not p["metadata"].get("deletionTimestamp"))
         return min([ready({p["metadata"]["uid"]: p for p in self.initial}), *map(ready, self._replay())])
+
+    def most(self, count: Callable[[list[dict]], int]) -> int:
+        """The largest `count(pods)` at any moment while watching (e.g. of pods not Ready)."""
+        return max([count(self.initial), *(count(list(live.values())) for live in self._replay())])
+
+    def first(self, predicate: Callable[[str, dict], bool]) -> tuple[int, float] | None:
+        """(index, arrival time) of the first event `predicate(type, pod)` accepts, or None."""
+        for i, (kind, pod) in enumerate(list(self.events)):
+            if predicate(kind, pod):
+                return i, self.times[i]
+        return None
 
     def most_pods(self, include_terminating: bool = False) -> int:
         return max([len(self.initial), *self.counts(include_terminating)])
