@@ -13,7 +13,9 @@ Behaviour modelled, as a real kubelet shows it:
 - Ready = every container ready AND every readinessGate condition True;
 - an image whose tag is `broken` never pulls: ErrImagePull, then ImagePullBackOff, never ready;
 - graceful deletion: the simulated process exits after `sim.ack-kruise.io/shutdown-seconds` (default 0,
-  a well-behaved app), never later than the grace period, and the pod object is then removed.
+  a well-behaved app), never later than the grace period, and the pod object is then removed;
+- a pod in a terminal phase (Failed, e.g. evicted, or Succeeded) stays as it is: a kubelet never brings it
+  back to Running.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ BROKEN_TAG = "broken"
 # How long a container restarted in place stays not ready, as a real app briefly does while starting.
 RESTART_NOT_READY_SECONDS = 1.0
 OWNED_CONDITIONS = ("Initialized", "ContainersReady", "Ready")
+TERMINAL_PHASES = ("Failed", "Succeeded")
 
 
 def now_utc() -> datetime:
@@ -211,6 +214,8 @@ def observe(pod: JSON, host_ip: str, pod_ip: str, now: datetime | None = None) -
             view.remove = True
         else:
             view.wake((exit_at - now).total_seconds(), "process exits after SIGTERM")
+        return view
+    if cur.get("phase") in TERMINAL_PHASES:
         return view
 
     old_by_name = {s["name"]: s for s in cur.get("containerStatuses") or []}
