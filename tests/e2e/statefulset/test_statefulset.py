@@ -50,11 +50,11 @@ def test_ordered_ready_creates_in_order_and_halts_on_an_unhealthy_pod(cluster: C
     wait_for(lambda: sets.status("ordered").get("replicas") == 1, 30, "status observed")
     assert sets.names("ordered") == ["ordered-0"]
     # Fix the template and replace the broken pod: then 1 and 2 follow, in order.
-    sets.set_image("ordered", f"{SIM}:v1")
-    cluster.kubectl("delete", "pod", "ordered-0", "--wait=false", namespace=sets.ns)
-    sets.wait_ready("ordered", 3)
-    created = sorted(sets.pods("ordered"), key=lambda p: p["metadata"]["creationTimestamp"])
-    assert [p["metadata"]["name"] for p in created] == ["ordered-0", "ordered-1", "ordered-2"]
+    with PodWatch(cluster, sets.ns, "app=ordered") as watch:
+        sets.set_image("ordered", f"{SIM}:v1")
+        cluster.kubectl("delete", "pod", "ordered-0", "--wait=false", namespace=sets.ns)
+        sets.wait_ready("ordered", 3)
+    assert [p["metadata"]["name"] for p in watch.created()] == ["ordered-0", "ordered-1", "ordered-2"]
     sets.patch("ordered", {"spec": {"replicas": 1}})
     sets.wait_ready("ordered", 1)
     assert sets.names("ordered", include_terminating=False) == ["ordered-0"]
