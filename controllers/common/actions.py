@@ -126,6 +126,16 @@ class Event:
 
 
 @dataclass(frozen=True)
+class ActionFailure:
+    """How the previous plan of a workload failed: the action's type name (e.g. "CreatePod") and the API
+    server's message. Upstream writes a failure into the status in the round that met it (a StatefulSet's
+    FailedCreatePod condition); a pure reconcile learns of it in the next round."""
+
+    action: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Plan:
     actions: list = field(default_factory=list)
     requeue_after: float | None = None

@@ -88,7 +88,11 @@ def coalesce_status_patches(chain: list) -> list:
 
 
 class PlanFailed(Exception):
-    """An action failed; the plan stopped there."""
+    """An action failed; the plan stopped there. `failure` says which action and why, for the next reconcile."""
+
+    def __init__(self, text: str, failure: A.ActionFailure | None = None):
+        super().__init__(text)
+        self.failure = failure
 
 
 def _unit_target(action: Any) -> str | None:
@@ -268,4 +272,5 @@ class Executor:
                       A.PatchPodStatus: "FailedUpdate", A.CreatePVC: "FailedCreate"}.get(type(action))
             if reason:
                 self.events.emit(ref, "Warning", reason, str(e.body.get("message") or e))
-            raise PlanFailed(f"{type(action).__name__} for {ref.kind} {ns}/{ref.name}: {e}") from e
+            failure = A.ActionFailure(type(action).__name__, str(e.body.get("message") or e))
+            raise PlanFailed(f"{type(action).__name__} for {ref.kind} {ns}/{ref.name}: {e}", failure) from e

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import kopf
 
-from controllers.common.actions import Plan
+from controllers.common.actions import ActionFailure, Plan
 from controllers.common.podreadiness import ready_if_missing
 from controllers.kube import KubeClient
 from controllers.kube.workqueue import WorkQueue
@@ -62,6 +62,9 @@ class WorkloadKind:
     wakes every workload of the namespace."""
     select: Callable[[dict, str, list[dict]], list[dict]] | None = None
     """(workload, resource, the namespace's objects) → the workload's own objects, for `by_namespace`."""
+    reports_failures: bool = False
+    """The reconcile takes `last_failure=`: how the previous plan failed (`ActionFailure`, None if it did not),
+    so that the status can say so (upstream writes it in the round that met the error)."""
 
     @property
     def api_version(self) -> str:
@@ -81,6 +84,7 @@ class WorkloadController:
         self.events = EventRecorder(client, f"{kind.name}-controller")
         self.executor = Executor(client, self.expectations, self.events, kind.name)
         self.failures: dict[str, int] = {}
+        self.last_failure: dict[str, ActionFailure] = {}  # uid → how its previous plan failed
         self.indices: dict[str, Any] = {}
         self._namespaces: dict[str, set[str]] = {}  # namespace → workload uids, for `by_namespace` resources
         self._tasks: list[asyncio.Task] = []
@@ -105,6 +109,7 @@ class WorkloadController:
             if type == "DELETED":
                 self.expectations.forget(uid)
                 self.failures.pop(uid, None)
+                self.last_failure.pop(uid, None)
                 self._namespaces.get(namespace, set()).discard(uid)
             else:
                 self._namespaces.setdefault(namespace, set()).add(uid)
@@ -178,7 +183,10 @@ class WorkloadController:
         started = time.monotonic()
         try:
             now = datetime.now(timezone.utc)
-            plan = self.k.reconcile(workload, owned, now)
+            if self.k.reports_failures:
+                plan = self.k.reconcile(workload, owned, now, last_failure=self.last_failure.get(uid))
+            else:
+                plan = self.k.reconcile(workload, owned, now)
             # The podreadiness controller's job, for every kruise workload's pods: KruisePodReady=True on
             # pods whose gate (added by the pod webhook) has no condition yet.
             readiness = [a for p in owned.get("pods", ()) if (a := ready_if_missing(p, now))]
@@ -188,6 +196,8 @@ class WorkloadController:
         except PlanFailed as e:
             if _namespace_terminating(e):
                 return  # the namespace controller deletes the workload next; its event ends this
+            if e.failure is not None:
+                self.last_failure[uid] = e.failure
             self._failed(uid, e)
             return
         except Exception as e:  # a bug in a reconcile must not kill the worker
@@ -198,6 +208,7 @@ class WorkloadController:
             REGISTRY.observe("controller_runtime_reconcile_time_seconds", time.monotonic() - started,
                              controller=self.k.name)
         self.failures.pop(uid, None)
+        self.last_failure.pop(uid, None)
         result = "requeue_after" if plan.requeue_after else "success"
         REGISTRY.inc("controller_runtime_reconcile_total", controller=self.k.name, result=result)
         if plan.requeue_after:

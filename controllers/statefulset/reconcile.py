@@ -16,7 +16,8 @@ The steps, in upstream order:
 4. unless the StatefulSet is being deleted: scale (`scale.py`), then, for RollingUpdate, update (`update.py`);
    OrderedReady stops at the first step that has to wait;
 5. the status, written only when it changed; it goes before the pod actions so that it is written even when
-   one of them fails (upstream updates the status whatever the outcome of the round);
+   one of them fails (upstream updates the status whatever the outcome of the round); a create that failed in
+   the previous round shows as the FailedCreatePod condition;
 6. truncate the revision history.
 Everything is level-based: the same observed state gives the same plan, and a converged StatefulSet asks for
 nothing.
@@ -26,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from controllers.common.actions import PatchPod, Plan, UpdateStatus, earliest
+from controllers.common.actions import ActionFailure, CreatePod, PatchPod, Plan, UpdateStatus, earliest
 from controllers.common.ownership import is_controlled_by
 from controllers.common.pods import as_utc, labels_of, name_of, uid_of
 from controllers.common.revision import (live_revision_names, resolve_revisions, template_from_revision,
@@ -38,7 +39,7 @@ from .ordinals import OrdinalRange, parent_and_ordinal, pod_name
 from .round import Round, lay_out
 from .scale import process_condemned, process_replicas
 from .spec import API_VERSION, KIND, ROLLING_UPDATE, StatefulSetView
-from .status import CONDITION_TYPES, calculate_status, min_ready_requeue
+from .status import CONDITION_TYPES, FAILED_CREATE_POD, calculate_status, min_ready_requeue
 from .update import rolling_update
 
 JSON = dict[str, Any]
@@ -67,8 +68,20 @@ def _release(sts: StatefulSetView, pod: JSON) -> PatchPod:
     return PatchPod(name_of(pod), {"metadata": metadata}, "strategic")
 
 
-def reconcile(statefulset: dict, pods: list[dict], pvcs: list[dict], revisions: list[dict], now: datetime) -> Plan:
-    """Everything the StatefulSet needs now, in execution order."""
+def _failed_create(last_failure: ActionFailure | None, actions: list) -> str | None:
+    """The FailedCreatePod message: the previous plan failed to create a pod (or its claims) and this round
+    creates again. Upstream sets the condition in the round whose create failed; here the executor meets the
+    error after the status is written, so it shows from the next round on, for as long as creates fail."""
+    if last_failure is None or last_failure.action not in ("CreatePod", "CreatePVC"):
+        return None
+    if not any(isinstance(a, CreatePod) for a in actions):
+        return None
+    return f"StatefulPodControl failed to create Pod error: {last_failure.message}"
+
+
+def reconcile(statefulset: dict, pods: list[dict], pvcs: list[dict], revisions: list[dict], now: datetime,
+              last_failure: ActionFailure | None = None) -> Plan:
+    """Everything the StatefulSet needs now, in execution order. `last_failure`: how the previous plan failed."""
     now = as_utc(now)
     sts = StatefulSetView(statefulset)
     if not is_valid_selector(sts.selector):
@@ -100,6 +113,9 @@ def reconcile(statefulset: dict, pods: list[dict], pvcs: list[dict], revisions: 
     if not sts.deleting:
         if process_replicas(r) and process_condemned(r) and sts.update_type == ROLLING_UPDATE:
             rolling_update(r)
+
+    if (message := _failed_create(last_failure, r.actions)) is not None:
+        r.failures.setdefault(FAILED_CREATE_POD, message)
 
     # 5.
     replicas = [(s.ordinal, s.pod) for s in slots if s.pod is not None]
