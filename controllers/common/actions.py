@@ -70,6 +70,26 @@ class PatchPod:
 
 
 @dataclass(frozen=True)
+class AdoptPod:
+    """ControllerRefManager.AdoptPod: a strategic merge patch adding the workload's controller ownerReference to an
+    orphan pod, carrying the pod's ``metadata.uid`` (a newer pod of that name is never adopted by mistake). Before
+    the first adoption of a plan the executor reads the workload afresh and adopts nothing if it is being
+    deleted or is not the one the plan was made for (RecheckDeletionTimestamp)."""
+
+    name: str
+    patch: dict
+
+
+@dataclass(frozen=True)
+class ReleasePod:
+    """ControllerRefManager.ReleasePod: a strategic merge patch deleting the workload's ownerReference (by uid) from
+    a pod it controls that no longer matches; a pod that is gone or was replaced meanwhile is not an error."""
+
+    name: str
+    patch: dict
+
+
+@dataclass(frozen=True)
 class PatchPodStatus:
     """A strategic merge patch on the pod's /status subresource (pod conditions merge by `type`)."""
 

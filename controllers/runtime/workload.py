@@ -1,7 +1,10 @@
 """One workload kind wired into kopf, level-based.
 
-kopf keeps the in-memory indexes (`@kopf.index`): the workloads by uid, and the pods, PVCs and
-ControllerRevisions by the uid of the workload that controls them. kopf's event handlers only *enqueue* the
+kopf keeps the in-memory indexes (`@kopf.index`): the workloads by uid, the pods, PVCs and
+ControllerRevisions by the uid of the workload that controls them, and orphan pods (no controller reference)
+by namespace. Each reconcile first claims its pods (`common.ownership.claim_pods`, Kubernetes'
+ControllerRefManager): it adopts the orphans its selector matches and releases its pods that no longer match,
+before the workload's own reconcile sees them. kopf's event handlers only *enqueue* the
 uid of the affected workload; they never act on the event itself. Workers take uids from the queue and
 reconcile from the indexes, so a missed or merged event changes nothing: the next one, or a requeue, sees
 the latest state. kopf's daemons are not used because they force a finalizer onto every workload (which
@@ -19,6 +22,7 @@ from typing import Any, Callable
 import kopf
 
 from controllers.common.actions import ActionFailure, Plan
+from controllers.common.ownership import Claim, claim_pods, is_orphan
 from controllers.common.podreadiness import ready_if_missing
 from controllers.kube import KubeClient
 from controllers.kube.workqueue import WorkQueue
@@ -62,6 +66,8 @@ class WorkloadKind:
     wakes every workload of the namespace."""
     select: Callable[[dict, str, list[dict]], list[dict]] | None = None
     """(workload, resource, the namespace's objects) → the workload's own objects, for `by_namespace`."""
+    member: Callable[[dict, dict], bool] | None = None
+    """(workload, pod) → may the workload claim this pod at all, besides its selector (ClaimPods' filters)."""
     reports_failures: bool = False
     """The reconcile takes `last_failure=`: how the previous plan failed (`ActionFailure`, None if it did not),
     so that the status can say so (upstream writes it in the round that met the error)."""
@@ -95,6 +101,10 @@ class WorkloadController:
     def _index_id(self, resource: str) -> str:
         return f"{self.k.name}_{resource}_by_owner"
 
+    @property
+    def _orphans_id(self) -> str:
+        return f"{self.k.name}_orphan_pods_by_namespace"
+
     # ---- kopf wiring ---------------------------------------------------------------------------
     def register(self, registry: kopf.OperatorRegistry) -> None:
         k = self.k
@@ -114,6 +124,19 @@ class WorkloadController:
             else:
                 self._namespaces.setdefault(namespace, set()).add(uid)
             self.queue.add(uid)
+
+        if "pods" in k.owned:
+            # Orphans, for adoption; any change to one wakes the namespace's workloads (a released pod, too: it
+            # is an orphan from then on). Orphans are rare: controllers put a controller reference on what they create.
+            @kopf.index("v1", "pods", id=self._orphans_id, registry=registry)
+            def index_orphan(body: kopf.Body, namespace: str, **_: Any) -> dict:
+                return {namespace: dict(body)} if is_orphan(body) else {}
+
+            @kopf.on.event("v1", "pods", id=f"{k.name}_orphan_pods_event", registry=registry)
+            def on_orphan(body: kopf.Body, namespace: str, **_: Any) -> None:
+                if is_orphan(body):
+                    for uid in list(self._namespaces.get(namespace, ())):
+                        self.queue.add(uid)
 
         for resource in k.owned:
             group, version, plural = OWNED_RESOURCES[resource]
@@ -144,6 +167,8 @@ class WorkloadController:
             # kopf hands every index to startup handlers; they are live and fill in as kopf lists.
             self.indices = {"workloads": kwargs[workloads_id],
                             **{r: kwargs[self._index_id(r)] for r in k.owned}}
+            if "pods" in k.owned:
+                self.indices["orphans"] = kwargs[self._orphans_id]
             self.events.start()
             self._tasks = [asyncio.create_task(self.queue.run_workers(self.workers, self.sync))]
 
@@ -154,6 +179,19 @@ class WorkloadController:
             await self.events.stop()
 
     # ---- reconcile -------------------------------------------------------------------------------
+    def _orphans(self, workload: dict) -> list[dict]:
+        if "orphans" not in self.indices:
+            return []
+        values = self.indices["orphans"].get(workload.get("metadata", {}).get("namespace", ""))
+        return list(values) if values is not None else []
+
+    def _claim(self, workload: dict, owned: dict[str, list[dict]]) -> Claim:
+        """ClaimPods: adopt matching orphans, release our pods that no longer match."""
+        if "pods" not in self.k.owned:
+            return Claim([], [])
+        return claim_pods(workload, self.k.api_version, self.k.kind, owned["pods"], self._orphans(workload),
+                          self.k.member)
+
     def _observed(self, uid: str) -> tuple[dict | None, dict[str, list[dict]]]:
         store = self.indices["workloads"].get(uid)
         workload = next(iter(store), None) if store is not None else None
@@ -182,6 +220,12 @@ class WorkloadController:
                           meta.get("namespace", ""), meta["name"], uid)
         started = time.monotonic()
         try:
+            claim = self._claim(workload, owned)
+            if claim.actions:
+                # On their own first, as upstream claims before it syncs: a failed adoption stops the round.
+                await self.executor.execute(ref, Plan(claim.actions))
+            if "pods" in owned:
+                owned = {**owned, "pods": claim.pods}
             now = datetime.now(timezone.utc)
             if self.k.reports_failures:
                 plan = self.k.reconcile(workload, owned, now, last_failure=self.last_failure.get(uid))

@@ -17,7 +17,7 @@ from controllers.kube import KubeClient
 from controllers.runtime.workload import WorkloadController, WorkloadKind
 from controllers.settings import ManagerSettings
 
-from .reconcile import reconcile
+from .reconcile import is_member, reconcile
 
 
 def _reconcile(statefulset: dict, owned: dict[str, list[dict]], now: datetime,
@@ -36,7 +36,7 @@ def own_claims(statefulset: dict, resource: str, pvcs: list[dict]) -> list[dict]
 
 KIND = WorkloadKind(name="statefulset", group="apps.kruise.io", version="v1beta1", plural="statefulsets",
                     kind="StatefulSet", reconcile=_reconcile, by_namespace=("pvcs",), select=own_claims,
-                    reports_failures=True)
+                    member=is_member, reports_failures=True)
 
 
 def register(registry: kopf.OperatorRegistry, client: KubeClient, settings: ManagerSettings) -> WorkloadController:

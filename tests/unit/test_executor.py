@@ -114,3 +114,103 @@ def test_coalesced_status_patches_keep_the_later_condition_of_each_type():
     assert out[0].patch == {"status": {"conditions": [condition("A", "True"), condition("Ready", "False"),
                                                       condition("B", "True")]}}
     assert out[2] is chain[3]
+
+
+class OwnerClient(FakeClient):
+    """FakeClient whose GET returns the workload as the API server has it now."""
+
+    def __init__(self, owner: dict, **kw):
+        super().__init__(**kw)
+        self.owner = owner
+
+    async def get(self, path, **_):
+        self.calls.append(("GET", path.rsplit("/", 1)[-1]))
+        return self.owner
+
+
+def test_adoption_rereads_the_owner_and_adopts_nothing_for_a_deleted_or_replaced_one():
+    adopt = A.AdoptPod("web-0", {"metadata": {"uid": "p", "ownerReferences": [{"uid": "uid-1"}]}})
+    live = OwnerClient({"metadata": {"uid": "uid-1"}})
+    assert run(A.Plan([adopt, A.AdoptPod("web-1", adopt.patch)]), live) is None
+    assert live.calls[0] == ("GET", "web") and sorted(live.calls[1:]) == [("PATCH", "web-0"), ("PATCH", "web-1")], \
+        "one fresh read, then the adoptions"
+    for owner in ({"metadata": {"uid": "uid-1", "deletionTimestamp": "2024-05-01T12:00:00Z"}},
+                  {"metadata": {"uid": "uid-2"}}):
+        client = OwnerClient(owner)
+        assert isinstance(run(A.Plan([adopt]), client), PlanFailed)
+        assert client.calls == [("GET", "web")], "nothing patched"
+
+
+def test_a_release_of_a_pod_that_is_gone_or_replaced_is_not_an_error():
+    class Refusing(FakeClient):
+        async def patch(self, path, body, content_type=None, **_):
+            status = 404 if path.endswith("gone") else 422
+            raise ApiError(status, {"message": "no"}, "PATCH", path)
+
+    release = [A.ReleasePod(n, {"metadata": {"uid": "p"}}) for n in ("gone", "replaced")]
+    assert run(A.Plan(release), Refusing()) is None
+    assert isinstance(run(A.Plan([A.AdoptPod("replaced", {})]), type("C", (Refusing, OwnerClient), {})(
+        {"metadata": {"uid": "uid-1"}})), PlanFailed), "a refused adoption is an error (someone else adopted it)"
+
+
+def test_a_revision_is_created_in_go_encoding_and_patched_with_a_legacy_fallback():
+    class Revisions(FakeClient):
+        def __init__(self):
+            super().__init__()
+            self.bodies: list = []
+
+        async def create(self, path, body, **_):
+            self.bodies.append(body)
+            return {"metadata": {"name": "web-1", "resourceVersion": "1"}}
+
+        async def patch(self, path, body, content_type=None, **_):
+            self.calls.append(("PATCH", path.rsplit("/", 1)[-1]))
+            raise ApiError(422, {"message": "data: field is immutable"}, "PATCH", path)  # a legacy revision
+
+        async def get(self, path, **_):
+            self.calls.append(("GET", path.rsplit("/", 1)[-1]))
+            return {"metadata": {"name": "web-1"}, "data": {"b": 1}, "revision": 1}
+
+        async def replace(self, path, body, **_):
+            self.calls.append(("PUT", path.rsplit("/", 1)[-1]))
+            self.bodies.append(body)
+            return {"metadata": {"name": "web-1", "resourceVersion": "3"}}
+
+    client = Revisions()
+    revision = {"metadata": {"name": "web-1"}, "data": {"spec": {"b": "x > y", "a": 1}}, "revision": 1}
+    assert run(A.Plan([A.CreateRevision(revision), A.PatchRevision("web-1", {"revision": 2})]), client) is None
+    assert client.bodies[0] == '{"data":{"spec":{"a":1,"b":"x \\u003e y"}},"metadata":{"name":"web-1"},"revision":1}'
+    assert client.calls == [("PATCH", "web-1"), ("GET", "web-1"), ("PUT", "web-1")]
+    assert client.bodies[1] == {"metadata": {"name": "web-1"}, "data": {"b": 1}, "revision": 2}
+
+
+def test_a_revision_left_behind_with_the_same_data_is_adopted_not_a_collision():
+    ours = {"uid": "uid-1", "controller": True, "kind": "CloneSet"}
+    revision = {"metadata": {"name": "web-1", "ownerReferences": [ours]}, "data": {"spec": {"a": 1}}, "revision": 1}
+
+    class Taken(FakeClient):
+        def __init__(self, existing: dict):
+            super().__init__()
+            self.existing, self.patches = existing, []
+
+        async def create(self, path, body, **_):
+            raise ApiError(409, {"message": "already exists"}, "POST", path)
+
+        async def get_or_none(self, path):
+            return self.existing
+
+        async def get(self, path, **_):
+            return {"metadata": {"uid": "uid-1"}} if "clonesets" in path else self.existing
+
+        async def patch(self, path, body, content_type=None, **_):
+            self.patches.append((path.rsplit("/", 2)[-2:], body))
+            return {"metadata": {"name": "web-1", "resourceVersion": "9"}}
+
+    left = Taken({"metadata": {"name": "web-1", "resourceVersion": "5"}, "data": {"spec": {"a": 1}}})
+    assert run(A.Plan([A.CreateRevision(revision)]), left) is None
+    assert left.patches == [(["controllerrevisions", "web-1"],
+                             {"metadata": {"ownerReferences": [ours], "resourceVersion": "5"}})]
+
+    other = Taken({"metadata": {"name": "web-1", "resourceVersion": "5"}, "data": {"spec": {"a": 2}}})
+    assert isinstance(run(A.Plan([A.CreateRevision(revision)]), other), PlanFailed)
+    assert other.patches == [(["web", "status"], {"status": {"collisionCount": 1}})], "a real collision"
