@@ -170,45 +170,58 @@ def test_specified_delete_recreates_the_pod(cluster: Cluster, sets: Sets):
 
 
 def test_same_names_pvcs_and_order_as_the_native_statefulset(cluster: Cluster, sets: Sets):
-    """The same template under both controllers, in two namespaces: pod names, PVC names, and the order of
-    creation (OrderedReady) and of deletion on scale-down match kube-controller-manager's StatefulSet."""
+    """The same template under both controllers, in two namespaces: pod names, hostnames, PVC names, and the
+    exact order of creation (OrderedReady) and of deletion on scale-down match kube-controller-manager's
+    StatefulSet (both seen by a pod watch)."""
     native_ns = f"{sets.ns[:50]}-native"
     cluster.create_namespace(native_ns)
+    # Volumes for both sets' claims (the storage class is named after this test's namespace).
+    vct = cluster.static_volumes(sets.ns, 6)
     try:
-        vct = [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
-                                                       "resources": {"requests": {"storage": "1Gi"}}}}]
-        kruise = asts("twin", 3, parallel=False)
+        kruise = asts("twin", 3, parallel=False, volumeClaimTemplates=vct)
         kruise["spec"]["template"]["spec"].pop("readinessGates")
         native = json.loads(json.dumps(kruise))
         native["apiVersion"] = "apps/v1"
         native["spec"]["updateStrategy"] = {"type": "RollingUpdate"}
-        cluster.kubectl("create", "-f", "-", input=json.dumps(native), namespace=native_ns)
-        sets.create(kruise)
+        namespaces = {"native": native_ns, "kruise": sets.ns}
 
-        def created_order(ns: str) -> list[str]:
-            pods = cluster.pods(ns, "app=twin")
-            return [p["metadata"]["name"] for p in sorted(pods, key=lambda p: (p["metadata"]["creationTimestamp"],
-                                                                                p["metadata"]["name"]))]
-        wait_for(lambda: len(created_order(native_ns)) == 3 and len(created_order(sets.ns)) == 3, 60, "3 pods each")
-        assert created_order(native_ns) == created_order(sets.ns) == ["twin-0", "twin-1", "twin-2"]
-        # Claims: unbound (no storage class here), so each set stops at ordinal 0 with the same claim name.
-        for ns, api in ((native_ns, "statefulsets.apps"), (sets.ns, "statefulsets.apps.kruise.io")):
-            cluster.kubectl("delete", api, "twin", "--wait=true", namespace=ns)
-        wait_for(lambda: not cluster.pods(native_ns, "app=twin") and not cluster.pods(sets.ns, "app=twin"), 60,
-                 "both sets gone")
-        kruise["spec"]["volumeClaimTemplates"] = vct
-        native["spec"]["volumeClaimTemplates"] = vct
-        cluster.kubectl("create", "-f", "-", input=json.dumps(native), namespace=native_ns)
-        sets.create(kruise)
+        def ready(side: str, replicas: int) -> bool:
+            if side == "kruise":
+                s = sets.status("twin")
+                return s.get("readyReplicas") == s.get("replicas") == replicas
+            s = cluster.apps.read_namespaced_stateful_set("twin", native_ns).status
+            return s.ready_replicas == s.replicas == replicas
 
         def claims(ns: str) -> list[str]:
             return sorted(c.metadata.name for c in cluster.core.list_namespaced_persistent_volume_claim(ns).items)
-        wait_for(lambda: claims(native_ns) == ["data-twin-0"] and claims(sets.ns) == ["data-twin-0"], 60,
-                 "the claim of ordinal 0 in both")
-        assert [p["metadata"]["name"] for p in cluster.pods(native_ns, "app=twin")] == \
-            [p["metadata"]["name"] for p in cluster.pods(sets.ns, "app=twin")] == ["twin-0"]
+
+        with PodWatch(cluster, native_ns, "app=twin") as native_watch, \
+                PodWatch(cluster, sets.ns, "app=twin") as kruise_watch:
+            cluster.kubectl("create", "-f", "-", input=json.dumps(native), namespace=native_ns)
+            sets.create(kruise)
+            wait_for(lambda: ready("native", 3) and ready("kruise", 3), 90, "3 ready pods in each set")
+        created = {side: [p["metadata"]["name"] for p in w.created()]
+                   for side, w in (("native", native_watch), ("kruise", kruise_watch))}
+        assert created["native"] == created["kruise"] == ["twin-0", "twin-1", "twin-2"]
+        assert claims(native_ns) == claims(sets.ns) == ["data-twin-0", "data-twin-1", "data-twin-2"]
+        for ns in namespaces.values():
+            for pod in cluster.pods(ns, "app=twin"):
+                assert (pod["spec"]["hostname"], pod["spec"]["subdomain"]) == (pod["metadata"]["name"], "twin")
+
+        with PodWatch(cluster, native_ns, "app=twin") as native_watch, \
+                PodWatch(cluster, sets.ns, "app=twin") as kruise_watch:
+            cluster.kubectl("scale", "statefulsets.apps/twin", "--replicas=1", namespace=native_ns)
+            cluster.kubectl("scale", "statefulsets.apps.kruise.io/twin", "--replicas=1", namespace=sets.ns)
+            wait_for(lambda: all(len(cluster.pods(ns, "app=twin")) == 1 for ns in namespaces.values()), 90,
+                     "one pod left in each set")
+        deleted = {side: [p["metadata"]["name"] for p in w.deleted()]
+                   for side, w in (("native", native_watch), ("kruise", kruise_watch))}
+        assert deleted["native"] == deleted["kruise"] == ["twin-2", "twin-1"]
+        # The default retention (Retain) keeps every claim in both.
+        assert claims(native_ns) == claims(sets.ns) == ["data-twin-0", "data-twin-1", "data-twin-2"]
     finally:
         cluster.delete_namespace(native_ns, wait=False)
+        cluster.kubectl("delete", "pv", "-l", f"test={sets.ns}", "--wait=false")
 
 
 def test_a_killed_controller_resumes_without_losing_or_duplicating_pods(sandbox, cluster: Cluster, sets: Sets):
