@@ -280,7 +280,8 @@ class Executor:
                 exp.expect_updated(owner, "pods", action.name, out["metadata"]["resourceVersion"])
             elif isinstance(action, (A.AdoptPod, A.ReleasePod)):
                 try:
-                    out = await c.patch(resource_path("v1", "pods", ns, action.name), action.patch, STRATEGIC_MERGE_PATCH)
+                    out = await c.patch(resource_path("v1", "pods", ns, action.name), action.patch,
+                                        STRATEGIC_MERGE_PATCH)
                 except ApiError as e:
                     # Gone: nothing to claim. A release also meets 422 when the pod was replaced (uid) or has no
                     # reference of ours any more; upstream ignores both.

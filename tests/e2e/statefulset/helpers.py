@@ -97,8 +97,10 @@ class Sets:
         return [{"reason": e.reason, "message": e.message, "type": e.type} for e in items]
 
     def describe(self, name: str):
-        return lambda: (self.status(name), [(p["metadata"]["name"], is_ready(p), bool(p["metadata"].get("deletionTimestamp")),
-                                             revision_of(p)) for p in self.pods(name, True)])
+        """For wait_for: the status and each pod's name, readiness, terminating and revision."""
+        return lambda: (self.status(name), [(p["metadata"]["name"], is_ready(p),
+                                             bool(p["metadata"].get("deletionTimestamp")), revision_of(p))
+                                            for p in self.pods(name, True)])
 
     def wait_ready(self, name: str, replicas: int, timeout: float = 60) -> dict:
         def done():
