@@ -60,7 +60,7 @@ def test_ordered_ready_creates_in_order_and_halts_on_an_unhealthy_pod(cluster: C
     assert sets.names("ordered", include_terminating=False) == ["ordered-0"]
 
 
-def test_parallel_burst_scale_and_scale_strategy_max_unavailable(sets: Sets):
+def test_parallel_burst_scale_up_and_down(sets: Sets):
     sets.create(asts("burst", 8))
     sets.wait_ready("burst", 8)
     assert sets.names("burst") == [f"burst-{i}" for i in range(8)]
