@@ -14,7 +14,9 @@ Behaviour modelled, as a real kubelet shows it:
 - an image whose tag is `broken` never pulls: each pull attempt fails (ErrImagePull) and is retried after a
   doubling back-off (ImagePullBackOff in between), and the container is never ready;
 - graceful deletion: the simulated process exits after `sim.ack-kruise.io/shutdown-seconds` (default 0,
-  a well-behaved app), never later than the grace period, and the pod object is then removed.
+  a well-behaved app), never later than the grace period, and the pod object is then removed;
+- a pod in a terminal phase (Failed, e.g. evicted, or Succeeded) stays as it is: a kubelet never brings it
+  back to Running.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ PULL_BACKOFF_INITIAL_SECONDS = 2
 PULL_BACKOFF_MAX_SECONDS = 60
 ERR_IMAGE_PULL_SECONDS = 1
 OWNED_CONDITIONS = ("Initialized", "ContainersReady", "Ready")
+TERMINAL_PHASES = ("Failed", "Succeeded")
 
 
 def now_utc() -> datetime:
@@ -234,6 +237,8 @@ def observe(pod: JSON, host_ip: str, pod_ip: str, now: datetime | None = None) -
             view.remove = True
         else:
             view.wake((exit_at - now).total_seconds(), "process exits after SIGTERM")
+        return view
+    if cur.get("phase") in TERMINAL_PHASES:
         return view
 
     old_by_name = {s["name"]: s for s in cur.get("containerStatuses") or []}

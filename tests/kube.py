@@ -233,6 +233,17 @@ class PodWatch:
         def count(live: dict) -> int:
             return sum(1 for p in live.values() if predicate(p) and not p["metadata"].get("deletionTimestamp"))
         return max([count({p["metadata"]["uid"]: p for p in self.initial}), *map(count, self._replay())])
+    def largest(self, count: Callable[[list[dict]], int]) -> int:
+        """The largest `count(pods)` at any moment while watching, terminating pods included (e.g. of pods not
+        Ready)."""
+        return max([count(self.initial), *(count(list(live.values())) for live in self._replay())])
+
+    def first(self, predicate: Callable[[str, dict], bool]) -> tuple[int, float] | None:
+        """(index, arrival time) of the first event `predicate(type, pod)` accepts, or None."""
+        for i, (kind, pod) in enumerate(list(self.events)):
+            if predicate(kind, pod):
+                return i, self.received[i]
+        return None
 
     def most_pods(self, include_terminating: bool = False) -> int:
         return max([len(self.initial), *self.counts(include_terminating)])

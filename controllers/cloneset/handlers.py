@@ -6,6 +6,7 @@ from datetime import datetime
 
 import kopf
 
+from controllers.common.actions import ActionFailure
 from controllers.common.names import RandomNames
 from controllers.kube import KubeClient
 from controllers.runtime.workload import WorkloadController, WorkloadKind
@@ -16,8 +17,8 @@ from .reconcile import reconcile
 NAMES = RandomNames()
 
 
-def _reconcile(cloneset: dict, owned: dict[str, list[dict]], now: datetime):
-    return reconcile(cloneset, owned["pods"], owned["pvcs"], owned["revisions"], now, NAMES)
+def _reconcile(cloneset: dict, owned: dict[str, list[dict]], now: datetime, last_failure: ActionFailure | None):
+    return reconcile(cloneset, owned["pods"], owned["pvcs"], owned["revisions"], now, NAMES, last_failure)
 
 
 KIND = WorkloadKind(name="cloneset", group="apps.kruise.io", version="v1alpha1", plural="clonesets",

@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from controllers.common.actions import DeletePVC, PatchCloneSet, Plan, ScaleFailureReport, UpdateStatus, earliest
+from controllers.common.actions import ActionFailure, DeletePVC, PatchCloneSet, Plan, UpdateStatus, earliest
 from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL
 from controllers.common.names import NameSource
 from controllers.common.pods import as_utc, is_pod_active, is_terminating, labels_of, name_of
@@ -59,11 +59,16 @@ def _truncate_pods_to_delete(cs: CloneSetView, pods: list[JSON]) -> list:
     return [PatchCloneSet(patch)]
 
 
+# The actions of the scale step whose refusal the FailedScale condition reports.
+SCALE_ACTIONS = ("CreatePod", "CreatePVC", "DeletePod", "DeletePVC")
+
+
 def reconcile(cloneset: dict, pods: list[dict], pvcs: list[dict], revisions: list[dict], now: datetime,
-              names: NameSource) -> Plan:
+              names: NameSource, last_failure: ActionFailure | None = None) -> Plan:
     """Everything the CloneSet needs now, in execution order.
 
     `pods`, `pvcs` and `revisions` are the objects this CloneSet controls (pods being deleted included).
+    `last_failure`: how the previous plan failed, if it did (the runtime's memory of the API server's refusal).
     """
     now = as_utc(now)
     cs = CloneSetView(cloneset)
@@ -91,6 +96,7 @@ def reconcile(cloneset: dict, pods: list[dict], pvcs: list[dict], revisions: lis
     update_name, current_name = name_of(revs.update), name_of(revs.current)
 
     # 3.
+    scale_at = len(actions)
     if not cs.deleting:
         current_template = template_from_revision(revs.current) or cs.template
         scaled = plan_scale(cs, current_revision=current_name, update_revision=update_name,
@@ -98,6 +104,10 @@ def reconcile(cloneset: dict, pods: list[dict], pvcs: list[dict], revisions: lis
                             all_pods=all_pods, pvcs=live_pvcs, now=now, names=names)
         actions += scaled.actions
         delays.append(scaled.requeue_after)
+        if scaled.actions and last_failure is not None and last_failure.action in SCALE_ACTIONS:
+            # The previous round's create or delete was refused and this one tries again (upstream sets the
+            # condition in the failing round itself; only the executor meets the refusal, so it shows here).
+            failures[FAILED_SCALE] = last_failure.message
         if not scaled.modified:
             updated = plan_update(cs, current=revs.current, update=revs.update, revisions=revs.owned, pods=active,
                                   now=now)
@@ -111,14 +121,12 @@ def reconcile(cloneset: dict, pods: list[dict], pvcs: list[dict], revisions: lis
                               collision_count=revs.collision_count, now=now)
     status = with_conditions(status, cs.status, failures, now)
     if status_changed(cs.status, status):
-        actions.append(UpdateStatus(status))
+        # Normally last; while the scale step keeps failing, before it, or the failure would stop the plan first.
+        actions.insert(scale_at if FAILED_SCALE in failures else len(actions), UpdateStatus(status))
     delays.append(min_ready_requeue(cs, active, now))
 
     # 5. and 6.
     actions += _truncate_pods_to_delete(cs, active)
     live = live_revision_names(revs.owned, active, status["currentRevision"], update_name)
     actions += truncate_history(revs.owned, live, cs.revision_history_limit)
-    # A refused create or delete stops the plan before its UpdateStatus; the runtime then writes this round's
-    # status with FailedScale (upstream: syncCloneSet). A later round whose scale step succeeds drops it, as
-    # `status` above never carries it.
-    return Plan(actions, earliest(*delays), ScaleFailureReport(status, cs.status, FAILED_SCALE))
+    return Plan(actions, earliest(*delays))

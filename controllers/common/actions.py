@@ -70,6 +70,26 @@ class PatchPod:
 
 
 @dataclass(frozen=True)
+class AdoptPod:
+    """ControllerRefManager.AdoptPod: a strategic merge patch adding the workload's controller ownerReference to an
+    orphan pod, carrying the pod's ``metadata.uid`` (a newer pod of that name is never adopted by mistake). Before
+    the first adoption of a plan the executor reads the workload afresh and adopts nothing if it is being
+    deleted or is not the one the plan was made for (RecheckDeletionTimestamp)."""
+
+    name: str
+    patch: dict
+
+
+@dataclass(frozen=True)
+class ReleasePod:
+    """ControllerRefManager.ReleasePod: a strategic merge patch deleting the workload's ownerReference (by uid) from
+    a pod it controls that no longer matches; a pod that is gone or was replaced meanwhile is not an error."""
+
+    name: str
+    patch: dict
+
+
+@dataclass(frozen=True)
 class PatchPodStatus:
     """A strategic merge patch on the pod's /status subresource (pod conditions merge by `type`)."""
 
@@ -126,24 +146,19 @@ class Event:
 
 
 @dataclass(frozen=True)
-class ScaleFailureReport:
-    """How the runtime reports a pod or PVC create or delete of the plan that the API server refuses.
+class ActionFailure:
+    """How the previous plan of a workload failed: the action's type name (e.g. "CreatePod") and the API
+    server's message. Upstream writes a failure into the status in the round that met it (a StatefulSet's
+    FailedCreatePod condition); a pure reconcile learns of it in the next round."""
 
-    The failure stops the plan before its `UpdateStatus`, and only the runtime knows the error. Upstream writes
-    the round's status anyway, with a condition carrying the error (CloneSet: `FailedScale`, set when the scale
-    step fails, dropped by the next round whose scale step succeeds). `status` is the round's status without that
-    condition, `observed` the status the round started from, `condition_type` the condition to set."""
-
-    status: dict
-    observed: dict
-    condition_type: str
+    action: str
+    message: str
 
 
 @dataclass(frozen=True)
 class Plan:
     actions: list = field(default_factory=list)
     requeue_after: float | None = None
-    scale_failure: ScaleFailureReport | None = None
 
     def of_type(self, kind: type) -> list[Any]:
         """The actions of one type, in order (handy in tests and logs)."""

@@ -15,8 +15,10 @@ JSON = dict[str, Any]
 
 def with_conditions(status: JSON, old_status: JSON, failures: dict[str, str], owned_types: tuple[str, ...],
                     now: datetime) -> JSON:
-    """Conditions of `owned_types` for this round's failures (type → message); a condition that did not change
-    keeps its lastTransitionTime, and conditions of other types (written by others) are kept.
+    """Conditions of `owned_types` for this round's failures (type → message); a failure already reported keeps
+    its condition as it is (its first message and time: a quota refusal names a new pod each round, and
+    rewriting it would make every failing retry a status write and a watch event that skips the error backoff),
+    and conditions of other types (written by others) are kept.
 
     `conditions` is always present, empty when there is nothing to report, so that a status written as a
     merge patch also clears a failure that went away."""
@@ -26,26 +28,12 @@ def with_conditions(status: JSON, old_status: JSON, failures: dict[str, str], ow
         if ctype not in failures:
             continue
         previous = old.get(ctype)
-        if previous and previous.get("status") == "True" and previous.get("message") == failures[ctype]:
+        if previous and previous.get("status") == "True":
             conditions.append(previous)
         else:
             conditions.append({"type": ctype, "status": "True", "lastTransitionTime": format_time(now),
                                "message": failures[ctype]})
     return dict(status, conditions=conditions)
-
-
-def with_failure(status: JSON, observed: JSON, condition_type: str, message: str, now: datetime) -> JSON:
-    """`status` with condition `condition_type` True for a failure met while carrying out the round.
-
-    A failure already reported keeps its condition as it is (the first message and its time), so a retry that
-    fails again writes nothing unless something else in the status changed: no status write, no watch event, no
-    immediate retry that would skip the error backoff."""
-    previous = next((c for c in observed.get("conditions") or [] if isinstance(c, dict)
-                     and c.get("type") == condition_type and c.get("status") == "True"), None)
-    condition = previous or {"type": condition_type, "status": "True", "lastTransitionTime": format_time(now),
-                             "message": message}
-    others = [c for c in status.get("conditions") or [] if c.get("type") != condition_type]
-    return dict(status, conditions=[*others, condition])
 
 
 def _normalized(status: JSON | None) -> JSON:

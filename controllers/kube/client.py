@@ -150,7 +150,8 @@ class KubeClient:
         content_type: str = "application/json",
         timeout: float = 60,
     ) -> JSON:
-        data = None if body is None else json.dumps(body)
+        # A str body is sent as it is (JSON the caller encoded itself, e.g. `gojson.dumps`).
+        data = None if body is None else body if isinstance(body, str) else json.dumps(body)
         headers = {"Content-Type": content_type} if data is not None else None
         params = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (params or {}).items()}
         for attempt in range(5):

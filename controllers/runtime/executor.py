@@ -13,12 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from controllers.common import actions as A
-from controllers.common.status import status_changed, with_failure
-from controllers.kube import ApiError, KubeClient, MERGE_PATCH, STRATEGIC_MERGE_PATCH, JSON_PATCH, resource_path
+from controllers.kube import ApiError, KubeClient, MERGE_PATCH, STRATEGIC_MERGE_PATCH, JSON_PATCH, gojson, resource_path
 
 from .events import EventRecorder
 from .expectations import Expectations
@@ -26,9 +24,8 @@ from .expectations import Expectations
 log = logging.getLogger(__name__)
 
 PATCH_CONTENT_TYPES = {"merge": MERGE_PATCH, "strategic": STRATEGIC_MERGE_PATCH, "json": JSON_PATCH}
-POD_LEVEL = (A.CreatePod, A.CreatePVC, A.DeletePod, A.DeletePVC, A.PatchPod, A.PatchPodStatus, A.PatchPVC)
-# The failures a plan's `scale_failure` reports (the scale step's creates and deletes).
-SCALE_ACTIONS = (A.CreatePod, A.CreatePVC, A.DeletePod, A.DeletePVC)
+POD_LEVEL = (A.CreatePod, A.CreatePVC, A.DeletePod, A.DeletePVC, A.PatchPod, A.PatchPodStatus, A.PatchPVC,
+             A.AdoptPod, A.ReleasePod)
 
 
 @dataclass(frozen=True)
@@ -92,17 +89,17 @@ def coalesce_status_patches(chain: list) -> list:
 
 
 class PlanFailed(Exception):
-    """An action failed; the plan stopped there. `action` and `message` (the API server's) name the failure."""
+    """An action failed; the plan stopped there. `failure` says which action and why, for the next reconcile."""
 
-    def __init__(self, text: str, action: Any = None, message: str = ""):
+    def __init__(self, text: str, failure: A.ActionFailure | None = None):
         super().__init__(text)
-        self.action, self.message = action, message
+        self.failure = failure
 
 
 def _unit_target(action: Any) -> str | None:
     if isinstance(action, A.CreatePod):
         return "pod/" + action.pod["metadata"]["name"]
-    if isinstance(action, (A.DeletePod, A.PatchPod, A.PatchPodStatus)):
+    if isinstance(action, (A.DeletePod, A.PatchPod, A.PatchPodStatus, A.AdoptPod, A.ReleasePod)):
         return "pod/" + action.name
     if isinstance(action, A.CreatePVC):
         return "pvc/" + action.pvc["metadata"]["name"]
@@ -140,25 +137,8 @@ class Executor:
         self.client, self.expectations, self.events, self.controller = client, expectations, events, controller
 
     async def execute(self, ref: WorkloadRef, plan: A.Plan) -> None:
-        try:
-            await self._execute(ref, plan)
-        except PlanFailed as e:
-            if plan.scale_failure is not None and isinstance(e.action, SCALE_ACTIONS):
-                await self._report_scale_failure(ref, plan.scale_failure, e.message or str(e))
-            raise
-
-    async def _report_scale_failure(self, ref: WorkloadRef, report: A.ScaleFailureReport, message: str) -> None:
-        now = datetime.now(timezone.utc)
-        status = with_failure(report.status, report.observed, report.condition_type, message, now)
-        if not status_changed(report.observed, status):
-            return
-        try:
-            await self.client.patch(f"{ref.path}/status", {"status": status})
-        except ApiError as e:  # the plan's own failure is what matters; the next round reports again
-            log.warning("%s %s/%s: status with %s not written: %s", ref.kind, ref.namespace, ref.name,
-                        report.condition_type, e)
-
-    async def _execute(self, ref: WorkloadRef, plan: A.Plan) -> None:
+        if any(isinstance(a, A.AdoptPod) for a in plan.actions):
+            await self._recheck_owner(ref)
         segment: list[list] = []
         for unit in units(plan.actions):
             head = unit[0] if not isinstance(unit[0], A.CreatePVC) else unit[-1]
@@ -201,13 +181,54 @@ class Executor:
         for action in unit:
             await self._run(ref, action, plan)
 
-    async def _on_revision_name_taken(self, ref: WorkloadRef, name: str, plan: A.Plan | None) -> None:
-        """A revision of that name exists. Ours (the index is behind): fine. Someone else's: a hash
-        collision, so bump status.collisionCount and the next round hashes to another name, as upstream."""
-        existing = await self.client.get_or_none(resource_path("apps/v1", "controllerrevisions", ref.namespace, name))
+    async def _recheck_owner(self, ref: WorkloadRef) -> None:
+        """RecheckDeletionTimestamp: the index may be behind, so before adopting, read the workload afresh. One
+        that is being deleted, or was deleted and recreated under the same name, adopts nothing."""
+        try:
+            fresh = await self.client.get(ref.path)
+        except ApiError as e:
+            raise PlanFailed(f"can't adopt pods: {ref.kind} {ref.namespace}/{ref.name}: {e}") from e
+        meta = fresh.get("metadata") or {}
+        if meta.get("uid") != ref.uid:
+            raise PlanFailed(f"can't adopt pods: original {ref.kind} {ref.namespace}/{ref.name} is gone: got uid "
+                             f"{meta.get('uid')}, wanted {ref.uid}")
+        if meta.get("deletionTimestamp"):
+            raise PlanFailed(f"can't adopt pods: {ref.kind} {ref.namespace}/{ref.name} has just been deleted at "
+                             f"{meta['deletionTimestamp']}")
+
+    async def _patch_revision(self, path: str, patch: dict) -> dict:
+        try:
+            return await self.client.patch(path, patch)
+        except ApiError as e:
+            if e.status != 422:
+                raise
+            # A revision written by an older ack-kruise, whose `data` is not in Go's encoding: a patch re-encodes
+            # it (422 "field is immutable"); a GET and PUT echoes the bytes as they are.
+            revision = await self.client.get(path)
+            return await self.client.replace(path, _merge(revision, patch))
+
+    async def _on_revision_name_taken(self, ref: WorkloadRef, revision: dict, plan: A.Plan | None) -> dict | None:
+        """A revision of that name exists (CreateControllerRevision meets AlreadyExists). Returns the revision
+        when this call adopted it.
+        - ours: the index is behind; fine;
+        - the same data: it is the revision we wanted (one left behind, e.g. by a workload of the same name
+          deleted with --cascade=orphan); upstream uses it, and the StatefulSet controller adopts orphan
+          revisions first: an orphan is adopted here, after the same fresh read of the owner as for pods;
+        - other data: a hash collision: bump status.collisionCount, so that the next round hashes to another
+          name, as upstream."""
+        name = revision["metadata"]["name"]
+        path = resource_path("apps/v1", "controllerrevisions", ref.namespace, name)
+        existing = await self.client.get_or_none(path)
         owners = ((existing or {}).get("metadata") or {}).get("ownerReferences") or []
         if existing is None or any(o.get("uid") == ref.uid and o.get("controller") for o in owners):
-            return
+            return None
+        if existing.get("data") == revision.get("data"):
+            if any(o.get("controller") for o in owners):
+                return None  # another owner's, on its way out (the garbage collector deletes it)
+            await self._recheck_owner(ref)
+            ours = [o for o in revision["metadata"].get("ownerReferences") or [] if o.get("controller")]
+            meta = {"ownerReferences": owners + ours, "resourceVersion": existing["metadata"]["resourceVersion"]}
+            return await self._patch_revision(path, {"metadata": meta})
         workload = await self.client.get(ref.path)
         status = workload.get("status") or {}
         count = int(status.get("collisionCount") or 0) + 1
@@ -261,6 +282,17 @@ class Executor:
                 out = await c.patch(resource_path("v1", "pods", ns, action.name), action.patch,
                                     PATCH_CONTENT_TYPES[action.patch_type])
                 exp.expect_updated(owner, "pods", action.name, out["metadata"]["resourceVersion"])
+            elif isinstance(action, (A.AdoptPod, A.ReleasePod)):
+                try:
+                    out = await c.patch(resource_path("v1", "pods", ns, action.name), action.patch,
+                                        STRATEGIC_MERGE_PATCH)
+                except ApiError as e:
+                    # Gone: nothing to claim. A release also meets 422 when the pod was replaced (uid) or has no
+                    # reference of ours any more; upstream ignores both.
+                    if e.not_found or (isinstance(action, A.ReleasePod) and e.status == 422):
+                        return
+                    raise
+                exp.expect_updated(owner, "pods", action.name, out["metadata"]["resourceVersion"])
             elif isinstance(action, A.PatchPodStatus):
                 out = await c.patch(resource_path("v1", "pods", ns, action.name, "status"), action.patch,
                                     STRATEGIC_MERGE_PATCH)
@@ -269,18 +301,18 @@ class Executor:
                 name = action.revision["metadata"]["name"]
                 exp.expect_created(owner, "revisions", name)
                 try:
-                    await c.create(resource_path("apps/v1", "controllerrevisions", ns), action.revision)
+                    # In Go's encoding, so that `data` survives patches (the garbage collector's too): gojson.
+                    await c.create(resource_path("apps/v1", "controllerrevisions", ns), gojson.dumps(action.revision))
                 except ApiError as e:
                     exp.cancel_created(owner, "revisions", name)
                     if not e.conflict:
                         raise
-                    await self._on_revision_name_taken(ref, name, plan)
+                    adopted = await self._on_revision_name_taken(ref, action.revision, plan)
+                    if adopted:
+                        exp.expect_updated(owner, "revisions", name, adopted["metadata"]["resourceVersion"])
             elif isinstance(action, A.PatchRevision):
-                # GET and PUT, not PATCH: `data` is immutable and compared byte for byte, and a patch makes the
-                # API server re-encode it (422 "field is immutable"); a PUT echoes the bytes we read.
                 path = resource_path("apps/v1", "controllerrevisions", ns, action.name)
-                revision = await c.get(path)
-                out = await c.replace(path, _merge(revision, action.patch))
+                out = await self._patch_revision(path, action.patch)
                 exp.expect_updated(owner, "revisions", action.name, out["metadata"]["resourceVersion"])
             elif isinstance(action, A.DeleteRevision):
                 try:
@@ -296,8 +328,10 @@ class Executor:
                 raise TypeError(f"unknown action {action!r}")
         except ApiError as e:
             reason = {A.CreatePod: "FailedCreate", A.DeletePod: "FailedDelete", A.PatchPod: "FailedUpdate",
+                      A.AdoptPod: "FailedUpdate", A.ReleasePod: "FailedUpdate",
                       A.PatchPodStatus: "FailedUpdate", A.CreatePVC: "FailedCreate"}.get(type(action))
             message = str(e.body.get("message") or e)
             if reason:
                 self.events.emit(ref, "Warning", reason, message)
-            raise PlanFailed(f"{type(action).__name__} for {ref.kind} {ns}/{ref.name}: {e}", action, message) from e
+            failure = A.ActionFailure(type(action).__name__, message)
+            raise PlanFailed(f"{type(action).__name__} for {ref.kind} {ns}/{ref.name}: {e}", failure) from e

@@ -1,7 +1,10 @@
 """One workload kind wired into kopf, level-based.
 
-kopf keeps the in-memory indexes (`@kopf.index`): the workloads by uid, and the pods, PVCs and
-ControllerRevisions by the uid of the workload that controls them. kopf's event handlers only *enqueue* the
+kopf keeps the in-memory indexes (`@kopf.index`): the workloads by uid, the pods, PVCs and
+ControllerRevisions by the uid of the workload that controls them, and orphan pods (no controller reference)
+by namespace. Each reconcile first claims its pods (`common.ownership.claim_pods`, Kubernetes'
+ControllerRefManager): it adopts the orphans its selector matches and releases its pods that no longer match,
+before the workload's own reconcile sees them. kopf's event handlers only *enqueue* the
 uid of the affected workload; they never act on the event itself. Workers take uids from the queue and
 reconcile from the indexes, so a missed or merged event changes nothing: the next one, or a requeue, sees
 the latest state. kopf's daemons are not used because they force a finalizer onto every workload (which
@@ -12,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 import kopf
 
-from controllers.common.actions import Plan
+from controllers.common.actions import ActionFailure, Plan
+from controllers.common.ownership import Claim, claim_pods, is_orphan
 from controllers.common.podreadiness import ready_if_missing
 from controllers.kube import KubeClient
 from controllers.kube.workqueue import WorkQueue
@@ -54,7 +58,10 @@ class WorkloadKind:
     version: str
     plural: str
     kind: str
-    reconcile: Callable[[dict, dict[str, list[dict]], datetime], Plan]
+    reconcile: Callable[[dict, dict[str, list[dict]], datetime, ActionFailure | None], Plan]
+    """(workload, owned objects by resource, now, how the previous plan failed) → the plan. The last argument
+    lets the status report a failure (FailedScale, FailedCreatePod): only the executor meets the API server's
+    refusal, and the plan stopped there, so the next round says so (upstream writes it in the same round)."""
     owned: tuple[str, ...] = ("pods", "pvcs", "revisions")
     by_namespace: tuple[str, ...] = ()
     """Owned resources found by name rather than by owner (an Advanced StatefulSet's PVCs may have no
@@ -62,6 +69,8 @@ class WorkloadKind:
     wakes every workload of the namespace."""
     select: Callable[[dict, str, list[dict]], list[dict]] | None = None
     """(workload, resource, the namespace's objects) → the workload's own objects, for `by_namespace`."""
+    member: Callable[[dict, dict], bool] | None = None
+    """(workload, pod) → may the workload claim this pod at all, besides its selector (ClaimPods' filters)."""
 
     @property
     def api_version(self) -> str:
@@ -81,6 +90,7 @@ class WorkloadController:
         self.events = EventRecorder(client, f"{kind.name}-controller")
         self.executor = Executor(client, self.expectations, self.events, kind.name)
         self.failures: dict[str, int] = {}
+        self.last_failure: dict[str, ActionFailure] = {}  # uid → how its previous plan failed
         self.indices: dict[str, Any] = {}
         self._namespaces: dict[str, set[str]] = {}  # namespace → workload uids, for `by_namespace` resources
         self._tasks: list[asyncio.Task] = []
@@ -90,6 +100,10 @@ class WorkloadController:
 
     def _index_id(self, resource: str) -> str:
         return f"{self.k.name}_{resource}_by_owner"
+
+    @property
+    def _orphans_id(self) -> str:
+        return f"{self.k.name}_orphan_pods_by_namespace"
 
     # ---- kopf wiring ---------------------------------------------------------------------------
     def register(self, registry: kopf.OperatorRegistry) -> None:
@@ -105,10 +119,24 @@ class WorkloadController:
             if type == "DELETED":
                 self.expectations.forget(uid)
                 self.failures.pop(uid, None)
+                self.last_failure.pop(uid, None)
                 self._namespaces.get(namespace, set()).discard(uid)
             else:
                 self._namespaces.setdefault(namespace, set()).add(uid)
             self.queue.add(uid)
+
+        if "pods" in k.owned:
+            # Orphans, for adoption; any change to one wakes the namespace's workloads (a released pod, too: it
+            # is an orphan from then on). Orphans are rare: controllers put a controller reference on what they create.
+            @kopf.index("v1", "pods", id=self._orphans_id, registry=registry)
+            def index_orphan(body: kopf.Body, namespace: str, **_: Any) -> dict:
+                return {namespace: dict(body)} if is_orphan(body) else {}
+
+            @kopf.on.event("v1", "pods", id=f"{k.name}_orphan_pods_event", registry=registry)
+            def on_orphan(body: kopf.Body, namespace: str, **_: Any) -> None:
+                if is_orphan(body):
+                    for uid in list(self._namespaces.get(namespace, ())):
+                        self.queue.add(uid)
 
         for resource in k.owned:
             group, version, plural = OWNED_RESOURCES[resource]
@@ -139,6 +167,8 @@ class WorkloadController:
             # kopf hands every index to startup handlers; they are live and fill in as kopf lists.
             self.indices = {"workloads": kwargs[workloads_id],
                             **{r: kwargs[self._index_id(r)] for r in k.owned}}
+            if "pods" in k.owned:
+                self.indices["orphans"] = kwargs[self._orphans_id]
             self.events.start()
             self._tasks = [asyncio.create_task(self.queue.run_workers(self.workers, self.sync))]
 
@@ -149,6 +179,19 @@ class WorkloadController:
             await self.events.stop()
 
     # ---- reconcile -------------------------------------------------------------------------------
+    def _orphans(self, workload: dict) -> list[dict]:
+        if "orphans" not in self.indices:
+            return []
+        values = self.indices["orphans"].get(workload.get("metadata", {}).get("namespace", ""))
+        return list(values) if values is not None else []
+
+    def _claim(self, workload: dict, owned: dict[str, list[dict]]) -> Claim:
+        """ClaimPods: adopt matching orphans, release our pods that no longer match."""
+        if "pods" not in self.k.owned:
+            return Claim([], [])
+        return claim_pods(workload, self.k.api_version, self.k.kind, owned["pods"], self._orphans(workload),
+                          self.k.member)
+
     def _observed(self, uid: str) -> tuple[dict | None, dict[str, list[dict]]]:
         store = self.indices["workloads"].get(uid)
         workload = next(iter(store), None) if store is not None else None
@@ -177,17 +220,25 @@ class WorkloadController:
                           meta.get("namespace", ""), meta["name"], uid)
         started = time.monotonic()
         try:
+            claim = self._claim(workload, owned)
+            if claim.actions:
+                # On their own first, as upstream claims before it syncs: a failed adoption stops the round.
+                await self.executor.execute(ref, Plan(claim.actions))
+            if "pods" in owned:
+                owned = {**owned, "pods": claim.pods}
             now = datetime.now(timezone.utc)
-            plan = self.k.reconcile(workload, owned, now)
+            plan = self.k.reconcile(workload, owned, now, self.last_failure.get(uid))
             # The podreadiness controller's job, for every kruise workload's pods: KruisePodReady=True on
             # pods whose gate (added by the pod webhook) has no condition yet.
             readiness = [a for p in owned.get("pods", ()) if (a := ready_if_missing(p, now))]
             if readiness:
-                plan = replace(plan, actions=readiness + plan.actions)  # keeps scale_failure
+                plan = Plan(readiness + plan.actions, plan.requeue_after)
             await self.executor.execute(ref, plan)
         except PlanFailed as e:
             if _namespace_terminating(e):
                 return  # the namespace controller deletes the workload next; its event ends this
+            if e.failure is not None:
+                self.last_failure[uid] = e.failure
             self._failed(uid, e)
             return
         except Exception as e:  # a bug in a reconcile must not kill the worker
@@ -198,6 +249,7 @@ class WorkloadController:
             REGISTRY.observe("controller_runtime_reconcile_time_seconds", time.monotonic() - started,
                              controller=self.k.name)
         self.failures.pop(uid, None)
+        self.last_failure.pop(uid, None)
         result = "requeue_after" if plan.requeue_after else "success"
         REGISTRY.inc("controller_runtime_reconcile_total", controller=self.k.name, result=result)
         if plan.requeue_after:

@@ -12,15 +12,17 @@ from datetime import datetime
 
 import kopf
 
+from controllers.common.actions import ActionFailure
 from controllers.kube import KubeClient
 from controllers.runtime.workload import WorkloadController, WorkloadKind
 from controllers.settings import ManagerSettings
 
-from .reconcile import reconcile
+from .reconcile import is_member, reconcile
 
 
-def _reconcile(statefulset: dict, owned: dict[str, list[dict]], now: datetime):
-    return reconcile(statefulset, owned["pods"], owned["pvcs"], owned["revisions"], now)
+def _reconcile(statefulset: dict, owned: dict[str, list[dict]], now: datetime,
+               last_failure: ActionFailure | None = None):
+    return reconcile(statefulset, owned["pods"], owned["pvcs"], owned["revisions"], now, last_failure)
 
 
 def own_claims(statefulset: dict, resource: str, pvcs: list[dict]) -> list[dict]:
@@ -33,7 +35,8 @@ def own_claims(statefulset: dict, resource: str, pvcs: list[dict]) -> list[dict]
 
 
 KIND = WorkloadKind(name="statefulset", group="apps.kruise.io", version="v1beta1", plural="statefulsets",
-                    kind="StatefulSet", reconcile=_reconcile, by_namespace=("pvcs",), select=own_claims)
+                    kind="StatefulSet", reconcile=_reconcile, by_namespace=("pvcs",), select=own_claims,
+                    member=is_member)
 
 
 def register(registry: kopf.OperatorRegistry, client: KubeClient, settings: ManagerSettings) -> WorkloadController:

@@ -10,13 +10,14 @@ included); `pvcs` the PVCs of its namespace named `<template>-<statefulset>-<ord
 
 The steps, in upstream order:
 1. resolve the current and update ControllerRevisions (create one, or bump an identical old one on rollback);
-2. release the pods it controls that are not its members (name not `<statefulset>-<ordinal>`, or labels no
-   longer matching the selector), as ClaimPods does;
+2. take the members among the pods it controls (named `<statefulset>-<ordinal>`, selected by the selector);
+   the runtime's ClaimPods (`common.ownership.claim_pods` with `is_member`) has adopted and released before;
 3. lay the members out by ordinal: the replicas (ordinals in range, reserved ones skipped) and the condemned;
 4. unless the StatefulSet is being deleted: scale (`scale.py`), then, for RollingUpdate, update (`update.py`);
    OrderedReady stops at the first step that has to wait;
 5. the status, written only when it changed; it goes before the pod actions so that it is written even when
-   one of them fails (upstream updates the status whatever the outcome of the round);
+   one of them fails (upstream updates the status whatever the outcome of the round); a create that failed in
+   the previous round shows as the FailedCreatePod condition;
 6. truncate the revision history.
 Everything is level-based: the same observed state gives the same plan, and a converged StatefulSet asks for
 nothing.
@@ -26,9 +27,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from controllers.common.actions import PatchPod, Plan, UpdateStatus, earliest
+from controllers.common.actions import ActionFailure, CreatePod, Plan, UpdateStatus, earliest
 from controllers.common.ownership import is_controlled_by
-from controllers.common.pods import as_utc, labels_of, name_of, uid_of
+from controllers.common.pods import as_utc, labels_of, meta, name_of
 from controllers.common.revision import (live_revision_names, resolve_revisions, template_from_revision,
                                          template_revision_data, truncate_history)
 from controllers.common.selectors import is_valid_selector, selector_matches
@@ -38,37 +39,41 @@ from .ordinals import OrdinalRange, parent_and_ordinal, pod_name
 from .round import Round, lay_out
 from .scale import process_condemned, process_replicas
 from .spec import API_VERSION, KIND, ROLLING_UPDATE, StatefulSetView
-from .status import CONDITION_TYPES, calculate_status, min_ready_requeue
+from .status import CONDITION_TYPES, FAILED_CREATE_POD, calculate_status, min_ready_requeue
 from .update import rolling_update
 
 JSON = dict[str, Any]
 
 
-def _members(sts: StatefulSetView, pods: list[JSON]) -> tuple[list[tuple[int, JSON]], list[JSON]]:
-    """(ordinal, pod) of the set's members, and the controlled pods that are not members."""
-    members, strangers = [], []
-    for pod in sorted(pods, key=name_of):
-        if not is_controlled_by(pod, sts.obj):
-            continue
-        parent, ordinal = parent_and_ordinal(name_of(pod))
-        if (parent == sts.name and ordinal >= 0 and name_of(pod) == pod_name(sts.name, ordinal)
-                and selector_matches(sts.selector, labels_of(pod))):
-            members.append((ordinal, pod))
-        else:
-            strangers.append(pod)
-    return members, strangers
+def is_member(statefulset: JSON, pod: JSON) -> bool:
+    """isMemberOf, strictly: the pod is named `<statefulset>-<ordinal>` (ClaimPods' filter, with the selector)."""
+    name = meta(statefulset).get("name") or ""
+    parent, ordinal = parent_and_ordinal(name_of(pod))
+    return parent == name and ordinal >= 0 and name_of(pod) == pod_name(name, ordinal)
 
 
-def _release(sts: StatefulSetView, pod: JSON) -> PatchPod:
-    """ReleasePod: drop our controller ownerReference (strategic merge, keyed by uid)."""
-    metadata: JSON = {"ownerReferences": [{"$patch": "delete", "uid": sts.uid}]}
-    if uid_of(pod):
-        metadata["uid"] = uid_of(pod)
-    return PatchPod(name_of(pod), {"metadata": metadata}, "strategic")
+def _members(sts: StatefulSetView, pods: list[JSON]) -> list[tuple[int, JSON]]:
+    """(ordinal, pod) of the set's members. The runtime has claimed the pods (adopting orphans, releasing pods
+    that no longer match); anything else it is handed is left alone."""
+    return [(parent_and_ordinal(name_of(pod))[1], pod) for pod in sorted(pods, key=name_of)
+            if is_controlled_by(pod, sts.obj) and is_member(sts.obj, pod)
+            and selector_matches(sts.selector, labels_of(pod))]
 
 
-def reconcile(statefulset: dict, pods: list[dict], pvcs: list[dict], revisions: list[dict], now: datetime) -> Plan:
-    """Everything the StatefulSet needs now, in execution order."""
+def _failed_create(last_failure: ActionFailure | None, actions: list) -> str | None:
+    """The FailedCreatePod message: the previous plan failed to create a pod (or its claims) and this round
+    creates again. Upstream sets the condition in the round whose create failed; here the executor meets the
+    error after the status is written, so it shows from the next round on, for as long as creates fail."""
+    if last_failure is None or last_failure.action not in ("CreatePod", "CreatePVC"):
+        return None
+    if not any(isinstance(a, CreatePod) for a in actions):
+        return None
+    return f"StatefulPodControl failed to create Pod error: {last_failure.message}"
+
+
+def reconcile(statefulset: dict, pods: list[dict], pvcs: list[dict], revisions: list[dict], now: datetime,
+              last_failure: ActionFailure | None = None) -> Plan:
+    """Everything the StatefulSet needs now, in execution order. `last_failure`: how the previous plan failed."""
     now = as_utc(now)
     sts = StatefulSetView(statefulset)
     if not is_valid_selector(sts.selector):
@@ -83,9 +88,7 @@ def reconcile(statefulset: dict, pods: list[dict], pvcs: list[dict], revisions: 
     update_name, current_name = name_of(revs.update), name_of(revs.current)
 
     # 2.
-    members, strangers = _members(sts, pods)
-    if not sts.deleting and sts.uid:
-        actions += [_release(sts, p) for p in strangers]
+    members = _members(sts, pods)
 
     # 3.
     rng = OrdinalRange.of(sts.start_ordinal, sts.replicas, sts.reserved)
@@ -100,6 +103,9 @@ def reconcile(statefulset: dict, pods: list[dict], pvcs: list[dict], revisions: 
     if not sts.deleting:
         if process_replicas(r) and process_condemned(r) and sts.update_type == ROLLING_UPDATE:
             rolling_update(r)
+
+    if (message := _failed_create(last_failure, r.actions)) is not None:
+        r.failures.setdefault(FAILED_CREATE_POD, message)
 
     # 5.
     replicas = [(s.ordinal, s.pod) for s in slots if s.pod is not None]

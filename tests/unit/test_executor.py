@@ -3,6 +3,7 @@ workload-level actions alone; the first failure stops the plan."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 from controllers.common import actions as A
 from controllers.kube import ApiError
@@ -26,6 +27,8 @@ class FakeClient:
         self.peak = max(self.peak, self.in_flight)
         await asyncio.sleep(0.01)
         self.in_flight -= 1
+        if isinstance(body, (str, bytes)):  # a body sent pre-encoded (ControllerRevisions, in Go's encoding)
+            body = json.loads(body)
         name = (body or {}).get("metadata", {}).get("name") or path.rsplit("/", 1)[-1]
         self.calls.append((verb, name))
         if name in self.fail_on:
@@ -118,35 +121,6 @@ def test_coalesced_status_patches_keep_the_later_condition_of_each_type():
     assert out[2] is chain[3]
 
 
-def report(observed: dict) -> A.ScaleFailureReport:
-    return A.ScaleFailureReport({"replicas": 1, "conditions": []}, observed, "FailedScale")
-
-
-def test_a_refused_create_writes_the_round_status_with_failed_scale():
-    client = FakeClient(fail_on={"p1"})
-    error = run(A.Plan([pod("p0"), pod("p1"), A.UpdateStatus({"replicas": 2})], None, report({})), client)
-    assert isinstance(error, PlanFailed) and error.message == "quota"
-    [(path, body)] = client.bodies
-    assert path.endswith("/clonesets/web/status")
-    [written] = body["status"]["conditions"]
-    assert (written["type"], written["status"], written["message"]) == ("FailedScale", "True", "quota")
-    assert body["status"]["replicas"] == 1, "the round's status, not the UpdateStatus the failure skipped"
-
-
-def test_a_failure_already_reported_writes_nothing_more():
-    reported = {"replicas": 1, "conditions": [{"type": "FailedScale", "status": "True", "message": "quota",
-                                               "lastTransitionTime": "2024-05-01T12:00:00Z"}]}
-    client = FakeClient(fail_on={"p0"})
-    assert isinstance(run(A.Plan([pod("p0")], None, report(reported)), client), PlanFailed)
-    assert client.bodies == [], "no status write, hence no watch event that would retry at once"
-
-
-def test_other_failures_are_not_scale_failures():
-    client = FakeClient(fail_on={"p0"})
-    assert isinstance(run(A.Plan([A.PatchPod("p0", {"metadata": {}})], None, report({})), client), PlanFailed)
-    assert [path for path, _ in client.bodies] == ["/api/v1/namespaces/ns/pods/p0"]
-
-
 class CollidingClient(FakeClient):
     """A ControllerRevision of that name belongs to another owner; the workload has no status yet."""
 
@@ -155,7 +129,7 @@ class CollidingClient(FakeClient):
         raise ApiError(409, {"message": "already exists"}, "POST", path)
 
     async def get_or_none(self, path):
-        return {"metadata": {"name": path.rsplit("/", 1)[-1], "ownerReferences": []}}
+        return {"metadata": {"name": path.rsplit("/", 1)[-1], "ownerReferences": []}, "data": {"other": "template"}}
 
     async def get(self, path, **_):
         return {"metadata": {"name": "web"}}
@@ -169,3 +143,108 @@ def test_a_collision_on_a_new_workload_writes_the_planned_status_with_the_count(
     [(path, body)] = client.bodies
     assert path.endswith("/status") and body == {"status": {**planned, "collisionCount": 1}}, \
         "the CRD requires the counters: a status with collisionCount alone is refused"
+class OwnerClient(FakeClient):
+    """FakeClient whose GET returns the workload as the API server has it now."""
+
+    def __init__(self, owner: dict, **kw):
+        super().__init__(**kw)
+        self.owner = owner
+
+    async def get(self, path, **_):
+        self.calls.append(("GET", path.rsplit("/", 1)[-1]))
+        return self.owner
+
+
+def test_adoption_rereads_the_owner_and_adopts_nothing_for_a_deleted_or_replaced_one():
+    adopt = A.AdoptPod("web-0", {"metadata": {"uid": "p", "ownerReferences": [{"uid": "uid-1"}]}})
+    live = OwnerClient({"metadata": {"uid": "uid-1"}})
+    assert run(A.Plan([adopt, A.AdoptPod("web-1", adopt.patch)]), live) is None
+    assert live.calls[0] == ("GET", "web") and sorted(live.calls[1:]) == [("PATCH", "web-0"), ("PATCH", "web-1")], \
+        "one fresh read, then the adoptions"
+    for owner in ({"metadata": {"uid": "uid-1", "deletionTimestamp": "2024-05-01T12:00:00Z"}},
+                  {"metadata": {"uid": "uid-2"}}):
+        client = OwnerClient(owner)
+        assert isinstance(run(A.Plan([adopt]), client), PlanFailed)
+        assert client.calls == [("GET", "web")], "nothing patched"
+
+
+def test_a_release_of_a_pod_that_is_gone_or_replaced_is_not_an_error():
+    class Refusing(FakeClient):
+        async def patch(self, path, body, content_type=None, **_):
+            status = 404 if path.endswith("gone") else 422
+            raise ApiError(status, {"message": "no"}, "PATCH", path)
+
+    release = [A.ReleasePod(n, {"metadata": {"uid": "p"}}) for n in ("gone", "replaced")]
+    assert run(A.Plan(release), Refusing()) is None
+    assert isinstance(run(A.Plan([A.AdoptPod("replaced", {})]), type("C", (Refusing, OwnerClient), {})(
+        {"metadata": {"uid": "uid-1"}})), PlanFailed), "a refused adoption is an error (someone else adopted it)"
+
+
+def test_a_revision_is_created_in_go_encoding_and_patched_with_a_legacy_fallback():
+    class Revisions(FakeClient):
+        def __init__(self):
+            super().__init__()
+            self.bodies: list = []
+
+        async def create(self, path, body, **_):
+            self.bodies.append(body)
+            return {"metadata": {"name": "web-1", "resourceVersion": "1"}}
+
+        async def patch(self, path, body, content_type=None, **_):
+            self.calls.append(("PATCH", path.rsplit("/", 1)[-1]))
+            raise ApiError(422, {"message": "data: field is immutable"}, "PATCH", path)  # a legacy revision
+
+        async def get(self, path, **_):
+            self.calls.append(("GET", path.rsplit("/", 1)[-1]))
+            return {"metadata": {"name": "web-1"}, "data": {"b": 1}, "revision": 1}
+
+        async def replace(self, path, body, **_):
+            self.calls.append(("PUT", path.rsplit("/", 1)[-1]))
+            self.bodies.append(body)
+            return {"metadata": {"name": "web-1", "resourceVersion": "3"}}
+
+    client = Revisions()
+    revision = {"metadata": {"name": "web-1"}, "data": {"spec": {"b": "x > y", "a": 1}}, "revision": 1}
+    assert run(A.Plan([A.CreateRevision(revision), A.PatchRevision("web-1", {"revision": 2})]), client) is None
+    assert client.bodies[0] == '{"data":{"spec":{"a":1,"b":"x \\u003e y"}},"metadata":{"name":"web-1"},"revision":1}'
+    assert client.calls == [("PATCH", "web-1"), ("GET", "web-1"), ("PUT", "web-1")]
+    assert client.bodies[1] == {"metadata": {"name": "web-1"}, "data": {"b": 1}, "revision": 2}
+
+
+def test_a_revision_left_behind_with_the_same_data_is_adopted_not_a_collision():
+    ours = {"uid": "uid-1", "controller": True, "kind": "CloneSet"}
+    revision = {"metadata": {"name": "web-1", "ownerReferences": [ours]}, "data": {"spec": {"a": 1}}, "revision": 1}
+
+    class Taken(FakeClient):
+        def __init__(self, existing: dict):
+            super().__init__()
+            self.existing, self.patches = existing, []
+
+        async def create(self, path, body, **_):
+            raise ApiError(409, {"message": "already exists"}, "POST", path)
+
+        async def get_or_none(self, path):
+            return self.existing
+
+        async def get(self, path, **_):
+            return {"metadata": {"uid": "uid-1"}} if "clonesets" in path else self.existing
+
+        async def patch(self, path, body, content_type=None, **_):
+            self.patches.append((path.rsplit("/", 2)[-2:], body))
+            return {"metadata": {"name": "web-1", "resourceVersion": "9"}}
+
+    left = Taken({"metadata": {"name": "web-1", "resourceVersion": "5"}, "data": {"spec": {"a": 1}}})
+    assert run(A.Plan([A.CreateRevision(revision)]), left) is None
+    assert left.patches == [(["controllerrevisions", "web-1"],
+                             {"metadata": {"ownerReferences": [ours], "resourceVersion": "5"}})]
+
+    other = Taken({"metadata": {"name": "web-1", "resourceVersion": "5"}, "data": {"spec": {"a": 2}}})
+    assert isinstance(run(A.Plan([A.CreateRevision(revision)]), other), PlanFailed)
+    assert other.patches == [(["web", "status"], {"status": {"collisionCount": 1}})], "a real collision"
+
+
+def test_a_refused_action_says_which_and_why_for_the_next_round():
+    client = FakeClient(fail_on={"p1"})
+    error = run(A.Plan([pod("p0"), pod("p1"), A.UpdateStatus({"replicas": 2})]), client)
+    assert isinstance(error, PlanFailed) and error.failure == A.ActionFailure("CreatePod", "quota")
+    assert not any(path.endswith("/status") for path, _ in client.bodies), "the plan stopped at the refusal"

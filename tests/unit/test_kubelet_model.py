@@ -175,6 +175,16 @@ def test_graceful_deletion_exits_after_shutdown_capped_by_grace():
     assert km.observe(deleting, "h", "i", now=T0 + timedelta(seconds=30)).remove, "never past the grace period"
 
 
+def test_a_failed_or_succeeded_pod_stays_in_its_terminal_phase():
+    running = apply(pod("app:v1"), km.observe(pod("app:v1"), "h", "i", now=T0))
+    for phase in ("Failed", "Succeeded"):
+        ended = dict(running, status=dict(running["status"], phase=phase, reason="Evicted"))
+        assert km.observe(ended, "h", "i", now=T0 + timedelta(seconds=5)).status is None
+    evicted = dict(running, status=dict(running["status"], phase="Failed"))
+    evicted["metadata"] = dict(evicted["metadata"], deletionTimestamp=km.fmt_time(T0), deletionGracePeriodSeconds=0)
+    assert km.observe(evicted, "h", "i", now=T0).remove, "deleting a failed pod still removes it"
+
+
 def test_init_containers_complete():
     raw = pod("app:v1")
     raw["spec"]["initContainers"] = [{"name": "init", "image": "init:v1"}]

@@ -16,8 +16,6 @@ from typing import Any, Callable
 
 from controllers.common import actions as A
 from controllers.common.pods import format_time, name_of
-from controllers.common.status import status_changed, with_failure
-from controllers.runtime.executor import SCALE_ACTIONS
 from sandbox.kubelet_model import observe
 
 JSON = dict[str, Any]
@@ -98,6 +96,7 @@ class BaseWorld:
     fail_when: Callable[[Any], bool] | None = None  # inject an API failure for matching actions
     workload_deleted: bool = False  # the workload object is gone (for the garbage collector)
     gc_on: bool = True  # False: the garbage collector lags behind
+    last_failure: A.ActionFailure | None = None  # how the last applied plan failed, as the runtime remembers it
     _uids: Any = field(default_factory=lambda: itertools.count(1))
     _rvs: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -110,7 +109,8 @@ class BaseWorld:
         m.setdefault("resourceVersion", str(next(self._rvs)))
 
     # -- to be provided by the workload's world
-    def run_reconcile(self, workload: JSON, pods: list[JSON], pvcs: list[JSON], revisions: list[JSON]) -> A.Plan:
+    def run_reconcile(self, workload: JSON, pods: list[JSON], pvcs: list[JSON], revisions: list[JSON],
+                      last_failure: A.ActionFailure | None = None) -> A.Plan:
         raise NotImplementedError
 
     # -- API
@@ -121,26 +121,19 @@ class BaseWorld:
         m["resourceVersion"] = str(next(self._rvs))
 
     def apply(self, plan: A.Plan) -> None:
+        """Like the runtime: stop at the first failure and remember it for the next round."""
         self.history.append(plan)
+        self.last_failure = None
         for action in plan.actions:
             if self.fail_when and self.fail_when(action):
-                self._report_failure(plan, action, "injected failure")
-                break  # the runtime stops at the first failure
+                self.last_failure = A.ActionFailure(type(action).__name__, "injected failure")
+                break
             try:
                 self._do(action)
             except ApiError as e:
-                self._report_failure(plan, action, str(e))
+                self.last_failure = A.ActionFailure(type(action).__name__, str(e))
                 break
         self.collect_garbage()
-
-    def _report_failure(self, plan: A.Plan, action: Any, message: str) -> None:
-        """The runtime's report of a refused create or delete (controllers/runtime/executor.py)."""
-        report = plan.scale_failure
-        if report is None or not isinstance(action, SCALE_ACTIONS):
-            return
-        status = with_failure(report.status, report.observed, report.condition_type, message, self.now)
-        if status_changed(report.observed, status):
-            self.workload["status"] = merge_patch(self.workload.get("status") or {}, status)
 
     def _do(self, a: Any) -> None:
         if isinstance(a, A.CreatePod):
@@ -266,7 +259,8 @@ class BaseWorld:
 
     def reconcile(self) -> A.Plan:
         return self.run_reconcile(copy.deepcopy(self.workload), copy.deepcopy(list(self.pods.values())),
-                                  copy.deepcopy(list(self.pvcs.values())), copy.deepcopy(list(self.revisions.values())))
+                                  copy.deepcopy(list(self.pvcs.values())), copy.deepcopy(list(self.revisions.values())),
+                                  self.last_failure)
 
     def step(self, seconds: float = 1.0) -> A.Plan:
         """One reconcile round, then the kubelet, then time passes."""

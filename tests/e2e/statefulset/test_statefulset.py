@@ -3,82 +3,16 @@ updates, reserveOrdinals, and side by side with the native StatefulSet controlle
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 
-from tests.kube import ON_REAL_NODE, ON_SIMULATED_NODES, Cluster, PodWatch, container_status, is_ready, wait_for
+from tests.kube import Cluster, PodWatch, container_status, is_ready, wait_for
+
+from .helpers import GUESTBOOK, SIM, Sets, asts, columns
 
 pytestmark = pytest.mark.usefixtures("kruise")
 REPO = Path(__file__).resolve().parents[3]
-GUESTBOOK = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook"
-SIM = "registry.example/app"
-
-
-def asts(name: str, replicas: int, image: str = f"{SIM}:v1", *, real_node: bool = False, parallel: bool = True,
-         rolling: dict | None = None, api: str = "apps.kruise.io/v1beta1", **spec) -> dict:
-    placement = ON_REAL_NODE if real_node else ON_SIMULATED_NODES
-    return {
-        "apiVersion": api, "kind": "StatefulSet", "metadata": {"name": name},
-        "spec": {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": {"app": name}},
-                 "podManagementPolicy": "Parallel" if parallel else "OrderedReady",
-                 "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {**json.loads(json.dumps(placement)), "terminationGracePeriodSeconds": 5,
-                                       "readinessGates": [{"conditionType": "InPlaceUpdateReady"}],
-                                       "containers": [{"name": "main", "image": image}]}},
-                 "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": rolling or {}}, **spec},
-    }
-
-
-class Sets:
-    def __init__(self, cluster: Cluster, namespace: str):
-        self.c, self.ns = cluster, namespace
-
-    def create(self, obj: dict) -> str:
-        return self.c.kubectl("create", "-f", "-", input=json.dumps(obj), namespace=self.ns).stdout.strip()
-
-    def get(self, name: str) -> dict:
-        return json.loads(self.c.kubectl("get", "statefulsets.v1beta1.apps.kruise.io", name, "-o", "json",
-                                         namespace=self.ns).stdout)
-
-    def status(self, name: str) -> dict:
-        return self.get(name).get("status") or {}
-
-    def patch(self, name: str, patch, kind: str = "merge") -> None:
-        self.c.kubectl("patch", "statefulsets.v1beta1.apps.kruise.io", name, f"--type={kind}", "-p",
-                       json.dumps(patch), namespace=self.ns)
-
-    def set_image(self, name: str, image: str) -> None:
-        self.patch(name, [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": image}], "json")
-
-    def pods(self, name: str, include_terminating: bool = False) -> list[dict]:
-        return [p for p in self.c.pods(self.ns, f"app={name}")
-                if include_terminating or not p["metadata"].get("deletionTimestamp")]
-
-    def names(self, name: str, include_terminating: bool = True) -> list[str]:
-        return sorted((p["metadata"]["name"] for p in self.pods(name, include_terminating)),
-                      key=lambda n: int(n.rsplit("-", 1)[1]))
-
-    def wait_ready(self, name: str, replicas: int, timeout: float = 60) -> dict:
-        def done():
-            obj = self.get(name)
-            s = obj.get("status") or {}
-            ok = (s.get("observedGeneration") == obj["metadata"]["generation"] and s.get("replicas") == replicas
-                  and s.get("readyReplicas") == replicas and s.get("updatedReplicas") == replicas
-                  and s.get("currentRevision") == s.get("updateRevision"))
-            return obj if ok else None
-        return wait_for(done, timeout, f"StatefulSet {name}: {replicas} ready pods",
-                        describe=lambda: (self.status(name), self.names(name)))
-
-
-@pytest.fixture
-def sets(cluster: Cluster, namespace: str) -> Sets:
-    return Sets(cluster, namespace)
-
-
-def columns(output: str) -> list[list[str]]:
-    return [re.split(r"\s{2,}", line.strip()) for line in output.strip().splitlines()]
 
 
 def test_seed_statefulset_walkthrough(cluster: Cluster, sets: Sets):
@@ -116,17 +50,17 @@ def test_ordered_ready_creates_in_order_and_halts_on_an_unhealthy_pod(cluster: C
     wait_for(lambda: sets.status("ordered").get("replicas") == 1, 30, "status observed")
     assert sets.names("ordered") == ["ordered-0"]
     # Fix the template and replace the broken pod: then 1 and 2 follow, in order.
-    sets.set_image("ordered", f"{SIM}:v1")
-    cluster.kubectl("delete", "pod", "ordered-0", "--wait=false", namespace=sets.ns)
-    sets.wait_ready("ordered", 3)
-    created = sorted(sets.pods("ordered"), key=lambda p: p["metadata"]["creationTimestamp"])
-    assert [p["metadata"]["name"] for p in created] == ["ordered-0", "ordered-1", "ordered-2"]
+    with PodWatch(cluster, sets.ns, "app=ordered") as watch:
+        sets.set_image("ordered", f"{SIM}:v1")
+        cluster.kubectl("delete", "pod", "ordered-0", "--wait=false", namespace=sets.ns)
+        sets.wait_ready("ordered", 3)
+    assert [p["metadata"]["name"] for p in watch.created()] == ["ordered-0", "ordered-1", "ordered-2"]
     sets.patch("ordered", {"spec": {"replicas": 1}})
     sets.wait_ready("ordered", 1)
     assert sets.names("ordered", include_terminating=False) == ["ordered-0"]
 
 
-def test_parallel_burst_scale_and_scale_strategy_max_unavailable(sets: Sets):
+def test_parallel_burst_scale_up_and_down(sets: Sets):
     sets.create(asts("burst", 8))
     sets.wait_ready("burst", 8)
     assert sets.names("burst") == [f"burst-{i}" for i in range(8)]
@@ -236,45 +170,58 @@ def test_specified_delete_recreates_the_pod(cluster: Cluster, sets: Sets):
 
 
 def test_same_names_pvcs_and_order_as_the_native_statefulset(cluster: Cluster, sets: Sets):
-    """The same template under both controllers, in two namespaces: pod names, PVC names, and the order of
-    creation (OrderedReady) and of deletion on scale-down match kube-controller-manager's StatefulSet."""
+    """The same template under both controllers, in two namespaces: pod names, hostnames, PVC names, and the
+    exact order of creation (OrderedReady) and of deletion on scale-down match kube-controller-manager's
+    StatefulSet (both seen by a pod watch)."""
     native_ns = f"{sets.ns[:50]}-native"
     cluster.create_namespace(native_ns)
+    # Volumes for both sets' claims (the storage class is named after this test's namespace).
+    vct = cluster.static_volumes(sets.ns, 6)
     try:
-        vct = [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
-                                                       "resources": {"requests": {"storage": "1Gi"}}}}]
-        kruise = asts("twin", 3, parallel=False)
+        kruise = asts("twin", 3, parallel=False, volumeClaimTemplates=vct)
         kruise["spec"]["template"]["spec"].pop("readinessGates")
         native = json.loads(json.dumps(kruise))
         native["apiVersion"] = "apps/v1"
         native["spec"]["updateStrategy"] = {"type": "RollingUpdate"}
-        cluster.kubectl("create", "-f", "-", input=json.dumps(native), namespace=native_ns)
-        sets.create(kruise)
+        namespaces = {"native": native_ns, "kruise": sets.ns}
 
-        def created_order(ns: str) -> list[str]:
-            pods = cluster.pods(ns, "app=twin")
-            return [p["metadata"]["name"] for p in sorted(pods, key=lambda p: (p["metadata"]["creationTimestamp"],
-                                                                                p["metadata"]["name"]))]
-        wait_for(lambda: len(created_order(native_ns)) == 3 and len(created_order(sets.ns)) == 3, 60, "3 pods each")
-        assert created_order(native_ns) == created_order(sets.ns) == ["twin-0", "twin-1", "twin-2"]
-        # Claims: unbound (no storage class here), so each set stops at ordinal 0 with the same claim name.
-        for ns, api in ((native_ns, "statefulsets.apps"), (sets.ns, "statefulsets.apps.kruise.io")):
-            cluster.kubectl("delete", api, "twin", "--wait=true", namespace=ns)
-        wait_for(lambda: not cluster.pods(native_ns, "app=twin") and not cluster.pods(sets.ns, "app=twin"), 60,
-                 "both sets gone")
-        kruise["spec"]["volumeClaimTemplates"] = vct
-        native["spec"]["volumeClaimTemplates"] = vct
-        cluster.kubectl("create", "-f", "-", input=json.dumps(native), namespace=native_ns)
-        sets.create(kruise)
+        def ready(side: str, replicas: int) -> bool:
+            if side == "kruise":
+                s = sets.status("twin")
+                return s.get("readyReplicas") == s.get("replicas") == replicas
+            s = cluster.apps.read_namespaced_stateful_set("twin", native_ns).status
+            return s.ready_replicas == s.replicas == replicas
 
         def claims(ns: str) -> list[str]:
             return sorted(c.metadata.name for c in cluster.core.list_namespaced_persistent_volume_claim(ns).items)
-        wait_for(lambda: claims(native_ns) == ["data-twin-0"] and claims(sets.ns) == ["data-twin-0"], 60,
-                 "the claim of ordinal 0 in both")
-        assert [p["metadata"]["name"] for p in cluster.pods(native_ns, "app=twin")] == \
-            [p["metadata"]["name"] for p in cluster.pods(sets.ns, "app=twin")] == ["twin-0"]
+
+        with PodWatch(cluster, native_ns, "app=twin") as native_watch, \
+                PodWatch(cluster, sets.ns, "app=twin") as kruise_watch:
+            cluster.kubectl("create", "-f", "-", input=json.dumps(native), namespace=native_ns)
+            sets.create(kruise)
+            wait_for(lambda: ready("native", 3) and ready("kruise", 3), 90, "3 ready pods in each set")
+        created = {side: [p["metadata"]["name"] for p in w.created()]
+                   for side, w in (("native", native_watch), ("kruise", kruise_watch))}
+        assert created["native"] == created["kruise"] == ["twin-0", "twin-1", "twin-2"]
+        assert claims(native_ns) == claims(sets.ns) == ["data-twin-0", "data-twin-1", "data-twin-2"]
+        for ns in namespaces.values():
+            for pod in cluster.pods(ns, "app=twin"):
+                assert (pod["spec"]["hostname"], pod["spec"]["subdomain"]) == (pod["metadata"]["name"], "twin")
+
+        with PodWatch(cluster, native_ns, "app=twin") as native_watch, \
+                PodWatch(cluster, sets.ns, "app=twin") as kruise_watch:
+            cluster.kubectl("scale", "statefulsets.apps/twin", "--replicas=1", namespace=native_ns)
+            cluster.kubectl("scale", "statefulsets.apps.kruise.io/twin", "--replicas=1", namespace=sets.ns)
+            wait_for(lambda: all(len(cluster.pods(ns, "app=twin")) == 1 for ns in namespaces.values()), 90,
+                     "one pod left in each set")
+        deleted = {side: [p["metadata"]["name"] for p in w.deleted()]
+                   for side, w in (("native", native_watch), ("kruise", kruise_watch))}
+        assert deleted["native"] == deleted["kruise"] == ["twin-2", "twin-1"]
+        # The default retention (Retain) keeps every claim in both.
+        assert claims(native_ns) == claims(sets.ns) == ["data-twin-0", "data-twin-1", "data-twin-2"]
     finally:
         cluster.delete_namespace(native_ns, wait=False)
+        cluster.kubectl("delete", "pv", "-l", f"test={sets.ns}", "--wait=false")
 
 
 def test_a_killed_controller_resumes_without_losing_or_duplicating_pods(sandbox, cluster: Cluster, sets: Sets):

@@ -75,6 +75,8 @@ def test_a_refused_create_sets_failed_scale_until_a_round_scales_without_error()
     w = World(cloneset(replicas=2))
     w.fail_when = lambda action: isinstance(action, A.CreatePod)
     w.step()
+    assert w.last_failure == A.ActionFailure("CreatePod", "injected failure") and failed_scale(w) == []
+    w.step()  # the retry reports the refusal it learnt of, before trying again
     [first] = failed_scale(w)
     assert (first["status"], first["message"]) == ("True", "injected failure")
     w.step()

@@ -25,8 +25,9 @@ class World(BaseWorld):
     def cloneset(self, value: JSON) -> None:
         self.workload = value
 
-    def run_reconcile(self, workload: JSON, pods: list[JSON], pvcs: list[JSON], revisions: list[JSON]) -> A.Plan:
-        return reconcile(workload, pods, pvcs, revisions, self.now, self.names)
+    def run_reconcile(self, workload: JSON, pods: list[JSON], pvcs: list[JSON], revisions: list[JSON],
+                      last_failure: A.ActionFailure | None = None) -> A.Plan:
+        return reconcile(workload, pods, pvcs, revisions, self.now, self.names, last_failure)
 
 
 def cloneset(name: str = "demo", replicas: int = 3, image: str = "nginx:1.25", **strategy: Any) -> JSON:

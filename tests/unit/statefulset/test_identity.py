@@ -1,7 +1,8 @@
 """Stable identities: names, hostnames, labels, PVCs; reserveOrdinals and ordinals.start; membership."""
 from controllers.common import actions as A
+from controllers.common.ownership import claim_pods
 from controllers.statefulset.ordinals import OrdinalRange, ReservedOrdinals, parent_and_ordinal
-from controllers.statefulset.reconcile import reconcile
+from controllers.statefulset.reconcile import is_member, reconcile
 
 from .world import T0, VCT, World, statefulset
 
@@ -112,19 +113,33 @@ def test_identity_label_is_repaired():
     assert w.reconcile().actions == []
 
 
-def test_pods_that_are_not_members_are_released():
+def test_pods_that_are_not_members_are_released_by_the_claim_and_ignored_by_the_reconcile():
     w = World(statefulset(replicas=1))
     w.settle()
     stray = dict(w.pods["web-0"], metadata=dict(w.pods["web-0"]["metadata"], name="web-x", uid="stray"))
     relabelled = dict(w.pods["web-0"], metadata=dict(w.pods["web-0"]["metadata"], name="web-7", uid="other",
                                                      labels={"app": "something-else"}))
     w.pods["web-x"], w.pods["web-7"] = stray, relabelled
-    plan = w.reconcile()
-    assert {a.name for a in plan.of_type(A.PatchPod)} == {"web-x", "web-7"}
-    assert not plan.of_type(A.DeletePod) and not plan.of_type(A.CreatePod)
-    w.apply(plan)
-    assert w.pods["web-x"]["metadata"]["ownerReferences"] == []
-    assert w.status["replicas"] == 1
+    assert w.reconcile().actions == [], "not members: left alone"
+    claim = claim_pods(w.sts, "apps.kruise.io/v1beta1", "StatefulSet", list(w.pods.values()), [], is_member)
+    assert [p["metadata"]["name"] for p in claim.pods] == ["web-0"]
+    assert sorted(a.name for a in claim.actions) == ["web-7", "web-x"]
+    assert all(isinstance(a, A.ReleasePod) for a in claim.actions)
+    assert claim.actions[0].patch["metadata"]["ownerReferences"] == [{"$patch": "delete", "uid": "sts-uid"}]
+
+
+def test_an_orphan_named_after_the_set_is_adopted_but_not_one_named_otherwise():
+    w = World(statefulset(replicas=2))
+    w.settle()
+    orphan = dict(w.pods["web-1"], metadata=dict(w.pods["web-1"]["metadata"], ownerReferences=[]))
+    other = dict(w.pods["web-1"], metadata=dict(w.pods["web-1"]["metadata"], name="web-x", uid="x",
+                                                ownerReferences=[]))
+    claim = claim_pods(w.sts, "apps.kruise.io/v1beta1", "StatefulSet", [w.pods["web-0"]], [orphan, other], is_member)
+    assert [p["metadata"]["name"] for p in claim.pods] == ["web-0", "web-1"]
+    [adopt] = claim.actions
+    assert adopt.name == "web-1" and isinstance(adopt, A.AdoptPod)
+    # The set takes the adopted pod as its own in the same round: nothing to create.
+    assert not reconcile(w.sts, claim.pods, [], list(w.revisions.values()), w.now).of_type(A.CreatePod)
 
 
 def test_pods_of_another_owner_are_ignored():

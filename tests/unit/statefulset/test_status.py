@@ -103,6 +103,22 @@ def test_other_conditions_are_kept():
     assert w.reconcile().actions == []
 
 
+def test_a_failed_create_shows_as_failed_create_pod_while_creates_fail():
+    sts = statefulset(replicas=1)
+    quota = A.ActionFailure("CreatePod", 'pods "web-0" is forbidden: exceeded quota: pods')
+    plan = reconcile(sts, [], [], [], T0, last_failure=quota)
+    [status] = plan.of_type(A.UpdateStatus)
+    [condition] = status.status["conditions"]
+    assert condition == {"type": "FailedCreatePod", "status": "True", "lastTransitionTime": "2024-05-01T12:00:00Z",
+                         "message": f"StatefulPodControl failed to create Pod error: {quota.message}"}
+    assert plan.of_type(A.CreatePod), "and it tries again"
+    # Nothing to create any more (scaled to 0), or another kind of failure: no condition.
+    assert reconcile(statefulset(replicas=0), [], [], [], T0, last_failure=quota).of_type(A.UpdateStatus)[0] \
+        .status["conditions"] == []
+    other = A.ActionFailure("PatchPod", "conflict")
+    assert reconcile(sts, [], [], [], T0, last_failure=other).of_type(A.UpdateStatus)[0].status["conditions"] == []
+
+
 def test_volume_claims_compare_sizes():
     assert parse_quantity("1Gi") == 2**30 and parse_quantity("1500m") == parse_quantity("1.5")
     assert parse_quantity("2e3") == 2000 and parse_quantity("junk") == 0
