@@ -339,6 +339,15 @@ class Schema:
         (`spec.containers[*]`), `when` a condition on the parent as it was before its own defaults."""
         return copy.deepcopy(self.version(kind, version)["defaults"])
 
+    def default_value(self, kind: str, version: str, path: str) -> Any:
+        """The unconditional webhook default of `path` (e.g. "spec.updateStrategy.maxUnavailable"), for a
+        controller that must assume it when an object was stored without the webhook (or before it ran)."""
+        parent, _, name = path.rpartition(".")
+        for d in self.version(kind, version)["defaults"]:
+            if d["parent"] == parent and d["field"] == name and "when" not in d:
+                return copy.deepcopy(d["value"])
+        raise SchemaLookupError(f"{kind} {version} has no unconditional default for {path}")
+
     def fallback(self, kind: str, version: str, path: str) -> Any:
         """The value a controller assumes for an unset field that has no default (e.g. timeouts)."""
         return self.version(kind, version)["fallbacks"].get(path)
@@ -654,9 +663,13 @@ def fallback(kind: str, version: str, path: str) -> Any:
     return default_schema().fallback(kind, version, path)
 
 
+def default_value(kind: str, version: str, path: str) -> Any:
+    return default_schema().default_value(kind, version, path)
+
+
 def kinds() -> list[str]:
     return default_schema().kinds()
 
 
-__all__ = ["FieldError", "Schema", "SchemaLookupError", "apply_defaults", "check_value", "defaults_for",
-           "evaluate", "fallback", "kinds", "validate", "values_at"]
+__all__ = ["FieldError", "Schema", "SchemaLookupError", "apply_defaults", "check_value", "default_value",
+           "defaults_for", "evaluate", "fallback", "kinds", "validate", "values_at"]

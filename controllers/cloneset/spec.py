@@ -13,13 +13,15 @@ from typing import Any
 
 from controllers.common.view import WorkloadView, as_dict as _dict, as_int as _int
 
+from controllers import schema
 from controllers.common.keys import CLONESET_SCALING_EXCLUDE_PREPARING_DELETE_LABEL
 
 JSON = dict[str, Any]
 
 API_VERSION = "apps.kruise.io/v1alpha1"
 KIND = "CloneSet"
-DEFAULT_MAX_UNAVAILABLE = "20%"
+# The webhook's default, read from the schema (the one place that says it), for objects stored without it.
+DEFAULT_MAX_UNAVAILABLE = schema.default_value(KIND, "v1alpha1", "spec.updateStrategy.maxUnavailable")
 
 RECREATE = "ReCreate"
 IN_PLACE_IF_POSSIBLE = "InPlaceIfPossible"

@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from controllers import schema
+
 from .actions import CreateRevision, DeleteRevision, PatchRevision
 from .keys import CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL, REVISION_HASH_LABEL
 from .names import safe_encode
@@ -24,7 +26,8 @@ from .pods import labels_of, meta, name_of
 
 JSON = dict[str, Any]
 
-DEFAULT_REVISION_HISTORY_LIMIT = 10
+# The webhook's default (the same for every kind), read from the schema, for objects stored without it.
+DEFAULT_REVISION_HISTORY_LIMIT = schema.default_value("CloneSet", "v1alpha1", "spec.revisionHistoryLimit")
 _MAX_PREFIX = 223  # ControllerRevisionName keeps names within 253 characters
 
 

@@ -379,3 +379,12 @@ def test_conditions() -> None:
     assert schema.evaluate({"field": "a.x", "notIn": [1]}, obj, obj, {})
     assert schema.evaluate({"featureGate": "G"}, obj, obj, {"G": True})
     assert not schema.evaluate({"field": "a.n", "equals": True}, obj, obj, {})
+
+
+def test_default_value_is_the_unconditional_webhook_default():
+    # openkruise.md §3: CloneSet updateStrategy.maxUnavailable 20%, revisionHistoryLimit 10 (the controllers
+    # read these two from here rather than restating them).
+    assert schema.default_value("CloneSet", "v1alpha1", "spec.updateStrategy.maxUnavailable") == "20%"
+    assert schema.default_value("CloneSet", "v1alpha1", "spec.revisionHistoryLimit") == 10
+    with pytest.raises(schema.SchemaLookupError, match="spec.nothing"):
+        schema.default_value("CloneSet", "v1alpha1", "spec.nothing")
