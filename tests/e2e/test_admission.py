@@ -279,7 +279,8 @@ def test_update_outside_the_whitelist_is_refused(cluster: Cluster, namespace: st
 
 
 def test_pods_to_delete_must_name_pods_of_this_cloneset(cluster: Cluster, namespace: str):
-    cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stranger", "labels": {"app": "guestbook"}},
+    # Not matched by the CloneSet's selector: a matching orphan would be adopted (and, at 0 replicas, deleted).
+    cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stranger", "labels": {"app": "other"}},
                    "spec": {"containers": [{"name": "c", "image": "x:v1"}],
                             "nodeSelector": {"node.ack-kruise.io/simulated": "true"},
                             "tolerations": [{"key": "node.ack-kruise.io/simulated", "operator": "Exists"}]}},

@@ -253,7 +253,8 @@ def test_two_managers_one_leads_and_the_other_takes_over(cluster: Cluster, names
         cluster.apply(_cloneset("led", 0), namespace)
         wait_for(lambda: leader.metric_sum("controller_runtime_reconcile_total", controller="cloneset") > 0, 20,
                  "the leader to reconcile", describe=leader.tail)
-        assert leader.metric_sum("rest_client_requests_total", method="PUT") > 0, "the leader renews its Lease"
+        wait_for(lambda: leader.metric_sum("rest_client_requests_total", method="PUT") > 0, 10,
+                 "the leader to renew its Lease (a PUT every retry period)", describe=leader.tail)
         for method in WRITES:
             assert follower.metric_sum("rest_client_requests_total", method=method) == 0, f"the follower sent {method}"
         assert follower.metric_sum("controller_runtime_reconcile_total") == 0
