@@ -684,5 +684,6 @@ def kinds() -> list[str]:
     return default_schema().kinds()
 
 
-__all__ = ["FieldError", "Schema", "SchemaLookupError", "apply_defaults", "apply_template_defaults", "check_value", "defaults_for",
+__all__ = ["FieldError", "Schema", "SchemaLookupError", "apply_defaults", "apply_template_defaults",
+           "check_value", "defaults_for",
            "evaluate", "fallback", "kinds", "validate", "values_at"]

@@ -139,7 +139,8 @@ def install_webhook_copy(cluster, name: str, hooks: list[dict], url: str, ca: by
                          failure_policy: str | None) -> None:
     """`hooks` exactly as installed (selectors, failurePolicy, timeouts), renamed copy-<name> and sent to `url`;
     failurePolicy replaced only when `failure_policy` is given."""
-    copies = [{**h, "name": f"copy-{h['name']}", "clientConfig": {"url": url, "caBundle": base64.b64encode(ca).decode()},
+    client = {"url": url, "caBundle": base64.b64encode(ca).decode()}
+    copies = [{**h, "name": f"copy-{h['name']}", "clientConfig": client,
                **({"failurePolicy": failure_policy} if failure_policy else {})} for h in hooks]
     cluster.kubectl("apply", "-f", "-", input=json.dumps({
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",

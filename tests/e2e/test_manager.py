@@ -141,7 +141,8 @@ def test_with_kruise_pod_readiness_gate_every_pod_gets_kruise_pod_ready(cluster:
     cluster.kubectl("label", "namespace", namespace, f"test.ack-kruise.io/{namespace}=yes")
     hooks[0]["namespaceSelector"] = {"matchLabels": {f"test.ack-kruise.io/{namespace}": "yes"}}
     try:
-        install_webhook_copy(cluster, "all-pods-webhook-copy", hooks, f"https://127.0.0.1:{manager.webhook_port}/mutate-pod",
+        install_webhook_copy(cluster, "all-pods-webhook-copy", hooks,
+                             f"https://127.0.0.1:{manager.webhook_port}/mutate-pod",
                       ca, failure_policy="Fail")
         cluster.kubectl("create", "-f", "-", input=_pod("plain", {"app": "web"}), namespace=namespace)
         gates = cluster.pod(namespace, "plain")["spec"].get("readinessGates") or []

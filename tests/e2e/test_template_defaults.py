@@ -213,7 +213,8 @@ def test_quantities_are_written_as_the_api_server_writes_them(cluster: Cluster, 
              "1.", "1.5k", "10e2", "1024Mi", "1.5Mi", "0m", "1.5e-9", "1e19", "10000E", "12345678901234567890",
              "1.10", "2000", "100000", "8Ki"]
     made = as_kubernetes_defaults_it(cluster, {"spec": {
-        "containers": [{"name": f"c{i}", "image": "x", "resources": {"limits": {"cpu": t}}} for i, t in enumerate(texts)],
+        "containers": [{"name": f"c{i}", "image": "x", "resources": {"limits": {"cpu": t}}}
+                       for i, t in enumerate(texts)],
         "volumes": [{"name": f"v{i}", "emptyDir": {"sizeLimit": t}} for i, t in enumerate(texts)]}}, namespace)
     theirs = [(c["resources"]["limits"]["cpu"], v["emptyDir"]["sizeLimit"])
               for c, v in zip(made["spec"]["containers"], made["spec"]["volumes"])]

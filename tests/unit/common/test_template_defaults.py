@@ -53,7 +53,8 @@ SPECS = {
             livenessProbe={"httpGet": {"port": 80}},
             readinessProbe={"tcpSocket": {"port": 80}, "periodSeconds": 0, "failureThreshold": 5},
             startupProbe={"exec": {"command": ["true"]}},
-            lifecycle={"postStart": {"exec": {"command": ["a"]}}, "preStop": {"httpGet": {"port": 80, "path": "/q"}}})]},
+            lifecycle={"postStart": {"exec": {"command": ["a"]}},
+                       "preStop": {"httpGet": {"port": 80, "path": "/q"}}})]},
         {"containers": [defaulted_app(
             ports=[{"containerPort": 80, "protocol": "TCP"}, {"containerPort": 53, "protocol": "UDP"}],
             env=[{"name": "N", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name", "apiVersion": "v1"}}},
@@ -67,7 +68,8 @@ SPECS = {
         {"hostNetwork": True, "containers": [app(ports=[{"containerPort": 80}, {"containerPort": 81, "hostPort": 9}])],
          "initContainers": [app("i", ports=[{"containerPort": 82, "hostPort": 0}])]},
         {"hostNetwork": True, "containers": [defaulted_app(ports=[
-            {"containerPort": 80, "hostPort": 80, "protocol": "TCP"}, {"containerPort": 81, "hostPort": 9, "protocol": "TCP"}])],
+            {"containerPort": 80, "hostPort": 80, "protocol": "TCP"},
+            {"containerPort": 81, "hostPort": 9, "protocol": "TCP"}])],
          "initContainers": [defaulted_app("i", pull="IfNotPresent",
                                           ports=[{"containerPort": 82, "hostPort": 82, "protocol": "TCP"}])],
          **SPEC_DEFAULTS}),
@@ -103,7 +105,8 @@ SPECS = {
             {"name": "da", "downwardAPI": {"defaultMode": 420, "items": [
                 {"path": "p", "fieldRef": {"fieldPath": "metadata.name", "apiVersion": "v1"}}]}},
             {"name": "pr", "projected": {"defaultMode": 420, "sources": [
-                {"downwardAPI": {"items": [{"path": "p", "fieldRef": {"fieldPath": "metadata.name", "apiVersion": "v1"}}]}},
+                {"downwardAPI": {"items": [
+                    {"path": "p", "fieldRef": {"fieldPath": "metadata.name", "apiVersion": "v1"}}]}},
                 {"serviceAccountToken": {"path": "t", "expirationSeconds": 3600}}]}},
             {"name": "is", "iscsi": {"targetPortal": "1.2.3.4", "iqn": "iqn.2001-04.com.example:storage", "lun": 0,
                                      "iscsiInterface": "default"}},
@@ -116,7 +119,8 @@ SPECS = {
             {"name": "pvc", "persistentVolumeClaim": {"claimName": "c"}}], **SPEC_DEFAULTS}),
     "ephemeral containers get field defaults only, as OpenKruise's pod.go": (
         {"containers": [app()], "ephemeralContainers": [
-            {"name": "dbg", "image": "x", "ports": [{"containerPort": 1}], "readinessProbe": {"httpGet": {"port": 1}}}]},
+            {"name": "dbg", "image": "x", "ports": [{"containerPort": 1}],
+             "readinessProbe": {"httpGet": {"port": 1}}}]},
         {"containers": [defaulted_app()], "ephemeralContainers": [
             {"name": "dbg", "image": "x", "ports": [{"containerPort": 1, "protocol": "TCP"}], "resources": {},
              "readinessProbe": {"httpGet": {"port": 1, "path": "/", "scheme": "HTTP"}, **PROBE_DEFAULTS}}],
@@ -165,7 +169,8 @@ def test_volume_claim_templates() -> None:
     claims = [{"metadata": {"name": "data"},
                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1.5Gi"},
                                                                        "limits": {"storage": 2000000000}}}},
-              {"metadata": {"name": "block"}, "spec": {"volumeMode": "Block"}, "status": {"capacity": {"storage": "1024Mi"}}}]
+              {"metadata": {"name": "block"}, "spec": {"volumeMode": "Block"},
+               "status": {"capacity": {"storage": "1024Mi"}}}]
     assert default_volume_claim_templates(claims) == [
         {"metadata": {"name": "data"},
          "spec": {"accessModes": ["ReadWriteOnce"], "volumeMode": "Filesystem",

@@ -93,11 +93,13 @@ def test_v1alpha1_statefulset_update_compares_templates_across_versions() -> Non
 
 def test_every_united_deployment_template_kind() -> None:
     templates = {
-        "statefulSetTemplate": {"spec": {"template": copy.deepcopy(POD_TEMPLATE), "volumeClaimTemplates": copy.deepcopy(CLAIMS)}},
+        "statefulSetTemplate": {"spec": {"template": copy.deepcopy(POD_TEMPLATE),
+                                         "volumeClaimTemplates": copy.deepcopy(CLAIMS)}},
         "advancedStatefulSetTemplate": {"spec": {"selector": {"matchLabels": {"app": "a"}},
                                                  "template": copy.deepcopy(POD_TEMPLATE),
                                                  "volumeClaimTemplates": copy.deepcopy(CLAIMS)}},
-        "cloneSetTemplate": {"spec": {"selector": {"matchLabels": {"app": "a"}}, "template": copy.deepcopy(POD_TEMPLATE),
+        "cloneSetTemplate": {"spec": {"selector": {"matchLabels": {"app": "a"}},
+                                      "template": copy.deepcopy(POD_TEMPLATE),
                                       "volumeClaimTemplates": copy.deepcopy(CLAIMS)}},
         "deploymentTemplate": {"spec": {"template": copy.deepcopy(POD_TEMPLATE)}},
     }
@@ -118,5 +120,6 @@ def test_sidecarsets_have_no_pod_template_to_default() -> None:
 def test_schema_level_function_matches_the_webhook() -> None:
     obj = workload("CloneSet")
     defaulted = schema.apply_template_defaults(obj)
-    assert defaulted["spec"]["template"] == default_pod_template(POD_TEMPLATE) and obj["spec"]["template"] == POD_TEMPLATE
+    assert defaulted["spec"]["template"] == default_pod_template(POD_TEMPLATE)
+    assert obj["spec"]["template"] == POD_TEMPLATE, "the input is not modified"
     assert schema.apply_template_defaults(obj, feature_gates=NO_DEFAULTS) == obj
