@@ -6,6 +6,7 @@ this module names a field of a workload.
 
     from controllers import schema
     obj = schema.apply_defaults(obj)             # what the mutating webhook does (returns a new dict)
+    obj = schema.apply_template_defaults(obj, old)   # and Kubernetes' defaults in its pod/PVC templates
     errors = schema.validate(obj, old=old)       # what the validating webhook does: [FieldError(path, message)]
 
 Rules that need cluster state declare it (`needs`, e.g. ["pods"]); they run only when the caller passes that
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple
 
 from controllers.common.selectors import selector_matches
+from controllers.common.template_defaults import DEFAULTERS as TEMPLATE_DEFAULTERS
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "_generated" / "schema.json"
 INT32 = (-(2 ** 31), 2 ** 31 - 1)
@@ -377,6 +379,25 @@ class Schema:
             index = end
         return result
 
+    def apply_template_defaults(self, obj: dict, old: dict | None = None,
+                                feature_gates: dict[str, bool] | None = None) -> dict:
+        """A copy of `obj` whose pod and PVC templates (`templateDefaults` of policies/admission) carry
+        Kubernetes' defaults. With `old` (an UPDATE) only templates that differ from the old ones are
+        defaulted, as OpenKruise does; the `unlessFeatureGate` gate turns it off."""
+        _, _, info = self.of(obj)
+        spec = info.get("templateDefaults")
+        if not spec or self.gates(feature_gates).get(spec["unlessFeatureGate"], False):
+            return copy.deepcopy(obj)
+        result = copy.deepcopy(obj)
+        for key, defaulter in TEMPLATE_DEFAULTERS.items():
+            for path in spec.get(key, []):
+                value = get(path, result)
+                if value is None or (old is not None and get(path, old) == value):
+                    continue
+                parent_path, _, field = path.rpartition(".")
+                get(parent_path, result)[field] = defaulter(value)
+        return result
+
     # -- validation
     def validate(self, obj: dict, old: dict | None = None, *, operation: str | None = None,
                  pods: dict[str, dict] | None = None,
@@ -655,6 +676,11 @@ def apply_defaults(obj: dict, feature_gates: dict[str, bool] | None = None) -> d
     return default_schema().apply_defaults(obj, feature_gates)
 
 
+def apply_template_defaults(obj: dict, old: dict | None = None,
+                            feature_gates: dict[str, bool] | None = None) -> dict:
+    return default_schema().apply_template_defaults(obj, old, feature_gates)
+
+
 def validate(obj: dict, old: dict | None = None, **kwargs: Any) -> list[FieldError]:
     return default_schema().validate(obj, old, **kwargs)
 
@@ -671,5 +697,5 @@ def kinds() -> list[str]:
     return default_schema().kinds()
 
 
-__all__ = ["FieldError", "Schema", "SchemaLookupError", "apply_defaults", "check_value", "default_value",
-           "defaults_for", "evaluate", "fallback", "kinds", "validate", "values_at"]
+__all__ = ["FieldError", "Schema", "SchemaLookupError", "apply_defaults", "apply_template_defaults", "check_value",
+           "default_value", "defaults_for", "evaluate", "fallback", "kinds", "validate", "values_at"]

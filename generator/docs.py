@@ -235,6 +235,16 @@ def kind_doc(inputs: Inputs, kind: Kind) -> str:
         for rule in kind.rules:
             lines.append(rule_text({**rule, "_all_versions": kind.version_names}))
         lines.append("")
+    if kind.template_defaults:
+        spec = kind.template_defaults
+        lines += ["## Template defaults", "",
+                  "The mutating webhook gives these templates the defaults Kubernetes v1.20 gives pod templates and "
+                  "claims, as OpenKruise's `SetDefaultPodSpec` does (containers without an `imagePullPolicy` get "
+                  "`Always`), on create and on an update that changes them, unless the "
+                  f"`{spec['unlessFeatureGate']}` feature gate is on ({kind.rules_file}).", ""]
+        lines += [f"- `{path}` (pod template)" for path in spec.get("podTemplates", [])]
+        lines += [f"- `{path}` (claim templates)" for path in spec.get("volumeClaimTemplates", [])]
+        lines.append("")
     if raw.get("example"):
         lines += ["## Example", "", "```yaml", dump_yaml(raw["example"], sort_keys=False).rstrip(), "```", ""]
     return "\n".join(lines)

@@ -35,6 +35,7 @@ class Kind:
     trees: dict[str, dict] = dataclass_field(default_factory=dict)   # version -> resolved root node
     rules: list[dict] = dataclass_field(default_factory=list)
     rules_file: str | None = None
+    template_defaults: dict | None = None   # policies/admission `templateDefaults`
 
     @property
     def name(self) -> str:

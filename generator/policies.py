@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from controllers.common.template_defaults import DEFAULTERS
+
 from .conditions import check_path, condition_paths, parse_condition
 from .errors import SchemaError
 from .fields import Field, parse_field
@@ -200,7 +202,7 @@ def load_admission(policies_dir: Path, display, kinds: list[Kind], gates: set[st
         file = display(path)
         files.append(file)
         raw = load_yaml(path, file)
-        require_keys(raw, file, "", ("kind", "rules"), {"kind", "rules"})
+        require_keys(raw, file, "", ("kind", "rules"), {"kind", "rules", "templateDefaults"})
         kind = by_name.get(raw["kind"])
         if kind is None:
             raise SchemaError(file, "kind", f"unknown kind {raw['kind']!r}")
@@ -214,7 +216,34 @@ def load_admission(policies_dir: Path, display, kinds: list[Kind], gates: set[st
                 raise SchemaError(file, f"rules[{index}].id", f"duplicate rule id {normalized['id']!r}")
             ids.add(normalized["id"])
             kind.rules.append(normalized)
+        if "templateDefaults" in raw:
+            kind.template_defaults = _check_template_defaults(raw["templateDefaults"], file, kind, gates)
     return files
+
+
+def _check_template_defaults(raw: Any, file: str, kind: Kind, gates: set[str]) -> dict:
+    """`templateDefaults: {unlessFeatureGate, podTemplates: [path], volumeClaimTemplates: [path]}`: plain
+    paths, in every version of the kind, to a pod template (schemaless) or a list of claim templates."""
+    where = "templateDefaults"
+    require_keys(raw, file, where, ("unlessFeatureGate",), {"unlessFeatureGate", *DEFAULTERS})
+    if raw["unlessFeatureGate"] not in gates:
+        raise SchemaError(file, f"{where}.unlessFeatureGate", f"unknown feature gate {raw['unlessFeatureGate']!r}")
+    for key in DEFAULTERS:
+        paths = raw.get(key, [])
+        if not isinstance(paths, list) or (key in raw and not paths):
+            raise SchemaError(file, f"{where}.{key}", "expected a non-empty list of paths")
+        for index, path in enumerate(paths):
+            at = f"{where}.{key}[{index}]"
+            if not isinstance(path, str) or not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", path):
+                raise SchemaError(file, at, f"expected a plain dotted path, got {path!r}")
+            for version in kind.version_names:
+                node = find_node(kind.trees[version], path)
+                if key == "volumeClaimTemplates" and node is not None and node.get("type") == "array":
+                    node = node["items"]
+                if node is None or node.get("type") != "schemaless":
+                    expected = "a pod template" if key == "podTemplates" else "a list of claim templates"
+                    raise SchemaError(file, at, f"{path!r} is not {expected} in {kind.name} {version}")
+    return {key: raw[key] for key in ("unlessFeatureGate", *DEFAULTERS) if key in raw}
 
 
 def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -> dict:

@@ -72,6 +72,8 @@ def kind_entry(kind: Kind) -> dict:
         rules = [{k: v for k, v in rule.items() if k != "versions"} for rule in kind.rules if version in rule["versions"]]
         versions[version] = {"schema": runtime_tree(tree), "defaults": default_entries(tree),
                              "fallbacks": fallbacks(tree), "rules": rules}
+        if kind.template_defaults:
+            versions[version]["templateDefaults"] = kind.template_defaults
     return {"group": kind.group, "plural": kind.plural, "scope": kind.raw["scope"],
             "storageVersion": kind.storage_version, "versions": versions}
 

@@ -48,7 +48,7 @@ def _local(name: str) -> str:
 IMAGES: tuple[ImageSpec, ...] = (
     ImageSpec((f"{SEED_GUESTBOOK}:v1", _local("kruise-test/guestbook:v1"),
                # Same image under another tag: a new tag with an unchanged digest (OpenKruise issue #1493).
-               f"{SEED_GUESTBOOK}:v1-retag"),
+               f"{SEED_GUESTBOOK}:v1-retag", _local("kruise-test/guestbook:v1-retag")),
               {"MESSAGE": "guestbook v1"}, "the seed document's image, version 1"),
     ImageSpec((f"{SEED_GUESTBOOK}:v2", _local("kruise-test/guestbook:v2")),
               {"MESSAGE": "guestbook v2"}, "the seed document's image, version 2"),
@@ -354,3 +354,11 @@ def all_names() -> list[str]:
 def pushed_names() -> list[str]:
     """The names that live in the local registry, for real pulls."""
     return [n for n in all_names() if n.startswith(LOCAL_REGISTRY + "/")]
+
+
+def mirrored_registries() -> list[str]:
+    """The other registries our image names use. The real node's containerd pulls them from the local
+    registry (a mirror), where every such name is pushed under the same path: a pod with
+    `imagePullPolicy: Always` (OpenKruise's default for the containers of a workload template) pulls the
+    seed's registry.cn-hangzhou.aliyuncs.com images from there, offline."""
+    return sorted({n.split("/", 1)[0] for n in all_names() if not n.startswith(LOCAL_REGISTRY + "/")})

@@ -143,7 +143,9 @@ state = "{paths.containerd_state}"
     conf_dir = "{paths.cni_conf}"
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."localhost:5000"]
     endpoint = ["http://{REGISTRY_ADDR}"]
-"""
+""" + "".join(f"""  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."{registry}"]
+    endpoint = ["http://{REGISTRY_ADDR}"]
+""" for registry in images.mirrored_registries())
 
 
 def _registry_config(paths: NodePaths) -> str:

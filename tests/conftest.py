@@ -10,6 +10,7 @@ runs them in a second pytest session, after the shared sandbox is down.
 """
 from __future__ import annotations
 
+import base64
 import os
 import re
 import uuid
@@ -74,3 +75,15 @@ def kruise(sandbox, cluster):
     if not any(p.name == "kruise-manager" and p.alive() for p in state.processes):
         sandbox._start_manager(state, SandboxOptions())
     return SandboxManager(sandbox)
+
+
+@pytest.fixture
+def tls_secret(cluster: Cluster, namespace: str, kruise) -> str:
+    """A certificate as cert-manager would write it, for managers that must not touch the shared webhooks."""
+    from controllers.webhook import certs
+    ca, ca_key = certs.new_ca(certs.datetime.timedelta(days=1))
+    crt, key = certs.new_serving_cert(ca, ca_key, ["localhost"], ["127.0.0.1"], certs.datetime.timedelta(days=1))
+    cluster.core.create_namespaced_secret(namespace, {
+        "metadata": {"name": "external-certs"}, "type": "kubernetes.io/tls",
+        "data": {k: base64.b64encode(v).decode() for k, v in {"ca.crt": ca, "tls.crt": crt, "tls.key": key}.items()}})
+    return "external-certs"

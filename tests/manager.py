@@ -2,6 +2,8 @@
 with the webhooks reached through a `url` client config (the manager sets it up with --webhook-url-base)."""
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import signal
@@ -131,6 +133,18 @@ def webhook_only_manager(cluster, namespace: str, tls_secret: str, log_path: Pat
     hold_lease(cluster, namespace)
     return ManagerProcess(cluster.kubeconfig, log_path, "--cert-mode", "cert-manager", "--cert-secret", tls_secret,
                           *extra, namespace=namespace, url_webhooks=False)
+
+
+def install_webhook_copy(cluster, name: str, hooks: list[dict], url: str, ca: bytes,
+                         failure_policy: str | None) -> None:
+    """`hooks` exactly as installed (selectors, failurePolicy, timeouts), renamed copy-<name> and sent to `url`;
+    failurePolicy replaced only when `failure_policy` is given."""
+    client = {"url": url, "caBundle": base64.b64encode(ca).decode()}
+    copies = [{**h, "name": f"copy-{h['name']}", "clientConfig": client,
+               **({"failurePolicy": failure_policy} if failure_policy else {})} for h in hooks]
+    cluster.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": name}, "webhooks": copies}))
 
 
 class SandboxManager(ManagerProcess):

@@ -4,6 +4,9 @@ Nothing here knows a field: defaults, constraints and cross-field rules all come
 `controllers/_generated/schema.json` (written by the generator from schema/ and policies/). A kind served in
 several versions (Advanced StatefulSet) is defaulted and validated in its storage version, and the result is
 converted back, as OpenKruise's StatefulSet webhook does.
+
+Mutation also gives pod and PVC templates Kubernetes' defaults (controllers/common/template_defaults.py) on
+CREATE and on an UPDATE that changes them, where policies/admission `templateDefaults` lists them.
 """
 from __future__ import annotations
 
@@ -80,9 +83,12 @@ def mutate(review: dict, schema: schemas.Schema | None = None, feature_gates: di
     obj = request.get("object")
     if not isinstance(obj, dict):
         return _response(review, True)
+    old = request.get("oldObject") if request.get("operation") == "UPDATE" else None
     try:
         stored, original_version = _storage_form(obj, schema)
+        old_stored = _storage_form(old, schema)[0] if isinstance(old, dict) else None
         defaulted = schema.apply_defaults(stored, feature_gates)
+        defaulted = schema.apply_template_defaults(defaulted, old_stored, feature_gates)
         if original_version != defaulted["apiVersion"]:
             defaulted = conversion.convert(defaulted, original_version, schema)
     except schemas.SchemaLookupError as e:

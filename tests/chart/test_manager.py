@@ -62,7 +62,7 @@ def test_feature_gates_are_sorted_whatever_the_order_they_are_set_in() -> None:
                  "--set", "featureGates.StatefulSetStartOrdinal=true")
     assert args_of(one)["--feature-gates"] == args_of(two)["--feature-gates"] == (
         "KruisePodReadinessGate=false,PodWebhook=true,ResourcesDeletionProtection=true,StatefulSetAutoDeletePVC=true,"
-        "StatefulSetAutoResizePVCGate=false,StatefulSetStartOrdinal=true")
+        "StatefulSetAutoResizePVCGate=false,StatefulSetStartOrdinal=true,TemplateNoDefaults=false")
     assert parse_as_the_manager_does(one).feature_gates["StatefulSetStartOrdinal"] is True
 
 

@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 
 from tests.kube import ON_SIMULATED_NODES, Cluster, wait_for
-from tests.manager import AdmissionLoad, ManagerProcess, webhook_only_manager
+from tests.manager import AdmissionLoad, ManagerProcess, install_webhook_copy, webhook_only_manager
 
 REPO = Path(__file__).resolve().parents[2]
 ASTS = {
@@ -59,16 +59,6 @@ def _pod_webhooks_as_installed(cluster: Cluster) -> list[dict]:
             if (h["clientConfig"].get("url") or h["clientConfig"].get("service", {}).get("path", "")).endswith("/mutate-pod")]
 
 
-def _install_copy(cluster: Cluster, name: str, hooks: list[dict], url: str, ca: bytes, failure_policy: str | None) -> None:
-    """`hooks` exactly as installed (selectors, failurePolicy, timeouts), renamed copy-<name> and sent to `url`;
-    failurePolicy replaced only when `failure_policy` is given."""
-    copies = [{**h, "name": f"copy-{h['name']}", "clientConfig": {"url": url, "caBundle": base64.b64encode(ca).decode()},
-               **({"failurePolicy": failure_policy} if failure_policy else {})} for h in hooks]
-    cluster.kubectl("apply", "-f", "-", input=json.dumps({
-        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-        "metadata": {"name": name}, "webhooks": copies}))
-
-
 def _pod(name: str, labels: dict[str, str]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
                        "spec": {**ON_SIMULATED_NODES, "containers": [{"name": "c", "image": "x:v1"}]}})
@@ -93,7 +83,7 @@ def test_with_the_manager_down_unrelated_pods_are_still_created(cluster: Cluster
         return cluster.kubectl("create", "-f", "-", input=_pod(name, labels), namespace=namespace, check=False)
 
     try:
-        _install_copy(cluster, "pod-webhook-copy", installed, url, ca, failure_policy="Fail")
+        install_webhook_copy(cluster, "pod-webhook-copy", installed, url, ca, failure_policy="Fail")
         # While the manager runs, the copy reaches it: failing closed, it still admits a selected pod.
         up = create("cloneset-pod-while-up", selected["cloneset-pod"])
         assert up.returncode == 0, up.stderr
@@ -105,7 +95,7 @@ def test_with_the_manager_down_unrelated_pods_are_still_created(cluster: Cluster
             blocked = create(name, labels)
             assert blocked.returncode != 0 and f'failed calling webhook "{hook}"' in blocked.stderr, blocked.stderr
 
-        _install_copy(cluster, "pod-webhook-copy", installed, url, ca, failure_policy=None)   # as installed
+        install_webhook_copy(cluster, "pod-webhook-copy", installed, url, ca, failure_policy=None)   # as installed
         for name, labels in selected.items():
             created = create(name, labels)
             assert created.returncode == 0, f"the installed failurePolicy blocked {name}: {created.stderr}"
@@ -151,7 +141,8 @@ def test_with_kruise_pod_readiness_gate_every_pod_gets_kruise_pod_ready(cluster:
     cluster.kubectl("label", "namespace", namespace, f"test.ack-kruise.io/{namespace}=yes")
     hooks[0]["namespaceSelector"] = {"matchLabels": {f"test.ack-kruise.io/{namespace}": "yes"}}
     try:
-        _install_copy(cluster, "all-pods-webhook-copy", hooks, f"https://127.0.0.1:{manager.webhook_port}/mutate-pod",
+        install_webhook_copy(cluster, "all-pods-webhook-copy", hooks,
+                             f"https://127.0.0.1:{manager.webhook_port}/mutate-pod",
                       ca, failure_policy="Fail")
         cluster.kubectl("create", "-f", "-", input=_pod("plain", {"app": "web"}), namespace=namespace)
         gates = cluster.pod(namespace, "plain")["spec"].get("readinessGates") or []
@@ -201,18 +192,6 @@ def test_metrics_count_reconciles_errors_and_durations_per_controller(cluster: C
     assert 'controller_runtime_reconcile_time_seconds_bucket{controller="cloneset",le="+Inf"}' in text
     depth = [line for line in text.splitlines() if line.startswith('workqueue_depth{name="cloneset"} ')]
     assert len(depth) == 1 and float(depth[0].split()[1]) >= 0, text
-
-
-@pytest.fixture
-def tls_secret(cluster: Cluster, namespace: str, kruise) -> str:
-    """A certificate as cert-manager would write it, for managers that must not touch the shared webhooks."""
-    from controllers.webhook import certs
-    ca, ca_key = certs.new_ca(certs.datetime.timedelta(days=1))
-    crt, key = certs.new_serving_cert(ca, ca_key, ["localhost"], ["127.0.0.1"], certs.datetime.timedelta(days=1))
-    cluster.core.create_namespaced_secret(namespace, {
-        "metadata": {"name": "external-certs"}, "type": "kubernetes.io/tls",
-        "data": {k: base64.b64encode(v).decode() for k, v in {"ca.crt": ca, "tls.crt": crt, "tls.key": key}.items()}})
-    return "external-certs"
 
 
 def holder(cluster: Cluster, namespace: str) -> str | None:

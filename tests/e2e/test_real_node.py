@@ -80,6 +80,21 @@ def test_image_pull_policy_always_pulls_from_the_local_registry(cluster: Cluster
     wait_for(pulled, 30, "the kubelet's Pulled event")
 
 
+def test_the_seed_image_with_pull_policy_always_is_pulled_from_the_local_registry(cluster: Cluster, namespace: str):
+    """OpenKruise gives workload containers imagePullPolicy Always: the seed's registry.cn-hangzhou.aliyuncs.com
+    images then come from the local registry through containerd's mirror, with no network."""
+    image = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook:v1-retag"
+    cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "seed-pull"}, "spec": {**ON_REAL_NODE,
+                   "containers": [{"name": "app", "image": image, "imagePullPolicy": "Always"}]}}, namespace)
+    wait_for(lambda: is_ready(cluster.pod(namespace, "seed-pull")), 60, "pod ready")
+
+    def pulled() -> list[str]:
+        events = cluster.core.list_namespaced_event(namespace, field_selector="involvedObject.name=seed-pull").items
+        return [e.message for e in events if e.message.startswith(f'Successfully pulled image "{image}"')]
+
+    wait_for(pulled, 30, "the kubelet's Pulled event")
+
+
 def test_missing_image_fails_to_pull(cluster: Cluster, namespace: str):
     cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nope"}, "spec": {**ON_REAL_NODE,
                    "containers": [{"name": "app", "image": "localhost:5000/ack-kruise/testapp:broken"}]}}, namespace)

@@ -75,6 +75,24 @@ CASES = {
     "unknown rule check": (
         "policies/admission/daemonset.yaml", "check: immutable\n", "check: frozen\n",
         "policies/admission/daemonset.yaml: rules[7].check: unknown check 'frozen'"),
+    "template defaults at a field that is not a pod template": (
+        "policies/admission/cloneset.yaml", "  podTemplates:\n    - spec.template\n",
+        "  podTemplates:\n    - spec.selector\n",
+        "policies/admission/cloneset.yaml: templateDefaults.podTemplates[0]: 'spec.selector' is not a pod template "
+        "in CloneSet v1alpha1"),
+    "template defaults at a missing field": (
+        "policies/admission/statefulset.yaml", "    - spec.volumeClaimTemplates\n", "    - spec.claimTemplates\n",
+        "policies/admission/statefulset.yaml: templateDefaults.volumeClaimTemplates[0]: 'spec.claimTemplates' is "
+        "not a list of claim templates in StatefulSet v1beta1"),
+    "template defaults at a wildcard path": (
+        "policies/admission/cloneset.yaml", "    - spec.template\n", "    - spec.template[*]\n",
+        "policies/admission/cloneset.yaml: templateDefaults.podTemplates[0]: expected a plain dotted path"),
+    "template defaults turned off by an unknown gate": (
+        "policies/admission/daemonset.yaml", "unlessFeatureGate: TemplateNoDefaults", "unlessFeatureGate: NoDefaults",
+        "policies/admission/daemonset.yaml: templateDefaults.unlessFeatureGate: unknown feature gate 'NoDefaults'"),
+    "template defaults of an unknown kind of template": (
+        "policies/admission/daemonset.yaml", "  podTemplates:\n", "  jobTemplates:\n",
+        "policies/admission/daemonset.yaml: templateDefaults.jobTemplates: unknown key"),
     "duplicate key": (
         CLONESET, "scope: Namespaced\n", "scope: Namespaced\nscope: Cluster\n",
         f"{CLONESET}: line"),
