@@ -88,6 +88,22 @@ def coalesce_status_patches(chain: list) -> list:
     return out
 
 
+def fold_status_patches(early: list, actions: list) -> list:
+    """`early` pod-status patches (the podreadiness controller's) ahead of a plan's `actions`, each folded into
+    the plan's first status patch of the same pod when there is one (the plan's conditions win on a clash).
+
+    Prepending alone is not enough to save the request: a plan may put a workload-level action (an Advanced
+    StatefulSet writes its status before its pod actions) between the two patches of a pod, and only adjacent
+    patches of one pod are coalesced."""
+    pending = {a.name: a for a in early}
+    out: list = []
+    for action in actions:
+        if isinstance(action, A.PatchPodStatus) and action.name in pending:
+            action = A.PatchPodStatus(action.name, _merge_status_patch(pending.pop(action.name).patch, action.patch))
+        out.append(action)
+    return [a for a in early if a.name in pending] + out
+
+
 class PlanFailed(Exception):
     """An action failed; the plan stopped there. `failure` says which action and why, for the next reconcile."""
 

@@ -29,7 +29,7 @@ from controllers.kube.workqueue import WorkQueue
 from controllers.metrics import REGISTRY
 
 from .events import EventRecorder
-from .executor import Executor, PlanFailed, WorkloadRef
+from .executor import Executor, PlanFailed, WorkloadRef, fold_status_patches
 from .expectations import Expectations
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ class WorkloadController:
             # pods whose gate (added by the pod webhook) has no condition yet.
             readiness = [a for p in owned.get("pods", ()) if (a := ready_if_missing(p, now))]
             if readiness:
-                plan = Plan(readiness + plan.actions, plan.requeue_after)
+                plan = Plan(fold_status_patches(readiness, plan.actions), plan.requeue_after)
             await self.executor.execute(ref, plan)
         except PlanFailed as e:
             if _namespace_terminating(e):

@@ -8,7 +8,7 @@ import json
 from controllers.common import actions as A
 from controllers.kube import ApiError
 from controllers.runtime.events import EventRecorder
-from controllers.runtime.executor import Executor, PlanFailed, WorkloadRef, coalesce_status_patches, units
+from controllers.runtime.executor import Executor, PlanFailed, WorkloadRef, coalesce_status_patches, fold_status_patches, units
 from controllers.runtime.expectations import Expectations
 
 REF = WorkloadRef("apps.kruise.io/v1alpha1", "clonesets", "CloneSet", "ns", "web", "uid-1")
@@ -248,3 +248,18 @@ def test_a_refused_action_says_which_and_why_for_the_next_round():
     error = run(A.Plan([pod("p0"), pod("p1"), A.UpdateStatus({"replicas": 2})]), client)
     assert isinstance(error, PlanFailed) and error.failure == A.ActionFailure("CreatePod", "quota")
     assert not any(path.endswith("/status") for path, _ in client.bodies), "the plan stopped at the refusal"
+
+
+def test_readiness_patches_fold_into_the_plans_own_status_patch_of_the_pod():
+    ready = [A.PatchPodStatus("p0", {"status": {"conditions": [condition("KruisePodReady", "True")]}}),
+             A.PatchPodStatus("p1", {"status": {"conditions": [condition("KruisePodReady", "True")]}})]
+    plan = [A.UpdateStatus({"replicas": 2}),  # an Advanced StatefulSet writes its status before its pod actions
+            A.PatchPodStatus("p0", {"status": {"conditions": [condition("InPlaceUpdateReady", "True"),
+                                                              condition("KruisePodReady", "False")]}})]
+    out = fold_status_patches(ready, plan)
+    assert out[0] is ready[1], "a pod the plan does not patch keeps its own request, first"
+    assert out[1] is plan[0]
+    assert out[2].patch == {"status": {"conditions": [condition("KruisePodReady", "False"),
+                                                      condition("InPlaceUpdateReady", "True")]}}, \
+        "one request for p0; the plan's own KruisePodReady wins"
+    assert len(out) == 3
