@@ -697,5 +697,10 @@ def kinds() -> list[str]:
     return default_schema().kinds()
 
 
+def feature_gates(overrides: dict[str, bool] | None = None) -> dict[str, bool]:
+    """Every gate of policies/feature-gates.yaml with its value: the policy's default unless `overrides` says."""
+    return default_schema().gates(overrides)
+
+
 __all__ = ["FieldError", "Schema", "SchemaLookupError", "apply_defaults", "apply_template_defaults", "check_value",
-           "default_value", "defaults_for", "evaluate", "fallback", "kinds", "validate", "values_at"]
+           "default_value", "defaults_for", "evaluate", "fallback", "feature_gates", "kinds", "validate", "values_at"]

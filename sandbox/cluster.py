@@ -288,8 +288,10 @@ class Sandbox:
              + (", kruise-manager" if options.with_manager else "")
              + f"; logs in {logs}")
 
-    def restart_manager(self) -> None:
-        """A new kruise-manager process (after changing its code); the rest of the sandbox stays."""
+    def restart_manager(self, manager_args: tuple[str, ...] | None = None) -> None:
+        """A new kruise-manager process (after changing its code); the rest of the sandbox stays.
+        `manager_args` replace the sandbox's own manager arguments for this process only (e.g. feature gates
+        for a test); the next restart without them goes back to the sandbox's."""
         state = self.state()
         if state is None or not self.is_running() and [n for n, a in self.status().items() if not a] != ["kruise-manager"]:
             raise SandboxError("the sandbox is not running; start it with `ack-kruise sandbox up --with-manager`")
@@ -297,6 +299,8 @@ class Sandbox:
         processes.stop(old)
         state.processes = [p for p in state.processes if p.name != "kruise-manager"]
         options = SandboxOptions(**{k: v for k, v in state.options.items() if k in SandboxOptions.__dataclass_fields__})
+        if manager_args is not None:
+            options.manager_args = tuple(manager_args)
         self._start_manager(state, options)
         _log("kruise-manager restarted")
 

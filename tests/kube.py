@@ -100,9 +100,10 @@ class Cluster:
             raise
 
     # ---- storage --------------------------------------------------------------------------
-    def static_volumes(self, namespace: str, count: int) -> list[dict]:
+    def static_volumes(self, namespace: str, count: int, capacity: str = "1Gi") -> list[dict]:
         """`count` statically provisioned PersistentVolumes in a storage class named after the namespace, for
-        claims to bind to (the sandbox has no provisioner), and the volumeClaimTemplates that use them.
+        claims to bind to (the sandbox has no provisioner), and the volumeClaimTemplates that use them (asking
+        for 1Gi; a larger `capacity` lets claims that ask for more bind too).
         Remove them with `kubectl delete pv -l test=<namespace>`."""
         for i in range(count):
             self.kubectl("apply", "-f", "-", input=f"""
@@ -110,7 +111,7 @@ apiVersion: v1
 kind: PersistentVolume
 metadata: {{name: {namespace}-pv{i}, labels: {{test: {namespace}}}}}
 spec:
-  capacity: {{storage: 1Gi}}
+  capacity: {{storage: {capacity}}}
   accessModes: [ReadWriteOnce]
   storageClassName: {namespace}
   persistentVolumeReclaimPolicy: Delete

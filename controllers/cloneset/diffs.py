@@ -34,7 +34,7 @@ class Diffs:
     delete_ready_limit: int = 0  # ready pods that may be deleted (updateStrategy.maxUnavailable)
     use_surge: int = 0
     use_surge_old_revision: int = 0
-    update_num: int = 0  # >0: pods to move to the update revision; <0: to roll back (CloneSetPartitionRollback)
+    update_num: int = 0  # >0: pods to move to the update revision; <0: to roll back (gate CloneSetPartitionRollback)
     update_max_unavailable: int = 0
 
 
@@ -69,9 +69,11 @@ def _plus_and_minus(a: int, b: int) -> bool:
 
 
 def calculate_diffs(cs: CloneSetView, pods: list[JSON], current_revision: str, update_revision: str,
-                    now: datetime, is_pod_update: Callable[[JSON, str], bool] | None = None,
-                    partition_rollback: bool = False) -> Diffs:
-    """calculateDiffsWithExpectation over the active pods."""
+                    now: datetime, is_pod_update: Callable[[JSON, str], bool] | None = None) -> Diffs:
+    """calculateDiffsWithExpectation over the active pods.
+
+    `is_pod_update` says which pods count as the update revision (by default: their revision label); the scale
+    step passes `is_pod_update_when_scaling` (gate PreparingUpdateAsUpdate)."""
     limits = resolve_limits(cs)
     replicas, partition = limits.replicas, limits.partition
     max_surge, max_unavailable = limits.max_surge, limits.max_unavailable
@@ -107,7 +109,7 @@ def calculate_diffs(cs: CloneSetView, pods: list[JSON], current_revision: str, u
     update_old_diff = old_active - partition
     update_new_diff = new_active - (replicas - partition)
     total_unavailable = pre_deleting_new + pre_deleting_old + unavailable_new + unavailable_old
-    if update_revision == current_revision or not partition_rollback:
+    if update_revision == current_revision or not cs.gate("CloneSetPartitionRollback"):
         update_old_diff = max(update_old_diff, 0)
         update_new_diff = min(update_new_diff, 0)
 

@@ -46,7 +46,7 @@ def new_pod(cs: CloneSetView, template: JSON, revision: str, instance_id: str, n
     """A pod of `revision` from `template` (that revision's template), named `<cloneset>-<instance id>`."""
     tmeta = template.get("metadata") or {}
     labels = dict(tmeta.get("labels") or {})
-    labels.update(revision_labels(revision))
+    labels.update(revision_labels(revision, short=cs.gate("CloneSetShortHash")))
     labels[CLONESET_INSTANCE_ID_LABEL] = instance_id
     state_label, state_annotation = lifecycle.state_labels(lifecycle.PREPARING_NORMAL, now)
     labels.update(state_label)

@@ -11,6 +11,7 @@ from typing import Any
 from controllers.common import lifecycle
 from controllers.common.keys import INPLACE_UPDATE_READY, SPECIFIED_DELETE_LABEL
 from controllers.common.pods import get_condition, is_running_and_available, labels_of, name_of
+from controllers.common.revision import equal_to_revision_hash
 
 from .spec import CloneSetView
 
@@ -39,3 +40,12 @@ def is_pod_ready(pod: JSON, now: datetime) -> bool:
 def is_specified_delete(cs: CloneSetView, pod: JSON) -> bool:
     """The pod carries apps.kruise.io/specified-delete (any value) or is listed in scaleStrategy.podsToDelete."""
     return SPECIFIED_DELETE_LABEL in labels_of(pod) or name_of(pod) in cs.pods_to_delete
+
+
+def is_pod_update_when_scaling(cs: CloneSetView, pod: JSON, update_revision: str) -> bool:
+    """revision.IsPodUpdate: is the pod of the update revision, as the scale step counts it? With gate
+    PreparingUpdateAsUpdate a pod in PreparingUpdate counts too: it is about to move there, so scaling does not
+    create (or keep) an extra old-revision pod for it. The update step always goes by the revision label."""
+    if cs.gate("PreparingUpdateAsUpdate") and lifecycle.state_of(pod) == lifecycle.PREPARING_UPDATE:
+        return True
+    return equal_to_revision_hash(pod, update_revision)

@@ -17,14 +17,14 @@ twice asks for the same actions (up to random names), and a converged CloneSet a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
 from controllers.common.actions import ActionFailure, DeletePVC, PatchCloneSet, Plan, UpdateStatus, earliest
-from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL
+from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL, VCT_HASH_ANNOTATION
 from controllers.common.names import NameSource
 from controllers.common.pods import as_utc, is_pod_active, is_terminating, labels_of, name_of
 from controllers.common.revision import (live_revision_names, resolve_revisions, template_from_revision,
-                                         template_revision_data, truncate_history)
+                                         template_revision_data, truncate_history, volume_claim_templates_hash)
 from controllers.common.selectors import is_valid_selector
 from controllers.common.status import status_changed
 
@@ -59,19 +59,29 @@ def _truncate_pods_to_delete(cs: CloneSetView, pods: list[JSON]) -> list:
     return [PatchCloneSet(patch)]
 
 
+def _recorded_on_revisions(cs: CloneSetView) -> dict[str, str] | None:
+    """With gate RecreatePodWhenChangeVCTInCloneSetGate, revisions record the volumeClaimTemplates' hash, and an
+    update between revisions whose hashes differ recreates the pods (`update.py`)."""
+    if not cs.gate("RecreatePodWhenChangeVCTInCloneSetGate"):
+        return None
+    return {VCT_HASH_ANNOTATION: volume_claim_templates_hash(cs.volume_claim_templates)}
+
+
 # The actions of the scale step whose refusal the FailedScale condition reports.
 SCALE_ACTIONS = ("CreatePod", "CreatePVC", "DeletePod", "DeletePVC")
 
 
 def reconcile(cloneset: dict, pods: list[dict], pvcs: list[dict], revisions: list[dict], now: datetime,
-              names: NameSource, last_failure: ActionFailure | None = None) -> Plan:
+              names: NameSource, last_failure: ActionFailure | None = None,
+              gates: Mapping[str, bool] | None = None) -> Plan:
     """Everything the CloneSet needs now, in execution order.
 
     `pods`, `pvcs` and `revisions` are the objects this CloneSet controls (pods being deleted included).
     `last_failure`: how the previous plan failed, if it did (the runtime's memory of the API server's refusal).
+    `gates`: the manager's feature gates (None: all at their defaults).
     """
     now = as_utc(now)
-    cs = CloneSetView(cloneset)
+    cs = CloneSetView(cloneset, gates)
     if not is_valid_selector(cs.selector):
         return Plan([], None)  # a non-transient error: upstream logs it and does not retry
 
@@ -91,7 +101,8 @@ def reconcile(cloneset: dict, pods: list[dict], pvcs: list[dict], revisions: lis
     revs = resolve_revisions(parent=cloneset, api_version=API_VERSION, kind=KIND,
                              data=template_revision_data(cs.template), template_labels=cs.template_labels,
                              revisions=revisions, collision_count=cs.collision_count,
-                             current_revision_name=cs.current_revision, annotations=cs.annotations)
+                             current_revision_name=cs.current_revision, annotations=cs.annotations,
+                             recorded=_recorded_on_revisions(cs))
     actions += revs.actions
     update_name, current_name = name_of(revs.update), name_of(revs.current)
 

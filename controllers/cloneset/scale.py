@@ -3,7 +3,7 @@
 In order, stopping at the first step that changes something:
 1. pods in PreparingDelete go back to PreparingNormal when the CloneSet needs them again (scale-in cancelled
    by a scale-out), unless a hook marks pods not-ready;
-2. compute the diffs;
+2. compute the diffs (with gate PreparingUpdateAsUpdate, pods in PreparingUpdate count as the update revision);
 3. scale out: create the missing pods, `partition` of them at the current revision, reusing the instance ids
    of orphaned PVCs first (a pod recreated this way keeps its name and its volumes);
 4. delete pods in PreparingDelete whose preDelete hook is released;
@@ -25,11 +25,10 @@ from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL
 from controllers.common.names import NameSource, unique_suffix
 from controllers.common.ordering import sort_for_deletion
 from controllers.common.pods import is_pod_active, is_terminating, labels_of, name_of, uid_of
-from controllers.common.revision import equal_to_revision_hash
 
 from .diffs import calculate_diffs
 from .newpods import new_pod, pvcs_for
-from .podstate import is_pod_available, is_pod_ready, is_specified_delete
+from .podstate import is_pod_available, is_pod_ready, is_pod_update_when_scaling, is_specified_delete
 from .spec import CloneSetView
 
 JSON = dict[str, Any]
@@ -153,9 +152,11 @@ def plan_scale(cs: CloneSetView, *, current_revision: str, update_revision: str,
         return ScaleResult(actions, modified=True)
 
     # 2.
-    diffs = calculate_diffs(cs, pods, current_revision, update_revision, now)
-    updated = [p for p in pods if equal_to_revision_hash(p, update_revision)]
-    not_updated = [p for p in pods if not equal_to_revision_hash(p, update_revision)]
+    def is_update(pod: JSON, revision: str) -> bool:
+        return is_pod_update_when_scaling(cs, pod, revision)
+    diffs = calculate_diffs(cs, pods, current_revision, update_revision, now, is_update)
+    updated = [p for p in pods if is_update(p, update_revision)]
+    not_updated = [p for p in pods if not is_update(p, update_revision)]
     events: list = []
     if diffs.scale_up_num > diffs.scale_up_limit:
         events.append(Event("Warning", "ScaleUpLimited", "scaleUp is limited because of "

@@ -21,7 +21,8 @@ from controllers.common.keys import (CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLAT
                                      SPECIFIED_DELETE_LABEL)
 from controllers.common.ordering import priority_sort, scatter_sort, sort_active_indexes
 from controllers.common.pods import labels_of, name_of, uid_of
-from controllers.common.revision import equal_to_revision_hash, short_hash
+from controllers.common.revision import (equal_to_revision_hash, revision_labels, short_hash,
+                                         volume_claim_templates_match)
 
 from .diffs import Diffs, calculate_diffs
 from .podstate import is_pod_available
@@ -134,8 +135,12 @@ def update_pod(cs: CloneSetView, pod: JSON, target: JSON, revisions: list[JSON],
     if cs.in_place:
         old = next((r for r in revisions if equal_to_revision_hash(pod, name_of(r))), None)
         spec = inplace.calculate_update_spec(old, target, cs.grace_period_seconds)
+        if (spec is not None and cs.update_type != IN_PLACE_ONLY and cs.gate("RecreatePodWhenChangeVCTInCloneSetGate")
+                and not volume_claim_templates_match(old, target)):
+            spec = None  # the volumes change: recreate the pod, and its PVCs with it (InPlaceOnly ignores them)
         if spec is not None:
-            res = inplace.update_through_hooks(pod, spec, cs.lifecycle, now)
+            res = inplace.update_through_hooks(pod, spec, cs.lifecycle, now, pod_revision_labels=revision_labels(
+                spec.revision, short=cs.gate("CloneSetShortHash")))
             return PodUpdate(res.actions, starts_in_place=res.started and not res.error,
                              requeue_after=res.requeue_after, error=res.error)
         if cs.update_type == IN_PLACE_ONLY:

@@ -8,6 +8,9 @@ SPECIFIED_DELETE_LABEL = "apps.kruise.io/specified-delete"  # any value: deletio
 
 # Label on ControllerRevisions (k8s.io/kubernetes/pkg/controller/history ControllerRevisionHashLabel).
 REVISION_HASH_LABEL = "controller.kubernetes.io/hash"
+# Annotation on CloneSet ControllerRevisions with gate RecreatePodWhenChangeVCTInCloneSetGate
+# (pkg/util/volumeclaimtemplate HashAnnotation): the hash of the volumeClaimTemplates the revision was made with.
+VCT_HASH_ANNOTATION = "kruise.io/cloneset-volumeclaimtemplate-hash"
 
 # Lifecycle hooks (apis/apps/pub/lifecycle.go).
 LIFECYCLE_STATE_LABEL = "lifecycle.apps.kruise.io/state"

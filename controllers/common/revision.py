@@ -19,7 +19,7 @@ from typing import Any
 from controllers import schema
 
 from .actions import CreateRevision, DeleteRevision, PatchRevision
-from .keys import CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL, REVISION_HASH_LABEL
+from .keys import CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL, REVISION_HASH_LABEL, VCT_HASH_ANNOTATION
 from .names import safe_encode
 from .ownership import controller_ref, is_controlled_by
 from .pods import labels_of, meta, name_of
@@ -54,6 +54,24 @@ def hash_revision_data(data: JSON, collision_count: int | None) -> str:
     if collision_count is not None:
         h = fnv1_32(str(int(collision_count)).encode(), h)
     return safe_encode(str(h))
+
+
+def volume_claim_templates_hash(templates: list[JSON]) -> str:
+    """The VCT hash annotation's value: "" without templates, else a decimal FNV-1 32 of the templates sorted by
+    name. Upstream hashes Go's typed encoding; ours only ever meets our own values, so the canonical JSON
+    serves (a revision written by upstream compares unequal once, which recreates at most once)."""
+    if not templates:
+        return ""
+    ordered = sorted(templates, key=lambda t: str((t.get("metadata") or {}).get("name") or ""))
+    return str(fnv1_32(canonical_json(ordered)))
+
+
+def volume_claim_templates_match(old_revision: JSON | None, new_revision: JSON | None) -> bool:
+    """CanVCTemplateInplaceUpdate: True unless both revisions record a VCT hash and the hashes differ (a revision
+    from before the gate was on records none, and must not make every pod recreate at once)."""
+    old_hash = (meta(old_revision or {}).get("annotations") or {}).get(VCT_HASH_ANNOTATION)
+    new_hash = (meta(new_revision or {}).get("annotations") or {}).get(VCT_HASH_ANNOTATION)
+    return old_hash is None or new_hash is None or old_hash == new_hash
 
 
 def revision_name(parent_name: str, hash_: str) -> str:
@@ -168,11 +186,16 @@ class Revisions:
 
 def resolve_revisions(*, parent: JSON, api_version: str, kind: str, data: JSON,
                       template_labels: dict[str, str] | None, revisions: list[JSON], collision_count: int,
-                      current_revision_name: str | None, annotations: dict[str, str] | None = None) -> Revisions:
+                      current_revision_name: str | None, annotations: dict[str, str] | None = None,
+                      recorded: dict[str, str] | None = None) -> Revisions:
     """getActiveRevisions: reuse an identical revision (bumping its number on rollback) or create a new one.
 
     `revisions` may include revisions the parent does not control: they are never reused or truncated, but their
     names count as hash collisions (the create would fail with AlreadyExists otherwise).
+    `annotations` are copied onto a new revision. `recorded` annotations describe the parent beyond `data` (the
+    CloneSet's VCT hash): a new revision carries them, and an older identical revision that becomes the update
+    revision again gets them in the same patch that bumps its number. The newest revision keeps what it has, so
+    a change of those alone makes no new revision and no rollout.
     """
     owned = sort_revisions([r for r in revisions if is_controlled_by(r, parent)])
     number = next_revision_number(owned)
@@ -185,7 +208,12 @@ def resolve_revisions(*, parent: JSON, api_version: str, kind: str, data: JSON,
         target = equal[-1]
         update = copy.deepcopy(target)
         update["revision"] = number
-        actions.append(PatchRevision(name_of(target), {"revision": number}))
+        patch: JSON = {"revision": number}
+        stale = {k: v for k, v in (recorded or {}).items() if (meta(target).get("annotations") or {}).get(k) != v}
+        if stale:
+            update.setdefault("metadata", {}).setdefault("annotations", {}).update(stale)
+            patch["metadata"] = {"annotations": stale}
+        actions.append(PatchRevision(name_of(target), patch))
         owned = sort_revisions([update if r is target else r for r in owned])
     else:
         by_name = {name_of(r): r for r in revisions}
@@ -201,7 +229,7 @@ def resolve_revisions(*, parent: JSON, api_version: str, kind: str, data: JSON,
             collision_count += 1
         if update is None:
             update = new_revision(parent, api_version, kind, data, template_labels, number, collision_count,
-                                  annotations)
+                                  {**(annotations or {}), **(recorded or {})})
             actions.append(CreateRevision(update))
             owned = owned + [update]
     current = next((r for r in owned if current_revision_name and name_of(r) == current_revision_name), update)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Mapping
 
 from .revision import DEFAULT_REVISION_HISTORY_LIMIT
 
@@ -31,6 +31,14 @@ def as_int(value: Any, default: int) -> int:
 @dataclass(frozen=True)
 class WorkloadView:
     obj: JSON
+    # The manager's feature gates (policies/feature-gates.yaml); None: every gate at its default.
+    gates: Mapping[str, bool] | None = None
+
+    def gate(self, name: str) -> bool:
+        if self.gates is not None and name in self.gates:
+            return bool(self.gates[name])
+        from controllers import schema  # the runtime schema knows the defaults; loaded once
+        return schema.feature_gates().get(name, False)
 
     @cached_property
     def metadata(self) -> JSON:

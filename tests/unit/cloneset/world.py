@@ -16,6 +16,7 @@ JSON = dict[str, Any]
 @dataclass
 class World(BaseWorld):
     names: SequenceNames = field(default_factory=SequenceNames)
+    gates: dict[str, bool] | None = None  # the manager's --feature-gates (None: defaults)
 
     @property
     def cloneset(self) -> JSON:
@@ -27,7 +28,7 @@ class World(BaseWorld):
 
     def run_reconcile(self, workload: JSON, pods: list[JSON], pvcs: list[JSON], revisions: list[JSON],
                       last_failure: A.ActionFailure | None = None) -> A.Plan:
-        return reconcile(workload, pods, pvcs, revisions, self.now, self.names, last_failure)
+        return reconcile(workload, pods, pvcs, revisions, self.now, self.names, last_failure, self.gates)
 
 
 def cloneset(name: str = "demo", replicas: int = 3, image: str = "nginx:1.25", **strategy: Any) -> JSON:
