@@ -80,7 +80,9 @@ def test_seed_cloneset_walkthrough(cluster: Cluster, namespace: str):
         assert pod["metadata"]["uid"] == before[name]["metadata"]["uid"]
         assert pod["status"]["podIP"] == before[name]["status"]["podIP"]
         status = container_status(pod)
-        assert status["restartCount"] == 1 and status["image"].endswith(":v2") and is_ready(pod)
+        assert status["restartCount"] == 1 and status["image"].endswith(":v2") and is_ready(pod), (
+            pod["metadata"]["annotations"].get("apps.kruise.io/inplace-update-state"), status,
+            container_status(before[name]))
         assert status["containerID"] != container_status(before[name])["containerID"]
     table = columns(cluster.kubectl("get", "clone", namespace=namespace).stdout)
     assert table[1][:6] == ["demo-clone", "5", "5", "5", "5", "5"]
