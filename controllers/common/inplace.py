@@ -290,7 +290,7 @@ def set_ready_condition(pod: JSON, status: str, now: datetime, reason: str = "")
 
 
 def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: dict[str, str] | None = None,
-                 extra_annotations: dict[str, str] | None = None, short_hash: bool = False,
+                 extra_annotations: dict[str, str] | None = None,
                  pod_revision_labels: dict[str, str] | None = None) -> InPlaceUpdate:
     """Update: drain (InPlaceUpdateReady=False), then one pod patch with the revision, the state and either the
     images or the grace annotation. `extra_*` ride along in the same patch (lifecycle Updating).
@@ -312,7 +312,7 @@ def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: di
         parts.append(_drop_annotations(pod, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY))
     else:
         parts.append({"metadata": {"annotations": {INPLACE_UPDATE_GRACE_ANNOTATION: spec.to_json()}}})
-    labels = dict(revision_labels(spec.revision, short_hash) if pod_revision_labels is None else pod_revision_labels)
+    labels = dict(revision_labels(spec.revision) if pod_revision_labels is None else pod_revision_labels)
     labels.update(extra_labels or {})
     annotations = dict(extra_annotations or {})
     annotations[INPLACE_UPDATE_STATE_ANNOTATION] = dump_state(state)
