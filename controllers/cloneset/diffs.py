@@ -80,7 +80,7 @@ def calculate_diffs(cs: CloneSetView, pods: list[JSON], current_revision: str, u
     is_update = is_pod_update or equal_to_revision_hash
     res = Diffs()
 
-    new_count = new_active = old_count = old_active = 0
+    new_active = old_count = old_active = 0
     unavailable_new = unavailable_old = 0
     to_delete_new = to_delete_old = pre_deleting_new = pre_deleting_old = 0
     for p in pods:
@@ -101,10 +101,7 @@ def calculate_diffs(cs: CloneSetView, pods: list[JSON], current_revision: str, u
                 old_active += 1
                 to_delete_old += specified
                 unavailable_old += unavailable
-        if new:
-            new_count += 1
-        else:
-            old_count += 1
+        old_count += not new
 
     update_old_diff = old_active - partition
     update_new_diff = new_active - (replicas - partition)

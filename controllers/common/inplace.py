@@ -130,10 +130,6 @@ def calculate_update_spec(old_revision: JSON | None, new_revision: JSON | None, 
     return spec
 
 
-def can_update_in_place(old_revision: JSON | None, new_revision: JSON | None) -> bool:
-    return calculate_update_spec(old_revision, new_revision) is not None
-
-
 # ---------------------------------------------------------------------------------------------------------
 # The state annotation
 
@@ -419,10 +415,6 @@ def pod_update_error(pod: JSON) -> str | None:
     if state.get("nextContainerImages") or state.get("nextContainerRefMetadata"):
         return "existing containers to in-place update in next batches"
     return containers_update_error(pod, state)
-
-
-def in_progress(pod: JSON) -> bool:
-    return pod_update_error(pod) is not None
 
 
 # ---------------------------------------------------------------------------------------------------------

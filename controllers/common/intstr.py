@@ -6,10 +6,6 @@ import re
 _PERCENT = re.compile(r"^(-?[0-9]+)%$")
 
 
-def is_percent(value: object) -> bool:
-    return isinstance(value, str) and bool(_PERCENT.match(value))
-
-
 def scaled_value(value: int | str | None, total: int, round_up: bool, default: int | str | None = None) -> int:
     """GetScaledValueFromIntOrPercent: an int as is; "N%" of `total`, rounded up or down.
 

@@ -1,8 +1,9 @@
-"""A minimal RFC 6902 diff, enough to classify template changes (in the spirit of `github.com/appscode/jsonpatch`).
+"""A minimal RFC 6902 diff (in the spirit of `github.com/appscode/jsonpatch`): it classifies template changes
+(`inplace.calculate_update_spec`) and is the JSON patch of the admission webhooks' responses.
 
 Objects are compared key by key and lists of equal length element by element; a list that changes length is
 reported as one `replace` of the whole list (upstream reports add/remove operations there; either way the
-change is not an image replacement, which is all the classification needs).
+change is not an image replacement, which is all the classification needs, and the patch stays correct).
 """
 from __future__ import annotations
 
@@ -11,10 +12,6 @@ from typing import Any
 
 def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
-
-
-def unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
 
 
 def diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:

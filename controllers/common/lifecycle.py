@@ -27,7 +27,6 @@ PREPARING_UPDATE = "PreparingUpdate"
 UPDATING = "Updating"
 UPDATED = "Updated"
 PREPARING_DELETE = "PreparingDelete"
-STATES = (PREPARING_NORMAL, NORMAL, PREPARING_UPDATE, UPDATING, UPDATED, PREPARING_DELETE)
 
 
 def state_of(pod: JSON) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import struct
 from datetime import datetime
-from functools import cmp_to_key
 from typing import Any, Callable
 
 from .keys import POD_DELETION_COST_ANNOTATION
@@ -70,10 +69,6 @@ def active_pods_less(a: JSON, b: JSON) -> bool:
     if is_pod_ready(a) != is_pod_ready(b):
         return not is_pod_ready(a)
     return _less_suffix(a, b)
-
-
-def _sorted_by_less(items: list, less: Callable[[Any, Any], bool]) -> list:
-    return sorted(items, key=cmp_to_key(lambda x, y: -1 if less(x, y) else (1 if less(y, x) else 0)))
 
 
 def _newest_first(t: datetime | None) -> tuple[int, float]:
@@ -291,9 +286,3 @@ def sort_for_deletion(pods: list[JSON], available: Callable[[JSON], bool] | None
     ranks = _same_node_ranks(pods)
     keys = {id(p): deletion_key(p, ranks.get(id(p), 0.0), available(p) if available else None) for p in pods}
     return sorted(pods, key=lambda p: keys[id(p)])
-
-
-def sort_for_deletion_reference(pods: list[JSON], available: Callable[[JSON], bool] | None = None) -> list[JSON]:
-    """The same order through the comparator, as upstream writes it (used to check `sort_for_deletion`)."""
-    ranks = _same_node_ranks(pods)
-    return _sorted_by_less(list(pods), lambda x, y: _ranked_less(x, y, ranks, available))

@@ -18,8 +18,3 @@ def partition_replicas(partition: int | str | None, replicas: int | None) -> int
     if total > 1 and value == total and isinstance(partition, str) and partition.strip() != "100%":
         value = total - 1
     return max(min(value, total), 0)
-
-
-def expected_updated_replicas(replicas: int, partition: int) -> int:
-    """status.expectedUpdatedReplicas while a rollout is in progress."""
-    return replicas - partition

@@ -22,7 +22,6 @@ JSON = dict[str, Any]
 API_VERSION = "apps.kruise.io/v1beta1"
 KIND = "StatefulSet"
 
-ORDERED_READY = "OrderedReady"
 PARALLEL = "Parallel"
 ROLLING_UPDATE = "RollingUpdate"
 ON_DELETE = "OnDelete"

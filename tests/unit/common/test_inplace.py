@@ -18,6 +18,14 @@ T1 = {"metadata": {"labels": {"app": "x", "v": "1"}, "annotations": {"note": "a"
       "spec": {"containers": [{"name": "main", "image": "nginx:1.25"}, {"name": "side", "image": "busybox:1"}]}}
 
 
+def can_update_in_place(old_revision, new_revision):
+    return I.calculate_update_spec(old_revision, new_revision) is not None
+
+
+def in_progress(pod):
+    return I.pod_update_error(pod) is not None
+
+
 def rev(name, template):
     return {"metadata": {"name": name}, "data": template_revision_data(template), "revision": 1}
 
@@ -75,7 +83,7 @@ def test_a_label_read_by_an_env_cannot_change_in_place():
 
 def test_missing_revisions_are_not_in_place():
     assert I.calculate_update_spec(None, rev("x-2", T1)) is None
-    assert not I.can_update_in_place(rev("x-1", T1), None)
+    assert not can_update_in_place(rev("x-1", T1), None)
 
 
 def running(name="p"):
@@ -142,7 +150,7 @@ def test_grace_period_then_images_then_completion():
     spec = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"}, grace_seconds=3)
     p = _after(p, I.start_update(p, spec, NOW).actions[-1].patch)
     p["status"]["conditions"][-1]["status"] = "False"
-    assert I.in_progress(p)
+    assert in_progress(p)
     early = I.refresh(p, NOW + timedelta(seconds=1.2))
     assert early.actions == [] and early.requeue_after == 2.0
     done_waiting = I.refresh(p, NOW + timedelta(seconds=3))
@@ -152,7 +160,7 @@ def test_grace_period_then_images_then_completion():
     p = _after(p, patch.patch)
     assert I.refresh(p, NOW + timedelta(seconds=4)).actions == []  # kubelet has not restarted it yet
     p["status"]["containerStatuses"][0].update(image="nginx:1.26", imageID="id-nginx:1.26", containerID="cid-new")
-    assert not I.in_progress(p)
+    assert not in_progress(p)
     [ready] = I.refresh(p, NOW + timedelta(seconds=5)).actions
     assert ready.patch["status"]["conditions"][0]["status"] == "True"
 

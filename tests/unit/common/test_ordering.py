@@ -3,10 +3,16 @@ from hypothesis import given, strategies as st
 from functools import cmp_to_key
 
 from controllers.common.ordering import (_ranked_less, _same_node_ranks, active_pods_key, active_pods_less,
-                                         priority_sort, scatter_sort, sort_active_indexes, sort_for_deletion,
-                                         sort_for_deletion_reference)
+                                         priority_sort, scatter_sort, sort_active_indexes, sort_for_deletion)
 
 from .podfactory import pod
+
+
+def sort_for_deletion_reference(pods, available=None):
+    """The order of `sort_for_deletion` through the comparator, as upstream writes it."""
+    ranks = _same_node_ranks(pods)
+    return sorted(pods, key=cmp_to_key(lambda x, y: -1 if _ranked_less(x, y, ranks, available)
+                                       else (1 if _ranked_less(y, x, ranks, available) else 0)))
 
 
 def names(pods, indexes):
