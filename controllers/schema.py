@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple
 
+from controllers.common import quantity
 from controllers.common.selectors import selector_matches
 from controllers.common.template_defaults import DEFAULTERS as TEMPLATE_DEFAULTERS
 
@@ -612,21 +613,6 @@ def _check_delete_protection(rule: dict, ctx: _RuleContext) -> list[FieldError]:
     return []
 
 
-_QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
-_SUFFIX = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-           "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60}
-
-
-def quantity(value: Any) -> float | None:
-    """A Kubernetes resource quantity ("10Gi", "500m", 3) as a number; None if unparseable."""
-    if _is_number(value):
-        return float(value)
-    match = _QUANTITY.match(str(value))
-    if not match or match.group(2) not in _SUFFIX:
-        return None
-    return float(match.group(1)) * _SUFFIX[match.group(2)]
-
-
 def _check_claims_only_grow(rule: dict, ctx: _RuleContext) -> list[FieldError]:
     if "when" in rule and not evaluate(rule["when"], ctx.obj, ctx.obj, ctx.gates):
         return []
@@ -636,8 +622,8 @@ def _check_claims_only_grow(rule: dict, ctx: _RuleContext) -> list[FieldError]:
         return [FieldError(rule["field"], "Forbidden: volumeClaimTemplates cannot be added, removed or renamed")]
     errors = []
     for name in sorted(new, key=str):
-        before = quantity(get("spec.resources.requests.storage", old[name], 0))
-        after = quantity(get("spec.resources.requests.storage", new[name], 0))
+        before = quantity.value_of(get("spec.resources.requests.storage", old[name], 0))
+        after = quantity.value_of(get("spec.resources.requests.storage", new[name], 0))
         if before is not None and after is not None and after < before:
             errors.append(FieldError(rule["field"], f"Forbidden: the storage request of {name!r} cannot shrink"))
     return errors

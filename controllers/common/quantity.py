@@ -156,6 +156,13 @@ def parse(raw: Any) -> Quantity | None:
     return Quantity(amount if positive else -amount, form, None, None)
 
 
+def value_of(raw: Any, default: Fraction | int | None = None) -> Fraction | int | None:
+    """The exact value of a quantity, for comparing sizes ("1Gi" < "1500Mi"); `default` for what the API
+    server would refuse."""
+    q = parse(raw)
+    return default if q is None else q.value
+
+
 def round_up_to_milli(q: Quantity) -> Quantity:
     """Quantity.RoundUp(-3), as SetDefaults_ResourceList calls it: the text survives only when Go's value
     already had a scale of milli or coarser."""
@@ -208,4 +215,4 @@ def canonical(raw: Any, *, round_to_milli: bool = False) -> str | None:
     return format_quantity(round_up_to_milli(q) if round_to_milli else q)
 
 
-__all__ = ["Quantity", "canonical", "format_quantity", "parse", "round_up_to_milli"]
+__all__ = ["Quantity", "canonical", "format_quantity", "parse", "round_up_to_milli", "value_of"]

@@ -13,10 +13,10 @@ claimOwnerMatchesSetAndPod, updateClaimOwnerRefForSetAndPod`, `stateful_pod_cont
 from __future__ import annotations
 
 import copy
-import re
 from fractions import Fraction
 from typing import Any
 
+from controllers.common import quantity
 from controllers.common.actions import PatchPVC
 from controllers.common.pods import is_terminating, meta, name_of, uid_of
 
@@ -135,31 +135,9 @@ def blocks_new_pod(sts: StatefulSetView, ordinal: int, pod_name: str, pvcs: dict
 # ---------------------------------------------------------------------------------------------------------
 # status.volumeClaims (`pkg/util/pvc IsPVCCompatibleAndReady`)
 
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
-_SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-           "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "": 1,
-           "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
-
-
-def parse_quantity(value: Any) -> Fraction:
-    """A resource.Quantity as an exact number; 0 when missing or malformed (Go's zero Quantity)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Fraction(value)
-    m = _QUANTITY.match(str(value or "").strip())
-    if not m:
-        return Fraction(0)
-    try:
-        number = Fraction(m.group(1))
-    except (ValueError, ZeroDivisionError):
-        return Fraction(0)
-    suffix = m.group(2) or ""
-    if suffix[:1] in ("e", "E") and len(suffix) > 1:
-        return number * Fraction(10) ** int(suffix[1:])
-    return number * _SUFFIX[suffix]
-
-
-def _storage(resources: Any) -> Fraction:
-    return parse_quantity(((resources or {}) if isinstance(resources, dict) else {}).get("storage"))
+def _storage(resources: Any) -> Fraction | int:
+    """The storage quantity; 0 when missing or malformed (Go's zero Quantity)."""
+    return quantity.value_of(((resources or {}) if isinstance(resources, dict) else {}).get("storage"), 0)
 
 
 def compatible_and_ready(claim: JSON, vct: JSON) -> tuple[bool, bool]:

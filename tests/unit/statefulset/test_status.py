@@ -2,7 +2,8 @@
 from datetime import timedelta
 
 from controllers.common import actions as A
-from controllers.statefulset.claims import compatible_and_ready, parse_quantity
+from controllers.common.quantity import value_of
+from controllers.statefulset.claims import compatible_and_ready
 from controllers.statefulset.reconcile import reconcile
 
 from .world import T0, VCT, World, statefulset
@@ -117,6 +118,11 @@ def test_a_failed_create_shows_as_failed_create_pod_while_creates_fail():
         .status["conditions"] == []
     other = A.ActionFailure("PatchPod", "conflict")
     assert reconcile(sts, [], [], [], T0, last_failure=other).of_type(A.UpdateStatus)[0].status["conditions"] == []
+
+
+def parse_quantity(text):
+    """How the claims read a storage size: 0 when malformed."""
+    return value_of(text, 0)
 
 
 def test_volume_claims_compare_sizes():
