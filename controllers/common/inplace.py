@@ -31,6 +31,7 @@ from .actions import Event, PatchPod, PatchPodStatus
 from .jsondiff import diff
 from .keys import (CONTAINER_PRIORITY_ENV, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY,
                    INPLACE_UPDATE_READY, INPLACE_UPDATE_STATE_ANNOTATION, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY)
+from .mergepatch import merge_patch
 from .pods import (annotations_of, condition_equal, condition_patch, container_status, container_statuses_of,
                    containers_of, format_precise_time, format_time, get_condition, has_readiness_gate, name_of,
                    parse_time, ready_condition_after, seconds_until, uid_of)
@@ -239,19 +240,11 @@ def _apply_spec(pod: JSON, spec: UpdateSpec, state: JSON, now: datetime) -> tupl
     return patch, state
 
 
-def _merge(base: JSON, extra: JSON) -> JSON:
-    for k, v in extra.items():
-        if isinstance(v, dict) and isinstance(base.get(k), dict):
-            _merge(base[k], v)
-        else:
-            base[k] = v
-    return base
-
-
 def _pod_patch(pod: JSON, *parts: JSON) -> JSON:
+    """One strategic merge patch from `parts`, with the pod's uid as a precondition."""
     patch: JSON = {"metadata": {"uid": uid_of(pod)}} if uid_of(pod) else {}
     for part in parts:
-        _merge(patch, part)
+        patch = merge_patch(patch, part, keep_nulls=True)
     return patch
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controllers.common import actions as A
+from controllers.common.mergepatch import merge_patch
 from controllers.kube import ApiError, KubeClient, MERGE_PATCH, STRATEGIC_MERGE_PATCH, JSON_PATCH, gojson, resource_path
 
 from .events import EventRecorder
@@ -42,23 +43,10 @@ class WorkloadRef:
         return resource_path(self.api_version, self.plural, self.namespace, self.name)
 
 
-def _merge(base: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return patch
-    out = dict(base) if isinstance(base, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = _merge(out.get(key), value)
-    return out
-
-
 def _merge_status_patch(first: dict, second: dict) -> dict:
     """Two strategic merge patches on a pod's status as one: conditions merge by `type` (the later wins, as
     if the patches had run in order), other keys as a JSON merge patch."""
-    merged = _merge(first, {k: v for k, v in second.items() if k != "status"})
+    merged = merge_patch(first, {k: v for k, v in second.items() if k != "status"})
     status = {**(first.get("status") or {})}
     for key, value in (second.get("status") or {}).items():
         if key == "conditions" and isinstance(value, list) and isinstance(status.get(key), list):
@@ -66,7 +54,7 @@ def _merge_status_patch(first: dict, second: dict) -> dict:
             by_type.update({c.get("type"): c for c in value})
             status[key] = list(by_type.values())
         else:
-            status[key] = _merge(status.get(key), value)
+            status[key] = merge_patch(status.get(key), value)
     merged["status"] = status
     return merged
 
@@ -221,7 +209,7 @@ class Executor:
             # A revision written by an older ack-kruise, whose `data` is not in Go's encoding: a patch re-encodes
             # it (422 "field is immutable"); a GET and PUT echoes the bytes as they are.
             revision = await self.client.get(path)
-            return await self.client.replace(path, _merge(revision, patch))
+            return await self.client.replace(path, merge_patch(revision, patch))
 
     async def _on_revision_name_taken(self, ref: WorkloadRef, revision: dict, plan: A.Plan | None) -> dict | None:
         """A revision of that name exists (CreateControllerRevision meets AlreadyExists). Returns the revision
