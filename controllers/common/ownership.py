@@ -25,11 +25,24 @@ def controller_ref(owner: JSON, api_version: str, kind: str) -> JSON:
     }
 
 
-def controller_uid(obj: JSON) -> str | None:
+def controller_of(obj: JSON, kind: str | None = None, api_group: str | None = None) -> JSON | None:
+    """GetControllerOf: the ownerReference with `controller: true`; with `kind` or `api_group`, only one to a
+    controller of that kind or API group (`apps.kruise.io`, `""` for the core group)."""
     for ref in meta(obj).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return ref.get("uid")
+        if not isinstance(ref, dict) or not ref.get("controller"):
+            continue
+        if kind is not None and ref.get("kind") != kind:
+            continue
+        if api_group is not None and str(ref.get("apiVersion") or "").rpartition("/")[0] != api_group:
+            continue
+        return ref
     return None
+
+
+def controller_uid(obj: JSON, kind: str | None = None, api_group: str | None = None) -> str | None:
+    """The uid of `controller_of(obj, kind, api_group)`."""
+    ref = controller_of(obj, kind, api_group)
+    return None if ref is None else ref.get("uid")
 
 
 def is_orphan(obj: JSON) -> bool:

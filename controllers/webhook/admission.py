@@ -15,37 +15,11 @@ import json
 from typing import Any, Awaitable, Callable
 
 from controllers import schema as schemas
+from controllers.common.jsondiff import diff as json_patch  # the RFC 6902 patch an admission response carries
 
 from . import conversion
 
 PodsLookup = Callable[[str], Awaitable[dict[str, dict]]]
-
-
-def json_patch(old: Any, new: Any, path: str = "") -> list[dict]:
-    """RFC 6902 operations turning `old` into `new` (dicts by key, equal-length lists by index)."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        ops: list[dict] = []
-        for key in old:
-            if key not in new:
-                ops.append({"op": "remove", "path": f"{path}/{_escape(key)}"})
-        for key, value in new.items():
-            if key not in old:
-                ops.append({"op": "add", "path": f"{path}/{_escape(key)}", "value": value})
-            else:
-                ops.extend(json_patch(old[key], value, f"{path}/{_escape(key)}"))
-        return ops
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        ops = []
-        for i, (a, b) in enumerate(zip(old, new)):
-            ops.extend(json_patch(a, b, f"{path}/{i}"))
-        return ops
-    if old == new and type(old) is type(new):
-        return []
-    return [{"op": "replace", "path": path or "/", "value": new}]
-
-
-def _escape(key: str) -> str:
-    return str(key).replace("~", "~0").replace("/", "~1")
 
 
 def _response(review: dict, allowed: bool, *, message: str = "", code: int = 200, reason: str = "",

@@ -14,15 +14,9 @@ from __future__ import annotations
 
 from controllers import schema as schemas
 from controllers.common.keys import KRUISE_POD_READY
+from controllers.common.ownership import controller_of
 
 from .admission import _response, json_patch
-
-
-def _controlled_by_kruise(pod: dict) -> bool:
-    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller") and str(ref.get("apiVersion", "")).startswith("apps.kruise.io/"):
-            return True
-    return False
 
 
 async def mutate_pod(review: dict, feature_gates: dict[str, bool] | None = None) -> dict:
@@ -31,7 +25,7 @@ async def mutate_pod(review: dict, feature_gates: dict[str, bool] | None = None)
     if request.get("operation") != "CREATE" or not isinstance(pod, dict):
         return _response(review, True)
     every_pod = schemas.default_schema().gates(feature_gates).get("KruisePodReadinessGate", False)
-    if not every_pod and not _controlled_by_kruise(pod):
+    if not every_pod and controller_of(pod, api_group="apps.kruise.io") is None:
         return _response(review, True)
     gates = (pod.get("spec") or {}).get("readinessGates") or []
     if any(g.get("conditionType") == KRUISE_POD_READY for g in gates):
