@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from controllers.common import lifecycle
 from controllers.common.intstr import MAX_INT32, scaled_value_or
-from controllers.common.partition import partition_replicas
+from controllers.common.partition import resolve_partition
 from controllers.common.revision import equal_to_revision_hash
 
 from .podstate import is_pod_available, is_specified_delete
@@ -51,10 +51,7 @@ class Limits:
 
 def resolve_limits(cs: CloneSetView) -> Limits:
     replicas = cs.replicas
-    try:
-        partition = partition_replicas(cs.partition, replicas)
-    except ValueError:
-        partition = 0  # upstream logs the illegal value and carries on with 0
+    partition = resolve_partition(cs.partition, replicas)
     max_surge = 0
     if cs.max_surge is not None:
         max_surge = 0 if cs.paused else scaled_value_or(cs.max_surge, replicas, True, 0)

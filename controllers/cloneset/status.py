@@ -9,8 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from controllers.common import status as common_status
-from controllers.common.partition import partition_replicas
-from controllers.common.pods import seconds_until_available
+from controllers.common.partition import resolve_partition
 from controllers.common.revision import equal_to_revision_hash
 from controllers.common.selectors import selector_string
 
@@ -38,13 +37,9 @@ def calculate_status(cs: CloneSetView, pods: list[JSON], *, update_revision: str
         updated_available += at_update and is_available
     if updated == replicas:
         current_revision = update_revision
-    if update_revision == current_revision:
-        expected_updated = cs.replicas
-    else:
-        try:
-            expected_updated = cs.replicas - partition_replicas(cs.partition, cs.replicas)
-        except ValueError:
-            expected_updated = cs.replicas
+    expected_updated = cs.replicas
+    if update_revision != current_revision:
+        expected_updated -= resolve_partition(cs.partition, cs.replicas)
     return {
         "observedGeneration": cs.generation,
         "replicas": replicas,
@@ -67,10 +62,7 @@ def with_conditions(status: JSON, old_status: JSON, failures: dict[str, str], no
 
 
 def min_ready_requeue(cs: CloneSetView, pods: list[JSON], now: datetime) -> float | None:
-    """When the next ready pod becomes available (upstream requeues after minReadySeconds)."""
-    if not cs.min_ready_seconds:
-        return None
-    waits = [seconds_until_available(p, cs.min_ready_seconds, now) for p in pods
-             if is_pod_update_ready(p, 0, now) and not is_pod_update_ready(p, cs.min_ready_seconds, now)]
-    waits = [w for w in waits if w is not None]
-    return min(waits) if waits else None
+    """`common.status.min_ready_requeue` with CloneSet's ready and available."""
+    return common_status.min_ready_requeue(pods, cs.min_ready_seconds, now,
+                                           ready=lambda p: is_pod_update_ready(p, 0, now),
+                                           available=lambda p: is_pod_update_ready(p, cs.min_ready_seconds, now))

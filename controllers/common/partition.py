@@ -1,6 +1,7 @@
-"""Partition maths shared by CloneSet and Advanced StatefulSet (`pkg/util/tools.go CalculatePartitionReplicas`).
+"""Partition maths shared by the workloads (`pkg/util/tools.go CalculatePartitionReplicas`).
 
-A partition is the number of pods kept at the OLD revision. A percentage rounds up (so any partition above
+A partition is the number of pods kept at the OLD revision: CloneSet's is an int or a percentage, Advanced
+StatefulSet's an int (SidecarSet's will be either), all read here. A percentage rounds up (so any partition above
 "0%" keeps at least one old pod), but a percentage other than "100%" with more than one replica is capped at
 replicas-1 so that at least one pod is updated: "99%" of 4 is ceil(3.96) = 4, capped to 3.
 """
@@ -18,3 +19,11 @@ def partition_replicas(partition: int | str | None, replicas: int | None) -> int
     if total > 1 and value == total and isinstance(partition, str) and partition.strip() != "100%":
         value = total - 1
     return max(min(value, total), 0)
+
+
+def resolve_partition(partition: int | str | None, replicas: int | None) -> int:
+    """`partition_replicas`, or 0 for a malformed value (upstream logs the illegal value and carries on)."""
+    try:
+        return partition_replicas(partition, replicas)
+    except ValueError:
+        return 0

@@ -1,4 +1,5 @@
-"""Workload status helpers shared by the controllers: failure conditions and "did the status change".
+"""Workload status helpers shared by the controllers: failure conditions, "did the status change", and when
+to look again for availableReplicas.
 
 A workload's status is written whole through the status subresource (`actions.UpdateStatus`), and only when
 it differs from the observed one, so that a converged workload asks for nothing.
@@ -6,9 +7,9 @@ it differs from the observed one, so that a converged workload asks for nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
-from .pods import format_time
+from .pods import format_time, seconds_until_available
 
 JSON = dict[str, Any]
 
@@ -43,3 +44,15 @@ def _normalized(status: JSON | None) -> JSON:
 def status_changed(old: JSON | None, new: JSON) -> bool:
     """Semantic inequality: a missing field, null, empty list and empty string are the same thing."""
     return _normalized(old) != _normalized(new)
+
+
+def min_ready_requeue(pods: list[JSON], min_ready_seconds: int, now: datetime, *, ready: Callable[[JSON], bool],
+                      available: Callable[[JSON], bool]) -> float | None:
+    """When the next pod that is `ready` but not yet `available` becomes available by time alone (upstream
+    requeues after minReadySeconds), so that availableReplicas follows; None when no pod waits for that.
+    Each kind says what ready and available mean for its pods."""
+    if not min_ready_seconds:
+        return None
+    waits = [seconds_until_available(p, min_ready_seconds, now) for p in pods if ready(p) and not available(p)]
+    waits = [w for w in waits if w is not None]
+    return min(waits) if waits else None

@@ -14,6 +14,7 @@ from typing import Any
 from controllers.common.view import WorkloadView, as_dict as _dict, as_int as _int
 
 from controllers.common.intstr import scaled_value
+from controllers.common.partition import resolve_partition
 
 from .ordinals import ReservedOrdinals
 
@@ -115,7 +116,8 @@ class StatefulSetView(WorkloadView):
 
     @property
     def partition(self) -> int:
-        return max(_int(self.rolling_update.get("partition"), 0), 0)
+        """rollingUpdate.partition within [0, replicas]; 0 when malformed."""
+        return resolve_partition(self.rolling_update.get("partition"), self.replicas)
 
     @property
     def max_unavailable(self) -> int:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from controllers.common.pods import is_terminating, seconds_until_available
+from controllers.common import status as common_status
+from controllers.common.pods import is_terminating
 from controllers.common.revision import equal_to_revision_hash
 from controllers.common.selectors import selector_string
 
@@ -62,10 +63,6 @@ def calculate_status(sts: StatefulSetView, replicas: list[tuple[int, JSON]], con
 
 
 def min_ready_requeue(sts: StatefulSetView, pods: list[JSON], now: datetime) -> float | None:
-    """When the next ready pod becomes available, so that availableReplicas follows."""
-    if not sts.min_ready_seconds:
-        return None
-    waits = [seconds_until_available(p, sts.min_ready_seconds, now) for p in pods
-             if is_running_and_ready(p) and not is_available(p, sts.min_ready_seconds, now)]
-    waits = [w for w in waits if w is not None]
-    return min(waits) if waits else None
+    """`common.status.min_ready_requeue` with Advanced StatefulSet's ready and available."""
+    return common_status.min_ready_requeue(pods, sts.min_ready_seconds, now, ready=is_running_and_ready,
+                                           available=lambda p: is_available(p, sts.min_ready_seconds, now))
