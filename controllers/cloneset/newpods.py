@@ -1,5 +1,5 @@
 """The pods and PVCs a CloneSet creates (`core/cloneset_core.go newVersionedPods`,
-`utils/cloneset_utils.go GetPersistentVolumeClaims/UpdateStorage`, `kubecontroller.GetPodFromTemplate`)."""
+`utils/cloneset_utils.go GetPersistentVolumeClaims/UpdateStorage`; the pod itself: `common.newpods`)."""
 from __future__ import annotations
 
 import copy
@@ -8,7 +8,9 @@ from typing import Any
 
 from controllers.common import lifecycle
 from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL, INPLACE_UPDATE_READY
+from controllers.common.newpods import pod_from_template
 from controllers.common.ownership import controller_ref
+from controllers.common.pods import name_of
 from controllers.common.revision import revision_labels
 
 from .spec import API_VERSION, KIND, CloneSetView
@@ -43,38 +45,13 @@ def pvcs_for(cs: CloneSetView, instance_id: str) -> list[tuple[str, JSON]]:
 
 
 def new_pod(cs: CloneSetView, template: JSON, revision: str, instance_id: str, now: datetime) -> JSON:
-    """A pod of `revision` from `template` (that revision's template), named `<cloneset>-<instance id>`."""
-    tmeta = template.get("metadata") or {}
-    labels = dict(tmeta.get("labels") or {})
-    labels.update(revision_labels(revision, short=cs.gate("CloneSetShortHash")))
-    labels[CLONESET_INSTANCE_ID_LABEL] = instance_id
-    state_label, state_annotation = lifecycle.state_labels(lifecycle.PREPARING_NORMAL, now)
-    labels.update(state_label)
-    annotations = dict(tmeta.get("annotations") or {})
-    annotations.update(state_annotation)
-    metadata: JSON = {
-        "name": f"{cs.name}-{instance_id}",
-        "generateName": f"{cs.name}-",
-        "labels": labels,
-        "annotations": annotations,
-        "ownerReferences": [controller_ref(cs.obj, API_VERSION, KIND)],
-    }
-    if cs.namespace:
-        metadata["namespace"] = cs.namespace
-    if tmeta.get("finalizers"):
-        metadata["finalizers"] = list(tmeta["finalizers"])
-    spec = copy.deepcopy(template.get("spec") or {})
+    """A pod of `revision` from `template` (that revision's template), named `<cloneset>-<instance id>`, in
+    PreparingNormal, with a volume per volumeClaimTemplate on the PVC of its instance id.
 
-    # InPlaceUpdateReady gates every CloneSet pod: it is Ready only once the controller says no update runs.
-    gates = spec.setdefault("readinessGates", [])
-    if not any(g.get("conditionType") == INPLACE_UPDATE_READY for g in gates):
-        gates.append({"conditionType": INPLACE_UPDATE_READY})
-
-    claims = pvcs_for(cs, instance_id)
-    if claims:
-        claimed = {name for name, _ in claims}
-        volumes = [{"name": name, "persistentVolumeClaim": {"claimName": pvc["metadata"]["name"]}}
-                   for name, pvc in claims]
-        volumes += [v for v in spec.get("volumes") or [] if v.get("name") not in claimed]
-        spec["volumes"] = volumes
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+    The InPlaceUpdateReady readiness gate goes on every CloneSet pod: it is Ready only once the controller says
+    no update runs."""
+    labels = {**revision_labels(revision, short=cs.gate("CloneSetShortHash")), CLONESET_INSTANCE_ID_LABEL: instance_id}
+    return pod_from_template(cs.obj, template, api_version=API_VERSION, kind=KIND, name=f"{cs.name}-{instance_id}",
+                             labels=labels, now=now, state=lifecycle.PREPARING_NORMAL,
+                             claims=[(vct, name_of(pvc)) for vct, pvc in pvcs_for(cs, instance_id)],
+                             readiness_gates=(INPLACE_UPDATE_READY,))

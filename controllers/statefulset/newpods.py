@@ -1,6 +1,6 @@
 """The pods an Advanced StatefulSet creates, and the identity it enforces on them (`stateful_set_utils.go
 newStatefulSetPod/newVersionedStatefulSetPod/isCurrentRevisionNeeded/initIdentity/updateIdentity/
-updateStorage/identityMatches/storageMatches`, `kubecontroller.GetPodFromTemplate`).
+updateStorage/identityMatches/storageMatches`; the pod itself: `common.newpods`).
 
 A pod is `<statefulset>-<ordinal>`, with hostname = its name and subdomain = serviceName; its labels are the
 template's plus controller-revision-hash (`<statefulset>-<hash>`, the revision's name),
@@ -11,14 +11,13 @@ requires it for in-place updates).
 """
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 from typing import Any
 
 from controllers.common import lifecycle
 from controllers.common.actions import PatchPod
 from controllers.common.keys import CONTROLLER_REVISION_HASH_LABEL
-from controllers.common.ownership import controller_ref
+from controllers.common.newpods import pod_from_template
 from controllers.common.pods import labels_of, meta, name_of, spec_of, uid_of
 
 from .claims import claim_names
@@ -37,46 +36,18 @@ def identity_labels(sts: StatefulSetView, ordinal: int) -> dict[str, str]:
     return {POD_NAME_LABEL: pod_name(sts.name, ordinal), POD_INDEX_LABEL: str(ordinal)}
 
 
-def _volumes(sts: StatefulSetView, ordinal: int, volumes: list[JSON]) -> list[JSON]:
-    """updateStorage: a volume per volumeClaimTemplate (template order), then the other template volumes."""
-    claims = claim_names(sts, ordinal)
-    names = {t for t, _ in claims}
-    return ([{"name": t, "persistentVolumeClaim": {"claimName": c}} for t, c in claims]
-            + [v for v in volumes if isinstance(v, dict) and v.get("name") not in names])
-
-
 def new_pod(sts: StatefulSetView, template: JSON, revision: str, ordinal: int, now: datetime) -> JSON:
     """A pod of `revision` from `template` (that revision's template) for `ordinal`."""
-    tmeta = template.get("metadata") or {}
     name = pod_name(sts.name, ordinal)
-    labels = dict(tmeta.get("labels") or {})
-    labels.update(identity_labels(sts, ordinal))
-    labels.update(revision_label(revision))
     pre_normal = lifecycle.hook_of(sts.lifecycle, "preNormal")
     # Created straight into Normal unless a preNormal hook has to be satisfied first.
     state = lifecycle.PREPARING_NORMAL if pre_normal is not None else lifecycle.NORMAL
-    state_label, state_annotation = lifecycle.state_labels(state, now)
-    labels.update(state_label)
-    annotations = dict(tmeta.get("annotations") or {})
-    annotations.update(state_annotation)
-    metadata: JSON = {
-        "name": name,
-        "generateName": f"{sts.name}-",
-        "labels": labels,
-        "annotations": annotations,
-        "ownerReferences": [controller_ref(sts.obj, API_VERSION, KIND)],
-    }
-    if sts.namespace:
-        metadata["namespace"] = sts.namespace
-    if tmeta.get("finalizers"):
-        metadata["finalizers"] = list(tmeta["finalizers"])
-    spec = copy.deepcopy(template.get("spec") or {})
-    spec["hostname"] = name
+    pod = pod_from_template(sts.obj, template, api_version=API_VERSION, kind=KIND, name=name,
+                            labels={**identity_labels(sts, ordinal), **revision_label(revision)}, now=now,
+                            state=state, claims=claim_names(sts, ordinal))
+    pod["spec"]["hostname"] = name
     if sts.service_name:
-        spec["subdomain"] = sts.service_name
-    if sts.volume_claim_templates:
-        spec["volumes"] = _volumes(sts, ordinal, spec.get("volumes") or [])
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+        pod["spec"]["subdomain"] = sts.service_name
     if pre_normal is not None and lifecycle.is_pod_all_hooked(pre_normal, pod):
         pod["metadata"]["labels"].update(lifecycle.state_labels(lifecycle.NORMAL, now)[0])
     return pod
