@@ -14,6 +14,7 @@ from typing import Any
 from controllers.common.view import WorkloadView, as_dict as _dict, as_int as _int
 
 from controllers import schema
+from controllers.common.inplace import RECREATE
 from controllers.common.keys import CLONESET_SCALING_EXCLUDE_PREPARING_DELETE_LABEL
 
 JSON = dict[str, Any]
@@ -23,9 +24,6 @@ KIND = "CloneSet"
 # The webhook's default, read from the schema (the one place that says it), for objects stored without it.
 DEFAULT_MAX_UNAVAILABLE = schema.default_value(KIND, "v1alpha1", "spec.updateStrategy.maxUnavailable")
 
-RECREATE = "ReCreate"
-IN_PLACE_IF_POSSIBLE = "InPlaceIfPossible"
-IN_PLACE_ONLY = "InPlaceOnly"
 
 
 @dataclass(frozen=True)
@@ -66,10 +64,6 @@ class CloneSetView(WorkloadView):
     @property
     def update_type(self) -> str:
         return self.update_strategy.get("type") or RECREATE
-
-    @property
-    def in_place(self) -> bool:
-        return self.update_type in (IN_PLACE_IF_POSSIBLE, IN_PLACE_ONLY)
 
     @property
     def partition(self) -> int | str | None:

@@ -26,7 +26,7 @@ from controllers.common.revision import (equal_to_revision_hash, revision_labels
 
 from .diffs import Diffs, calculate_diffs
 from .podstate import is_pod_available
-from .spec import IN_PLACE_ONLY, CloneSetView
+from .spec import CloneSetView
 
 JSON = dict[str, Any]
 
@@ -104,56 +104,45 @@ def select_pods_to_update(cs: CloneSetView, pods: list[JSON], current_revision: 
 # ---------------------------------------------------------------------------------------------------------
 # Refresh
 
-def refresh_pod(cs: CloneSetView, pod: JSON, update_revision: str, now: datetime,
-                hold_not_ready: bool) -> tuple[list, list, float | None, str | None]:
-    """refreshPodState + fixPodTemplateHashLabel: (non-blocking actions, blocking actions, requeue, error)."""
-    res = inplace.refresh(pod, now, hold_not_ready=hold_not_ready)
-    blocking = lifecycle.refresh_state(cs.lifecycle, pod, update_revision, inplace.pod_update_error(pod) is None, now)
+def fix_pod_template_hash(pod: JSON) -> list:
+    """fixPodTemplateHashLabel: a pod without pod-template-hash gets it (from controller-revision-hash)."""
     labels = labels_of(pod)
-    if POD_TEMPLATE_HASH_LABEL not in labels and labels.get(CONTROLLER_REVISION_HASH_LABEL):
-        patch: JSON = {"metadata": {"labels": {POD_TEMPLATE_HASH_LABEL: short_hash(labels[CONTROLLER_REVISION_HASH_LABEL])}}}
-        if uid_of(pod):
-            patch["metadata"]["uid"] = uid_of(pod)
-        blocking.append(PatchPod(name_of(pod), patch, "strategic"))
-    return res.actions, blocking, res.requeue_after, res.error
+    if POD_TEMPLATE_HASH_LABEL in labels or not labels.get(CONTROLLER_REVISION_HASH_LABEL):
+        return []
+    patch: JSON = {"metadata": {"labels": {POD_TEMPLATE_HASH_LABEL: short_hash(labels[CONTROLLER_REVISION_HASH_LABEL])}}}
+    if uid_of(pod):
+        patch["metadata"]["uid"] = uid_of(pod)
+    return [PatchPod(name_of(pod), patch, "strategic")]
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Updating one pod
 
-@dataclass
-class PodUpdate:
-    actions: list = field(default_factory=list)
-    starts_in_place: bool = False  # this round drains the pod and patches it
-    requeue_after: float | None = None
-    error: str | None = None
-
-
-def update_pod(cs: CloneSetView, pod: JSON, target: JSON, revisions: list[JSON], now: datetime) -> PodUpdate:
+def update_pod(cs: CloneSetView, pod: JSON, target: JSON, revisions: list[JSON], now: datetime) -> inplace.PodUpdate:
     """updatePod: in place when possible (through the inPlaceUpdate hook), else by recreation."""
     target_name = name_of(target)
-    if cs.in_place:
-        old = next((r for r in revisions if equal_to_revision_hash(pod, name_of(r))), None)
-        spec = inplace.calculate_update_spec(old, target, cs.grace_period_seconds)
-        if (spec is not None and cs.update_type != IN_PLACE_ONLY and cs.gate("RecreatePodWhenChangeVCTInCloneSetGate")
-                and not volume_claim_templates_match(old, target)):
-            spec = None  # the volumes change: recreate the pod, and its PVCs with it (InPlaceOnly ignores them)
-        if spec is not None:
-            res = inplace.update_through_hooks(pod, spec, cs.lifecycle, now, pod_revision_labels=revision_labels(
-                spec.revision, short=cs.gate("CloneSetShortHash")))
-            return PodUpdate(res.actions, starts_in_place=res.started and not res.error,
-                             requeue_after=res.requeue_after, error=res.error)
-        if cs.update_type == IN_PLACE_ONLY:
-            return PodUpdate(error=f"find Pod {name_of(pod)} update strategy is InPlaceOnly but can not update in-place")
 
+    def volumes_change(old: JSON | None, new: JSON) -> bool:
+        # Recreate the pod, and its PVCs with it (InPlaceOnly ignores the volumes).
+        return not volume_claim_templates_match(old, new)
+
+    res = inplace.plan_pod_update(
+        pod, revisions, target, policy=cs.update_type, lifecycle_spec=cs.lifecycle, now=now,
+        grace_seconds=cs.grace_period_seconds,
+        pod_revision_labels=revision_labels(target_name, short=cs.gate("CloneSetShortHash")),
+        in_place_only_error=f"find Pod {name_of(pod)} update strategy is InPlaceOnly but can not update in-place",
+        recreate_when=volumes_change if cs.gate("RecreatePodWhenChangeVCTInCloneSetGate") else None)
+    if res is not None:
+        return res
     if SPECIFIED_DELETE_LABEL in labels_of(pod):
-        return PodUpdate()  # already marked; the scale step deletes it within maxUnavailable
+        return inplace.PodUpdate()  # already marked; the scale step deletes it within maxUnavailable
     patch: JSON = {"metadata": {"labels": {SPECIFIED_DELETE_LABEL: "true"}}}
     if uid_of(pod):
         patch["metadata"]["uid"] = uid_of(pod)
-    return PodUpdate([PatchPod(name_of(pod), patch, "strategic"),
-                      Event("Normal", "SuccessfulUpdatePodReCreate",
-                            f"successfully patch pod {name_of(pod)} specified-delete for update(revision {target_name})")])
+    return inplace.PodUpdate([PatchPod(name_of(pod), patch, "strategic"),
+                              Event("Normal", "SuccessfulUpdatePodReCreate",
+                                    f"successfully patch pod {name_of(pod)} specified-delete for update(revision "
+                                    f"{target_name})")])
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -164,8 +153,8 @@ def plan_update(cs: CloneSetView, *, current: JSON, update: JSON, revisions: lis
     """`pods` are the active pods; `revisions` the CloneSet's ControllerRevisions (to find each pod's template)."""
     result = UpdateResult()
 
-    # What the update would do this round; computed first so that refresh does not undo a drain it repeats.
-    updates: list[tuple[JSON, PodUpdate]] = []
+    # What the update would do this round; computed first, as its pods' drains must be held (`inplace.hold`).
+    updates: list[tuple[JSON, inplace.PodUpdate]] = []
     if not cs.paused:
         target_name, chosen = select_pods_to_update(cs, pods, name_of(current), name_of(update), now)
         target = update if target_name == name_of(update) else current
@@ -174,19 +163,20 @@ def plan_update(cs: CloneSetView, *, current: JSON, update: JSON, revisions: lis
             updates.append((pod, planned))
             if planned.error:
                 break  # upstream stops at the first failing pod
-    holding = {name_of(p) for p, u in updates if u.starts_in_place}
+    holding = {name_of(p) for p, u in updates if u.started}
 
+    # refreshPodState and fixPodTemplateHashLabel; a lifecycle or label change ends the step for this round.
     blocking: list = []
     delays: list[float | None] = []
     for pod in pods:
-        quiet, blocks, delay, error = refresh_pod(cs, pod, name_of(update), now, name_of(pod) in holding)
-        result.actions += quiet
-        blocking += blocks
-        delays.append(delay)
-        if error:
-            result.errors.append(error)
+        refreshed = inplace.refresh_pod(pod, cs.lifecycle, name_of(update), now)
+        result.actions += refreshed.actions
+        blocking += refreshed.moved + fix_pod_template_hash(pod)
+        delays.append(refreshed.requeue_after)
+        if refreshed.error:
+            result.errors.append(refreshed.error)
     if blocking:
-        result.actions += blocking
+        result.actions = inplace.hold(result.actions + blocking, holding)
         result.requeue_after = earliest(*delays)
         return result
 
@@ -196,5 +186,6 @@ def plan_update(cs: CloneSetView, *, current: JSON, update: JSON, revisions: lis
         if planned.error:
             result.errors.append(planned.error)
             result.actions.append(Event("Warning", "FailedUpdatePodInPlace", planned.error))
+    result.actions = inplace.hold(result.actions, holding)
     result.requeue_after = earliest(*delays)
     return result

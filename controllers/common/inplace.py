@@ -24,7 +24,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable, Collection
 
 from . import lifecycle
 from .actions import Event, PatchPod, PatchPodStatus
@@ -257,10 +257,12 @@ def _drop_annotations(pod: JSON, *keys: str) -> JSON:
 # Starting an update
 
 @dataclass
-class InPlaceUpdate:
-    actions: list
+class PodUpdate:
+    """What updating one pod does this round."""
+
+    actions: list = field(default_factory=list)
     requeue_after: float | None = None
-    started: bool = True  # this round drains the pod and patches it (False: only a lifecycle step, or nothing)
+    started: bool = False  # this round drains the pod and patches it in place (else a lifecycle step, or nothing)
     error: str | None = None
 
 
@@ -280,7 +282,7 @@ def set_ready_condition(pod: JSON, status: str, now: datetime, reason: str = "")
 
 def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: dict[str, str] | None = None,
                  extra_annotations: dict[str, str] | None = None,
-                 pod_revision_labels: dict[str, str] | None = None) -> InPlaceUpdate:
+                 pod_revision_labels: dict[str, str] | None = None) -> PodUpdate:
     """Update: drain (InPlaceUpdateReady=False), then one pod patch with the revision, the state and either the
     images or the grace annotation. `extra_*` ride along in the same patch (lifecycle Updating).
 
@@ -308,12 +310,12 @@ def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: di
     parts.append({"metadata": {"labels": labels, "annotations": annotations}})
     parts.append(_drop_annotations(pod, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY))
     actions.append(PatchPod(name_of(pod), _pod_patch(pod, *parts), "strategic"))
-    return InPlaceUpdate(actions, float(spec.grace_seconds) if spec.grace_seconds > 0 else None)
+    return PodUpdate(actions, float(spec.grace_seconds) if spec.grace_seconds > 0 else None, started=True)
 
 
 def update_through_hooks(pod: JSON, spec: UpdateSpec, lifecycle_spec: JSON | None, now: datetime, *,
                          pod_revision_labels: dict[str, str] | None = None,
-                         always_set_updating: bool = True) -> InPlaceUpdate:
+                         always_set_updating: bool = True) -> PodUpdate:
     """The in-place half of updatePod (CloneSet) / inPlaceUpdatePod (Advanced StatefulSet), through the
     inPlaceUpdate lifecycle hook:
     - Normal (or PreparingNormal, or no state) and hooked → PreparingUpdate, then wait for the hook owner;
@@ -326,17 +328,15 @@ def update_through_hooks(pod: JSON, spec: UpdateSpec, lifecycle_spec: JSON | Non
     state = lifecycle.state_of(pod)
     if state in ("", lifecycle.PREPARING_NORMAL, lifecycle.NORMAL):
         if lifecycle.is_pod_hooked(hook, pod):
-            return InPlaceUpdate(lifecycle.update_pod_lifecycle(pod, lifecycle.PREPARING_UPDATE,
-                                                                lifecycle.marks_pod_not_ready(hook), now), started=False)
+            return PodUpdate(lifecycle.update_pod_lifecycle(pod, lifecycle.PREPARING_UPDATE,
+                                                            lifecycle.marks_pod_not_ready(hook), now))
     elif state == lifecycle.UPDATED:
-        return InPlaceUpdate(lifecycle.update_pod_lifecycle_with_handler(pod, lifecycle.PREPARING_UPDATE, hook, now),
-                             started=False)
+        return PodUpdate(lifecycle.update_pod_lifecycle_with_handler(pod, lifecycle.PREPARING_UPDATE, hook, now))
     elif state == lifecycle.PREPARING_UPDATE:
         if lifecycle.is_pod_hooked(hook, pod):
-            return InPlaceUpdate([], started=False)  # the hook owner has not released the pod yet
+            return PodUpdate()  # the hook owner has not released the pod yet
     elif state != lifecycle.UPDATING:
-        return InPlaceUpdate([], started=False,
-                             error=f"not allowed to in-place update pod {name_of(pod)} in state {state}")
+        return PodUpdate(error=f"not allowed to in-place update pod {name_of(pod)} in state {state}")
     extra_labels: dict[str, str] = {}
     extra_annotations: dict[str, str] = {}
     if always_set_updating or state:
@@ -345,7 +345,42 @@ def update_through_hooks(pod: JSON, spec: UpdateSpec, lifecycle_spec: JSON | Non
                            pod_revision_labels=pod_revision_labels)
     event = Event("Normal", "SuccessfulUpdatePodInPlace",
                   f"successfully update pod {name_of(pod)} in-place(revision {spec.revision})")
-    return InPlaceUpdate(started.actions + [event], started.requeue_after)
+    return PodUpdate(started.actions + [event], started.requeue_after, started=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# In place, or recreate
+
+# The pod update policies (CloneSet updateStrategy.type, Advanced StatefulSet rollingUpdate.podUpdatePolicy).
+RECREATE = "ReCreate"
+IN_PLACE_IF_POSSIBLE = "InPlaceIfPossible"
+IN_PLACE_ONLY = "InPlaceOnly"
+
+
+def plan_pod_update(pod: JSON, revisions: list[JSON], target: JSON, *, policy: str, lifecycle_spec: JSON | None,
+                    now: datetime, pod_revision_labels: dict[str, str], in_place_only_error: str,
+                    grace_seconds: int = 0, always_set_updating: bool = True,
+                    recreate_when: Callable[[JSON | None, JSON], bool] | None = None) -> PodUpdate | None:
+    """How a pod moves to the revision `target` under the pod update `policy` (CloneSet's updatePod, Advanced
+    StatefulSet's choice before inPlaceUpdatePod):
+    - in place (`update_through_hooks`) when the policy allows it and the change from the pod's own revision
+      (found among `revisions`) is images and metadata only, unless `recreate_when(old, target)`, a kind's own
+      reason (CloneSet: the volumeClaimTemplates changed), says otherwise; InPlaceOnly ignores that reason;
+    - None: recreate it, the kind's way (CloneSet labels it specified-delete, Advanced StatefulSet deletes it);
+    - InPlaceOnly but not possible: nothing done, and `in_place_only_error` (each kind words it as upstream).
+    `pod_revision_labels` record `target` on the pod; `always_set_updating`: see `update_through_hooks`."""
+    if policy not in (IN_PLACE_IF_POSSIBLE, IN_PLACE_ONLY):
+        return None
+    old = next((r for r in revisions if equal_to_revision_hash(pod, name_of(r))), None)
+    spec = calculate_update_spec(old, target, grace_seconds)
+    if spec is not None and policy != IN_PLACE_ONLY and recreate_when is not None and recreate_when(old, target):
+        spec = None
+    if spec is not None:
+        return update_through_hooks(pod, spec, lifecycle_spec, now, pod_revision_labels=pod_revision_labels,
+                                    always_set_updating=always_set_updating)
+    if policy == IN_PLACE_ONLY:
+        return PodUpdate(error=in_place_only_error)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -456,12 +491,9 @@ def _next_batch(pod: JSON, state: JSON, now: datetime) -> RefreshResult | None:
     return RefreshResult([PatchPod(name_of(pod), _pod_patch(pod, applied, annotations), "strategic")])
 
 
-def refresh(pod: JSON, now: datetime, *, hold_not_ready: bool = False) -> RefreshResult:
-    """Refresh: finish a grace period, start the next container batch, or mark InPlaceUpdateReady=True.
-
-    `hold_not_ready`: the caller is about to (re)start an in-place update of this pod in this round; a drain that
-    is not followed by a pod patch (OpenKruise #2276) must not be undone in between.
-    """
+def _progress(pod: JSON, now: datetime) -> RefreshResult | None:
+    """The in-place update's next step (finish a grace period, wait for the containers, start the next
+    batch); None when there is nothing left to do but mark InPlaceUpdateReady=True."""
     text = grace_text(pod)
     if text:
         return _finish_grace_period(pod, text, now)
@@ -469,10 +501,57 @@ def refresh(pod: JSON, now: datetime, *, hold_not_ready: bool = False) -> Refres
     if state is not None:
         if containers_update_error(pod, state) is not None:
             return RefreshResult()
-        batch = _next_batch(pod, state, now)
-        if batch is not None:
-            return batch
-    if hold_not_ready:
-        return RefreshResult()
-    ready = set_ready_condition(pod, "True", now)
+        return _next_batch(pod, state, now)
+    return None
+
+
+def refresh(pod: JSON, now: datetime, *, hold_not_ready: bool = False) -> RefreshResult:
+    """Refresh: finish a grace period, start the next container batch, or mark InPlaceUpdateReady=True.
+
+    `hold_not_ready`: the caller is about to (re)start an in-place update of this pod in this round; a drain that
+    is not followed by a pod patch (OpenKruise #2276) must not be undone in between. (A workload's round, which
+    learns that only later, uses `refresh_pod` and `hold`.)
+    """
+    progress = _progress(pod, now)
+    if progress is not None:
+        return progress
+    ready = None if hold_not_ready else set_ready_condition(pod, "True", now)
     return RefreshResult([ready] if ready else [])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A workload's round: refresh every pod, but keep the drains of the pods it updates (OpenKruise #2276)
+
+@dataclass(frozen=True)
+class Undrain:
+    """InPlaceUpdateReady=True for a pod, emitted where refresh asks for it but sent only through `hold`, once
+    the round knows whether it (re)starts that pod's in-place update."""
+
+    pod: str
+    action: Any
+
+
+@dataclass
+class PodRefresh:
+    actions: list = field(default_factory=list)  # the in-place update's progress; its end as an `Undrain`
+    moved: list = field(default_factory=list)  # lifecycle transitions: a round with one updates no pod
+    requeue_after: float | None = None
+    error: str | None = None
+
+
+def refresh_pod(pod: JSON, lifecycle_spec: JSON | None, update_revision: str, now: datetime) -> PodRefresh:
+    """refreshPodState: the in-place update's progress (as `refresh`), and the lifecycle transition that allows
+    (Updating → Updated or Normal, PreparingNormal → Normal, ...). The round sends the actions through `hold`."""
+    progress = _progress(pod, now)
+    if progress is None:
+        ready = set_ready_condition(pod, "True", now)
+        progress = RefreshResult([Undrain(name_of(pod), ready)] if ready else [])
+    moved = lifecycle.refresh_state(lifecycle_spec, pod, update_revision, pod_update_error(pod) is None, now)
+    return PodRefresh(progress.actions, moved, progress.requeue_after, progress.error)
+
+
+def hold(actions: list, holding: Collection[str]) -> list:
+    """A round's actions as sent: the `Undrain` of a pod in `holding`, whose in-place update (re)starts in this
+    same round, is dropped (a drain whose pod patch failed must not be undone and redone); the others unwrap."""
+    return [a.action if isinstance(a, Undrain) else a for a in actions
+            if not (isinstance(a, Undrain) and a.pod in holding)]

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from controllers.common import inplace, lifecycle
-from controllers.common.actions import DeletePod, Event, PatchPodStatus
+from controllers.common.actions import DeletePod, Event
 from controllers.common.pods import is_terminating, name_of, uid_of
 from controllers.common.revision import equal_to_revision_hash
 
@@ -60,7 +60,6 @@ class Round:
     scale_budget: int | None = None  # scaleStrategy.maxUnavailable, spent by processReplica
     lifecycle_moved: bool = False  # a refresh changed some pod's lifecycle state: no update this round
     refreshed: set[str] = field(default_factory=set)
-    undrain: dict[str, list] = field(default_factory=dict)  # InPlaceUpdateReady=True patches, per pod
     holding: set[str] = field(default_factory=set)  # pods whose in-place update starts this round
 
     @property
@@ -107,17 +106,13 @@ class Round:
         if name in self.refreshed or is_terminating(pod):
             return
         self.refreshed.add(name)
-        res = inplace.refresh(pod, self.now)
+        res = inplace.refresh_pod(pod, self.sts.lifecycle, self.update_name, self.now)
         if res.error:
             self.failures.setdefault("FailedUpdatePod", res.error)
         self.emit(*res.actions)
-        self.undrain[name] = [a for a in res.actions if isinstance(a, PatchPodStatus)
-                              and a not in inplace.refresh(pod, self.now, hold_not_ready=True).actions]
         self.wait(res.requeue_after)
-        moved = lifecycle.refresh_state(self.sts.lifecycle, pod, self.update_name,
-                                        inplace.pod_update_error(pod) is None, self.now)
-        self.emit(*moved)
-        self.lifecycle_moved |= bool(moved)
+        self.emit(*res.moved)
+        self.lifecycle_moved |= bool(res.moved)
 
     def first_unhealthy_ordinal(self) -> int | None:
         """The lowest ordinal whose pod is missing or unhealthy, among the replicas and the condemned."""
@@ -126,10 +121,8 @@ class Round:
         return min(ordinals) if ordinals else None
 
     def finish(self) -> list:
-        """The actions, without the InPlaceUpdateReady=True patches of pods whose in-place update starts in this
-        same round (OpenKruise #2276: a drain whose pod patch failed must not be undone and redone)."""
-        drop = {id(a) for name in self.holding for a in self.undrain.get(name, [])}
-        return [a for a in self.actions if id(a) not in drop]
+        """The actions as sent: `inplace.hold` keeps the drains of the pods whose update starts this round."""
+        return inplace.hold(self.actions, self.holding)
 
 
 def lay_out(sts: StatefulSetView, members: list[tuple[int, JSON]], rng: OrdinalRange, update_name: str,

@@ -13,6 +13,7 @@ from typing import Any
 
 from controllers.common.view import WorkloadView, as_dict as _dict, as_int as _int
 
+from controllers.common.inplace import RECREATE
 from controllers.common.intstr import scaled_value
 from controllers.common.partition import resolve_partition
 
@@ -26,9 +27,6 @@ KIND = "StatefulSet"
 PARALLEL = "Parallel"
 ROLLING_UPDATE = "RollingUpdate"
 ON_DELETE = "OnDelete"
-RECREATE = "ReCreate"
-IN_PLACE_IF_POSSIBLE = "InPlaceIfPossible"
-IN_PLACE_ONLY = "InPlaceOnly"
 RETAIN = "Retain"
 DELETE = "Delete"
 
@@ -127,10 +125,6 @@ class StatefulSetView(WorkloadView):
     @property
     def pod_update_policy(self) -> str:
         return self.rolling_update.get("podUpdatePolicy") or RECREATE
-
-    @property
-    def in_place(self) -> bool:
-        return self.pod_update_policy in (IN_PLACE_IF_POSSIBLE, IN_PLACE_ONLY)
 
     @property
     def paused(self) -> bool:

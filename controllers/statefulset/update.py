@@ -25,7 +25,6 @@ from controllers.common.revision import equal_to_revision_hash
 from .newpods import revision_label
 from .podstate import is_healthy, is_specified_delete, running_and_available
 from .round import Round, Slot
-from .spec import IN_PLACE_ONLY
 from .status import FAILED_UPDATE_POD
 
 
@@ -80,25 +79,21 @@ def _fail(r: Round, message: str) -> None:
 def _update_pod(r: Round, pod: dict) -> bool:
     """Update one pod: in place if possible, else by deletion. False when the step must stop (an error)."""
     sts = r.sts
-    if sts.in_place:
-        old = next((rev for rev in r.revisions if equal_to_revision_hash(pod, name_of(rev))), None)
-        spec = inplace.calculate_update_spec(old, r.update, sts.grace_period_seconds)
-        if spec is not None:
-            res = inplace.update_through_hooks(pod, spec, sts.lifecycle, r.now,
-                                               pod_revision_labels=revision_label(r.update_name),
-                                               always_set_updating=False)
-            r.emit(*res.actions)
-            r.wait(res.requeue_after)
-            if res.error:
-                _fail(r, res.error)
-                return False
-            if res.started:
-                r.holding.add(name_of(pod))
-            return True
-        if sts.pod_update_policy == IN_PLACE_ONLY:
-            _fail(r, f"find strategy is InPlaceOnly but Pod {name_of(pod)} can not update in-place")
-            return False
-    r.delete_pod(pod)
+    res = inplace.plan_pod_update(
+        pod, r.revisions, r.update, policy=sts.pod_update_policy, lifecycle_spec=sts.lifecycle, now=r.now,
+        grace_seconds=sts.grace_period_seconds, pod_revision_labels=revision_label(r.update_name),
+        in_place_only_error=f"find strategy is InPlaceOnly but Pod {name_of(pod)} can not update in-place",
+        always_set_updating=False)
+    if res is None:
+        r.delete_pod(pod)
+        return True
+    r.emit(*res.actions)
+    r.wait(res.requeue_after)
+    if res.error:
+        _fail(r, res.error)
+        return False
+    if res.started:
+        r.holding.add(name_of(pod))
     return True
 
 
