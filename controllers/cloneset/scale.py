@@ -20,11 +20,11 @@ from datetime import datetime
 from typing import Any
 
 from controllers.common import lifecycle
-from controllers.common.actions import CreatePod, CreatePVC, DeletePod, DeletePVC, Event
+from controllers.common.actions import CreatePod, CreatePVC, DeletePVC, Event
 from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL
 from controllers.common.names import NameSource, unique_suffix
 from controllers.common.ordering import sort_for_deletion
-from controllers.common.pods import is_pod_active, is_terminating, labels_of, name_of, uid_of
+from controllers.common.pods import is_pod_active, is_terminating, labels_of, name_of
 
 from .diffs import calculate_diffs
 from .newpods import new_pod, pvcs_for
@@ -80,15 +80,11 @@ def _delete_pods(cs: CloneSetView, pods: list[JSON], pvcs: list[JSON], reason: s
         pvcs_by_id.setdefault(_instance_id(c), []).append(c)
     actions: list = []
     for pod in pods:
-        held = lifecycle.hold_for_pre_delete(cs.lifecycle, pod, now)
-        if held is not None:
-            actions += held
-            continue
-        actions.append(DeletePod(name_of(pod), uid_of(pod), reason))
-        actions.append(Event("Normal", "SuccessfulDelete", f"succeed to delete pod {name_of(pod)}"))
-        iid = _instance_id(pod)
-        if iid:
-            actions += [DeletePVC(name_of(c)) for c in pvcs_by_id.get(iid, [])]
+        deleted, deleting = lifecycle.delete_through_hooks(cs.lifecycle, pod, now, reason=reason,
+                                                           message=f"succeed to delete pod {name_of(pod)}")
+        actions += deleted
+        if deleting and _instance_id(pod):
+            actions += [DeletePVC(name_of(c)) for c in pvcs_by_id.get(_instance_id(pod), [])]
     return actions
 
 

@@ -5,7 +5,7 @@ annotation `lifecycle.apps.kruise.io/timestamp`. A hook (`preDelete`, `inPlaceUp
 labels and finalizers; a pod is *hooked* when ANY of them is present and *all-hooked* when ALL are.
 
 The transitions shared by the workloads live here (`state_after_refresh`: refreshPodState's state machine,
-`hold_for_pre_delete`: the preDelete half of deletePod); when to call them is the workload's decision
+`delete_through_hooks`: deletePod, through the preDelete hook); when to call them is the workload's decision
 (CloneSet: `controllers/cloneset/update.py` and `scale.py`; Advanced StatefulSet: `controllers/statefulset`).
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .actions import PatchPod
+from .actions import DeletePod, Event, PatchPod
 from .keys import LIFECYCLE_STATE_LABEL, LIFECYCLE_TIMESTAMP_ANNOTATION
 from .podreadiness import PRE_DELETE_HOOK_KEY, PRE_UPDATE_HOOK_KEY, add_not_ready_key, remove_not_ready_key
 from .pods import finalizers_of, format_time, labels_of, name_of, uid_of
@@ -180,3 +180,13 @@ def hold_for_pre_delete(lifecycle: JSON | None, pod: JSON, now: datetime) -> lis
     if not is_pod_hooked(hook, pod):
         return None
     return update_pod_lifecycle(pod, PREPARING_DELETE, marks_pod_not_ready(hook), now)
+
+
+def delete_through_hooks(lifecycle: JSON | None, pod: JSON, now: datetime, *, reason: str,
+                         message: str) -> tuple[list, bool]:
+    """deletePod: (actions, deleting now). A hooked pod moves to PreparingDelete (`hold_for_pre_delete`);
+    any other is deleted (with its uid as a precondition) and a SuccessfulDelete event says `message`."""
+    held = hold_for_pre_delete(lifecycle, pod, now)
+    if held is not None:
+        return held, False
+    return [DeletePod(name_of(pod), uid_of(pod), reason), Event("Normal", "SuccessfulDelete", message)], True

@@ -11,8 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from controllers.common import inplace, lifecycle
-from controllers.common.actions import DeletePod, Event
-from controllers.common.pods import is_terminating, name_of, uid_of
+from controllers.common.pods import is_terminating, name_of
 from controllers.common.revision import equal_to_revision_hash
 
 from .newpods import current_revision_needed, new_pod
@@ -91,13 +90,11 @@ class Round:
 
     def delete_pod(self, pod: JSON) -> tuple[bool, bool]:
         """deletePod: through the preDelete hook. Returns (modified, actually deleting)."""
-        held = lifecycle.hold_for_pre_delete(self.sts.lifecycle, pod, self.now)
-        if held is not None:
-            self.emit(*held)
-            return bool(held), False
-        message = f"delete Pod {name_of(pod)} in StatefulSet {self.sts.name} successful"
-        self.emit(DeletePod(name_of(pod), uid_of(pod), "StatefulSet"), Event("Normal", "SuccessfulDelete", message))
-        return True, True
+        actions, deleting = lifecycle.delete_through_hooks(
+            self.sts.lifecycle, pod, self.now, reason="StatefulSet",
+            message=f"delete Pod {name_of(pod)} in StatefulSet {self.sts.name} successful")
+        self.emit(*actions)
+        return bool(actions), deleting
 
     def refresh(self, pod: JSON) -> None:
         """refreshPodState, once per pod and round: in-place update progress (grace period, next container batch,
