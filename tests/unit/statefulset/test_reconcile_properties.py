@@ -1,14 +1,12 @@
-"""Level-based, idempotent, pure: the same observed state gives the same plan, a converged StatefulSet asks for
-nothing, the inputs are never modified, and any history converges to the right ordinals on the latest
-revision."""
-import copy
-
+"""Level-based, idempotent, pure (`tests/unit/common/properties.py`): the same observed state gives the same
+plan, a converged StatefulSet asks for nothing, the inputs are never modified, and any history converges to the
+right ordinals on the latest revision."""
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from controllers.common import actions as A
 from controllers.statefulset.ordinals import OrdinalRange, ReservedOrdinals
-from controllers.statefulset.reconcile import reconcile
 
+from ..common import properties
 from .world import IN_PLACE_GATE, VCT, World, statefulset
 
 
@@ -19,10 +17,13 @@ def test_inputs_are_not_modified():
     w.settle()
     w.set_image("nginx:1.26")
     w.set_replicas(2)
-    args = (w.sts, list(w.pods.values()), list(w.pvcs.values()), list(w.revisions.values()))
-    before = copy.deepcopy(args)
-    reconcile(*args, w.now)
-    assert args == before
+    properties.assert_inputs_not_modified(w)
+
+
+def test_converged_state_asks_for_nothing():
+    sts = statefulset(replicas=3, volumeClaimTemplates=VCT, rolling={"podUpdatePolicy": "InPlaceIfPossible"})
+    sts["spec"]["template"]["spec"]["readinessGates"] = list(IN_PLACE_GATE)
+    properties.assert_converged_asks_for_nothing(World(sts))
 
 
 def _walk(w, event, tags):
@@ -94,16 +95,8 @@ def test_same_observed_state_same_plan(walk, policy, update, unavailable, scale_
     tags = iter(range(30, 100))
     for event in walk:
         _walk(w, event, tags)
-        first = reconcile(copy.deepcopy(w.sts), copy.deepcopy(list(w.pods.values())), copy.deepcopy(list(w.pvcs.values())),
-                          copy.deepcopy(list(w.revisions.values())), w.now)
-        second = reconcile(w.sts, list(reversed(list(w.pods.values()))), list(reversed(list(w.pvcs.values()))),
-                           list(w.revisions.values()), w.now)
-        assert first == second
+        first = properties.assert_same_state_same_plan(w)
         for a in first.actions:
-            if isinstance(a, (A.PatchPod, A.PatchPodStatus, A.DeletePod)):
-                assert a.name in w.pods  # never acts on pods it did not see
-            if isinstance(a, (A.PatchPVC, A.DeletePVC)):
-                assert a.name in w.pvcs
             assert not isinstance(a, A.DeletePVC)  # PVCs go only through the garbage collector
         if policy == "OrderedReady":
             assert len(first.of_type(A.CreatePod)) <= 1 and len(first.of_type(A.DeletePod)) <= 1
