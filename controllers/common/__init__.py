@@ -1,19 +1,36 @@
-"""Mechanisms written once and shared by the workload controllers (CloneSet, Advanced StatefulSet, ...).
+"""Mechanisms written once and shared by the workload controllers (CloneSet, Advanced StatefulSet, and next
+Advanced DaemonSet and SidecarSet). One mechanism, one place: a kind adds only what is its own.
 
 Every module here is pure: plain dicts in, plain dicts or `actions` out. No API calls, no kopf, no asyncio.
 
-    actions      what a reconcile asks the runtime to do (CreatePod, PatchPod, UpdateStatus, ...) and `Plan`
-    keys         well-known label, annotation, condition and env names (openkruise.md §2.6)
-    names        random instance ids and Kubernetes' safe encoding
-    intstr       int-or-percent values (maxUnavailable, maxSurge, ...)
-    partition    partition maths (CalculatePartitionReplicas)
-    pods         pod predicates: active, ready, available, conditions, times
-    ownership    controller ownerReferences
-    selectors    label selectors: matching and the string form used by the scale subresource
-    revision     ControllerRevisions: hashing, naming, reuse, rollback, collisions, history truncation
-    ordering     update order (ActivePods, priority, scatter) and scale-in order
-    lifecycle    lifecycle hooks: states, hooked checks, transitions
-    podreadiness the KruisePodReady condition and its not-ready message keys
-    inplace      in-place update: what can be updated in place, the pod patch, grace period, completion
-    jsondiff     a minimal RFC 6902 diff, used to classify template changes
+    actions           what a reconcile asks the runtime to do (CreatePod, PatchPod, UpdateStatus, ...) and `Plan`
+    keys              well-known label, annotation, condition and env names (openkruise.md §2.6)
+    names             random instance ids and Kubernetes' safe encoding
+    view              `WorkloadView`: the defensive read of a workload's metadata, spec and status
+    intstr            int-or-percent values (maxUnavailable, maxSurge, ...)
+    partition         partition maths (CalculatePartitionReplicas), for every kind
+    quantity          resource quantities: parsing, comparing, the text the API server writes back
+    pods              object accessors, times, pod predicates: active, ready, available, conditions
+    ownership         controller ownerReferences (making, reading) and the claim of pods (ClaimPods)
+    selectors         label selectors: matching and the string form used by the scale subresource
+    revision          ControllerRevisions: hashing, naming, reuse, rollback, collisions, history truncation
+    newpods           a new pod from a workload's template (GetPodFromTemplate, lifecycle state, claim volumes)
+    ordering          update order (ActivePods, priority, scatter) and scale-in order
+    lifecycle         lifecycle hooks: states, hooked checks, transitions, deleting through the preDelete hook
+    podreadiness      the KruisePodReady condition and its not-ready message keys
+    inplace           in-place update: what can be updated in place, in place or recreate for one pod, the pod
+                      patch, grace period, completion, and a round's refresh that keeps its drains (`hold`)
+    status            workload status: failure conditions, "did it change", the minReadySeconds requeue
+    template_defaults Kubernetes' defaults for pod and PVC templates (the webhook's templateDefaults)
+    jsondiff          a minimal RFC 6902 diff: template change classification, admission responses' patches
+    mergepatch        RFC 7386 JSON merge patches, applied or combined
+
+How a step is written. A mechanism here is a function of plain dicts (and `now`) that returns what it decided:
+a list of actions, or a small result with the actions, when to look again, and an error
+(`inplace.PodUpdate`, `inplace.PodRefresh`, `lifecycle.delete_through_hooks`'s (actions, deleting)). It never
+takes a kind's view or round object, so every kind calls it as it is. A kind's own steps collect those results
+and may do so in the shape of their upstream: CloneSet's steps each return a result (`ScaleResult`,
+`UpdateResult`) that `reconcile` assembles; Advanced StatefulSet mirrors one long upstream function with early
+returns, so its steps append to a `Round` (`statefulset/round.py`). Neither recomputes nor filters what a
+shared function returned: e.g. the drains of this round's in-place updates are kept by `inplace.hold`.
 """

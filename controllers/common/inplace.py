@@ -7,6 +7,11 @@ An in-place update changes a running pod instead of recreating it:
    the images are then applied by `refresh` once the grace period has passed;
 3. `refresh` notices completion (every updated container runs a new image) and sets `InPlaceUpdateReady=True`.
 
+A workload's update step asks `plan_pod_update` whether a pod goes in place (through the inPlaceUpdate hook),
+is recreated (the kind's way) or cannot be updated (InPlaceOnly); its round refreshes every pod with
+`refresh_pod` and sends its actions through `hold`, so that a pod whose update starts again in the same round
+keeps its drain (OpenKruise #2276).
+
 What can be updated in place: only replacements of `spec.containers[*].image` and changes of the template's
 labels/annotations. Two deliberate differences from upstream:
 - completion (OpenKruise #1493): a container also counts as updated when its imageID did not change but it runs
