@@ -19,18 +19,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from controllers.common.actions import ActionFailure, DeletePVC, PatchCloneSet, Plan, UpdateStatus, earliest
+from controllers.common.actions import ActionFailure, DeletePVC, PatchCloneSet, Plan, UpdateStatus
 from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL, VCT_HASH_ANNOTATION
 from controllers.common.names import NameSource
 from controllers.common.pods import as_utc, is_pod_active, is_terminating, labels_of, name_of
 from controllers.common.revision import (live_revision_names, resolve_revisions, template_from_revision,
                                          template_revision_data, truncate_history, volume_claim_templates_hash)
+from controllers.common.round import Round
 from controllers.common.selectors import is_valid_selector
 from controllers.common.status import status_changed
 
 from .scale import plan_scale
 from .spec import API_VERSION, KIND, CloneSetView
-from .status import FAILED_SCALE, FAILED_UPDATE, calculate_status, min_ready_requeue, with_conditions
+from .status import FAILED_SCALE, calculate_status, min_ready_requeue, with_conditions
 from .update import plan_update
 
 JSON = dict[str, Any]
@@ -88,14 +89,12 @@ def reconcile(cloneset: dict, pods: list[dict], pvcs: list[dict], revisions: lis
     all_pods = sorted(pods, key=name_of)
     active = [p for p in all_pods if is_pod_active(p)]
     live_pvcs = sorted((c for c in pvcs if not is_terminating(c)), key=name_of)
-    actions: list = []
-    delays: list[float | None] = []
-    failures: dict[str, str] = {}
+    r = Round(now=now)
 
     # 1.
     if cs.disable_pvc_reuse:
         dropped, live_pvcs = _cleanup_pvcs(active, live_pvcs)
-        actions += dropped
+        r.emit(*dropped)
 
     # 2.
     revs = resolve_revisions(parent=cloneset, api_version=API_VERSION, kind=KIND,
@@ -103,41 +102,34 @@ def reconcile(cloneset: dict, pods: list[dict], pvcs: list[dict], revisions: lis
                              revisions=revisions, collision_count=cs.collision_count,
                              current_revision_name=cs.current_revision, annotations=cs.annotations,
                              recorded=_recorded_on_revisions(cs))
-    actions += revs.actions
+    r.emit(*revs.actions)
     update_name, current_name = name_of(revs.update), name_of(revs.current)
 
     # 3.
-    scale_at = len(actions)
+    scale_at = len(r.actions)
     if not cs.deleting:
         current_template = template_from_revision(revs.current) or cs.template
-        scaled = plan_scale(cs, current_revision=current_name, update_revision=update_name,
-                            current_template=current_template, update_template=cs.template, pods=active,
-                            all_pods=all_pods, pvcs=live_pvcs, now=now, names=names)
-        actions += scaled.actions
-        delays.append(scaled.requeue_after)
-        if scaled.actions and last_failure is not None and last_failure.action in SCALE_ACTIONS:
+        modified = plan_scale(cs, r, current_revision=current_name, update_revision=update_name,
+                              current_template=current_template, update_template=cs.template, pods=active,
+                              all_pods=all_pods, pvcs=live_pvcs, names=names)
+        if len(r.actions) > scale_at and last_failure is not None and last_failure.action in SCALE_ACTIONS:
             # The previous round's create or delete was refused and this one tries again (upstream sets the
             # condition in the failing round itself; only the executor meets the refusal, so it shows here).
-            failures[FAILED_SCALE] = last_failure.message
-        if not scaled.modified:
-            updated = plan_update(cs, current=revs.current, update=revs.update, revisions=revs.owned, pods=active,
-                                  now=now)
-            actions += updated.actions
-            delays.append(updated.requeue_after)
-            if updated.errors:
-                failures[FAILED_UPDATE] = updated.errors[0]
+            r.fail(FAILED_SCALE, last_failure.message)
+        if not modified:
+            plan_update(cs, r, current=revs.current, update=revs.update, revisions=revs.owned, pods=active)
 
     # 4.
     status = calculate_status(cs, active, update_revision=update_name, current_revision=current_name,
                               collision_count=revs.collision_count, now=now)
-    status = with_conditions(status, cs.status, failures, now)
+    status = with_conditions(status, cs.status, r.failures, now)
     if status_changed(cs.status, status):
         # Normally last; while the scale step keeps failing, before it, or the failure would stop the plan first.
-        actions.insert(scale_at if FAILED_SCALE in failures else len(actions), UpdateStatus(status))
-    delays.append(min_ready_requeue(cs, active, now))
+        r.actions.insert(scale_at if FAILED_SCALE in r.failures else len(r.actions), UpdateStatus(status))
+    r.wait(min_ready_requeue(cs, active, now))
 
     # 5. and 6.
-    actions += _truncate_pods_to_delete(cs, active)
+    r.emit(*_truncate_pods_to_delete(cs, active))
     live = live_revision_names(revs.owned, active, status["currentRevision"], update_name)
-    actions += truncate_history(revs.owned, live, cs.revision_history_limit)
-    return Plan(actions, earliest(*delays))
+    r.emit(*truncate_history(revs.owned, live, cs.revision_history_limit))
+    return Plan(r.finish(), r.requeue_after)

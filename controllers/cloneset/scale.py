@@ -15,7 +15,6 @@ deletes the PVCs with its instance id.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +24,7 @@ from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL
 from controllers.common.names import NameSource, unique_suffix
 from controllers.common.ordering import sort_for_deletion
 from controllers.common.pods import is_pod_active, is_terminating, labels_of, name_of
+from controllers.common.round import Round
 
 from .diffs import calculate_diffs
 from .newpods import new_pod, pvcs_for
@@ -35,13 +35,6 @@ JSON = dict[str, Any]
 
 # How soon to look again when a replacement waits for a terminating pod that still holds its name.
 WAIT_FOR_NAME_SECONDS = 1.0
-
-
-@dataclass
-class ScaleResult:
-    actions: list = field(default_factory=list)
-    modified: bool = False  # True: the update step must wait for the next round
-    requeue_after: float | None = None
 
 
 def _instance_id(obj: JSON) -> str:
@@ -137,15 +130,18 @@ def _instance_ids(count: int, all_pods: list[JSON], pvcs: list[JSON],
     return ids, deferred
 
 
-def plan_scale(cs: CloneSetView, *, current_revision: str, update_revision: str, current_template: JSON,
+def plan_scale(cs: CloneSetView, r: Round, *, current_revision: str, update_revision: str, current_template: JSON,
                update_template: JSON, pods: list[JSON], all_pods: list[JSON], pvcs: list[JSON],
-               now: datetime, names: NameSource) -> ScaleResult:
-    """`pods` are the active pods; `all_pods` also the terminating and finished ones (they still hold names)."""
+               names: NameSource) -> bool:
+    """`pods` are the active pods; `all_pods` also the terminating and finished ones (they still hold names).
+    True when the step modified something: the update step must then wait for the next round."""
+    now = r.now
     # 1.
     specified, pre_delete, num_to_delete = planned_deletes(cs, pods)
     actions = _manage_preparing_delete(cs, pods, pre_delete, num_to_delete, now)
     if actions:
-        return ScaleResult(actions, modified=True)
+        r.emit(*actions)
+        return True
 
     # 2.
     def is_update(pod: JSON, revision: str) -> bool:
@@ -153,10 +149,9 @@ def plan_scale(cs: CloneSetView, *, current_revision: str, update_revision: str,
     diffs = calculate_diffs(cs, pods, current_revision, update_revision, now, is_update)
     updated = [p for p in pods if is_update(p, update_revision)]
     not_updated = [p for p in pods if not is_update(p, update_revision)]
-    events: list = []
     if diffs.scale_up_num > diffs.scale_up_limit:
-        events.append(Event("Warning", "ScaleUpLimited", "scaleUp is limited because of "
-                            f"scaleStrategy.maxUnavailable, limit: {diffs.scale_up_limit}"))
+        r.emit(Event("Warning", "ScaleUpLimited", "scaleUp is limited because of "
+                     f"scaleStrategy.maxUnavailable, limit: {diffs.scale_up_limit}"))
 
     # 3.
     if diffs.scale_up_num > 0:
@@ -167,19 +162,17 @@ def plan_scale(cs: CloneSetView, *, current_revision: str, update_revision: str,
             at_current = n < current_n
             pod = new_pod(cs, current_template if at_current else update_template,
                           current_revision if at_current else update_revision, iid, now)
-            for _, pvc in pvcs_for(cs, iid):
-                if name_of(pvc) not in existing_pvcs:
-                    actions.append(CreatePVC(pvc))
-            actions.append(CreatePod(pod))
-            actions.append(Event("Normal", "SuccessfulCreate", f"succeed to create pod {name_of(pod)}"))
-        return ScaleResult(events + actions, modified=bool(ids),
-                           requeue_after=WAIT_FOR_NAME_SECONDS if deferred else None)
+            r.emit(*(CreatePVC(pvc) for _, pvc in pvcs_for(cs, iid) if name_of(pvc) not in existing_pvcs))
+            r.emit(CreatePod(pod), Event("Normal", "SuccessfulCreate", f"succeed to create pod {name_of(pod)}"))
+        r.wait(WAIT_FOR_NAME_SECONDS if deferred else None)
+        return bool(ids)
 
     # 4.
     if pre_delete:
         actions = _delete_pods(cs, pre_delete, pvcs, "preDelete hook released", now)
         if actions:
-            return ScaleResult(events + actions, modified=True)
+            r.emit(*actions)
+            return True
 
     # 5.
     pre_delete_names = {name_of(p) for p in pre_delete}
@@ -188,7 +181,8 @@ def plan_scale(cs: CloneSetView, *, current_revision: str, update_revision: str,
         actions = _delete_pods(cs, _within_ready_budget(to_delete, diffs.delete_ready_limit, now), pvcs,
                                "specified delete", now)
         if actions:
-            return ScaleResult(events + actions, modified=True)
+            r.emit(*actions)
+            return True
 
     # 6.
     if diffs.scale_down_num > 0 and num_to_delete == 0:
@@ -196,5 +190,6 @@ def plan_scale(cs: CloneSetView, *, current_revision: str, update_revision: str,
                                    updated, now)
         actions = _delete_pods(cs, _within_ready_budget(chosen, diffs.delete_ready_limit, now), pvcs,
                                "scale in", now)
-        return ScaleResult(events + actions, modified=bool(actions))
-    return ScaleResult(events, modified=False)
+        r.emit(*actions)
+        return bool(actions)
+    return False

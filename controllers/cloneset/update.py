@@ -11,31 +11,25 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from controllers.common import inplace, lifecycle
-from controllers.common.actions import Event, PatchPod, earliest
+from controllers.common.actions import Event, PatchPod
 from controllers.common.keys import (CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL,
                                      SPECIFIED_DELETE_LABEL)
 from controllers.common.ordering import priority_sort, scatter_sort, sort_active_indexes
 from controllers.common.pods import labels_of, name_of, uid_of
 from controllers.common.revision import (equal_to_revision_hash, revision_labels, short_hash,
                                          volume_claim_templates_match)
+from controllers.common.round import Round
 
 from .diffs import Diffs, calculate_diffs
 from .podstate import is_pod_available
 from .spec import CloneSetView
+from .status import FAILED_UPDATE
 
 JSON = dict[str, Any]
-
-
-@dataclass
-class UpdateResult:
-    actions: list = field(default_factory=list)
-    requeue_after: float | None = None
-    errors: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -109,7 +103,8 @@ def fix_pod_template_hash(pod: JSON) -> list:
     labels = labels_of(pod)
     if POD_TEMPLATE_HASH_LABEL in labels or not labels.get(CONTROLLER_REVISION_HASH_LABEL):
         return []
-    patch: JSON = {"metadata": {"labels": {POD_TEMPLATE_HASH_LABEL: short_hash(labels[CONTROLLER_REVISION_HASH_LABEL])}}}
+    short = short_hash(labels[CONTROLLER_REVISION_HASH_LABEL])
+    patch: JSON = {"metadata": {"labels": {POD_TEMPLATE_HASH_LABEL: short}}}
     if uid_of(pod):
         patch["metadata"]["uid"] = uid_of(pod)
     return [PatchPod(name_of(pod), patch, "strategic")]
@@ -148,44 +143,38 @@ def update_pod(cs: CloneSetView, pod: JSON, target: JSON, revisions: list[JSON],
 # ---------------------------------------------------------------------------------------------------------
 # The step
 
-def plan_update(cs: CloneSetView, *, current: JSON, update: JSON, revisions: list[JSON], pods: list[JSON],
-                now: datetime) -> UpdateResult:
+def plan_update(cs: CloneSetView, r: Round, *, current: JSON, update: JSON, revisions: list[JSON],
+                pods: list[JSON]) -> None:
     """`pods` are the active pods; `revisions` the CloneSet's ControllerRevisions (to find each pod's template)."""
-    result = UpdateResult()
-
     # What the update would do this round; computed first, as its pods' drains must be held (`inplace.hold`).
-    updates: list[tuple[JSON, inplace.PodUpdate]] = []
+    updates: list[inplace.PodUpdate] = []
     if not cs.paused:
-        target_name, chosen = select_pods_to_update(cs, pods, name_of(current), name_of(update), now)
+        target_name, chosen = select_pods_to_update(cs, pods, name_of(current), name_of(update), r.now)
         target = update if target_name == name_of(update) else current
         for pod in chosen:
-            planned = update_pod(cs, pod, target, revisions, now)
-            updates.append((pod, planned))
+            planned = update_pod(cs, pod, target, revisions, r.now)
+            updates.append(planned)
+            if planned.started:
+                r.holding.add(name_of(pod))
             if planned.error:
                 break  # upstream stops at the first failing pod
-    holding = {name_of(p) for p, u in updates if u.started}
 
     # refreshPodState and fixPodTemplateHashLabel; a lifecycle or label change ends the step for this round.
     blocking: list = []
-    delays: list[float | None] = []
     for pod in pods:
-        refreshed = inplace.refresh_pod(pod, cs.lifecycle, name_of(update), now)
-        result.actions += refreshed.actions
+        refreshed = inplace.refresh_pod(pod, cs.lifecycle, name_of(update), r.now)
+        r.emit(*refreshed.actions)
         blocking += refreshed.moved + fix_pod_template_hash(pod)
-        delays.append(refreshed.requeue_after)
+        r.wait(refreshed.requeue_after)
         if refreshed.error:
-            result.errors.append(refreshed.error)
+            r.fail(FAILED_UPDATE, refreshed.error)
     if blocking:
-        result.actions = inplace.hold(result.actions + blocking, holding)
-        result.requeue_after = earliest(*delays)
-        return result
+        r.emit(*blocking)
+        return
 
-    for _, planned in updates:
-        result.actions += planned.actions
-        delays.append(planned.requeue_after)
+    for planned in updates:
+        r.emit(*planned.actions)
+        r.wait(planned.requeue_after)
         if planned.error:
-            result.errors.append(planned.error)
-            result.actions.append(Event("Warning", "FailedUpdatePodInPlace", planned.error))
-    result.actions = inplace.hold(result.actions, holding)
-    result.requeue_after = earliest(*delays)
-    return result
+            r.fail(FAILED_UPDATE, planned.error)
+            r.emit(Event("Warning", "FailedUpdatePodInPlace", planned.error))

@@ -4,6 +4,7 @@ Advanced DaemonSet and SidecarSet). One mechanism, one place: a kind adds only w
 Every module here is pure: plain dicts in, plain dicts or `actions` out. No API calls, no kopf, no asyncio.
 
     actions           what a reconcile asks the runtime to do (CreatePod, PatchPod, UpdateStatus, ...) and `Plan`
+    round             `Round`: what a reconcile round has decided so far, appended to by the kind's steps
     keys              well-known label, annotation, condition and env names (openkruise.md §2.6)
     names             random instance ids and Kubernetes' safe encoding
     view              `WorkloadView`: the defensive read of a workload's metadata, spec and status
@@ -25,12 +26,15 @@ Every module here is pure: plain dicts in, plain dicts or `actions` out. No API 
     jsondiff          a minimal RFC 6902 diff: template change classification, admission responses' patches
     mergepatch        RFC 7386 JSON merge patches, applied or combined
 
-How a step is written. A mechanism here is a function of plain dicts (and `now`) that returns what it decided:
-a list of actions, or a small result with the actions, when to look again, and an error
-(`inplace.PodUpdate`, `inplace.PodRefresh`, `lifecycle.delete_through_hooks`'s (actions, deleting)). It never
-takes a kind's view or round object, so every kind calls it as it is. A kind's own steps collect those results
-and may do so in the shape of their upstream: CloneSet's steps each return a result (`ScaleResult`,
-`UpdateResult`) that `reconcile` assembles; Advanced StatefulSet mirrors one long upstream function with early
-returns, so its steps append to a `Round` (`statefulset/round.py`). Neither recomputes nor filters what a
-shared function returned: e.g. the drains of this round's in-place updates are kept by `inplace.hold`.
+How a step is written (one style for every kind):
+- a mechanism here is a function of plain dicts (and `now`) that returns what it decided: a list of actions, or
+  a small result with the actions, when to look again and an error (`inplace.PodUpdate`, `inplace.PodRefresh`,
+  `lifecycle.delete_through_hooks`'s (actions, deleting)). It never takes a kind's view or round, so every kind
+  calls it as it is;
+- a kind's step takes its view and the `round.Round` (a kind may extend it with its own state, as Advanced
+  StatefulSet does with its pods by ordinal), emits those results into it in the order upstream makes its API
+  calls (`emit`, `wait`, `fail`, `holding`), and returns only what steers the next step (CloneSet's scale step:
+  "modified"; Advanced StatefulSet's: go on or stop). `reconcile` turns the round into the `Plan`
+  (`finish`, `requeue_after`). Nothing filters actions afterwards: the drains of this round's in-place updates
+  are kept by `inplace.hold`, inside `finish`.
 """

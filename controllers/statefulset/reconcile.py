@@ -105,7 +105,7 @@ def reconcile(statefulset: dict, pods: list[dict], pvcs: list[dict], revisions: 
             rolling_update(r)
 
     if (message := _failed_create(last_failure, r.actions)) is not None:
-        r.failures.setdefault(FAILED_CREATE_POD, message)
+        r.fail(FAILED_CREATE_POD, message)
 
     # 5.
     replicas = [(s.ordinal, s.pod) for s in slots if s.pod is not None]

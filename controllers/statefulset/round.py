@@ -1,8 +1,8 @@
 """The state of one reconcile round: the pods laid out by ordinal, and what the round has decided so far.
 
 Upstream (`stateful_set_control.go updateStatefulSet`) walks the same structures with API calls in between;
-here every call becomes an action appended to `Round.actions`, in the order upstream would make them, and a
-step that upstream ends with `return` ends the round (`Round.exit`).
+here every call becomes an action appended to the round (`common.round.Round`), in the order upstream would
+make them, and a step that upstream ends with `return` ends the round.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from controllers.common import inplace, lifecycle
+from controllers.common import round as common_round
 from controllers.common.pods import is_terminating, name_of
 from controllers.common.revision import equal_to_revision_hash
 
@@ -18,6 +19,7 @@ from .newpods import current_revision_needed, new_pod
 from .ordinals import OrdinalRange
 from .podstate import is_healthy
 from .spec import StatefulSetView
+from .status import FAILED_UPDATE_POD
 
 JSON = dict[str, Any]
 
@@ -40,10 +42,9 @@ class Slot:
         return self.pod if self.pod is not None else self.new or {}
 
 
-@dataclass
-class Round:
+@dataclass(kw_only=True)
+class Round(common_round.Round):
     sts: StatefulSetView
-    now: datetime
     range: OrdinalRange
     current: JSON  # ControllerRevisions
     update: JSON
@@ -53,13 +54,9 @@ class Round:
     slots: list[Slot]
     condemned: list[tuple[int, JSON]]  # decreasing ordinal
     pvcs: dict[str, JSON]
-    actions: list = field(default_factory=list)
-    delays: list[float | None] = field(default_factory=list)
-    failures: dict[str, str] = field(default_factory=dict)
     scale_budget: int | None = None  # scaleStrategy.maxUnavailable, spent by processReplica
     lifecycle_moved: bool = False  # a refresh changed some pod's lifecycle state: no update this round
     refreshed: set[str] = field(default_factory=set)
-    holding: set[str] = field(default_factory=set)  # pods whose in-place update starts this round
 
     @property
     def current_name(self) -> str:
@@ -72,12 +69,6 @@ class Round:
     @property
     def monotonic(self) -> bool:
         return not self.sts.parallel
-
-    def emit(self, *actions: Any) -> None:
-        self.actions.extend(actions)
-
-    def wait(self, seconds: float | None) -> None:
-        self.delays.append(seconds)
 
     # -- building blocks shared by the scale and update steps
 
@@ -105,7 +96,7 @@ class Round:
         self.refreshed.add(name)
         res = inplace.refresh_pod(pod, self.sts.lifecycle, self.update_name, self.now)
         if res.error:
-            self.failures.setdefault("FailedUpdatePod", res.error)
+            self.fail(FAILED_UPDATE_POD, res.error)
         self.emit(*res.actions)
         self.wait(res.requeue_after)
         self.emit(*res.moved)
@@ -116,10 +107,6 @@ class Round:
         ordinals = [s.ordinal for s in self.slots if s.pod is None or not is_healthy(s.pod)]
         ordinals += [o for o, p in self.condemned if not is_healthy(p)]
         return min(ordinals) if ordinals else None
-
-    def finish(self) -> list:
-        """The actions as sent: `inplace.hold` keeps the drains of the pods whose update starts this round."""
-        return inplace.hold(self.actions, self.holding)
 
 
 def lay_out(sts: StatefulSetView, members: list[tuple[int, JSON]], rng: OrdinalRange, update_name: str,

@@ -72,7 +72,7 @@ def _specified_deletes(r: Round, unavailable: set[str]) -> set[str]:
 
 
 def _fail(r: Round, message: str) -> None:
-    r.failures.setdefault(FAILED_UPDATE_POD, message)
+    r.fail(FAILED_UPDATE_POD, message)
     r.emit(Event("Warning", "FailedUpdatePodInPlace", message))
 
 
