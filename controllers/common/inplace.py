@@ -382,7 +382,22 @@ def normalize_image(image: str) -> str:
 
 
 def containers_update_error(pod: JSON, state: JSON) -> str | None:
-    """defaultCheckContainersInPlaceUpdateCompleted plus the #1493 fix; None when every container is done."""
+    """defaultCheckContainersInPlaceUpdateCompleted, judged by restarts; None when every container is done.
+
+    Done means the kubelet restarted the container since the update began: a new containerID, or a restartCount
+    above the recorded one. Upstream's test (imageID changed, or the same imageID with the spec image reported)
+    misfires both ways on a v1.20 kubelet over containerd:
+    - the imageID of one unchanged container changes form: containerd looks it up at every status (the image's
+      first repo digest, else its bare `sha256:` id), so another pod pulling the image under another name turns
+      `registry/x@sha256:…` into `localhost:5000/x@sha256:…`, and the old container looked done (issue 19: the
+      rollout reported done with restartCount 0). An empty imageID (the container being recreated) did too;
+    - a new tag of the same digest never changes the imageID (OpenKruise #1493), and containerd reports any tag
+      of the digest as `image`, so only the restart tells.
+    Accepted trade-off: a crash restart in the instant before the kubelet sees the new spec counts as done too;
+    the kubelet then restarts it once more into the new image.
+    Compatibility: a state written before containerIDs were recorded keeps upstream's imageID rule, except that
+    an empty imageID never counts as changed.
+    """
     spec_images = {c.get("name"): normalize_image(c.get("image", "")) for c in containers_of(pod)}
     remaining = dict(state.get("lastContainerStatuses") or {})
     for cs in container_statuses_of(pod):
@@ -390,19 +405,22 @@ def containers_update_error(pod: JSON, state: JSON) -> str | None:
         if name not in remaining:
             continue
         old = remaining.pop(name) or {}
-        if old.get("imageID") != cs.get("imageID"):
-            continue
-        old_cid = old.get("containerID")
-        if old_cid:
-            # The kubelet restarts a container whose spec image changed; a new container after the patch is
-            # the update. The reported `image` cannot tell (containerd reports any tag of the digest: a
-            # retag shows an old tag, seen on the sandbox's real node), and the imageID of a retag never
-            # changes. Accepted trade-off: a crash restart in the instant before the kubelet sees the new
-            # spec would count as done too; the kubelet then restarts it once more into the new image.
-            if cs.get("containerID") and cs.get("containerID") != old_cid:
+        old_cid, old_restarts = old.get("containerID"), old.get("restartCount")
+        cid, image_id = cs.get("containerID") or "", cs.get("imageID") or ""
+        if old_cid or old_restarts is not None:
+            if (old_cid and cid and cid != old_cid) or (
+                    old_restarts is not None and int(cs.get("restartCount") or 0) > int(old_restarts)):
                 continue
-        elif normalize_image(cs.get("image", "")) == spec_images.get(name):
-            continue  # a state written before containerIDs were recorded: trust the reported image
+            return f"container {name} imageID not changed"  # upstream's words, whatever the rule
+        if not old.get("imageID"):
+            # Nothing recorded: the container had not started when the update began (waiting on a pull, say).
+            if cid and image_id:
+                continue
+            return f"container {name} imageID not changed"
+        if image_id and image_id != old["imageID"]:
+            continue
+        if image_id and normalize_image(cs.get("image", "")) == spec_images.get(name):
+            continue  # upstream: the same imageID, but the status image is the spec image
         return f"container {name} imageID not changed"
     if remaining:
         return f"not found statuses of containers {sorted(remaining)}"
