@@ -301,8 +301,9 @@ def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: di
     drain = set_ready_condition(pod, "False", now, START_IN_PLACE_UPDATE)
     if drain:
         actions.append(drain)
-    # With a grace period, updateTimestamp is when the grace began: kept to the microsecond, so that the images
-    # change gracePeriodSeconds after the drain, not up to a second sooner (upstream's whole seconds allow that).
+    # updateTimestamp is this plan's time, kept to the microsecond. The drain lands later (the executor may send
+    # other writes first), so with a grace period refresh measures it from the drain as seen stored, and uses
+    # this time only to tell that restamp from the plan's own lastTransitionTime (see _finish_grace_period).
     state: JSON = {"revision": spec.revision, "updateTimestamp": format_precise_time(now),
                    "lastContainerStatuses": None}
     parts: list[JSON] = []
@@ -466,7 +467,32 @@ def _finish_grace_period(pod: JSON, text: str, now: datetime) -> RefreshResult:
     if state is None:
         return RefreshResult(error=f"pod {name_of(pod)} has {INPLACE_UPDATE_GRACE_ANNOTATION} but "
                                    f"{INPLACE_UPDATE_STATE_ANNOTATION} not found")
+    # The grace runs from when the pod was really not ready: the drain write lands after the plan that made it
+    # (the executor may send other writes first, or wait on its rate limit), so updateTimestamp, the plan's clock,
+    # can be early. The API server keeps the lastTransitionTime we sent, the plan's time too; so the first round
+    # that sees the drain stored restamps it with a time after that round began (the drain was in the cache it
+    # read), and the grace runs from the restamp. A restamp is later than updateTimestamp, a plan's drain never.
     started = parse_time(state.get("updateTimestamp"))
+    if has_readiness_gate(pod, INPLACE_UPDATE_READY):
+        drain = get_condition(pod, INPLACE_UPDATE_READY) or {}
+        drained_at = parse_time(drain.get("lastTransitionTime"))
+        if drain.get("status") != "False" or (drained_at is not None and started is not None
+                                                and drained_at <= started):
+            # Whole seconds (the API server drops fractions), rounded up: never before this round began, and
+            # after updateTimestamp, which tells a restamp from the plan's own time.
+            base = max(now, started or now)
+            stamp = base.replace(microsecond=0) + timedelta(seconds=1 if base.microsecond else 0)
+            if started is not None and stamp <= started:
+                stamp += timedelta(seconds=1)
+            conditions = [condition_patch(INPLACE_UPDATE_READY, "False", stamp, reason=START_IN_PLACE_UPDATE)]
+            ready = ready_condition_after(pod, {INPLACE_UPDATE_READY: "False"}, now)
+            if ready and drain.get("status") != "False":
+                conditions.append(ready)  # the drain was undone meanwhile: drain again
+            restamp = PatchPodStatus(name_of(pod), {"status": {"conditions": conditions}})
+            left = seconds_until(stamp + timedelta(seconds=spec.grace_seconds), now)
+            return RefreshResult([restamp], requeue_after=float(math.ceil(left)))
+        if drained_at is not None:
+            started = drained_at  # a condition without a time (not ours) leaves updateTimestamp in charge
     if started is not None:
         left = seconds_until(started + timedelta(seconds=spec.grace_seconds), now)
         if left > 0:

@@ -401,3 +401,76 @@ def test_legacy_state_never_counts_an_empty_image_id_as_changed():
     assert I.pod_update_error(p) == "container main imageID not changed"
     s.update(imageID="id-nginx:1.26", containerID="cid-new")
     assert I.pod_update_error(p) is None  # upstream's rule for states without a containerID
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The grace period runs from when the drain was stored, not from the plan (issue 19)
+
+def _store_status(pod_, patch):
+    """The API server applying a status patch: conditions merged by type, as sent (lastTransitionTime too)."""
+    p = copy.deepcopy(pod_)
+    by_type = {c["type"]: c for c in p["status"]["conditions"]}
+    for c in patch["status"]["conditions"]:
+        by_type[c["type"]] = {k: v for k, v in c.items() if v is not None}
+    p["status"]["conditions"] = list(by_type.values())
+    return p
+
+
+def _first_image_patch(delay: float, grace: int = 2, tick: float = 0.1):
+    """Plan at NOW; the drain lands `delay` s later (the executor sent other writes first), the pod patch right
+    after it; reconciles every `tick` s from then on, each applying what it writes at once. Returns the time of
+    the round that sends the image patch, and the drain's storage time."""
+    p = running()
+    p["status"]["conditions"][-1]["lastTransitionTime"] = "2024-05-01T11:00:00Z"
+    drain, patch = I.start_update(p, I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"},
+                                                  grace_seconds=grace), NOW).actions
+    stored = NOW + timedelta(seconds=delay)
+    p = _after(_store_status(p, drain.patch), patch.patch)
+    at = stored + timedelta(seconds=tick)
+    for _ in range(int((grace + delay + 5) / tick)):
+        res = I.refresh(p, at)
+        for action in res.actions:
+            if isinstance(action, A.PatchPod) and "spec" in action.patch:
+                return at, stored
+            p = _store_status(p, action.patch)
+        at += timedelta(seconds=tick)
+    raise AssertionError("the images were never patched")
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.1, 0.4, 0.95, 1.5, 2.5])
+def test_the_images_change_a_whole_grace_after_the_drain_was_stored(delay):
+    sent, stored = _first_image_patch(delay)
+    assert (sent - stored).total_seconds() >= 2, f"image patch {(sent - stored).total_seconds():.2f} s after the drain"
+    assert (sent - stored).total_seconds() <= 2 + 1 + 0.1 + 0.1 + 1e-6, "at most a second late (whole seconds)"
+
+
+def test_a_drain_stored_late_is_restamped_by_the_round_that_sees_it():
+    p = running()
+    p["status"]["conditions"][-1]["lastTransitionTime"] = "2024-05-01T11:00:00Z"
+    drain, patch = I.start_update(p, I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"},
+                                                  grace_seconds=2), NOW).actions
+    assert drain.patch["status"]["conditions"][0]["lastTransitionTime"] == "2024-05-01T12:00:00Z"  # plan's time
+    p = _after(_store_status(p, drain.patch), patch.patch)  # stored at NOW + 1.5 s, as sent
+    seen = I.refresh(p, NOW + timedelta(seconds=1.6))
+    [restamp] = seen.actions
+    assert restamp.patch == {"status": {"conditions": [
+        {"type": "InPlaceUpdateReady", "status": "False", "lastTransitionTime": "2024-05-01T12:00:02Z",
+         "reason": "StartInPlaceUpdate", "message": None}]}}
+    assert seen.requeue_after == 3.0
+    p = _store_status(p, restamp.patch)
+    assert I.refresh(p, NOW + timedelta(seconds=2)).actions == []  # the plan's clock would patch the images here
+    wait = I.refresh(p, NOW + timedelta(seconds=3.9))
+    assert wait.actions == [] and wait.requeue_after == 1.0
+    [images] = I.refresh(p, NOW + timedelta(seconds=4)).actions
+    assert images.patch["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
+
+
+def test_a_drain_undone_during_the_grace_is_done_again():
+    p = running()
+    spec = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"}, grace_seconds=2)
+    drain, patch = I.start_update(p, spec, NOW).actions
+    p = _after(p, patch.patch)  # InPlaceUpdateReady still True (someone put it back)
+    [again] = I.refresh(p, NOW + timedelta(seconds=5)).actions
+    conds = {c["type"]: c for c in again.patch["status"]["conditions"]}
+    assert conds["InPlaceUpdateReady"]["status"] == "False" and conds["Ready"]["status"] == "False"
+    assert conds["InPlaceUpdateReady"]["lastTransitionTime"] == "2024-05-01T12:00:05Z"  # now, a whole second
