@@ -4,14 +4,14 @@ An in-place update changes a running pod instead of recreating it:
 1. `InPlaceUpdateReady=False` (reason StartInPlaceUpdate), so the pod leaves its Services first;
 2. one pod patch writes the new revision labels, the `apps.kruise.io/inplace-update-state` annotation and either
    the new images now, or, with `gracePeriodSeconds > 0`, the `apps.kruise.io/inplace-update-grace` annotation;
-   the images are then applied by `refresh` once the grace period has passed;
-3. `refresh` notices completion (every updated container runs a new image) and sets `InPlaceUpdateReady=True`.
+   the images are then applied by `refresh` once the grace period has passed since the drain was stored;
+3. `refresh` notices completion (the kubelet restarted every updated container) and sets `InPlaceUpdateReady=True`.
 
 What can be updated in place: only replacements of `spec.containers[*].image` and changes of the template's
 labels/annotations. Two deliberate differences from upstream:
-- completion (OpenKruise #1493): a container also counts as updated when its imageID did not change but it runs
-  the new image reference and is a new container (its containerID changed since the update began). We record
-  `containerID` next to `imageID` in `lastContainerStatuses`, as OpenKruise master does;
+- completion is judged by restarts, not imageIDs (issue 19; also OpenKruise #1493, a new tag of one digest): a
+  container is updated once its containerID changed since the update began. We record `containerID` next to
+  `imageID` in `lastContainerStatuses` (upstream, to v1.9 and master, records only `imageID`);
 - a template label/annotation that a container reads through an env `fieldRef` cannot be updated in place:
   upstream restarts such containers through kruise-daemon, which this project does not run, so it falls back
   to recreating the pod (InPlaceIfPossible) or refuses (InPlaceOnly) instead of leaving a stale env behind.
