@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from controllers.kube import ApiError, KubeClient, resource_path
+from kube import ApiError, KubeClient, resource_path
 
 log = logging.getLogger(__name__)
 

@@ -309,7 +309,7 @@ def test_a_renewed_certificate_keeps_its_ca(cluster: Cluster, namespace: str):
     import asyncio
     import datetime
 
-    from controllers.kube import KubeClient, load_config
+    from kube import KubeClient, load_config
     from controllers.webhook.certs import CertificateStore, CertSettings
 
     async def twice() -> tuple:
@@ -336,7 +336,7 @@ def test_replicas_starting_at_once_converge_on_one_certificate(cluster: Cluster,
     """Five managers' certificate stores race to create the same Secret on the real API server."""
     import asyncio
 
-    from controllers.kube import KubeClient, load_config
+    from kube import KubeClient, load_config
     from controllers.webhook.certs import CertificateStore, CertSettings
 
     async def race() -> list:

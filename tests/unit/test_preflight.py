@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ack_kruise import preflight
-from controllers.kube import ApiError
+from kube import ApiError
 from tests import k8s_openapi
 
 REPO = Path(__file__).resolve().parents[2]
