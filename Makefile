@@ -28,7 +28,7 @@ images: $(PY)
 	@$(BIN)/ack-kruise sandbox images
 
 image: $(PY)
-	@$(BIN)/ack-kruise sandbox image
+	@$(BIN)/ack-kruise image
 
 e2e-incluster: $(PY)
 	$(PY) -m pytest tests/e2e/incluster -m sandbox_lifecycle
@@ -66,7 +66,7 @@ verify: $(PY)
 
 release: $(PY)
 	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z [REPO_URL=https://...]" >&2; exit 2; }
-	$(PY) -m generator.release --version $(VERSION) $(if $(REPO_URL),--repo-url $(REPO_URL))
+	$(PY) -m release.chart --version $(VERSION) $(if $(REPO_URL),--repo-url $(REPO_URL))
 
 sandbox-up: $(PY)
 	@$(BIN)/ack-kruise sandbox up

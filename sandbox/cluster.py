@@ -149,7 +149,7 @@ class Sandbox:
                     ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")}
         if options.real_node:
             realnode.check_prerequisites()
-            realnode.claim(self.state_dir)
+            realnode.claim(self.state_dir, lambda owner: Sandbox(owner).is_running())
         if options.simulated_nodes_tainted is None:
             options.simulated_nodes_tainted = options.real_node
         if options.apiserver_port:
