@@ -16,7 +16,7 @@ help:
 	@echo "make bench [QUICK=1]  controllers vs kube-controller-manager and a raw client; writes bench/results.md and .png"
 	@echo "make test-unit  only the tests that need no API server"
 	@echo "make generate   write CRDs, chart templates, docs and the runtime schema from schema/ and policies/"
-	@echo "make lint       generated files up to date, the import layering (.importlinter)"
+	@echo "make lint       generated files up to date, the import layering (.importlinter), pyflakes (ruff)"
 	@echo "make verify     fast checks: make lint, then the unit tests"
 	@echo "make e2e-incluster  the packaged chart installed with that image on its own sandbox: walkthroughs, upgrade, faults"
 	@echo "make release VERSION=x.y.z [REPO_URL=https://...]   stamp, package and index the chart into dist/"
@@ -59,10 +59,11 @@ generate: $(PY)
 	$(BIN)/ack-kruise generate
 
 # What `make verify` and `make test` check first, in seconds: generated files up to date (names any file that
-# drifted), and the layering of .importlinter (which package may import which).
+# drifted), the layering of .importlinter (which package may import which), and the pyflakes rules.
 lint: $(PY)
 	$(BIN)/ack-kruise generate --check
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check --no-cache --quiet .
 
 # Fast checks (well under a minute): `make lint`, then the pure unit tests. `make test` runs everything else.
 verify: lint

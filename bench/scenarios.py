@@ -106,7 +106,6 @@ ASTS = Contender("asts", "Advanced StatefulSet Parallel (ack-kruise)", "manager"
                  "apps.kruise.io/v1beta1", "statefulsets", advanced_statefulset)
 
 CONTENDERS = (RAW, DEPLOYMENT, STATEFULSET, CLONESET, ASTS)
-ROLLOUT_BASELINE = "deployment-rolling"
 
 
 async def raw_create(client: KubeClient, namespace: str, replicas: int, concurrency: int = 64) -> None:

@@ -138,11 +138,6 @@ def image_names() -> list[str]:
     return [f"{images.LOCAL_REGISTRY}/{repository}:{version}"]
 
 
-def sandbox_image() -> str:
-    """The name pods pull from the sandbox's registry; `--set manager.image.repository=` its part before `:`."""
-    return image_names()[0]
-
-
 def debian_mirror() -> str:
     """The Debian mirror this machine's apt uses (deb822 or one-line sources)."""
     for path in [Path("/etc/apt/sources.list.d/debian.sources"), *sorted(Path("/etc/apt/sources.list.d").glob("*.sources"))]:

@@ -22,10 +22,6 @@ from . import pki, processes, realnode, tools
 from .processes import ProcessRecord
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
-# Start order; `down` stops in reverse, except that the scheduler and KCM go before the real node's pods
-# are deleted, so that no controller recreates them behind our back.
-COMPONENT_ORDER = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "nodesim",
-                   "docker-registry", "containerd", "kubelet", "kube-proxy", "kruise-manager"]
 
 
 class SandboxError(Exception):
@@ -172,8 +168,7 @@ class Sandbox:
         t0 = time.monotonic()
         d = self.state_dir
         logs = d / "logs"
-        for sub in ("pki",):
-            shutil.rmtree(d / sub, ignore_errors=True)
+        shutil.rmtree(d / "pki", ignore_errors=True)
         ports = {
             "etcd": options.etcd_port or _free_port(),
             "etcd-peer": _free_port(),

@@ -33,7 +33,6 @@ POD_BRIDGE = "cni0"
 POD_CIDR = "10.88.0.0/16"
 REGISTRY_ADDR = "127.0.0.1:5000"  # image names say localhost:5000, so the port is fixed
 OWNER_FILE = Path("/run/ack-kruise-real-node.owner")
-COMPONENTS = ("docker-registry", "containerd", "kubelet", "kube-proxy")
 CNI_NETWORK = "ack-kruise-sandbox"
 
 

@@ -233,12 +233,6 @@ class CertificateStore:
                                              self.s.cert_validity)
         return CertBundle(ca_pem, cert_pem, key_pem, previous), ca_key_pem
 
-    def earliest_renewal(self, bundle: CertBundle) -> datetime.datetime:
-        """When `ensure` will next have work to do."""
-        cert = x509.load_pem_x509_certificate(bundle.cert_pem)
-        ca = x509.load_pem_x509_certificate(bundle.ca_pem)
-        return min(cert.not_valid_after_utc, ca.not_valid_after_utc) - self.s.renew_before
-
 
 def _valid_ca(pem: bytes) -> bool:
     try:

@@ -7,9 +7,6 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-from cryptography import x509
-
 from tests.kube import ON_SIMULATED_NODES, Cluster, wait_for
 from tests.manager import AdmissionLoad, ManagerProcess, install_webhook_copy, webhook_only_manager
 
@@ -253,11 +250,6 @@ def test_two_managers_one_leads_and_the_other_takes_over(cluster: Cluster, names
     finally:
         a.stop()
         b.stop()
-
-
-def _serial_of(cluster: Cluster) -> int:
-    secret = cluster.core.read_namespaced_secret("kruise-webhook-certs", "kruise-system")
-    return x509.load_pem_x509_certificate(base64.b64decode(secret.data["tls.crt"])).serial_number
 
 
 def _ca_of(cluster: Cluster) -> bytes:
