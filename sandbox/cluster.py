@@ -84,6 +84,11 @@ class SandboxState:
         )
 
 
+def _recorded_options(state: SandboxState) -> SandboxOptions:
+    """The options the sandbox was started with (its state file may name options this version no longer has)."""
+    return SandboxOptions(**{k: v for k, v in state.options.items() if k in SandboxOptions.__dataclass_fields__})
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -293,11 +298,22 @@ class Sandbox:
         old = [p for p in state.processes if p.name == "kruise-manager"]
         processes.stop(old)
         state.processes = [p for p in state.processes if p.name != "kruise-manager"]
-        options = SandboxOptions(**{k: v for k, v in state.options.items() if k in SandboxOptions.__dataclass_fields__})
+        options = _recorded_options(state)
         if manager_args is not None:
             options.manager_args = tuple(manager_args)
         self._start_manager(state, options)
         _log("kruise-manager restarted")
+
+    def start_manager(self) -> None:
+        """kruise-manager (the apps.kruise.io API installed first) in this running sandbox, unless one already
+        runs: what `up --with-manager` adds to a sandbox started without it (the e2e session's `kruise`)."""
+        state = self.state()
+        if state is None:
+            raise SandboxError("the sandbox is not running; start it with `ack-kruise sandbox up`")
+        if any(p.name == "kruise-manager" and p.alive() for p in state.processes):
+            return
+        state.processes = [p for p in state.processes if p.name != "kruise-manager"]
+        self._start_manager(state, _recorded_options(state))
 
     def _start_manager(self, state: SandboxState, options: SandboxOptions) -> None:
         from . import kruise
