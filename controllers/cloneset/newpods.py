@@ -9,8 +9,8 @@ from typing import Any
 from controllers.common import lifecycle
 from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL, INPLACE_UPDATE_READY
 from controllers.common.newpods import pod_from_template
+from controllers.common.objects import name_of
 from controllers.common.ownership import controller_ref
-from controllers.common.pods import name_of
 from controllers.common.revision import revision_labels
 
 from .spec import API_VERSION, KIND, CloneSetView

@@ -11,7 +11,9 @@ Every module here is pure: plain dicts in, plain dicts or `actions` out. No API 
     intstr            int-or-percent values (maxUnavailable, maxSurge, ...)
     partition         partition maths (CalculatePartitionReplicas), for every kind
     quantity          resource quantities: parsing, comparing, the text the API server writes back
-    pods              object accessors, times, pod predicates: active, ready, available, conditions
+    objects           what every object has: name, uid, labels, annotations, finalizers, creation, deletion
+    times             metav1.Time: format and parse
+    pods              pod predicates: active, ready, available, conditions
     ownership         controller ownerReferences (making, reading) and the claim of pods (ClaimPods)
     selectors         label selectors: matching and the string form used by the scale subresource
     revision          ControllerRevisions: hashing, naming, reuse, rollback, collisions, history truncation

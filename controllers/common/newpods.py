@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from . import lifecycle
+from .objects import meta
 from .ownership import controller_ref
-from .pods import meta
 
 JSON = dict[str, Any]
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable
 
-from .pods import format_time, seconds_until_available
+from .pods import seconds_until_available
+from .times import format_time
 
 JSON = dict[str, Any]
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from controllers.common import status as common_status
-from controllers.common.pods import is_terminating
+from controllers.common.objects import is_terminating
 from controllers.common.revision import equal_to_revision_hash
 from controllers.common.selectors import selector_string
 
