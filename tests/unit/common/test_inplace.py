@@ -482,3 +482,68 @@ def test_a_drain_undone_during_the_grace_is_done_again():
     conds = {c["type"]: c for c in again.patch["status"]["conditions"]}
     assert conds["InPlaceUpdateReady"]["status"] == "False" and conds["Ready"]["status"] == "False"
     assert conds["InPlaceUpdateReady"]["lastTransitionTime"] == "2024-05-01T12:00:05Z"  # now, a whole second
+
+
+# ---------------------------------------------------------------------------------------------------------
+# In place or recreate (plan_pod_update), and a round's refresh that keeps its drains (refresh_pod, hold)
+
+REVISIONS = [rev("x-1", T1), rev("x-2", changed(spec__containers__0__image="nginx:1.26"))]
+RESOURCES = [rev("x-1", T1), rev("x-2", changed(spec__containers__0__resources={"limits": {"cpu": "1"}}))]
+
+
+def plan(pod_, revisions=REVISIONS, **options):
+    options = {"policy": "InPlaceIfPossible", "lifecycle_spec": None, "now": NOW,
+               "pod_revision_labels": {"controller-revision-hash": "x-2"}, "in_place_only_error": "refused", **options}
+    return I.plan_pod_update(pod_, revisions, revisions[1], **options)
+
+
+def test_plan_pod_update_goes_in_place_when_the_policy_and_the_change_allow_it():
+    res = plan(running(), grace_seconds=3)
+    assert res.started and res.requeue_after == 3.0 and res.error is None
+    assert res.actions[1].patch["metadata"]["labels"]["controller-revision-hash"] == "x-2"
+
+
+def test_plan_pod_update_recreates_or_refuses_otherwise():
+    assert plan(running(), policy="ReCreate") is None
+    assert plan(running(), RESOURCES) is None  # not an image change: recreate
+    refused = plan(running(), RESOURCES, policy="InPlaceOnly")
+    assert (refused.actions, refused.started, refused.error) == ([], False, "refused")
+    gone = running()
+    gone["metadata"]["labels"]["controller-revision-hash"] = "x-0"  # its revision is not among them
+    assert plan(gone) is None
+
+
+def test_plan_pod_update_asks_the_kind_whether_to_recreate_unless_in_place_only():
+    asked = []
+
+    def volumes_change(old, new):
+        asked.append((old["metadata"]["name"], new["metadata"]["name"]))
+        return True
+
+    assert plan(running(), recreate_when=volumes_change) is None and asked == [("x-1", "x-2")]
+    assert plan(running(), policy="InPlaceOnly", recreate_when=volumes_change).started
+
+
+def undrained(name="p"):
+    """A pod whose in-place update is done and whose InPlaceUpdateReady is still False (drained)."""
+    p = running(name)
+    p["status"]["conditions"][-1]["status"] = "False"
+    return p
+
+
+def test_refresh_pod_defers_the_undrain_and_hold_keeps_the_drain_of_a_pod_updated_this_round():
+    res = I.refresh_pod(undrained("a"), None, "x-1", NOW)
+    [undrain] = res.actions
+    assert isinstance(undrain, I.Undrain) and undrain.pod == "a" and res.moved == [] and res.error is None
+    assert undrain.action == I.refresh(undrained("a"), NOW).actions[0]
+    other = I.refresh_pod(undrained("b"), None, "x-1", NOW).actions
+    sent = I.hold([*res.actions, *other, A.Event("Normal", "X", "y")], holding={"a"})
+    assert sent == [other[0].action, A.Event("Normal", "X", "y")]
+    assert I.hold(res.actions, holding=set()) == [undrain.action]
+
+
+def test_refresh_pod_reports_the_lifecycle_transition_the_update_allows():
+    p = running()
+    p["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] = "Updating"
+    [moved] = I.refresh_pod(p, None, "x-1", NOW).moved
+    assert moved.patch["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] == "Normal"

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from controllers.common.intstr import scaled_value, scaled_value_or
-from controllers.common.partition import partition_replicas
+from controllers.common.partition import partition_replicas, resolve_partition
 
 
 @pytest.mark.parametrize("value,total,up,expected", [
@@ -47,3 +47,8 @@ def test_percentage_partition_properties(percent, replicas):
 @given(value=st.integers(-5, 1000), replicas=st.integers(0, 500))
 def test_integer_partition_is_clamped(value, replicas):
     assert partition_replicas(value, replicas) == max(min(value, replicas), 0)
+
+
+def test_resolve_partition_reads_a_malformed_value_as_zero():
+    assert resolve_partition("lots", 4) == 0 and resolve_partition(True, 4) == 0
+    assert resolve_partition("50%", 4) == partition_replicas("50%", 4) == 2 and resolve_partition(7, 4) == 4

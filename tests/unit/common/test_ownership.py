@@ -1,7 +1,7 @@
 """ClaimPods (Kubernetes' ControllerRefManager) on plain dicts: adopt matching orphans, release pods that no
 longer match, and neither while the workload is being deleted."""
 from controllers.common import actions as A
-from controllers.common.ownership import claim_pods
+from controllers.common.ownership import claim_pods, controller_of, controller_uid
 
 OWNER = {"apiVersion": "apps.kruise.io/v1alpha1", "kind": "CloneSet",
          "metadata": {"name": "web", "namespace": "ns", "uid": "cs-uid"},
@@ -64,3 +64,13 @@ def test_an_invalid_selector_claims_and_releases_nothing():
     mine = [pod("a", refs=OURS)]
     claim = claim_pods(broken, "apps.kruise.io/v1alpha1", "CloneSet", mine, [pod("c")])
     assert claim.pods == mine and claim.actions == []
+
+
+def test_controller_of_reads_the_controller_reference_of_a_kind_or_group():
+    kruise = {"apiVersion": "apps.kruise.io/v1beta1", "kind": "StatefulSet", "name": "s", "uid": "u1",
+              "controller": True}
+    owned = pod("p", refs=[{"apiVersion": "v1", "kind": "Node", "name": "n", "uid": "u0"}, kruise])
+    assert controller_of(owned) == kruise and controller_uid(owned) == "u1"
+    assert controller_uid(owned, kind="StatefulSet", api_group="apps.kruise.io") == "u1"
+    assert controller_of(owned, kind="CloneSet") is None and controller_of(owned, api_group="apps") is None
+    assert controller_uid(pod("q")) is None
