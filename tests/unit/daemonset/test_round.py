@@ -190,3 +190,20 @@ def test_surge_rollout_invariants(n, max_surge):
         assert all(any(is_pod_available(p, 0, sim.now) for p in live.get(x, [])) for x in names)
         sim.kubelet()
     assert sim.revisions() == ["v2"] * n
+
+
+def test_upstream_e2e_2_complex_daemon_follows_node_labels():
+    """A17 test 2: nodeSelector blue: no pod at first; a pod only on the node labelled blue; it goes when the node
+    turns green; a pod comes back once the nodeSelector says green."""
+    ns = nodes("n1", "n2")
+    sim = Sim(daemonset(template_spec={"containers": [], "nodeSelector": {"daemonset-color": "blue"}}), ns, [])
+    assert sim.run_pass().sync.empty and sim.pods == []
+    ns[0]["metadata"]["labels"]["daemonset-color"] = "blue"
+    sim.run_pass()
+    assert list(sim.live_by_node()) == ["n1"]
+    ns[0]["metadata"]["labels"]["daemonset-color"] = "green"
+    assert [(x.node, x.reason) for x in sim.run_pass().sync.delete] == [("n1", why.MISSCHEDULED)]
+    assert sim.pods == []
+    sim.ds = daemonset(template_spec={"containers": [], "nodeSelector": {"daemonset-color": "green"}})
+    sim.run_pass()
+    assert list(sim.live_by_node()) == ["n1"]
