@@ -20,7 +20,7 @@ from .eligibility import eligibility_by_node
 from .manage import BackoffEntry, FailedPodsBackoff, ManageDecision, manage, sync_nodes
 from .pods import nodes_to_daemon_pods
 from .spec import ROLLING_UPDATE, DaemonSetView, view
-from .update import RollingUpdateDecision, rolling_update
+from .update import RollingUpdateDecision, can_pod_update_in_place, rolling_update
 
 JSON = dict[str, Any]
 
@@ -49,9 +49,19 @@ def _outstanding(sync: SyncDecision) -> bool:
 
 def decide(ds: JSON | DaemonSetView, nodes: list[JSON], pods: list[JSON], hash_: str, now: datetime, *,
            backoff: FailedPodsBackoff | None = None,
-           in_place_ok: Callable[[JSON], bool] | None = None) -> RoundDecision:
-    """`pods` are the claimed pods of the DaemonSet (every phase); `nodes` every node of the cluster."""
+           in_place_ok: Callable[[JSON], bool] | None = None,
+           current_revision: JSON | None = None, old_revisions: list[JSON] | None = None) -> RoundDecision:
+    """`pods` are the claimed pods of the DaemonSet (every phase); `nodes` every node of the cluster.
+
+    For InPlaceIfPossible, pass the ControllerRevisions (`current_revision`, `old_revisions`: the pod's old
+    revision is found by its hash label, the template change judged by common/inplace) or your own
+    `in_place_ok(pod)`; with neither, every old pod is recreated."""
     ds = view(ds)
+    if in_place_ok is None and current_revision is not None:
+        olds = list(old_revisions or [])
+
+        def in_place_ok(pod: JSON) -> bool:
+            return can_pod_update_in_place(pod, current_revision, olds)
     eligibility = eligibility_by_node(nodes, ds)
     node_pods = nodes_to_daemon_pods(pods)
     pods_by_name = {name_of(p): p for p in pods}

@@ -207,3 +207,16 @@ def test_upstream_e2e_2_complex_daemon_follows_node_labels():
     sim.ds = daemonset(template_spec={"containers": [], "nodeSelector": {"daemonset-color": "green"}})
     sim.run_pass()
     assert list(sim.live_by_node()) == ["n1"]
+
+
+def test_in_place_choice_from_revisions():
+    """decide() builds the in-place choice from the ControllerRevisions when given them."""
+    def revision(hash_, image):
+        return {"metadata": {"name": f"d-{hash_}", "labels": {"controller-revision-hash": hash_}},
+                "data": {"spec": {"template": {"metadata": {"labels": {"app": "d"}},
+                                               "spec": {"containers": [{"name": "c", "image": image}]}}}}}
+    ds = daemonset(rolling_update={"rollingUpdateType": "InPlaceIfPossible", "maxUnavailable": 2})
+    pods = [pod("n1", "v1", gates=["InPlaceUpdateReady"]), pod("n2", "v1")]
+    d = decide(ds, nodes("n1", "n2"), pods, "v2", NOW, current_revision=revision("v2", "img:v2"),
+               old_revisions=[revision("v1", "img:v1")])
+    assert [u.node for u in d.update_in_place] == ["n1"] and [x.node for x in d.sync.delete] == ["n2"]
