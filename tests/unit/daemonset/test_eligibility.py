@@ -74,9 +74,11 @@ def test_node_name_selector_and_affinity():
     blue = daemonset(template_spec={"nodeSelector": {"daemonset-color": "blue"}})
     assert node_should_run_daemon_pod(node("n1"), blue) == NEVER
     assert node_should_run_daemon_pod(node("n1", labels={"daemonset-color": "blue"}), blue) == RUN
-    by_name = daemonset(template_spec={"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n2"]}]},
-                              {"matchExpressions": [{"key": "role", "operator": "In", "values": ["edge"]}]}]}}}})
+    required = {"nodeSelectorTerms": [
+        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n2"]}]},
+        {"matchExpressions": [{"key": "role", "operator": "In", "values": ["edge"]}]}]}
+    by_name = daemonset(template_spec={"affinity": {"nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": required}}})
     assert node_should_run_daemon_pod(node("n2"), by_name) == RUN
     assert node_should_run_daemon_pod(node("n3", labels={"role": "edge"}), by_name) == RUN
     assert node_should_run_daemon_pod(node("n1"), by_name) == NEVER
