@@ -137,6 +137,11 @@ def calculate_update_spec(old_revision: JSON | None, new_revision: JSON | None, 
     return spec
 
 
+def can_update_in_place(old_revision: JSON | None, new_revision: JSON | None) -> bool:
+    """canPodInPlaceUpdate's revision half (Advanced DaemonSet): the change between them can be done in place."""
+    return calculate_update_spec(old_revision, new_revision) is not None
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The state annotation
 

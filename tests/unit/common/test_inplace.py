@@ -18,10 +18,6 @@ T1 = {"metadata": {"labels": {"app": "x", "v": "1"}, "annotations": {"note": "a"
       "spec": {"containers": [{"name": "main", "image": "nginx:1.25"}, {"name": "side", "image": "busybox:1"}]}}
 
 
-def can_update_in_place(old_revision, new_revision):
-    return I.calculate_update_spec(old_revision, new_revision) is not None
-
-
 def in_progress(pod):
     return I.pod_update_error(pod) is not None
 
@@ -83,7 +79,7 @@ def test_a_label_read_by_an_env_cannot_change_in_place():
 
 def test_missing_revisions_are_not_in_place():
     assert I.calculate_update_spec(None, rev("x-2", T1)) is None
-    assert not can_update_in_place(rev("x-1", T1), None)
+    assert not I.can_update_in_place(rev("x-1", T1), None)
 
 
 def running(name="p"):
