@@ -16,6 +16,7 @@ Every module here is pure: plain dicts in, plain dicts or `actions` out. No API 
     pods              pod predicates: active, ready, available, conditions
     ownership         controller ownerReferences (making, reading) and the claim of pods (ClaimPods)
     selectors         label selectors: matching and the string form used by the scale subresource
+    nodes             scheduling predicates: taints and tolerations, node selector terms, node affinity
     revision          ControllerRevisions: hashing, naming, reuse, rollback, collisions, history truncation
     newpods           a new pod from a workload's template (GetPodFromTemplate, lifecycle state, claim volumes)
     ordering          update order (ActivePods, priority, scatter) and scale-in order
