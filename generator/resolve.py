@@ -15,8 +15,8 @@ from .errors import SchemaError
 from .fields import Field
 
 # Attributes copied from a ref site onto the referenced node (the site wins).
-SITE_OVERRIDES = ("description", "required", "default", "defaultIf", "crdDefault", "fallback")
-_NOT_COPIED = {"versions", "ref", "refVersion", "applyDefaults", "defaults"}
+SITE_OVERRIDES = ("description", "required", "default", "defaultIf", "crdDefault", "fallback", "defaultCases")
+_NOT_COPIED = {"versions", "ref", "refVersion", "applyDefaults", "defaults", "rewrite"}
 SCHEMALESS = {"type": "schemaless"}
 
 
@@ -53,6 +53,17 @@ class Resolver:
                 node["values"] = self._require(self.resolve(field.values, version, valid_versions, stack), field.values)
         if "default" in field.attrs:
             check_default(node, node["default"], field.file, f"{field.path}.default")
+        for index, case in enumerate(field.attrs.get("defaultCases", [])):
+            check_default(node, case["value"], field.file, f"{field.path}.defaultCases[{index}].value")
+        rewrite = field.attrs.get("rewrite", {})
+        unknown = sorted(set(rewrite) - valid_versions)
+        if unknown:
+            raise SchemaError(field.file, f"{field.path}.rewrite", f"unknown version {unknown[0]!r}")
+        if version in rewrite:
+            # A value the webhook replaces in this version (OpenKruise's deprecated `Surging` -> `Standard`).
+            for new in rewrite[version].values():
+                check_default(node, new, field.file, f"{field.path}.rewrite.{version}")
+            node["rewrite"] = dict(rewrite[version])
         return node
 
     def _resolve_ref(self, field: Field, version: str, stack: tuple[str, ...]) -> dict:
@@ -96,7 +107,7 @@ class Resolver:
 
 def strip_defaults(node: dict) -> None:
     """Drop the defaults of a subtree (e.g. a CloneSet spec embedded as a UnitedDeployment template)."""
-    for key in ("default", "defaultIf", "crdDefault"):
+    for key in ("default", "defaultIf", "crdDefault", "defaultCases", "rewrite"):
         node.pop(key, None)
     for child in node.get("properties", {}).values():
         strip_defaults(child)
@@ -145,9 +156,11 @@ def check_default_conditions(root: dict) -> None:
 
     def walk(node: dict) -> None:
         for child in node.get("properties", {}).values():
-            if "defaultIf" in child:
+            conditions = [child["defaultIf"]] if "defaultIf" in child else []
+            conditions += [case["when"] for case in child.get("defaultCases", [])]
+            for condition in conditions:
                 file, path = child["_origin"]
-                for read in condition_paths(child["defaultIf"]):
+                for read in condition_paths(condition):
                     if find_node(node, read, root) is None:
                         raise SchemaError(file, f"{path}.defaultIf", f"condition reads unknown field {read!r}")
             walk(child)

@@ -32,21 +32,73 @@ def _bases(rule: dict, obj: dict) -> Iterator[tuple[str, Any]]:
             yield where, item
 
 
+# Kubernetes' wording of each field.ErrorType (`spec.x: Forbidden: ...`).
+_ERROR_WORDS = {"Invalid": "Invalid value", "Required": "Required value", "Forbidden": "Forbidden",
+                "NotSupported": "Unsupported value"}
+
+
 def _check_assert(rule: dict, ctx: RuleContext) -> list[FieldError]:
     errors = []
+    word = _ERROR_WORDS[rule.get("errorType", "Invalid")]
     for where, base in _bases(rule, ctx.obj):
         if "when" in rule and not evaluate(rule["when"], base, ctx.obj, ctx.gates):
             continue
         if not evaluate(rule["require"], base, ctx.obj, ctx.gates):
-            errors.append(FieldError(join(where, rule["field"]), f"Invalid value: {rule['message']}"))
+            errors.append(FieldError(join(where, rule["field"]), f"{word}: {rule['message']}"))
     return errors
 
 
 def _check_selector_not_empty(rule: dict, ctx: RuleContext) -> list[FieldError]:
     selector = get(rule["field"], ctx.obj)
     if isinstance(selector, dict) and not (selector.get("matchLabels") or selector.get("matchExpressions")):
-        return [FieldError(rule["field"], "Invalid value: empty selector is invalid")]
+        return [FieldError(rule["field"], f"Invalid value: {rule.get('message', 'empty selector is invalid')}")]
     return []
+
+
+# metav1 ValidateLabelSelector: qualified-name keys, label values, and values only for In/NotIn.
+_NAME = r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)"
+_QUALIFIED_NAME = re.compile(rf"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?{_NAME}$")
+_LABEL_VALUE = re.compile(rf"^({_NAME})?$")
+
+
+def _label_key_errors(key: Any, path: str) -> list[FieldError]:
+    prefix, _, name = str(key).rpartition("/")
+    if not isinstance(key, str) or not _QUALIFIED_NAME.match(key) or len(name) > 63 or len(prefix) > 253:
+        return [FieldError(path, f"Invalid value: {render(key)}: a qualified name must consist of alphanumeric "
+                                 "characters, '-', '_' or '.', with an optional DNS subdomain prefix and '/'")]
+    return []
+
+
+def _label_value_errors(value: Any, path: str) -> list[FieldError]:
+    if not isinstance(value, str) or not _LABEL_VALUE.match(value) or len(value) > 63:
+        return [FieldError(path, f"Invalid value: {render(value)}: a valid label must be an empty string or "
+                                 "consist of alphanumeric characters, '-', '_' or '.' (at most 63)")]
+    return []
+
+
+def _check_label_selector_syntax(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    selector = get(rule["field"], ctx.obj)
+    if not isinstance(selector, dict):
+        return []
+    errors: list[FieldError] = []
+    for key, value in sorted((selector.get("matchLabels") or {}).items()):
+        where = f"{rule['field']}.matchLabels"
+        errors += _label_key_errors(key, where) + _label_value_errors(value, where)
+    for index, expression in enumerate(selector.get("matchExpressions") or []):
+        if not isinstance(expression, dict):
+            continue
+        where = f"{rule['field']}.matchExpressions[{index}]"
+        values = expression.get("values") or []
+        if expression.get("operator") in ("In", "NotIn") and not values:
+            errors.append(FieldError(f"{where}.values",
+                                     "Required value: must be specified when `operator` is 'In' or 'NotIn'"))
+        if expression.get("operator") in ("Exists", "DoesNotExist") and values:
+            errors.append(FieldError(f"{where}.values",
+                                     "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
+        errors += _label_key_errors(expression.get("key"), f"{where}.key")
+        for position, value in enumerate(values):
+            errors += _label_value_errors(value, f"{where}.values[{position}]")
+    return errors
 
 
 def _check_selector_matches_labels(rule: dict, ctx: RuleContext) -> list[FieldError]:
@@ -222,6 +274,7 @@ CHECKS: dict[str, Callable[[dict, RuleContext], list[FieldError]]] = {
     "assert": _check_assert,
     "selectorNotEmpty": _check_selector_not_empty,
     "selectorMatchesLabels": _check_selector_matches_labels,
+    "labelSelectorSyntax": _check_label_selector_syntax,
     "updateWhitelist": _check_update_whitelist,
     "immutable": _check_immutable,
     "immutableByKey": _check_immutable_by_key,
