@@ -93,11 +93,12 @@ def constraints_text(node: dict) -> str:
 
 
 def default_text(node: dict) -> str:
+    cases = [f"{_code(case['value'])} if {condition_text(case['when'])}" for case in node.get("defaultCases", [])]
     if "default" in node:
         text = _code(node["default"])
         if "defaultIf" in node:
             text += f" if {condition_text(node['defaultIf'])}"
-        return text
+        return "; else ".join(cases + [text])
     if "fallback" in node:
         return f"(unset: {_code(node['fallback'])})"
     return ""
