@@ -315,3 +315,16 @@ def test_v1alpha1_round_trip_through_v1beta1_is_lossless(spec, status, revision,
     assert beta["spec"].get("scaleStrategy", {}).get("partitionedScaling", False) == (annotation == "true")
     assert conversion.convert(beta, ALPHA) == original
     assert obj == original
+
+
+def test_the_manager_injects_the_ca_bundle_into_every_crd_with_a_conversion_webhook() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from controllers.webhook.injector import InjectionTargets
+
+    crds = [yaml.safe_load(p.read_text()) for p in (Path(__file__).resolve().parents[3] / "crds" / "v1").glob("*.yaml")]
+    converted = {c["metadata"]["name"] for c in crds if "conversion" in c["spec"]}
+    assert converted == {"daemonsets.apps.kruise.io", "statefulsets.apps.kruise.io"}
+    assert set(InjectionTargets().conversion_crds) == converted
