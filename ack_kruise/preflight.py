@@ -204,8 +204,7 @@ def assess(facts: Facts) -> Report:
     minor = (v.major, v.minor)
     if minor < OLDEST:
         lines.append(f"✗ Kubernetes {v.git_version}: ack-kruise needs Kubernetes {OLDEST[0]}.{OLDEST[1]} or later "
-                     "(conversion webhooks for Advanced StatefulSet and DaemonSet v1alpha1/v1beta1). "
-                     "Upgrade the cluster first.")
+                     "(conversion webhooks for Advanced StatefulSet v1alpha1/v1beta1). Upgrade the cluster first.")
         return Report(1, lines, flags)
     profile = ("v1 profile (apiextensions.k8s.io/v1, admissionregistration.k8s.io/v1)" if minor >= V1_SINCE else
                "legacy profile (apiextensions.k8s.io/v1beta1, admissionregistration.k8s.io/v1beta1)")
