@@ -51,19 +51,9 @@ class Resolver:
                 node["items"] = self._require(self.resolve(field.items, version, valid_versions, stack), field.items)
             if field.values is not None:
                 node["values"] = self._require(self.resolve(field.values, version, valid_versions, stack), field.values)
+        self._default_cases_and_rewrite(field, node, version, valid_versions)
         if "default" in field.attrs:
             check_default(node, node["default"], field.file, f"{field.path}.default")
-        for index, case in enumerate(field.attrs.get("defaultCases", [])):
-            check_default(node, case["value"], field.file, f"{field.path}.defaultCases[{index}].value")
-        rewrite = field.attrs.get("rewrite", {})
-        unknown = sorted(set(rewrite) - valid_versions)
-        if unknown:
-            raise SchemaError(field.file, f"{field.path}.rewrite", f"unknown version {unknown[0]!r}")
-        if version in rewrite:
-            # A value the webhook replaces in this version (OpenKruise's deprecated `Surging` -> `Standard`).
-            for new in rewrite[version].values():
-                check_default(node, new, field.file, f"{field.path}.rewrite.{version}")
-            node["rewrite"] = dict(rewrite[version])
         return node
 
     def _resolve_ref(self, field: Field, version: str, stack: tuple[str, ...]) -> dict:
@@ -104,13 +94,29 @@ class Resolver:
             raise SchemaError(field.file, f"{field.path}.versions", "items and map values cannot be version-specific")
         return node
 
+    @staticmethod
+    def _default_cases_and_rewrite(field: Field, node: dict, version: str, valid_versions: set[str]) -> None:
+        for index, case in enumerate(field.attrs.get("defaultCases", [])):
+            check_default(node, case["value"], field.file, f"{field.path}.defaultCases[{index}].value")
+        rewrite = field.attrs.get("rewrite", {})
+        unknown = sorted(set(rewrite) - valid_versions)
+        if unknown:
+            raise SchemaError(field.file, f"{field.path}.rewrite", f"unknown version {unknown[0]!r}")
+        if version in rewrite:
+            # A value the webhook replaces in this version (OpenKruise's deprecated `Surging` -> `Standard`).
+            for new in rewrite[version].values():
+                check_default(node, new, field.file, f"{field.path}.rewrite.{version}")
+            node["rewrite"] = dict(rewrite[version])
+
 
 def strip_defaults(node: dict) -> None:
     """Drop the defaults of a subtree (e.g. a CloneSet spec embedded as a UnitedDeployment template)."""
-    for key in ("default", "defaultIf", "crdDefault", "defaultCases", "rewrite"):
+    for key in ("default", "defaultIf", "crdDefault"):
         node.pop(key, None)
     for child in node.get("properties", {}).values():
         strip_defaults(child)
+    node.pop("defaultCases", None)
+    node.pop("rewrite", None)
     for key in ("items", "values"):
         if key in node:
             strip_defaults(node[key])
