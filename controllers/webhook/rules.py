@@ -12,6 +12,8 @@ from apischema.values import FieldError, is_int, join, render
 from apischema.values import is_number as _is_number  # the name `quantity` uses (another change replaces it)
 from controllers.common.selectors import selector_matches
 
+from .label_syntax import label_selector_errors
+
 
 class RuleContext(NamedTuple):
     kind: str
@@ -55,50 +57,9 @@ def _check_selector_not_empty(rule: dict, ctx: RuleContext) -> list[FieldError]:
     return []
 
 
-# metav1 ValidateLabelSelector: qualified-name keys, label values, and values only for In/NotIn.
-_NAME = r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)"
-_QUALIFIED_NAME = re.compile(rf"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?{_NAME}$")
-_LABEL_VALUE = re.compile(rf"^({_NAME})?$")
-
-
-def _label_key_errors(key: Any, path: str) -> list[FieldError]:
-    prefix, _, name = str(key).rpartition("/")
-    if not isinstance(key, str) or not _QUALIFIED_NAME.match(key) or len(name) > 63 or len(prefix) > 253:
-        return [FieldError(path, f"Invalid value: {render(key)}: a qualified name must consist of alphanumeric "
-                                 "characters, '-', '_' or '.', with an optional DNS subdomain prefix and '/'")]
-    return []
-
-
-def _label_value_errors(value: Any, path: str) -> list[FieldError]:
-    if not isinstance(value, str) or not _LABEL_VALUE.match(value) or len(value) > 63:
-        return [FieldError(path, f"Invalid value: {render(value)}: a valid label must be an empty string or "
-                                 "consist of alphanumeric characters, '-', '_' or '.' (at most 63)")]
-    return []
-
-
 def _check_label_selector_syntax(rule: dict, ctx: RuleContext) -> list[FieldError]:
     selector = get(rule["field"], ctx.obj)
-    if not isinstance(selector, dict):
-        return []
-    errors: list[FieldError] = []
-    for key, value in sorted((selector.get("matchLabels") or {}).items()):
-        where = f"{rule['field']}.matchLabels"
-        errors += _label_key_errors(key, where) + _label_value_errors(value, where)
-    for index, expression in enumerate(selector.get("matchExpressions") or []):
-        if not isinstance(expression, dict):
-            continue
-        where = f"{rule['field']}.matchExpressions[{index}]"
-        values = expression.get("values") or []
-        if expression.get("operator") in ("In", "NotIn") and not values:
-            errors.append(FieldError(f"{where}.values",
-                                     "Required value: must be specified when `operator` is 'In' or 'NotIn'"))
-        if expression.get("operator") in ("Exists", "DoesNotExist") and values:
-            errors.append(FieldError(f"{where}.values",
-                                     "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
-        errors += _label_key_errors(expression.get("key"), f"{where}.key")
-        for position, value in enumerate(values):
-            errors += _label_value_errors(value, f"{where}.values[{position}]")
-    return errors
+    return label_selector_errors(selector, rule["field"]) if isinstance(selector, dict) else []
 
 
 def _check_selector_matches_labels(rule: dict, ctx: RuleContext) -> list[FieldError]:
