@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 from apischema.conditions import MISSING, evaluate, get, scaled, values_at
 from apischema.values import FieldError, is_int, join, render
 from controllers.common import quantity
+from controllers.common.ownership import controller_uid
 from controllers.common.selectors import selector_matches
 
 from .label_syntax import label_selector_errors
@@ -146,8 +147,7 @@ def _check_owned_pods(rule: dict, ctx: RuleContext) -> list[FieldError]:
             errors.append(FieldError(where, f"Not found: pod {name!r}"))
         elif get("metadata.deletionTimestamp", pod) is not None:
             errors.append(FieldError(where, f"Invalid value: pod {name!r} is already terminating"))
-        elif uid and not any(ref.get("controller") and ref.get("uid") == uid
-                             for ref in get("metadata.ownerReferences", pod, []) or []):
+        elif uid and controller_uid(pod) != uid:
             errors.append(FieldError(where, f"Invalid value: pod {name!r} is not owned by this {ctx.kind}"))
     return errors
 
