@@ -6,6 +6,8 @@ this module names a field of a workload.
 
     from controllers import schema
     obj = schema.apply_defaults(obj)             # what the mutating webhook does (returns a new dict)
+    view = schema.as_read(obj, gates)            # what a controller reads: refused values dropped, defaults
+                                                 # and fallbacks applied (controllers/<kind>/spec.py)
     obj = schema.apply_template_defaults(obj, old)   # and Kubernetes' defaults in its pod/PVC templates
     errors = schema.validate(obj, old=old)       # what the validating webhook does: [FieldError(path, message)]
 
@@ -358,7 +360,27 @@ class Schema:
         """A copy of `obj` with the mutating-webhook defaults applied (idempotent)."""
         _, _, info = self.of(obj)
         result = copy.deepcopy(obj)
-        gates = self.gates(feature_gates)
+        self._default(info, result, self.gates(feature_gates))
+        return result
+
+    def as_read(self, obj: dict, feature_gates: dict[str, bool] | None = None) -> dict:
+        """A copy of `obj` as a controller reads it, so that every field with a default or a fallback is there:
+        1. a value the schema refuses (type, enum, bounds, pattern) is dropped, so it reads as unset: a
+           controller must not trip over an object stored without the webhook (items of lists and maps are
+           left to their readers, so that one bad item does not hide the others);
+        2. the webhook's defaults apply, with these feature gates;
+        3. the fallbacks apply, creating the objects on their path (an OnDelete StatefulSet has no
+           rollingUpdate, yet its controller assumes its minReadySeconds)."""
+        _, _, info = self.of(obj)
+        result = copy.deepcopy(obj)
+        _drop_refused(info["schema"], result)
+        self._default(info, result, self.gates(feature_gates))
+        for path, value in info["fallbacks"].items():
+            _fill(result, _segments(path)[1], value)
+        return result
+
+    @staticmethod
+    def _default(info: dict, result: dict, gates: dict[str, bool]) -> None:
         entries = info["defaults"]
         index = 0
         while index < len(entries):
@@ -369,7 +391,8 @@ class Schema:
             for _, target in values_at(parent, result, result) if parent else [("", result)]:
                 if not isinstance(target, dict):
                     continue
-                before = copy.deepcopy(target)
+                # A shallow copy is enough: this group only adds keys to `target` itself.
+                before = dict(target)
                 for entry in entries[index:end]:
                     if target.get(entry["field"]) is not None:
                         continue
@@ -377,7 +400,6 @@ class Schema:
                         continue
                     target[entry["field"]] = copy.deepcopy(entry["value"])
             index = end
-        return result
 
     def apply_template_defaults(self, obj: dict, old: dict | None = None,
                                 feature_gates: dict[str, bool] | None = None) -> dict:
@@ -429,6 +451,52 @@ class Schema:
                 continue
             errors.extend(CHECKS[rule["check"]](rule, context))
         return errors
+
+
+def _drop_refused(node: dict, value: dict) -> None:
+    """Remove from `value` (an object of `node`) every property value the schema refuses, through nested
+    objects; arrays, maps and schemaless values are only checked to be lists and objects."""
+    for name, child in node.get("properties", {}).items():
+        item = value.get(name)
+        if item is None:
+            continue
+        kind = child.get("type")
+        if kind == "object" and isinstance(item, dict):
+            _drop_refused(child, item)
+            continue
+        if kind == "array":
+            refused = not isinstance(item, list)
+        elif kind in ("object", "map", "schemaless"):
+            refused = not isinstance(item, dict)
+        else:
+            refused = bool(check_value(child, item, name, check_required=False))
+        if refused:
+            del value[name]
+
+
+def _fill(target: Any, segments: list[str], value: Any) -> None:
+    """Set the field at `segments` to `value` where it is unset, creating the objects on the way (items of
+    lists and maps only where they exist)."""
+    if not segments:
+        return
+    head, rest = segments[0], segments[1:]
+    if head in ("[*]", "{*}"):
+        items = target if head == "[*]" and isinstance(target, list) else (
+            target.values() if head == "{*}" and isinstance(target, dict) else [])
+        for item in items:
+            _fill(item, rest, value)
+        return
+    if not isinstance(target, dict):
+        return
+    if not rest:
+        if target.get(head) is None:
+            target[head] = copy.deepcopy(value)
+        return
+    if target.get(head) is None:
+        if rest[0] in ("[*]", "{*}"):
+            return
+        target[head] = {}
+    _fill(target[head], rest, value)
 
 
 class _RuleContext(NamedTuple):
@@ -676,6 +744,10 @@ def apply_defaults(obj: dict, feature_gates: dict[str, bool] | None = None) -> d
     return default_schema().apply_defaults(obj, feature_gates)
 
 
+def as_read(obj: dict, feature_gates: dict[str, bool] | None = None) -> dict:
+    return default_schema().as_read(obj, feature_gates)
+
+
 def apply_template_defaults(obj: dict, old: dict | None = None,
                             feature_gates: dict[str, bool] | None = None) -> dict:
     return default_schema().apply_template_defaults(obj, old, feature_gates)
@@ -702,5 +774,6 @@ def feature_gates(overrides: dict[str, bool] | None = None) -> dict[str, bool]:
     return default_schema().gates(overrides)
 
 
-__all__ = ["FieldError", "Schema", "SchemaLookupError", "apply_defaults", "apply_template_defaults", "check_value",
-           "default_value", "defaults_for", "evaluate", "fallback", "feature_gates", "kinds", "validate", "values_at"]
+__all__ = ["FieldError", "Schema", "SchemaLookupError", "apply_defaults", "apply_template_defaults", "as_read",
+           "check_value", "default_value", "defaults_for", "evaluate", "fallback", "feature_gates", "kinds", "validate",
+           "values_at"]

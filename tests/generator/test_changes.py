@@ -39,8 +39,8 @@ CASES = {
     # A constraint of a shared type: CloneSet and UnitedDeployment (cloneSetTemplate embeds CloneSetSpec).
     "constraint in a referenced definition": (
         [("schema/apps.kruise.io/cloneset.yaml",
-          "minReadySeconds: {type: int32, minimum: 0, description:",
-          "minReadySeconds: {type: int32, minimum: 0, maximum: 3600, description:")],
+          "        minimum: 0\n        fallback: 0  #",
+          "        minimum: 0\n        maximum: 3600\n        fallback: 0  #")],
         crd_files("clonesets") | crd_files("uniteddeployments")
         | {"docs/api/cloneset.md", "docs/api/uniteddeployment.md", RUNTIME}),
     # Documentation only: the runtime schema carries no descriptions.
