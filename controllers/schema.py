@@ -769,11 +769,24 @@ def kinds() -> list[str]:
     return default_schema().kinds()
 
 
+def compatibility() -> dict:
+    """policies/compatibility.yaml as `ack-kruise preflight` needs it: `variants` (oldest first: since, profile,
+    API versions, the kube-apiserver gates they need on) and `apiServerFeatureGates` (when on by default, and the
+    chart value that confirms one)."""
+    return default_schema().data["compatibility"]
+
+
+def chart_objects() -> dict:
+    """The chart's cluster-wide objects with fixed names: `customResourceDefinitions`, `conversionWebhookCRDs`,
+    `webhookConfigurations` ({mutating, validating})."""
+    return default_schema().data["chartObjects"]
+
+
 def feature_gates(overrides: dict[str, bool] | None = None) -> dict[str, bool]:
     """Every gate of policies/feature-gates.yaml with its value: the policy's default unless `overrides` says."""
     return default_schema().gates(overrides)
 
 
 __all__ = ["FieldError", "Schema", "SchemaLookupError", "apply_defaults", "apply_template_defaults", "as_read",
-           "check_value", "default_value", "defaults_for", "evaluate", "fallback", "feature_gates", "kinds", "validate",
-           "values_at"]
+           "chart_objects", "check_value", "compatibility", "default_value", "defaults_for", "evaluate", "fallback",
+           "feature_gates", "kinds", "validate", "values_at"]

@@ -67,6 +67,17 @@ CASES = {
         [("policies/compatibility.yaml", "webhook.objectSelector: '1.15'", "webhook.objectSelector: '1.16'")],
         {f"{CHART}/templates/generated/webhooks/legacy-1.15.yaml", f"{CHART}/templates/generated/_compat.tpl",
          "docs/api/README.md"}),
+    # A webhook configuration's name: the chart's webhooks, and the runtime schema (preflight looks for it).
+    "webhook configuration name": (
+        [("policies/webhooks.yaml", "mutating: kruise-mutating-webhook-configuration", "mutating: kruise-mutator")],
+        {f"{CHART}/templates/generated/webhooks/{v}.yaml" for v in VARIANTS}
+        | {f"{CHART}/templates/generated/_webhook.tpl", "docs/api/README.md", RUNTIME}),
+    # A kube-apiserver gate's first default-on version: 1.15 now needs it too, which preflight reads as well.
+    "kube-apiserver gate in the matrix": (
+        [("policies/compatibility.yaml", "enabledByDefaultSince: '1.15'", "enabledByDefaultSince: '1.16'")],
+        {f"{CHART}/templates/generated/_compat.tpl", f"{CHART}/templates/generated/webhooks/legacy-1.15.yaml",
+         f"{CHART}/templates/generated/crds/legacy-1.15/apps.kruise.io_statefulsets.yaml", "docs/api/README.md",
+         RUNTIME}),
     # A chart value default: values.yaml and its schema.
     "chart value default": (
         [("schema/chart-values/webhook.yaml", "default: 30\n", "default: 20\n")],
