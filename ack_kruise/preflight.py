@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from controllers import schema
-from controllers.kube import ApiError, ConfigError, KubeClient, load_config
+from kube import ApiError, ConfigError, KubeClient, load_config
 
 # The compatibility matrix and the names of the chart's cluster-wide objects come from the runtime schema
 # (schema.compatibility(), schema.chart_objects()), which the generator writes from policies/.

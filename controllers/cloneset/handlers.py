@@ -11,7 +11,7 @@ import kopf
 from controllers import schema
 from controllers.common.actions import ActionFailure
 from controllers.common.names import RandomNames
-from controllers.kube import KubeClient
+from kube import KubeClient
 from controllers.runtime.workload import WorkloadController, WorkloadKind
 from controllers.settings import ManagerSettings
 

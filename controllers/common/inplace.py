@@ -31,10 +31,11 @@ from .actions import Event, PatchPod, PatchPodStatus
 from .jsondiff import diff
 from .keys import (CONTAINER_PRIORITY_ENV, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY,
                    INPLACE_UPDATE_READY, INPLACE_UPDATE_STATE_ANNOTATION, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY)
-from .pods import (annotations_of, condition_equal, condition_patch, container_status, container_statuses_of,
-                   containers_of, format_precise_time, format_time, get_condition, has_readiness_gate, name_of,
-                   parse_time, ready_condition_after, seconds_until, uid_of)
+from .objects import annotations_of, name_of, uid_of
+from .pods import (condition_equal, condition_patch, container_status, container_statuses_of, containers_of,
+                   get_condition, has_readiness_gate, ready_condition_after)
 from .revision import equal_to_revision_hash, revision_data, revision_labels, template_from_revision
+from .times import format_precise_time, format_time, parse_time, seconds_until
 
 JSON = dict[str, Any]
 

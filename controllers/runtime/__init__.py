@@ -8,7 +8,7 @@ import logging
 
 import kopf
 
-from controllers.kube import KubeClient
+from kube import KubeClient
 from controllers.settings import ManagerSettings
 
 log = logging.getLogger(__name__)

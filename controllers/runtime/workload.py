@@ -24,8 +24,8 @@ import kopf
 from controllers.common.actions import ActionFailure, Plan
 from controllers.common.ownership import Claim, claim_pods, is_orphan
 from controllers.common.podreadiness import ready_if_missing
-from controllers.kube import KubeClient
-from controllers.kube.workqueue import WorkQueue
+from kube import KubeClient
+from kube.workqueue import WorkQueue
 from controllers.metrics import REGISTRY
 
 from .events import EventRecorder

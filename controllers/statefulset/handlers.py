@@ -13,7 +13,7 @@ from datetime import datetime
 import kopf
 
 from controllers.common.actions import ActionFailure
-from controllers.kube import KubeClient
+from kube import KubeClient
 from controllers.runtime.workload import WorkloadController, WorkloadKind
 from controllers.settings import ManagerSettings
 

@@ -29,7 +29,8 @@ from typing import Any, Mapping
 
 from controllers.common.actions import ActionFailure, CreatePod, Plan, UpdateStatus, earliest
 from controllers.common.ownership import is_controlled_by
-from controllers.common.pods import as_utc, labels_of, meta, name_of
+from controllers.common.objects import labels_of, meta, name_of
+from controllers.common.times import as_utc
 from controllers.common.revision import (live_revision_names, resolve_revisions, template_from_revision,
                                          template_revision_data, truncate_history)
 from controllers.common.selectors import is_valid_selector, selector_matches

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 
 from controllers import schema
-from controllers.kube import JSON_PATCH, ApiError, KubeClient
+from kube import JSON_PATCH, ApiError, KubeClient
 
 log = logging.getLogger(__name__)
 

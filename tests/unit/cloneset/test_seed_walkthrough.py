@@ -1,4 +1,4 @@
-"""The ACK walkthrough (shared/reference/000_009b62c29794319e.txt): its CloneSet must behave exactly as shown."""
+"""The ACK walkthrough (examples/seed/walkthrough.md): its CloneSet must behave exactly as shown."""
 import re
 from datetime import timedelta
 

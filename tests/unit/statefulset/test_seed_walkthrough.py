@@ -1,4 +1,4 @@
-"""The ACK walkthrough (shared/reference/000_009b62c29794319e.txt): its Advanced StatefulSet must behave as
+"""The ACK walkthrough (examples/seed/walkthrough.md): its Advanced StatefulSet must behave as
 shown: `kubectl get asts` gives `demo-asts 3 3 3 3`, and an image change is rolled out in place."""
 import copy
 from datetime import timedelta
