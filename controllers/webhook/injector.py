@@ -1,4 +1,5 @@
-"""Writes the caBundle into our webhook configurations and the StatefulSet CRD's conversion, and nothing else.
+"""Writes the caBundle into our webhook configurations and the conversion of the CRDs that serve two versions
+(Advanced StatefulSet, Advanced DaemonSet), and nothing else.
 
 OpenKruise rewrites whole webhook lists and CRD conversion settings at runtime, which GitOps tools then fight
 (openkruise.md §7.3). Here the chart renders every field but caBundle, and the manager patches exactly the

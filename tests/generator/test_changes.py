@@ -59,8 +59,8 @@ CASES = {
         crd_files("statefulsets") | {"docs/api/statefulset.md"}),
     # An admission rule: runtime schema and docs.
     "admission rule": (
-        [("policies/admission/daemonset.yaml", "message: maxSurge must be 0 with rollingUpdateType InPlaceIfPossible",
-          "message: maxSurge must be zero with rollingUpdateType InPlaceIfPossible")],
+        [("policies/admission/daemonset.yaml", "message: must be 0 for InPlaceIfPossible type",
+          "message: must be zero for InPlaceIfPossible type")],
         {"docs/api/daemonset.md", RUNTIME}),
     # The compatibility matrix: the 1.15 webhooks lose objectSelector; helpers and docs follow.
     "field support in the matrix": (
@@ -76,7 +76,8 @@ CASES = {
     "kube-apiserver gate in the matrix": (
         [("policies/compatibility.yaml", "enabledByDefaultSince: '1.15'", "enabledByDefaultSince: '1.16'")],
         {f"{CHART}/templates/generated/_compat.tpl", f"{CHART}/templates/generated/webhooks/legacy-1.15.yaml",
-         f"{CHART}/templates/generated/crds/legacy-1.15/apps.kruise.io_statefulsets.yaml", "docs/api/README.md",
+         f"{CHART}/templates/generated/crds/legacy-1.15/apps.kruise.io_statefulsets.yaml",
+         f"{CHART}/templates/generated/crds/legacy-1.15/apps.kruise.io_daemonsets.yaml", "docs/api/README.md",
          RUNTIME}),
     # A chart value default: values.yaml and its schema.
     "chart value default": (
