@@ -39,10 +39,11 @@ class DaemonSetView(WorkloadView):
     """A v1beta1 Advanced DaemonSet as its decision layer reads it; `gates`: the manager's feature gates (None:
     every gate at its default).
 
-    Unlike CloneSet's and Advanced StatefulSet's views, it does not read the object through `schema.as_read` yet:
-    schema/ describes DaemonSet v1alpha1 only, and this view reads v1beta1. So it still reads defensively, with
-    the webhook's defaults restated below (burstReplicas 250, maxUnavailable 1 / maxSurge 0, minReadySeconds
-    0), until v1beta1 is in the schema."""
+    Unlike CloneSet's and Advanced StatefulSet's views, it does not read the object through `schema.as_read` yet
+    (it was written against DaemonSet v1alpha1's schema, before v1beta1 was added): it still reads defensively,
+    with the webhook's defaults restated below (burstReplicas 250, maxUnavailable 1 / maxSurge 0,
+    minReadySeconds 0), and some reads tell an unset partition from 0 (`manage.py`). To do: read through
+    `schema.as_read` like the others."""
 
     def __init__(self, daemonset: JSON, gates: Mapping[str, bool] | None = None):
         super().__init__(typed(daemonset, API_VERSION, KIND), schema.feature_gates(dict(gates or {})), daemonset)
