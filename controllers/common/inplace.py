@@ -363,8 +363,8 @@ def update_through_hooks(pod: JSON, spec: UpdateSpec, lifecycle_spec: JSON | Non
 # ---------------------------------------------------------------------------------------------------------
 # In place, or recreate
 
-# The pod update policies (CloneSet updateStrategy.type, Advanced StatefulSet rollingUpdate.podUpdatePolicy).
-RECREATE = "ReCreate"
+# The pod update policies that allow an in-place update (CloneSet updateStrategy.type, Advanced StatefulSet
+# rollingUpdate.podUpdatePolicy; the third is ReCreate).
 IN_PLACE_IF_POSSIBLE = "InPlaceIfPossible"
 IN_PLACE_ONLY = "InPlaceOnly"
 

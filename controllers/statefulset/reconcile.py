@@ -25,7 +25,7 @@ nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
 from controllers.common.actions import ActionFailure, CreatePod, Plan, UpdateStatus, earliest
 from controllers.common.ownership import is_controlled_by
@@ -73,10 +73,11 @@ def _failed_create(last_failure: ActionFailure | None, actions: list) -> str | N
 
 
 def reconcile(statefulset: dict, pods: list[dict], pvcs: list[dict], revisions: list[dict], now: datetime,
-              last_failure: ActionFailure | None = None) -> Plan:
-    """Everything the StatefulSet needs now, in execution order. `last_failure`: how the previous plan failed."""
+              last_failure: ActionFailure | None = None, gates: Mapping[str, bool] | None = None) -> Plan:
+    """Everything the StatefulSet needs now, in execution order. `last_failure`: how the previous plan failed.
+    `gates`: the manager's feature gates (None: all at their defaults; StatefulSetStartOrdinal is read)."""
     now = as_utc(now)
-    sts = StatefulSetView(statefulset)
+    sts = StatefulSetView(statefulset, gates)
     if not is_valid_selector(sts.selector):
         return Plan([], None)  # a non-transient error: upstream logs it and does not retry
 

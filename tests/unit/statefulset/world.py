@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from controllers import schema
 from controllers.common import actions as A
 from controllers.statefulset.reconcile import reconcile
 
@@ -16,6 +17,8 @@ JSON = dict[str, Any]
 
 @dataclass
 class World(BaseWorld):
+    gates: dict[str, bool] | None = None  # the manager's --feature-gates (None: defaults)
+
     def __post_init__(self) -> None:
         super().__post_init__()
         self.workload["metadata"]["uid"] = self.workload["metadata"].get("uid") or "sts-uid"
@@ -28,7 +31,7 @@ class World(BaseWorld):
 
     def run_reconcile(self, workload: JSON, pods: list[JSON], pvcs: list[JSON], revisions: list[JSON],
                       last_failure: A.ActionFailure | None = None) -> A.Plan:
-        return reconcile(workload, pods, pvcs, revisions, self.now, last_failure)
+        return reconcile(workload, pods, pvcs, revisions, self.now, last_failure, self.gates)
 
     def settle(self, max_rounds: int = 200, seconds: float = 1.0) -> int:
         """Like BaseWorld.settle, but converged means that a fresh look at the cluster, after the kubelet has
@@ -64,9 +67,7 @@ class World(BaseWorld):
 
 def statefulset(name: str = "web", replicas: int = 3, image: str = "nginx:1.25", policy: str = "OrderedReady",
                 rolling: dict | None = None, **spec: Any) -> JSON:
-    """An Advanced StatefulSet as the webhook would store it (v1beta1, defaults applied)."""
-    rolling_update = {"partition": 0, "maxUnavailable": 1, "podUpdatePolicy": "ReCreate", "minReadySeconds": 0}
-    rolling_update.update(rolling or {})
+    """An Advanced StatefulSet as the webhook would store it (v1beta1, the schema's defaults applied)."""
     obj = {
         "apiVersion": "apps.kruise.io/v1beta1",
         "kind": "StatefulSet",
@@ -78,9 +79,7 @@ def statefulset(name: str = "web", replicas: int = 3, image: str = "nginx:1.25",
             "selector": {"matchLabels": {"app": name}},
             "template": {"metadata": {"labels": {"app": name}},
                          "spec": {"containers": [{"name": "main", "image": image}]}},
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": rolling_update},
-            "revisionHistoryLimit": 10,
-            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": dict(rolling or {})},
         },
     }
     if spec.get("updateStrategy", {}).get("type") == "OnDelete":
@@ -88,9 +87,10 @@ def statefulset(name: str = "web", replicas: int = 3, image: str = "nginx:1.25",
         spec.pop("updateStrategy")
     for k, v in spec.items():
         obj["spec"][k] = copy.deepcopy(v)
-    return obj
+    return schema.apply_defaults(obj)
 
 
 VCT = [{"metadata": {"name": "data", "annotations": {"note": "x"}},
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]
 IN_PLACE_GATE = [{"conditionType": "InPlaceUpdateReady"}]
+START_ORDINAL = {"StatefulSetStartOrdinal": True}  # the feature gate that makes spec.ordinals.start count
