@@ -1,6 +1,8 @@
 """controllers/_generated/schema.json: what the controllers and webhooks need at run time, per kind and
 version: the field tree (types and constraints), the defaults in application order, fallbacks, and the
-admission rules of policies/admission. controllers/schema.py loads it."""
+admission rules of policies/admission; and the resource table of policies/controllers.yaml (what the
+controllers watch and write, and how the runtime writes each). controllers/schema.py and
+controllers/runtime/resources.py load it."""
 from __future__ import annotations
 
 from .inputs import Inputs, Kind
@@ -80,12 +82,16 @@ def kind_entry(kind: Kind) -> dict:
 
 def build(inputs: Inputs) -> dict:
     sources = [k.file for k in inputs.kinds] + inputs.definitions_files + inputs.admission_files + [
-        inputs.feature_gates_file]
-    return {
+        inputs.feature_gates_file] + ([inputs.controllers_file] if inputs.controllers else [])
+    out = {
         "$comment": json_comment(sources),
         "featureGates": {name: {"default": gate["default"]} for name, gate in sorted(inputs.feature_gates.items())},
         "kinds": {kind.name: kind_entry(kind) for kind in inputs.kinds},
     }
+    if inputs.controllers:
+        out["resources"] = inputs.controllers["resources"]
+        out["controllers"] = inputs.controllers["controllers"]
+    return out
 
 
 def generate(inputs: Inputs) -> dict[str, str]:
