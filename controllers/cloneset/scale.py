@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from controllers.common import lifecycle
-from controllers.common.actions import CreatePod, CreatePVC, DeletePod, DeletePVC, Event
+from controllers.common.actions import PVCS, Delete, Event, create_pod, create_pvc, delete_pod
 from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL
 from controllers.common.names import NameSource, unique_suffix
 from controllers.common.ordering import sort_for_deletion
@@ -84,11 +84,11 @@ def _delete_pods(cs: CloneSetView, pods: list[JSON], pvcs: list[JSON], reason: s
         if held is not None:
             actions += held
             continue
-        actions.append(DeletePod(name_of(pod), uid_of(pod), reason))
+        actions.append(delete_pod(name_of(pod), uid_of(pod), reason))
         actions.append(Event("Normal", "SuccessfulDelete", f"succeed to delete pod {name_of(pod)}"))
         iid = _instance_id(pod)
         if iid:
-            actions += [DeletePVC(name_of(c)) for c in pvcs_by_id.get(iid, [])]
+            actions += [Delete(PVCS, name_of(c)) for c in pvcs_by_id.get(iid, [])]
     return actions
 
 
@@ -173,8 +173,8 @@ def plan_scale(cs: CloneSetView, *, current_revision: str, update_revision: str,
                           current_revision if at_current else update_revision, iid, now)
             for _, pvc in pvcs_for(cs, iid):
                 if name_of(pvc) not in existing_pvcs:
-                    actions.append(CreatePVC(pvc))
-            actions.append(CreatePod(pod))
+                    actions.append(create_pvc(pvc))
+            actions.append(create_pod(pod))
             actions.append(Event("Normal", "SuccessfulCreate", f"succeed to create pod {name_of(pod)}"))
         return ScaleResult(events + actions, modified=bool(ids),
                            requeue_after=WAIT_FOR_NAME_SECONDS if deferred else None)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from controllers.common import inplace, lifecycle
-from controllers.common.actions import Event, PatchPod, earliest
+from controllers.common.actions import Event, earliest, patch_pod
 from controllers.common.keys import (CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL,
                                      SPECIFIED_DELETE_LABEL)
 from controllers.common.ordering import priority_sort, scatter_sort, sort_active_indexes
@@ -114,7 +114,7 @@ def refresh_pod(cs: CloneSetView, pod: JSON, update_revision: str, now: datetime
         patch: JSON = {"metadata": {"labels": {POD_TEMPLATE_HASH_LABEL: short_hash(labels[CONTROLLER_REVISION_HASH_LABEL])}}}
         if uid_of(pod):
             patch["metadata"]["uid"] = uid_of(pod)
-        blocking.append(PatchPod(name_of(pod), patch, "strategic"))
+        blocking.append(patch_pod(name_of(pod), patch, "strategic"))
     return res.actions, blocking, res.requeue_after, res.error
 
 
@@ -151,7 +151,7 @@ def update_pod(cs: CloneSetView, pod: JSON, target: JSON, revisions: list[JSON],
     patch: JSON = {"metadata": {"labels": {SPECIFIED_DELETE_LABEL: "true"}}}
     if uid_of(pod):
         patch["metadata"]["uid"] = uid_of(pod)
-    return PodUpdate([PatchPod(name_of(pod), patch, "strategic"),
+    return PodUpdate([patch_pod(name_of(pod), patch, "strategic"),
                       Event("Normal", "SuccessfulUpdatePodReCreate",
                             f"successfully patch pod {name_of(pod)} specified-delete for update(revision {target_name})")])
 

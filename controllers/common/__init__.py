@@ -2,7 +2,8 @@
 
 Every module here is pure: plain dicts in, plain dicts or `actions` out. No API calls, no kopf, no asyncio.
 
-    actions      what a reconcile asks the runtime to do (CreatePod, PatchPod, UpdateStatus, ...) and `Plan`
+    actions      what a reconcile is given (`Context`) and asks the runtime to do (`Create`, `Patch`,
+                 `Delete`, `Event`: a `Plan`)
     keys         well-known label, annotation, condition and env names (openkruise.md §2.6)
     names        random instance ids and Kubernetes' safe encoding
     intstr       int-or-percent values (maxUnavailable, maxSurge, ...)

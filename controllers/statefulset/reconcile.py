@@ -24,10 +24,9 @@ nothing.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from controllers.common.actions import ActionFailure, CreatePod, Plan, UpdateStatus, earliest
+from controllers.common.actions import PODS, PVCS, REVISIONS, ActionFailure, Context, Plan, earliest, update_status
 from controllers.common.ownership import is_controlled_by
 from controllers.common.pods import as_utc, labels_of, meta, name_of
 from controllers.common.revision import (live_revision_names, resolve_revisions, template_from_revision,
@@ -64,17 +63,18 @@ def _failed_create(last_failure: ActionFailure | None, actions: list) -> str | N
     """The FailedCreatePod message: the previous plan failed to create a pod (or its claims) and this round
     creates again. Upstream sets the condition in the round whose create failed; here the executor meets the
     error after the status is written, so it shows from the next round on, for as long as creates fail."""
-    if last_failure is None or last_failure.action not in ("CreatePod", "CreatePVC"):
+    if last_failure is None or last_failure.action not in ("create pods", "create persistentvolumeclaims"):
         return None
-    if not any(isinstance(a, CreatePod) for a in actions):
+    if not any(a.what == "create pods" for a in actions):
         return None
     return f"StatefulPodControl failed to create Pod error: {last_failure.message}"
 
 
-def reconcile(statefulset: dict, pods: list[dict], pvcs: list[dict], revisions: list[dict], now: datetime,
-              last_failure: ActionFailure | None = None) -> Plan:
-    """Everything the StatefulSet needs now, in execution order. `last_failure`: how the previous plan failed."""
-    now = as_utc(now)
+def reconcile(statefulset: dict, observed: dict[str, list[dict]], context: Context) -> Plan:
+    """Everything the StatefulSet needs now, in execution order, from its pods, PVCs and revisions.
+    `context.last_failure`: how the previous plan failed."""
+    pods, pvcs, revisions = (observed.get(r, []) for r in (PODS, PVCS, REVISIONS))
+    now, last_failure = as_utc(context.now), context.last_failure
     sts = StatefulSetView(statefulset)
     if not is_valid_selector(sts.selector):
         return Plan([], None)  # a non-transient error: upstream logs it and does not retry
@@ -114,7 +114,7 @@ def reconcile(statefulset: dict, pods: list[dict], pvcs: list[dict], revisions: 
                               now=now)
     status = with_conditions(status, sts.status, r.failures, CONDITION_TYPES, now)
     if status_changed(sts.status, status):
-        actions.append(UpdateStatus(status))
+        actions.append(update_status(status))
     actions += r.finish()
 
     # 6.

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from controllers.common import inplace, lifecycle
-from controllers.common.actions import DeletePod, Event, PatchPodStatus
+from controllers.common.actions import Event, delete_pod
 from controllers.common.pods import is_terminating, name_of, uid_of
 from controllers.common.revision import equal_to_revision_hash
 
@@ -97,7 +97,7 @@ class Round:
             self.emit(*held)
             return bool(held), False
         message = f"delete Pod {name_of(pod)} in StatefulSet {self.sts.name} successful"
-        self.emit(DeletePod(name_of(pod), uid_of(pod), "StatefulSet"), Event("Normal", "SuccessfulDelete", message))
+        self.emit(delete_pod(name_of(pod), uid_of(pod), "StatefulSet"), Event("Normal", "SuccessfulDelete", message))
         return True, True
 
     def refresh(self, pod: JSON) -> None:
@@ -111,7 +111,7 @@ class Round:
         if res.error:
             self.failures.setdefault("FailedUpdatePod", res.error)
         self.emit(*res.actions)
-        self.undrain[name] = [a for a in res.actions if isinstance(a, PatchPodStatus)
+        self.undrain[name] = [a for a in res.actions if a.what == "patch pods/status"
                               and a not in inplace.refresh(pod, self.now, hold_not_ready=True).actions]
         self.wait(res.requeue_after)
         moved = lifecycle.refresh_state(self.sts.lifecycle, pod, self.update_name,

@@ -10,6 +10,7 @@ from controllers.cloneset.reconcile import reconcile
 from controllers.common import actions as A
 from controllers.common.names import SequenceNames
 
+from ..world import owned_objects
 from .world import T0, World, cloneset
 
 
@@ -36,7 +37,7 @@ def test_inputs_are_not_modified():
     w.set_image("nginx:1.26")
     args = (w.cloneset, list(w.pods.values()), list(w.pvcs.values()), list(w.revisions.values()))
     before = copy.deepcopy(args)
-    reconcile(*args, w.now, SequenceNames())
+    reconcile(args[0], owned_objects(*args[1:]), A.Context(w.now, names=SequenceNames()))
     assert args == before
 
 
@@ -46,16 +47,17 @@ def test_deleting_cloneset_only_reports_status():
     w.cloneset["metadata"]["deletionTimestamp"] = "2024-05-01T13:00:00Z"
     w.edit_spec(lambda s: s.__setitem__("replicas", 5))
     plan = w.reconcile()
-    assert not plan.of_type(A.CreatePod) and [type(a) for a in plan.actions] == [A.UpdateStatus]
+    assert not plan.of_type(A.Create, A.PODS) and [a.what for a in plan.actions] == ["patch workload/status"]
 
 
 def test_bad_or_sparse_objects_do_not_crash():
-    assert reconcile({"metadata": {"name": "x"}}, [], [], [], T0, SequenceNames()) == A.Plan([], None)
+    assert reconcile({"metadata": {"name": "x"}}, owned_objects(), A.Context(T0, names=SequenceNames())) \
+        == A.Plan([], None)
     sparse = {"metadata": {"name": "x"}, "spec": {"selector": {"matchLabels": {"a": "b"}}}}
-    plan = reconcile(sparse, [], [], [], T0, SequenceNames())
-    assert len(plan.of_type(A.CreatePod)) == 1  # replicas defaults to 1
+    plan = reconcile(sparse, owned_objects(), A.Context(T0, names=SequenceNames()))
+    assert len(plan.of_type(A.Create, A.PODS)) == 1  # replicas defaults to 1
     weird = cloneset(replicas=2, update={"partition": "lots", "maxUnavailable": "x%", "maxSurge": True})
-    assert len(reconcile(weird, [], [], [], T0, SequenceNames()).of_type(A.CreatePod)) == 2
+    assert len(reconcile(weird, owned_objects(), A.Context(T0, names=SequenceNames())).of_type(A.Create, A.PODS)) == 2
 
 
 # A random walk of the fake cluster: at every point, reconciling twice gives the same plan.
@@ -96,14 +98,12 @@ def test_same_observed_state_same_plan(walk, kind, surge, unavailable, grace):
             w.pods.pop(sorted(w.pods)[0])
         elif event == "hook" and w.pods:
             w.pods[sorted(w.pods)[-1]]["metadata"]["labels"]["hold"] = "1"
-        first = reconcile(copy.deepcopy(w.cloneset), copy.deepcopy(list(w.pods.values())),
-                          copy.deepcopy(list(w.pvcs.values())), copy.deepcopy(list(w.revisions.values())),
-                          w.now, SequenceNames(["zzzzz", "zzzzx"]))
-        second = reconcile(w.cloneset, list(reversed(list(w.pods.values()))), list(w.pvcs.values()),
-                           list(w.revisions.values()), w.now, SequenceNames())
+        first = reconcile(copy.deepcopy(w.cloneset), w.observed(), A.Context(w.now, names=SequenceNames(["zzzzz", "zzzzx"])))
+        second = reconcile(w.cloneset, owned_objects(reversed(list(w.pods.values())), w.pvcs.values(), w.revisions.values()),
+                           A.Context(w.now, names=SequenceNames()))
         assert _normalize(first) == _normalize(second)
         for a in first.actions:
-            if isinstance(a, (A.PatchPod, A.PatchPodStatus, A.DeletePod)):
+            if a.what in ("patch pods", "patch pods/status", "delete pods"):
                 assert a.name in w.pods  # never acts on pods it did not see
 
 

@@ -90,16 +90,16 @@ def test_start_update_drains_then_patches_in_one_go():
                         metadata_patch={"labels": {"v": "2"}})
     res = I.start_update(p, spec, NOW, extra_labels={"lifecycle.apps.kruise.io/state": "Updating"})
     drain, patch = res.actions
-    assert isinstance(drain, A.PatchPodStatus)
-    conds = {c["type"]: c for c in drain.patch["status"]["conditions"]}
+    assert drain.what == "patch pods/status"
+    conds = {c["type"]: c for c in drain.body["status"]["conditions"]}
     assert conds["InPlaceUpdateReady"]["status"] == "False" and conds["InPlaceUpdateReady"]["reason"] == "StartInPlaceUpdate"
     assert conds["Ready"]["status"] == "False"  # drained at once, not when the kubelet notices
-    assert isinstance(patch, A.PatchPod) and patch.patch_type == "strategic"
-    meta = patch.patch["metadata"]
+    assert patch.what == "patch pods" and patch.patch_type == "strategic"
+    meta = patch.body["metadata"]
     assert meta["uid"] == "uid-p"
     assert meta["labels"] == {"v": "2", "controller-revision-hash": "x-2", "pod-template-hash": "2",
                               "lifecycle.apps.kruise.io/state": "Updating"}
-    assert patch.patch["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
+    assert patch.body["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
     state = meta["annotations"]["apps.kruise.io/inplace-update-state"]
     assert state == ('{"revision":"x-2","updateTimestamp":"2024-05-01T12:00:00Z",'
                      '"lastContainerStatuses":{"main":{"imageID":"id-nginx:1.25","containerID":"cid-p-main"}},'
@@ -112,7 +112,7 @@ def test_start_update_with_a_grace_period_defers_the_images():
     spec = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"}, grace_seconds=3,
                         metadata_patch={"labels": {"v": "2"}})
     res = I.start_update(p, spec, NOW)
-    patch = res.actions[-1].patch
+    patch = res.actions[-1].body
     assert "spec" not in patch and "v" not in patch["metadata"]["labels"]
     grace = json.loads(patch["metadata"]["annotations"]["apps.kruise.io/inplace-update-grace"])
     assert grace["revision"] == "x-2" and grace["containerImages"] == {"main": "nginx:1.26"} and grace["graceSeconds"] == 3
@@ -140,30 +140,30 @@ def _after(pod_, patch):
 def test_grace_period_then_images_then_completion():
     p = running()
     spec = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"}, grace_seconds=3)
-    p = _after(p, I.start_update(p, spec, NOW).actions[-1].patch)
+    p = _after(p, I.start_update(p, spec, NOW).actions[-1].body)
     p["status"]["conditions"][-1]["status"] = "False"
     assert I.in_progress(p)
     early = I.refresh(p, NOW + timedelta(seconds=1.2))
     assert early.actions == [] and early.requeue_after == 2.0
     done_waiting = I.refresh(p, NOW + timedelta(seconds=3))
     [patch] = done_waiting.actions
-    assert patch.patch["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
-    assert patch.patch["metadata"]["annotations"]["apps.kruise.io/inplace-update-grace"] is None
-    p = _after(p, patch.patch)
+    assert patch.body["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
+    assert patch.body["metadata"]["annotations"]["apps.kruise.io/inplace-update-grace"] is None
+    p = _after(p, patch.body)
     assert I.refresh(p, NOW + timedelta(seconds=4)).actions == []  # kubelet has not restarted it yet
     p["status"]["containerStatuses"][0].update(image="nginx:1.26", imageID="id-nginx:1.26", containerID="cid-new")
     assert not I.in_progress(p)
     [ready] = I.refresh(p, NOW + timedelta(seconds=5)).actions
-    assert ready.patch["status"]["conditions"][0]["status"] == "True"
+    assert ready.body["status"]["conditions"][0]["status"] == "True"
 
 
 def test_grace_is_dropped_when_the_pod_moved_to_another_revision():
     p = running()
     spec = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"}, grace_seconds=3)
-    p = _after(p, I.start_update(p, spec, NOW).actions[-1].patch)
+    p = _after(p, I.start_update(p, spec, NOW).actions[-1].body)
     p["metadata"]["labels"]["controller-revision-hash"] = "x-3"
     [drop] = I.refresh(p, NOW + timedelta(seconds=10)).actions
-    assert drop.patch["metadata"]["annotations"] == {"apps.kruise.io/inplace-update-grace": None}
+    assert drop.body["metadata"]["annotations"] == {"apps.kruise.io/inplace-update-grace": None}
 
 
 def _updated(imageID_changes: bool, restarted: bool, image: str = "docker.io/library/nginx:alpine"):
@@ -172,7 +172,7 @@ def _updated(imageID_changes: bool, restarted: bool, image: str = "docker.io/lib
     p["status"]["containerStatuses"] = [{"name": "main", "image": "docker.io/library/nginx:alpine",
                                          "imageID": "sha256:aaa", "containerID": "cid-1", "restartCount": 0}]
     spec = I.UpdateSpec(revision="x-2", container_images={"main": "docker.io/library/nginx:alpine"})
-    p = _after(p, I.start_update(p, spec, NOW).actions[-1].patch)
+    p = _after(p, I.start_update(p, spec, NOW).actions[-1].body)
     s = p["status"]["containerStatuses"][0]
     s["image"] = image
     if imageID_changes:
@@ -215,7 +215,7 @@ def test_container_priorities_update_in_batches():
     p["status"]["containerStatuses"].append({"name": "low", "image": "redis:6", "imageID": "id-redis:6",
                                              "containerID": "cid-low", "ready": True})
     spec = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26", "low": "redis:7", "side": "busybox:2"})
-    first = I.start_update(p, spec, NOW).actions[-1].patch
+    first = I.start_update(p, spec, NOW).actions[-1].body
     assert sorted(c["name"] for c in first["spec"]["containers"]) == ["main", "side"]  # no priority + highest
     state = json.loads(first["metadata"]["annotations"]["apps.kruise.io/inplace-update-state"])
     assert state["nextContainerImages"] == {"low": "redis:7"}
@@ -229,8 +229,8 @@ def test_container_priorities_update_in_batches():
     for s in p["status"]["containerStatuses"][:2]:
         s["ready"] = True
     [second] = I.refresh(p, NOW).actions
-    assert second.patch["spec"]["containers"] == [{"name": "low", "image": "redis:7"}]
-    state = json.loads(second.patch["metadata"]["annotations"]["apps.kruise.io/inplace-update-state"])
+    assert second.body["spec"]["containers"] == [{"name": "low", "image": "redis:7"}]
+    state = json.loads(second.body["metadata"]["annotations"]["apps.kruise.io/inplace-update-state"])
     assert "nextContainerImages" not in state and len(state["containerBatchesRecord"]) == 2
 
 
@@ -238,7 +238,7 @@ def test_refresh_marks_ready_unless_held():
     p = running()
     p["status"]["conditions"] = [c for c in p["status"]["conditions"] if c["type"] != "InPlaceUpdateReady"]
     [ready] = I.refresh(p, NOW).actions
-    assert ready.patch["status"]["conditions"][0]["type"] == "InPlaceUpdateReady"
+    assert ready.body["status"]["conditions"][0]["type"] == "InPlaceUpdateReady"
     assert I.refresh(p, NOW, hold_not_ready=True).actions == []
     assert I.refresh(running(), NOW).actions == []  # already True: nothing to do
 
@@ -266,23 +266,23 @@ def test_update_through_hooks_writes_the_workload_revision_labels_and_updating()
     res = I.update_through_hooks(p, SPEC, None, NOW, pod_revision_labels={"controller-revision-hash": "x-2"})
     assert res.started and res.error is None
     drain, patch, event = res.actions
-    assert patch.patch["metadata"]["labels"] == {"controller-revision-hash": "x-2",
+    assert patch.body["metadata"]["labels"] == {"controller-revision-hash": "x-2",
                                                  "lifecycle.apps.kruise.io/state": "Updating"}
     assert event == A.Event("Normal", "SuccessfulUpdatePodInPlace", "successfully update pod p in-place(revision x-2)")
 
 
 def test_update_through_hooks_leaves_a_pod_without_state_without_state_when_asked():
     res = I.update_through_hooks(running(), SPEC, None, NOW, always_set_updating=False)
-    assert "lifecycle.apps.kruise.io/state" not in res.actions[1].patch["metadata"]["labels"]
+    assert "lifecycle.apps.kruise.io/state" not in res.actions[1].body["metadata"]["labels"]
     res = I.update_through_hooks(running(), SPEC, None, NOW)
-    assert res.actions[1].patch["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] == "Updating"
+    assert res.actions[1].body["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] == "Updating"
 
 
 def test_update_through_hooks_waits_for_the_hook_owner():
     p = running()
     p["metadata"]["labels"].update({"hold": "1", "lifecycle.apps.kruise.io/state": "Normal"})
     res = I.update_through_hooks(p, SPEC, HOOKED, NOW)
-    assert not res.started and [a.patch["metadata"]["labels"] for a in res.actions] == [
+    assert not res.started and [a.body["metadata"]["labels"] for a in res.actions] == [
         {"lifecycle.apps.kruise.io/state": "PreparingUpdate"}]
     p["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] = "PreparingUpdate"
     assert I.update_through_hooks(p, SPEC, HOOKED, NOW).actions == []  # still hooked
@@ -298,7 +298,7 @@ def test_a_grace_period_is_measured_from_the_exact_start_not_the_whole_second():
     p = {"metadata": {"name": "p", "labels": {}, "annotations": {}},
          "spec": {"containers": [{"name": "c", "image": "a:1"}]}}
     started = I.start_update(p, I.UpdateSpec(revision="x-2", container_images={"c": "a:2"}, grace_seconds=2), start)
-    annotations = started.actions[-1].patch["metadata"]["annotations"]
+    annotations = started.actions[-1].body["metadata"]["annotations"]
     assert json.loads(annotations[STATE])["updateTimestamp"] == "2024-05-01T12:00:00.9Z"
     p["metadata"]["labels"] = {"controller-revision-hash": "x-2"}
     p["metadata"]["annotations"] = {k: annotations[k] for k in (STATE, GRACE)}

@@ -9,6 +9,7 @@ from controllers.common import actions as A
 from controllers.statefulset.ordinals import OrdinalRange, ReservedOrdinals
 from controllers.statefulset.reconcile import reconcile
 
+from ..world import owned_objects
 from .world import IN_PLACE_GATE, VCT, World, statefulset
 
 
@@ -21,7 +22,7 @@ def test_inputs_are_not_modified():
     w.set_replicas(2)
     args = (w.sts, list(w.pods.values()), list(w.pvcs.values()), list(w.revisions.values()))
     before = copy.deepcopy(args)
-    reconcile(*args, w.now)
+    reconcile(args[0], owned_objects(*args[1:]), A.Context(w.now))
     assert args == before
 
 
@@ -94,19 +95,18 @@ def test_same_observed_state_same_plan(walk, policy, update, unavailable, scale_
     tags = iter(range(30, 100))
     for event in walk:
         _walk(w, event, tags)
-        first = reconcile(copy.deepcopy(w.sts), copy.deepcopy(list(w.pods.values())), copy.deepcopy(list(w.pvcs.values())),
-                          copy.deepcopy(list(w.revisions.values())), w.now)
-        second = reconcile(w.sts, list(reversed(list(w.pods.values()))), list(reversed(list(w.pvcs.values()))),
-                           list(w.revisions.values()), w.now)
+        first = reconcile(copy.deepcopy(w.sts), w.observed(), A.Context(w.now))
+        second = reconcile(w.sts, owned_objects(reversed(list(w.pods.values())), reversed(list(w.pvcs.values())),
+                                                w.revisions.values()), A.Context(w.now))
         assert first == second
         for a in first.actions:
-            if isinstance(a, (A.PatchPod, A.PatchPodStatus, A.DeletePod)):
+            if a.what in ("patch pods", "patch pods/status", "delete pods"):
                 assert a.name in w.pods  # never acts on pods it did not see
-            if isinstance(a, (A.PatchPVC, A.DeletePVC)):
+            if a.what in ("patch persistentvolumeclaims", "delete persistentvolumeclaims"):
                 assert a.name in w.pvcs
-            assert not isinstance(a, A.DeletePVC)  # PVCs go only through the garbage collector
+            assert not a.what == "delete persistentvolumeclaims"  # PVCs go only through the garbage collector
         if policy == "OrderedReady":
-            assert len(first.of_type(A.CreatePod)) <= 1 and len(first.of_type(A.DeletePod)) <= 1
+            assert len(first.of_type(A.Create, A.PODS)) <= 1 and len(first.of_type(A.Delete, A.PODS)) <= 1
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
