@@ -163,8 +163,8 @@ class WorkloadController:
     def _register_watch(self, registry: kopf.OperatorRegistry, watch: Watch, ids: dict[str, str]) -> None:
         selector = resources()[watch.resource].selector
         index_id = ids[watch.resource] = f"{self.k.name}_{watch.resource.replace('.', '_')}_{watch.sort}"
-
         assert watch.sort in ("owned", "named", "selected", "cluster"), watch
+
         async def index(body: kopf.Body, namespace: str | None, **_: Any) -> dict:
             # By owner uid; by namespace for the name or selector to pick from; all under one key for cluster.
             key = self._owner(body) if watch.sort == "owned" else namespace if watch.sort != "cluster" else ""

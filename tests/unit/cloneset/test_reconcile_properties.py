@@ -98,9 +98,10 @@ def test_same_observed_state_same_plan(walk, kind, surge, unavailable, grace):
             w.pods.pop(sorted(w.pods)[0])
         elif event == "hook" and w.pods:
             w.pods[sorted(w.pods)[-1]]["metadata"]["labels"]["hold"] = "1"
-        first = reconcile(copy.deepcopy(w.cloneset), w.observed(), A.Context(w.now, names=SequenceNames(["zzzzz", "zzzzx"])))
-        second = reconcile(w.cloneset, owned_objects(reversed(list(w.pods.values())), w.pvcs.values(), w.revisions.values()),
-                           A.Context(w.now, names=SequenceNames()))
+        first = reconcile(copy.deepcopy(w.cloneset), w.observed(),
+                          A.Context(w.now, names=SequenceNames(["zzzzz", "zzzzx"])))
+        shuffled = owned_objects(reversed(list(w.pods.values())), w.pvcs.values(), w.revisions.values())
+        second = reconcile(w.cloneset, shuffled, A.Context(w.now, names=SequenceNames()))
         assert _normalize(first) == _normalize(second)
         for a in first.actions:
             if a.what in ("patch pods", "patch pods/status", "delete pods"):
