@@ -11,8 +11,11 @@ FROM python:3.11-slim AS wheels
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY ack_kruise ack_kruise
+COPY apischema apischema
 COPY controllers controllers
 COPY generator generator
+COPY kube kube
+COPY release release
 COPY sandbox sandbox
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 

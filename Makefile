@@ -5,7 +5,7 @@ BIN   := $(VENV)/bin
 PY    := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup images image demo bench test test-unit test-e2e e2e-incluster verify generate release sandbox-up sandbox-down clean
+.PHONY: help setup images image demo bench test test-unit test-e2e e2e-incluster lint verify generate release sandbox-up sandbox-down clean
 
 help:
 	@echo "make setup      install everything on Debian 12 (root, idempotent; ~7 min cold, <1 min warm)"
@@ -16,7 +16,8 @@ help:
 	@echo "make bench [QUICK=1]  controllers vs kube-controller-manager and a raw client; writes bench/results.md and .png"
 	@echo "make test-unit  only the tests that need no API server"
 	@echo "make generate   write CRDs, chart templates, docs and the runtime schema from schema/ and policies/"
-	@echo "make verify     fast checks: generated files up to date, unit tests"
+	@echo "make lint       generated files up to date, the import layering (.importlinter), pyflakes (ruff)"
+	@echo "make verify     fast checks: make lint, then the unit tests"
 	@echo "make e2e-incluster  the packaged chart installed with that image on its own sandbox: walkthroughs, upgrade, faults"
 	@echo "make release VERSION=x.y.z [REPO_URL=https://...]   stamp, package and index the chart into dist/"
 	@echo "make sandbox-up / sandbox-down   the local cluster on its own"
@@ -28,7 +29,7 @@ images: $(PY)
 	@$(BIN)/ack-kruise sandbox images
 
 image: $(PY)
-	@$(BIN)/ack-kruise sandbox image
+	@$(BIN)/ack-kruise image
 
 e2e-incluster: $(PY)
 	$(PY) -m pytest tests/e2e/incluster -m sandbox_lifecycle
@@ -44,8 +45,7 @@ demo: $(PY)
 bench: $(PY)
 	$(PY) -m bench.run $(if $(QUICK),--quick)
 
-test: $(PY)
-	$(BIN)/ack-kruise generate --check
+test: lint
 	$(PY) -m pytest tests -m "not sandbox_lifecycle"
 	$(PY) -m pytest tests -m sandbox_lifecycle
 
@@ -58,15 +58,20 @@ test-e2e: $(PY)
 generate: $(PY)
 	$(BIN)/ack-kruise generate
 
-# Fast checks (well under a minute): generated files up to date (names any file that drifted), then the pure
-# unit tests. `make test` runs everything else.
-verify: $(PY)
+# What `make verify` and `make test` check first, in seconds: generated files up to date (names any file that
+# drifted), the layering of .importlinter (which package may import which), and the pyflakes rules.
+lint: $(PY)
 	$(BIN)/ack-kruise generate --check
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check --no-cache --quiet .
+
+# Fast checks (well under a minute): `make lint`, then the pure unit tests. `make test` runs everything else.
+verify: lint
 	$(PY) -m pytest tests/unit -q -x
 
 release: $(PY)
 	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z [REPO_URL=https://...]" >&2; exit 2; }
-	$(PY) -m generator.release --version $(VERSION) $(if $(REPO_URL),--repo-url $(REPO_URL))
+	$(PY) -m release.chart --version $(VERSION) $(if $(REPO_URL),--repo-url $(REPO_URL))
 
 sandbox-up: $(PY)
 	@$(BIN)/ack-kruise sandbox up

@@ -13,6 +13,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("sandbox.cli", "run a local Kubernetes cluster: control plane, a real node, simulated nodes"),
     "generate": ("generator.cli", "generate CRDs, chart templates, docs and the runtime schema from schema/ and policies/"),
+    "image": ("release.image", "build the kruise-manager image without Docker and load it into a running sandbox"),
     "preflight": ("ack_kruise.preflight", "check a cluster before installing the chart: version, conversion webhooks, objects in the way"),
     "manager": ("controllers.manager", "run the controllers and the webhook server (kruise-manager)"),
 }

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from controllers.kube import ApiError, ConfigError, KubeClient, load_config
+from kube import ApiError, ConfigError, KubeClient, load_config
 
 # The compatibility matrix, as policies/compatibility.yaml states it (tests/unit/test_preflight.py checks
 # that these agree with it): the oldest supported version, the first v1-profile version, and the versions

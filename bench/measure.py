@@ -11,7 +11,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from controllers.kube import Informer, KubeClient, resource_path
+from kube import Informer, KubeClient, resource_path
 
 
 def is_ready(pod: dict) -> bool:

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from controllers.kube import ApiError, Informer, KubeClient, load_config, resource_path
+from kube import ApiError, Informer, KubeClient, load_config, resource_path
 
 
 def pod(i: int, node: str) -> dict:

@@ -1,5 +1,5 @@
 """The raw-creation ceiling as its own process, as every controller is one: N unbound pods created through
-`controllers.kube.KubeClient` with the profile's QPS/burst limiter, 64 requests in flight, then exit.
+`kube.KubeClient` with the profile's QPS/burst limiter, 64 requests in flight, then exit.
 
 Like a running controller, it starts warm: it connects, prints `ready`, and starts creating when a line
 arrives on stdin (the harness starts its clock then).
@@ -12,7 +12,7 @@ import argparse
 import asyncio
 import sys
 
-from controllers.kube import KubeClient, load_config
+from kube import KubeClient, load_config
 
 from .scenarios import raw_create
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from controllers.kube import KubeClient, load_config
+from kube import KubeClient, load_config
 
 from . import cost, report, scenarios as S
 from .measure import PodWatch, nth

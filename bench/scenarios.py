@@ -9,7 +9,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Callable
 
-from controllers.kube import ApiError, KubeClient, resource_path
+from kube import ApiError, KubeClient, resource_path
 
 IMAGE = "localhost:5000/ack-kruise/testapp"
 V1, V2, V3 = f"{IMAGE}:v1", f"{IMAGE}:v2", f"{IMAGE}:v3"
@@ -106,7 +106,6 @@ ASTS = Contender("asts", "Advanced StatefulSet Parallel (ack-kruise)", "manager"
                  "apps.kruise.io/v1beta1", "statefulsets", advanced_statefulset)
 
 CONTENDERS = (RAW, DEPLOYMENT, STATEFULSET, CLONESET, ASTS)
-ROLLOUT_BASELINE = "deployment-rolling"
 
 
 async def raw_create(client: KubeClient, namespace: str, replicas: int, concurrency: int = 64) -> None:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 
-from controllers.kube import client as kube_client
+import kube
 
 COUNTS: Counter[str] = Counter()
 _ID = re.compile(r"^/(?:api/v1|apis/[^/]+/[^/]+)(?:/namespaces/[^/]+)?/([^/]+)(?:/[^/]+)?(?:/([^/]+))?$")
@@ -48,21 +48,12 @@ def key_of(method: str, path: str, body: object = None) -> str:
     return f"{method} {what}" + (f" {shape}" if shape else "")
 
 
+def _count(method: str, path: str, body: object, status: int) -> None:
+    COUNTS[key_of(method, path, body)] += 1
+
+
 def install(trace_file: str) -> None:
-    original_request = kube_client.KubeClient.request
-    original_watch = kube_client.KubeClient.watch
-
-    async def request(self, method, path, *, params=None, body=None, **kw):
-        COUNTS[key_of(method, path, body)] += 1
-        return await original_request(self, method, path, params=params, body=body, **kw)
-
-    async def watch(self, path, resource_version, **params):
-        COUNTS[key_of("WATCH", path)] += 1
-        async for ev in original_watch(self, path, resource_version, **params):
-            yield ev
-
-    kube_client.KubeClient.request = request
-    kube_client.KubeClient.watch = watch
+    kube.add_request_hook(_count)
 
     def dump() -> None:
         while True:

@@ -24,13 +24,13 @@ import aiohttp
 from aiohttp import web
 
 from controllers import schema as schemas
-from controllers.kube import KubeClient, load_config, resource_path
-from controllers.kube.leader import ElectionSettings, LeaderElector
-from controllers.metrics import REGISTRY
+from controllers.metrics import REGISTRY, count_request
 from controllers.settings import ManagerSettings
 from controllers.webhook.certs import MODES, CertBundle, CertificateStore, CertSettings, trusted_by
 from controllers.webhook.injector import CABundleInjector, InjectionTargets
 from controllers.webhook.server import WebhookServer
+from kube import KubeClient, load_config, resource_path
+from kube.leader import ElectionSettings, LeaderElector
 
 log = logging.getLogger("kruise-manager")
 CA_PROPAGATION_SECONDS = 2.0
@@ -164,7 +164,8 @@ class Manager:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         config = load_config(self.s.api.kubeconfig)
-        self.client = KubeClient(config, qps=self.s.api.qps, burst=self.s.api.burst, user_agent="kruise-manager")
+        self.client = KubeClient(config, qps=self.s.api.qps, burst=self.s.api.burst, user_agent="kruise-manager",
+                                 hooks=[count_request])
         runners = await self._serve_probes()
         tasks: list[asyncio.Task] = []
         try:

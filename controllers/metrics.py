@@ -7,7 +7,7 @@ dashboards written for OpenKruise's manager work unchanged:
 - workqueue_depth{name}
 - controller_runtime_webhook_requests_total{webhook, code}
 - leader_election_master_status{name}
-- rest_client_requests_total{code, method} (requests sent through controllers.kube.KubeClient; a watch
+- rest_client_requests_total{code, method} (requests sent through kube.KubeClient; a watch
   counts as method WATCH; kopf's own list/watch connections are not included)
 
 Small on purpose: counters, gauges and histograms are all a manager needs.
@@ -91,3 +91,8 @@ REGISTRY.describe("workqueue_depth", "gauge", "Objects waiting to be reconciled.
 REGISTRY.describe("controller_runtime_webhook_requests_total", "counter", "Admission and conversion requests.")
 REGISTRY.describe("leader_election_master_status", "gauge", "1 while this replica leads.")
 REGISTRY.describe("rest_client_requests_total", "counter", "API requests sent, by HTTP status code and method.")
+
+
+def count_request(method: str, path: str, body: object, status: int) -> None:
+    """The manager's `kube.KubeClient` request hook: rest_client_requests_total{code, method}."""
+    REGISTRY.inc("rest_client_requests_total", code=str(status), method=method)

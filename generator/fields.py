@@ -14,7 +14,6 @@ from .errors import SchemaError
 
 FIELD_TYPES = ("string", "boolean", "int32", "int64", "number", "int-or-string", "int-or-percent",
                "date-time", "object", "array", "map", "schemaless")
-NUMERIC_TYPES = ("int32", "int64", "number")
 
 # Attributes every field may carry, whatever its type.
 COMMON_KEYS = {"description", "required", "default", "defaultIf", "crdDefault", "fallback", "versions"}
@@ -35,7 +34,6 @@ TYPE_KEYS: dict[str, set[str]] = {
     "map": {"values"},
     "schemaless": set(),
 }
-INT32_RANGE = (-(2 ** 31), 2 ** 31 - 1)
 
 
 @dataclass

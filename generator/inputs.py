@@ -9,7 +9,7 @@ from dataclasses import dataclass, field as dataclass_field
 from pathlib import Path
 from typing import Any
 
-from controllers import schema as runtime
+from apischema import check_value
 
 from . import policies
 from .errors import SchemaError
@@ -257,7 +257,7 @@ def _check_example(kind: Kind) -> None:
     for name in ("spec", "status"):
         node = kind.trees[version]["properties"].get(name)
         if node is not None and name in example:
-            errors = runtime.check_value(node, example[name], name)
+            errors = check_value(node, example[name], name)
             if errors:
                 raise SchemaError(kind.file, f"example.{errors[0].path}", errors[0].message)
 

@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import chart, chart_meta, crds, docs, helpers, rbac, runtime, values, webhooks
+from . import chart, chart_helpers, chart_meta, crds, docs, rbac, runtime, values, webhooks
 from .inputs import Inputs, load_inputs
 from .yamlio import is_generated
 
@@ -36,7 +36,7 @@ def generate_all(inputs: Inputs, out_dir: Path) -> dict[str, str]:
     for produced in (
         crds.generate(inputs, plain_service(inputs)),
         webhooks.generate(inputs),
-        helpers.generate(inputs),
+        chart_helpers.generate(inputs),
         values.generate(inputs),
         docs.generate(inputs),
         chart_meta.generate(inputs, current_chart),

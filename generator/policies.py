@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controllers.common.template_defaults import DEFAULTERS
+from apischema import TEMPLATE_DEFAULT_KEYS
 
 from .conditions import check_path, condition_paths, parse_condition
 from .errors import SchemaError
@@ -225,10 +225,10 @@ def _check_template_defaults(raw: Any, file: str, kind: Kind, gates: set[str]) -
     """`templateDefaults: {unlessFeatureGate, podTemplates: [path], volumeClaimTemplates: [path]}`: plain
     paths, in every version of the kind, to a pod template (schemaless) or a list of claim templates."""
     where = "templateDefaults"
-    require_keys(raw, file, where, ("unlessFeatureGate",), {"unlessFeatureGate", *DEFAULTERS})
+    require_keys(raw, file, where, ("unlessFeatureGate",), {"unlessFeatureGate", *TEMPLATE_DEFAULT_KEYS})
     if raw["unlessFeatureGate"] not in gates:
         raise SchemaError(file, f"{where}.unlessFeatureGate", f"unknown feature gate {raw['unlessFeatureGate']!r}")
-    for key in DEFAULTERS:
+    for key in TEMPLATE_DEFAULT_KEYS:
         paths = raw.get(key, [])
         if not isinstance(paths, list) or (key in raw and not paths):
             raise SchemaError(file, f"{where}.{key}", "expected a non-empty list of paths")
@@ -243,7 +243,7 @@ def _check_template_defaults(raw: Any, file: str, kind: Kind, gates: set[str]) -
                 if node is None or node.get("type") != "schemaless":
                     expected = "a pod template" if key == "podTemplates" else "a list of claim templates"
                     raise SchemaError(file, at, f"{path!r} is not {expected} in {kind.name} {version}")
-    return {key: raw[key] for key in ("unlessFeatureGate", *DEFAULTERS) if key in raw}
+    return {key: raw[key] for key in ("unlessFeatureGate", *TEMPLATE_DEFAULT_KEYS) if key in raw}
 
 
 def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controllers import schema as runtime
+from apischema import check_value
 
 from .conditions import condition_paths, split_path
 from .errors import SchemaError
@@ -107,7 +107,7 @@ def strip_defaults(node: dict) -> None:
 
 def check_default(node: dict, value: Any, file: str, path: str) -> None:
     """A default must be a valid value of its field (type, enum, bounds, pattern)."""
-    errors = runtime.check_value(node, value, "default", check_required=False)
+    errors = check_value(node, value, "default", check_required=False)
     if errors:
         raise SchemaError(file, path, f"bad default {value!r}: {errors[0].message}")
 

@@ -1,4 +1,4 @@
-"""`ack-kruise sandbox up|down|status|env`."""
+"""`ack-kruise sandbox up|down|status|env|restart-manager|images` (the manager image: `ack-kruise image`)."""
 from __future__ import annotations
 
 import argparse
@@ -49,10 +49,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("env", help="print `export KUBECONFIG=...` for a running sandbox")
     actions.add_parser("restart-manager", help="stop the sandbox's kruise-manager and start a new one (new code)")
     actions.add_parser("images", help="build the test images (OCI archive, no Docker) and list them")
-    image = actions.add_parser("image", help="build the kruise-manager image (OCI archive, no Docker; cached) and "
-                                             "load it into the running sandbox's containerd and registry")
-    from . import manager_image
-    manager_image.add_arguments(image)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +56,6 @@ def run(args: argparse.Namespace) -> int:
     from .processes import ProcessExited
     from .realnode import RealNodeError
     from .tools import MissingTool
-    from .manager_image import ImageBuildError
 
     box = Sandbox(args.state_dir)
     try:
@@ -85,9 +80,6 @@ def run(args: argparse.Namespace) -> int:
             for spec in images.IMAGES:
                 print(f"  {', '.join(spec.names)}: {spec.description}")
             return 0
-        if args.action == "image":
-            from . import manager_image
-            return manager_image.run(args, args.state_dir)
         if args.action == "env":
             state = box.state()
             if not state or not box.is_running():
@@ -105,6 +97,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'kube-apiserver url':<25} {state.apiserver_url}")
         print(f"{'kubeconfig':<25} {state.kubeconfig}")
         return 0 if box.is_running() else 1
-    except (SandboxError, MissingTool, ProcessExited, RealNodeError, ImageBuildError) as e:
+    except (SandboxError, MissingTool, ProcessExited, RealNodeError) as e:
         print(f"sandbox: {e}", file=sys.stderr)
         return 1

@@ -22,10 +22,6 @@ from . import pki, processes, realnode, tools
 from .processes import ProcessRecord
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
-# Start order; `down` stops in reverse, except that the scheduler and KCM go before the real node's pods
-# are deleted, so that no controller recreates them behind our back.
-COMPONENT_ORDER = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "nodesim",
-                   "docker-registry", "containerd", "kubelet", "kube-proxy", "kruise-manager"]
 
 
 class SandboxError(Exception):
@@ -86,6 +82,11 @@ class SandboxState:
             processes=[ProcessRecord(**p) for p in data.get("processes", [])],
             host_network=data.get("host_network", {}),
         )
+
+
+def _recorded_options(state: SandboxState) -> SandboxOptions:
+    """The options the sandbox was started with (its state file may name options this version no longer has)."""
+    return SandboxOptions(**{k: v for k, v in state.options.items() if k in SandboxOptions.__dataclass_fields__})
 
 
 def _free_port() -> int:
@@ -149,7 +150,7 @@ class Sandbox:
                     ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")}
         if options.real_node:
             realnode.check_prerequisites()
-            realnode.claim(self.state_dir)
+            realnode.claim(self.state_dir, lambda owner: Sandbox(owner).is_running())
         if options.simulated_nodes_tainted is None:
             options.simulated_nodes_tainted = options.real_node
         if options.apiserver_port:
@@ -172,8 +173,7 @@ class Sandbox:
         t0 = time.monotonic()
         d = self.state_dir
         logs = d / "logs"
-        for sub in ("pki",):
-            shutil.rmtree(d / sub, ignore_errors=True)
+        shutil.rmtree(d / "pki", ignore_errors=True)
         ports = {
             "etcd": options.etcd_port or _free_port(),
             "etcd-peer": _free_port(),
@@ -298,11 +298,22 @@ class Sandbox:
         old = [p for p in state.processes if p.name == "kruise-manager"]
         processes.stop(old)
         state.processes = [p for p in state.processes if p.name != "kruise-manager"]
-        options = SandboxOptions(**{k: v for k, v in state.options.items() if k in SandboxOptions.__dataclass_fields__})
+        options = _recorded_options(state)
         if manager_args is not None:
             options.manager_args = tuple(manager_args)
         self._start_manager(state, options)
         _log("kruise-manager restarted")
+
+    def start_manager(self) -> None:
+        """kruise-manager (the apps.kruise.io API installed first) in this running sandbox, unless one already
+        runs: what `up --with-manager` adds to a sandbox started without it (the e2e session's `kruise`)."""
+        state = self.state()
+        if state is None:
+            raise SandboxError("the sandbox is not running; start it with `ack-kruise sandbox up`")
+        if any(p.name == "kruise-manager" and p.alive() for p in state.processes):
+            return
+        state.processes = [p for p in state.processes if p.name != "kruise-manager"]
+        self._start_manager(state, _recorded_options(state))
 
     def _start_manager(self, state: SandboxState, options: SandboxOptions) -> None:
         from . import kruise

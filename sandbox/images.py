@@ -8,7 +8,7 @@ is reproducible: fixed timestamps and owners, sorted entries, so the same inputs
 The archive is imported into the real node's containerd and pushed to the local registry at `sandbox up`.
 
 The packing helpers (`tar_add`, `add_tree`, `LayerWriter`, `image_manifest`, `write_oci_archive`) are shared
-with the kruise-manager image (`manager_image.py`), whose layers are whole directory trees.
+with the kruise-manager image (`release/image.py`), whose layers are whole directory trees.
 """
 from __future__ import annotations
 

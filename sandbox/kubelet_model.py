@@ -164,8 +164,11 @@ def _container_status(c: JSON, old: JSON | None, pod_uid: str, now: datetime, po
                   if k in old}
         status["state"] = {"running": {"startedAt": fmt_time(started)}}
     else:
-        # First start, a start after a failed pull, or an in-place image change: a new container.
-        if was_running:
+        # First start, a start after a failed pull, or an in-place image change: a new container. A start after
+        # a container that ran (lastState) is a restart too, as the kubelet counts it: otherwise the new container
+        # would get the old one's id, which containerd never reuses (and completion is judged by a new id).
+        if was_running or (not (old or {}).get("state", {}).get("running")
+                           and ((old or {}).get("lastState") or {}).get("terminated")):
             restarts += 1
         started = now
         status = {

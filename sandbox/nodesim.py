@@ -15,8 +15,8 @@ import signal
 import sys
 from dataclasses import dataclass
 
-from controllers.kube import ApiError, Informer, KubeClient, STRATEGIC_MERGE_PATCH, load_config, resource_path
-from controllers.kube.workqueue import WorkQueue
+from kube import ApiError, Informer, KubeClient, STRATEGIC_MERGE_PATCH, load_config, resource_path
+from kube.workqueue import WorkQueue
 
 from . import kubelet_model
 

@@ -21,6 +21,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from . import images, processes, tools
 from .processes import ProcessRecord
@@ -32,7 +33,6 @@ POD_BRIDGE = "cni0"
 POD_CIDR = "10.88.0.0/16"
 REGISTRY_ADDR = "127.0.0.1:5000"  # image names say localhost:5000, so the port is fixed
 OWNER_FILE = Path("/run/ack-kruise-real-node.owner")
-COMPONENTS = ("docker-registry", "containerd", "kubelet", "kube-proxy")
 CNI_NETWORK = "ack-kruise-sandbox"
 
 
@@ -74,16 +74,15 @@ def _link_exists(name: str) -> bool:
     return Path(f"/sys/class/net/{name}").exists()
 
 
-def claim(state_dir: Path) -> None:
-    """Refuse when another live sandbox owns the real node; otherwise record ourselves as the owner."""
+def claim(state_dir: Path, is_running: Callable[[Path], bool]) -> None:
+    """Refuse when another live sandbox owns the real node; otherwise record ourselves as the owner.
+    `is_running(state_dir)` says whether a sandbox runs there (cluster.py's, passed in: it imports this module)."""
     if OWNER_FILE.exists():
         owner = Path(OWNER_FILE.read_text().strip())
-        if owner != state_dir:
-            from .cluster import Sandbox  # late import: cluster imports this module
-            if Sandbox(owner).is_running():
-                raise RealNodeError(
-                    f"the real node is in use by the sandbox in {owner}; stop it first "
-                    f"(`ack-kruise sandbox --state-dir {owner} down`) or start this one with --no-real-node")
+        if owner != state_dir and is_running(owner):
+            raise RealNodeError(
+                f"the real node is in use by the sandbox in {owner}; stop it first "
+                f"(`ack-kruise sandbox --state-dir {owner} down`) or start this one with --no-real-node")
     OWNER_FILE.write_text(str(state_dir))
 
 

@@ -99,7 +99,7 @@ run_quiet "$VENV/bin/ack-kruise" sandbox images
 echo "    $(head -n1 "$CACHE/setup.log")"
 
 step "the kruise-manager image (debootstrap, built without Docker; cached)"
-run_quiet "$VENV/bin/ack-kruise" sandbox image --no-load
+run_quiet "$VENV/bin/ack-kruise" image --no-load
 
 if [ -f "$ROOT/scripts/fetch-k8s-schemas.sh" ]; then
   step "Kubernetes OpenAPI schemas for offline validation"

@@ -68,12 +68,9 @@ def namespace(cluster: Cluster, request) -> str:
 def kruise(sandbox, cluster):
     """The apps.kruise.io API installed (generated CRDs and webhook configurations) and kruise-manager running
     as a sandbox component, shared by the session (a reused sandbox's manager is reused)."""
-    from sandbox.cluster import SandboxOptions
     from tests.manager import SandboxManager
 
-    state = sandbox.state()
-    if not any(p.name == "kruise-manager" and p.alive() for p in state.processes):
-        sandbox._start_manager(state, SandboxOptions())
+    sandbox.start_manager()
     return SandboxManager(sandbox)
 
 

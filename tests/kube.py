@@ -133,6 +133,12 @@ def is_ready(pod: dict) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", []))
 
 
+def controller_of(cluster: Cluster, namespace: str, pod: str) -> str | None:
+    """The uid in the pod's controller ownerReference, or None (an orphan)."""
+    refs = cluster.pod(namespace, pod)["metadata"].get("ownerReferences") or []
+    return next((r["uid"] for r in refs if r.get("controller")), None)
+
+
 def container_status(pod: dict, name: str | None = None) -> dict:
     statuses = pod.get("status", {}).get("containerStatuses") or []
     for s in statuses:

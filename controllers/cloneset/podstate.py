@@ -10,7 +10,8 @@ from typing import Any
 
 from controllers.common import lifecycle
 from controllers.common.keys import INPLACE_UPDATE_READY, SPECIFIED_DELETE_LABEL
-from controllers.common.pods import get_condition, is_running_and_available, labels_of, name_of
+from controllers.common.objects import labels_of, name_of
+from controllers.common.pods import get_condition, is_running_and_available
 from controllers.common.revision import equal_to_revision_hash
 
 from .spec import CloneSetView

@@ -21,7 +21,9 @@ from typing import Any
 from controllers.common.actions import (PODS, PVCS, REVISIONS, WORKLOAD, Context, Delete, Patch, Plan, earliest,
                                        update_status)
 from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL, VCT_HASH_ANNOTATION
-from controllers.common.pods import as_utc, is_pod_active, is_terminating, labels_of, name_of
+from controllers.common.objects import is_terminating, labels_of, name_of
+from controllers.common.pods import is_pod_active
+from controllers.common.times import as_utc
 from controllers.common.revision import (live_revision_names, resolve_revisions, template_from_revision,
                                          template_revision_data, truncate_history, volume_claim_templates_hash)
 from controllers.common.selectors import is_valid_selector

@@ -24,7 +24,8 @@ from controllers.common.actions import PVCS, Delete, Event, create_pod, create_p
 from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL
 from controllers.common.names import NameSource, unique_suffix
 from controllers.common.ordering import sort_for_deletion
-from controllers.common.pods import is_pod_active, is_terminating, labels_of, name_of, uid_of
+from controllers.common.objects import is_terminating, labels_of, name_of, uid_of
+from controllers.common.pods import is_pod_active
 
 from .diffs import calculate_diffs
 from .newpods import new_pod, pvcs_for

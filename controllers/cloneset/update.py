@@ -20,7 +20,7 @@ from controllers.common.actions import Event, earliest, patch_pod
 from controllers.common.keys import (CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL,
                                      SPECIFIED_DELETE_LABEL)
 from controllers.common.ordering import priority_sort, scatter_sort, sort_active_indexes
-from controllers.common.pods import labels_of, name_of, uid_of
+from controllers.common.objects import labels_of, name_of, uid_of
 from controllers.common.revision import (equal_to_revision_hash, revision_labels, short_hash,
                                          volume_claim_templates_match)
 

@@ -8,7 +8,9 @@ Every module here is pure: plain dicts in, plain dicts or `actions` out. No API 
     names        random instance ids and Kubernetes' safe encoding
     intstr       int-or-percent values (maxUnavailable, maxSurge, ...)
     partition    partition maths (CalculatePartitionReplicas)
-    pods         pod predicates: active, ready, available, conditions, times
+    objects      what every object has: name, uid, labels, annotations, finalizers, creation, deletion
+    times        metav1.Time: format and parse
+    pods         pod predicates: active, ready, available, conditions
     ownership    controller ownerReferences
     selectors    label selectors: matching and the string form used by the scale subresource
     revision     ControllerRevisions: hashing, naming, reuse, rollback, collisions, history truncation

@@ -4,14 +4,14 @@ An in-place update changes a running pod instead of recreating it:
 1. `InPlaceUpdateReady=False` (reason StartInPlaceUpdate), so the pod leaves its Services first;
 2. one pod patch writes the new revision labels, the `apps.kruise.io/inplace-update-state` annotation and either
    the new images now, or, with `gracePeriodSeconds > 0`, the `apps.kruise.io/inplace-update-grace` annotation;
-   the images are then applied by `refresh` once the grace period has passed;
-3. `refresh` notices completion (every updated container runs a new image) and sets `InPlaceUpdateReady=True`.
+   the images are then applied by `refresh` once the grace period has passed since the drain was stored;
+3. `refresh` notices completion (the kubelet restarted every updated container) and sets `InPlaceUpdateReady=True`.
 
 What can be updated in place: only replacements of `spec.containers[*].image` and changes of the template's
 labels/annotations. Two deliberate differences from upstream:
-- completion (OpenKruise #1493): a container also counts as updated when its imageID did not change but it runs
-  the new image reference and is a new container (its containerID changed since the update began). We record
-  `containerID` next to `imageID` in `lastContainerStatuses`, as OpenKruise master does;
+- completion is judged by restarts, not imageIDs (issue 19; also OpenKruise #1493, a new tag of one digest): a
+  container is updated once its containerID changed since the update began. We record `containerID` next to
+  `imageID` in `lastContainerStatuses` (upstream, to v1.9 and master, records only `imageID`);
 - a template label/annotation that a container reads through an env `fieldRef` cannot be updated in place:
   upstream restarts such containers through kruise-daemon, which this project does not run, so it falls back
   to recreating the pod (InPlaceIfPossible) or refuses (InPlaceOnly) instead of leaving a stale env behind.
@@ -31,10 +31,11 @@ from .actions import Event, Patch, patch_pod, patch_pod_status
 from .jsondiff import diff
 from .keys import (CONTAINER_PRIORITY_ENV, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY,
                    INPLACE_UPDATE_READY, INPLACE_UPDATE_STATE_ANNOTATION, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY)
-from .pods import (annotations_of, condition_equal, condition_patch, container_status, container_statuses_of,
-                   containers_of, format_precise_time, format_time, get_condition, has_readiness_gate, name_of,
-                   parse_time, ready_condition_after, seconds_until, uid_of)
+from .objects import annotations_of, name_of, uid_of
+from .pods import (condition_equal, condition_patch, container_status, container_statuses_of, containers_of,
+                   get_condition, has_readiness_gate, ready_condition_after)
 from .revision import equal_to_revision_hash, revision_data, revision_labels, template_from_revision
+from .times import format_precise_time, format_time, parse_time, seconds_until
 
 JSON = dict[str, Any]
 
@@ -301,8 +302,9 @@ def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: di
     drain = set_ready_condition(pod, "False", now, START_IN_PLACE_UPDATE)
     if drain:
         actions.append(drain)
-    # With a grace period, updateTimestamp is when the grace began: kept to the microsecond, so that the images
-    # change gracePeriodSeconds after the drain, not up to a second sooner (upstream's whole seconds allow that).
+    # updateTimestamp is this plan's time, kept to the microsecond. The drain lands later (the executor may send
+    # other writes first), so with a grace period refresh measures it from the drain as seen stored, and uses
+    # this time only to tell that restamp from the plan's own lastTransitionTime (see _finish_grace_period).
     state: JSON = {"revision": spec.revision, "updateTimestamp": format_precise_time(now),
                    "lastContainerStatuses": None}
     parts: list[JSON] = []
@@ -382,7 +384,22 @@ def normalize_image(image: str) -> str:
 
 
 def containers_update_error(pod: JSON, state: JSON) -> str | None:
-    """defaultCheckContainersInPlaceUpdateCompleted plus the #1493 fix; None when every container is done."""
+    """defaultCheckContainersInPlaceUpdateCompleted, judged by restarts; None when every container is done.
+
+    Done means the kubelet restarted the container since the update began: a new containerID, or a restartCount
+    above the recorded one. Upstream's test (imageID changed, or the same imageID with the spec image reported)
+    misfires both ways on a v1.20 kubelet over containerd:
+    - the imageID of one unchanged container changes form: containerd looks it up at every status (the image's
+      first repo digest, else its bare `sha256:` id), so another pod pulling the image under another name turns
+      `registry/x@sha256:…` into `localhost:5000/x@sha256:…`, and the old container looked done (issue 19: the
+      rollout reported done with restartCount 0). An empty imageID (the container being recreated) did too;
+    - a new tag of the same digest never changes the imageID (OpenKruise #1493), and containerd reports any tag
+      of the digest as `image`, so only the restart tells.
+    Accepted trade-off: a crash restart in the instant before the kubelet sees the new spec counts as done too;
+    the kubelet then restarts it once more into the new image.
+    Compatibility: a state written before containerIDs were recorded keeps upstream's imageID rule, except that
+    an empty imageID never counts as changed.
+    """
     spec_images = {c.get("name"): normalize_image(c.get("image", "")) for c in containers_of(pod)}
     remaining = dict(state.get("lastContainerStatuses") or {})
     for cs in container_statuses_of(pod):
@@ -390,19 +407,22 @@ def containers_update_error(pod: JSON, state: JSON) -> str | None:
         if name not in remaining:
             continue
         old = remaining.pop(name) or {}
-        if old.get("imageID") != cs.get("imageID"):
-            continue
-        old_cid = old.get("containerID")
-        if old_cid:
-            # The kubelet restarts a container whose spec image changed; a new container after the patch is
-            # the update. The reported `image` cannot tell (containerd reports any tag of the digest: a
-            # retag shows an old tag, seen on the sandbox's real node), and the imageID of a retag never
-            # changes. Accepted trade-off: a crash restart in the instant before the kubelet sees the new
-            # spec would count as done too; the kubelet then restarts it once more into the new image.
-            if cs.get("containerID") and cs.get("containerID") != old_cid:
+        old_cid, old_restarts = old.get("containerID"), old.get("restartCount")
+        cid, image_id = cs.get("containerID") or "", cs.get("imageID") or ""
+        if old_cid or old_restarts is not None:
+            if (old_cid and cid and cid != old_cid) or (
+                    old_restarts is not None and int(cs.get("restartCount") or 0) > int(old_restarts)):
                 continue
-        elif normalize_image(cs.get("image", "")) == spec_images.get(name):
-            continue  # a state written before containerIDs were recorded: trust the reported image
+            return f"container {name} imageID not changed"  # upstream's words, whatever the rule
+        if not old.get("imageID"):
+            # Nothing recorded: the container had not started when the update began (waiting on a pull, say).
+            if cid and image_id:
+                continue
+            return f"container {name} imageID not changed"
+        if image_id and image_id != old["imageID"]:
+            continue
+        if image_id and normalize_image(cs.get("image", "")) == spec_images.get(name):
+            continue  # upstream: the same imageID, but the status image is the spec image
         return f"container {name} imageID not changed"
     if remaining:
         return f"not found statuses of containers {sorted(remaining)}"
@@ -448,7 +468,32 @@ def _finish_grace_period(pod: JSON, text: str, now: datetime) -> RefreshResult:
     if state is None:
         return RefreshResult(error=f"pod {name_of(pod)} has {INPLACE_UPDATE_GRACE_ANNOTATION} but "
                                    f"{INPLACE_UPDATE_STATE_ANNOTATION} not found")
+    # The grace runs from when the pod was really not ready: the drain write lands after the plan that made it
+    # (the executor may send other writes first, or wait on its rate limit), so updateTimestamp, the plan's clock,
+    # can be early. The API server keeps the lastTransitionTime we sent, the plan's time too; so the first round
+    # that sees the drain stored restamps it with a time after that round began (the drain was in the cache it
+    # read), and the grace runs from the restamp. A restamp is later than updateTimestamp, a plan's drain never.
     started = parse_time(state.get("updateTimestamp"))
+    if has_readiness_gate(pod, INPLACE_UPDATE_READY):
+        drain = get_condition(pod, INPLACE_UPDATE_READY) or {}
+        drained_at = parse_time(drain.get("lastTransitionTime"))
+        if drain.get("status") != "False" or (drained_at is not None and started is not None
+                                                and drained_at <= started):
+            # Whole seconds (the API server drops fractions), rounded up: never before this round began, and
+            # after updateTimestamp, which tells a restamp from the plan's own time.
+            base = max(now, started or now)
+            stamp = base.replace(microsecond=0) + timedelta(seconds=1 if base.microsecond else 0)
+            if started is not None and stamp <= started:
+                stamp += timedelta(seconds=1)
+            conditions = [condition_patch(INPLACE_UPDATE_READY, "False", stamp, reason=START_IN_PLACE_UPDATE)]
+            ready = ready_condition_after(pod, {INPLACE_UPDATE_READY: "False"}, now)
+            if ready and drain.get("status") != "False":
+                conditions.append(ready)  # the drain was undone meanwhile: drain again
+            restamp = patch_pod_status(name_of(pod), {"status": {"conditions": conditions}})
+            left = seconds_until(stamp + timedelta(seconds=spec.grace_seconds), now)
+            return RefreshResult([restamp], requeue_after=float(math.ceil(left)))
+        if drained_at is not None:
+            started = drained_at  # a condition without a time (not ours) leaves updateTimestamp in charge
     if started is not None:
         left = seconds_until(started + timedelta(seconds=spec.grace_seconds), now)
         if left > 0:

@@ -16,7 +16,8 @@ from typing import Any
 from .actions import patch_pod
 from .keys import LIFECYCLE_STATE_LABEL, LIFECYCLE_TIMESTAMP_ANNOTATION
 from .podreadiness import PRE_DELETE_HOOK_KEY, PRE_UPDATE_HOOK_KEY, add_not_ready_key, remove_not_ready_key
-from .pods import finalizers_of, format_time, labels_of, name_of, uid_of
+from .objects import finalizers_of, labels_of, name_of, uid_of
+from .times import format_time
 from .revision import equal_to_revision_hash
 
 JSON = dict[str, Any]

@@ -20,8 +20,8 @@ from functools import cmp_to_key
 from typing import Any, Callable
 
 from .keys import POD_DELETION_COST_ANNOTATION
-from .pods import (annotations_of, creation_time, is_pod_ready, labels_of, max_container_restarts, node_name_of,
-                   phase_of, pod_ready_time)
+from .objects import annotations_of, creation_time, labels_of
+from .pods import is_pod_ready, max_container_restarts, node_name_of, phase_of, pod_ready_time
 from .selectors import selector_matches
 
 JSON = dict[str, Any]

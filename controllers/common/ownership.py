@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .actions import adopt_pod, release_pod
-from .pods import is_terminating, labels_of, meta, name_of, uid_of
+from .objects import is_terminating, labels_of, meta, name_of, uid_of
 from .selectors import is_valid_selector, selector_matches
 
 JSON = dict[str, Any]

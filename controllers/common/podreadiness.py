@@ -12,7 +12,8 @@ from typing import Any
 
 from .actions import Patch, patch_pod_status
 from .keys import KRUISE_POD_READY
-from .pods import condition_patch, get_condition, has_readiness_gate, name_of, ready_condition_after
+from .objects import name_of
+from .pods import condition_patch, get_condition, has_readiness_gate, ready_condition_after
 
 JSON = dict[str, Any]
 

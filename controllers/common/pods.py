@@ -1,83 +1,23 @@
 """Pod predicates and small accessors (`k8s.io/kubernetes/pkg/api/v1/pod`, `pkg/controller` IsPodActive).
 
-Pods are plain dicts as the API server returns them; every accessor tolerates missing fields.
+Pods are plain dicts as the API server returns them; every accessor tolerates missing fields. What every
+object has (name, labels, ...) is in objects.py, times in times.py.
 """
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from .keys import CONTAINERS_READY, POD_READY
+from .objects import is_terminating
+from .times import as_utc, format_time, parse_time, seconds_until
 
 JSON = dict[str, Any]
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Times: metav1.Time is RFC 3339 in UTC with second precision.
-
-def as_utc(t: datetime) -> datetime:
-    """Naive datetimes are taken as UTC."""
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
-
-
-def format_time(t: datetime) -> str:
-    return as_utc(t).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def format_precise_time(t: datetime) -> str:
-    """RFC 3339 with the fraction of a second (trailing zeros dropped, as Go's RFC3339Nano), for a time that
-    measures a short wait: a whole-second time can be up to 1 s early. Go's metav1.Time reads it as well."""
-    t = as_utc(t)
-    fraction = f"{t.microsecond:06d}".rstrip("0")
-    return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
-
-
-def parse_time(value: Any) -> datetime | None:
-    """RFC 3339 (with Z or an offset, with or without fractional seconds); None when missing or malformed."""
-    if isinstance(value, datetime):
-        return as_utc(value)
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.endswith("Z") or text.endswith("z"):
-        text = text[:-1] + "+00:00"
-    try:
-        return as_utc(datetime.fromisoformat(text))
-    except ValueError:
-        return None
-
-
-def seconds_until(deadline: datetime, now: datetime) -> float:
-    return (as_utc(deadline) - as_utc(now)) / timedelta(seconds=1)
-
-
-# ---------------------------------------------------------------------------------------------------------
 # Accessors
-
-def meta(obj: JSON) -> JSON:
-    return obj.get("metadata") or {}
-
-
-def name_of(obj: JSON) -> str:
-    return meta(obj).get("name") or ""
-
-
-def uid_of(obj: JSON) -> str:
-    return meta(obj).get("uid") or ""
-
-
-def labels_of(obj: JSON) -> dict[str, str]:
-    return meta(obj).get("labels") or {}
-
-
-def annotations_of(obj: JSON) -> dict[str, str]:
-    return meta(obj).get("annotations") or {}
-
-
-def finalizers_of(obj: JSON) -> list[str]:
-    return meta(obj).get("finalizers") or []
-
 
 def spec_of(pod: JSON) -> JSON:
     return pod.get("spec") or {}
@@ -121,16 +61,8 @@ def has_readiness_gate(pod: JSON, condition_type: str) -> bool:
     return any(g.get("conditionType") == condition_type for g in spec_of(pod).get("readinessGates") or [])
 
 
-def creation_time(obj: JSON) -> datetime | None:
-    return parse_time(meta(obj).get("creationTimestamp"))
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Predicates
-
-def is_terminating(obj: JSON) -> bool:
-    return bool(meta(obj).get("deletionTimestamp"))
-
 
 def is_pod_active(pod: JSON) -> bool:
     """kubecontroller.IsPodActive: not finished and not being deleted."""

@@ -22,7 +22,7 @@ from .actions import REVISIONS, Delete, Patch, create_revision
 from .keys import CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL, REVISION_HASH_LABEL, VCT_HASH_ANNOTATION
 from .names import safe_encode
 from .ownership import controller_ref, is_controlled_by
-from .pods import labels_of, meta, name_of
+from .objects import labels_of, meta, name_of
 
 JSON = dict[str, Any]
 

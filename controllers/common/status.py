@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .pods import format_time
+from .times import format_time
 
 JSON = dict[str, Any]
 

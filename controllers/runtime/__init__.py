@@ -9,7 +9,7 @@ import logging
 
 import kopf
 
-from controllers.kube import KubeClient
+from kube import KubeClient
 from controllers.settings import ManagerSettings
 
 from .workload import WorkloadController

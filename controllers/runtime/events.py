@@ -9,7 +9,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from controllers.kube import ApiError, KubeClient, resource_path
+from kube import ApiError, KubeClient, resource_path
 
 log = logging.getLogger(__name__)
 BURST, REFILL_SECONDS = 25, 300.0

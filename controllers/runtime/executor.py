@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from controllers.common import actions as A
-from controllers.kube import ApiError, KubeClient, MERGE_PATCH, STRATEGIC_MERGE_PATCH, JSON_PATCH, gojson, resource_path
+from kube import ApiError, KubeClient, MERGE_PATCH, STRATEGIC_MERGE_PATCH, JSON_PATCH, gojson, resource_path
 
 from .events import EventRecorder
 from .expectations import Expectations

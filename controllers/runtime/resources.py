@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from controllers.kube import resource_path
+from kube import resource_path
 from controllers.schema import SCHEMA_FILE
 
 

@@ -37,8 +37,8 @@ from controllers.common.names import RandomNames
 from controllers.common.ownership import claim_pods, is_orphan
 from controllers.common.podreadiness import ready_if_missing
 from controllers.common.selectors import is_valid_selector, selector_matches
-from controllers.kube import KubeClient
-from controllers.kube.workqueue import WorkQueue
+from kube import KubeClient
+from kube.workqueue import WorkQueue
 from controllers.metrics import REGISTRY
 
 from .events import EventRecorder

@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 from controllers.common.actions import PVCS, Patch
-from controllers.common.pods import is_terminating, meta, name_of, uid_of
+from controllers.common.objects import is_terminating, meta, name_of, uid_of
 
 from .spec import DELETE, KIND, StatefulSetView
 

@@ -19,7 +19,8 @@ from controllers.common import lifecycle
 from controllers.common.actions import Patch, patch_pod
 from controllers.common.keys import CONTROLLER_REVISION_HASH_LABEL
 from controllers.common.ownership import controller_ref
-from controllers.common.pods import labels_of, meta, name_of, spec_of, uid_of
+from controllers.common.objects import labels_of, meta, name_of, uid_of
+from controllers.common.pods import spec_of
 
 from .claims import claim_names
 from .ordinals import pod_name

@@ -11,7 +11,8 @@ from typing import Any
 
 from controllers.common import lifecycle
 from controllers.common.keys import SPECIFIED_DELETE_LABEL
-from controllers.common.pods import is_pod_available, is_pod_ready, is_terminating, labels_of, phase_of
+from controllers.common.objects import is_terminating, labels_of
+from controllers.common.pods import is_pod_available, is_pod_ready, phase_of
 from controllers.common.pods import seconds_until_available
 
 JSON = dict[str, Any]

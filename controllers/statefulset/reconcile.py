@@ -28,7 +28,8 @@ from typing import Any
 
 from controllers.common.actions import PODS, PVCS, REVISIONS, ActionFailure, Context, Plan, earliest, update_status
 from controllers.common.ownership import is_controlled_by
-from controllers.common.pods import as_utc, labels_of, meta, name_of
+from controllers.common.objects import labels_of, meta, name_of
+from controllers.common.times import as_utc
 from controllers.common.revision import (live_revision_names, resolve_revisions, template_from_revision,
                                          template_revision_data, truncate_history)
 from controllers.common.selectors import is_valid_selector, selector_matches

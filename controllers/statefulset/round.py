@@ -12,7 +12,7 @@ from typing import Any
 
 from controllers.common import inplace, lifecycle
 from controllers.common.actions import Event, delete_pod
-from controllers.common.pods import is_terminating, name_of, uid_of
+from controllers.common.objects import is_terminating, name_of, uid_of
 from controllers.common.revision import equal_to_revision_hash
 
 from .newpods import current_revision_needed, new_pod

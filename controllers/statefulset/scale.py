@@ -18,7 +18,7 @@ from enum import Enum
 
 from controllers.common import lifecycle
 from controllers.common.actions import Event, create_pod, create_pvc
-from controllers.common.pods import is_terminating, name_of
+from controllers.common.objects import is_terminating, name_of
 from controllers.common.revision import equal_to_revision_hash
 
 from .claims import blocks_new_pod, claim_names, new_claim, retention_patches, template_name

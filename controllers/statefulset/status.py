@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from controllers.common.pods import is_terminating, seconds_until_available
+from controllers.common.objects import is_terminating
+from controllers.common.pods import seconds_until_available
 from controllers.common.revision import equal_to_revision_hash
 from controllers.common.selectors import selector_string
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from controllers.common import inplace
 from controllers.common.actions import Event
 from controllers.common.ordering import priority_sort
-from controllers.common.pods import is_terminating, name_of
+from controllers.common.objects import is_terminating, name_of
 from controllers.common.revision import equal_to_revision_hash
 
 from .newpods import revision_label

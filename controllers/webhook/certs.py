@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from controllers.kube import ApiError, KubeClient, resource_path
+from kube import ApiError, KubeClient, resource_path
 
 log = logging.getLogger(__name__)
 
@@ -232,12 +232,6 @@ class CertificateStore:
         cert_pem, key_pem = new_serving_cert(ca_pem, ca_key_pem, self.s.dns_names, self.s.ip_addresses,
                                              self.s.cert_validity)
         return CertBundle(ca_pem, cert_pem, key_pem, previous), ca_key_pem
-
-    def earliest_renewal(self, bundle: CertBundle) -> datetime.datetime:
-        """When `ensure` will next have work to do."""
-        cert = x509.load_pem_x509_certificate(bundle.cert_pem)
-        ca = x509.load_pem_x509_certificate(bundle.ca_pem)
-        return min(cert.not_valid_after_utc, ca.not_valid_after_utc) - self.s.renew_before
 
 
 def _valid_ca(pem: bytes) -> bool:

@@ -14,7 +14,7 @@ import base64
 import logging
 from dataclasses import dataclass
 
-from controllers.kube import JSON_PATCH, ApiError, KubeClient
+from kube import JSON_PATCH, ApiError, KubeClient
 
 log = logging.getLogger(__name__)
 

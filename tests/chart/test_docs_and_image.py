@@ -78,6 +78,10 @@ def test_the_dockerfile_installs_the_wheel_and_runs_ack_kruise() -> None:
     for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]:
         package = pattern.rstrip("*")
         assert f"COPY {package} {package}" in dockerfile, package
+    # ... and into the wheel `make image` builds without Docker (release/image.py).
+    from release import image
+    packages = {pattern.rstrip("*") for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    assert packages <= set(image.SOURCES), sorted(packages - set(image.SOURCES))
     # The image runs as the user the chart's securityContext expects.
     assert "USER 65534:65534" in dockerfile
     assert "docker build -t" in README

@@ -1,4 +1,4 @@
-"""`make release VERSION=x.y.z` (generator/release.py), run on a copy of the chart with its own dist/: the
+"""`make release VERSION=x.y.z` (release/chart.py), run on a copy of the chart with its own dist/: the
 repository index lists each version with its Artifact Hub annotations, the packaged chart installs (renders),
 and versions that are not newer, or have no CHANGELOG entry, are refused before anything is written."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator import release
+from release import chart
 
 from .conftest import CHART, REPO, find, helm, render
 
@@ -33,21 +33,21 @@ CHANGELOG = """# Changelog
 
 
 @pytest.fixture
-def paths(tmp_path: Path) -> release.Paths:
+def paths(tmp_path: Path) -> chart.Paths:
     shutil.copytree(CHART, tmp_path / "chart" / "ack-kruise")
     (tmp_path / "CHANGELOG.md").write_text(CHANGELOG)
-    return release.Paths(chart_dir=tmp_path / "chart" / "ack-kruise", changelog=tmp_path / "CHANGELOG.md",
+    return chart.Paths(chart_dir=tmp_path / "chart" / "ack-kruise", changelog=tmp_path / "CHANGELOG.md",
                          dist=tmp_path / "dist", pyproject=REPO / "pyproject.toml",
                          schema_dir=REPO / "schema", policies_dir=REPO / "policies")
 
 
-def index_entries(paths: release.Paths) -> dict[str, dict]:
+def index_entries(paths: chart.Paths) -> dict[str, dict]:
     index = yaml.safe_load((paths.dist / "index.yaml").read_text())
     return {entry["version"]: entry for entry in index["entries"]["ack-kruise"]}
 
 
-def test_a_release_is_indexed_with_its_annotations(paths: release.Paths) -> None:
-    package = release.release("0.1.0", paths, repo_url="https://charts.example.org/ack-kruise", log=lambda *_: None)
+def test_a_release_is_indexed_with_its_annotations(paths: chart.Paths) -> None:
+    package = chart.release("0.1.0", paths, repo_url="https://charts.example.org/ack-kruise", log=lambda *_: None)
     assert package == paths.dist / "ack-kruise-0.1.0.tgz" and package.exists()
     entry = index_entries(paths)["0.1.0"]
     assert entry["appVersion"] == "0.1.0" and entry["kubeVersion"] == ">=1.13.0-0"
@@ -64,8 +64,8 @@ def test_a_release_is_indexed_with_its_annotations(paths: release.Paths) -> None
     assert annotations["artifacthub.io/prerelease"] == "false"
 
 
-def test_the_packaged_chart_renders(paths: release.Paths) -> None:
-    package = release.release("0.1.0", paths, log=lambda *_: None)
+def test_the_packaged_chart_renders(paths: chart.Paths) -> None:
+    package = chart.release("0.1.0", paths, log=lambda *_: None)
     docs = render("--kube-version", "1.20.2", chart=package)
     assert find(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"] == \
         "ack-kruise/kruise-manager:0.1.0"
@@ -76,16 +76,16 @@ def test_the_packaged_chart_renders(paths: release.Paths) -> None:
     assert helm("show", "chart", str(package), check=True).stdout.count("version: 0.1.0") == 1
 
 
-def test_the_index_keeps_earlier_releases(paths: release.Paths) -> None:
-    release.release("0.1.0", paths, log=lambda *_: None)
-    release.release("0.2.0", paths, log=lambda *_: None)
+def test_the_index_keeps_earlier_releases(paths: chart.Paths) -> None:
+    chart.release("0.1.0", paths, log=lambda *_: None)
+    chart.release("0.2.0", paths, log=lambda *_: None)
     entries = index_entries(paths)
     assert sorted(entries) == ["0.1.0", "0.2.0"]
     changes = yaml.safe_load(entries["0.2.0"]["annotations"]["artifacthub.io/changes"])
     assert changes == [{"kind": "added", "description": "Advanced DaemonSet controller."},
                        {"kind": "fixed", "description": "A CloneSet scale-in no longer deletes a pod twice."}]
-    chart = yaml.safe_load((paths.chart_dir / "Chart.yaml").read_text())
-    assert chart["version"] == "0.2.0" and chart["appVersion"] == "0.2.0"
+    meta = yaml.safe_load((paths.chart_dir / "Chart.yaml").read_text())
+    assert meta["version"] == "0.2.0" and meta["appVersion"] == "0.2.0"
 
 
 @pytest.mark.parametrize("version, message", [("0.1.0", "is not greater than 0.1.0"),
@@ -93,12 +93,12 @@ def test_the_index_keeps_earlier_releases(paths: release.Paths) -> None:
                                               ("0.1.0-rc.1", "is not greater than 0.1.0"),
                                               ("0.3.0", "has no section for 0.3.0"),
                                               ("1.0", "is not a SemVer version")])
-def test_refused_versions_write_nothing(paths: release.Paths, version: str, message: str) -> None:
-    release.release("0.1.0", paths, log=lambda *_: None)
+def test_refused_versions_write_nothing(paths: chart.Paths, version: str, message: str) -> None:
+    chart.release("0.1.0", paths, log=lambda *_: None)
     chart_before = (paths.chart_dir / "Chart.yaml").read_text()
     index_before = (paths.dist / "index.yaml").read_text()
-    with pytest.raises(release.ReleaseError, match=message):
-        release.release(version, paths, log=lambda *_: None)
+    with pytest.raises(chart.ReleaseError, match=message):
+        chart.release(version, paths, log=lambda *_: None)
     assert (paths.chart_dir / "Chart.yaml").read_text() == chart_before
     assert (paths.dist / "index.yaml").read_text() == index_before
     assert sorted(p.name for p in paths.dist.glob("*.tgz")) == ["ack-kruise-0.1.0.tgz"]
@@ -106,12 +106,12 @@ def test_refused_versions_write_nothing(paths: release.Paths, version: str, mess
 
 def test_pre_releases_sort_before_their_release() -> None:
     order = ["0.1.0", "0.2.0-alpha.1", "0.2.0-alpha.2", "0.2.0-beta", "0.2.0-rc.1", "0.2.0", "0.10.0", "1.0.0"]
-    assert sorted(reversed(order), key=release.parse_version) == order
+    assert sorted(reversed(order), key=chart.parse_version) == order
 
 
-def test_a_pre_release_is_marked(paths: release.Paths) -> None:
+def test_a_pre_release_is_marked(paths: chart.Paths) -> None:
     (paths.changelog).write_text(CHANGELOG.replace("## [0.2.0]", "## [0.2.0-rc.1]"))
-    release.release("0.2.0-rc.1", paths, log=lambda *_: None)
+    chart.release("0.2.0-rc.1", paths, log=lambda *_: None)
     assert index_entries(paths)["0.2.0-rc.1"]["annotations"]["artifacthub.io/prerelease"] == "true"
 
 
@@ -121,12 +121,12 @@ def test_a_pre_release_is_marked(paths: release.Paths) -> None:
     ("## [0.1.0]\n\n### Added\n\n## [0.0.1]\n### Added\n- y\n", "lists no changes"),
 ])
 def test_bad_changelog_entries_are_refused(text: str, message: str) -> None:
-    with pytest.raises(release.ReleaseError, match=message):
-        release.changelog_entry(text, "0.1.0")
+    with pytest.raises(chart.ReleaseError, match=message):
+        chart.changelog_entry(text, "0.1.0")
 
 
 def test_the_repository_changelog_has_the_chart_version() -> None:
-    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
-    changes = release.changelog_entry((REPO / "CHANGELOG.md").read_text(), chart["version"])
-    assert chart["annotations"]["artifacthub.io/changes"] == release.changes_annotation(changes)
-    assert yaml.safe_load(chart["annotations"]["artifacthub.io/images"])[0]["image"].endswith(f":{chart['appVersion']}")
+    meta = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    changes = chart.changelog_entry((REPO / "CHANGELOG.md").read_text(), meta["version"])
+    assert meta["annotations"]["artifacthub.io/changes"] == chart.changes_annotation(changes)
+    assert yaml.safe_load(meta["annotations"]["artifacthub.io/images"])[0]["image"].endswith(f":{meta['appVersion']}")

@@ -63,16 +63,16 @@ def private_cluster(tmp_path_factory) -> Cluster:
 
 @pytest.fixture(scope="module")
 def released_chart(tmp_path_factory) -> Path:
-    """The chart as `make release` ships it: stamped, linted and packaged by generator/release.py (the chart's
+    """The chart as `make release` ships it: stamped, linted and packaged by release/chart.py (the chart's
     own version and CHANGELOG entry) into a chart repository of its own; the repository's chart is not touched."""
-    from generator import release
+    from release import chart
 
     root = tmp_path_factory.mktemp("release")
     shutil.copytree(CHART, root / "chart" / "ack-kruise")
-    paths = release.Paths.of_repo(REPO)
+    paths = chart.Paths.of_repo(REPO)
     paths.chart_dir, paths.dist = root / "chart" / "ack-kruise", root / "dist"
     version = yaml.safe_load((CHART / "Chart.yaml").read_text())["version"]
-    package = release.release(version, paths, log=lambda *_: None)
+    package = chart.release(version, paths, log=lambda *_: None)
     assert package.name == f"ack-kruise-{version}.tgz"
     return package
 

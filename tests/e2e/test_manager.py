@@ -7,9 +7,6 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-from cryptography import x509
-
 from tests.kube import ON_SIMULATED_NODES, Cluster, wait_for
 from tests.manager import AdmissionLoad, ManagerProcess, install_webhook_copy, webhook_only_manager
 
@@ -255,11 +252,6 @@ def test_two_managers_one_leads_and_the_other_takes_over(cluster: Cluster, names
         b.stop()
 
 
-def _serial_of(cluster: Cluster) -> int:
-    secret = cluster.core.read_namespaced_secret("kruise-webhook-certs", "kruise-system")
-    return x509.load_pem_x509_certificate(base64.b64decode(secret.data["tls.crt"])).serial_number
-
-
 def _ca_of(cluster: Cluster) -> bytes:
     secret = cluster.core.read_namespaced_secret("kruise-webhook-certs", "kruise-system")
     return base64.b64decode(secret.data["ca.crt"])
@@ -309,7 +301,7 @@ def test_a_renewed_certificate_keeps_its_ca(cluster: Cluster, namespace: str):
     import asyncio
     import datetime
 
-    from controllers.kube import KubeClient, load_config
+    from kube import KubeClient, load_config
     from controllers.webhook.certs import CertificateStore, CertSettings
 
     async def twice() -> tuple:
@@ -336,7 +328,7 @@ def test_replicas_starting_at_once_converge_on_one_certificate(cluster: Cluster,
     """Five managers' certificate stores race to create the same Secret on the real API server."""
     import asyncio
 
-    from controllers.kube import KubeClient, load_config
+    from kube import KubeClient, load_config
     from controllers.webhook.certs import CertificateStore, CertSettings
 
     async def race() -> list:

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from controllers.common import actions as A
-from controllers.kube import ApiError
+from kube import ApiError
 from controllers.runtime.events import EventRecorder
 from controllers.runtime.executor import Executor, PlanFailed, WorkloadRef, coalesce_status_patches, fold_status_patches, units
 from controllers.runtime.expectations import Expectations
@@ -46,7 +46,7 @@ class FakeClient:
         return await self._call("PATCH", path)
 
 
-def pod(name: str) -> "create pods":
+def pod(name: str) -> A.Create:
     return A.create_pod({"metadata": {"name": name}})
 
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from controllers.kube import gojson
+from kube import gojson
 
 
 def test_objects_sorted_and_compact_like_json_marshal_of_a_map():

@@ -198,3 +198,20 @@ def test_qos_class():
     same = {"cpu": "1", "memory": "1Gi"}
     assert km.qos_class([{"resources": {"requests": same, "limits": same}}]) == "Guaranteed"
     assert km.qos_class([{"resources": {"requests": {"cpu": "1"}}}]) == "Burstable"
+
+
+def test_a_start_after_a_failed_pull_is_a_restart_with_a_new_container_id():
+    """Running app:v1, changed in place to a broken image, then fixed forward: the container that finally starts
+    is a new one (restartCount 1, an id never used before), as a kubelet over containerd reports it."""
+    p, _ = observe(pod("app:v1"))
+    first = p["status"]["containerStatuses"][0]
+    p["spec"]["containers"][0]["image"] = "app:broken"
+    p, _ = observe(p, T0 + timedelta(seconds=5))
+    p, _ = observe(p, T0 + timedelta(seconds=6))
+    p["spec"]["containers"][0]["image"] = "app:v2"
+    p, _ = observe(p, T0 + timedelta(seconds=10))
+    now = p["status"]["containerStatuses"][0]
+    assert now["restartCount"] == 1 and now["containerID"] != first["containerID"]
+    assert now["state"].keys() == {"running"} and now["lastState"]["terminated"]["containerID"] == first["containerID"]
+    again, _ = observe(p, T0 + timedelta(seconds=20))
+    assert again["status"]["containerStatuses"][0]["containerID"] == now["containerID"], "level-based: stable"

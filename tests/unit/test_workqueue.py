@@ -5,7 +5,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from controllers.kube.workqueue import WorkQueue
+from kube.workqueue import WorkQueue
 
 
 def test_a_key_is_never_processed_twice_at_once_and_no_change_is_lost():

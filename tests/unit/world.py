@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from controllers.common import actions as A
-from controllers.common.pods import format_time
+from controllers.common.times import format_time
 from sandbox.kubelet_model import observe
 
 JSON = dict[str, Any]

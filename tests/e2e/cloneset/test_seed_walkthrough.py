@@ -1,4 +1,5 @@
-"""The seed document's CloneSet section, run as written: its YAML verbatim and its kubectl output."""
+"""The seed document's CloneSet section (examples/seed/walkthrough.md), run as written: its YAML verbatim and its
+kubectl output (tests/unit/test_seed_examples.py checks that the output expected here is the excerpt's)."""
 from __future__ import annotations
 
 import json
@@ -11,30 +12,7 @@ from tests.kube import Cluster, container_status, is_ready, wait_for
 
 pytestmark = pytest.mark.usefixtures("kruise")
 REPO = Path(__file__).resolve().parents[3]
-SEED = Path("/work/shared/reference/000_009b62c29794319e.txt")
 GUESTBOOK = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook"
-
-
-def seed_blocks() -> list[str]:
-    """The seed document's fenced blocks, de-indented."""
-    doc = (REPO.parent / "shared" / "reference" / SEED.name).read_text()
-    blocks, current, inside = [], [], False
-    for line in doc.split("\n"):
-        if line.strip() == "```":
-            if inside:
-                indent = min(len(x) - len(x.lstrip()) for x in current if x.strip())
-                blocks.append("\n".join(x[indent:] for x in current) + "\n")
-                current = []
-            inside = not inside
-        elif inside:
-            current.append(line)
-    return blocks
-
-
-def test_examples_are_the_seed_yaml_verbatim():
-    blocks = seed_blocks()
-    assert (REPO / "examples/seed/cloneset.yaml").read_text() in blocks
-    assert (REPO / "examples/seed/statefulset.yaml").read_text() in blocks
 
 
 def columns(output: str) -> list[list[str]]:

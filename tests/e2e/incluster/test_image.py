@@ -1,4 +1,4 @@
-"""The kruise-manager image `make image` builds (sandbox/manager_image.py): what is in it, and that it is
+"""The kruise-manager image `make image` builds (release/image.py): what is in it, and that it is
 reproducible. Runs with the in-cluster tests (`make e2e-incluster`, the sandbox_lifecycle session of
 `make test`); the build is cached, so these take seconds once the image exists."""
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sandbox import images, manager_image
+from release import image
+from sandbox import images
 
 pytestmark = [pytest.mark.sandbox_lifecycle, pytest.mark.timeout(900)]  # a cold build debootstraps (~1-2 min)
 CHART = Path(__file__).resolve().parents[3] / "charts" / "ack-kruise"
@@ -69,7 +70,7 @@ def test_add_tree_packs_a_folder_reproducibly(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def built():
-    return manager_image.build()
+    return image.build()
 
 
 def _layer_members(path: Path) -> dict[str, tarfile.TarInfo]:
@@ -113,7 +114,7 @@ def test_the_layers_hold_what_they_should_and_nothing_else(built) -> None:
         assert base[host_file].size == 0, host_file
     assert not [n for n in base if n.startswith("var/log/") and base[n].isfile()]
     # deps: the runtime closure, without the official kubernetes client; no console scripts of this machine.
-    site = manager_image.SITE
+    site = image.SITE
     assert f"{site}/kopf/__init__.py" in deps and f"{site}/aiohttp/__init__.py" in deps
     assert f"{site}/kubernetes/__init__.py" not in deps
     assert not [n for n in deps if not (n.startswith(site + "/") or site.startswith(n))]
@@ -134,7 +135,7 @@ def test_the_layers_hold_what_they_should_and_nothing_else(built) -> None:
 
 
 def test_a_second_build_is_the_cached_same_image(built) -> None:
-    again = manager_image.build()
+    again = image.build()
     assert again.cached and all(s.cached for s in again.stages)
     assert again.manifest_digest == built.manifest_digest
     for stage in again.stages:
@@ -147,7 +148,7 @@ def test_a_second_build_is_the_cached_same_image(built) -> None:
 def test_deps_and_app_layers_rebuilt_without_the_cache_have_the_same_digests(built) -> None:
     """Reproducible: the two layers made from this checkout, built again from scratch (the cached base, which
     takes a minute to debootstrap, is reused), are byte-identical."""
-    again = manager_image.build(rebuild=("deps", "app"))
+    again = image.build(rebuild=("deps", "app"))
     assert [s.cached for s in again.stages] == [True, False, False]
     assert [s.layer.digest for s in again.stages] == [s.layer.digest for s in built.stages]
     assert again.manifest_digest == built.manifest_digest

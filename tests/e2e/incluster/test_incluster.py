@@ -62,7 +62,7 @@ def log(msg: str) -> None:
 # ---- the sandbox, the image and the release ------------------------------------------------------------
 @pytest.fixture(scope="module")
 def image():
-    from sandbox import manager_image
+    from release import image as manager_image
     t = time.monotonic()
     result = manager_image.build()
     log(f"image {'cached' if result.cached else 'built'} in {time.monotonic() - t:.1f}s: {result.names[0]} "
@@ -72,7 +72,7 @@ def image():
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory, image):
-    from sandbox import manager_image
+    from release import image as manager_image
     from sandbox.cluster import Sandbox, SandboxOptions
     from sandbox.realnode import RealNodeError
 

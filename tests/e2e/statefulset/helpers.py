@@ -4,8 +4,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 from tests.kube import ON_REAL_NODE, ON_SIMULATED_NODES, Cluster, is_ready, wait_for
 
 GUESTBOOK = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook"
@@ -121,11 +119,6 @@ class Sets:
                 s.get(k) == v for k, v in expected.items())
             return s if ok else None
         return wait_for(done, timeout, f"StatefulSet {name} status {expected}", describe=self.describe(name))
-
-
-@pytest.fixture
-def sets(cluster: Cluster, namespace: str) -> Sets:
-    return Sets(cluster, namespace)
 
 
 def columns(output: str) -> list[list[str]]:

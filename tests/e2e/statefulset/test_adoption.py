@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kube import Cluster, PodWatch, wait_for
+from tests.kube import Cluster, PodWatch, controller_of, wait_for
 
 from .helpers import SIM, Sets, asts
 
 pytestmark = pytest.mark.usefixtures("kruise")
-
-
-def controller_of(cluster: Cluster, namespace: str, pod: str) -> str | None:
-    refs = cluster.pod(namespace, pod)["metadata"].get("ownerReferences") or []
-    return next((r["uid"] for r in refs if r.get("controller")), None)
 
 
 def orphan(cluster: Cluster, namespace: str, pod: str) -> None:

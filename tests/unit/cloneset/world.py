@@ -9,7 +9,7 @@ from controllers.cloneset.reconcile import reconcile
 from controllers.common import actions as A
 from controllers.common.names import SequenceNames
 
-from ..world import T0, ApiError, BaseWorld, merge_patch, strategic_merge  # noqa: F401  (re-exported for tests)
+from ..world import T0, BaseWorld  # noqa: F401  (T0 is re-exported for the tests)
 
 JSON = dict[str, Any]
 

@@ -185,7 +185,9 @@ def _updated(imageID_changes: bool, restarted: bool, image: str = "docker.io/lib
 def test_issue_1493_same_digest_new_tag_completes_once_the_container_restarted():
     assert I.pod_update_error(_updated(imageID_changes=False, restarted=False)) == "container main imageID not changed"
     assert I.pod_update_error(_updated(imageID_changes=False, restarted=True)) is None
-    assert I.pod_update_error(_updated(imageID_changes=True, restarted=False)) is None  # upstream rule still holds
+    # Not upstream's rule: an imageID that changed while the same container runs is a change of form (issue 19).
+    assert I.pod_update_error(_updated(imageID_changes=True, restarted=False)) == "container main imageID not changed"
+    assert I.pod_update_error(_updated(imageID_changes=True, restarted=True)) is None
     # The runtime may report any tag of the digest (containerd does): a restart counts, whatever it reports.
     assert I.pod_update_error(_updated(False, True, image="docker.io/library/nginx:1.0")) is None
 
@@ -224,6 +226,7 @@ def test_container_priorities_update_in_batches():
     assert I.pod_update_error(p) is not None
     for s in p["status"]["containerStatuses"][:2]:
         s["imageID"] += "-new"
+        s["containerID"] += "-new"  # the kubelet restarted them
         s["ready"] = False
     assert I.refresh(p, NOW).actions == []  # batch 1 done but not ready yet
     for s in p["status"]["containerStatuses"][:2]:
@@ -305,3 +308,169 @@ def test_a_grace_period_is_measured_from_the_exact_start_not_the_whole_second():
     early = I.refresh(p, start.replace(microsecond=0) + timedelta(seconds=2))
     assert early.actions == [] and early.requeue_after == 1.0
     assert I.refresh(p, start + timedelta(seconds=2)).actions, "the images are patched once 2 s have passed"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Completion as a real kubelet reports it (issue 19: judged complete while the container showed restartCount 0)
+
+GB = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook"
+
+
+def _kubelet_sequence():
+    """A pod updated in place from guestbook:v1 to :v2, and the container statuses a v1.20 kubelet over
+    containerd reports for it, in order. containerd looks the imageID up in its image store at every status
+    (the first repo digest, or the bare image id while the image has none), so the same running container's
+    imageID changes form when another pod pulls the image under another name."""
+    p = running()
+    p["spec"]["containers"] = [{"name": "main", "image": f"{GB}:v1"}]
+    old = {"name": "main", "image": f"{GB}:v1", "imageID": f"{GB}@sha256:1111", "ready": True,
+           "containerID": "containerd://old", "restartCount": 0, "state": {"running": {"startedAt": "x"}}}
+    p["status"]["containerStatuses"] = [old]
+    spec = I.UpdateSpec(revision="x-2", container_images={"main": f"{GB}:v2"})
+    p = _after(p, I.start_update(p, spec, NOW).actions[-1].body)
+    p["status"]["conditions"][-1].update(status="False", reason="StartInPlaceUpdate")
+    steps = {
+        # 1. the spec changed, the kubelet has not acted yet: the old container, as recorded
+        "old container running": dict(old),
+        # 2. the same old container, its imageID now in another form (another pod pulled v1 from localhost:5000)
+        "old container, imageID in another form": {**old,
+                                                   "imageID": "localhost:5000/kruise-test/guestbook@sha256:1111"},
+        # 2'. the same, as the bare image id (the repo digest not known to the store) or as dockershim reports it
+        "old container, bare image id": {**old, "imageID": "sha256:cafe"},
+        "old container, docker-pullable": {**old, "imageID": f"docker-pullable://{GB}@sha256:1111"},
+        # 3. killed, the new one not created yet (pulling v2): waiting, no imageID, no containerID
+        "waiting for the new container": {"name": "main", "image": f"{GB}:v2", "imageID": "", "ready": False,
+                                          "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}},
+        # 3'. killed, the old container's ids still shown while the new one is being created
+        "old container terminated": {**old, "ready": False,
+                                     "state": {"terminated": {"exitCode": 0, "containerID": "containerd://old"}}},
+    }
+    done = {"name": "main", "image": f"{GB}:v2", "imageID": f"{GB}@sha256:2222", "ready": True,
+            "containerID": "containerd://new", "restartCount": 1, "state": {"running": {"startedAt": "y"}},
+            "lastState": {"terminated": {"exitCode": 0, "containerID": "containerd://old"}}}
+    return p, steps, done
+
+
+def test_completion_waits_for_the_kubelet_to_restart_the_container():
+    p, steps, done = _kubelet_sequence()
+    for what, status in steps.items():
+        p["status"]["containerStatuses"] = [status]
+        assert I.pod_update_error(p) is not None, what
+        assert I.in_progress(p), what
+        assert I.refresh(p, NOW + timedelta(seconds=5)).actions == [], f"{what}: InPlaceUpdateReady stays False"
+    p["status"]["containerStatuses"] = [done]
+    assert I.pod_update_error(p) is None
+    [ready] = I.refresh(p, NOW + timedelta(seconds=6)).actions
+    assert ready.body["status"]["conditions"][0] == {
+        "type": "InPlaceUpdateReady", "status": "True", "lastTransitionTime": "2024-05-01T12:00:06Z",
+        "reason": None, "message": None}
+
+
+def test_a_restart_count_above_the_recorded_one_counts_as_a_restart():
+    p, _, done = _kubelet_sequence()
+    state = I.read_state(p)
+    state["lastContainerStatuses"]["main"] = {"imageID": f"{GB}@sha256:1111", "restartCount": 0}
+    p["metadata"]["annotations"][STATE] = json.dumps(state)
+    p["status"]["containerStatuses"] = [{**done, "containerID": ""}]
+    assert I.pod_update_error(p) is None
+    p["status"]["containerStatuses"] = [{**done, "restartCount": 0, "containerID": ""}]
+    assert I.pod_update_error(p) == "container main imageID not changed"
+
+
+def test_a_container_not_running_when_the_update_began_is_done_once_one_runs():
+    """Nothing recorded (the container was waiting, e.g. on an image that never pulled): done once a container
+    runs from a pulled image, not while it still waits."""
+    p, steps, done = _kubelet_sequence()
+    state = I.read_state(p)
+    state["lastContainerStatuses"]["main"] = {}
+    p["metadata"]["annotations"][STATE] = json.dumps(state)
+    p["status"]["containerStatuses"] = [steps["waiting for the new container"]]
+    assert I.pod_update_error(p) is not None
+    p["status"]["containerStatuses"] = [done]
+    assert I.pod_update_error(p) is None
+
+
+def test_legacy_state_never_counts_an_empty_image_id_as_changed():
+    p = running()
+    p["metadata"]["annotations"][STATE] = json.dumps(
+        {"revision": "x-2", "updateTimestamp": "2024-05-01T11:00:00Z",
+         "lastContainerStatuses": {"main": {"imageID": "id-nginx:1.25"}}})
+    p["spec"]["containers"][0]["image"] = "nginx:1.26"
+    s = p["status"]["containerStatuses"][0]
+    s.update(image="nginx:1.26", imageID="", containerID="", state={"waiting": {"reason": "ContainerCreating"}})
+    assert I.pod_update_error(p) == "container main imageID not changed"
+    s.update(imageID="id-nginx:1.26", containerID="cid-new")
+    assert I.pod_update_error(p) is None  # upstream's rule for states without a containerID
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The grace period runs from when the drain was stored, not from the plan (issue 19)
+
+def _store_status(pod_, patch):
+    """The API server applying a status patch: conditions merged by type, as sent (lastTransitionTime too)."""
+    p = copy.deepcopy(pod_)
+    by_type = {c["type"]: c for c in p["status"]["conditions"]}
+    for c in patch["status"]["conditions"]:
+        by_type[c["type"]] = {k: v for k, v in c.items() if v is not None}
+    p["status"]["conditions"] = list(by_type.values())
+    return p
+
+
+def _first_image_patch(delay: float, grace: int = 2, tick: float = 0.1):
+    """Plan at NOW; the drain lands `delay` s later (the executor sent other writes first), the pod patch right
+    after it; reconciles every `tick` s from then on, each applying what it writes at once. Returns the time of
+    the round that sends the image patch, and the drain's storage time."""
+    p = running()
+    p["status"]["conditions"][-1]["lastTransitionTime"] = "2024-05-01T11:00:00Z"
+    drain, patch = I.start_update(p, I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"},
+                                                  grace_seconds=grace), NOW).actions
+    stored = NOW + timedelta(seconds=delay)
+    p = _after(_store_status(p, drain.body), patch.body)
+    at = stored + timedelta(seconds=tick)
+    for _ in range(int((grace + delay + 5) / tick)):
+        res = I.refresh(p, at)
+        for action in res.actions:
+            if action.what == "patch pods" and "spec" in action.body:
+                return at, stored
+            p = _store_status(p, action.body)
+        at += timedelta(seconds=tick)
+    raise AssertionError("the images were never patched")
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.1, 0.4, 0.95, 1.5, 2.5])
+def test_the_images_change_a_whole_grace_after_the_drain_was_stored(delay):
+    sent, stored = _first_image_patch(delay)
+    assert (sent - stored).total_seconds() >= 2, f"image patch {(sent - stored).total_seconds():.2f} s after the drain"
+    assert (sent - stored).total_seconds() <= 2 + 1 + 0.1 + 0.1 + 1e-6, "at most a second late (whole seconds)"
+
+
+def test_a_drain_stored_late_is_restamped_by_the_round_that_sees_it():
+    p = running()
+    p["status"]["conditions"][-1]["lastTransitionTime"] = "2024-05-01T11:00:00Z"
+    drain, patch = I.start_update(p, I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"},
+                                                  grace_seconds=2), NOW).actions
+    assert drain.body["status"]["conditions"][0]["lastTransitionTime"] == "2024-05-01T12:00:00Z"  # plan's time
+    p = _after(_store_status(p, drain.body), patch.body)  # stored at NOW + 1.5 s, as sent
+    seen = I.refresh(p, NOW + timedelta(seconds=1.6))
+    [restamp] = seen.actions
+    assert restamp.body == {"status": {"conditions": [
+        {"type": "InPlaceUpdateReady", "status": "False", "lastTransitionTime": "2024-05-01T12:00:02Z",
+         "reason": "StartInPlaceUpdate", "message": None}]}}
+    assert seen.requeue_after == 3.0
+    p = _store_status(p, restamp.body)
+    assert I.refresh(p, NOW + timedelta(seconds=2)).actions == []  # the plan's clock would patch the images here
+    wait = I.refresh(p, NOW + timedelta(seconds=3.9))
+    assert wait.actions == [] and wait.requeue_after == 1.0
+    [images] = I.refresh(p, NOW + timedelta(seconds=4)).actions
+    assert images.body["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
+
+
+def test_a_drain_undone_during_the_grace_is_done_again():
+    p = running()
+    spec = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"}, grace_seconds=2)
+    drain, patch = I.start_update(p, spec, NOW).actions
+    p = _after(p, patch.body)  # InPlaceUpdateReady still True (someone put it back)
+    [again] = I.refresh(p, NOW + timedelta(seconds=5)).actions
+    conds = {c["type"]: c for c in again.body["status"]["conditions"]}
+    assert conds["InPlaceUpdateReady"]["status"] == "False" and conds["Ready"]["status"] == "False"
+    assert conds["InPlaceUpdateReady"]["lastTransitionTime"] == "2024-05-01T12:00:05Z"  # now, a whole second

@@ -1,8 +1,8 @@
 from datetime import datetime, timezone
 
-from controllers.common.pods import (format_time, is_pod_active, is_pod_available, parse_time, ready_condition_after,
-                                     seconds_until_available)
+from controllers.common.pods import is_pod_active, is_pod_available, ready_condition_after, seconds_until_available
 from controllers.common.selectors import is_valid_selector, selector_matches, selector_string
+from controllers.common.times import format_time, parse_time
 
 from .podfactory import pod
 

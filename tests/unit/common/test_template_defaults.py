@@ -7,7 +7,8 @@ import copy
 
 import pytest
 
-from controllers.common.template_defaults import (default_pod_spec, default_pod_template,
+from apischema import TEMPLATE_DEFAULT_KEYS
+from controllers.common.template_defaults import (DEFAULTERS, default_pod_spec, default_pod_template,
                                                   default_volume_claim_templates, image_tag)
 
 SPEC_DEFAULTS = {"dnsPolicy": "ClusterFirst", "restartPolicy": "Always", "schedulerName": "default-scheduler",
@@ -179,3 +180,8 @@ def test_volume_claim_templates() -> None:
         {"metadata": {"name": "block"}, "spec": {"volumeMode": "Block"},
          "status": {"capacity": {"storage": "1Gi"}, "phase": "Pending"}}]
     assert default_volume_claim_templates(None) is None
+
+
+def test_every_templatedefaults_key_the_generator_accepts_has_a_defaulter() -> None:
+    """The generator knows the keys from apischema (it never imports controllers); the runtime has the code."""
+    assert set(DEFAULTERS) == set(TEMPLATE_DEFAULT_KEYS)

@@ -1,6 +1,6 @@
 """`make release VERSION=x.y.z`: stamp the chart with a version, package it and add it to the chart repository.
 
-    python -m generator.release --version 0.2.0 [--repo-url https://example.org/charts]
+    python -m release.chart --version 0.2.0 [--repo-url https://example.org/charts]
 
 1. Refuses, before writing anything, a version that is not SemVer, not greater than the newest ack-kruise
    in `dist/index.yaml` (the chart repository), or without a `## [x.y.z]` section in CHANGELOG.md.
@@ -27,9 +27,10 @@ from pathlib import Path
 
 import yaml
 
-from . import chart_meta
-from .inputs import load_inputs
-from .pipeline import REPO_ROOT
+from generator import chart_meta
+from generator.inputs import load_inputs
+from generator.pipeline import REPO_ROOT
+from sandbox import tools
 
 CHART_NAME = "ack-kruise"
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$")
@@ -180,8 +181,6 @@ class Paths:
 
 
 def helm() -> str:
-    from sandbox import tools
-
     return tools.find("helm")
 
 
@@ -225,7 +224,7 @@ def run(command: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generator.release", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m release.chart", description=__doc__.splitlines()[0])
     parser.add_argument("--version", required=True, help="the chart version and appVersion, e.g. 0.2.0")
     parser.add_argument("--repo-url", default=None,
                         help="base URL the chart repository is served from (the .tgz URLs in index.yaml)")

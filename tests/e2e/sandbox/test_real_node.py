@@ -107,8 +107,8 @@ def test_never_ready_image_stays_not_ready(cluster: Cluster, namespace: str):
                    "containers": [{"name": "app", "image": "localhost:5000/ack-kruise/never-ready:v1",
                                    "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080},
                                                       "periodSeconds": 1}}]}}, namespace)
-    p = wait_for(lambda: (p := cluster.pod(namespace, "nr")) and p["status"].get("phase") == "Running"
-                 and container_status(p).get("started") and p, 60, "running")
+    wait_for(lambda: (p := cluster.pod(namespace, "nr")) and p["status"].get("phase") == "Running"
+             and container_status(p).get("started") and p, 60, "running")
     # Several probe periods pass, and it is still not ready.
     events = wait_for(lambda: [e for e in cluster.core.list_namespaced_event(
         namespace, field_selector="involvedObject.name=nr").items if e.reason == "Unhealthy" and e.count >= 3],

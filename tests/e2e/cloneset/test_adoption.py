@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kube import Cluster, PodWatch, wait_for
+from tests.kube import Cluster, PodWatch, controller_of, wait_for
 
-from .cloneset.helpers import CloneSets, cloneset
+from .helpers import CloneSets, cloneset
 
 pytestmark = pytest.mark.usefixtures("kruise")
 
@@ -14,11 +14,6 @@ pytestmark = pytest.mark.usefixtures("kruise")
 @pytest.fixture
 def cs(cluster: Cluster, namespace: str) -> CloneSets:
     return CloneSets(cluster, namespace)
-
-
-def controller_of(cluster: Cluster, namespace: str, pod: str) -> str | None:
-    refs = cluster.pod(namespace, pod)["metadata"].get("ownerReferences") or []
-    return next((r["uid"] for r in refs if r.get("controller")), None)
 
 
 def owned_by(pod: dict, uid: str) -> bool:

@@ -1,4 +1,4 @@
-"""The kruise-manager image, built without Docker (`make image`, `ack-kruise sandbox image`).
+"""The kruise-manager image, built without Docker (`make image`, `ack-kruise image`).
 
 Three layers, each cached under ~/.cache/ack-kruise/manager-image/ and keyed on its inputs, so that a code
 change rebuilds (and pushes) only the last one:
@@ -12,7 +12,7 @@ change rebuilds (and pushes) only the last one:
    versions installed in the virtualenv (the versions the tests run with), installed with
    `pip install --target /usr/local/lib/python3.11/dist-packages --only-binary=:all:` for cp311/manylinux.
    The official `kubernetes` client is left out (NOT_IN_IMAGE): it is the tests' client, the manager never
-   imports it (controllers/kube is its own), and with its own dependencies it would triple this layer; the
+   imports it (kube is its own), and with its own dependencies it would triple this layer; the
    build's smoke test fails if the manager needs it. Key: the base layer, the pinned versions, the platform;
 3. **app**: the project wheel (built from the work tree as the Dockerfile's `COPY` lines do, with `pip wheel
    --no-deps`) and its console script `/usr/local/bin/ack-kruise`. Key: the deps layer and the hash of the
@@ -57,8 +57,10 @@ from pathlib import Path
 
 import yaml
 
-from . import images, tools
-from .images import Layer, LayerWriter
+from sandbox import images, tools
+from sandbox.cluster import Sandbox
+from sandbox.images import Layer, LayerWriter
+from sandbox.realnode import NodePaths, RealNodeError, ctr, unmount_below
 
 CHART = tools.REPO_ROOT / "charts" / "ack-kruise"
 DEBIAN_SUITE = "bookworm"
@@ -72,9 +74,10 @@ PLATFORMS = tuple(f"manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)) +
     "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64")
 """Wheels bookworm's glibc 2.36 on x86_64 can load."""
 NOT_IN_IMAGE = {
-    "kubernetes": "the official client: the tests use it; the manager has its own (controllers/kube)",
+    "kubernetes": "the official client: the tests use it; the manager has its own (kube)",
 }
-SOURCES = ("pyproject.toml", "README.md", "ack_kruise", "controllers", "generator", "sandbox")
+SOURCES = ("pyproject.toml", "README.md", "ack_kruise", "apischema", "controllers", "generator", "kube", "release",
+           "sandbox")
 """What the wheel is built from: the Dockerfile's COPY lines."""
 MOUNT_POINTS = ("dev", "proc", "sys", "run", "tmp")
 """Kept as empty folders: the runtime mounts them."""
@@ -133,11 +136,6 @@ def image_names() -> list[str]:
     reports an image by its first name, so pods pulled from localhost:5000 would show the other.)"""
     repository, version = chart_image()
     return [f"{images.LOCAL_REGISTRY}/{repository}:{version}"]
-
-
-def sandbox_image() -> str:
-    """The name pods pull from the sandbox's registry; `--set manager.image.repository=` its part before `:`."""
-    return image_names()[0]
 
 
 def debian_mirror() -> str:
@@ -253,8 +251,7 @@ def _workspace():
     try:
         yield work
     finally:
-        from .realnode import unmount_below  # debootstrap mounts proc and sys inside; a failure may leave them
-        unmount_below(work)
+        unmount_below(work)  # debootstrap mounts proc and sys inside; a failure may leave them
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -602,7 +599,7 @@ def _archive(stages: list[Stage], t0: float, bytecode: bool) -> BuildResult:
                        "org.opencontainers.image.base.name": f"debian:{DEBIAN_SUITE} (debootstrap {DEBIAN_VARIANT})"},
         },
         "rootfs": {"type": "layers", "diff_ids": [s.layer.diff_id for s in stages]},
-        "history": [{"created": "1970-01-01T00:00:00Z", "created_by": f"ack-kruise sandbox image ({s.name})",
+        "history": [{"created": "1970-01-01T00:00:00Z", "created_by": f"ack-kruise image ({s.name})",
                      "comment": {"base": f"debootstrap --variant={DEBIAN_VARIANT} --include={','.join(DEBIAN_PACKAGES)} "
                                          f"{DEBIAN_SUITE}",
                                  "deps": "runtime dependencies (pip install --target)",
@@ -638,9 +635,6 @@ def _archive(stages: list[Stage], t0: float, bytecode: bool) -> BuildResult:
 def load(state_dir: Path | None, archive: Path) -> list[str]:
     """Imports the archive into a running sandbox's containerd and pushes the localhost:5000 name to its
     registry (which lives as long as the sandbox: do this after every `sandbox up`). Returns the pushed names."""
-    from .cluster import Sandbox
-    from .realnode import NodePaths, ctr
-
     box = Sandbox(state_dir)
     state = box.state()
     if state is None or not box.is_running():
@@ -657,6 +651,8 @@ def load(state_dir: Path | None, archive: Path) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="the sandbox to load the image into (default: as `ack-kruise sandbox`)")
     parser.add_argument("--no-bytecode", action="store_true", help="leave out .pyc files (smaller, slower start)")
     parser.add_argument("--refresh", action="store_true",
                         help="debootstrap again (newer Debian packages) instead of reusing the cached base layer")
@@ -665,11 +661,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only build; by default a running sandbox (--state-dir) gets the image too")
 
 
-def run(args: argparse.Namespace, state_dir: Path | None) -> int:
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _build_and_load(args, args.state_dir)
+    except (ImageBuildError, tools.MissingTool, RealNodeError) as e:
+        print(f"image: {e}", file=sys.stderr)
+        return 1
+
+
+def _build_and_load(args: argparse.Namespace, state_dir: Path | None) -> int:
     result = build(bytecode=not args.no_bytecode, refresh=args.refresh, force=args.force)
     print(result.summary())
     if not args.no_load:
-        from .cluster import Sandbox
         box = Sandbox(state_dir)
         if box.is_running() and (box.state().options or {}).get("real_node", True):
             t = time.monotonic()
