@@ -376,8 +376,9 @@ VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
 RESOURCE_KEYS = {"apiVersion", "plural", "kind", "namespaced", "slowStart", "concurrent", "warnings", "goJSON"}
 
 
-def load_controllers(policies_dir: Path, display) -> tuple[dict | None, str]:
-    """The file is optional (a test's policies may have none): None then, and no controller rules."""
+def load_controllers(policies_dir: Path, display, kinds: list[Kind]) -> tuple[dict | None, str]:
+    """The file is optional (a test's policies may have none): None then, and no controller rules. A kind of
+    schema/ is read at its storage version, so the controllers see every field."""
     path = policies_dir / "controllers.yaml"
     file = display(path)
     if not path.exists():
@@ -391,6 +392,9 @@ def load_controllers(policies_dir: Path, display) -> tuple[dict | None, str]:
         expected = f"{res['plural']}.{group}" if group else res["plural"]
         if key != expected:
             raise SchemaError(file, where, f"a resource's key is <plural>.<group> (kubectl's): {expected}")
+        own = next((k for k in kinds if (k.group, k.plural) == (group, res["plural"])), None)
+        if own is not None and res["apiVersion"] != f"{group}/{own.storage_version}":
+            raise SchemaError(file, f"{where}.apiVersion", f"{own.name} is stored as {group}/{own.storage_version}")
         for verb in res.get("warnings") or {}:
             if verb not in ("create", "patch", "delete"):
                 raise SchemaError(file, f"{where}.warnings.{verb}", "a warning is per verb: create, patch or delete")

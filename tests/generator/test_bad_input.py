@@ -101,6 +101,10 @@ CASES = {
         "policies/controllers.yaml", "      deployments.apps: [create, patch, delete]",
         "      deployments.extensions: [create, patch, delete]",
         "policies/controllers.yaml: controllers.uniteddeployment: unknown resource 'deployments.extensions'"),
+    "workload read at a version that is not stored": (
+        "policies/controllers.yaml", "apiVersion: apps.kruise.io/v1beta1  #", "apiVersion: apps.kruise.io/v1alpha1  #",
+        "policies/controllers.yaml: resources.statefulsets.apps.kruise.io.apiVersion: StatefulSet is stored as "
+        "apps.kruise.io/v1beta1"),
     "controller verb that is not an RBAC verb": (
         "policies/controllers.yaml", "      pods: [patch]\n", "      pods: [mutate]\n",
         "policies/controllers.yaml: controllers.sidecarset.writes.pods: verbs are among get, list, watch, create, "
