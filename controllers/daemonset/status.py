@@ -1,0 +1,92 @@
+"""The status block (`daemonset_controller.go updateDaemonSetStatus, storeDaemonSetStatus`).
+
+Computed over every node the controller knows and the pods mapped to each (terminating ones included); pods on
+nodes that no longer exist are ignored. Only the OLDEST pod of a node counts (scheduled first, then creation
+time, then name), so during a surge a node counts as updated only once its old pod is gone.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+from controllers.common.nodes import node_name
+from controllers.common.pods import is_pod_ready
+
+from .eligibility import Eligibility, eligibility_by_node
+from .pods import is_daemon_pod_available, is_pod_updated, sorted_by_creation
+from .spec import DaemonSetView, view
+
+JSON = dict[str, Any]
+
+COUNTERS = ("desiredNumberScheduled", "currentNumberScheduled", "numberMisscheduled", "numberReady",
+            "updatedNumberScheduled", "numberAvailable", "numberUnavailable")
+
+
+def counters(ds: JSON | DaemonSetView, nodes: list[JSON], node_pods: Mapping[str, list[JSON]], hash_: str,
+             now: datetime, eligibility: Mapping[str, Eligibility] | None = None) -> dict[str, int]:
+    """The seven counters of updateDaemonSetStatus."""
+    ds = view(ds)
+    eligibility = eligibility if eligibility is not None else eligibility_by_node(nodes, ds)
+    generation = ds.template_generation
+    desired = current = misscheduled = ready = updated = available = 0
+    for node in nodes:
+        name = node_name(node)
+        pods = node_pods.get(name) or []
+        if eligibility[name].should_run:
+            desired += 1
+            if pods:
+                current += 1
+                pod = sorted_by_creation(pods)[0]
+                if is_pod_ready(pod):
+                    ready += 1
+                    if is_daemon_pod_available(pod, ds.min_ready_seconds, now):
+                        available += 1
+                if is_pod_updated(pod, hash_, generation):
+                    updated += 1
+        elif pods:
+            misscheduled += 1
+    return {"desiredNumberScheduled": desired, "currentNumberScheduled": current,
+            "numberMisscheduled": misscheduled, "numberReady": ready, "updatedNumberScheduled": updated,
+            "numberAvailable": available, "numberUnavailable": desired - available}
+
+
+def compute_status(ds: JSON | DaemonSetView, nodes: list[JSON], node_pods: Mapping[str, list[JSON]], hash_: str,
+                   now: datetime, *, full_sync: bool,
+                   eligibility: Mapping[str, Eligibility] | None = None) -> JSON:
+    """The status to store: the stored one with the counters and the update revision replaced.
+
+    - observedGeneration becomes metadata.generation only on the final write of a full pass (`full_sync`);
+      the early writes while expectations are unsatisfied keep the stored value.
+    - updateRevision (v1beta1) is the current hash; daemonSetHash, v1alpha1's name for it, is written too, so
+      that whichever version is stored keeps it (a structural schema prunes the field it does not know).
+    - collisionCount passes through (the revision step bumps it); conditions pass through: the DaemonSet
+      controller never writes any.
+    """
+    ds = view(ds)
+    status = dict(ds.status)
+    status.update(counters(ds, nodes, node_pods, hash_, now, eligibility))
+    status["updateRevision"] = hash_
+    status["daemonSetHash"] = hash_
+    if full_sync:
+        status["observedGeneration"] = ds.generation
+    return status
+
+
+def status_needs_write(ds: JSON | DaemonSetView, new_status: JSON) -> bool:
+    """storeDaemonSetStatus skips the write when the counters and updateRevision are unchanged and
+    observedGeneration >= generation (a status lagging only in other fields is not rewritten)."""
+    ds = view(ds)
+    old = ds.status
+    if any(int(old.get(k) or 0) != int(new_status.get(k) or 0) for k in COUNTERS):
+        return True
+    if (old.get("updateRevision") or old.get("daemonSetHash") or "") != new_status.get("updateRevision"):
+        return True
+    return ds.stored_observed_generation < ds.generation
+
+
+def status_requeue_after(ds: JSON | DaemonSetView, status: JSON) -> float | None:
+    """After the write: while some ready pod is not yet available, requeue after minReadySeconds."""
+    ds = view(ds)
+    if ds.min_ready_seconds > 0 and status.get("numberReady") != status.get("numberAvailable"):
+        return float(ds.min_ready_seconds)
+    return None
