@@ -8,7 +8,7 @@ Asks the API server, changing nothing:
 2. whether it accepts a CRD with a conversion webhook: a server-side dry run (`?dryRun=All`, nothing is
    stored) of a small two-version CRD with `conversion.strategy: Webhook`, through apiextensions.k8s.io/v1
    when served, v1beta1 otherwise. 1.13 and 1.14 refuse it unless kube-apiserver runs with
-   --feature-gates=CustomResourceWebhookConversion=true, and the Advanced StatefulSet CRD needs it;
+   --feature-gates=CustomResourceWebhookConversion=true, and the Advanced StatefulSet and DaemonSet CRDs need it;
 3. whether the apps.kruise.io CRDs or kruise webhook configurations already exist outside a Helm release
    (an OpenKruise installed another way): `helm install` would refuse to take them over.
 

@@ -77,7 +77,7 @@ class Schema:
         controller that must assume it when an object was stored without the webhook (or before it ran)."""
         parent, _, name = path.rpartition(".")
         for d in self.version(kind, version)["defaults"]:
-            if d["parent"] == parent and d["field"] == name and "when" not in d:
+            if d["parent"] == parent and d["field"] == name and "when" not in d and "value" in d:
                 return copy.deepcopy(d["value"])
         raise SchemaLookupError(f"{kind} {version} has no unconditional default for {path}")
 
@@ -102,6 +102,13 @@ class Schema:
                     continue
                 before = copy.deepcopy(target)
                 for entry in entries[index:end]:
+                    if "rewrite" in entry:
+                        # A value this version still accepts but replaces (after the defaults that read it,
+                        # since conditions see `before`).
+                        current = target.get(entry["field"])
+                        if isinstance(current, str) and current in entry["rewrite"]:
+                            target[entry["field"]] = copy.deepcopy(entry["rewrite"][current])
+                        continue
                     if target.get(entry["field"]) is not None:
                         continue
                     if "when" in entry and not evaluate(entry["when"], before, result, gates):

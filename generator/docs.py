@@ -103,13 +103,19 @@ def default_text(node: dict) -> str:
     return ""
 
 
+def defaults_text(node: dict) -> str:
+    """default_text, after the `defaultCases` tried before it."""
+    cases = [f"{_code(case['value'])} if {condition_text(case['when'])}" for case in node.get("defaultCases", [])]
+    return "; else ".join(cases + [default_text(node)])
+
+
 def field_rows(node: dict, path: str, versions_of: dict[str, list[str]], all_versions: list[str]) -> list[str]:
     rows = []
     for name, child in node.get("properties", {}).items():
         child_path = f"{path}.{name}"
         versions = versions_of.get(child_path, all_versions)
         version_cell = f" {', '.join(versions)} |" if len(all_versions) > 1 else ""
-        rows.append(f"| `{child_path}` | {type_text(child)} |{version_cell} {_cell(default_text(child))} | "
+        rows.append(f"| `{child_path}` | {type_text(child)} |{version_cell} {_cell(defaults_text(child))} | "
                     f"{_cell(constraints_text(child))} | {_cell(child.get('description', ''))} |")
         target = child
         suffix = ""

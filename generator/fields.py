@@ -16,7 +16,8 @@ FIELD_TYPES = ("string", "boolean", "int32", "int64", "number", "int-or-string",
                "date-time", "object", "array", "map", "schemaless")
 
 # Attributes every field may carry, whatever its type.
-COMMON_KEYS = {"description", "required", "default", "defaultIf", "crdDefault", "fallback", "versions"}
+COMMON_KEYS = {"description", "required", "default", "defaultIf", "crdDefault", "fallback", "versions",
+               "defaultCases", "rewrite"}
 # Extra attributes of a `ref` field: the version to resolve the referenced type in, whether its defaults
 # apply here, and per-use overrides of its properties' defaults.
 REF_KEYS = {"ref", "refVersion", "applyDefaults", "defaults"}
@@ -26,7 +27,7 @@ TYPE_KEYS: dict[str, set[str]] = {
     "int32": {"enum", "minimum", "maximum"},
     "int64": {"enum", "minimum", "maximum"},
     "number": {"enum", "minimum", "maximum"},
-    "int-or-string": {"enum", "pattern"},
+    "int-or-string": {"enum", "pattern", "minimum", "maximum"},
     "int-or-percent": set(),
     "date-time": set(),
     "object": {"properties", "preserveUnknownFields", "mutuallyExclusive", "exactlyOne"},
@@ -122,6 +123,19 @@ def _check_common(raw: dict, file: str, path: str, feature_gates: set[str]) -> N
     if "defaultIf" in raw:
         _expect("default" in raw, file, f"{path}.defaultIf", "defaultIf needs a default")
         parse_condition(raw["defaultIf"], file, f"{path}.defaultIf", feature_gates)
+    for index, case in enumerate(raw.get("defaultCases", None) or []):
+        at = f"{path}.defaultCases[{index}]"
+        _expect(isinstance(case, dict) and set(case) == {"value", "when"}, file, at,
+                "a default case is {value, when}")
+        parse_condition(case["when"], file, f"{at}.when", feature_gates)
+    if "defaultCases" in raw:
+        _expect(isinstance(raw["defaultCases"], list) and raw["defaultCases"], file, f"{path}.defaultCases",
+                "defaultCases must be a non-empty list of {value, when}")
+    if "rewrite" in raw:
+        rewrite = raw["rewrite"]
+        _expect(isinstance(rewrite, dict) and rewrite and all(
+            isinstance(v, str) and isinstance(m, dict) and m for v, m in rewrite.items()), file, f"{path}.rewrite",
+            "rewrite maps a version to {old value: new value}")
     if "crdDefault" in raw:
         _expect("default" in raw, file, f"{path}.crdDefault", "crdDefault needs a default")
         _expect("defaultIf" not in raw, file, f"{path}.crdDefault",

@@ -21,7 +21,8 @@ from .yamlio import load_yaml
 VERSION_NAME = re.compile(r"^v[0-9]+((alpha|beta)[0-9]+)?$")
 COLUMN_TYPES = ("integer", "number", "string", "boolean", "date")
 KIND_KEYS = {"kind", "displayName", "plural", "singular", "listKind", "shortNames", "categories", "scope", "description",
-             "versions", "subresources", "printerColumns", "conversion", "spec", "status", "definitions", "example"}
+             "versions", "subresources", "printerColumns", "conversion", "conversionMappings", "spec", "status",
+             "definitions", "example"}
 KIND_REQUIRED = ("kind", "plural", "singular", "listKind", "scope", "description", "versions", "spec")
 
 
@@ -36,6 +37,7 @@ class Kind:
     rules: list[dict] = dataclass_field(default_factory=list)
     rules_file: str | None = None
     template_defaults: dict | None = None   # policies/admission `templateDefaults`
+    admit_in: str = "storageVersion"         # policies/admission `admitIn`
 
     @property
     def name(self) -> str:
@@ -199,6 +201,47 @@ def _resolve_kind(kind: Kind, resolver: Resolver) -> None:
         kind.trees[version] = root
     _check_subresources(kind)
     _check_printer_columns(kind)
+    _check_conversion_mappings(kind)
+
+
+MAPPING_FORMS = ({"field", "storageField"}, {"annotation", "storageField"}, {"field", "storageValues"})
+
+
+def _check_conversion_mappings(kind: Kind) -> None:
+    """`conversionMappings: {<version>: [mapping]}`: how a served version differs from the storage version beyond
+    the fields it lacks. A mapping is a rename `{field, storageField}`, an annotation that stands for a boolean
+    `{annotation, storageField}` ("true" <-> true), or values this version has and storage has not
+    `{field, storageValues: {old: new}}`. controllers/webhook/conversion.py applies them losslessly."""
+    raw = kind.raw.get("conversionMappings")
+    if raw is None:
+        return
+    storage = kind.storage_version
+    if not isinstance(raw, dict):
+        raise SchemaError(kind.file, "conversionMappings", "expected {version: [mapping]}")
+    for version, mappings in raw.items():
+        where = f"conversionMappings.{version}"
+        if version not in kind.trees or version == storage:
+            raise SchemaError(kind.file, where, f"not a served version other than the storage version {storage}")
+        if not isinstance(mappings, list) or not mappings:
+            raise SchemaError(kind.file, where, "expected a non-empty list of mappings")
+        for index, mapping in enumerate(mappings):
+            at = f"{where}[{index}]"
+            if not isinstance(mapping, dict) or set(mapping) not in MAPPING_FORMS:
+                raise SchemaError(kind.file, at, "a mapping is {field, storageField}, {annotation, storageField} "
+                                                 "or {field, storageValues}")
+            if "storageField" in mapping:
+                node = find_node(kind.trees[storage], mapping["storageField"])
+                if node is None or find_node(kind.trees[version], mapping["storageField"]) is not None:
+                    raise SchemaError(kind.file, f"{at}.storageField",
+                                      f"must be a field of {storage} that {version} does not have")
+                if "annotation" in mapping and node.get("type") != "boolean":
+                    raise SchemaError(kind.file, f"{at}.storageField", "an annotation stands for a boolean field")
+            if "field" in mapping:
+                node = find_node(kind.trees[version], mapping["field"])
+                if node is None:
+                    raise SchemaError(kind.file, f"{at}.field", f"not a field of {kind.name} {version}")
+                if "storageField" in mapping and find_node(kind.trees[storage], mapping["field"]) is not None:
+                    raise SchemaError(kind.file, f"{at}.field", f"a renamed field must not exist in {storage}")
 
 
 def _check_subresources(kind: Kind) -> None:

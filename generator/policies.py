@@ -31,8 +31,10 @@ API_VERSIONS = {"crdApiVersion": ("apiextensions.k8s.io/v1beta1", "apiextensions
                 "admissionApiVersion": ("admissionregistration.k8s.io/v1beta1", "admissionregistration.k8s.io/v1")}
 # Rule checks: required parameters, optional parameters, operations they run on, cluster state they need.
 RULE_CHECKS: dict[str, dict[str, Any]] = {
-    "assert": {"required": ("field", "require", "message"), "optional": ("when", "forEach"), "ops": ("CREATE", "UPDATE")},
-    "selectorNotEmpty": {"required": ("field",), "ops": ("CREATE", "UPDATE")},
+    "assert": {"required": ("field", "require", "message"), "optional": ("when", "forEach", "errorType"),
+               "ops": ("CREATE", "UPDATE")},
+    "selectorNotEmpty": {"required": ("field",), "optional": ("message",), "ops": ("CREATE", "UPDATE")},
+    "labelSelectorSyntax": {"required": ("field",), "ops": ("CREATE", "UPDATE")},
     "selectorMatchesLabels": {"required": ("selector", "labels"), "ops": ("CREATE", "UPDATE")},
     "updateWhitelist": {"required": ("field", "allowed"), "ops": ("UPDATE",)},
     "immutable": {"required": ("field",), "ops": ("UPDATE",)},
@@ -45,6 +47,8 @@ RULE_CHECKS: dict[str, dict[str, Any]] = {
     "volumeClaimTemplatesOnlyGrow": {"required": ("field",), "optional": ("when",), "ops": ("UPDATE",)},
 }
 RULE_COMMON = {"id", "check", "versions", "featureGate"}
+# Kubernetes' field error types (field.ErrorType), as `assert` rules may report them.
+ERROR_TYPES = ("Invalid", "Required", "Forbidden", "NotSupported")
 
 
 @dataclass
@@ -202,13 +206,17 @@ def load_admission(policies_dir: Path, display, kinds: list[Kind], gates: set[st
         file = display(path)
         files.append(file)
         raw = load_yaml(path, file)
-        require_keys(raw, file, "", ("kind", "rules"), {"kind", "rules", "templateDefaults"})
+        require_keys(raw, file, "", ("kind", "rules"), {"kind", "rules", "templateDefaults", "admitIn"})
         kind = by_name.get(raw["kind"])
         if kind is None:
             raise SchemaError(file, "kind", f"unknown kind {raw['kind']!r}")
         if kind.rules_file is not None:
             raise SchemaError(file, "kind", f"rules for {kind.name} are already in {kind.rules_file}")
         kind.rules_file = file
+        if "admitIn" in raw:
+            if raw["admitIn"] not in ("storageVersion", "servedVersion"):
+                raise SchemaError(file, "admitIn", "admitIn is storageVersion (the default) or servedVersion")
+            kind.admit_in = raw["admitIn"]
         ids = set()
         for index, rule in enumerate(raw["rules"] or []):
             normalized = _check_rule(rule, file, f"rules[{index}]", kind, gates)
@@ -277,6 +285,8 @@ def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -
     for key in ("field", "selector", "list", "replicas", "subsets"):
         if key in rule:
             exists(rule[key], for_each if key == "field" else None, key)
+    if rule.get("errorType", "Invalid") not in ERROR_TYPES:
+        raise SchemaError(file, f"{where}.errorType", f"errorType is one of {', '.join(ERROR_TYPES)}")
     for key in ("labels", "allowed", "fields"):
         if key in rule and (not isinstance(rule[key], list) or not rule[key]):
             raise SchemaError(file, f"{where}.{key}", "expected a non-empty list")

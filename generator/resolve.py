@@ -15,8 +15,8 @@ from .errors import SchemaError
 from .fields import Field
 
 # Attributes copied from a ref site onto the referenced node (the site wins).
-SITE_OVERRIDES = ("description", "required", "default", "defaultIf", "crdDefault", "fallback")
-_NOT_COPIED = {"versions", "ref", "refVersion", "applyDefaults", "defaults"}
+SITE_OVERRIDES = ("description", "required", "default", "defaultIf", "crdDefault", "fallback", "defaultCases")
+_NOT_COPIED = {"versions", "ref", "refVersion", "applyDefaults", "defaults", "rewrite"}
 SCHEMALESS = {"type": "schemaless"}
 
 
@@ -51,6 +51,7 @@ class Resolver:
                 node["items"] = self._require(self.resolve(field.items, version, valid_versions, stack), field.items)
             if field.values is not None:
                 node["values"] = self._require(self.resolve(field.values, version, valid_versions, stack), field.values)
+        self._default_cases_and_rewrite(field, node, version, valid_versions)
         if "default" in field.attrs:
             check_default(node, node["default"], field.file, f"{field.path}.default")
         return node
@@ -93,6 +94,20 @@ class Resolver:
             raise SchemaError(field.file, f"{field.path}.versions", "items and map values cannot be version-specific")
         return node
 
+    @staticmethod
+    def _default_cases_and_rewrite(field: Field, node: dict, version: str, valid_versions: set[str]) -> None:
+        for index, case in enumerate(field.attrs.get("defaultCases", [])):
+            check_default(node, case["value"], field.file, f"{field.path}.defaultCases[{index}].value")
+        rewrite = field.attrs.get("rewrite", {})
+        unknown = sorted(set(rewrite) - valid_versions)
+        if unknown:
+            raise SchemaError(field.file, f"{field.path}.rewrite", f"unknown version {unknown[0]!r}")
+        if version in rewrite:
+            # A value the webhook replaces in this version (OpenKruise's deprecated `Surging` -> `Standard`).
+            for new in rewrite[version].values():
+                check_default(node, new, field.file, f"{field.path}.rewrite.{version}")
+            node["rewrite"] = dict(rewrite[version])
+
 
 def strip_defaults(node: dict) -> None:
     """Drop the defaults of a subtree (e.g. a CloneSet spec embedded as a UnitedDeployment template)."""
@@ -100,6 +115,8 @@ def strip_defaults(node: dict) -> None:
         node.pop(key, None)
     for child in node.get("properties", {}).values():
         strip_defaults(child)
+    node.pop("defaultCases", None)
+    node.pop("rewrite", None)
     for key in ("items", "values"):
         if key in node:
             strip_defaults(node[key])
@@ -145,9 +162,11 @@ def check_default_conditions(root: dict) -> None:
 
     def walk(node: dict) -> None:
         for child in node.get("properties", {}).values():
-            if "defaultIf" in child:
+            conditions = [child["defaultIf"]] if "defaultIf" in child else []
+            conditions += [case["when"] for case in child.get("defaultCases", [])]
+            for condition in conditions:
                 file, path = child["_origin"]
-                for read in condition_paths(child["defaultIf"]):
+                for read in condition_paths(condition):
                     if find_node(node, read, root) is None:
                         raise SchemaError(file, f"{path}.defaultIf", f"condition reads unknown field {read!r}")
             walk(child)

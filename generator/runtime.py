@@ -9,7 +9,7 @@ from .inputs import Inputs, Kind
 from .yamlio import dump_json, json_comment
 
 RUNTIME_SCHEMA = "controllers/_generated/schema.json"
-_TREE_SKIP = {"description", "default", "defaultIf", "crdDefault", "fallback"}
+_TREE_SKIP = {"description", "default", "defaultIf", "crdDefault", "fallback", "defaultCases", "rewrite"}
 
 
 def runtime_tree(node: dict) -> dict:
@@ -33,11 +33,16 @@ def default_entries(node: dict, path: str = "") -> list[dict]:
     entries: list[dict] = []
     properties = node.get("properties", {})
     for name, child in properties.items():
+        # Cases first: the first entry whose condition holds sets an unset field.
+        for case in child.get("defaultCases", []):
+            entries.append({"parent": path, "field": name, "value": case["value"], "when": case["when"]})
         if "default" in child:
             entry = {"parent": path, "field": name, "value": child["default"]}
             if "defaultIf" in child:
                 entry["when"] = child["defaultIf"]
             entries.append(entry)
+        if "rewrite" in child:
+            entries.append({"parent": path, "field": name, "rewrite": child["rewrite"]})
     for name, child in properties.items():
         child_path = f"{path}.{name}" if path else name
         entries.extend(_nested(child, child_path))
@@ -76,8 +81,13 @@ def kind_entry(kind: Kind) -> dict:
                              "fallbacks": fallbacks(tree), "rules": rules}
         if kind.template_defaults:
             versions[version]["templateDefaults"] = kind.template_defaults
-    return {"group": kind.group, "plural": kind.plural, "scope": kind.raw["scope"],
-            "storageVersion": kind.storage_version, "versions": versions}
+    entry = {"group": kind.group, "plural": kind.plural, "scope": kind.raw["scope"],
+             "storageVersion": kind.storage_version, "versions": versions}
+    if kind.raw.get("conversionMappings"):
+        entry["conversionMappings"] = kind.raw["conversionMappings"]
+    if kind.admit_in != "storageVersion":
+        entry["admitIn"] = kind.admit_in
+    return entry
 
 
 def build(inputs: Inputs) -> dict:

@@ -3,7 +3,8 @@
 Nothing here knows a field: defaults, constraints and cross-field rules all come from
 `controllers/_generated/schema.json` (written by the generator from schema/ and policies/). A kind served in
 several versions (Advanced StatefulSet) is defaulted and validated in its storage version, and the result is
-converted back, as OpenKruise's StatefulSet webhook does.
+converted back, as OpenKruise's StatefulSet webhook does; Advanced DaemonSet (`admitIn: servedVersion`) in the
+version of the request, as OpenKruise's DaemonSet webhook does.
 
 Mutation also gives pod and PVC templates Kubernetes' defaults (controllers/common/template_defaults.py) on
 CREATE and on an UPDATE that changes them, where policies/admission `templateDefaults` lists them.
@@ -68,11 +69,13 @@ def _response(review: dict, allowed: bool, *, message: str = "", code: int = 200
 
 
 def _storage_form(obj: dict, schema: schemas.Schema) -> tuple[dict, str]:
-    """The object in its kind's storage version, and the version it came in."""
+    """The object in the version it is admitted in (its kind's storage version, or with `admitIn:
+    servedVersion` the version it came in, as OpenKruise's DaemonSet webhook defaults and validates each
+    version with its own rules), and the version it came in."""
     kind, version, _ = schema.of(obj)
     info = schema.data["kinds"][kind]
     storage = info.get("storageVersion", version)
-    if storage == version:
+    if storage == version or info.get("admitIn") == "servedVersion":
         return obj, obj["apiVersion"]
     return conversion.convert(obj, f"{info['group']}/{storage}", schema), obj["apiVersion"]
 

@@ -1,12 +1,16 @@
-"""Lossless conversion between the served versions of a kind (Advanced StatefulSet v1alpha1 ↔ v1beta1).
+"""Lossless conversion between the served versions of a kind (Advanced StatefulSet and Advanced DaemonSet,
+v1alpha1 ↔ v1beta1).
 
 OpenKruise drops every field the target version cannot hold (reserveOrdinals, lifecycle, scaleStrategy, …),
 so a v1alpha1 client that reads and writes back a StatefulSet silently erases them (kruise #1082, #2102).
 Here the fields the target version has no place for travel in one annotation, and come back when the object
 is converted to a version that has them: a round trip through any version returns the same object.
 
-Which fields a version holds comes from the runtime schema (`controllers/schema`), so nothing here names a
-field of a workload.
+Which fields a version holds, and the `conversionMappings` of schema/ (renames, an annotation standing for a
+field, values one version does not have), come from the runtime schema (`controllers/schema`), so nothing
+here names a field of a workload. Where a mapping loses information upstream (Surging becomes Standard; a
+stale progressive-create-pod annotation turns partitionedScaling on), a record in the same annotation puts
+the original back.
 """
 from __future__ import annotations
 
@@ -72,19 +76,127 @@ def _restore(obj: dict, stash: dict[str, Any]) -> None:
             target[parts[-1]] = copy.deepcopy(value)
 
 
+# Stash entries for a value a mapping rewrote: {"value": before (None: absent), "as": what was written}. When the
+# object comes back still showing "as", "value" is put back; a client's own change wins.
+WAS = "was:"
+
+
+def _at(path: str) -> list[str]:
+    return path.split(".")
+
+
+def _get(obj: dict, path: str) -> Any:
+    for part in _at(path):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def _set(obj: dict, path: str, value: Any) -> None:
+    *parents, last = _at(path)
+    for part in parents:
+        if not isinstance(obj.get(part), dict):
+            obj[part] = {}
+        obj = obj[part]
+    obj[last] = value
+
+
+def _pop(obj: dict, path: str) -> Any:
+    """Remove the field, and the parents this leaves empty."""
+    *parents, last = _at(path)
+    chain = [obj]
+    for part in parents:
+        if not isinstance(chain[-1].get(part), dict):
+            return None
+        chain.append(chain[-1][part])
+    value = chain[-1].pop(last, None)
+    for parent, part in zip(reversed(chain[:-1]), reversed(parents)):
+        if value is not None and parent[part] == {}:
+            del parent[part]
+    return value
+
+
+def _field_pointer(path: str) -> str:
+    return WAS + _pointer(tuple(_at(path)))
+
+
+def _annotation_pointer(key: str) -> str:
+    return WAS + _pointer(("metadata", "annotations", key))
+
+
+def _to_storage(out: dict, annotations: dict, mappings: list[dict], records: dict, new_records: dict) -> None:
+    for m in mappings:
+        if "annotation" in m:
+            record, current = records.get(_annotation_pointer(m["annotation"])), annotations.get(m["annotation"])
+            if record is not None and current == record["as"]:
+                # Unchanged since it was written: the annotation as it was; the field came back from the stash.
+                if record["value"] is None:
+                    annotations.pop(m["annotation"], None)
+                else:
+                    annotations[m["annotation"]] = record["value"]
+            elif current == "true":
+                _set(out, m["storageField"], True)
+            elif record is not None:
+                _pop(out, m["storageField"])     # the client took the flag away
+        elif "storageField" in m:
+            value = _pop(out, m["field"])
+            if value is not None:
+                _set(out, m["storageField"], value)
+        else:
+            value = _get(out, m["field"])
+            if isinstance(value, str) and value in m["storageValues"]:
+                _set(out, m["field"], m["storageValues"][value])
+                new_records[_field_pointer(m["field"])] = {"value": value, "as": m["storageValues"][value]}
+
+
+def _from_storage(out: dict, annotations: dict, mappings: list[dict], records: dict, new_records: dict) -> None:
+    for m in mappings:
+        if "annotation" in m:
+            before, flag = annotations.get(m["annotation"]), _get(out, m["storageField"])
+            written = "true" if flag is True else before
+            if written is None:
+                annotations.pop(m["annotation"], None)
+            else:
+                annotations[m["annotation"]] = written
+            if written == before and flag == (True if written == "true" else None):
+                _pop(out, m["storageField"])     # the annotation says it all
+            else:
+                # The annotation cannot say it: remember it, and let the field travel in the stash.
+                new_records[_annotation_pointer(m["annotation"])] = {"value": before, "as": written}
+        elif "storageField" in m:
+            value = _pop(out, m["storageField"])
+            if value is not None:
+                _set(out, m["field"], value)
+        else:
+            record = records.get(_field_pointer(m["field"]))
+            if record is not None and _get(out, m["field"]) == record["as"]:
+                _set(out, m["field"], record["value"])
+
+
 def convert(obj: dict, desired_api_version: str, schema: schemas.Schema | None = None) -> dict:
-    """`obj` as `desired_api_version` (same group and kind), losing nothing."""
+    """`obj` as `desired_api_version` (same group and kind), losing nothing. Kinds with `conversionMappings`
+    (Advanced DaemonSet: a renamed status field, an annotation for a v1beta1 field, a v1alpha1-only value) go
+    through the storage version, where OpenKruise's hub is."""
     schema = schema or schemas.default_schema()
     out = copy.deepcopy(obj)
     if out.get("apiVersion") == desired_api_version:
         return out
+    kind, source, _ = schema.of(out)
+    info = schema.data["kinds"][kind]
+    storage, target = info.get("storageVersion", source), desired_api_version.rpartition("/")[2]
+    if source != storage and target != storage:
+        return convert(convert(out, f"{info['group']}/{storage}", schema), desired_api_version, schema)
     annotations = dict((out.get("metadata") or {}).get("annotations") or {})
     stash: dict[str, Any] = json.loads(annotations.pop(STASH_ANNOTATION, "{}") or "{}")
+    records = {key: stash.pop(key) for key in list(stash) if key.startswith(WAS)}
     _restore(out, stash)
     out["apiVersion"] = desired_api_version
-    _, _, info = schema.of(out)
-    node = info["schema"]
+    _, _, node_info = schema.of(out)
+    node = node_info["schema"]
     new_stash: dict[str, Any] = {}
+    mappings = (info.get("conversionMappings") or {}).get(source if target == storage else target, [])
+    (_to_storage if target == storage else _from_storage)(out, annotations, mappings, records, new_stash)
     for section in ("spec", "status"):
         if section in out and section in node.get("properties", {}):
             out[section] = _split(out[section], node["properties"][section], (section,), new_stash)

@@ -1,4 +1,5 @@
-"""Writes the caBundle into our webhook configurations and the StatefulSet CRD's conversion, and nothing else.
+"""Writes the caBundle into our webhook configurations and the conversion of the CRDs that serve two versions
+(Advanced StatefulSet, Advanced DaemonSet), and nothing else.
 
 OpenKruise rewrites whole webhook lists and CRD conversion settings at runtime, which GitOps tools then fight
 (openkruise.md §7.3). Here the chart renders every field but caBundle, and the manager patches exactly the
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 class InjectionTargets:
     mutating: str = "kruise-mutating-webhook-configuration"
     validating: str = "kruise-validating-webhook-configuration"
-    conversion_crds: tuple[str, ...] = ("statefulsets.apps.kruise.io",)
+    conversion_crds: tuple[str, ...] = ("daemonsets.apps.kruise.io", "statefulsets.apps.kruise.io")
 
 
 def _client_config_ops(prefix: str, config: dict, ca_b64: str, url_base: str | None) -> list[dict]:

@@ -12,6 +12,8 @@ from apischema.values import FieldError, is_int, join, render
 from apischema.values import is_number as _is_number  # the name `quantity` uses (another change replaces it)
 from controllers.common.selectors import selector_matches
 
+from .label_syntax import label_selector_errors
+
 
 class RuleContext(NamedTuple):
     kind: str
@@ -32,21 +34,32 @@ def _bases(rule: dict, obj: dict) -> Iterator[tuple[str, Any]]:
             yield where, item
 
 
+# Kubernetes' wording of each field.ErrorType (`spec.x: Forbidden: ...`).
+_ERROR_WORDS = {"Invalid": "Invalid value", "Required": "Required value", "Forbidden": "Forbidden",
+                "NotSupported": "Unsupported value"}
+
+
 def _check_assert(rule: dict, ctx: RuleContext) -> list[FieldError]:
     errors = []
+    word = _ERROR_WORDS[rule.get("errorType", "Invalid")]
     for where, base in _bases(rule, ctx.obj):
         if "when" in rule and not evaluate(rule["when"], base, ctx.obj, ctx.gates):
             continue
         if not evaluate(rule["require"], base, ctx.obj, ctx.gates):
-            errors.append(FieldError(join(where, rule["field"]), f"Invalid value: {rule['message']}"))
+            errors.append(FieldError(join(where, rule["field"]), f"{word}: {rule['message']}"))
     return errors
 
 
 def _check_selector_not_empty(rule: dict, ctx: RuleContext) -> list[FieldError]:
     selector = get(rule["field"], ctx.obj)
     if isinstance(selector, dict) and not (selector.get("matchLabels") or selector.get("matchExpressions")):
-        return [FieldError(rule["field"], "Invalid value: empty selector is invalid")]
+        return [FieldError(rule["field"], f"Invalid value: {rule.get('message', 'empty selector is invalid')}")]
     return []
+
+
+def _check_label_selector_syntax(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    selector = get(rule["field"], ctx.obj)
+    return label_selector_errors(selector, rule["field"]) if isinstance(selector, dict) else []
 
 
 def _check_selector_matches_labels(rule: dict, ctx: RuleContext) -> list[FieldError]:
@@ -222,6 +235,7 @@ CHECKS: dict[str, Callable[[dict, RuleContext], list[FieldError]]] = {
     "assert": _check_assert,
     "selectorNotEmpty": _check_selector_not_empty,
     "selectorMatchesLabels": _check_selector_matches_labels,
+    "labelSelectorSyntax": _check_label_selector_syntax,
     "updateWhitelist": _check_update_whitelist,
     "immutable": _check_immutable,
     "immutableByKey": _check_immutable_by_key,

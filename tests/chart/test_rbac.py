@@ -72,7 +72,8 @@ def test_ca_bundle_patches_only_by_name(mode: str, patches: bool) -> None:
     cluster = rules(docs, "ClusterRole")
     expected = {("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): [WEBHOOKS["mutating"]],
                 ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): [WEBHOOKS["validating"]],
-                ("apiextensions.k8s.io", "customresourcedefinitions"): ["statefulsets.apps.kruise.io"]}
+                ("apiextensions.k8s.io", "customresourcedefinitions"): ["daemonsets.apps.kruise.io",
+                                                                          "statefulsets.apps.kruise.io"]}
     for (group, resource), names in expected.items():
         found = grants(cluster, group, resource)
         readers = [r for r in found if "resourceNames" not in r]

@@ -109,9 +109,9 @@ INVALID = [
      "spec.updateStrategy.rollingUpdate.rollingUpdateType",
      'Unsupported value: "Sideways": supported values: "Standard", "InPlaceIfPossible", "Surging"'),
     (ADS, {"spec.updateStrategy.rollingUpdate.maxSurge": 1}, WEBHOOK, "spec.updateStrategy.rollingUpdate.maxSurge",
-     "maxSurge must be 0 with rollingUpdateType InPlaceIfPossible"),
+     "Required value: must be 0 for InPlaceIfPossible type"),
     (ADS, {"spec.updateStrategy.rollingUpdate.maxUnavailable": 0}, WEBHOOK,
-     "spec.updateStrategy.rollingUpdate.maxUnavailable", "maxUnavailable cannot be 0 when maxSurge is 0"),
+     "spec.updateStrategy.rollingUpdate.maxUnavailable", "Required value: cannot be 0 when maxSurge is 0"),
     (ADS, {"spec.template.spec.restartPolicy": "Never"}, WEBHOOK, "spec.template.spec.restartPolicy", ALWAYS),
     # SidecarSet (the CRD schema names list items without their index)
     (SCS, {"spec.containers[0].name": DELETE}, SCHEMA, "spec.containers.name", "Required value"),
@@ -216,7 +216,14 @@ MINIMAL = {
         {"apiVersion": "apps.kruise.io/v1alpha1", "kind": ADS, "spec": {"selector": {"matchLabels": LABELS}, "template": POD}},
         {"burstReplicas": 250, "revisionHistoryLimit": 10,
          "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {
-             "rollingUpdateType": "Standard", "maxUnavailable": 1, "maxSurge": 0, "partition": 0}}}),
+             "rollingUpdateType": "Standard", "maxUnavailable": 1, "maxSurge": 0}}}),
+    # v1beta1 (storage), Surging refused there; read back as written.
+    "DaemonSet-v1beta1": (
+        {"apiVersion": "apps.kruise.io/v1beta1", "kind": ADS,
+         "spec": {"selector": {"matchLabels": LABELS}, "template": POD}},
+        {"burstReplicas": 250, "revisionHistoryLimit": 10,
+         "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {
+             "rollingUpdateType": "Standard", "maxUnavailable": 1, "maxSurge": 0}}}),
     "SidecarSet": (
         {"apiVersion": "apps.kruise.io/v1alpha1", "kind": SCS,
          "spec": {"selector": {"matchLabels": LABELS}, "containers": [{"name": "sidecar", "image": "busybox:1"}]}},

@@ -175,6 +175,7 @@ def test_install_upgrade_uninstall_reinstall(private_cluster: Cluster, released_
     assert can_i(cluster, "patch", "mutatingwebhookconfigurations/kruise-mutating-webhook-configuration")
     assert can_i(cluster, "patch", "validatingwebhookconfigurations/kruise-validating-webhook-configuration")
     assert can_i(cluster, "update", "customresourcedefinitions/statefulsets.apps.kruise.io")
+    assert can_i(cluster, "update", "customresourcedefinitions/daemonsets.apps.kruise.io")
     assert not can_i(cluster, "patch", "mutatingwebhookconfigurations/someone-else")
     assert not can_i(cluster, "patch", "customresourcedefinitions/clonesets.apps.kruise.io")
     assert not can_i(cluster, "delete", "customresourcedefinitions/statefulsets.apps.kruise.io")

@@ -22,10 +22,9 @@ CRD_SETS = ["v1", "legacy/1.13", "legacy/1.14", "legacy/1.15"]
 # needs `preserveUnknownFields: false` on 1.15+ servers, a field that 1.13 and 1.14 do not have (their strict
 # OpenAPI refuses it). On 1.20 the 1.15 set, which carries it, is the legacy set that applies.
 REFUSED_ON_1_20 = {
-    ("legacy/1.13", "apps.kruise.io_statefulsets.yaml"): 'spec.conversion.strategy: Invalid value: "Webhook": '
-                                                          "must be None if spec.preserveUnknownFields is true",
-    ("legacy/1.14", "apps.kruise.io_statefulsets.yaml"): 'spec.conversion.strategy: Invalid value: "Webhook": '
-                                                          "must be None if spec.preserveUnknownFields is true",
+    (crd_set, f"apps.kruise.io_{plural}.yaml"): 'spec.conversion.strategy: Invalid value: "Webhook": '
+                                                "must be None if spec.preserveUnknownFields is true"
+    for crd_set in ("legacy/1.13", "legacy/1.14") for plural in ("daemonsets", "statefulsets")
 }
 
 

@@ -12,7 +12,7 @@ EXPECTED = {
                   "NAME DESIRED UPDATED UPDATED_READY READY TOTAL AGE"),
     "statefulsets": ("StatefulSet", ["sts", "asts"], "Namespaced", {"v1beta1": True, "v1alpha1": False}, True,
                      "NAME DESIRED CURRENT UPDATED READY AGE"),
-    "daemonsets": ("DaemonSet", ["daemon", "ads"], "Namespaced", {"v1alpha1": True}, False,
+    "daemonsets": ("DaemonSet", ["daemon", "ads"], "Namespaced", {"v1beta1": True, "v1alpha1": False}, False,
                    "NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE AGE"),
     "sidecarsets": ("SidecarSet", None, "Cluster", {"v1alpha1": True}, False, "NAME MATCHED UPDATED READY AGE"),
     "uniteddeployments": ("UnitedDeployment", ["ud"], "Namespaced", {"v1alpha1": True}, True,
@@ -59,3 +59,14 @@ def test_statefulset_v1alpha1_lacks_the_v1beta1_fields() -> None:
     beta_only = set(specs["v1beta1"]) - set(specs["v1alpha1"])
     assert beta_only == {"reserveOrdinals", "lifecycle", "scaleStrategy", "persistentVolumeClaimRetentionPolicy",
                          "ordinals", "volumeClaimUpdateStrategy"}
+
+
+def test_daemonset_versions_differ_only_where_upstream_does() -> None:
+    crd = yaml.safe_load((REPO / "crds" / "v1" / "apps.kruise.io_daemonsets.yaml").read_text())
+    schemas = {v["name"]: v["schema"]["openAPIV3Schema"]["properties"] for v in crd["spec"]["versions"]}
+    assert set(schemas["v1beta1"]["spec"]["properties"]) - set(schemas["v1alpha1"]["spec"]["properties"]) == {
+        "scaleStrategy"}
+    beta_status, alpha_status = (set(schemas[v]["status"]["properties"]) for v in ("v1beta1", "v1alpha1"))
+    assert beta_status - alpha_status == {"updateRevision"} and alpha_status - beta_status == {"daemonSetHash"}
+    assert crd["spec"]["conversion"]["webhook"]["clientConfig"]["service"]["path"] == "/convert"
+    assert crd["spec"]["conversion"]["webhook"]["conversionReviewVersions"] == ["v1", "v1beta1"]

@@ -73,8 +73,32 @@ CASES = {
         "policies/webhooks.yaml", "unless: featureGates.KruisePodReadinessGate", "unless: featureGates.KruisePodReadiness",
         "policies/webhooks.yaml: extra[0].perWorkload.unless: chart value 'featureGates.KruisePodReadiness' must be described"),
     "unknown rule check": (
-        "policies/admission/daemonset.yaml", "check: immutable\n", "check: frozen\n",
-        "policies/admission/daemonset.yaml: rules[7].check: unknown check 'frozen'"),
+        "policies/admission/daemonset.yaml", "check: selectorNotEmpty\n", "check: frozen\n",
+        "policies/admission/daemonset.yaml: rules[1].check: unknown check 'frozen'"),
+    "unknown error type of a rule": (
+        "policies/admission/daemonset.yaml", "errorType: Forbidden\n    require: {field: spec.lifecycle",
+        "errorType: Denied\n    require: {field: spec.lifecycle",
+        "policies/admission/daemonset.yaml: rules[5].errorType: errorType is one of Invalid, Required"),
+    "admission in an unknown version": (
+        "policies/admission/daemonset.yaml", "admitIn: servedVersion", "admitIn: newestVersion",
+        "policies/admission/daemonset.yaml: admitIn: admitIn is storageVersion (the default) or servedVersion"),
+    "conversion mapping to a field both versions have": (
+        "schema/apps.kruise.io/daemonset.yaml", "storageField: status.updateRevision",
+        "storageField: status.numberReady",
+        "schema/apps.kruise.io/daemonset.yaml: conversionMappings.v1alpha1[0].storageField: must be a field of "
+        "v1beta1 that v1alpha1 does not have"),
+    "conversion mapping of an unknown field": (
+        "schema/apps.kruise.io/daemonset.yaml", "{field: status.daemonSetHash,", "{field: status.daemonsetHash,",
+        "schema/apps.kruise.io/daemonset.yaml: conversionMappings.v1alpha1[0].field: "
+        "not a field of DaemonSet v1alpha1"),
+    "rewrite in an unknown version": (
+        "schema/apps.kruise.io/daemonset.yaml", "rewrite: {v1alpha1:", "rewrite: {v1alpha2:",
+        "schema/apps.kruise.io/daemonset.yaml: spec.updateStrategy.rollingUpdate.rollingUpdateType.rewrite: "
+        "unknown version 'v1alpha2'"),
+    "default case outside the type": (
+        "schema/apps.kruise.io/daemonset.yaml", "defaultCases: [{value: 1,", "defaultCases: [{value: -1,",
+        "schema/apps.kruise.io/daemonset.yaml: spec.updateStrategy.rollingUpdate.maxSurge.defaultCases[0].value: "
+        "bad default -1"),
     "template defaults at a field that is not a pod template": (
         "policies/admission/cloneset.yaml", "  podTemplates:\n    - spec.template\n",
         "  podTemplates:\n    - spec.selector\n",

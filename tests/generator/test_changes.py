@@ -59,8 +59,8 @@ CASES = {
         crd_files("statefulsets") | {"docs/api/statefulset.md"}),
     # An admission rule: runtime schema and docs.
     "admission rule": (
-        [("policies/admission/daemonset.yaml", "message: maxSurge must be 0 with rollingUpdateType InPlaceIfPossible",
-          "message: maxSurge must be zero with rollingUpdateType InPlaceIfPossible")],
+        [("policies/admission/daemonset.yaml", "message: must be 0 for InPlaceIfPossible type",
+          "message: must be zero for InPlaceIfPossible type")],
         {"docs/api/daemonset.md", RUNTIME}),
     # The compatibility matrix: the 1.15 webhooks lose objectSelector; helpers and docs follow.
     "field support in the matrix": (

@@ -113,7 +113,8 @@ def test_cert_manager_mode_annotates_every_object_with_a_ca_bundle() -> None:
     inject = "cert-manager.io/inject-ca-from"
     for doc in docs:
         annotations = doc["metadata"].get("annotations") or {}
-        has_ca_bundle = "Webhook" in doc["kind"] or doc["metadata"]["name"] == "statefulsets.apps.kruise.io"
+        has_ca_bundle = "Webhook" in doc["kind"] or doc["metadata"]["name"] in (
+            "daemonsets.apps.kruise.io", "statefulsets.apps.kruise.io")
         assert (annotations.get(inject) == "kruise-system/kruise-webhook-certs") == has_ca_bundle, doc["metadata"]["name"]
 
 

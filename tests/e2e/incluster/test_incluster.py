@@ -52,6 +52,7 @@ CA_BUNDLE_PATHS = {
     ("MutatingWebhookConfiguration", "kruise-mutating-webhook-configuration"): r"webhooks\[\d+\]\.clientConfig\.caBundle",
     ("ValidatingWebhookConfiguration", "kruise-validating-webhook-configuration"): r"webhooks\[\d+\]\.clientConfig\.caBundle",
     ("CustomResourceDefinition", "statefulsets.apps.kruise.io"): r"spec\.conversion\.webhook\.clientConfig\.caBundle",
+    ("CustomResourceDefinition", "daemonsets.apps.kruise.io"): r"spec\.conversion\.webhook\.clientConfig\.caBundle",
 }
 
 

@@ -56,6 +56,6 @@ do not confirm. Templates that depend on such a gate include it.
 {{- $variant := include "ack-kruise.apiVariant" . -}}
 {{- $version := include "ack-kruise.kubeVersion" . -}}
 {{- if and (has $variant (list "legacy-1.13" "legacy-1.14")) (not .Values.compatibility.customResourceWebhookConversion) -}}
-{{- fail (printf "Kubernetes %s needs the kube-apiserver feature gate CustomResourceWebhookConversion=true for the Advanced StatefulSet v1alpha1/v1beta1 conversion webhook. Start kube-apiserver with --feature-gates=CustomResourceWebhookConversion=true, then set compatibility.customResourceWebhookConversion=true." $version) -}}
+{{- fail (printf "Kubernetes %s needs the kube-apiserver feature gate CustomResourceWebhookConversion=true for the Advanced StatefulSet and Advanced DaemonSet v1alpha1/v1beta1 conversion webhook. Start kube-apiserver with --feature-gates=CustomResourceWebhookConversion=true, then set compatibility.customResourceWebhookConversion=true." $version) -}}
 {{- end -}}
 {{- end -}}
