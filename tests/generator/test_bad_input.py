@@ -126,8 +126,9 @@ CASES = {
         "      deployments.extensions: [create, patch, delete]",
         "policies/controllers.yaml: controllers.uniteddeployment: unknown resource 'deployments.extensions'"),
     "workload read at a version that is not stored": (
-        "policies/controllers.yaml", "apiVersion: apps.kruise.io/v1beta1  #", "apiVersion: apps.kruise.io/v1alpha1  #",
-        "policies/controllers.yaml: resources.statefulsets.apps.kruise.io.apiVersion: StatefulSet is stored as "
+        "policies/controllers.yaml", "v1beta1  # the storage version, as for StatefulSets",
+        "v1alpha1  # the storage version, as for StatefulSets",
+        "policies/controllers.yaml: resources.daemonsets.apps.kruise.io.apiVersion: DaemonSet is stored as "
         "apps.kruise.io/v1beta1"),
     "controller verb that is not an RBAC verb": (
         "policies/controllers.yaml", "      pods: [patch]\n", "      pods: [mutate]\n",
