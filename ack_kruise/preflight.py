@@ -26,22 +26,29 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from controllers import schema
 from kube import ApiError, ConfigError, KubeClient, load_config
 
-# The compatibility matrix, as policies/compatibility.yaml states it (tests/unit/test_preflight.py checks
-# that these agree with it): the oldest supported version, the first v1-profile version, and the versions
-# whose API server needs CustomResourceWebhookConversion switched on (alpha, off by default).
-OLDEST = (1, 13)
-V1_SINCE = (1, 16)
+# The compatibility matrix and the names of the chart's cluster-wide objects come from the runtime schema
+# (schema.compatibility(), schema.chart_objects()), which the generator writes from policies/.
+# The kube-apiserver gate that conversion webhooks need (alpha, off by default, in the oldest versions); the
+# dry run below probes for it. Its name is the API server's; which versions need it, and the chart value that
+# confirms it, come from the matrix.
 GATE = "CustomResourceWebhookConversion"
-GATE_VALUE = "compatibility.customResourceWebhookConversion"
-GATE_OFF_BY_DEFAULT = ((1, 13), (1, 14))
 
-# Cluster-wide objects the chart creates with fixed names (a second owner makes `helm install` fail).
-CHART_CRDS = ("clonesets.apps.kruise.io", "statefulsets.apps.kruise.io", "daemonsets.apps.kruise.io",
-              "sidecarsets.apps.kruise.io", "uniteddeployments.apps.kruise.io")
-CHART_WEBHOOK_CONFIGURATIONS = (("mutatingwebhookconfigurations", "kruise-mutating-webhook-configuration"),
-                                ("validatingwebhookconfigurations", "kruise-validating-webhook-configuration"))
+
+def _minor(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
+def variant_of(minor: tuple[int, int]) -> dict | None:
+    """The variant serving Kubernetes `minor`: the last whose `since` is at or below it; None below the oldest."""
+    found = None
+    for variant in schema.compatibility()["variants"]:
+        if _minor(variant["since"]) <= minor:
+            found = variant
+    return found
 
 PROBE_GROUP = "preflight.ack-kruise.io"
 PROBE_CRD = f"conversionprobes.{PROBE_GROUP}"
@@ -174,17 +181,17 @@ def _helm_owner(obj: dict) -> str | None:
 
 async def existing_objects(client: KubeClient, crd_api_version: str) -> list[ExistingObject]:
     found = []
-    for name in CHART_CRDS:
+    for name in schema.chart_objects()["customResourceDefinitions"]:
         obj = await client.get_or_none(f"/apis/{crd_api_version}/customresourcedefinitions/{name}")
         if obj:
             found.append(ExistingObject("CustomResourceDefinition", name, _helm_owner(obj)))
     admission = await _served_versions(client, "admissionregistration.k8s.io")
     version = "v1" if "v1" in admission else "v1beta1"
-    for resource, name in CHART_WEBHOOK_CONFIGURATIONS:
-        obj = await client.get_or_none(f"/apis/admissionregistration.k8s.io/{version}/{resource}/{name}")
+    for which, name in schema.chart_objects()["webhookConfigurations"].items():   # mutating, validating
+        path = f"/apis/admissionregistration.k8s.io/{version}/{which}webhookconfigurations/{name}"
+        obj = await client.get_or_none(path)
         if obj:
-            kind = "MutatingWebhookConfiguration" if resource.startswith("mutating") else "ValidatingWebhookConfiguration"
-            found.append(ExistingObject(kind, name, _helm_owner(obj)))
+            found.append(ExistingObject(f"{which.capitalize()}WebhookConfiguration", name, _helm_owner(obj)))
     return found
 
 
@@ -202,21 +209,23 @@ def assess(facts: Facts) -> Report:
     flags: list[str] = []
     ok = True
     minor = (v.major, v.minor)
-    if minor < OLDEST:
-        lines.append(f"✗ Kubernetes {v.git_version}: ack-kruise needs Kubernetes {OLDEST[0]}.{OLDEST[1]} or later "
+    variant = variant_of(minor)
+    if variant is None:
+        oldest = schema.compatibility()["variants"][0]["since"]
+        lines.append(f"✗ Kubernetes {v.git_version}: ack-kruise needs Kubernetes {oldest} or later "
                      "(conversion webhooks for Advanced StatefulSet v1alpha1/v1beta1). Upgrade the cluster first.")
         return Report(1, lines, flags)
-    profile = ("v1 profile (apiextensions.k8s.io/v1, admissionregistration.k8s.io/v1)" if minor >= V1_SINCE else
-               "legacy profile (apiextensions.k8s.io/v1beta1, admissionregistration.k8s.io/v1beta1)")
+    profile = f"{variant['profile']} profile ({variant['crdApiVersion']}, {variant['admissionApiVersion']})"
     lines.append(f"✓ Kubernetes {v.git_version}: supported, {profile}")
 
     c = facts.conversion
-    gate_off_by_default = minor in GATE_OFF_BY_DEFAULT
+    gate_off_by_default = GATE in variant["apiServerFeatureGates"]
+    gate_value = schema.compatibility()["apiServerFeatureGates"][GATE]["value"]
     if c.accepted:
         lines.append(f"✓ conversion webhooks: accepted ({c.api_version}, server-side dry run)")
         if gate_off_by_default:
             lines.append(f"  kube-apiserver runs with {GATE}=true; tell the chart so:")
-            flags.append(f"--set {GATE_VALUE}=true")
+            flags.append(f"--set {gate_value}=true")
     elif c.accepted is False:
         ok = False
         lines.append(f"✗ conversion webhooks: refused ({c.api_version}): {c.message}")
@@ -224,7 +233,7 @@ def assess(facts: Facts) -> Report:
             lines += [f"  Kubernetes {v.short} has the kube-apiserver feature gate {GATE} off by default. Enable it:",
                       f"    kube-apiserver ... --feature-gates={GATE}=true",
                       "  (on every API server; on managed clusters ask your provider), run preflight again, then install with:",
-                      f"    --set {GATE_VALUE}=true"]
+                      f"    --set {gate_value}=true"]
         else:
             lines.append(f"  The API server refuses CRDs with conversion webhooks although Kubernetes {v.short} "
                          f"enables them by default: check its --feature-gates ({GATE} must not be false).")
@@ -232,7 +241,7 @@ def assess(facts: Facts) -> Report:
         lines.append(f"? conversion webhooks: could not check: {c.message}")
         if gate_off_by_default:
             lines += [f"  Kubernetes {v.short} needs kube-apiserver --feature-gates={GATE}=true. Once you know it is on,",
-                      f"  install with --set {GATE_VALUE}=true."]
+                      f"  install with --set {gate_value}=true."]
 
     owned = [o for o in facts.existing if o.helm_release]
     foreign = [o for o in facts.existing if not o.helm_release]

@@ -25,7 +25,7 @@ from aiohttp import web
 
 from controllers import schema as schemas
 from controllers.metrics import REGISTRY, count_request
-from controllers.settings import ManagerSettings
+from controllers.settings import ENVIRONMENT, ManagerSettings
 from controllers.webhook.certs import MODES, CertBundle, CertificateStore, CertSettings, trusted_by
 from controllers.webhook.injector import CABundleInjector, InjectionTargets
 from controllers.webhook.server import WebhookServer
@@ -265,30 +265,52 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _duration(value: datetime.timedelta) -> str:
+    """A timedelta as --cert-validity takes it (365d, 12h, 90s)."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _env(name: str) -> str:
+    return f"${name}, else {ENVIRONMENT[name] or repr(ENVIRONMENT[name])}"
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    import os
+    # Every default is ManagerSettings()'s (controllers/settings.py), environment variables included.
+    d = ManagerSettings()
+    w = d.webhook
     p.add_argument("--kubeconfig", help="default: $KUBECONFIG, then the in-cluster service account")
-    p.add_argument("--namespace", default=os.environ.get("POD_NAMESPACE", "kruise-system"),
-                   help="namespace of the Lease and the certificate Secret (default $POD_NAMESPACE or kruise-system)")
-    p.add_argument("--enable-leader-election", default="true", choices=["true", "false"])
-    p.add_argument("--leader-election-id", default="kruise-manager")
-    p.add_argument("--lease-duration", type=float, default=15.0, help="seconds (default 15)")
-    p.add_argument("--webhook-host", default=os.environ.get("WEBHOOK_BIND_HOST", ""))
-    p.add_argument("--webhook-port", type=_port, default=int(os.environ.get("WEBHOOK_PORT", "9876")))
-    p.add_argument("--webhook-service", default=os.environ.get("SERVICE_NAME", "kruise-webhook-service"))
+    p.add_argument("--namespace", default=d.namespace,
+                   help=f"namespace of the Lease and the certificate Secret (default: {_env('POD_NAMESPACE')})")
+    p.add_argument("--enable-leader-election", default=str(d.leader.enabled).lower(), choices=["true", "false"],
+                   help="default: %(default)s")
+    p.add_argument("--leader-election-id", default=d.leader.lease_name, help="default: %(default)s")
+    p.add_argument("--lease-duration", type=float, default=d.leader.lease_duration, help="seconds (default %(default)g)")
+    p.add_argument("--webhook-host", default=w.host, help=f"default: {_env('WEBHOOK_BIND_HOST')} (all addresses)")
+    p.add_argument("--webhook-port", type=_port, default=w.port, help=f"default: {_env('WEBHOOK_PORT')}")
+    p.add_argument("--webhook-service", default=w.service_name, help=f"default: {_env('SERVICE_NAME')}")
     p.add_argument("--webhook-url-base", help="outside a cluster: https://HOST:PORT the API server can call")
-    p.add_argument("--cert-mode", choices=MODES, default="self")
-    p.add_argument("--cert-secret", default=os.environ.get("SECRET_NAME", "kruise-webhook-certs"))
-    p.add_argument("--cert-validity", type=parse_duration, default=datetime.timedelta(days=365))
-    p.add_argument("--cert-renew-before", type=parse_duration, default=datetime.timedelta(days=30))
-    p.add_argument("--cert-check-interval", type=float, default=60.0, help="seconds (default 60)")
-    p.add_argument("--health-probe-addr", type=_addr, default=":8000")
-    p.add_argument("--metrics-addr", type=_addr, default=":8080")
-    p.add_argument("--rest-config-qps", type=float, default=30)
-    p.add_argument("--rest-config-burst", type=int, default=50)
-    p.add_argument("--feature-gates", type=parse_feature_gates, default={})
-    p.add_argument("--controllers", default="", help=f"comma-separated subset of: {', '.join(CONTROLLER_MODULES)}")
-    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    p.add_argument("--cert-mode", choices=MODES, default=w.cert_mode, help="default: %(default)s")
+    p.add_argument("--cert-secret", default=w.cert_secret, help=f"default: {_env('SECRET_NAME')}")
+    p.add_argument("--cert-validity", type=parse_duration, default=w.cert_validity,
+                   help=f"default: {_duration(w.cert_validity)}")
+    p.add_argument("--cert-renew-before", type=parse_duration, default=w.cert_renew_before,
+                   help=f"default: {_duration(w.cert_renew_before)}")
+    p.add_argument("--cert-check-interval", type=float, default=w.cert_check_interval,
+                   help="seconds (default %(default)g)")
+    p.add_argument("--health-probe-addr", type=_addr, default=d.health_addr, help="default: %(default)s")
+    p.add_argument("--metrics-addr", type=_addr, default=d.metrics_addr, help="default: %(default)s")
+    p.add_argument("--rest-config-qps", type=float, default=d.api.qps, help="default: %(default)g")
+    p.add_argument("--rest-config-burst", type=int, default=d.api.burst, help="default: %(default)s")
+    p.add_argument("--feature-gates", type=parse_feature_gates, default=dict(d.feature_gates),
+                   help="Name=true|false,... (default: every gate at its policies/feature-gates.yaml default)")
+    p.add_argument("--controllers", default=",".join(d.controllers),
+                   help=f"comma-separated subset of: {', '.join(CONTROLLER_MODULES)} (default: all)")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=d.log_level,
+                   help="default: %(default)s")
 
 
 def settings_from(args: argparse.Namespace) -> ManagerSettings:

@@ -6,6 +6,8 @@ this module names a field of a workload.
 
     from controllers import schema
     obj = schema.apply_defaults(obj)             # what the mutating webhook does (returns a new dict)
+    view = schema.as_read(obj, gates)            # what a controller reads: refused values dropped, defaults
+                                                 # and fallbacks applied (controllers/<kind>/spec.py)
     obj = schema.apply_template_defaults(obj, old)   # and Kubernetes' defaults in its pod/PVC templates
     errors = schema.validate(obj, old=old)       # what the validating webhook does: [FieldError(path, message)]
 
@@ -89,7 +91,27 @@ class Schema:
         """A copy of `obj` with the mutating-webhook defaults applied (idempotent)."""
         _, _, info = self.of(obj)
         result = copy.deepcopy(obj)
-        gates = self.gates(feature_gates)
+        self._default(info, result, self.gates(feature_gates))
+        return result
+
+    def as_read(self, obj: dict, feature_gates: dict[str, bool] | None = None) -> dict:
+        """A copy of `obj` as a controller reads it, so that every field with a default or a fallback is there:
+        1. a value the schema refuses (type, enum, bounds, pattern) is dropped, so it reads as unset: a
+           controller must not trip over an object stored without the webhook (items of lists and maps are
+           left to their readers, so that one bad item does not hide the others);
+        2. the webhook's defaults apply, with these feature gates;
+        3. the fallbacks apply, creating the objects on their path (an OnDelete StatefulSet has no
+           rollingUpdate, yet its controller assumes its minReadySeconds)."""
+        _, _, info = self.of(obj)
+        result = copy.deepcopy(obj)
+        _drop_refused(info["schema"], result)
+        self._default(info, result, self.gates(feature_gates))
+        for path, value in info["fallbacks"].items():
+            _fill(result, _path_segments(path), value)
+        return result
+
+    @staticmethod
+    def _default(info: dict, result: dict, gates: dict[str, bool]) -> None:
         entries = info["defaults"]
         index = 0
         while index < len(entries):
@@ -100,7 +122,8 @@ class Schema:
             for _, target in values_at(parent, result, result) if parent else [("", result)]:
                 if not isinstance(target, dict):
                     continue
-                before = copy.deepcopy(target)
+                # A shallow copy is enough: this group only adds keys to `target` itself.
+                before = dict(target)
                 for entry in entries[index:end]:
                     if "rewrite" in entry:
                         # A value this version still accepts but replaces (after the defaults that read it,
@@ -115,7 +138,6 @@ class Schema:
                         continue
                     target[entry["field"]] = copy.deepcopy(entry["value"])
             index = end
-        return result
 
     def apply_template_defaults(self, obj: dict, old: dict | None = None,
                                 feature_gates: dict[str, bool] | None = None) -> dict:
@@ -170,6 +192,63 @@ class Schema:
         return errors
 
 
+def _drop_refused(node: dict, value: dict) -> None:
+    """Remove from `value` (an object of `node`) every property value the schema refuses, through nested
+    objects; arrays, maps and schemaless values are only checked to be lists and objects."""
+    for name, child in node.get("properties", {}).items():
+        item = value.get(name)
+        if item is None:
+            continue
+        kind = child.get("type")
+        if kind == "object" and isinstance(item, dict):
+            _drop_refused(child, item)
+            continue
+        if kind == "array":
+            refused = not isinstance(item, list)
+        elif kind in ("object", "map", "schemaless"):
+            refused = not isinstance(item, dict)
+        else:
+            refused = bool(check_value(child, item, name, check_required=False))
+        if refused:
+            del value[name]
+
+
+def _path_segments(path: str) -> list[str]:
+    """`a.b[*].c` -> [a, b, [*], c] (fallback paths: dotted, with [*] and {*} wildcards)."""
+    segments: list[str] = []
+    for part in path.split("."):
+        if part.endswith(("[*]", "{*}")):
+            segments += [part[:-3], part[-3:]]
+        else:
+            segments.append(part)
+    return segments
+
+
+def _fill(target: Any, segments: list[str], value: Any) -> None:
+    """Set the field at `segments` to `value` where it is unset, creating the objects on the way (items of
+    lists and maps only where they exist)."""
+    if not segments:
+        return
+    head, rest = segments[0], segments[1:]
+    if head in ("[*]", "{*}"):
+        items = target if head == "[*]" and isinstance(target, list) else (
+            target.values() if head == "{*}" and isinstance(target, dict) else [])
+        for item in items:
+            _fill(item, rest, value)
+        return
+    if not isinstance(target, dict):
+        return
+    if not rest:
+        if target.get(head) is None:
+            target[head] = copy.deepcopy(value)
+        return
+    if target.get(head) is None:
+        if rest[0] in ("[*]", "{*}"):
+            return
+        target[head] = {}
+    _fill(target[head], rest, value)
+
+
 # --------------------------------------------------------------------------------------------------------
 # The generated schema, loaded once
 
@@ -185,6 +264,10 @@ def defaults_for(kind: str, version: str) -> list[dict]:
 
 def apply_defaults(obj: dict, feature_gates: dict[str, bool] | None = None) -> dict:
     return default_schema().apply_defaults(obj, feature_gates)
+
+
+def as_read(obj: dict, feature_gates: dict[str, bool] | None = None) -> dict:
+    return default_schema().as_read(obj, feature_gates)
 
 
 def apply_template_defaults(obj: dict, old: dict | None = None,
@@ -208,10 +291,24 @@ def kinds() -> list[str]:
     return default_schema().kinds()
 
 
+def compatibility() -> dict:
+    """policies/compatibility.yaml as `ack-kruise preflight` needs it: `variants` (oldest first: since, profile,
+    API versions, the kube-apiserver gates they need on) and `apiServerFeatureGates` (when on by default, and the
+    chart value that confirms one)."""
+    return default_schema().data["compatibility"]
+
+
+def chart_objects() -> dict:
+    """The chart's cluster-wide objects with fixed names: `customResourceDefinitions`, `conversionWebhookCRDs`,
+    `webhookConfigurations` ({mutating, validating})."""
+    return default_schema().data["chartObjects"]
+
+
 def feature_gates(overrides: dict[str, bool] | None = None) -> dict[str, bool]:
     """Every gate of policies/feature-gates.yaml with its value: the policy's default unless `overrides` says."""
     return default_schema().gates(overrides)
 
 
-__all__ = ["FieldError", "Schema", "SchemaLookupError", "apply_defaults", "apply_template_defaults", "check_value",
-           "default_value", "defaults_for", "evaluate", "fallback", "feature_gates", "kinds", "validate", "values_at"]
+__all__ = ["FieldError", "Schema", "SchemaLookupError", "apply_defaults", "apply_template_defaults", "as_read",
+           "chart_objects", "check_value", "compatibility", "default_value", "defaults_for", "evaluate", "fallback",
+           "feature_gates", "kinds", "validate", "values_at"]

@@ -1,5 +1,10 @@
 """The manager's settings, one dataclass per concern (as kopf groups its own), filled from the command line
-and the environment variables OpenKruise's manager reads (POD_NAMESPACE, WEBHOOK_PORT, ...)."""
+and the environment variables OpenKruise's manager reads (POD_NAMESPACE, WEBHOOK_PORT, ...).
+
+The defaults are written here once: `ack-kruise manager`'s flags take theirs from `ManagerSettings()`
+(controllers/manager.py). The names of the chart's webhook configurations come from the runtime schema, which
+the generator writes from policies/webhooks.yaml.
+"""
 from __future__ import annotations
 
 import datetime
@@ -7,6 +12,25 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
+
+from controllers import schema
+
+# The environment variables OpenKruise's manager reads, with the value used when one is unset.
+ENVIRONMENT = {
+    "POD_NAMESPACE": "kruise-system",
+    "WEBHOOK_BIND_HOST": "",
+    "WEBHOOK_PORT": "9876",
+    "SERVICE_NAME": "kruise-webhook-service",
+    "SECRET_NAME": "kruise-webhook-certs",
+}
+
+
+def from_environment(name: str) -> str:
+    return os.environ.get(name, ENVIRONMENT[name])
+
+
+def _webhook_configuration(which: str) -> str:
+    return schema.chart_objects()["webhookConfigurations"][which]
 
 
 @dataclass
@@ -30,25 +54,25 @@ class LeaderSettings:
 
 @dataclass
 class WebhookSettings:
-    host: str = ""
+    host: str = field(default_factory=lambda: from_environment("WEBHOOK_BIND_HOST"))
     """Address to listen on ('' = all)."""
-    port: int = 9876
-    service_name: str = "kruise-webhook-service"
+    port: int = field(default_factory=lambda: int(from_environment("WEBHOOK_PORT")))
+    service_name: str = field(default_factory=lambda: from_environment("SERVICE_NAME"))
     url_base: str | None = None
     """Outside a cluster: the API server calls https://<this><path> instead of the Service."""
     cert_mode: str = "self"
-    cert_secret: str = "kruise-webhook-certs"
+    cert_secret: str = field(default_factory=lambda: from_environment("SECRET_NAME"))
     cert_validity: datetime.timedelta = datetime.timedelta(days=365)
     cert_renew_before: datetime.timedelta = datetime.timedelta(days=30)
     cert_check_interval: float = 60.0
     """How often the Secret is checked for renewal or rotation by another replica."""
-    mutating_configuration: str = "kruise-mutating-webhook-configuration"
-    validating_configuration: str = "kruise-validating-webhook-configuration"
+    mutating_configuration: str = field(default_factory=lambda: _webhook_configuration("mutating"))
+    validating_configuration: str = field(default_factory=lambda: _webhook_configuration("validating"))
 
 
 @dataclass
 class ManagerSettings:
-    namespace: str = field(default_factory=lambda: os.environ.get("POD_NAMESPACE", "kruise-system"))
+    namespace: str = field(default_factory=lambda: from_environment("POD_NAMESPACE"))
     """Where the manager's Lease and certificate Secret live (the release namespace)."""
     api: ApiSettings = field(default_factory=ApiSettings)
     leader: LeaderSettings = field(default_factory=LeaderSettings)

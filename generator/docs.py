@@ -97,6 +97,8 @@ def default_text(node: dict) -> str:
         text = _code(node["default"])
         if "defaultIf" in node:
             text += f" if {condition_text(node['defaultIf'])}"
+        if "fallback" in node:
+            text += f" (unset: {_code(node['fallback'])})"
         return text
     if "fallback" in node:
         return f"(unset: {_code(node['fallback'])})"

@@ -54,6 +54,8 @@ class Resolver:
         self._default_cases_and_rewrite(field, node, version, valid_versions)
         if "default" in field.attrs:
             check_default(node, node["default"], field.file, f"{field.path}.default")
+        if "fallback" in field.attrs:
+            check_default(node, node["fallback"], field.file, f"{field.path}.fallback", "fallback")
         return node
 
     def _resolve_ref(self, field: Field, version: str, stack: tuple[str, ...]) -> dict:
@@ -110,8 +112,9 @@ class Resolver:
 
 
 def strip_defaults(node: dict) -> None:
-    """Drop the defaults of a subtree (e.g. a CloneSet spec embedded as a UnitedDeployment template)."""
-    for key in ("default", "defaultIf", "crdDefault"):
+    """Drop the defaults and fallbacks of a subtree (e.g. a CloneSet spec embedded as a UnitedDeployment
+    template: the CloneSet's own webhook and controller apply them to the CloneSet made from it)."""
+    for key in ("default", "defaultIf", "crdDefault", "fallback"):
         node.pop(key, None)
     for child in node.get("properties", {}).values():
         strip_defaults(child)
@@ -122,11 +125,11 @@ def strip_defaults(node: dict) -> None:
             strip_defaults(node[key])
 
 
-def check_default(node: dict, value: Any, file: str, path: str) -> None:
-    """A default must be a valid value of its field (type, enum, bounds, pattern)."""
-    errors = check_value(node, value, "default", check_required=False)
+def check_default(node: dict, value: Any, file: str, path: str, what: str = "default") -> None:
+    """A default (or fallback) must be a valid value of its field (type, enum, bounds, pattern)."""
+    errors = check_value(node, value, what, check_required=False)
     if errors:
-        raise SchemaError(file, path, f"bad default {value!r}: {errors[0].message}")
+        raise SchemaError(file, path, f"bad {what} {value!r}: {errors[0].message}")
 
 
 def find_node(node: dict, path: str, root: dict | None = None) -> dict | None:

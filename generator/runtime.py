@@ -1,7 +1,8 @@
 """controllers/_generated/schema.json: what the controllers and webhooks need at run time, per kind and
 version: the field tree (types and constraints), the defaults in application order, fallbacks, and the
-admission rules of policies/admission; and the resource table of policies/controllers.yaml (what the
-controllers watch and write, and how the runtime writes each). controllers/schema.py and
+admission rules of policies/admission; for `ack-kruise preflight` and the manager, the compatibility matrix
+and the names of the chart's cluster-wide objects; and the resource table of policies/controllers.yaml (what
+the controllers watch and write, and how the runtime writes each). controllers/schema.py and
 controllers/runtime/resources.py load it."""
 from __future__ import annotations
 
@@ -90,13 +91,43 @@ def kind_entry(kind: Kind) -> dict:
     return entry
 
 
+def _minor(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def compatibility(inputs: Inputs) -> dict:
+    """policies/compatibility.yaml as `ack-kruise preflight` needs it: the variants, oldest first, each with its
+    API versions and the kube-apiserver feature gates it needs switched on; and those gates."""
+    gates = inputs.compatibility.get("apiServerFeatureGates") or {}
+    return {
+        "variants": [{"name": v.name, "since": _minor(v.since), "profile": v.profile,
+                      "crdApiVersion": v.crd_api_version, "admissionApiVersion": v.admission_api_version,
+                      "apiServerFeatureGates": [gate["name"] for gate in v.gates]} for v in inputs.variants],
+        "apiServerFeatureGates": {name: {"enabledByDefaultSince": gate["enabledByDefaultSince"], "value": gate["value"]}
+                                  for name, gate in sorted(gates.items())},
+    }
+
+
+def chart_objects(inputs: Inputs) -> dict:
+    """The cluster-wide objects the chart creates under fixed names (a second owner makes `helm install` fail)."""
+    return {
+        "customResourceDefinitions": [kind.crd_name for kind in inputs.kinds],
+        # the CRDs whose conversion webhook the manager gives its caBundle
+        "conversionWebhookCRDs": [kind.crd_name for kind in inputs.kinds if kind.conversion_webhook],
+        "webhookConfigurations": dict(inputs.webhooks["configurations"]),
+    }
+
+
 def build(inputs: Inputs) -> dict:
     sources = [k.file for k in inputs.kinds] + inputs.definitions_files + inputs.admission_files + [
-        inputs.feature_gates_file] + ([inputs.controllers_file] if inputs.controllers else [])
+        inputs.feature_gates_file, inputs.compatibility_file, inputs.webhooks_file] + (
+        [inputs.controllers_file] if inputs.controllers else [])
     out = {
         "$comment": json_comment(sources),
         "featureGates": {name: {"default": gate["default"]} for name, gate in sorted(inputs.feature_gates.items())},
         "kinds": {kind.name: kind_entry(kind) for kind in inputs.kinds},
+        "compatibility": compatibility(inputs),
+        "chartObjects": chart_objects(inputs),
     }
     if inputs.controllers:
         out["resources"] = inputs.controllers["resources"]

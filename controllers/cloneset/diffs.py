@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any, Callable
 
 from controllers.common import lifecycle
-from controllers.common.intstr import MAX_INT32, scaled_value_or
+from controllers.common.intstr import MAX_INT32, scaled_value, scaled_value_or
 from controllers.common.partition import partition_replicas
 from controllers.common.revision import equal_to_revision_hash
 
 from .podstate import is_pod_available, is_specified_delete
-from .spec import DEFAULT_MAX_UNAVAILABLE, CloneSetView
+from .spec import CloneSetView
 
 JSON = dict[str, Any]
 
@@ -55,11 +55,9 @@ def resolve_limits(cs: CloneSetView) -> Limits:
         partition = partition_replicas(cs.partition, replicas)
     except ValueError:
         partition = 0  # upstream logs the illegal value and carries on with 0
-    max_surge = 0
-    if cs.max_surge is not None:
-        max_surge = 0 if cs.paused else scaled_value_or(cs.max_surge, replicas, True, 0)
-    max_unavailable = scaled_value_or(cs.max_unavailable, replicas, max_surge == 0,
-                                      scaled_value_or(DEFAULT_MAX_UNAVAILABLE, replicas, max_surge == 0, 0))
+    # The view reads both as defaulted, and drops a value the schema refuses, so they always scale.
+    max_surge = 0 if cs.paused else scaled_value(cs.max_surge, replicas, True)
+    max_unavailable = scaled_value(cs.max_unavailable, replicas, max_surge == 0)
     scale_max_unavailable = scaled_value_or(cs.scale_max_unavailable, replicas, True, MAX_INT32)
     return Limits(replicas, partition, max(max_surge, 0), max(max_unavailable, 0), scale_max_unavailable)
 

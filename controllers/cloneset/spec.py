@@ -1,46 +1,44 @@
-"""A read-only, defaulted view of a CloneSet (`apis/apps/v1alpha1/cloneset_types.go`, defaults from
-`apis/apps/defaults/v1alpha1.go SetDefaultsCloneSet`).
-
-The webhook applies defaults before the object is stored, but the reconcile must not crash on an object that
-missed them (created while the webhook was down, or written by an older version), so every field is read
-defensively here and nowhere else.
+"""A read-only view of a CloneSet (`apis/apps/v1alpha1/cloneset_types.go`) as its controller reads it: through the
+runtime schema (`schema.as_read`), so the webhook's defaults (`apis/apps/defaults/v1alpha1.go SetDefaultsCloneSet`,
+written once, in schema/apps.kruise.io/cloneset.yaml) and the fallbacks are there even on an object stored without
+the webhook, and every property is a plain read.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
-
-from controllers.common.view import WorkloadView, as_dict as _dict, as_int as _int
+from typing import Any, Mapping
 
 from controllers import schema
 from controllers.common.keys import CLONESET_SCALING_EXCLUDE_PREPARING_DELETE_LABEL
+from controllers.common.view import WorkloadView, typed
 
 JSON = dict[str, Any]
 
 API_VERSION = "apps.kruise.io/v1alpha1"
 KIND = "CloneSet"
-# The webhook's default, read from the schema (the one place that says it), for objects stored without it.
-DEFAULT_MAX_UNAVAILABLE = schema.default_value(KIND, "v1alpha1", "spec.updateStrategy.maxUnavailable")
 
 RECREATE = "ReCreate"
 IN_PLACE_IF_POSSIBLE = "InPlaceIfPossible"
 IN_PLACE_ONLY = "InPlaceOnly"
 
 
-@dataclass(frozen=True)
 class CloneSetView(WorkloadView):
-    """A CloneSet as its reconcile reads it."""
+    """A CloneSet as its reconcile reads it; `gates`: the manager's feature gates (None: every gate at its
+    default)."""
+
+    def __init__(self, cloneset: JSON, gates: Mapping[str, bool] | None = None):
+        gates = schema.feature_gates(dict(gates or {}))
+        super().__init__(schema.as_read(typed(cloneset, API_VERSION, KIND), gates), gates, cloneset)
 
     # -- spec
     @property
     def min_ready_seconds(self) -> int:
-        return max(_int(self.spec.get("minReadySeconds"), 0), 0)
+        return self.spec["minReadySeconds"]
 
     # -- scaleStrategy
     @cached_property
     def scale_strategy(self) -> JSON:
-        return _dict(self.spec.get("scaleStrategy"))
+        return self.spec["scaleStrategy"]
 
     @property
     def pods_to_delete(self) -> list[str]:
@@ -61,28 +59,27 @@ class CloneSetView(WorkloadView):
     # -- updateStrategy
     @cached_property
     def update_strategy(self) -> JSON:
-        return _dict(self.spec.get("updateStrategy"))
+        return self.spec["updateStrategy"]
 
     @property
     def update_type(self) -> str:
-        return self.update_strategy.get("type") or RECREATE
+        return self.update_strategy["type"]
 
     @property
     def in_place(self) -> bool:
         return self.update_type in (IN_PLACE_IF_POSSIBLE, IN_PLACE_ONLY)
 
     @property
-    def partition(self) -> int | str | None:
-        return self.update_strategy.get("partition")
+    def partition(self) -> int | str:
+        return self.update_strategy["partition"]
 
     @property
     def max_unavailable(self) -> int | str:
-        value = self.update_strategy.get("maxUnavailable")
-        return DEFAULT_MAX_UNAVAILABLE if value is None else value
+        return self.update_strategy["maxUnavailable"]
 
     @property
-    def max_surge(self) -> int | str | None:
-        return self.update_strategy.get("maxSurge")
+    def max_surge(self) -> int | str:
+        return self.update_strategy["maxSurge"]
 
     @property
     def paused(self) -> bool:
@@ -90,16 +87,12 @@ class CloneSetView(WorkloadView):
 
     @property
     def priority_strategy(self) -> JSON | None:
-        value = self.update_strategy.get("priorityStrategy")
-        return value if isinstance(value, dict) else None
+        return self.update_strategy.get("priorityStrategy")
 
     @property
     def scatter_strategy(self) -> list[JSON] | None:
-        value = self.update_strategy.get("scatterStrategy")
-        return value if isinstance(value, list) else None
+        return self.update_strategy.get("scatterStrategy")
 
     @property
     def grace_period_seconds(self) -> int:
-        return max(_int(_dict(self.update_strategy.get("inPlaceUpdateStrategy")).get("gracePeriodSeconds"), 0), 0)
-
-    # -- status
+        return self.update_strategy["inPlaceUpdateStrategy"]["gracePeriodSeconds"]

@@ -16,8 +16,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from controllers import schema
-
 from .actions import REVISIONS, Delete, Patch, create_revision
 from .keys import CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL, REVISION_HASH_LABEL, VCT_HASH_ANNOTATION
 from .names import safe_encode
@@ -26,8 +24,6 @@ from .objects import labels_of, meta, name_of
 
 JSON = dict[str, Any]
 
-# The webhook's default (the same for every kind), read from the schema, for objects stored without it.
-DEFAULT_REVISION_HISTORY_LIMIT = schema.default_value("CloneSet", "v1alpha1", "spec.revisionHistoryLimit")
 _MAX_PREFIX = 223  # ControllerRevisionName keeps names within 253 characters
 
 
@@ -236,10 +232,9 @@ def resolve_revisions(*, parent: JSON, api_version: str, kind: str, data: JSON,
     return Revisions(update=update, current=current, collision_count=collision_count, owned=owned, actions=actions)
 
 
-def truncate_history(owned_sorted: list[JSON], live: set[str], limit: int | None) -> list[Delete]:
+def truncate_history(owned_sorted: list[JSON], live: set[str], limit: int) -> list[Delete]:
     """truncateHistory: delete the oldest revisions that are neither current, update, nor used by a pod, until
-    at most `limit` of them remain."""
-    limit = DEFAULT_REVISION_HISTORY_LIMIT if limit is None else max(int(limit), 0)
+    at most `limit` of them remain (the workload's revisionHistoryLimit, as its view reads it)."""
     history = [r for r in owned_sorted if name_of(r) not in live]
     excess = len(history) - limit
     return [Delete(REVISIONS, name_of(r)) for r in history[:excess]] if excess > 0 else []

@@ -1,16 +1,15 @@
-"""What every workload object offers its reconcile: a defensive read of its metadata, spec and status.
+"""What every workload object offers its reconcile: its metadata, spec and status, as the controller reads them.
 
-CloneSet's and Advanced StatefulSet's views (`controllers/<kind>/spec.py`) extend it with their own fields.
-Missing or malformed values read as the webhook's defaults, so a reconcile never trips over an object that was
-stored before the webhook ran.
+CloneSet's and Advanced StatefulSet's views (`controllers/<kind>/spec.py`) extend it with their own fields, and
+build it from the stored object through the runtime schema (`schema.as_read`): a value the schema refuses reads
+as unset, and every field with a webhook default or a fallback is there. So a reconcile never trips over an
+object stored before the webhook ran, and no property here restates a default: each is a plain read. This module
+does not import the schema; it is handed the object as read and the feature gates with their values.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Mapping
-
-from .revision import DEFAULT_REVISION_HISTORY_LIMIT
 
 JSON = dict[str, Any]
 
@@ -28,17 +27,23 @@ def as_int(value: Any, default: int) -> int:
         return default
 
 
-@dataclass(frozen=True)
+def typed(obj: JSON, api_version: str, kind: str) -> JSON:
+    """`obj` (shallow copy) with its apiVersion, kind and spec, for the schema to find its type when a caller
+    passes a bare object (tests, or a sparse object a reconcile must not trip over)."""
+    return {"apiVersion": api_version, "kind": kind, **obj, "spec": as_dict(obj.get("spec"))}
+
+
 class WorkloadView:
-    obj: JSON
-    # The manager's feature gates (policies/feature-gates.yaml); None: every gate at its default.
-    gates: Mapping[str, bool] | None = None
+    """`obj`: the object as the controller reads it; `stored`: as it was handed over; `gates`: every feature
+    gate of policies/feature-gates.yaml with its value."""
+
+    def __init__(self, obj: JSON, gates: Mapping[str, bool], stored: JSON | None = None):
+        self.obj = obj
+        self.gates = gates
+        self.stored = obj if stored is None else stored
 
     def gate(self, name: str) -> bool:
-        if self.gates is not None and name in self.gates:
-            return bool(self.gates[name])
-        from controllers import schema  # the runtime schema knows the defaults; loaded once
-        return schema.feature_gates().get(name, False)
+        return bool(self.gates[name])
 
     @cached_property
     def metadata(self) -> JSON:
@@ -76,13 +81,13 @@ class WorkloadView:
     def deleting(self) -> bool:
         return bool(self.metadata.get("deletionTimestamp"))
 
-    @cached_property
+    @property
     def spec(self) -> JSON:
-        return as_dict(self.obj.get("spec"))
+        return self.obj["spec"]
 
     @property
     def replicas(self) -> int:
-        return max(as_int(self.spec.get("replicas"), 1), 0)
+        return self.spec["replicas"]
 
     @property
     def selector(self) -> Any:
@@ -102,12 +107,11 @@ class WorkloadView:
 
     @property
     def revision_history_limit(self) -> int:
-        return as_int(self.spec.get("revisionHistoryLimit"), DEFAULT_REVISION_HISTORY_LIMIT)
+        return self.spec["revisionHistoryLimit"]
 
     @property
     def lifecycle(self) -> JSON | None:
-        value = self.spec.get("lifecycle")
-        return value if isinstance(value, dict) else None
+        return self.spec.get("lifecycle")
 
     @cached_property
     def status(self) -> JSON:
@@ -115,7 +119,7 @@ class WorkloadView:
 
     @property
     def collision_count(self) -> int:
-        return max(as_int(self.status.get("collisionCount"), 0), 0)
+        return max(self.status.get("collisionCount") or 0, 0)  # unset: none yet
 
     @property
     def current_revision(self) -> str | None:

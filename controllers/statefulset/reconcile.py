@@ -73,10 +73,11 @@ def _failed_create(last_failure: ActionFailure | None, actions: list) -> str | N
 
 def reconcile(statefulset: dict, observed: dict[str, list[dict]], context: Context) -> Plan:
     """Everything the StatefulSet needs now, in execution order, from its pods, PVCs and revisions.
-    `context.last_failure`: how the previous plan failed."""
+    `context.last_failure`: how the previous plan failed; `context.gates`: the manager's feature gates (None: all
+    at their defaults; StatefulSetStartOrdinal is read)."""
     pods, pvcs, revisions = (observed.get(r, []) for r in (PODS, PVCS, REVISIONS))
     now, last_failure = as_utc(context.now), context.last_failure
-    sts = StatefulSetView(statefulset)
+    sts = StatefulSetView(statefulset, context.gates)
     if not is_valid_selector(sts.selector):
         return Plan([], None)  # a non-transient error: upstream logs it and does not retry
 

@@ -1,19 +1,17 @@
-"""A read-only, defaulted view of an Advanced StatefulSet as stored (apps.kruise.io/v1beta1;
-`apis/apps/v1beta1/statefulset_types.go`, defaults from `apis/apps/defaults/v1beta1.go`).
-
-The webhook applies defaults before the object is stored, but the reconcile must not crash on an object that
-missed them (created while the webhook was down, or written through v1alpha1 by an older client), so every
-field is read defensively here and nowhere else.
+"""A read-only view of an Advanced StatefulSet as stored (apps.kruise.io/v1beta1; `apis/apps/v1beta1/
+statefulset_types.go`) as its controller reads it: through the runtime schema (`schema.as_read`), so the webhook's
+defaults (`apis/apps/defaults/v1beta1.go`, written once, in schema/apps.kruise.io/statefulset.yaml) and the
+fallbacks are there even on an object stored without the webhook (or written through v1alpha1 by an older
+client), and every property is a plain read.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Mapping
 
-from controllers.common.view import WorkloadView, as_dict as _dict, as_int as _int
-
+from controllers import schema
 from controllers.common.intstr import scaled_value
+from controllers.common.view import WorkloadView, as_dict, typed
 
 from .ordinals import ReservedOrdinals
 
@@ -22,49 +20,42 @@ JSON = dict[str, Any]
 API_VERSION = "apps.kruise.io/v1beta1"
 KIND = "StatefulSet"
 
-ORDERED_READY = "OrderedReady"
 PARALLEL = "Parallel"
 ROLLING_UPDATE = "RollingUpdate"
 ON_DELETE = "OnDelete"
-RECREATE = "ReCreate"
 IN_PLACE_IF_POSSIBLE = "InPlaceIfPossible"
 IN_PLACE_ONLY = "InPlaceOnly"
-RETAIN = "Retain"
 DELETE = "Delete"
+# Feature gate (policies/feature-gates.yaml): spec.ordinals.start takes effect only when it is on.
+START_ORDINAL_GATE = "StatefulSetStartOrdinal"
 
 # Pod labels written by the StatefulSet controllers (k8s.io/api/apps/v1).
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
 
-def _int_or_percent(value: Any, total: int, fallback: int) -> int:
-    """GetValueFromIntOrPercent (a percentage rounds down); `fallback` when missing or malformed."""
-    if value is None:
-        return fallback
-    try:
-        return scaled_value(value, total, round_up=False)
-    except ValueError:
-        return fallback
-
-
-@dataclass(frozen=True)
 class StatefulSetView(WorkloadView):
-    """A v1beta1 Advanced StatefulSet as its reconcile reads it."""
+    """A v1beta1 Advanced StatefulSet as its reconcile reads it; `gates`: the manager's feature gates (None: every
+    gate at its default)."""
+
+    def __init__(self, statefulset: JSON, gates: Mapping[str, bool] | None = None):
+        gates = schema.feature_gates(dict(gates or {}))
+        super().__init__(schema.as_read(typed(statefulset, API_VERSION, KIND), gates), gates, statefulset)
 
     # -- metadata
     @property
     def api_version(self) -> str:
-        return self.obj.get("apiVersion") or API_VERSION
+        return self.obj["apiVersion"]
 
     # -- spec
     @property
     def match_labels(self) -> dict[str, str]:
-        return dict(_dict(_dict(self.selector).get("matchLabels")))
+        return dict(as_dict(as_dict(self.selector).get("matchLabels")))
 
     @cached_property
     def volume_claim_templates(self) -> list[JSON]:
         return [v for v in self.spec.get("volumeClaimTemplates") or []
-                if isinstance(v, dict) and _dict(v.get("metadata")).get("name")]
+                if isinstance(v, dict) and as_dict(v.get("metadata")).get("name")]
 
     @property
     def service_name(self) -> str:
@@ -72,8 +63,8 @@ class StatefulSetView(WorkloadView):
 
     @property
     def parallel(self) -> bool:
-        """allowsBurst: Parallel pod management; anything else is OrderedReady (monotonic)."""
-        return self.spec.get("podManagementPolicy") == PARALLEL
+        """allowsBurst: Parallel pod management; otherwise OrderedReady (monotonic)."""
+        return self.spec["podManagementPolicy"] == PARALLEL
 
     @cached_property
     def reserved(self) -> ReservedOrdinals:
@@ -81,51 +72,58 @@ class StatefulSetView(WorkloadView):
 
     @property
     def start_ordinal(self) -> int:
-        """spec.ordinals.start (feature gate StatefulSetStartOrdinal, on), 0 when unset."""
-        return max(_int(_dict(self.spec.get("ordinals")).get("start"), 0), 0)
+        """getStartOrdinal: spec.ordinals.start with feature gate StatefulSetStartOrdinal on; with it off (its
+        default) the field is ignored and pods are numbered from 0."""
+        if not self.gate(START_ORDINAL_GATE):
+            return 0
+        return self.spec["ordinals"]["start"]
 
     @property
     def scale_max_unavailable(self) -> int | None:
         """getScaleMaxUnavailable: scaleStrategy.maxUnavailable of spec.replicas (rounded down, at least 1);
-        None when unset (no limit). A malformed value counts as 1, the most careful reading."""
-        value = _dict(self.spec.get("scaleStrategy")).get("maxUnavailable")
+        None when unset (no limit). A value the schema refuses (so not read) counts as 1, the most careful
+        reading, rather than as no limit."""
+        value = as_dict(self.spec.get("scaleStrategy")).get("maxUnavailable")
         if value is None:
-            return None
-        return max(_int_or_percent(value, self.replicas, 1), 1)
+            stored = as_dict(as_dict(self.stored.get("spec")).get("scaleStrategy")).get("maxUnavailable")
+            return None if stored is None else 1
+        return max(scaled_value(value, self.replicas, round_up=False), 1)
 
     @property
     def when_deleted(self) -> str:
-        return _dict(self.spec.get("persistentVolumeClaimRetentionPolicy")).get("whenDeleted") or RETAIN
+        return self.spec["persistentVolumeClaimRetentionPolicy"]["whenDeleted"]
 
     @property
     def when_scaled(self) -> str:
-        return _dict(self.spec.get("persistentVolumeClaimRetentionPolicy")).get("whenScaled") or RETAIN
+        return self.spec["persistentVolumeClaimRetentionPolicy"]["whenScaled"]
 
     # -- updateStrategy
     @cached_property
     def update_strategy(self) -> JSON:
-        return _dict(self.spec.get("updateStrategy"))
+        return self.spec["updateStrategy"]
 
     @property
     def update_type(self) -> str:
-        return ON_DELETE if self.update_strategy.get("type") == ON_DELETE else ROLLING_UPDATE
+        return self.update_strategy["type"]
 
     @cached_property
     def rolling_update(self) -> JSON:
-        return _dict(self.update_strategy.get("rollingUpdate"))
+        """Always there: defaulted for RollingUpdate, and made by the fallbacks for OnDelete, whose controller
+        reads only its minReadySeconds."""
+        return self.update_strategy["rollingUpdate"]
 
     @property
     def partition(self) -> int:
-        return max(_int(self.rolling_update.get("partition"), 0), 0)
+        return self.rolling_update["partition"]
 
     @property
     def max_unavailable(self) -> int:
-        """rollingUpdate.maxUnavailable of spec.replicas (default 1, a percentage rounds down, at least 1)."""
-        return max(_int_or_percent(self.rolling_update.get("maxUnavailable"), self.replicas, 1), 1)
+        """rollingUpdate.maxUnavailable of spec.replicas (a percentage rounds down, at least 1)."""
+        return max(scaled_value(self.rolling_update["maxUnavailable"], self.replicas, round_up=False), 1)
 
     @property
     def pod_update_policy(self) -> str:
-        return self.rolling_update.get("podUpdatePolicy") or RECREATE
+        return self.rolling_update["podUpdatePolicy"]
 
     @property
     def in_place(self) -> bool:
@@ -137,19 +135,16 @@ class StatefulSetView(WorkloadView):
 
     @property
     def unordered(self) -> bool:
-        return isinstance(self.rolling_update.get("unorderedUpdate"), dict)
+        return self.rolling_update.get("unorderedUpdate") is not None
 
     @property
     def priority_strategy(self) -> JSON | None:
-        value = _dict(self.rolling_update.get("unorderedUpdate")).get("priorityStrategy")
-        return value if isinstance(value, dict) else None
+        return as_dict(self.rolling_update.get("unorderedUpdate")).get("priorityStrategy")
 
     @property
     def grace_period_seconds(self) -> int:
-        return max(_int(_dict(self.rolling_update.get("inPlaceUpdateStrategy")).get("gracePeriodSeconds"), 0), 0)
+        return self.rolling_update["inPlaceUpdateStrategy"]["gracePeriodSeconds"]
 
     @property
     def min_ready_seconds(self) -> int:
-        return max(_int(self.rolling_update.get("minReadySeconds"), 0), 0)
-
-    # -- status
+        return self.rolling_update["minReadySeconds"]

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import base64
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from controllers import schema
 from kube import JSON_PATCH, ApiError, KubeClient
 
 log = logging.getLogger(__name__)
@@ -22,9 +23,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class InjectionTargets:
-    mutating: str = "kruise-mutating-webhook-configuration"
-    validating: str = "kruise-validating-webhook-configuration"
-    conversion_crds: tuple[str, ...] = ("daemonsets.apps.kruise.io", "statefulsets.apps.kruise.io")
+    """By default the chart's objects, as the runtime schema names them (generated from policies/webhooks.yaml
+    and the kinds that serve several versions)."""
+    mutating: str = field(default_factory=lambda: _named()["webhookConfigurations"]["mutating"])
+    validating: str = field(default_factory=lambda: _named()["webhookConfigurations"]["validating"])
+    conversion_crds: tuple[str, ...] = field(default_factory=lambda: tuple(_named()["conversionWebhookCRDs"]))
+
+
+def _named() -> dict:
+    return schema.chart_objects()
 
 
 def _client_config_ops(prefix: str, config: dict, ca_b64: str, url_base: str | None) -> list[dict]:

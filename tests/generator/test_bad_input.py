@@ -39,6 +39,9 @@ CASES = {
         "gracePeriodSeconds:\n        type: int32\n        minimum: 0",
         "gracePeriodSeconds:\n        type: int32\n        default: -1\n        minimum: 0",
         "schema/apps.kruise.io/_definitions.yaml: definitions.InPlaceUpdateStrategy.gracePeriodSeconds.default: bad default -1"),
+    "fallback of the wrong type": (
+        CLONESET, "fallback: 0  #", "fallback: none  #",
+        f"{CLONESET}: definitions.CloneSetSpec.minReadySeconds.fallback: bad fallback 'none'"),
     "percentage default that is not a percentage": (
         CLONESET, "default: 20%", "default: twenty",
         f"{CLONESET}: definitions.CloneSetSpec.updateStrategy.maxUnavailable.default: bad default 'twenty'"),

@@ -39,8 +39,8 @@ CASES = {
     # A constraint of a shared type: CloneSet and UnitedDeployment (cloneSetTemplate embeds CloneSetSpec).
     "constraint in a referenced definition": (
         [("schema/apps.kruise.io/cloneset.yaml",
-          "minReadySeconds: {type: int32, minimum: 0, description:",
-          "minReadySeconds: {type: int32, minimum: 0, maximum: 3600, description:")],
+          "        minimum: 0\n        fallback: 0  #",
+          "        minimum: 0\n        maximum: 3600\n        fallback: 0  #")],
         crd_files("clonesets") | crd_files("uniteddeployments")
         | {"docs/api/cloneset.md", "docs/api/uniteddeployment.md", RUNTIME}),
     # Documentation only: the runtime schema carries no descriptions.
@@ -67,6 +67,18 @@ CASES = {
         [("policies/compatibility.yaml", "webhook.objectSelector: '1.15'", "webhook.objectSelector: '1.16'")],
         {f"{CHART}/templates/generated/webhooks/legacy-1.15.yaml", f"{CHART}/templates/generated/_compat.tpl",
          "docs/api/README.md"}),
+    # A webhook configuration's name: the chart's webhooks, and the runtime schema (preflight looks for it).
+    "webhook configuration name": (
+        [("policies/webhooks.yaml", "mutating: kruise-mutating-webhook-configuration", "mutating: kruise-mutator")],
+        {f"{CHART}/templates/generated/webhooks/{v}.yaml" for v in VARIANTS}
+        | {f"{CHART}/templates/generated/_webhook.tpl", "docs/api/README.md", RUNTIME}),
+    # A kube-apiserver gate's first default-on version: 1.15 now needs it too, which preflight reads as well.
+    "kube-apiserver gate in the matrix": (
+        [("policies/compatibility.yaml", "enabledByDefaultSince: '1.15'", "enabledByDefaultSince: '1.16'")],
+        {f"{CHART}/templates/generated/_compat.tpl", f"{CHART}/templates/generated/webhooks/legacy-1.15.yaml",
+         f"{CHART}/templates/generated/crds/legacy-1.15/apps.kruise.io_statefulsets.yaml",
+         f"{CHART}/templates/generated/crds/legacy-1.15/apps.kruise.io_daemonsets.yaml", "docs/api/README.md",
+         RUNTIME}),
     # A chart value default: values.yaml and its schema.
     "chart value default": (
         [("schema/chart-values/webhook.yaml", "default: 30\n", "default: 20\n")],

@@ -31,3 +31,34 @@ def test_a_missing_kubeconfig_is_named():
                             capture_output=True, text=True, timeout=60, env=os.environ.copy())
     assert result.returncode == 1
     assert "kubeconfig /nonexistent/kubeconfig: cannot read it" in result.stderr
+
+
+def _parsed(argv: list[str]):
+    import argparse
+
+    from controllers import manager
+
+    parser = argparse.ArgumentParser()
+    manager.add_arguments(parser)
+    return manager.settings_from(parser.parse_args(argv))
+
+
+def test_the_flags_default_to_the_settings_defaults(monkeypatch):
+    """The manager's defaults are written once, in controllers/settings.py; the flags take theirs from there."""
+    from controllers.settings import ENVIRONMENT, ManagerSettings
+
+    for name in ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    parsed, expected = _parsed([]), ManagerSettings()
+    expected.leader.identity = parsed.leader.identity  # per process
+    assert parsed == expected
+    assert (parsed.webhook.port, parsed.webhook.cert_secret, parsed.namespace) == (9876, "kruise-webhook-certs",
+                                                                                  "kruise-system")
+    # The names of the chart's webhook configurations are the generated ones (policies/webhooks.yaml).
+    assert parsed.webhook.mutating_configuration == "kruise-mutating-webhook-configuration"
+    # The environment variables OpenKruise's manager reads count for both.
+    monkeypatch.setenv("WEBHOOK_PORT", "10250")
+    monkeypatch.setenv("POD_NAMESPACE", "elsewhere")
+    assert _parsed([]).webhook.port == ManagerSettings().webhook.port == 10250
+    assert _parsed([]).namespace == ManagerSettings().namespace == "elsewhere"
+    assert _parsed(["--webhook-port", "9443"]).webhook.port == 9443

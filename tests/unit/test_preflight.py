@@ -11,6 +11,8 @@ import pytest
 import yaml
 
 from ack_kruise import preflight
+from controllers import schema
+from controllers.schema import Schema
 from kube import ApiError
 from tests import k8s_openapi
 
@@ -159,24 +161,57 @@ def test_an_unreachable_api_server_exits_2(tmp_path: Path, capsys) -> None:
     assert "cannot reach the API server" in capsys.readouterr().err
 
 
-# ---- consistency with the sources the chart is generated from ---------------------------------------------
+# ---- the matrix and the names are the generator's (controllers/_generated/schema.json) -------------------
 
-def test_constants_agree_with_the_compatibility_matrix() -> None:
-    compat = yaml.safe_load((REPO / "policies" / "compatibility.yaml").read_text())
-    since = [tuple(int(p) for p in v["since"].split(".")) for v in compat["variants"]]
-    assert preflight.OLDEST == since[0]
-    assert preflight.V1_SINCE == next(s for s, v in zip(since, compat["variants"]) if v["profile"] == "v1")
-    gate = compat["apiServerFeatureGates"][preflight.GATE]
-    assert gate["value"] == preflight.GATE_VALUE
-    enabled = tuple(int(p) for p in gate["enabledByDefaultSince"].split("."))
-    assert preflight.GATE_OFF_BY_DEFAULT == tuple(s for s in since if s < enabled)
+# A made-up matrix: nothing of policies/ is restated in preflight, so its verdicts follow whatever was generated.
+MADE_UP = {
+    "compatibility": {
+        "variants": [
+            {"name": "old", "since": "1.11", "profile": "ancient", "crdApiVersion": "apiextensions.k8s.io/v1beta1",
+             "admissionApiVersion": "admissionregistration.k8s.io/v1beta1",
+             "apiServerFeatureGates": ["CustomResourceWebhookConversion"]},
+            {"name": "new", "since": "1.18", "profile": "modern", "crdApiVersion": "apiextensions.k8s.io/v1",
+             "admissionApiVersion": "admissionregistration.k8s.io/v1", "apiServerFeatureGates": []}],
+        "apiServerFeatureGates": {"CustomResourceWebhookConversion": {"enabledByDefaultSince": "1.18",
+                                                                      "value": "made.up.gateOn"}}},
+    "chartObjects": {"customResourceDefinitions": ["widgets.example.io"],
+                     "webhookConfigurations": {"mutating": "made-up-mutating", "validating": "made-up-validating"}},
+}
 
 
-def test_object_names_agree_with_the_chart() -> None:
+@pytest.fixture
+def made_up_matrix(monkeypatch):
+    data = {**schema.default_schema().data, **MADE_UP}
+    monkeypatch.setattr(schema, "default_schema", lambda: Schema(data))
+
+
+def test_the_matrix_comes_from_the_runtime_schema(made_up_matrix) -> None:
+    too_old = preflight.assess(facts(FakeClient("v1.10.0", ["v1beta1"])))
+    assert too_old.exit_code == 1 and "needs Kubernetes 1.11 or later" in too_old.lines[0]
+    refused = preflight.assess(facts(FakeClient("v1.16.15", ["v1", "v1beta1"],
+                                                ApiError(422, {"message": GATE_OFF_MESSAGE}, "POST", "/x"))))
+    text = "\n".join(refused.lines)
+    assert refused.exit_code == 1 and "off by default" in text and "--set made.up.gateOn=true" in text
+    assert "ancient profile (apiextensions.k8s.io/v1beta1, admissionregistration.k8s.io/v1beta1)" in text
+    accepted = preflight.assess(facts(FakeClient("v1.17.0", ["v1", "v1beta1"])))
+    assert accepted.exit_code == 0 and accepted.helm_flags == ["--set made.up.gateOn=true"]
+    modern = preflight.assess(facts(FakeClient("v1.18.0", ["v1"])))
+    assert modern.helm_flags == [] and "modern profile (apiextensions.k8s.io/v1" in modern.lines[0]
+
+
+def test_the_object_names_come_from_the_runtime_schema(made_up_matrix) -> None:
+    client = FakeClient("v1.20.2", ["v1"], objects={
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.io": {"metadata": {}},
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/clonesets.apps.kruise.io": {"metadata": {}},
+        "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/made-up-validating": {"metadata": {}}})
+    found = facts(client).existing
+    assert [(o.kind, o.name) for o in found] == [("CustomResourceDefinition", "widgets.example.io"),
+                                                 ("ValidatingWebhookConfiguration", "made-up-validating")]
+
+
+def test_the_generated_names_are_the_charts() -> None:
     crds = sorted(yaml.safe_load(p.read_text())["metadata"]["name"] for p in (REPO / "crds" / "v1").glob("*.yaml"))
-    assert sorted(preflight.CHART_CRDS) == crds
-    webhooks = yaml.safe_load((REPO / "policies" / "webhooks.yaml").read_text())["configurations"]
-    assert [name for _, name in preflight.CHART_WEBHOOK_CONFIGURATIONS] == [webhooks["mutating"], webhooks["validating"]]
+    assert sorted(schema.chart_objects()["customResourceDefinitions"]) == crds
 
 
 @pytest.mark.parametrize("api_version, kube", [("apiextensions.k8s.io/v1beta1", "1.13"),

@@ -382,9 +382,52 @@ def test_conditions() -> None:
 
 
 def test_default_value_is_the_unconditional_webhook_default():
-    # openkruise.md §3: CloneSet updateStrategy.maxUnavailable 20%, revisionHistoryLimit 10 (the controllers
-    # read these two from here rather than restating them).
+    # openkruise.md §3: CloneSet updateStrategy.maxUnavailable 20%, revisionHistoryLimit 10.
     assert schema.default_value("CloneSet", "v1alpha1", "spec.updateStrategy.maxUnavailable") == "20%"
     assert schema.default_value("CloneSet", "v1alpha1", "spec.revisionHistoryLimit") == 10
     with pytest.raises(schema.SchemaLookupError, match="spec.nothing"):
         schema.default_value("CloneSet", "v1alpha1", "spec.nothing")
+
+
+# ------------------------------------------------------------------------------------------------ as_read
+
+def test_as_read_is_the_stored_object_with_defaults_and_fallbacks():
+    stored = cloneset(updateStrategy={"type": "InPlaceIfPossible"})
+    before = copy.deepcopy(stored)
+    read = schema.as_read(stored)
+    assert stored == before  # a copy
+    assert read == {**schema.apply_defaults(stored), "spec": {
+        **schema.apply_defaults(stored)["spec"], "minReadySeconds": 0,
+        "updateStrategy": {**schema.apply_defaults(stored)["spec"]["updateStrategy"],
+                           "inPlaceUpdateStrategy": {"gracePeriodSeconds": 0}}}}
+    # Reading twice changes nothing more.
+    assert schema.as_read(read) == read
+
+
+def test_as_read_drops_what_the_schema_refuses_so_it_reads_as_unset():
+    stored = cloneset(replicas="three", minReadySeconds=-5, revisionHistoryLimit=True, lifecycle="x",
+                      updateStrategy={"type": "Sideways", "maxUnavailable": "x%", "partition": 1,
+                                      "scatterStrategy": {"not": "a list"}},
+                      scaleStrategy={"podsToDelete": ["a", 3]})
+    spec = schema.as_read(stored)["spec"]
+    assert (spec["replicas"], spec["minReadySeconds"], spec["revisionHistoryLimit"]) == (1, 0, 10)
+    assert "lifecycle" not in spec
+    assert spec["updateStrategy"] == {"type": "ReCreate", "maxUnavailable": "20%", "partition": 1, "maxSurge": 0,
+                                      "inPlaceUpdateStrategy": {"gracePeriodSeconds": 0}}
+    assert spec["scaleStrategy"] == {"podsToDelete": ["a", 3]}  # items are left to their reader
+
+
+def test_as_read_fallbacks_make_their_parents_and_follow_the_gates():
+    on_delete = statefulset(updateStrategy={"type": "OnDelete"})
+    spec = schema.as_read(on_delete)["spec"]
+    # No rollingUpdate is defaulted for OnDelete, yet its controller assumes minReadySeconds 0.
+    assert spec["updateStrategy"] == {"type": "OnDelete", "rollingUpdate": {
+        "minReadySeconds": 0, "inPlaceUpdateStrategy": {"gracePeriodSeconds": 0}}}
+    assert spec["ordinals"] == {"start": 0}
+    assert "ordinals" not in schema.apply_defaults(on_delete)["spec"]  # fallbacks are never written
+    policy = {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    assert spec["persistentVolumeClaimRetentionPolicy"] == policy
+    off = schema.as_read(on_delete, {"StatefulSetAutoDeletePVC": False})["spec"]
+    assert off["persistentVolumeClaimRetentionPolicy"] == policy  # not defaulted, but assumed
+    assert "persistentVolumeClaimRetentionPolicy" not in schema.apply_defaults(
+        on_delete, {"StatefulSetAutoDeletePVC": False})["spec"]

@@ -1,6 +1,6 @@
 """Advanced StatefulSet scaling and pod identity against the real API server, pods on the simulated nodes:
 hostname, subdomain and identity labels; OrderedReady order and halts; Parallel bursts and
-scaleStrategy.maxUnavailable; failed pods; ordinals.start.
+scaleStrategy.maxUnavailable; failed pods (ordinals.start, behind its feature gate: test_feature_gates.py).
 
 Pod health is in the test's hands where it matters: the pods of `gated` sets carry an extra readiness gate,
 `example.io/healthy`, which the simulated kubelet honours, so a pod is Ready only once the test says so."""
@@ -162,13 +162,3 @@ def test_a_failed_pod_is_recreated(cluster: Cluster, sets: Sets):
              "evicted-1 recreated", describe=sets.describe("evicted"))
     sets.wait_ready("evicted", 2)
     assert any(e["reason"] == "RecreatingFailedPod" for e in sets.events("evicted"))
-
-
-def test_ordinals_start_increased_decreased_and_removed(sets: Sets):
-    sets.create(asts("start", 3))
-    sets.wait_ready("start", 3)
-    for start, expected in ((2, [2, 3, 4]), (1, [1, 2, 3]), (None, [0, 1, 2])):
-        sets.patch("start", {"spec": {"ordinals": {"start": start} if start is not None else None}})
-        wait_for(lambda: sets.names("start") == [f"start-{i}" for i in expected], 60, f"ordinals {expected}",
-                 describe=sets.describe("start"))
-        sets.wait_ready("start", 3)

@@ -1,5 +1,6 @@
 """Advanced StatefulSet against the real API server: the seed walkthrough, identity, storage, ordering,
-updates, reserveOrdinals, and side by side with the native StatefulSet controller."""
+updates, reserveOrdinals, ordinals.start with its feature gate off, and side by side with the native StatefulSet
+controller."""
 from __future__ import annotations
 
 import json
@@ -119,10 +120,13 @@ def test_reserve_ordinals_skip_ordinals(sets: Sets):
     wait_for(lambda: sets.names("gaps") == ["gaps-0", "gaps-4", "gaps-5"], 60, "ordinals 2-3 reserved too")
 
 
-def test_ordinals_start(sets: Sets):
+def test_ordinals_start_is_ignored_with_its_feature_gate_off(sets: Sets):
+    """StatefulSetStartOrdinal is off by default (policies/feature-gates.yaml), as in OpenKruise: the field is
+    stored but the pods are numbered from 0 (with the gate on: test_feature_gates.py)."""
     sets.create(asts("later", 2, ordinals={"start": 5}))
     sets.wait_ready("later", 2)
-    assert sets.names("later") == ["later-5", "later-6"]
+    assert sets.names("later") == ["later-0", "later-1"]
+    assert sets.get("later")["spec"]["ordinals"] == {"start": 5}
 
 
 def test_in_place_update_keeps_pod_uids_on_the_real_node(sets: Sets):

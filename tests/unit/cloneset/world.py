@@ -5,6 +5,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from controllers import schema
 from controllers.cloneset.reconcile import reconcile
 from controllers.common import actions as A
 from controllers.common.names import SequenceNames
@@ -34,11 +35,8 @@ class World(BaseWorld):
 
 
 def cloneset(name: str = "demo", replicas: int = 3, image: str = "nginx:1.25", **strategy: Any) -> JSON:
-    """A CloneSet as the webhook would store it (defaults applied)."""
-    update = {"type": "ReCreate", "partition": 0, "maxUnavailable": "20%", "maxSurge": 0}
-    update.update(strategy.pop("update", {}))
-    if update["type"] != "ReCreate":
-        update.setdefault("inPlaceUpdateStrategy", {})
+    """A CloneSet as the webhook would store it (the schema's defaults applied)."""
+    update = dict(strategy.pop("update", {}))
     obj = {
         "apiVersion": "apps.kruise.io/v1alpha1",
         "kind": "CloneSet",
@@ -48,11 +46,9 @@ def cloneset(name: str = "demo", replicas: int = 3, image: str = "nginx:1.25", *
             "selector": {"matchLabels": {"app": name}},
             "template": {"metadata": {"labels": {"app": name}},
                          "spec": {"containers": [{"name": "main", "image": image}]}},
-            "scaleStrategy": {},
             "updateStrategy": update,
-            "revisionHistoryLimit": 10,
         },
     }
     for k, v in strategy.items():
         obj["spec"][k] = v
-    return obj
+    return schema.apply_defaults(obj)

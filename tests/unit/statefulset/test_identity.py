@@ -5,7 +5,7 @@ from controllers.statefulset.ordinals import OrdinalRange, ReservedOrdinals, par
 from controllers.statefulset.reconcile import is_member, reconcile
 
 from ..world import owned_objects
-from .world import T0, VCT, World, statefulset
+from .world import START_ORDINAL, T0, VCT, World, statefulset
 
 
 def test_new_pod_and_claim_shape():
@@ -80,7 +80,7 @@ def test_adding_a_reserved_ordinal_deletes_that_pod():
 
 
 def test_ordinals_start():
-    w = World(statefulset(replicas=2, ordinals={"start": 5}, volumeClaimTemplates=VCT))
+    w = World(statefulset(replicas=2, ordinals={"start": 5}, volumeClaimTemplates=VCT), gates=START_ORDINAL)
     w.settle()
     assert w.names() == ["web-5", "web-6"] and sorted(w.pvcs) == ["data-web-5", "data-web-6"]
     assert w.pods["web-5"]["metadata"]["labels"]["apps.kubernetes.io/pod-index"] == "5"
@@ -90,6 +90,30 @@ def test_ordinals_start():
     w.edit_spec(lambda s: s.pop("ordinals"))
     w.settle()
     assert w.names() == ["web-0", "web-1"]
+
+
+def test_ordinals_start_is_ignored_with_its_feature_gate_off():
+    """StatefulSetStartOrdinal is off by default (policies/feature-gates.yaml), as upstream's getStartOrdinal
+    reads spec.ordinals only with it on: the pods are numbered from 0 and a later change of start moves none."""
+    for gates in (None, {"StatefulSetStartOrdinal": False}):
+        w = World(statefulset(replicas=2, ordinals={"start": 5}, volumeClaimTemplates=VCT), gates=gates)
+        w.settle()
+        assert w.names() == ["web-0", "web-1"] and sorted(w.pvcs) == ["data-web-0", "data-web-1"]
+        assert w.pods["web-0"]["metadata"]["labels"]["apps.kubernetes.io/pod-index"] == "0"
+        uids = w.uids()
+        w.edit_spec(lambda s: s["ordinals"].__setitem__("start", 6))
+        w.settle()
+        assert w.names() == ["web-0", "web-1"] and w.uids() == uids
+
+
+def test_turning_the_start_ordinal_gate_on_renumbers_the_pods():
+    """The gate is the manager's: restarted with it on, the same object moves to its start ordinal."""
+    w = World(statefulset(replicas=2, ordinals={"start": 3}))
+    w.settle()
+    assert w.names() == ["web-0", "web-1"]
+    w.gates = START_ORDINAL
+    w.settle()
+    assert w.names() == ["web-3", "web-4"]
 
 
 def test_reserved_ordinal_ranges_and_start_together():

@@ -10,7 +10,7 @@ from controllers.statefulset.ordinals import OrdinalRange, ReservedOrdinals
 from controllers.statefulset.reconcile import reconcile
 
 from ..world import owned_objects
-from .world import IN_PLACE_GATE, VCT, World, statefulset
+from .world import IN_PLACE_GATE, START_ORDINAL, VCT, World, statefulset
 
 
 def test_inputs_are_not_modified():
@@ -91,13 +91,13 @@ retentions = st.sampled_from([{"whenDeleted": "Retain", "whenScaled": "Retain"},
 def test_same_observed_state_same_plan(walk, policy, update, unavailable, scale_budget, pvc, retention):
     sts = _settings(policy, update, unavailable, scale_budget, pvc, retention)
     sts["spec"]["lifecycle"] = {"preDelete": {"labelsHandler": {"hold": "1"}}}
-    w = World(sts, grace_seconds=2)
+    w = World(sts, grace_seconds=2, gates=START_ORDINAL)  # the gate on, so that the "start" event counts
     tags = iter(range(30, 100))
     for event in walk:
         _walk(w, event, tags)
-        first = reconcile(copy.deepcopy(w.sts), w.observed(), A.Context(w.now))
+        first = reconcile(copy.deepcopy(w.sts), w.observed(), w.context())
         second = reconcile(w.sts, owned_objects(reversed(list(w.pods.values())), reversed(list(w.pvcs.values())),
-                                                w.revisions.values()), A.Context(w.now))
+                                                w.revisions.values()), w.context())
         assert first == second
         for a in first.actions:
             if a.what in ("patch pods", "patch pods/status", "delete pods"):
@@ -120,7 +120,7 @@ def test_any_history_converges_to_the_right_ordinals_on_the_latest_revision(walk
                                                                             scale_budget, pvc, retention):
     sts = _settings(policy, update, unavailable, scale_budget, pvc, retention)
     sts["spec"]["lifecycle"] = {"preDelete": {"labelsHandler": {"hold": "1"}}}
-    w = World(sts, grace_seconds=1)
+    w = World(sts, grace_seconds=1, gates=START_ORDINAL)  # the gate on, so that the "start" event counts
     tags = iter(range(30, 100))
     for event in walk:
         _walk(w, event, tags)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from controllers import schema
 from controllers.common import actions as A
 from controllers.statefulset.reconcile import reconcile
 
@@ -63,9 +64,7 @@ class World(BaseWorld):
 
 def statefulset(name: str = "web", replicas: int = 3, image: str = "nginx:1.25", policy: str = "OrderedReady",
                 rolling: dict | None = None, **spec: Any) -> JSON:
-    """An Advanced StatefulSet as the webhook would store it (v1beta1, defaults applied)."""
-    rolling_update = {"partition": 0, "maxUnavailable": 1, "podUpdatePolicy": "ReCreate", "minReadySeconds": 0}
-    rolling_update.update(rolling or {})
+    """An Advanced StatefulSet as the webhook would store it (v1beta1, the schema's defaults applied)."""
     obj = {
         "apiVersion": "apps.kruise.io/v1beta1",
         "kind": "StatefulSet",
@@ -77,9 +76,7 @@ def statefulset(name: str = "web", replicas: int = 3, image: str = "nginx:1.25",
             "selector": {"matchLabels": {"app": name}},
             "template": {"metadata": {"labels": {"app": name}},
                          "spec": {"containers": [{"name": "main", "image": image}]}},
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": rolling_update},
-            "revisionHistoryLimit": 10,
-            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": dict(rolling or {})},
         },
     }
     if spec.get("updateStrategy", {}).get("type") == "OnDelete":
@@ -87,9 +84,10 @@ def statefulset(name: str = "web", replicas: int = 3, image: str = "nginx:1.25",
         spec.pop("updateStrategy")
     for k, v in spec.items():
         obj["spec"][k] = copy.deepcopy(v)
-    return obj
+    return schema.apply_defaults(obj)
 
 
 VCT = [{"metadata": {"name": "data", "annotations": {"note": "x"}},
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]
 IN_PLACE_GATE = [{"conditionType": "InPlaceUpdateReady"}]
+START_ORDINAL = {"StatefulSetStartOrdinal": True}  # the feature gate that makes spec.ordinals.start count
