@@ -14,8 +14,6 @@ import argparse
 import asyncio
 import datetime
 import functools
-import importlib
-import importlib.util
 import logging
 import re
 import signal
@@ -37,7 +35,7 @@ from kube.leader import ElectionSettings, LeaderElector
 log = logging.getLogger("kruise-manager")
 CA_PROPAGATION_SECONDS = 2.0
 
-# Controller name → module that registers its kopf handlers. Modules appear as controllers are written.
+# Controller name → module whose `KIND` the runtime wires into kopf.
 CONTROLLER_MODULES = {
     "cloneset": "controllers.cloneset.handlers",
     "statefulset": "controllers.statefulset.handlers",
@@ -149,16 +147,7 @@ class Manager:
 
     # ---- controllers ---------------------------------------------------------------------------
     def _controller_modules(self) -> list[str]:
-        wanted = self.s.controllers or tuple(CONTROLLER_MODULES)
-        found = []
-        for name in wanted:
-            module = CONTROLLER_MODULES[name]
-            try:
-                if importlib.util.find_spec(module) is not None:
-                    found.append(module)
-            except ModuleNotFoundError:  # its package does not exist yet
-                pass
-        return found
+        return [CONTROLLER_MODULES[name] for name in self.s.controllers or CONTROLLER_MODULES]
 
     async def _run_controllers(self) -> None:
         modules = self._controller_modules()

@@ -84,6 +84,8 @@ class Inputs:
     feature_gates_file: str
     admission_files: list[str]
     values_tree: dict = dataclass_field(default_factory=dict)   # resolved chart values
+    controllers: dict | None = None   # policies/controllers.yaml (resources, controllers), if there is one
+    controllers_file: str = ""
 
     def source(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -131,6 +133,7 @@ def load_inputs(schema_dir: Path, policies_dir: Path) -> Inputs:
     compatibility, variants, compat_file = policies.load_compatibility(policies_dir, display)
     webhooks, webhooks_file = policies.load_webhooks(policies_dir, display, kinds)
     admission_files = policies.load_admission(policies_dir, display, kinds, gate_names)
+    controllers, controllers_file = policies.load_controllers(policies_dir, display, kinds)
     chart_values, values_files = policies.load_chart_values(schema_dir / "chart-values", display, gate_names,
                                                              feature_gates, gate_file)
     values_tree = Resolver({}, set()).resolve(chart_values, "", set())
@@ -141,7 +144,8 @@ def load_inputs(schema_dir: Path, policies_dir: Path) -> Inputs:
                   variants=variants, webhooks=webhooks, feature_gates=feature_gates,
                   chart_values=chart_values, chart_values_files=values_files,
                   compatibility_file=compat_file, webhooks_file=webhooks_file, feature_gates_file=gate_file,
-                  admission_files=admission_files, values_tree=values_tree)
+                  admission_files=admission_files, values_tree=values_tree, controllers=controllers,
+                  controllers_file=controllers_file)
 
 
 # ---------------------------------------------------------------------------------------------- kinds

@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import chart, chart_helpers, chart_meta, crds, docs, runtime, values, webhooks
+from . import chart, chart_helpers, chart_meta, crds, docs, rbac, runtime, values, webhooks
 from .inputs import Inputs, load_inputs
 from .yamlio import is_generated
 
@@ -41,6 +41,7 @@ def generate_all(inputs: Inputs, out_dir: Path) -> dict[str, str]:
         docs.generate(inputs),
         chart_meta.generate(inputs, current_chart),
         runtime.generate(inputs),
+        rbac.generate(inputs),
     ):
         overlap = set(files) & set(produced)
         assert not overlap, f"two generators write {sorted(overlap)}"

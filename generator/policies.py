@@ -379,3 +379,43 @@ def load_chart_values(directory: Path, display, gates: set[str], feature_gates: 
     for key, (file, spec) in merged.items():
         root.properties[key] = parse_field(spec, file, f"values.{key}", gates)
     return root, files
+
+
+# policies/controllers.yaml: the resource table and what each controller watches and writes.
+VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
+RESOURCE_KEYS = {"apiVersion", "plural", "kind", "namespaced", "slowStart", "concurrent", "warnings", "goJSON"}
+
+
+def load_controllers(policies_dir: Path, display, kinds: list[Kind]) -> tuple[dict | None, str]:
+    """The file is optional (a test's policies may have none): None then, and no controller rules. A kind of
+    schema/ is read at its storage version, so the controllers see every field."""
+    path = policies_dir / "controllers.yaml"
+    file = display(path)
+    if not path.exists():
+        return None, file
+    raw = load_yaml(path, file)
+    require_keys(raw, file, "", ("resources", "controllers"), {"resources", "controllers"})
+    for key, res in raw["resources"].items():
+        where = f"resources.{key}"
+        require_keys(res, file, where, ("apiVersion", "plural", "kind", "namespaced"), RESOURCE_KEYS)
+        group = res["apiVersion"].rpartition("/")[0]
+        expected = f"{res['plural']}.{group}" if group else res["plural"]
+        if key != expected:
+            raise SchemaError(file, where, f"a resource's key is <plural>.<group> (kubectl's): {expected}")
+        own = next((k for k in kinds if (k.group, k.plural) == (group, res["plural"])), None)
+        if own is not None and res["apiVersion"] != f"{group}/{own.storage_version}":
+            raise SchemaError(file, f"{where}.apiVersion", f"{own.name} is stored as {group}/{own.storage_version}")
+        for verb in res.get("warnings") or {}:
+            if verb not in ("create", "patch", "delete"):
+                raise SchemaError(file, f"{where}.warnings.{verb}", "a warning is per verb: create, patch or delete")
+    for name, controller in raw["controllers"].items():
+        where = f"controllers.{name}"
+        require_keys(controller, file, where, ("workload", "watches", "writes"), {"workload", "watches", "writes"})
+        targets = [controller["workload"], *controller["watches"], *(t.split("/")[0] for t in controller["writes"])]
+        for target in targets:
+            if target not in raw["resources"]:
+                raise SchemaError(file, where, f"unknown resource {target!r}: not in `resources`")
+        for target, verbs in controller["writes"].items():
+            if not set(verbs) <= set(VERBS):
+                raise SchemaError(file, f"{where}.writes.{target}", f"verbs are among {', '.join(VERBS)}")
+    return raw, file

@@ -1,7 +1,9 @@
 """controllers/_generated/schema.json: what the controllers and webhooks need at run time, per kind and
 version: the field tree (types and constraints), the defaults in application order, fallbacks, and the
-admission rules of policies/admission; and, for `ack-kruise preflight` and the manager, the compatibility
-matrix and the names of the chart's cluster-wide objects. controllers/schema.py loads it."""
+admission rules of policies/admission; for `ack-kruise preflight` and the manager, the compatibility matrix
+and the names of the chart's cluster-wide objects; and the resource table of policies/controllers.yaml (what
+the controllers watch and write, and how the runtime writes each). controllers/schema.py and
+controllers/runtime/resources.py load it."""
 from __future__ import annotations
 
 from .inputs import Inputs, Kind
@@ -118,14 +120,19 @@ def chart_objects(inputs: Inputs) -> dict:
 
 def build(inputs: Inputs) -> dict:
     sources = [k.file for k in inputs.kinds] + inputs.definitions_files + inputs.admission_files + [
-        inputs.feature_gates_file, inputs.compatibility_file, inputs.webhooks_file]
-    return {
+        inputs.feature_gates_file, inputs.compatibility_file, inputs.webhooks_file] + (
+        [inputs.controllers_file] if inputs.controllers else [])
+    out = {
         "$comment": json_comment(sources),
         "featureGates": {name: {"default": gate["default"]} for name, gate in sorted(inputs.feature_gates.items())},
         "kinds": {kind.name: kind_entry(kind) for kind in inputs.kinds},
         "compatibility": compatibility(inputs),
         "chartObjects": chart_objects(inputs),
     }
+    if inputs.controllers:
+        out["resources"] = inputs.controllers["resources"]
+        out["controllers"] = inputs.controllers["controllers"]
+    return out
 
 
 def generate(inputs: Inputs) -> dict[str, str]:

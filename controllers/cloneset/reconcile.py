@@ -16,12 +16,10 @@ twice asks for the same actions (up to random names), and a converged CloneSet a
 """
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
-from controllers.common.actions import ActionFailure, DeletePVC, PatchCloneSet, Plan, UpdateStatus
+from controllers.common.actions import PODS, PVCS, REVISIONS, WORKLOAD, Context, Delete, Patch, Plan, update_status
 from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL, VCT_HASH_ANNOTATION
-from controllers.common.names import NameSource
 from controllers.common.objects import is_terminating, labels_of, name_of
 from controllers.common.pods import is_pod_active
 from controllers.common.times import as_utc
@@ -45,7 +43,7 @@ def _cleanup_pvcs(pods: list[JSON], pvcs: list[JSON]) -> tuple[list, list[JSON]]
     it. Returns (actions, the PVCs that remain usable)."""
     active_ids = {labels_of(p).get(CLONESET_INSTANCE_ID_LABEL) for p in pods}
     keep = [c for c in pvcs if labels_of(c).get(CLONESET_INSTANCE_ID_LABEL) in active_ids]
-    drop = [DeletePVC(name_of(c)) for c in pvcs if c not in keep]
+    drop = [Delete(PVCS, name_of(c)) for c in pvcs if c not in keep]
     return drop, keep
 
 
@@ -59,7 +57,7 @@ def _truncate_pods_to_delete(cs: CloneSetView, pods: list[JSON]) -> list:
     patch: JSON = {"spec": {"scaleStrategy": {"podsToDelete": kept or None}}}
     if cs.resource_version:
         patch["metadata"] = {"resourceVersion": cs.resource_version}
-    return [PatchCloneSet(patch)]
+    return [Patch(WORKLOAD, cs.name, patch)]
 
 
 def _recorded_on_revisions(cs: CloneSetView) -> dict[str, str] | None:
@@ -71,20 +69,19 @@ def _recorded_on_revisions(cs: CloneSetView) -> dict[str, str] | None:
 
 
 # The actions of the scale step whose refusal the FailedScale condition reports.
-SCALE_ACTIONS = ("CreatePod", "CreatePVC", "DeletePod", "DeletePVC")
+SCALE_ACTIONS = ("create pods", "create persistentvolumeclaims", "delete pods", "delete persistentvolumeclaims")
 
 
-def reconcile(cloneset: dict, pods: list[dict], pvcs: list[dict], revisions: list[dict], now: datetime,
-              names: NameSource, last_failure: ActionFailure | None = None,
-              gates: Mapping[str, bool] | None = None) -> Plan:
+def reconcile(cloneset: dict, observed: dict[str, list[dict]], context: Context) -> Plan:
     """Everything the CloneSet needs now, in execution order.
 
-    `pods`, `pvcs` and `revisions` are the objects this CloneSet controls (pods being deleted included).
-    `last_failure`: how the previous plan failed, if it did (the runtime's memory of the API server's refusal).
-    `gates`: the manager's feature gates (None: all at their defaults).
+    `observed`: the pods, PVCs and revisions this CloneSet controls (pods being deleted included).
+    `context.last_failure`: how the previous plan failed, if it did (the runtime's memory of the API server's
+    refusal); `context.gates`: the manager's feature gates (None: all at their defaults).
     """
-    now = as_utc(now)
-    cs = CloneSetView(cloneset, gates)
+    pods, pvcs, revisions = (observed.get(r, []) for r in (PODS, PVCS, REVISIONS))
+    now, names, last_failure = as_utc(context.now), context.names, context.last_failure
+    cs = CloneSetView(cloneset, context.gates)
     if not is_valid_selector(cs.selector):
         return Plan([], None)  # a non-transient error: upstream logs it and does not retry
 
@@ -127,7 +124,7 @@ def reconcile(cloneset: dict, pods: list[dict], pvcs: list[dict], revisions: lis
     status = with_conditions(status, cs.status, r.failures, now)
     if status_changed(cs.status, status):
         # Normally last; while the scale step keeps failing, before it, or the failure would stop the plan first.
-        r.actions.insert(scale_at if FAILED_SCALE in r.failures else len(r.actions), UpdateStatus(status))
+        r.actions.insert(scale_at if FAILED_SCALE in r.failures else len(r.actions), update_status(status))
     r.wait(min_ready_requeue(cs, active, now))
 
     # 5. and 6.

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from controllers.common import lifecycle
-from controllers.common.actions import CreatePod, CreatePVC, DeletePVC, Event
+from controllers.common.actions import PVCS, Delete, Event, create_pod, create_pvc
 from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL
 from controllers.common.names import NameSource, unique_suffix
 from controllers.common.ordering import sort_for_deletion
@@ -78,7 +78,7 @@ def _delete_pods(cs: CloneSetView, pods: list[JSON], pvcs: list[JSON], reason: s
                                                            message=f"succeed to delete pod {name_of(pod)}")
         actions += deleted
         if deleting and _instance_id(pod):
-            actions += [DeletePVC(name_of(c)) for c in pvcs_by_id.get(_instance_id(pod), [])]
+            actions += [Delete(PVCS, name_of(c)) for c in pvcs_by_id.get(_instance_id(pod), [])]
     return actions
 
 
@@ -163,8 +163,8 @@ def plan_scale(cs: CloneSetView, r: Round, *, current_revision: str, update_revi
             at_current = n < current_n
             pod = new_pod(cs, current_template if at_current else update_template,
                           current_revision if at_current else update_revision, iid, now)
-            r.emit(*(CreatePVC(pvc) for _, pvc in pvcs_for(cs, iid) if name_of(pvc) not in existing_pvcs))
-            r.emit(CreatePod(pod), Event("Normal", "SuccessfulCreate", f"succeed to create pod {name_of(pod)}"))
+            r.emit(*(create_pvc(pvc) for _, pvc in pvcs_for(cs, iid) if name_of(pvc) not in existing_pvcs))
+            r.emit(create_pod(pod), Event("Normal", "SuccessfulCreate", f"succeed to create pod {name_of(pod)}"))
         r.wait(WAIT_FOR_NAME_SECONDS if deferred else None)
         return bool(ids)
 

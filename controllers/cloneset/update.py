@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from controllers.common import inplace, lifecycle
-from controllers.common.actions import Event, PatchPod
+from controllers.common.actions import Event, patch_pod
 from controllers.common.keys import (CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL,
                                      SPECIFIED_DELETE_LABEL)
 from controllers.common.ordering import priority_sort, scatter_sort, sort_active_indexes
@@ -107,7 +107,7 @@ def fix_pod_template_hash(pod: JSON) -> list:
     patch: JSON = {"metadata": {"labels": {POD_TEMPLATE_HASH_LABEL: short}}}
     if uid_of(pod):
         patch["metadata"]["uid"] = uid_of(pod)
-    return [PatchPod(name_of(pod), patch, "strategic")]
+    return [patch_pod(name_of(pod), patch, "strategic")]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ def update_pod(cs: CloneSetView, pod: JSON, target: JSON, revisions: list[JSON],
     patch: JSON = {"metadata": {"labels": {SPECIFIED_DELETE_LABEL: "true"}}}
     if uid_of(pod):
         patch["metadata"]["uid"] = uid_of(pod)
-    return inplace.PodUpdate([PatchPod(name_of(pod), patch, "strategic"),
+    return inplace.PodUpdate([patch_pod(name_of(pod), patch, "strategic"),
                               Event("Normal", "SuccessfulUpdatePodReCreate",
                                     f"successfully patch pod {name_of(pod)} specified-delete for update(revision "
                                     f"{target_name})")])

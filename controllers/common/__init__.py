@@ -3,7 +3,8 @@ Advanced DaemonSet and SidecarSet). One mechanism, one place: a kind adds only w
 
 Every module here is pure: plain dicts in, plain dicts or `actions` out. No API calls, no kopf, no asyncio.
 
-    actions           what a reconcile asks the runtime to do (CreatePod, PatchPod, UpdateStatus, ...) and `Plan`
+    actions           what a reconcile is given (`Context`) and asks the runtime to do (`Create`, `Patch`,
+                      `Delete`, `Event`: a `Plan`)
     round             `Round`: what a reconcile round has decided so far, appended to by the kind's steps
     keys              well-known label, annotation, condition and env names (openkruise.md §2.6)
     names             random instance ids and Kubernetes' safe encoding

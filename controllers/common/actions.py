@@ -1,141 +1,87 @@
-"""What a reconcile asks the runtime to do.
+"""What a reconcile is given (`Context`) and what it asks the runtime to do (a `Plan`).
 
-A reconcile is a pure function from observed state to a `Plan`: an ordered list of actions plus an optional
-requeue delay. The runtime executes the actions in list order (creates in slow-start batches), stops at the
-first failure and reconciles again later; reconciles are level-based, so nothing is lost by stopping.
+A reconcile is a pure function `reconcile(workload, observed, context) → Plan`: `observed` maps a resource key
+of the resource table (`policies/controllers.yaml`: `pods`, `persistentvolumeclaims`,
+`controllerrevisions.apps`, `nodes`, ...) to the objects the kind's watches found; a Plan is an ordered list of
+actions plus an optional requeue delay. The runtime executes the actions in list order (creates of resources
+marked `slowStart` in slow-start batches), stops at the first failure and reconciles again later; reconciles are
+level-based, so nothing is lost by stopping.
 
-Conventions:
-- Pod patches (`PatchPod`, `PatchPodStatus`) are whole-object patch bodies, e.g. ``{"metadata": {...}}`` or
-  ``{"status": {"conditions": [...]}}``. A `PatchPod` body carries ``metadata.uid`` when the observed pod had
-  one, like the Kubernetes controllers' ownerReference patches do, so a patch computed for a pod never lands on
-  a newer pod that reuses its name (CloneSet reuses names when it reuses PVCs).
-- Events are actions too: since the runtime stops at the first failure, an `Event` is only emitted when every
-  action before it succeeded. A success event (SuccessfulCreate, SuccessfulDelete, ...) comes right after the
-  action it reports; failures are the runtime's to report (FailedCreate, FailedDelete, ...). When the runtime
-  runs creates in slow-start batches, a `CreatePod` forms one unit with the `CreatePVC`s right before it and the
-  `Event` right after it.
+Three verbs, on any resource of the table, plus `Event`:
+- `Create(resource, body)`; `Patch(resource, name, body, patch_type, subresource)`; `Delete(resource, name, uid)`.
+  `WORKLOAD` as the resource means the workload being reconciled (its spec, or its status with
+  `subresource="status"`: the whole status, every field the controller owns present).
+- The special cases are fields, not classes: `ignore` (API statuses that mean "nothing to do": a PVC already
+  there, a pod already gone), `if_exists="adopt"` (a revision name taken: the collision path), `recheck_owner`
+  (read the workload afresh before the first adoption). The helpers below build the usual ones.
+- Patch bodies of pods carry ``metadata.uid`` when the observed pod had one, as the Kubernetes controllers'
+  ownerReference patches do, so a patch computed for a pod never lands on a newer pod that reuses its name; a
+  body with ``metadata.resourceVersion`` fails on a concurrent edit instead of overwriting it.
+- Events are actions too: an `Event` is emitted only when every action before it succeeded. A success event
+  comes right after the action it reports; failures are the runtime's to report (FailedCreate, ...). Slow-start
+  creates form one unit with the creates of non-slow-start resources right before them and the `Event` after.
 - `requeue_after` is in seconds; None means "no timed requeue needed" (watch events still wake the reconcile).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Mapping
 
 PATCH_TYPES = ("merge", "strategic", "json")
+WORKLOAD = "workload"  # the resource key of the workload being reconciled, whatever its kind
+PODS, PVCS, REVISIONS = "pods", "persistentvolumeclaims", "controllerrevisions.apps"
+NOT_FOUND, CONFLICT, INVALID = 404, 409, 422
 
 
 @dataclass(frozen=True)
-class CreatePod:
-    pod: dict
+class Create:
+    resource: str
+    body: dict
+    ignore: tuple[int, ...] = ()
+    if_exists: str = "fail"  # "adopt": a revision of that name exists (ours, an orphan to adopt, or a collision)
+
+    @property
+    def name(self) -> str:
+        return self.body["metadata"]["name"]
+
+    @property
+    def what(self) -> str:
+        return f"create {self.resource}"
 
 
 @dataclass(frozen=True)
-class CreatePVC:
-    pvc: dict
-
-
-@dataclass(frozen=True)
-class DeletePod:
-    """Delete with a UID precondition, so a newer pod with the same name is never deleted by mistake."""
-
+class Patch:
+    resource: str
     name: str
-    uid: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class DeletePVC:
-    name: str
-
-
-@dataclass(frozen=True)
-class PatchPVC:
-    """A JSON merge patch on a PersistentVolumeClaim (Advanced StatefulSet: its ownerReferences, per
-    persistentVolumeClaimRetentionPolicy). The body carries ``metadata.uid`` and ``metadata.resourceVersion`` of
-    the observed PVC, so a list it replaces is never one it did not see."""
-
-    name: str
-    patch: dict
-
-
-@dataclass(frozen=True)
-class PatchPod:
-    name: str
-    patch: dict
-    patch_type: str = "strategic"
+    body: dict
+    patch_type: str = "merge"
+    subresource: str | None = None
+    ignore: tuple[int, ...] = ()
+    recheck_owner: bool = False  # an adoption: RecheckDeletionTimestamp before the plan's first one
 
     def __post_init__(self) -> None:
         if self.patch_type not in PATCH_TYPES:
             raise ValueError(f"patch_type must be one of {PATCH_TYPES}, not {self.patch_type!r}")
 
+    @property
+    def what(self) -> str:
+        return f"patch {self.resource}" + (f"/{self.subresource}" if self.subresource else "")
+
 
 @dataclass(frozen=True)
-class AdoptPod:
-    """ControllerRefManager.AdoptPod: a strategic merge patch adding the workload's controller ownerReference to an
-    orphan pod, carrying the pod's ``metadata.uid`` (a newer pod of that name is never adopted by mistake). Before
-    the first adoption of a plan the executor reads the workload afresh and adopts nothing if it is being
-    deleted or is not the one the plan was made for (RecheckDeletionTimestamp)."""
+class Delete:
+    """With `uid`, a precondition: a newer object with the same name is never deleted by mistake."""
 
+    resource: str
     name: str
-    patch: dict
+    uid: str | None = None
+    reason: str = ""
+    ignore: tuple[int, ...] = (NOT_FOUND,)
 
-
-@dataclass(frozen=True)
-class ReleasePod:
-    """ControllerRefManager.ReleasePod: a strategic merge patch deleting the workload's ownerReference (by uid) from
-    a pod it controls that no longer matches; a pod that is gone or was replaced meanwhile is not an error."""
-
-    name: str
-    patch: dict
-
-
-@dataclass(frozen=True)
-class PatchPodStatus:
-    """A strategic merge patch on the pod's /status subresource (pod conditions merge by `type`)."""
-
-    name: str
-    patch: dict
-
-
-@dataclass(frozen=True)
-class CreateRevision:
-    """`revision` is a complete apps/v1 ControllerRevision."""
-
-    revision: dict
-
-
-@dataclass(frozen=True)
-class PatchRevision:
-    """A merge patch on a ControllerRevision (used to bump `.revision` on rollback)."""
-
-    name: str
-    patch: dict
-
-
-@dataclass(frozen=True)
-class DeleteRevision:
-    name: str
-
-
-@dataclass(frozen=True)
-class PatchCloneSet:
-    """A JSON merge patch on the CloneSet itself (not its status), e.g. truncating scaleStrategy.podsToDelete.
-
-    It carries ``metadata.resourceVersion`` when known, so a concurrent edit of the same list makes the patch
-    fail with a conflict instead of being overwritten.
-    """
-
-    patch: dict
-
-
-@dataclass(frozen=True)
-class UpdateStatus:
-    """The whole workload `.status`, written through the status subresource.
-
-    Every field the controller owns is present (lists possibly empty), so writing it as a merge patch or as a
-    replacement gives the same result."""
-
-    status: dict
+    @property
+    def what(self) -> str:
+        return f"delete {self.resource}"
 
 
 @dataclass(frozen=True)
@@ -143,11 +89,12 @@ class Event:
     type: str  # "Normal" or "Warning"
     reason: str
     message: str
+    what = "event"
 
 
 @dataclass(frozen=True)
 class ActionFailure:
-    """How the previous plan of a workload failed: the action's type name (e.g. "CreatePod") and the API
+    """How the previous plan of a workload failed: which action (`what`, e.g. "create pods") and the API
     server's message. Upstream writes a failure into the status in the round that met it (a StatefulSet's
     FailedCreatePod condition); a pure reconcile learns of it in the next round."""
 
@@ -156,13 +103,67 @@ class ActionFailure:
 
 
 @dataclass(frozen=True)
+class Context:
+    """What a reconcile knows besides the objects: the clock, the manager's feature gates (resolved once from
+    --feature-gates; None: the defaults) and settings, where random names come from, and how the previous plan
+    of this workload failed."""
+
+    now: datetime
+    gates: Mapping[str, bool] | None = None
+    settings: Any = None
+    names: Any = None  # a common.names.NameSource
+    last_failure: ActionFailure | None = None
+
+
+@dataclass(frozen=True)
 class Plan:
     actions: list = field(default_factory=list)
     requeue_after: float | None = None
 
-    def of_type(self, kind: type) -> list[Any]:
-        """The actions of one type, in order (handy in tests and logs)."""
-        return [a for a in self.actions if isinstance(a, kind)]
+    def of_type(self, kind: type, resource: str | None = None, subresource: str | None = None) -> list[Any]:
+        """The actions of one verb (on `resource` and `subresource`, for the verbs), in order."""
+        return [a for a in self.actions if isinstance(a, kind) and (resource is None or (
+            a.resource == resource and getattr(a, "subresource", None) == subresource))]
+
+
+def create_pod(pod: dict) -> Create:
+    return Create(PODS, pod)
+
+
+def create_pvc(pvc: dict) -> Create:
+    return Create(PVCS, pvc, ignore=(CONFLICT,))  # already there (a retried round): fine
+
+
+def create_revision(revision: dict) -> Create:
+    """`revision` is a complete apps/v1 ControllerRevision."""
+    return Create(REVISIONS, revision, if_exists="adopt")
+
+
+def patch_pod(name: str, body: dict, patch_type: str = "strategic") -> Patch:
+    return Patch(PODS, name, body, patch_type)
+
+
+def patch_pod_status(name: str, body: dict) -> Patch:
+    """A strategic merge patch on the pod's /status subresource (pod conditions merge by `type`)."""
+    return Patch(PODS, name, body, "strategic", "status")
+
+
+def adopt_pod(name: str, body: dict) -> Patch:
+    """ControllerRefManager.AdoptPod: `body` adds the controller reference, with the pod's uid."""
+    return Patch(PODS, name, body, "strategic", ignore=(NOT_FOUND,), recheck_owner=True)
+
+
+def release_pod(name: str, body: dict) -> Patch:
+    """ControllerRefManager.ReleasePod: a pod gone, or replaced (422 on the uid), is not an error."""
+    return Patch(PODS, name, body, "strategic", ignore=(NOT_FOUND, INVALID))
+
+
+def delete_pod(name: str, uid: str, reason: str) -> Delete:
+    return Delete(PODS, name, uid, reason, ignore=(NOT_FOUND, CONFLICT))
+
+
+def update_status(status: dict) -> Patch:
+    return Patch(WORKLOAD, "", {"status": status}, subresource="status")
 
 
 def earliest(*delays: float | None) -> float | None:

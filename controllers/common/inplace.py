@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Collection
 
 from . import lifecycle
-from .actions import Event, PatchPod, PatchPodStatus
+from .actions import Event, Patch, patch_pod, patch_pod_status
 from .jsondiff import diff
 from .keys import (CONTAINER_PRIORITY_ENV, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY,
                    INPLACE_UPDATE_READY, INPLACE_UPDATE_STATE_ANNOTATION, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY)
@@ -277,7 +277,7 @@ class PodUpdate:
     error: str | None = None
 
 
-def set_ready_condition(pod: JSON, status: str, now: datetime, reason: str = "") -> PatchPodStatus | None:
+def set_ready_condition(pod: JSON, status: str, now: datetime, reason: str = "") -> Patch | None:
     """updateCondition for InPlaceUpdateReady; turning it False also turns Ready False at once."""
     if not has_readiness_gate(pod, INPLACE_UPDATE_READY):
         return None
@@ -288,7 +288,7 @@ def set_ready_condition(pod: JSON, status: str, now: datetime, reason: str = "")
         ready = ready_condition_after(pod, {INPLACE_UPDATE_READY: "False"}, now)
         if ready:
             conditions.append(ready)
-    return PatchPodStatus(name_of(pod), {"status": {"conditions": conditions}})
+    return patch_pod_status(name_of(pod), {"status": {"conditions": conditions}})
 
 
 def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: dict[str, str] | None = None,
@@ -321,7 +321,7 @@ def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: di
     annotations[INPLACE_UPDATE_STATE_ANNOTATION] = dump_state(state)
     parts.append({"metadata": {"labels": labels, "annotations": annotations}})
     parts.append(_drop_annotations(pod, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY))
-    actions.append(PatchPod(name_of(pod), _pod_patch(pod, *parts), "strategic"))
+    actions.append(patch_pod(name_of(pod), _pod_patch(pod, *parts), "strategic"))
     return PodUpdate(actions, float(spec.grace_seconds) if spec.grace_seconds > 0 else None, started=True)
 
 
@@ -493,7 +493,7 @@ def _finish_grace_period(pod: JSON, text: str, now: datetime) -> RefreshResult:
     drop = _drop_annotations(pod, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY)
     if not equal_to_revision_hash(pod, spec.revision):
         # The pod moved to another revision meanwhile: forget this spec and go through the update again.
-        return RefreshResult([PatchPod(name_of(pod), _pod_patch(pod, drop), "strategic")])
+        return RefreshResult([patch_pod(name_of(pod), _pod_patch(pod, drop), "strategic")])
     state = read_state(pod)
     if state is None:
         return RefreshResult(error=f"pod {name_of(pod)} has {INPLACE_UPDATE_GRACE_ANNOTATION} but "
@@ -519,7 +519,7 @@ def _finish_grace_period(pod: JSON, text: str, now: datetime) -> RefreshResult:
             ready = ready_condition_after(pod, {INPLACE_UPDATE_READY: "False"}, now)
             if ready and drain.get("status") != "False":
                 conditions.append(ready)  # the drain was undone meanwhile: drain again
-            restamp = PatchPodStatus(name_of(pod), {"status": {"conditions": conditions}})
+            restamp = patch_pod_status(name_of(pod), {"status": {"conditions": conditions}})
             left = seconds_until(stamp + timedelta(seconds=spec.grace_seconds), now)
             return RefreshResult([restamp], requeue_after=float(math.ceil(left)))
         if drained_at is not None:
@@ -530,7 +530,7 @@ def _finish_grace_period(pod: JSON, text: str, now: datetime) -> RefreshResult:
             return RefreshResult(requeue_after=float(math.ceil(left)))
     applied, state = _apply_spec(pod, spec, state, now)
     annotations = {"metadata": {"annotations": {INPLACE_UPDATE_STATE_ANNOTATION: dump_state(state)}}}
-    return RefreshResult([PatchPod(name_of(pod), _pod_patch(pod, applied, annotations, drop), "strategic")])
+    return RefreshResult([patch_pod(name_of(pod), _pod_patch(pod, applied, annotations, drop), "strategic")])
 
 
 def _next_batch(pod: JSON, state: JSON, now: datetime) -> RefreshResult | None:
@@ -543,7 +543,7 @@ def _next_batch(pod: JSON, state: JSON, now: datetime) -> RefreshResult | None:
     spec = UpdateSpec(revision=state.get("revision", ""), container_images=dict(state["nextContainerImages"]))
     applied, state = _apply_spec(pod, spec, state, now)
     annotations = {"metadata": {"annotations": {INPLACE_UPDATE_STATE_ANNOTATION: dump_state(state)}}}
-    return RefreshResult([PatchPod(name_of(pod), _pod_patch(pod, applied, annotations), "strategic")])
+    return RefreshResult([patch_pod(name_of(pod), _pod_patch(pod, applied, annotations), "strategic")])
 
 
 def _progress(pod: JSON, now: datetime) -> RefreshResult | None:

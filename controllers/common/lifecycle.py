@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .actions import DeletePod, Event, PatchPod
+from .actions import Event, delete_pod, patch_pod
 from .keys import LIFECYCLE_STATE_LABEL, LIFECYCLE_TIMESTAMP_ANNOTATION
 from .podreadiness import PRE_DELETE_HOOK_KEY, PRE_UPDATE_HOOK_KEY, add_not_ready_key, remove_not_ready_key
 from .objects import finalizers_of, labels_of, name_of, uid_of
@@ -110,7 +110,7 @@ def update_pod_lifecycle(pod: JSON, state: str, mark_pod_not_ready: bool, now: d
     actions = not_ready_policy(pod, state, now) if mark_pod_not_ready else []
     if state_of(pod) != state:
         labels, annotations = state_labels(state, now)
-        actions.append(PatchPod(name_of(pod), _metadata_patch(pod, labels, annotations), "strategic"))
+        actions.append(patch_pod(name_of(pod), _metadata_patch(pod, labels, annotations), "strategic"))
     return actions
 
 
@@ -124,7 +124,7 @@ def update_pod_lifecycle_with_handler(pod: JSON, state: str, hook: JSON | None, 
         labels, annotations = state_labels(state, now)
         labels.update(hook.get("labelsHandler") or {})
         finalizers = [f for f in hook.get("finalizersHandler") or [] if f not in finalizers_of(pod)]
-        actions.append(PatchPod(name_of(pod), _metadata_patch(pod, labels, annotations, finalizers), "strategic"))
+        actions.append(patch_pod(name_of(pod), _metadata_patch(pod, labels, annotations, finalizers), "strategic"))
     return actions
 
 
@@ -190,4 +190,4 @@ def delete_through_hooks(lifecycle: JSON | None, pod: JSON, now: datetime, *, re
     held = hold_for_pre_delete(lifecycle, pod, now)
     if held is not None:
         return held, False
-    return [DeletePod(name_of(pod), uid_of(pod), reason), Event("Normal", "SuccessfulDelete", message)], True
+    return [delete_pod(name_of(pod), uid_of(pod), reason), Event("Normal", "SuccessfulDelete", message)], True

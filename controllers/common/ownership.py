@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .actions import AdoptPod, ReleasePod
+from .actions import adopt_pod, release_pod
 from .objects import is_terminating, labels_of, meta, name_of, uid_of
 from .selectors import is_valid_selector, selector_matches
 
@@ -59,7 +59,7 @@ def is_controlled_by(obj: JSON, owner: JSON) -> bool:
 @dataclass(frozen=True)
 class Claim:
     pods: list[JSON]  # the pods the workload controls from now on (adopted orphans with the reference added)
-    actions: list  # AdoptPod / ReleasePod, one per pod that changes hands
+    actions: list  # adoptions and releases, one per pod that changes hands
 
 
 def _adopt_patch(owner: JSON, api_version: str, kind: str, pod: JSON) -> JSON:
@@ -99,7 +99,7 @@ def claim_pods(owner: JSON, api_version: str, kind: str, controlled: list[JSON],
         if matches(pod):
             pods.append(pod)
         elif not deleting:
-            actions.append(ReleasePod(name_of(pod), _release_patch(owner, pod)))
+            actions.append(release_pod(name_of(pod), _release_patch(owner, pod)))
     if deleting:
         return Claim(pods, actions)
     for pod in orphans:
@@ -108,7 +108,7 @@ def claim_pods(owner: JSON, api_version: str, kind: str, controlled: list[JSON],
         if namespace and meta(pod).get("namespace", namespace) != namespace:
             continue
         patch = _adopt_patch(owner, api_version, kind, pod)
-        actions.append(AdoptPod(name_of(pod), patch))
+        actions.append(adopt_pod(name_of(pod), patch))
         refs = [r for r in meta(pod).get("ownerReferences") or [] if isinstance(r, dict)]
         pods.append({**pod, "metadata": {**meta(pod), "ownerReferences": refs + patch["metadata"]["ownerReferences"]}})
     return Claim(pods, actions)

@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from .actions import PatchPodStatus
+from .actions import Patch, patch_pod_status
 from .keys import KRUISE_POD_READY
 from .objects import name_of
 from .pods import condition_patch, get_condition, has_readiness_gate, ready_condition_after
@@ -47,7 +47,7 @@ def has_not_ready_key(pod: JSON, key: str, user_agent: str = USER_AGENT_LIFECYCL
 
 
 def add_not_ready_key(pod: JSON, key: str, now: datetime,
-                      user_agent: str = USER_AGENT_LIFECYCLE) -> PatchPodStatus | None:
+                      user_agent: str = USER_AGENT_LIFECYCLE) -> Patch | None:
     """AddNotReadyKey: KruisePodReady becomes False (and Ready with it, to drain traffic at once)."""
     if has_not_ready_key(pod, key, user_agent) or not has_readiness_gate(pod, KRUISE_POD_READY):
         return None
@@ -59,11 +59,11 @@ def add_not_ready_key(pod: JSON, key: str, now: datetime,
     ready = ready_condition_after(pod, {KRUISE_POD_READY: "False"}, now)
     if ready:
         conditions.append(ready)
-    return PatchPodStatus(name_of(pod), {"status": {"conditions": conditions}})
+    return patch_pod_status(name_of(pod), {"status": {"conditions": conditions}})
 
 
 def remove_not_ready_key(pod: JSON, key: str, now: datetime,
-                         user_agent: str = USER_AGENT_LIFECYCLE) -> PatchPodStatus | None:
+                         user_agent: str = USER_AGENT_LIFECYCLE) -> Patch | None:
     """RemoveNotReadyKey: KruisePodReady turns True again once no message remains."""
     if not has_readiness_gate(pod, KRUISE_POD_READY):
         return None
@@ -77,14 +77,14 @@ def remove_not_ready_key(pod: JSON, key: str, now: datetime,
     status = "True" if not remaining else (condition.get("status") or "False")
     patch = condition_patch(KRUISE_POD_READY, status, now, reason=condition.get("reason") or "",
                             message=_dump(remaining))
-    return PatchPodStatus(name_of(pod), {"status": {"conditions": [patch]}})
+    return patch_pod_status(name_of(pod), {"status": {"conditions": [patch]}})
 
 
-def ready_if_missing(pod: JSON, now: datetime) -> PatchPodStatus | None:
+def ready_if_missing(pod: JSON, now: datetime) -> Patch | None:
     """What the podreadiness controller does for a new pod: KruisePodReady=True when the gate has no condition.
 
     Not called by the workload reconciles (§2.5 gives this job to its own controller); exported for that one.
     """
     if not has_readiness_gate(pod, KRUISE_POD_READY) or get_condition(pod, KRUISE_POD_READY) is not None:
         return None
-    return PatchPodStatus(name_of(pod), {"status": {"conditions": [condition_patch(KRUISE_POD_READY, "True", now)]}})
+    return patch_pod_status(name_of(pod), {"status": {"conditions": [condition_patch(KRUISE_POD_READY, "True", now)]}})

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .actions import CreateRevision, DeleteRevision, PatchRevision
+from .actions import REVISIONS, Delete, Patch, create_revision
 from .keys import CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL, REVISION_HASH_LABEL, VCT_HASH_ANNOTATION
 from .names import safe_encode
 from .ownership import controller_ref, is_controlled_by
@@ -177,7 +177,7 @@ class Revisions:
     current: JSON  # the revision in status.currentRevision (or `update` when unknown)
     collision_count: int
     owned: list[JSON]  # the workload's revisions after this round, sorted by .revision
-    actions: list = field(default_factory=list)  # CreateRevision / PatchRevision to run before anything else
+    actions: list = field(default_factory=list)  # revision creates and patches to run before anything else
 
 
 def resolve_revisions(*, parent: JSON, api_version: str, kind: str, data: JSON,
@@ -209,7 +209,7 @@ def resolve_revisions(*, parent: JSON, api_version: str, kind: str, data: JSON,
         if stale:
             update.setdefault("metadata", {}).setdefault("annotations", {}).update(stale)
             patch["metadata"] = {"annotations": stale}
-        actions.append(PatchRevision(name_of(target), patch))
+        actions.append(Patch(REVISIONS, name_of(target), patch))
         owned = sort_revisions([update if r is target else r for r in owned])
     else:
         by_name = {name_of(r): r for r in revisions}
@@ -226,18 +226,18 @@ def resolve_revisions(*, parent: JSON, api_version: str, kind: str, data: JSON,
         if update is None:
             update = new_revision(parent, api_version, kind, data, template_labels, number, collision_count,
                                   {**(annotations or {}), **(recorded or {})})
-            actions.append(CreateRevision(update))
+            actions.append(create_revision(update))
             owned = owned + [update]
     current = next((r for r in owned if current_revision_name and name_of(r) == current_revision_name), update)
     return Revisions(update=update, current=current, collision_count=collision_count, owned=owned, actions=actions)
 
 
-def truncate_history(owned_sorted: list[JSON], live: set[str], limit: int) -> list[DeleteRevision]:
+def truncate_history(owned_sorted: list[JSON], live: set[str], limit: int) -> list[Delete]:
     """truncateHistory: delete the oldest revisions that are neither current, update, nor used by a pod, until
     at most `limit` of them remain (the workload's revisionHistoryLimit, as its view reads it)."""
     history = [r for r in owned_sorted if name_of(r) not in live]
     excess = len(history) - limit
-    return [DeleteRevision(name_of(r)) for r in history[:excess]] if excess > 0 else []
+    return [Delete(REVISIONS, name_of(r)) for r in history[:excess]] if excess > 0 else []
 
 
 def live_revision_names(owned: list[JSON], pods: list[JSON], current: str, update: str) -> set[str]:

@@ -1,7 +1,7 @@
 """Workload status helpers shared by the controllers: failure conditions, "did the status change", and when
 to look again for availableReplicas.
 
-A workload's status is written whole through the status subresource (`actions.UpdateStatus`), and only when
+A workload's status is written whole through the status subresource (`actions.update_status`), and only when
 it differs from the observed one, so that a converged workload asks for nothing.
 """
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Runs the controllers on kopf: logs kopf in with the manager's own credentials, lets each controller
-module register its handlers, and runs kopf standalone (the manager's Lease decides who acts)."""
+"""Runs the controllers on kopf: logs kopf in with the manager's own credentials, wires each controller
+module's `KIND` (a `workload.WorkloadKind`) into kopf, and runs kopf standalone (the manager's Lease decides
+who acts)."""
 from __future__ import annotations
 
 import asyncio
@@ -11,6 +12,8 @@ import kopf
 from kube import KubeClient
 from controllers.settings import ManagerSettings
 
+from .workload import WorkloadController
+
 log = logging.getLogger(__name__)
 
 
@@ -20,7 +23,6 @@ def kopf_settings(settings: ManagerSettings) -> kopf.OperatorSettings:
     s.watching.server_timeout = 300  # re-open watches every 5 min even on 1.13/1.14 (no bookmarks there)
     s.watching.client_timeout = 330
     s.networking.request_timeout = 60
-    s.queueing.batch_window = 0.01  # enqueueing a uid is cheap: do not hold events back
     return s
 
 
@@ -36,7 +38,7 @@ async def run_kopf(client: KubeClient, settings: ManagerSettings, modules: list[
             default_namespace=config.namespace)
 
     for name in modules:
-        importlib.import_module(name).register(registry, client, settings)
+        WorkloadController(importlib.import_module(name).KIND, client, settings).register(registry)
     if settings.log_level != "debug":
         logging.getLogger("kopf").setLevel(logging.WARNING)
     log.info("starting controllers: %s", ", ".join(m.split(".")[-2] for m in modules))

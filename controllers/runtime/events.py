@@ -51,9 +51,10 @@ class EventRecorder:
         while True:
             ref, type_, reason, message = await self.queue.get()
             now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            namespace = ref.namespace or "default"  # where Kubernetes puts the events of cluster-scoped objects
             event = {
                 "apiVersion": "v1", "kind": "Event",
-                "metadata": {"name": f"{ref.name}.{uuid.uuid4().hex[:16]}", "namespace": ref.namespace},
+                "metadata": {"name": f"{ref.name}.{uuid.uuid4().hex[:16]}", "namespace": namespace},
                 "involvedObject": {"apiVersion": ref.api_version, "kind": ref.kind, "name": ref.name,
                                    "namespace": ref.namespace, "uid": ref.uid},
                 "reason": reason, "message": message[:1024], "type": type_, "count": 1,
@@ -62,6 +63,6 @@ class EventRecorder:
                 "reportingComponent": self.component,
             }
             try:
-                await self.client.create(resource_path("v1", "events", ref.namespace), event)
+                await self.client.create(resource_path("v1", "events", namespace), event)
             except (ApiError, OSError) as e:
                 log.debug("event %s/%s not posted: %s", ref.name, reason, e)

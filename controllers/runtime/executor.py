@@ -1,18 +1,20 @@
 """Carries out a reconcile's `Plan` against the API server, concurrently where it is safe.
 
-- Pod creations go in slow-start batches (1, 2, 4, ...), each batch concurrently: a broken template fails
-  one pod, not five hundred (`pkg/controller/cloneset/sync/cloneset_scale.go createPods`).
-- Other pod-level actions are grouped per pod, and different pods' groups run concurrently: an in-place
-  rollout of 200 pods is 200 concurrent patch chains, not 200 round trips in a row.
-- Workload-level actions (revisions, status, the workload itself) run alone, in order.
-- The first failure stops the plan; the next reconcile (level-based) takes it from there.
+Each verb is carried out once for every resource; how a resource is written is data of the resource table
+(`resources.py`) and of the action (`common/actions.py`):
+- creations of `slowStart` resources (pods) go in slow-start batches (1, 2, 4, ...), each batch concurrently: a
+  broken template fails one pod, not five hundred (`pkg/controller/cloneset/sync/cloneset_scale.go createPods`);
+- other actions on `concurrent` resources (pods, PVCs) are grouped per object, and different objects' groups
+  run concurrently: an in-place rollout of 200 pods is 200 concurrent patch chains, not 200 round trips;
+- everything else (revisions, the workload and its status, other kinds) runs alone, in order;
+- the first failure stops the plan; the next reconcile (level-based) takes it from there.
 Every write is recorded in the expectations before it is sent, so the next reconcile waits for the index.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from controllers.common import actions as A
@@ -21,12 +23,12 @@ from kube import ApiError, KubeClient, MERGE_PATCH, STRATEGIC_MERGE_PATCH, JSON_
 
 from .events import EventRecorder
 from .expectations import Expectations
+from .resources import Resource, resources
 
 log = logging.getLogger(__name__)
 
 PATCH_CONTENT_TYPES = {"merge": MERGE_PATCH, "strategic": STRATEGIC_MERGE_PATCH, "json": JSON_PATCH}
-POD_LEVEL = (A.CreatePod, A.CreatePVC, A.DeletePod, A.DeletePVC, A.PatchPod, A.PatchPodStatus, A.PatchPVC,
-             A.AdoptPod, A.ReleasePod)
+NOTHING = Resource("", "", "", "", False)  # what an Event, or the workload, is written as: alone, in order
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class WorkloadRef:
     @property
     def path(self) -> str:
         return resource_path(self.api_version, self.plural, self.namespace, self.name)
+
+    @property
+    def resource(self) -> Resource:
+        return Resource(A.WORKLOAD, self.api_version, self.plural, self.kind, bool(self.namespace))
 
 
 def _merge_status_patch(first: dict, second: dict) -> dict:
@@ -59,8 +65,12 @@ def _merge_status_patch(first: dict, second: dict) -> dict:
     return merged
 
 
+def _is_status_patch(action: Any) -> bool:
+    return isinstance(action, A.Patch) and action.subresource == "status" and action.patch_type == "strategic"
+
+
 def coalesce_status_patches(chain: list) -> list:
-    """Adjacent `PatchPodStatus` actions on one pod become one request.
+    """Adjacent strategic patches of one object's status become one request.
 
     A new CloneSet pod needs two conditions before it can be Ready: `KruisePodReady` (the podreadiness
     controller's job) and `InPlaceUpdateReady` (the CloneSet's refresh). Upstream writes them in two requests;
@@ -69,8 +79,9 @@ def coalesce_status_patches(chain: list) -> list:
     out: list = []
     for action in chain:
         last = out[-1] if out else None
-        if isinstance(action, A.PatchPodStatus) and isinstance(last, A.PatchPodStatus) and last.name == action.name:
-            out[-1] = A.PatchPodStatus(action.name, _merge_status_patch(last.patch, action.patch))
+        if _is_status_patch(action) and _is_status_patch(last) and (last.resource, last.name) == (
+                action.resource, action.name):
+            out[-1] = replace(action, body=_merge_status_patch(last.body, action.body))
         else:
             out.append(action)
     return out
@@ -83,13 +94,14 @@ def fold_status_patches(early: list, actions: list) -> list:
     Prepending alone is not enough to save the request: a plan may put a workload-level action (an Advanced
     StatefulSet writes its status before its pod actions) between the two patches of a pod, and only adjacent
     patches of one pod are coalesced."""
-    pending = {a.name: a for a in early}
+    pending = {(a.resource, a.name): a for a in early}
     out: list = []
     for action in actions:
-        if isinstance(action, A.PatchPodStatus) and action.name in pending:
-            action = A.PatchPodStatus(action.name, _merge_status_patch(pending.pop(action.name).patch, action.patch))
+        if _is_status_patch(action) and (action.resource, action.name) in pending:
+            action = replace(action, body=_merge_status_patch(pending.pop((action.resource, action.name)).body,
+                                                              action.body))
         out.append(action)
-    return [a for a in early if a.name in pending] + out
+    return [a for a in early if (a.resource, a.name) in pending] + out
 
 
 class PlanFailed(Exception):
@@ -100,39 +112,36 @@ class PlanFailed(Exception):
         self.failure = failure
 
 
-def _unit_target(action: Any) -> str | None:
-    if isinstance(action, A.CreatePod):
-        return "pod/" + action.pod["metadata"]["name"]
-    if isinstance(action, (A.DeletePod, A.PatchPod, A.PatchPodStatus, A.AdoptPod, A.ReleasePod)):
-        return "pod/" + action.name
-    if isinstance(action, A.CreatePVC):
-        return "pvc/" + action.pvc["metadata"]["name"]
-    if isinstance(action, (A.DeletePVC, A.PatchPVC)):
-        return "pvc/" + action.name
-    return None
+def _resource(action: Any) -> Resource:
+    return resources().get(getattr(action, "resource", ""), NOTHING)
+
+
+def _slow_start(action: Any) -> bool:
+    return isinstance(action, A.Create) and _resource(action).slow_start
 
 
 def units(plan_actions: list) -> list[list]:
-    """Split into units: an action plus the Events right after it; CreatePVCs join the CreatePod after them."""
+    """Split into units: an action plus the Events right after it; creates of other `concurrent` resources (a
+    pod's PVCs) join the slow-start create after them."""
     out: list[list] = []
-    pending_pvcs: list = []
+    pending: list = []
     for action in plan_actions:
         if isinstance(action, A.Event):
             if not out:
                 out.append([])
             out[-1].append(action)
-        elif isinstance(action, A.CreatePVC):
-            pending_pvcs.append(action)
-        elif isinstance(action, A.CreatePod):
-            out.append([*pending_pvcs, action])
-            pending_pvcs = []
+        elif isinstance(action, A.Create) and _resource(action).concurrent and not _slow_start(action):
+            pending.append(action)
+        elif _slow_start(action):
+            out.append([*pending, action])
+            pending = []
         else:
-            if pending_pvcs:  # PVCs for no pod (should not happen): run them on their own
-                out.append(pending_pvcs)
-                pending_pvcs = []
+            if pending:  # creates for no slow-start create (should not happen): run them on their own
+                out.append(pending)
+                pending = []
             out.append([action])
-    if pending_pvcs:
-        out.append(pending_pvcs)
+    if pending:
+        out.append(pending)
     return out
 
 
@@ -141,12 +150,12 @@ class Executor:
         self.client, self.expectations, self.events, self.controller = client, expectations, events, controller
 
     async def execute(self, ref: WorkloadRef, plan: A.Plan) -> None:
-        if any(isinstance(a, A.AdoptPod) for a in plan.actions):
+        if any(getattr(a, "recheck_owner", False) for a in plan.actions):
             await self._recheck_owner(ref)
         segment: list[list] = []
         for unit in units(plan.actions):
-            head = unit[0] if not isinstance(unit[0], A.CreatePVC) else unit[-1]
-            if isinstance(head, POD_LEVEL):
+            head = next((a for a in reversed(unit) if not isinstance(a, A.Event)), None)
+            if _resource(head).concurrent:
                 segment.append(unit)
                 continue
             await self._run_segment(ref, segment)
@@ -157,12 +166,12 @@ class Executor:
     async def _run_segment(self, ref: WorkloadRef, segment: list[list]) -> None:
         if not segment:
             return
-        creates = [u for u in segment if any(isinstance(a, A.CreatePod) for a in u)]
+        creates = [u for u in segment if any(_slow_start(a) for a in u)]
         create_ids = {id(u) for u in creates}
-        chains: dict[str, list] = {}
+        chains: dict[tuple, list] = {}
         for unit in segment:
             if id(unit) not in create_ids:
-                chains.setdefault(_unit_target(unit[0]) or "", []).extend(unit)
+                chains.setdefault((unit[0].resource, unit[0].name), []).extend(unit)
         if chains:
             results = await asyncio.gather(*(self._run_unit(ref, coalesce_status_patches(chain))
                                              for chain in chains.values()),
@@ -191,27 +200,27 @@ class Executor:
         try:
             fresh = await self.client.get(ref.path)
         except ApiError as e:
-            raise PlanFailed(f"can't adopt pods: {ref.kind} {ref.namespace}/{ref.name}: {e}") from e
+            raise PlanFailed(f"can't adopt: {ref.kind} {ref.namespace}/{ref.name}: {e}") from e
         meta = fresh.get("metadata") or {}
         if meta.get("uid") != ref.uid:
-            raise PlanFailed(f"can't adopt pods: original {ref.kind} {ref.namespace}/{ref.name} is gone: got uid "
+            raise PlanFailed(f"can't adopt: original {ref.kind} {ref.namespace}/{ref.name} is gone: got uid "
                              f"{meta.get('uid')}, wanted {ref.uid}")
         if meta.get("deletionTimestamp"):
-            raise PlanFailed(f"can't adopt pods: {ref.kind} {ref.namespace}/{ref.name} has just been deleted at "
+            raise PlanFailed(f"can't adopt: {ref.kind} {ref.namespace}/{ref.name} has just been deleted at "
                              f"{meta['deletionTimestamp']}")
 
-    async def _patch_revision(self, path: str, patch: dict) -> dict:
+    async def _patch_go_json(self, path: str, patch: dict) -> dict:
         try:
             return await self.client.patch(path, patch)
         except ApiError as e:
             if e.status != 422:
                 raise
-            # A revision written by an older ack-kruise, whose `data` is not in Go's encoding: a patch re-encodes
+            # An object written by an older ack-kruise, whose `data` is not in Go's encoding: a patch re-encodes
             # it (422 "field is immutable"); a GET and PUT echoes the bytes as they are.
-            revision = await self.client.get(path)
-            return await self.client.replace(path, merge_patch(revision, patch))
+            current = await self.client.get(path)
+            return await self.client.replace(path, merge_patch(current, patch))
 
-    async def _on_revision_name_taken(self, ref: WorkloadRef, revision: dict, plan: A.Plan | None) -> dict | None:
+    async def _on_name_taken(self, ref: WorkloadRef, res: Resource, revision: dict, plan: A.Plan | None) -> dict | None:
         """A revision of that name exists (CreateControllerRevision meets AlreadyExists). Returns the revision
         when this call adopted it.
         - ours: the index is behind; fine;
@@ -221,7 +230,7 @@ class Executor:
         - other data: a hash collision: bump status.collisionCount, so that the next round hashes to another
           name, as upstream."""
         name = revision["metadata"]["name"]
-        path = resource_path("apps/v1", "controllerrevisions", ref.namespace, name)
+        path = res.path(ref.namespace, name)
         existing = await self.client.get_or_none(path)
         owners = ((existing or {}).get("metadata") or {}).get("ownerReferences") or []
         if existing is None or any(o.get("uid") == ref.uid and o.get("controller") for o in owners):
@@ -232,110 +241,66 @@ class Executor:
             await self._recheck_owner(ref)
             ours = [o for o in revision["metadata"].get("ownerReferences") or [] if o.get("controller")]
             meta = {"ownerReferences": owners + ours, "resourceVersion": existing["metadata"]["resourceVersion"]}
-            return await self._patch_revision(path, {"metadata": meta})
+            return await self._patch_go_json(path, {"metadata": meta})
         workload = await self.client.get(ref.path)
         status = workload.get("status") or {}
         count = int(status.get("collisionCount") or 0) + 1
         if not status:
             # A new workload has no status yet, and the CRD requires its counters: write the plan's status.
-            status = next((a.status for a in (plan.actions if plan else []) if isinstance(a, A.UpdateStatus)), {})
+            planned = plan.of_type(A.Patch, A.WORKLOAD, "status") if plan else []
+            status = planned[0].body["status"] if planned else {}
         await self.client.patch(f"{ref.path}/status", {"status": {**status, "collisionCount": count}})
-        raise PlanFailed(f"ControllerRevision {name} belongs to another owner; collisionCount is now {count}")
+        raise PlanFailed(f"{res.kind} {name} belongs to another owner; collisionCount is now {count}")
+
+    async def _create(self, ref: WorkloadRef, res: Resource, action: A.Create, plan: A.Plan | None) -> None:
+        exp, owner, name = self.expectations, ref.uid, action.name
+        exp.expect_created(owner, res.key, name)
+        try:
+            # In Go's encoding, so that `data` survives patches (the garbage collector's too): gojson.
+            await self.client.create(res.path(ref.namespace), gojson.dumps(action.body) if res.go_json else action.body)
+        except ApiError as e:
+            exp.cancel_created(owner, res.key, name)
+            if not (e.conflict and action.if_exists == "adopt"):
+                raise
+            adopted = await self._on_name_taken(ref, res, action.body, plan)
+            if adopted:
+                exp.expect_updated(owner, res.key, name, adopted["metadata"]["resourceVersion"])
+
+    async def _patch(self, ref: WorkloadRef, res: Resource, action: A.Patch, plan: A.Plan | None) -> None:
+        if action.resource == A.WORKLOAD:  # the workload itself: no expectations (its own event wakes it)
+            await self.client.patch(ref.path + (f"/{action.subresource}" if action.subresource else ""),
+                                    action.body, PATCH_CONTENT_TYPES[action.patch_type])
+            return
+        path = res.path(ref.namespace, action.name, action.subresource)
+        if res.go_json:
+            out = await self._patch_go_json(path, action.body)
+        else:
+            out = await self.client.patch(path, action.body, PATCH_CONTENT_TYPES[action.patch_type])
+        self.expectations.expect_updated(ref.uid, res.key, action.name, out["metadata"]["resourceVersion"])
+
+    async def _delete(self, ref: WorkloadRef, res: Resource, action: A.Delete, plan: A.Plan | None) -> None:
+        if action.uid:
+            self.expectations.expect_deleted(ref.uid, res.key, action.name, action.uid)
+        try:
+            await self.client.delete(res.path(ref.namespace, action.name),
+                                     {"preconditions": {"uid": action.uid}} if action.uid else None)
+        except ApiError:
+            self.expectations.cancel_deleted(ref.uid, res.key, action.name)
+            raise
 
     async def _run(self, ref: WorkloadRef, action: Any, plan: A.Plan | None = None) -> None:
-        ns, c, exp, owner = ref.namespace, self.client, self.expectations, ref.uid
+        if isinstance(action, A.Event):
+            self.events.emit(ref, action.type, action.reason, action.message)
+            return
+        verb = type(action).__name__.lower()
+        res = ref.resource if action.resource == A.WORKLOAD else resources()[action.resource]
         try:
-            if isinstance(action, A.Event):
-                self.events.emit(ref, action.type, action.reason, action.message)
-            elif isinstance(action, A.CreatePod):
-                name = action.pod["metadata"]["name"]
-                exp.expect_created(owner, "pods", name)
-                try:
-                    await c.create(resource_path("v1", "pods", ns), action.pod)
-                except ApiError:
-                    exp.cancel_created(owner, "pods", name)
-                    raise
-            elif isinstance(action, A.CreatePVC):
-                name = action.pvc["metadata"]["name"]
-                exp.expect_created(owner, "pvcs", name)
-                try:
-                    await c.create(resource_path("v1", "persistentvolumeclaims", ns), action.pvc)
-                except ApiError as e:
-                    exp.cancel_created(owner, "pvcs", name)
-                    if not e.conflict:  # already there (a retried round): fine
-                        raise
-            elif isinstance(action, A.DeletePod):
-                exp.expect_deleted(owner, "pods", action.name, action.uid)
-                try:
-                    await c.delete(resource_path("v1", "pods", ns, action.name),
-                                   {"preconditions": {"uid": action.uid}})
-                except ApiError as e:
-                    exp.cancel_deleted(owner, "pods", action.name)
-                    if not (e.not_found or e.conflict):
-                        raise
-            elif isinstance(action, A.DeletePVC):
-                try:
-                    await c.delete(resource_path("v1", "persistentvolumeclaims", ns, action.name))
-                except ApiError as e:
-                    if not e.not_found:
-                        raise
-            elif isinstance(action, A.PatchPVC):
-                out = await c.patch(resource_path("v1", "persistentvolumeclaims", ns, action.name), action.patch)
-                exp.expect_updated(owner, "pvcs", action.name, out["metadata"]["resourceVersion"])
-            elif isinstance(action, A.PatchPod):
-                out = await c.patch(resource_path("v1", "pods", ns, action.name), action.patch,
-                                    PATCH_CONTENT_TYPES[action.patch_type])
-                exp.expect_updated(owner, "pods", action.name, out["metadata"]["resourceVersion"])
-            elif isinstance(action, (A.AdoptPod, A.ReleasePod)):
-                try:
-                    out = await c.patch(resource_path("v1", "pods", ns, action.name), action.patch,
-                                        STRATEGIC_MERGE_PATCH)
-                except ApiError as e:
-                    # Gone: nothing to claim. A release also meets 422 when the pod was replaced (uid) or has no
-                    # reference of ours any more; upstream ignores both.
-                    if e.not_found or (isinstance(action, A.ReleasePod) and e.status == 422):
-                        return
-                    raise
-                exp.expect_updated(owner, "pods", action.name, out["metadata"]["resourceVersion"])
-            elif isinstance(action, A.PatchPodStatus):
-                out = await c.patch(resource_path("v1", "pods", ns, action.name, "status"), action.patch,
-                                    STRATEGIC_MERGE_PATCH)
-                exp.expect_updated(owner, "pods", action.name, out["metadata"]["resourceVersion"])
-            elif isinstance(action, A.CreateRevision):
-                name = action.revision["metadata"]["name"]
-                exp.expect_created(owner, "revisions", name)
-                try:
-                    # In Go's encoding, so that `data` survives patches (the garbage collector's too): gojson.
-                    await c.create(resource_path("apps/v1", "controllerrevisions", ns), gojson.dumps(action.revision))
-                except ApiError as e:
-                    exp.cancel_created(owner, "revisions", name)
-                    if not e.conflict:
-                        raise
-                    adopted = await self._on_revision_name_taken(ref, action.revision, plan)
-                    if adopted:
-                        exp.expect_updated(owner, "revisions", name, adopted["metadata"]["resourceVersion"])
-            elif isinstance(action, A.PatchRevision):
-                path = resource_path("apps/v1", "controllerrevisions", ns, action.name)
-                out = await self._patch_revision(path, action.patch)
-                exp.expect_updated(owner, "revisions", action.name, out["metadata"]["resourceVersion"])
-            elif isinstance(action, A.DeleteRevision):
-                try:
-                    await c.delete(resource_path("apps/v1", "controllerrevisions", ns, action.name))
-                except ApiError as e:
-                    if not e.not_found:
-                        raise
-            elif isinstance(action, A.UpdateStatus):
-                await c.patch(f"{ref.path}/status", {"status": action.status})
-            elif isinstance(action, A.PatchCloneSet):  # a patch on the workload itself, whatever its kind
-                await c.patch(ref.path, action.patch)
-            else:
-                raise TypeError(f"unknown action {action!r}")
+            await getattr(self, f"_{verb}")(ref, res, action, plan)
         except ApiError as e:
-            reason = {A.CreatePod: "FailedCreate", A.DeletePod: "FailedDelete", A.PatchPod: "FailedUpdate",
-                      A.AdoptPod: "FailedUpdate", A.ReleasePod: "FailedUpdate",
-                      A.PatchPodStatus: "FailedUpdate", A.CreatePVC: "FailedCreate"}.get(type(action))
+            if e.status in action.ignore:
+                return
             message = str(e.body.get("message") or e)
-            if reason:
-                self.events.emit(ref, "Warning", reason, message)
-            failure = A.ActionFailure(type(action).__name__, message)
-            raise PlanFailed(f"{type(action).__name__} for {ref.kind} {ns}/{ref.name}: {e}", failure) from e
+            if res.warnings.get(verb):
+                self.events.emit(ref, "Warning", res.warnings[verb], message)
+            failure = A.ActionFailure(action.what, message)
+            raise PlanFailed(f"{action.what} for {ref.kind} {ref.namespace}/{ref.name}: {e}", failure) from e

@@ -1,29 +1,42 @@
-"""One workload kind wired into kopf, level-based.
+"""One workload kind wired into kopf, level-based, from what it declares: its resource, its pure reconcile and
+its watches. A controller is a `handlers.py` declaring a `WorkloadKind`; it never edits the runtime.
 
-kopf keeps the in-memory indexes (`@kopf.index`): the workloads by uid, the pods, PVCs and
-ControllerRevisions by the uid of the workload that controls them, and orphan pods (no controller reference)
-by namespace. Each reconcile first claims its pods (`common.ownership.claim_pods`, Kubernetes'
-ControllerRefManager): it adopts the orphans its selector matches and releases its pods that no longer match,
-before the workload's own reconcile sees them. kopf's event handlers only *enqueue* the
-uid of the affected workload; they never act on the event itself. Workers take uids from the queue and
-reconcile from the indexes, so a missed or merged event changes nothing: the next one, or a requeue, sees
-the latest state. kopf's daemons are not used because they force a finalizer onto every workload (which
-would block deleting CloneSets once the manager is gone).
+Watches (each one a kopf index plus an event handler that only *enqueues* uids of workloads):
+- `owned(resource)`: objects whose controller reference is a workload of the kind, indexed by its uid (pods,
+  ControllerRevisions, or other kinds: a UnitedDeployment's CloneSets and Deployments). With `claim=True`
+  (pods) each reconcile first claims (`common.ownership.claim_pods`, Kubernetes' ControllerRefManager): it
+  adopts the orphans of its namespace its selector matches and releases its pods that no longer match;
+- `named(resource, select)`: objects found by name in the workload's namespace, ownerReference or not (an
+  Advanced StatefulSet's PVCs, as the native controller's); a change wakes every workload of the namespace;
+- `selected(resource)`: objects the workload's label selector matches, in any namespace (a cluster-scoped
+  workload) or its own, never claimed (a SidecarSet's pods); a change wakes the workloads that match it now or
+  matched it before;
+- `cluster(resource)`: cluster-scoped objects (nodes); a change wakes every workload of the kind.
+The reconcile gets what each watch found, by resource key, plus a `Context` (gates, settings, clock, names, the
+previous plan's failure). Workers take uids from the queue and reconcile from the indexes, so a missed or merged
+event changes nothing: the next one, or a requeue, sees the latest state. Every kopf handler is `async def`, so
+kopf runs it on the event loop, not in its thread pool: the queue is only ever touched from the loop. kopf's
+daemons are not used because they force a finalizer onto every workload (which would block deleting CloneSets
+once the manager is gone).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 import kopf
 
-from controllers.common.actions import ActionFailure, Plan
-from controllers.common.ownership import Claim, claim_pods, is_orphan
+from controllers import schema
+from controllers.common.actions import PODS, Context, Plan
+from controllers.common.names import RandomNames
+from controllers.common.ownership import claim_pods, is_orphan
 from controllers.common.podreadiness import ready_if_missing
+from controllers.common.selectors import is_valid_selector, selector_matches
 from kube import KubeClient
 from kube.workqueue import WorkQueue
 from controllers.metrics import REGISTRY
@@ -31,144 +44,111 @@ from controllers.metrics import REGISTRY
 from .events import EventRecorder
 from .executor import Executor, PlanFailed, WorkloadRef, fold_status_patches
 from .expectations import Expectations
+from .resources import resources
 
 log = logging.getLogger(__name__)
-
-# Owned resource name → (kopf resource selector args)
-OWNED_RESOURCES = {
-    "pods": ("", "v1", "pods"),
-    "pvcs": ("", "v1", "persistentvolumeclaims"),
-    "revisions": ("apps", "v1", "controllerrevisions"),
-}
 ERROR_BACKOFF = (1, 2, 4, 8, 16, 30)
+NAMES = RandomNames()
 
 
-def controller_uid(body: dict, kind: str, api_group: str) -> str | None:
-    """The uid of the controller ownerReference, if it is a `kind` of `api_group`."""
-    for ref in (body.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller") and ref.get("kind") == kind and ref.get("apiVersion", "").startswith(api_group + "/"):
-            return ref.get("uid")
-    return None
+@dataclass(frozen=True)
+class Watch:
+    sort: str  # owned, named, selected or cluster
+    resource: str  # a key of the resource table
+    select: Callable[[dict, list[dict]], list[dict]] | None = None
+    """named and selected: (workload, candidates) → the workload's own."""
+    claim: bool = False
+    member: Callable[[dict, dict], bool] | None = None
+    """owned pods with claim: (workload, pod) → may the workload claim it at all, besides its selector."""
+
+
+# owned(resource, claim=False, member=None), named(resource, select), selected(resource, select=None),
+# cluster(resource): see the module's docstring.
+owned, named, selected, cluster = (partial(Watch, sort) for sort in ("owned", "named", "selected", "cluster"))
 
 
 @dataclass
 class WorkloadKind:
     name: str  # controller name, e.g. "cloneset"
-    group: str
-    version: str
-    plural: str
-    kind: str
-    reconcile: Callable[[dict, dict[str, list[dict]], datetime, ActionFailure | None], Plan]
-    """(workload, owned objects by resource, now, how the previous plan failed) → the plan. The last argument
-    lets the status report a failure (FailedScale, FailedCreatePod): only the executor meets the API server's
-    refusal, and the plan stopped there, so the next round says so (upstream writes it in the same round)."""
-    owned: tuple[str, ...] = ("pods", "pvcs", "revisions")
-    by_namespace: tuple[str, ...] = ()
-    """Owned resources found by name rather than by owner (an Advanced StatefulSet's PVCs may have no
-    ownerReference, as the native StatefulSet's): indexed per namespace, narrowed by `select`, and any change
-    wakes every workload of the namespace."""
-    select: Callable[[dict, str, list[dict]], list[dict]] | None = None
-    """(workload, resource, the namespace's objects) → the workload's own objects, for `by_namespace`."""
-    member: Callable[[dict, dict], bool] | None = None
-    """(workload, pod) → may the workload claim this pod at all, besides its selector (ClaimPods' filters)."""
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}"
+    resource: str  # its key in the resource table, e.g. "clonesets.apps.kruise.io"
+    reconcile: Callable[[dict, dict[str, list[dict]], Context], Plan]
+    """(workload, observed objects by resource key, context) → the plan. `context.last_failure` lets the status
+    report a failure (FailedScale, FailedCreatePod): only the executor meets the API server's refusal, and the
+    plan stopped there, so the next round says so (upstream writes it in the same round)."""
+    watches: list[Watch] = field(default_factory=list)
 
 
-def _namespace_terminating(error: PlanFailed) -> bool:
-    cause = error.__cause__
-    return getattr(cause, "status", None) == 403 and "being terminated" in str(cause)
+def _selects(workload: dict, obj: dict) -> bool:
+    selector = (workload.get("spec") or {}).get("selector")
+    namespace = workload["metadata"].get("namespace")
+    return (is_valid_selector(selector) and (not namespace or obj["metadata"].get("namespace") == namespace)
+            and selector_matches(selector, obj["metadata"].get("labels") or {}))
+
+
+def _values(index: Any, key: Any) -> list[dict]:
+    store = index.get(key)
+    return list(store) if store is not None else []
 
 
 class WorkloadController:
-    def __init__(self, kind: WorkloadKind, client: KubeClient, workers: int = 8):
-        self.k, self.client, self.workers = kind, client, workers
+    def __init__(self, kind: WorkloadKind, client: KubeClient, settings: Any = None, workers: int = 8):
+        self.k, self.client, self.settings, self.workers = kind, client, settings, workers
+        self.res = resources()[kind.resource]
+        # The gates are fixed for the manager's life (--feature-gates): resolved against the defaults once.
+        self.gates = schema.feature_gates(getattr(settings, "feature_gates", None))
         self.queue: WorkQueue[str] = WorkQueue()
         self.expectations = Expectations()
         self.events = EventRecorder(client, f"{kind.name}-controller")
         self.executor = Executor(client, self.expectations, self.events, kind.name)
         self.failures: dict[str, int] = {}
-        self.last_failure: dict[str, ActionFailure] = {}  # uid → how its previous plan failed
+        self.last_failure: dict[str, Any] = {}  # uid → how its previous plan failed (an ActionFailure)
         self.indices: dict[str, Any] = {}
-        self._namespaces: dict[str, set[str]] = {}  # namespace → workload uids, for `by_namespace` resources
+        self._namespaces: dict[str, set[str]] = {}  # namespace → workload uids
+        self._matched: dict[str, set[str]] = {}  # selected object uid → workload uids that selected it last
         self._tasks: list[asyncio.Task] = []
 
-    def _owner(self, resource: str, body: dict) -> str | None:
-        return controller_uid(body, self.k.kind, self.k.group)
+    def _owner(self, body: dict) -> str | None:
+        """The uid of the controller ownerReference, if it is a workload of this kind."""
+        for ref in (body.get("metadata") or {}).get("ownerReferences") or []:
+            if ref.get("controller") and ref.get("kind") == self.res.kind and \
+                    ref.get("apiVersion", "").startswith(self.res.group + "/"):
+                return ref.get("uid")
+        return None
 
-    def _index_id(self, resource: str) -> str:
-        return f"{self.k.name}_{resource}_by_owner"
+    def _wake(self, uids: Any) -> None:
+        for uid in list(uids):
+            self.queue.add(uid)
 
-    @property
-    def _orphans_id(self) -> str:
-        return f"{self.k.name}_orphan_pods_by_namespace"
+    def _workloads(self) -> list[dict]:
+        return [body for store in self.indices["workloads"].values() for body in store]
 
     # ---- kopf wiring ---------------------------------------------------------------------------
-    def register(self, registry: kopf.OperatorRegistry) -> None:
-        k = self.k
-        workloads_id = f"{k.name}_by_uid"
+    def register(self, registry: kopf.OperatorRegistry) -> "WorkloadController":
+        k, res = self.k, self.res
+        ids = {"workloads": f"{k.name}_by_uid"}
 
-        @kopf.index(k.group, k.version, k.plural, id=workloads_id, registry=registry)
-        def index_workload(body: kopf.Body, uid: str, **_: Any) -> dict:
+        @kopf.index(*res.selector, id=ids["workloads"], registry=registry)
+        async def index_workload(body: kopf.Body, uid: str, **_: Any) -> dict:
             return {uid: dict(body)}
 
-        @kopf.on.event(k.group, k.version, k.plural, id=f"{k.name}_event", registry=registry)
-        def on_workload(type: str, uid: str, namespace: str, **_: Any) -> None:
+        @kopf.on.event(*res.selector, id=f"{k.name}_event", registry=registry)
+        async def on_workload(type: str, uid: str, namespace: str | None, **_: Any) -> None:
             if type == "DELETED":
                 self.expectations.forget(uid)
                 self.failures.pop(uid, None)
                 self.last_failure.pop(uid, None)
-                self._namespaces.get(namespace, set()).discard(uid)
+                self._namespaces.get(namespace or "", set()).discard(uid)
             else:
-                self._namespaces.setdefault(namespace, set()).add(uid)
+                self._namespaces.setdefault(namespace or "", set()).add(uid)
             self.queue.add(uid)
 
-        if "pods" in k.owned:
-            # Orphans, for adoption; any change to one wakes the namespace's workloads (a released pod, too: it
-            # is an orphan from then on). Orphans are rare: controllers put a controller reference on what they create.
-            @kopf.index("v1", "pods", id=self._orphans_id, registry=registry)
-            def index_orphan(body: kopf.Body, namespace: str, **_: Any) -> dict:
-                return {namespace: dict(body)} if is_orphan(body) else {}
-
-            @kopf.on.event("v1", "pods", id=f"{k.name}_orphan_pods_event", registry=registry)
-            def on_orphan(body: kopf.Body, namespace: str, **_: Any) -> None:
-                if is_orphan(body):
-                    for uid in list(self._namespaces.get(namespace, ())):
-                        self.queue.add(uid)
-
-        for resource in k.owned:
-            group, version, plural = OWNED_RESOURCES[resource]
-            selector = (group, version, plural) if group else (version, plural)
-
-            if resource in k.by_namespace:
-                def index_owned(body: kopf.Body, namespace: str, **_: Any) -> dict:
-                    return {namespace: dict(body)}
-
-                def on_owned(namespace: str, **_: Any) -> None:
-                    for uid in list(self._namespaces.get(namespace, ())):
-                        self.queue.add(uid)
-            else:
-                def index_owned(body: kopf.Body, _resource: str = resource, **_: Any) -> dict:
-                    owner = self._owner(_resource, body)
-                    return {owner: dict(body)} if owner else {}
-
-                def on_owned(body: kopf.Body, _resource: str = resource, **_: Any) -> None:
-                    owner = self._owner(_resource, body)
-                    if owner:
-                        self.queue.add(owner)
-
-            kopf.index(*selector, id=self._index_id(resource), registry=registry)(index_owned)
-            kopf.on.event(*selector, id=f"{k.name}_{resource}_event", registry=registry)(on_owned)
+        for watch in k.watches:
+            self._register_watch(registry, watch, ids)
 
         @kopf.on.startup(id=f"{k.name}_startup", registry=registry)
         async def start(**kwargs: Any) -> None:
             # kopf hands every index to startup handlers; they are live and fill in as kopf lists.
-            self.indices = {"workloads": kwargs[workloads_id],
-                            **{r: kwargs[self._index_id(r)] for r in k.owned}}
-            if "pods" in k.owned:
-                self.indices["orphans"] = kwargs[self._orphans_id]
+            self.indices = {name: kwargs[index_id] for name, index_id in ids.items()}
             self.events.start()
             self._tasks = [asyncio.create_task(self.queue.run_workers(self.workers, self.sync))]
 
@@ -178,71 +158,119 @@ class WorkloadController:
                 t.cancel()
             await self.events.stop()
 
+        return self
+
+    def _register_watch(self, registry: kopf.OperatorRegistry, watch: Watch, ids: dict[str, str]) -> None:
+        selector = resources()[watch.resource].selector
+        index_id = ids[watch.resource] = f"{self.k.name}_{watch.resource.replace('.', '_')}_{watch.sort}"
+        assert watch.sort in ("owned", "named", "selected", "cluster"), watch
+
+        async def index(body: kopf.Body, namespace: str | None, **_: Any) -> dict:
+            # By owner uid; by namespace for the name or selector to pick from; all under one key for cluster.
+            key = self._owner(body) if watch.sort == "owned" else namespace if watch.sort != "cluster" else ""
+            return {key: dict(body)} if key is not None else {}
+
+        async def on_event(body: kopf.Body, uid: str, type: str, namespace: str | None, **_: Any) -> None:
+            if watch.sort == "owned":
+                self._wake(filter(None, [self._owner(body)]))
+            elif watch.sort == "named":
+                self._wake(self._namespaces.get(namespace or "", ()))
+            elif watch.sort == "cluster":
+                self._wake(self.indices["workloads"].keys())
+            else:  # selected: who selects it now, and who did before (a label change deselects)
+                now = {w["metadata"]["uid"] for w in self._workloads() if type != "DELETED" and _selects(w, body)}
+                before = self._matched.pop(uid, set())
+                if now:
+                    self._matched[uid] = now
+                self._wake(now | before)
+
+        kopf.index(*selector, id=index_id, registry=registry)(index)
+        kopf.on.event(*selector, id=f"{index_id}_event", registry=registry)(on_event)
+        if watch.claim:
+            # Orphans, for adoption; any change to one wakes the namespace's workloads (a released pod, too: it
+            # is an orphan from then on). Orphans are rare: controllers put a controller reference on what they create.
+            orphans_id = ids["orphans"] = f"{self.k.name}_orphan_{watch.resource.replace('.', '_')}"
+
+            @kopf.index(*selector, id=orphans_id, registry=registry)
+            async def index_orphan(body: kopf.Body, namespace: str, **_: Any) -> dict:
+                return {namespace: dict(body)} if is_orphan(body) else {}
+
+            @kopf.on.event(*selector, id=f"{orphans_id}_event", registry=registry)
+            async def on_orphan(body: kopf.Body, namespace: str, **_: Any) -> None:
+                if is_orphan(body):
+                    self._wake(self._namespaces.get(namespace, ()))
+
     # ---- reconcile -------------------------------------------------------------------------------
-    def _orphans(self, workload: dict) -> list[dict]:
-        if "orphans" not in self.indices:
-            return []
-        values = self.indices["orphans"].get(workload.get("metadata", {}).get("namespace", ""))
-        return list(values) if values is not None else []
-
-    def _claim(self, workload: dict, owned: dict[str, list[dict]]) -> Claim:
-        """ClaimPods: adopt matching orphans, release our pods that no longer match."""
-        if "pods" not in self.k.owned:
-            return Claim([], [])
-        return claim_pods(workload, self.k.api_version, self.k.kind, owned["pods"], self._orphans(workload),
-                          self.k.member)
-
     def _observed(self, uid: str) -> tuple[dict | None, dict[str, list[dict]]]:
         store = self.indices["workloads"].get(uid)
         workload = next(iter(store), None) if store is not None else None
-        owned = {}
-        for resource in self.k.owned:
-            key = (workload or {}).get("metadata", {}).get("namespace", "") if resource in self.k.by_namespace else uid
-            values = self.indices[resource].get(key)
-            owned[resource] = list(values) if values is not None else []
-            if resource in self.k.by_namespace and workload is not None:
-                owned[resource] = self.k.select(workload, resource, owned[resource])
-        return workload, owned
+        if workload is None:
+            return None, {}
+        namespace = workload["metadata"].get("namespace", "")
+        observed = {}
+        for w in self.k.watches:
+            index = self.indices[w.resource]
+            if w.sort == "owned":
+                observed[w.resource] = _values(index, uid)
+            elif w.sort == "cluster":
+                observed[w.resource] = _values(index, "")
+            elif w.sort == "named":
+                observed[w.resource] = w.select(workload, _values(index, namespace))
+            else:  # selected
+                candidates = _values(index, namespace) if namespace else [o for s in index.values() for o in s]
+                found = [o for o in candidates if _selects(workload, o)]
+                observed[w.resource] = w.select(workload, found) if w.select else found
+        return workload, observed
+
+    async def _claim(self, ref: WorkloadRef, workload: dict, observed: dict[str, list[dict]]) -> dict:
+        """ClaimPods, on their own first, as upstream claims before it syncs: a failed adoption stops the round."""
+        for w in self.k.watches:
+            if w.claim:
+                orphans = _values(self.indices["orphans"], ref.namespace)
+                claim = claim_pods(workload, self.res.api_version, self.res.kind, observed[w.resource], orphans,
+                                   w.member)
+                if claim.actions:
+                    await self.executor.execute(ref, Plan(claim.actions))
+                observed = {**observed, w.resource: claim.pods}
+        return observed
 
     async def sync(self, uid: str) -> None:
         REGISTRY.set("workqueue_depth", len(self.queue), name=self.k.name)
-        workload, owned = self._observed(uid)
+        workload, observed = self._observed(uid)
         if workload is None:
             self.expectations.forget(uid)
             return
-        waiting = self.expectations.unsatisfied(uid, owned)
-        if waiting:
+        if self.expectations.unsatisfied(uid, observed):
             # The index has not caught up with our own writes; its next event wakes us, this is a fallback.
             self.queue.add_after(uid, 5.0)
             return
         meta = workload["metadata"]
-        ref = WorkloadRef(workload.get("apiVersion", self.k.api_version), self.k.plural, self.k.kind,
+        ref = WorkloadRef(workload.get("apiVersion", self.res.api_version), self.res.plural, self.res.kind,
                           meta.get("namespace", ""), meta["name"], uid)
         started = time.monotonic()
         try:
-            claim = self._claim(workload, owned)
-            if claim.actions:
-                # On their own first, as upstream claims before it syncs: a failed adoption stops the round.
-                await self.executor.execute(ref, Plan(claim.actions))
-            if "pods" in owned:
-                owned = {**owned, "pods": claim.pods}
+            observed = await self._claim(ref, workload, observed)
             now = datetime.now(timezone.utc)
-            plan = self.k.reconcile(workload, owned, now, self.last_failure.get(uid))
-            # The podreadiness controller's job, for every kruise workload's pods: KruisePodReady=True on
+            context = Context(now, self.gates, self.settings, NAMES, self.last_failure.get(uid))
+            plan = self.k.reconcile(workload, observed, context)
+            # The podreadiness controller's job, for every kruise workload's own pods: KruisePodReady=True on
             # pods whose gate (added by the pod webhook) has no condition yet.
-            readiness = [a for p in owned.get("pods", ()) if (a := ready_if_missing(p, now))]
+            owned_pods = observed.get(PODS, ()) if any(w.sort == "owned" for w in self.k.watches
+                                                       if w.resource == PODS) else ()
+            readiness = [a for p in owned_pods if (a := ready_if_missing(p, now))]
             if readiness:
                 plan = Plan(fold_status_patches(readiness, plan.actions), plan.requeue_after)
             await self.executor.execute(ref, plan)
         except PlanFailed as e:
-            if _namespace_terminating(e):
+            cause = e.__cause__
+            if getattr(cause, "status", None) == 403 and "being terminated" in str(cause):
                 return  # the namespace controller deletes the workload next; its event ends this
             if e.failure is not None:
                 self.last_failure[uid] = e.failure
             self._failed(uid, e)
             return
         except Exception as e:  # a bug in a reconcile must not kill the worker
-            log.exception("reconciling %s %s/%s", self.k.kind, ref.namespace, ref.name)
+            log.exception("reconciling %s %s/%s", self.res.kind, ref.namespace, ref.name)
             self._failed(uid, e)
             return
         finally:

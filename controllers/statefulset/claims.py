@@ -13,11 +13,12 @@ claimOwnerMatchesSetAndPod, updateClaimOwnerRefForSetAndPod`, `stateful_pod_cont
 from __future__ import annotations
 
 import copy
+import re
 from fractions import Fraction
 from typing import Any
 
 from controllers.common import quantity
-from controllers.common.actions import PatchPVC
+from controllers.common.actions import PVCS, Patch
 from controllers.common.objects import is_terminating, meta, name_of, uid_of
 
 from .spec import DELETE, KIND, StatefulSetView
@@ -27,6 +28,16 @@ JSON = dict[str, Any]
 
 def claim_name(template_name: str, set_name: str, ordinal: int) -> str:
     return f"{template_name}-{set_name}-{ordinal}"
+
+
+def own_claims(statefulset: JSON, pvcs: list[JSON]) -> list[JSON]:
+    """The namespace's PVCs named `<template>-<statefulset>-<ordinal>`, as the runtime's `named` watch asks."""
+    name = statefulset["metadata"]["name"]
+    templates = [t.get("metadata", {}).get("name", "") for t in statefulset["spec"].get("volumeClaimTemplates") or []]
+    if not templates:
+        return []
+    pattern = re.compile("^(" + "|".join(re.escape(f"{t}-{name}-") for t in templates) + r")[0-9]+$")
+    return [c for c in pvcs if pattern.match(c["metadata"]["name"])]
 
 
 def template_name(vct: JSON) -> str:
@@ -95,7 +106,7 @@ def desired_owner_refs(sts: StatefulSetView, claim: JSON, pod: JSON, scaled_down
 
 
 def retention_patches(sts: StatefulSetView, pod: JSON, ordinal: int, scaled_down: bool,
-                       pvcs: dict[str, JSON]) -> list[PatchPVC]:
+                       pvcs: dict[str, JSON]) -> list[Patch]:
     """ClaimsMatchRetentionPolicy / UpdatePodClaimForRetentionPolicy for one pod's existing claims."""
     if not sts.uid:
         return []
@@ -112,7 +123,7 @@ def retention_patches(sts: StatefulSetView, pod: JSON, ordinal: int, scaled_down
             metadata["uid"] = uid_of(claim)
         if meta(claim).get("resourceVersion"):
             metadata["resourceVersion"] = meta(claim)["resourceVersion"]
-        patches.append(PatchPVC(name, {"metadata": metadata}))
+        patches.append(Patch(PVCS, name, {"metadata": metadata}))
     return patches
 
 

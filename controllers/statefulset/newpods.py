@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from controllers.common import lifecycle
-from controllers.common.actions import PatchPod
+from controllers.common.actions import Patch, patch_pod
 from controllers.common.keys import CONTROLLER_REVISION_HASH_LABEL
 from controllers.common.newpods import pod_from_template
 from controllers.common.objects import labels_of, meta, name_of, uid_of
@@ -76,12 +76,12 @@ def identity_matches(sts: StatefulSetView, pod: JSON, ordinal: int) -> bool:
             and labels_of(pod).get(POD_NAME_LABEL) == name_of(pod))
 
 
-def identity_patch(sts: StatefulSetView, pod: JSON, ordinal: int) -> PatchPod:
+def identity_patch(sts: StatefulSetView, pod: JSON, ordinal: int) -> Patch:
     """updateIdentity, as a patch: the pod-name and pod-index labels."""
     metadata: JSON = {"labels": identity_labels(sts, ordinal)}
     if uid_of(pod):
         metadata["uid"] = uid_of(pod)
-    return PatchPod(name_of(pod), {"metadata": metadata}, "strategic")
+    return patch_pod(name_of(pod), {"metadata": metadata}, "strategic")
 
 
 def storage_matches(sts: StatefulSetView, pod: JSON, ordinal: int) -> bool:

@@ -24,10 +24,9 @@ nothing.
 """
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
-from controllers.common.actions import ActionFailure, CreatePod, Plan, UpdateStatus, earliest
+from controllers.common.actions import PODS, PVCS, REVISIONS, ActionFailure, Context, Plan, earliest, update_status
 from controllers.common.ownership import is_controlled_by
 from controllers.common.objects import labels_of, meta, name_of
 from controllers.common.times import as_utc
@@ -65,19 +64,20 @@ def _failed_create(last_failure: ActionFailure | None, actions: list) -> str | N
     """The FailedCreatePod message: the previous plan failed to create a pod (or its claims) and this round
     creates again. Upstream sets the condition in the round whose create failed; here the executor meets the
     error after the status is written, so it shows from the next round on, for as long as creates fail."""
-    if last_failure is None or last_failure.action not in ("CreatePod", "CreatePVC"):
+    if last_failure is None or last_failure.action not in ("create pods", "create persistentvolumeclaims"):
         return None
-    if not any(isinstance(a, CreatePod) for a in actions):
+    if not any(a.what == "create pods" for a in actions):
         return None
     return f"StatefulPodControl failed to create Pod error: {last_failure.message}"
 
 
-def reconcile(statefulset: dict, pods: list[dict], pvcs: list[dict], revisions: list[dict], now: datetime,
-              last_failure: ActionFailure | None = None, gates: Mapping[str, bool] | None = None) -> Plan:
-    """Everything the StatefulSet needs now, in execution order. `last_failure`: how the previous plan failed.
-    `gates`: the manager's feature gates (None: all at their defaults; StatefulSetStartOrdinal is read)."""
-    now = as_utc(now)
-    sts = StatefulSetView(statefulset, gates)
+def reconcile(statefulset: dict, observed: dict[str, list[dict]], context: Context) -> Plan:
+    """Everything the StatefulSet needs now, in execution order, from its pods, PVCs and revisions.
+    `context.last_failure`: how the previous plan failed; `context.gates`: the manager's feature gates (None: all
+    at their defaults; StatefulSetStartOrdinal is read)."""
+    pods, pvcs, revisions = (observed.get(r, []) for r in (PODS, PVCS, REVISIONS))
+    now, last_failure = as_utc(context.now), context.last_failure
+    sts = StatefulSetView(statefulset, context.gates)
     if not is_valid_selector(sts.selector):
         return Plan([], None)  # a non-transient error: upstream logs it and does not retry
 
@@ -116,7 +116,7 @@ def reconcile(statefulset: dict, pods: list[dict], pvcs: list[dict], revisions: 
                               now=now)
     status = with_conditions(status, sts.status, r.failures, CONDITION_TYPES, now)
     if status_changed(sts.status, status):
-        actions.append(UpdateStatus(status))
+        actions.append(update_status(status))
     actions += r.finish()
 
     # 6.

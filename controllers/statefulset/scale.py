@@ -17,7 +17,7 @@ from __future__ import annotations
 from enum import Enum
 
 from controllers.common import lifecycle
-from controllers.common.actions import CreatePod, CreatePVC, Event
+from controllers.common.actions import Event, create_pod, create_pvc
 from controllers.common.objects import is_terminating, name_of
 from controllers.common.revision import equal_to_revision_hash
 
@@ -37,9 +37,9 @@ class Next(Enum):
 
 
 def _missing_claims(r: Round, ordinal: int) -> list:
-    """CreatePVC for the claims of `ordinal` that do not exist at all (a terminating one cannot be replaced)."""
+    """Creates for the claims of `ordinal` that do not exist at all (a terminating one cannot be replaced)."""
     by_template = {template_name(v): v for v in r.sts.volume_claim_templates}
-    return [CreatePVC(new_claim(r.sts, by_template[t], ordinal))
+    return [create_pvc(new_claim(r.sts, by_template[t], ordinal))
             for t, name in claim_names(r.sts, ordinal) if name not in r.pvcs]
 
 
@@ -49,9 +49,9 @@ def _create(r: Round, slot: Slot) -> Next:
         r.wait(WAIT_FOR_CLAIM_SECONDS)
         return Next.EXIT
     claims = _missing_claims(r, slot.ordinal)
-    r.emit(*claims, CreatePod(slot.new))
+    r.emit(*claims, create_pod(slot.new))
     r.emit(*(Event("Normal", "SuccessfulCreate",
-                   f"create Claim {c.pvc['metadata']['name']} Pod {name} in StatefulSet {r.sts.name} success")
+                   f"create Claim {c.name} Pod {name} in StatefulSet {r.sts.name} success")
              for c in claims))
     r.emit(Event("Normal", "SuccessfulCreate", f"create Pod {name} in StatefulSet {r.sts.name} successful"))
     if r.monotonic:

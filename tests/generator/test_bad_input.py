@@ -120,6 +120,23 @@ CASES = {
     "template defaults of an unknown kind of template": (
         "policies/admission/daemonset.yaml", "  podTemplates:\n", "  jobTemplates:\n",
         "policies/admission/daemonset.yaml: templateDefaults.jobTemplates: unknown key"),
+    "resource key that is not kubectl's": (
+        "policies/controllers.yaml", "  controllerrevisions.apps:\n", "  controllerrevisions:\n",
+        "policies/controllers.yaml: resources.controllerrevisions: a resource's key is <plural>.<group> (kubectl's): "
+        "controllerrevisions.apps"),
+    "controller writing a resource the table does not know": (
+        "policies/controllers.yaml", "      deployments.apps: [create, patch, delete]",
+        "      deployments.extensions: [create, patch, delete]",
+        "policies/controllers.yaml: controllers.uniteddeployment: unknown resource 'deployments.extensions'"),
+    "workload read at a version that is not stored": (
+        "policies/controllers.yaml", "v1beta1  # the storage version, as for StatefulSets",
+        "v1alpha1  # the storage version, as for StatefulSets",
+        "policies/controllers.yaml: resources.daemonsets.apps.kruise.io.apiVersion: DaemonSet is stored as "
+        "apps.kruise.io/v1beta1"),
+    "controller verb that is not an RBAC verb": (
+        "policies/controllers.yaml", "      pods: [patch]\n", "      pods: [mutate]\n",
+        "policies/controllers.yaml: controllers.sidecarset.writes.pods: verbs are among get, list, watch, create, "
+        "update, patch, delete"),
     "duplicate key": (
         CLONESET, "scope: Namespaced\n", "scope: Namespaced\nscope: Cluster\n",
         f"{CLONESET}: line"),

@@ -46,8 +46,8 @@ class FakeClient:
         return await self._call("PATCH", path)
 
 
-def pod(name: str) -> A.CreatePod:
-    return A.CreatePod({"metadata": {"name": name}})
+def pod(name: str) -> A.Create:
+    return A.create_pod({"metadata": {"name": name}})
 
 
 def run(plan: A.Plan, client: FakeClient) -> Exception | None:
@@ -61,11 +61,12 @@ def run(plan: A.Plan, client: FakeClient) -> Exception | None:
 
 
 def test_units_attach_events_and_pvcs():
-    plan = [A.CreatePVC({"metadata": {"name": "data-web-a"}}), pod("web-a"), A.Event("Normal", "SuccessfulCreate", "a"),
-            A.DeletePod("web-b", "u", "scale in"), A.Event("Normal", "SuccessfulDelete", "b")]
+    plan = [A.create_pvc({"metadata": {"name": "data-web-a"}}), pod("web-a"),
+            A.Event("Normal", "SuccessfulCreate", "a"),
+            A.delete_pod("web-b", "u", "scale in"), A.Event("Normal", "SuccessfulDelete", "b")]
     grouped = units(plan)
     assert [len(u) for u in grouped] == [3, 2]
-    assert isinstance(grouped[0][1], A.CreatePod) and isinstance(grouped[0][2], A.Event)
+    assert grouped[0][1].what == "create pods" and isinstance(grouped[0][2], A.Event)
 
 
 def test_creations_go_in_slow_start_batches():
@@ -85,8 +86,8 @@ def test_pod_patches_run_concurrently_in_order_per_pod():
     client = FakeClient()
     plan = []
     for i in range(6):
-        plan += [A.PatchPodStatus(f"p{i}", {"status": {}}), A.PatchPod(f"p{i}", {"metadata": {}})]
-    plan.append(A.UpdateStatus({"replicas": 6}))
+        plan += [A.patch_pod_status(f"p{i}", {"status": {}}), A.patch_pod(f"p{i}", {"metadata": {}})]
+    plan.append(A.update_status({"replicas": 6}))
     assert run(A.Plan(plan), client) is None
     assert client.peak == 6, "six pods' chains at once"
     order = [n for _, n in client.calls]
@@ -99,10 +100,10 @@ def condition(kind: str, status: str) -> dict:
 
 def test_adjacent_status_patches_of_one_pod_become_one_request():
     client = FakeClient()
-    plan = [A.PatchPodStatus("p0", {"status": {"conditions": [condition("KruisePodReady", "True")]}}),
-            A.PatchPodStatus("p1", {"status": {"conditions": [condition("KruisePodReady", "True")]}}),
-            A.PatchPodStatus("p0", {"status": {"conditions": [condition("InPlaceUpdateReady", "True")]}}),
-            A.PatchPod("p0", {"metadata": {"labels": {"x": "y"}}})]
+    plan = [A.patch_pod_status("p0", {"status": {"conditions": [condition("KruisePodReady", "True")]}}),
+            A.patch_pod_status("p1", {"status": {"conditions": [condition("KruisePodReady", "True")]}}),
+            A.patch_pod_status("p0", {"status": {"conditions": [condition("InPlaceUpdateReady", "True")]}}),
+            A.patch_pod("p0", {"metadata": {"labels": {"x": "y"}}})]
     assert run(A.Plan(plan), client) is None
     # (the fake client names a /status request "status")
     assert sorted(client.calls) == [("PATCH", "p0"), ("PATCH", "status"), ("PATCH", "status")], \
@@ -110,13 +111,13 @@ def test_adjacent_status_patches_of_one_pod_become_one_request():
 
 
 def test_coalesced_status_patches_keep_the_later_condition_of_each_type():
-    chain = [A.PatchPodStatus("p", {"status": {"conditions": [condition("A", "True"), condition("Ready", "True")]}}),
-             A.PatchPodStatus("p", {"status": {"conditions": [condition("Ready", "False"), condition("B", "True")]}}),
+    chain = [A.patch_pod_status("p", {"status": {"conditions": [condition("A", "True"), condition("Ready", "True")]}}),
+             A.patch_pod_status("p", {"status": {"conditions": [condition("Ready", "False"), condition("B", "True")]}}),
              A.Event("Normal", "X", "between"),
-             A.PatchPodStatus("p", {"status": {"conditions": [condition("C", "True")]}})]
+             A.patch_pod_status("p", {"status": {"conditions": [condition("C", "True")]}})]
     out = coalesce_status_patches(chain)
     assert len(out) == 3, "only adjacent patches merge: an Event in between keeps its place"
-    assert out[0].patch == {"status": {"conditions": [condition("A", "True"), condition("Ready", "False"),
+    assert out[0].body == {"status": {"conditions": [condition("A", "True"), condition("Ready", "False"),
                                                       condition("B", "True")]}}
     assert out[2] is chain[3]
 
@@ -138,7 +139,7 @@ class CollidingClient(FakeClient):
 def test_a_collision_on_a_new_workload_writes_the_planned_status_with_the_count():
     client = CollidingClient()
     planned = {"replicas": 0, "readyReplicas": 0, "collisionCount": 0}
-    plan = A.Plan([A.CreateRevision({"metadata": {"name": "web-abc"}}), A.UpdateStatus(planned)])
+    plan = A.Plan([A.create_revision({"metadata": {"name": "web-abc"}}), A.update_status(planned)])
     assert isinstance(run(plan, client), PlanFailed)
     [(path, body)] = client.bodies
     assert path.endswith("/status") and body == {"status": {**planned, "collisionCount": 1}}, \
@@ -156,9 +157,9 @@ class OwnerClient(FakeClient):
 
 
 def test_adoption_rereads_the_owner_and_adopts_nothing_for_a_deleted_or_replaced_one():
-    adopt = A.AdoptPod("web-0", {"metadata": {"uid": "p", "ownerReferences": [{"uid": "uid-1"}]}})
+    adopt = A.adopt_pod("web-0", {"metadata": {"uid": "p", "ownerReferences": [{"uid": "uid-1"}]}})
     live = OwnerClient({"metadata": {"uid": "uid-1"}})
-    assert run(A.Plan([adopt, A.AdoptPod("web-1", adopt.patch)]), live) is None
+    assert run(A.Plan([adopt, A.adopt_pod("web-1", adopt.body)]), live) is None
     assert live.calls[0] == ("GET", "web") and sorted(live.calls[1:]) == [("PATCH", "web-0"), ("PATCH", "web-1")], \
         "one fresh read, then the adoptions"
     for owner in ({"metadata": {"uid": "uid-1", "deletionTimestamp": "2024-05-01T12:00:00Z"}},
@@ -174,9 +175,9 @@ def test_a_release_of_a_pod_that_is_gone_or_replaced_is_not_an_error():
             status = 404 if path.endswith("gone") else 422
             raise ApiError(status, {"message": "no"}, "PATCH", path)
 
-    release = [A.ReleasePod(n, {"metadata": {"uid": "p"}}) for n in ("gone", "replaced")]
+    release = [A.release_pod(n, {"metadata": {"uid": "p"}}) for n in ("gone", "replaced")]
     assert run(A.Plan(release), Refusing()) is None
-    assert isinstance(run(A.Plan([A.AdoptPod("replaced", {})]), type("C", (Refusing, OwnerClient), {})(
+    assert isinstance(run(A.Plan([A.adopt_pod("replaced", {})]), type("C", (Refusing, OwnerClient), {})(
         {"metadata": {"uid": "uid-1"}})), PlanFailed), "a refused adoption is an error (someone else adopted it)"
 
 
@@ -205,7 +206,7 @@ def test_a_revision_is_created_in_go_encoding_and_patched_with_a_legacy_fallback
 
     client = Revisions()
     revision = {"metadata": {"name": "web-1"}, "data": {"spec": {"b": "x > y", "a": 1}}, "revision": 1}
-    assert run(A.Plan([A.CreateRevision(revision), A.PatchRevision("web-1", {"revision": 2})]), client) is None
+    assert run(A.Plan([A.create_revision(revision), A.Patch(A.REVISIONS, "web-1", {"revision": 2})]), client) is None
     assert client.bodies[0] == '{"data":{"spec":{"a":1,"b":"x \\u003e y"}},"metadata":{"name":"web-1"},"revision":1}'
     assert client.calls == [("PATCH", "web-1"), ("GET", "web-1"), ("PUT", "web-1")]
     assert client.bodies[1] == {"metadata": {"name": "web-1"}, "data": {"b": 1}, "revision": 2}
@@ -234,32 +235,32 @@ def test_a_revision_left_behind_with_the_same_data_is_adopted_not_a_collision():
             return {"metadata": {"name": "web-1", "resourceVersion": "9"}}
 
     left = Taken({"metadata": {"name": "web-1", "resourceVersion": "5"}, "data": {"spec": {"a": 1}}})
-    assert run(A.Plan([A.CreateRevision(revision)]), left) is None
+    assert run(A.Plan([A.create_revision(revision)]), left) is None
     assert left.patches == [(["controllerrevisions", "web-1"],
                              {"metadata": {"ownerReferences": [ours], "resourceVersion": "5"}})]
 
     other = Taken({"metadata": {"name": "web-1", "resourceVersion": "5"}, "data": {"spec": {"a": 2}}})
-    assert isinstance(run(A.Plan([A.CreateRevision(revision)]), other), PlanFailed)
+    assert isinstance(run(A.Plan([A.create_revision(revision)]), other), PlanFailed)
     assert other.patches == [(["web", "status"], {"status": {"collisionCount": 1}})], "a real collision"
 
 
 def test_a_refused_action_says_which_and_why_for_the_next_round():
     client = FakeClient(fail_on={"p1"})
-    error = run(A.Plan([pod("p0"), pod("p1"), A.UpdateStatus({"replicas": 2})]), client)
-    assert isinstance(error, PlanFailed) and error.failure == A.ActionFailure("CreatePod", "quota")
+    error = run(A.Plan([pod("p0"), pod("p1"), A.update_status({"replicas": 2})]), client)
+    assert isinstance(error, PlanFailed) and error.failure == A.ActionFailure("create pods", "quota")
     assert not any(path.endswith("/status") for path, _ in client.bodies), "the plan stopped at the refusal"
 
 
 def test_readiness_patches_fold_into_the_plans_own_status_patch_of_the_pod():
-    ready = [A.PatchPodStatus("p0", {"status": {"conditions": [condition("KruisePodReady", "True")]}}),
-             A.PatchPodStatus("p1", {"status": {"conditions": [condition("KruisePodReady", "True")]}})]
-    plan = [A.UpdateStatus({"replicas": 2}),  # an Advanced StatefulSet writes its status before its pod actions
-            A.PatchPodStatus("p0", {"status": {"conditions": [condition("InPlaceUpdateReady", "True"),
+    ready = [A.patch_pod_status("p0", {"status": {"conditions": [condition("KruisePodReady", "True")]}}),
+             A.patch_pod_status("p1", {"status": {"conditions": [condition("KruisePodReady", "True")]}})]
+    plan = [A.update_status({"replicas": 2}),  # an Advanced StatefulSet writes its status before its pod actions
+            A.patch_pod_status("p0", {"status": {"conditions": [condition("InPlaceUpdateReady", "True"),
                                                               condition("KruisePodReady", "False")]}})]
     out = fold_status_patches(ready, plan)
     assert out[0] is ready[1], "a pod the plan does not patch keeps its own request, first"
     assert out[1] is plan[0]
-    assert out[2].patch == {"status": {"conditions": [condition("KruisePodReady", "False"),
+    assert out[2].body == {"status": {"conditions": [condition("KruisePodReady", "False"),
                                                       condition("InPlaceUpdateReady", "True")]}}, \
         "one request for p0; the plan's own KruisePodReady wins"
     assert len(out) == 3

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from controllers.common import actions as A
-from controllers.common.objects import name_of
 from controllers.common.times import format_time
 from sandbox.kubelet_model import observe
 
@@ -67,7 +66,7 @@ def strategic_merge(base: Any, patch: Any, key: str | None = None) -> Any:
     return _without_nulls(patch)
 
 
-def merge_patch(base: Any, patch: Any) -> Any:
+def merge_patch(base: Any, patch: Any, key: str | None = None) -> Any:
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     out = dict(base) if isinstance(base, dict) else {}
@@ -80,7 +79,9 @@ def merge_patch(base: Any, patch: Any) -> Any:
 
 
 class ApiError(Exception):
-    pass
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -98,6 +99,7 @@ class BaseWorld:
     workload_deleted: bool = False  # the workload object is gone (for the garbage collector)
     gc_on: bool = True  # False: the garbage collector lags behind
     last_failure: A.ActionFailure | None = None  # how the last applied plan failed, as the runtime remembers it
+    gates: dict[str, bool] | None = None  # the manager's --feature-gates (None: defaults)
     _uids: Any = field(default_factory=lambda: itertools.count(1))
     _rvs: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -110,8 +112,7 @@ class BaseWorld:
         m.setdefault("resourceVersion", str(next(self._rvs)))
 
     # -- to be provided by the workload's world
-    def run_reconcile(self, workload: JSON, pods: list[JSON], pvcs: list[JSON], revisions: list[JSON],
-                      last_failure: A.ActionFailure | None = None) -> A.Plan:
+    def run_reconcile(self, workload: JSON, observed: dict[str, list[JSON]], context: A.Context) -> A.Plan:
         raise NotImplementedError
 
     # -- API
@@ -127,90 +128,73 @@ class BaseWorld:
         self.last_failure = None
         for action in plan.actions:
             if self.fail_when and self.fail_when(action):
-                self.last_failure = A.ActionFailure(type(action).__name__, "injected failure")
+                self.last_failure = A.ActionFailure(action.what, "injected failure")
                 break
             try:
                 self._do(action)
             except ApiError as e:
-                self.last_failure = A.ActionFailure(type(action).__name__, str(e))
+                self.last_failure = A.ActionFailure(action.what, str(e))
                 break
         self.collect_garbage()
 
+    def store(self, resource: str) -> dict[str, JSON]:
+        """The objects of a resource of the table, by name (the workload: one object, under any name)."""
+        if resource == A.WORKLOAD:
+            return _Workload(self)
+        return {A.PODS: self.pods, A.PVCS: self.pvcs, A.REVISIONS: self.revisions}[resource]
+
     def _do(self, a: Any) -> None:
-        if isinstance(a, A.CreatePod):
-            if name_of(a.pod) in self.pods:
-                raise ApiError("AlreadyExists")
-            pod = copy.deepcopy(a.pod)
-            self._meta_new(pod)
-            self.pods[name_of(pod)] = pod
-        elif isinstance(a, A.CreatePVC):
-            if name_of(a.pvc) in self.pvcs:
-                raise ApiError("AlreadyExists")
-            pvc = copy.deepcopy(a.pvc)
-            self._meta_new(pvc)
-            self.pvcs[name_of(pvc)] = pvc
-        elif isinstance(a, A.DeletePod):
-            pod = self.pods.get(a.name)
-            if pod is None or (a.uid and pod["metadata"]["uid"] != a.uid):
-                raise ApiError("NotFound/Conflict")
-            if self.grace_seconds <= 0 and not (pod["metadata"].get("finalizers")):
-                del self.pods[a.name]
-            else:
-                pod["metadata"].setdefault("deletionTimestamp", format_time(self.now + timedelta(seconds=self.grace_seconds)))
-                pod["metadata"]["deletionGracePeriodSeconds"] = self.grace_seconds
-        elif isinstance(a, A.DeletePVC):
-            self.pvcs.pop(a.name, None)
-        elif isinstance(a, A.PatchPVC):
-            pvc = self.pvcs.get(a.name)
-            if pvc is None:
-                raise ApiError("NotFound")
-            self._check_preconditions(pvc, a.patch)
-            merged = merge_patch(pvc, a.patch)
-            merged["metadata"]["resourceVersion"] = str(next(self._rvs))
-            self.pvcs[a.name] = merged
-        elif isinstance(a, A.PatchPod):
-            pod = self.pods.get(a.name)
-            if pod is None:
-                raise ApiError("NotFound")
-            self._check_preconditions(pod, a.patch)
-            merged = strategic_merge(pod, a.patch) if a.patch_type == "strategic" else merge_patch(pod, a.patch)
-            merged["metadata"]["resourceVersion"] = str(next(self._rvs))
-            self.pods[a.name] = merged
-        elif isinstance(a, A.PatchPodStatus):
-            pod = self.pods.get(a.name)
-            if pod is None:
-                raise ApiError("NotFound")
-            pod["status"] = strategic_merge(pod.get("status") or {}, a.patch.get("status") or {}, "status")
-            pod["metadata"]["resourceVersion"] = str(next(self._rvs))
-        elif isinstance(a, A.CreateRevision):
-            if name_of(a.revision) in self.revisions:
-                raise ApiError("AlreadyExists")
-            rev = copy.deepcopy(a.revision)
-            self._meta_new(rev)
-            self.revisions[name_of(rev)] = rev
-        elif isinstance(a, A.PatchRevision):
-            self.revisions[a.name] = merge_patch(self.revisions[a.name], a.patch)
-        elif isinstance(a, A.DeleteRevision):
-            self.revisions.pop(a.name, None)
-        elif isinstance(a, A.UpdateStatus):
-            # controllers/runtime writes the status as a merge patch: keys left out are kept.
-            self.workload["status"] = merge_patch(self.workload.get("status") or {}, a.status)
-        elif isinstance(a, A.PatchCloneSet):
-            self._check_preconditions(self.workload, a.patch)
-            self.workload = merge_patch(self.workload, a.patch)
-            self.workload["metadata"]["resourceVersion"] = str(next(self._rvs))
-        elif isinstance(a, A.Event):
+        """Each verb once, like the runtime's executor; what the action ignores (a 404, a 409) is not an error."""
+        if isinstance(a, A.Event):
             self.events.append(a)
+            return
+        try:
+            getattr(self, f"_{type(a).__name__.lower()}")(a, self.store(a.resource))
+        except ApiError as e:
+            if e.status not in a.ignore:
+                raise
+
+    def _create(self, a: A.Create, objects: dict[str, JSON]) -> None:
+        if a.name in objects:
+            raise ApiError(409, "AlreadyExists")
+        obj = copy.deepcopy(a.body)
+        self._meta_new(obj)
+        objects[a.name] = obj
+
+    def _patch(self, a: A.Patch, objects: dict[str, JSON]) -> None:
+        obj = objects.get(a.name)
+        if obj is None:
+            raise ApiError(404, "NotFound")
+        merge = strategic_merge if a.patch_type == "strategic" else merge_patch
+        if a.subresource:  # status: only the status changes
+            obj[a.subresource] = merge(obj.get(a.subresource) or {}, a.body.get(a.subresource) or {}, a.subresource)
+            if a.resource == A.WORKLOAD:
+                return  # the fake cluster keeps the workload's resourceVersion across status writes
         else:
-            raise AssertionError(f"unknown action {a!r}")
+            self._check_preconditions(obj, a.body)
+            obj = objects[a.name] = merge(obj, a.body)
+        obj["metadata"]["resourceVersion"] = str(next(self._rvs))
+
+    def _delete(self, a: A.Delete, objects: dict[str, JSON]) -> None:
+        obj = objects.get(a.name)
+        if obj is None:
+            raise ApiError(404, "NotFound")
+        if a.uid and obj["metadata"]["uid"] != a.uid:
+            raise ApiError(409, "Conflict: uid precondition")
+        if a.resource != A.PODS or (self.grace_seconds <= 0 and not obj["metadata"].get("finalizers")):
+            del objects[a.name]
+        else:  # a pod's graceful deletion: the kubelet removes it
+            gone_at = format_time(self.now + timedelta(seconds=self.grace_seconds))
+            obj["metadata"].setdefault("deletionTimestamp", gone_at)
+            obj["metadata"]["deletionGracePeriodSeconds"] = self.grace_seconds
 
     @staticmethod
     def _check_preconditions(obj: JSON, patch: JSON) -> None:
         pm = patch.get("metadata") or {}
         if pm.get("uid") and pm["uid"] != obj["metadata"].get("uid"):
-            raise ApiError("uid mismatch")
+            raise ApiError(409, "uid mismatch")
         if pm.get("resourceVersion") and pm["resourceVersion"] != obj["metadata"].get("resourceVersion"):
-            raise ApiError("Conflict")
+            raise ApiError(409, "Conflict")
 
     def collect_garbage(self) -> None:
         """kube-controller-manager's garbage collector, for PVCs: a PVC whose owners are all gone goes."""
@@ -235,7 +219,7 @@ class BaseWorld:
 
     def delete_pod(self, name: str) -> None:
         """A user (or an eviction) deletes a pod, with the world's grace period."""
-        self._do(A.DeletePod(name, self.pods[name]["metadata"]["uid"], "user"))
+        self._do(A.delete_pod(name, self.pods[name]["metadata"]["uid"], "user"))
         self.collect_garbage()
 
     # -- the cluster ticking
@@ -258,10 +242,15 @@ class BaseWorld:
                 pvc["status"] = {"phase": "Bound", "capacity": dict(requests)}
         self.collect_garbage()
 
+    def observed(self) -> dict[str, list[JSON]]:
+        return {A.PODS: copy.deepcopy(list(self.pods.values())), A.PVCS: copy.deepcopy(list(self.pvcs.values())),
+                A.REVISIONS: copy.deepcopy(list(self.revisions.values()))}
+
+    def context(self) -> A.Context:
+        return A.Context(self.now, self.gates, None, None, self.last_failure)
+
     def reconcile(self) -> A.Plan:
-        return self.run_reconcile(copy.deepcopy(self.workload), copy.deepcopy(list(self.pods.values())),
-                                  copy.deepcopy(list(self.pvcs.values())), copy.deepcopy(list(self.revisions.values())),
-                                  self.last_failure)
+        return self.run_reconcile(copy.deepcopy(self.workload), self.observed(), self.context())
 
     def step(self, seconds: float = 1.0) -> A.Plan:
         """One reconcile round, then the kubelet, then time passes."""
@@ -297,3 +286,25 @@ class BaseWorld:
 
     def event_reasons(self) -> list[str]:
         return [e.reason for e in self.events]
+
+
+class _Workload(dict):
+    """The workload as a store of one object: every name means it (update_status names none)."""
+
+    def __init__(self, world: BaseWorld):
+        super().__init__()
+        self.world = world
+
+    def get(self, name: str, default: Any = None) -> JSON:
+        return self.world.workload
+
+    def __getitem__(self, name: str) -> JSON:
+        return self.world.workload
+
+    def __setitem__(self, name: str, value: JSON) -> None:
+        self.world.workload = value
+
+
+def owned_objects(pods: list[JSON] = (), pvcs: list[JSON] = (), revisions: list[JSON] = ()) -> dict[str, list[JSON]]:
+    """What the runtime hands a reconcile from a workload's watches, by resource key."""
+    return {A.PODS: list(pods), A.PVCS: list(pvcs), A.REVISIONS: list(revisions)}

@@ -19,7 +19,6 @@ install the CRDs and webhooks outside Helm), one release, steps in order:
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import json
 import re
 import shlex
@@ -314,22 +313,9 @@ def test_seed_statefulset_walkthrough(release: Release, cluster: Cluster) -> Non
     def asts() -> dict:
         return json.loads(cluster.kubectl("get", "asts", "demo-asts", "-o", "json").stdout)
 
-    leader = release.leader_pod()
-    started = cluster.kubectl("logs", leader, namespace=NAMESPACE, check=False).stdout if leader else ""
-    running = re.findall(r"starting controllers: (.*)", started)
-    controller_missing = importlib.util.find_spec("controllers.statefulset.handlers") is None
-    try:
-        wait_for(lambda: (s := asts().get("status", {})).get("readyReplicas") == 3
-                 and s.get("updatedReplicas") == 3 and s.get("currentReplicas") == 3,
-                 30 if controller_missing else 120, "demo-asts 3/3/3/3",
-                 describe=lambda: f"{asts().get('status')}{release.describe()}")
-    except AssertionError as e:
-        if controller_missing:
-            pytest.fail("the Advanced StatefulSet controller is not in the manager yet: "
-                        "controllers/statefulset/handlers.py does not exist, so controllers/manager.py skips it "
-                        f"(the leader logged `starting controllers: {running[-1] if running else '?'}`); demo-asts "
-                        f"was admitted and converted but got no pods in 30s. Last: {e}", pytrace=False)
-        raise
+    wait_for(lambda: (s := asts().get("status", {})).get("readyReplicas") == 3
+             and s.get("updatedReplicas") == 3 and s.get("currentReplicas") == 3,
+             120, "demo-asts 3/3/3/3", describe=lambda: f"{asts().get('status')}{release.describe()}")
     table = columns(cluster.kubectl("get", "asts").stdout)
     assert table[0][:5] == ["NAME", "DESIRED", "CURRENT", "UPDATED", "READY"]
     assert table[1][:5] == ["demo-asts", "3", "3", "3", "3"]

@@ -9,6 +9,7 @@ from controllers.common.keys import LIFECYCLE_STATE_LABEL, POD_TEMPLATE_HASH_LAB
 from controllers.common.names import SequenceNames
 from controllers.common.revision import hash_revision_data, template_revision_data
 
+from ..world import owned_objects
 from .world import T0, World, cloneset
 
 
@@ -30,7 +31,8 @@ def test_pods_labelled_with_the_short_hash_count_as_updated():
         full = p["metadata"]["labels"]["controller-revision-hash"]
         p["metadata"]["labels"]["controller-revision-hash"] = full.rsplit("-", 1)[1]  # CloneSetShortHash form
     plan = w.reconcile()
-    assert not plan.of_type(A.PatchPod) and not plan.of_type(A.DeletePod) and not plan.of_type(A.UpdateStatus)
+    assert not plan.of_type(A.Patch, A.PODS) and not plan.of_type(A.Delete, A.PODS)
+    assert not plan.of_type(A.Patch, A.WORKLOAD, "status")
     assert w.status["updatedReplicas"] == 2
 
 
@@ -39,8 +41,8 @@ def test_missing_pod_template_hash_is_fixed():
     w.settle()
     [pod] = w.pods.values()
     expected = pod["metadata"]["labels"].pop(POD_TEMPLATE_HASH_LABEL)
-    [patch] = w.reconcile().of_type(A.PatchPod)
-    assert patch.patch["metadata"]["labels"] == {POD_TEMPLATE_HASH_LABEL: expected}
+    [patch] = w.reconcile().of_type(A.Patch, A.PODS)
+    assert patch.body["metadata"]["labels"] == {POD_TEMPLATE_HASH_LABEL: expected}
 
 
 def test_preparing_update_pods_go_first():
@@ -56,11 +58,12 @@ def test_collision_count_reaches_the_status():
     squatter_name = "demo-" + hash_revision_data(template_revision_data(cs["spec"]["template"]), 0)
     squatter = {"metadata": {"name": squatter_name, "ownerReferences": [{"uid": "cs-uid", "controller": True}]},
                 "data": {"spec": {"template": {"something": "else"}}}, "revision": 1}
-    plan = reconcile(cs, [], [], [squatter], T0, SequenceNames())
-    [created] = plan.of_type(A.CreateRevision)
-    [status] = plan.of_type(A.UpdateStatus)
-    assert created.revision["metadata"]["name"] != squatter_name
-    assert status.status["collisionCount"] == 1 and status.status["updateRevision"] == created.revision["metadata"]["name"]
+    plan = reconcile(cs, owned_objects([], [], [squatter]), A.Context(T0, names=SequenceNames()))
+    [created] = plan.of_type(A.Create, A.REVISIONS)
+    [status] = plan.of_type(A.Patch, A.WORKLOAD, "status")
+    assert created.body["metadata"]["name"] != squatter_name
+    status = status.body["status"]
+    assert status["collisionCount"] == 1 and status["updateRevision"] == created.body["metadata"]["name"]
 
 
 def test_in_place_state_machine_end_to_end_without_hooks_is_normal():
@@ -96,4 +99,4 @@ def test_requeue_for_min_ready_seconds_lands_just_after_the_deadline():
         w.step()
     plan = w.reconcile()
     w.now += timedelta(seconds=plan.requeue_after)
-    assert w.reconcile().of_type(A.UpdateStatus)[0].status["availableReplicas"] == 1
+    assert w.reconcile().of_type(A.Patch, A.WORKLOAD, "status")[0].body["status"]["availableReplicas"] == 1

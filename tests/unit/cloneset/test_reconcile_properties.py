@@ -9,6 +9,7 @@ from controllers.common import actions as A
 from controllers.common.names import SequenceNames
 
 from ..common import properties
+from ..world import owned_objects
 from .world import T0, World, cloneset
 
 
@@ -20,7 +21,8 @@ def _normalize(plan):
 
 
 def _reconcile(w: World, names: SequenceNames) -> properties.Reconcile:
-    return lambda cs, pods, pvcs, revisions: reconcile(cs, pods, pvcs, revisions, w.now, names)
+    return lambda cs, pods, pvcs, revisions: reconcile(cs, owned_objects(pods, pvcs, revisions),
+                                                       A.Context(w.now, names=names))
 
 
 def test_converged_state_asks_for_nothing():
@@ -40,16 +42,17 @@ def test_deleting_cloneset_only_reports_status():
     w.cloneset["metadata"]["deletionTimestamp"] = "2024-05-01T13:00:00Z"
     w.edit_spec(lambda s: s.__setitem__("replicas", 5))
     plan = w.reconcile()
-    assert not plan.of_type(A.CreatePod) and [type(a) for a in plan.actions] == [A.UpdateStatus]
+    assert not plan.of_type(A.Create, A.PODS) and [a.what for a in plan.actions] == ["patch workload/status"]
 
 
 def test_bad_or_sparse_objects_do_not_crash():
-    assert reconcile({"metadata": {"name": "x"}}, [], [], [], T0, SequenceNames()) == A.Plan([], None)
+    assert reconcile({"metadata": {"name": "x"}}, owned_objects(), A.Context(T0, names=SequenceNames())) \
+        == A.Plan([], None)
     sparse = {"metadata": {"name": "x"}, "spec": {"selector": {"matchLabels": {"a": "b"}}}}
-    plan = reconcile(sparse, [], [], [], T0, SequenceNames())
-    assert len(plan.of_type(A.CreatePod)) == 1  # replicas defaults to 1
+    plan = reconcile(sparse, owned_objects(), A.Context(T0, names=SequenceNames()))
+    assert len(plan.of_type(A.Create, A.PODS)) == 1  # replicas defaults to 1
     weird = cloneset(replicas=2, update={"partition": "lots", "maxUnavailable": "x%", "maxSurge": True})
-    assert len(reconcile(weird, [], [], [], T0, SequenceNames()).of_type(A.CreatePod)) == 2
+    assert len(reconcile(weird, owned_objects(), A.Context(T0, names=SequenceNames())).of_type(A.Create, A.PODS)) == 2
 
 
 # A random walk of the fake cluster: at every point, reconciling twice gives the same plan.

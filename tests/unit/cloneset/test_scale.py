@@ -11,19 +11,19 @@ VCT = [{"metadata": {"name": "data", "labels": {"kind": "data"}},
 def test_scale_up_returns_every_create_at_once_revision_first():
     w = World(cloneset(replicas=10))
     plan = w.reconcile()
-    kinds = [type(a) for a in plan.actions]
-    assert kinds[0] is A.CreateRevision
-    assert kinds.count(A.CreatePod) == 10
+    kinds = [a.what for a in plan.actions]
+    assert kinds[0] == "create controllerrevisions.apps"
+    assert kinds.count("create pods") == 10
     assert plan.of_type(A.Event)[0] == A.Event("Normal", "SuccessfulCreate", "succeed to create pod demo-bbbbb")
 
 
 def test_new_pod_shape():
     w = World(cloneset(replicas=1, volumeClaimTemplates=VCT))
     plan = w.reconcile()
-    [pvc] = [a.pvc for a in plan.of_type(A.CreatePVC)]
-    [pod] = [a.pod for a in plan.of_type(A.CreatePod)]
-    rev = plan.of_type(A.CreateRevision)[0].revision["metadata"]["name"]
-    assert plan.actions.index(plan.of_type(A.CreatePVC)[0]) < plan.actions.index(plan.of_type(A.CreatePod)[0])
+    [pvc] = [a.body for a in plan.of_type(A.Create, A.PVCS)]
+    [pod] = [a.body for a in plan.of_type(A.Create, A.PODS)]
+    rev = plan.of_type(A.Create, A.REVISIONS)[0].body["metadata"]["name"]
+    assert plan.actions.index(plan.of_type(A.Create, A.PVCS)[0]) < plan.actions.index(plan.of_type(A.Create, A.PODS)[0])
     meta = pod["metadata"]
     assert meta["name"] == "demo-bbbbb" and meta["generateName"] == "demo-" and meta["namespace"] == "default"
     assert meta["labels"] == {"app": "demo", "controller-revision-hash": rev, "pod-template-hash": rev.split("-")[-1],
@@ -45,8 +45,8 @@ def test_new_pods_become_ready_through_the_controller():
     w.kubelet()
     assert w.ready_pods() == []  # InPlaceUpdateReady is not set yet
     plan = w.reconcile()
-    assert len(plan.of_type(A.PatchPodStatus)) == 2  # InPlaceUpdateReady=True
-    assert len(plan.of_type(A.PatchPod)) == 2  # PreparingNormal -> Normal
+    assert len(plan.of_type(A.Patch, A.PODS, "status")) == 2  # InPlaceUpdateReady=True
+    assert len(plan.of_type(A.Patch, A.PODS)) == 2  # PreparingNormal -> Normal
     w.apply(plan)
     w.kubelet()
     assert len(w.ready_pods()) == 2
@@ -57,7 +57,7 @@ def test_scale_strategy_max_unavailable_creates_one_by_one():
     created_per_round = []
     for _ in range(30):
         plan = w.step()
-        created_per_round.append(len(plan.of_type(A.CreatePod)))
+        created_per_round.append(len(plan.of_type(A.Create, A.PODS)))
         if not plan.actions and plan.requeue_after is None:
             break
     assert max(created_per_round) == 1 and sum(created_per_round) == 3
@@ -73,8 +73,8 @@ def test_scale_in_deletes_not_ready_pods_first_with_their_pvcs():
     w.kubelet()
     w.edit_spec(lambda s: s.__setitem__("replicas", 3))
     plan = w.reconcile()
-    assert plan.of_type(A.DeletePod) == [A.DeletePod(sick, w.pods[sick]["metadata"]["uid"], "scale in")]
-    assert plan.of_type(A.DeletePVC) == [A.DeletePVC(f"data-{sick}")]
+    assert plan.of_type(A.Delete, A.PODS) == [A.delete_pod(sick, w.pods[sick]["metadata"]["uid"], "scale in")]
+    assert plan.of_type(A.Delete, A.PVCS) == [A.Delete(A.PVCS, f"data-{sick}")]
     w.apply(plan)
     w.settle()
     assert len(w.pods) == 3 and len(w.pvcs) == 3
@@ -89,7 +89,7 @@ def test_scale_in_prefers_old_revision_pods():
     old = {n for n, p in w.pods.items() if p["spec"]["containers"][0]["image"] == "nginx:1.25"}
     w.edit_spec(lambda s: (s.__setitem__("replicas", 3), s["updateStrategy"].__setitem__("partition", 0)))
     plan = w.reconcile()
-    [deleted] = plan.of_type(A.DeletePod)
+    [deleted] = plan.of_type(A.Delete, A.PODS)
     assert deleted.name in old
 
 
@@ -99,8 +99,8 @@ def test_pods_to_delete_replaces_the_pod_and_is_truncated():
     victim = sorted(w.pods)[1]
     w.edit_spec(lambda s: s["scaleStrategy"].__setitem__("podsToDelete", [victim, "no-such-pod"]))
     plan = w.reconcile()
-    assert [a.name for a in plan.of_type(A.DeletePod)] == [victim]
-    assert plan.of_type(A.PatchCloneSet)[0].patch["spec"] == {"scaleStrategy": {"podsToDelete": [victim]}}
+    assert [a.name for a in plan.of_type(A.Delete, A.PODS)] == [victim]
+    assert plan.of_type(A.Patch, A.WORKLOAD)[0].body["spec"] == {"scaleStrategy": {"podsToDelete": [victim]}}
     w.apply(plan)
     w.settle()
     assert victim not in w.pods and len(w.ready_pods()) == 3
@@ -113,7 +113,7 @@ def test_specified_delete_label_respects_max_unavailable():
     for name in sorted(w.pods)[:3]:
         w.pods[name]["metadata"]["labels"][SPECIFIED_DELETE_LABEL] = "true"
     plan = w.reconcile()
-    assert len(plan.of_type(A.DeletePod)) == 1  # one ready pod at a time
+    assert len(plan.of_type(A.Delete, A.PODS)) == 1  # one ready pod at a time
     w.apply(plan)
     w.settle()
     assert len(w.pods) == 5 and not any(SPECIFIED_DELETE_LABEL in p["metadata"]["labels"] for p in w.pods.values())
@@ -187,7 +187,7 @@ def test_scale_out_cancels_a_pending_scale_in():
     [held] = [n for n, p in w.pods.items() if p["metadata"]["labels"][LIFECYCLE_STATE_LABEL] == "PreparingDelete"]
     w.edit_spec(lambda s: s.__setitem__("replicas", 3))
     plan = w.step()
-    assert [a.name for a in plan.of_type(A.PatchPod)] == [held] and not plan.of_type(A.CreatePod)
+    assert [a.name for a in plan.of_type(A.Patch, A.PODS)] == [held] and not plan.of_type(A.Create, A.PODS)
     assert w.pods[held]["metadata"]["labels"][LIFECYCLE_STATE_LABEL] == "PreparingNormal"
     w.settle()
     assert sorted(w.pods) == names
@@ -200,8 +200,8 @@ def test_a_deleted_pod_comes_back_with_its_name_and_pvc():
     pvc_uid = w.pvcs[f"data-{victim}"]["metadata"]["uid"]
     del w.pods[victim]  # deleted outside the controller
     plan = w.reconcile()
-    assert [a.pod["metadata"]["name"] for a in plan.of_type(A.CreatePod)] == [victim]
-    assert plan.of_type(A.CreatePVC) == []  # reused
+    assert [a.body["metadata"]["name"] for a in plan.of_type(A.Create, A.PODS)] == [victim]
+    assert plan.of_type(A.Create, A.PVCS) == []  # reused
     w.apply(plan)
     w.settle()
     assert w.pvcs[f"data-{victim}"]["metadata"]["uid"] == pvc_uid
@@ -213,9 +213,9 @@ def test_disable_pvc_reuse_deletes_the_orphan_and_uses_a_new_id():
     victim = sorted(w.pods)[0]
     del w.pods[victim]
     plan = w.reconcile()
-    assert plan.actions[0] == A.DeletePVC(f"data-{victim}")
-    [created] = plan.of_type(A.CreatePod)
-    assert created.pod["metadata"]["name"] != victim
+    assert plan.actions[0] == A.Delete(A.PVCS, f"data-{victim}")
+    [created] = plan.of_type(A.Create, A.PODS)
+    assert created.body["metadata"]["name"] != victim
     w.apply(plan)
     w.settle()
     assert f"data-{victim}" not in w.pvcs and len(w.pvcs) == 2
@@ -228,10 +228,10 @@ def test_a_replacement_waits_for_the_terminating_pod_that_holds_its_name():
     victim = sorted(w.pods)[0]
     w.pods[victim]["metadata"]["deletionTimestamp"] = "2024-05-01T12:10:00Z"  # deleted by someone, terminating
     plan = w.reconcile()
-    assert plan.of_type(A.CreatePod) == [] and plan.requeue_after == 1.0
+    assert plan.of_type(A.Create, A.PODS) == [] and plan.requeue_after == 1.0
     del w.pods[victim]  # gone
     plan = w.reconcile()
-    assert [a.pod["metadata"]["name"] for a in plan.of_type(A.CreatePod)] == [victim]
+    assert [a.body["metadata"]["name"] for a in plan.of_type(A.Create, A.PODS)] == [victim]
 
 
 def test_a_failed_pod_keeps_its_name_and_a_new_one_is_created():
@@ -240,6 +240,6 @@ def test_a_failed_pod_keeps_its_name_and_a_new_one_is_created():
     [evicted] = list(w.pods)
     w.pods[evicted]["status"]["phase"] = "Failed"  # evicted: the object stays until pod GC
     plan = w.reconcile()
-    [created] = plan.of_type(A.CreatePod)
-    assert created.pod["metadata"]["name"] != evicted  # its name (and PVC) stay with the failed pod
-    assert plan.of_type(A.CreatePVC) and plan.requeue_after is None
+    [created] = plan.of_type(A.Create, A.PODS)
+    assert created.body["metadata"]["name"] != evicted  # its name (and PVC) stay with the failed pod
+    assert plan.of_type(A.Create, A.PVCS) and plan.requeue_after is None

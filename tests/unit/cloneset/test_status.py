@@ -4,6 +4,7 @@ from controllers.common import actions as A
 from controllers.common.names import SequenceNames
 from controllers.cloneset.reconcile import reconcile
 
+from ..world import owned_objects
 from .world import T0, World, cloneset
 
 
@@ -48,23 +49,24 @@ def test_label_selector_string_with_expressions():
     cs = cloneset(replicas=0)
     cs["spec"]["selector"] = {"matchLabels": {"app": "demo"},
                               "matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "api"]}]}
-    [status] = reconcile(cs, [], [], [], T0, SequenceNames()).of_type(A.UpdateStatus)
-    assert status.status["labelSelector"] == "app=demo,tier in (api,web)"
+    plan = reconcile(cs, owned_objects(), A.Context(T0, names=SequenceNames()))
+    [status] = plan.of_type(A.Patch, A.WORKLOAD, "status")
+    assert status.body["status"]["labelSelector"] == "app=demo,tier in (api,web)"
 
 
 def test_status_is_only_written_when_it_changes():
     w = World(cloneset(replicas=2))
     w.settle()
-    assert w.reconcile().of_type(A.UpdateStatus) == []
+    assert w.reconcile().of_type(A.Patch, A.WORKLOAD, "status") == []
     w.cloneset["status"]["readyReplicas"] = 7  # stale
-    assert len(w.reconcile().of_type(A.UpdateStatus)) == 1
+    assert len(w.reconcile().of_type(A.Patch, A.WORKLOAD, "status")) == 1
 
 
 def test_conditions_written_by_others_are_kept():
     w = World(cloneset(replicas=1))
     w.settle()
     w.cloneset["status"]["conditions"] = [{"type": "Custom", "status": "True"}]
-    assert w.reconcile().of_type(A.UpdateStatus) == []
+    assert w.reconcile().of_type(A.Patch, A.WORKLOAD, "status") == []
 
 
 def failed_scale(w: World) -> list[dict]:
@@ -73,9 +75,9 @@ def failed_scale(w: World) -> list[dict]:
 
 def test_a_refused_create_sets_failed_scale_until_a_round_scales_without_error():
     w = World(cloneset(replicas=2))
-    w.fail_when = lambda action: isinstance(action, A.CreatePod)
+    w.fail_when = lambda action: action.what == "create pods"
     w.step()
-    assert w.last_failure == A.ActionFailure("CreatePod", "injected failure") and failed_scale(w) == []
+    assert w.last_failure == A.ActionFailure("create pods", "injected failure") and failed_scale(w) == []
     w.step()  # the retry reports the refusal it learnt of, before trying again
     [first] = failed_scale(w)
     assert (first["status"], first["message"]) == ("True", "injected failure")

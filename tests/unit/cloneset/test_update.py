@@ -58,8 +58,8 @@ def test_recreate_replaces_pods_one_at_a_time():
     before = set(w.pods)
     w.set_image("nginx:1.26")
     plan = w.reconcile()
-    [mark] = plan.of_type(A.PatchPod)
-    assert mark.patch["metadata"]["labels"] == {SPECIFIED_DELETE_LABEL: "true"}
+    [mark] = plan.of_type(A.Patch, A.PODS)
+    assert mark.body["metadata"]["labels"] == {SPECIFIED_DELETE_LABEL: "true"}
     assert [e.reason for e in plan.of_type(A.Event)] == ["SuccessfulUpdatePodReCreate"]
     w.apply(plan)
     worst = 3
@@ -87,15 +87,15 @@ def test_in_place_only_refuses_other_changes():
     before = dict(w.pods)
     w.edit_spec(lambda s: s["template"]["spec"]["containers"][0].__setitem__("env", [{"name": "A", "value": "1"}]))
     plan = w.reconcile()
-    assert not plan.of_type(A.PatchPod) and not plan.of_type(A.DeletePod)
+    assert not plan.of_type(A.Patch, A.PODS) and not plan.of_type(A.Delete, A.PODS)
     warning = [e for e in plan.of_type(A.Event) if e.type == "Warning"]
     assert warning and "InPlaceOnly but can not update in-place" in warning[0].message
-    [status] = plan.of_type(A.UpdateStatus)
-    [cond] = status.status["conditions"]
+    [status] = plan.of_type(A.Patch, A.WORKLOAD, "status")
+    [cond] = status.body["status"]["conditions"]
     assert cond["type"] == "FailedUpdate" and cond["status"] == "True"
     w.apply(plan)
     again = w.reconcile()
-    assert not again.of_type(A.UpdateStatus)  # the same failure does not rewrite the status
+    assert not again.of_type(A.Patch, A.WORKLOAD, "status")  # the same failure does not rewrite the status
     assert set(w.pods) == set(before)
 
 
@@ -253,7 +253,8 @@ def test_rollback_reuses_the_old_revision():
     w.settle()
     w.set_image("nginx:1.25")
     plan = w.reconcile()
-    assert plan.of_type(A.PatchRevision) == [A.PatchRevision(v1, {"revision": 3})] and not plan.of_type(A.CreateRevision)
+    assert plan.of_type(A.Patch, A.REVISIONS) == [A.Patch(A.REVISIONS, v1, {"revision": 3})]
+    assert not plan.of_type(A.Create, A.REVISIONS)
     w.apply(plan)
     w.settle()
     assert w.status["updateRevision"] == v1 == w.status["currentRevision"]
@@ -286,15 +287,15 @@ def test_issue_2276_a_drain_without_its_patch_is_not_undone():
     w = World(cloneset(replicas=2, update=IN_PLACE))
     w.settle()
     w.set_image("nginx:1.26")
-    w.fail_when = lambda a: isinstance(a, A.PatchPod)  # the spec patch fails after the drain
+    w.fail_when = lambda a: a.what == "patch pods"  # the spec patch fails after the drain
     w.step()
     w.fail_when = None
     [drained] = [n for n, p in w.pods.items()
                  if next(c for c in p["status"]["conditions"] if c["type"] == INPLACE_UPDATE_READY)["status"] == "False"]
     plan = w.reconcile()
-    status_patches = [a for a in plan.of_type(A.PatchPodStatus) if a.name == drained]
-    assert all(c["status"] != "True" for a in status_patches for c in a.patch["status"]["conditions"])
-    assert [a.name for a in plan.of_type(A.PatchPod)] == [drained]  # the patch is retried
+    status_patches = [a for a in plan.of_type(A.Patch, A.PODS, "status") if a.name == drained]
+    assert all(c["status"] != "True" for a in status_patches for c in a.body["status"]["conditions"])
+    assert [a.name for a in plan.of_type(A.Patch, A.PODS)] == [drained]  # the patch is retried
     w.apply(plan)
     w.settle()
     assert len(updated_names(w)) == 2
@@ -305,7 +306,7 @@ def test_no_drain_flip_for_pods_that_are_not_updated_after_all():
     w = World(cloneset(replicas=2, update=IN_PLACE))
     w.settle()
     w.set_image("nginx:1.26")
-    w.fail_when = lambda a: isinstance(a, A.PatchPod)
+    w.fail_when = lambda a: a.what == "patch pods"
     w.step()
     w.fail_when = None
     w.edit_spec(lambda s: s["updateStrategy"].__setitem__("partition", 2))
@@ -332,8 +333,8 @@ def test_a_cleared_failure_is_removed_even_by_a_merge_patch():
     assert w.status["conditions"][0]["type"] == "FailedUpdate"
     w.edit_spec(lambda s: s["template"]["spec"]["containers"][0].pop("env"))
     plan = w.reconcile()
-    [status] = plan.of_type(A.UpdateStatus)
-    assert status.status["conditions"] == []  # explicit, so that a merge patch clears it too
+    [status] = plan.of_type(A.Patch, A.WORKLOAD, "status")
+    assert status.body["status"]["conditions"] == []  # explicit, so that a merge patch clears it too
     w.apply(plan)
     w.settle()
 

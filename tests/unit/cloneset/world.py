@@ -1,6 +1,7 @@
 """The fake cluster (tests/unit/world.py) running the CloneSet reconcile."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,6 @@ JSON = dict[str, Any]
 @dataclass
 class World(BaseWorld):
     names: SequenceNames = field(default_factory=SequenceNames)
-    gates: dict[str, bool] | None = None  # the manager's --feature-gates (None: defaults)
 
     @property
     def cloneset(self) -> JSON:
@@ -27,9 +27,11 @@ class World(BaseWorld):
     def cloneset(self, value: JSON) -> None:
         self.workload = value
 
-    def run_reconcile(self, workload: JSON, pods: list[JSON], pvcs: list[JSON], revisions: list[JSON],
-                      last_failure: A.ActionFailure | None = None) -> A.Plan:
-        return reconcile(workload, pods, pvcs, revisions, self.now, self.names, last_failure, self.gates)
+    def context(self) -> A.Context:
+        return dataclasses.replace(super().context(), names=self.names)
+
+    def run_reconcile(self, workload: JSON, observed: dict[str, list[JSON]], context: A.Context) -> A.Plan:
+        return reconcile(workload, observed, context)
 
 
 def cloneset(name: str = "demo", replicas: int = 3, image: str = "nginx:1.25", **strategy: Any) -> JSON:

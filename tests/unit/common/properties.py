@@ -7,7 +7,8 @@
 
 A kind's `test_reconcile_properties.py` drives its fake cluster (a `tests/unit/world.BaseWorld`) and asks these
 at every point of its random walks. `reconcile` is the kind's reconcile on an observed state,
-`(workload, pods, pvcs, revisions) -> Plan` at the world's clock; by default the world's own `run_reconcile`.
+`(workload, pods, pvcs, revisions) -> Plan` at the world's clock; by default the world's own `run_reconcile` with
+the world's `context()`.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any, Callable
 
 from controllers.common import actions as A
 
-from ..world import BaseWorld
+from ..world import BaseWorld, owned_objects
 
 JSON = dict[str, Any]
 Reconcile = Callable[[JSON, list[JSON], list[JSON], list[JSON]], A.Plan]
@@ -28,19 +29,24 @@ def observed(world: BaseWorld) -> tuple[JSON, list[JSON], list[JSON], list[JSON]
     return world.workload, list(world.pods.values()), list(world.pvcs.values()), list(world.revisions.values())
 
 
+def _run(world: BaseWorld) -> Reconcile:
+    return lambda workload, pods, pvcs, revisions: world.run_reconcile(
+        workload, owned_objects(pods, pvcs, revisions), world.context())
+
+
 def assert_same_state_same_plan(world: BaseWorld, first: Reconcile | None = None, second: Reconcile | None = None,
                                 normalize: Callable[[A.Plan], Any] = lambda plan: plan) -> A.Plan:
     """Fresh copies of the observed state, then the world's own objects with the pods and PVCs in reverse order,
     give the same plan (up to `normalize`, e.g. for random names; `second` defaults to `first`). Returns it."""
-    first = first or world.run_reconcile
+    first = first or _run(world)
     workload, pods, pvcs, revisions = observed(world)
     plan = first(*copy.deepcopy((workload, pods, pvcs, revisions)))
     again = (second or first)(workload, list(reversed(pods)), list(reversed(pvcs)), revisions)
     assert normalize(plan) == normalize(again)
     for action in plan.actions:
-        if isinstance(action, (A.PatchPod, A.PatchPodStatus, A.DeletePod)):
+        if action.what in ("patch pods", "patch pods/status", "delete pods"):
             assert action.name in world.pods  # never acts on pods it did not see
-        if isinstance(action, (A.PatchPVC, A.DeletePVC)):
+        if action.what in ("patch persistentvolumeclaims", "delete persistentvolumeclaims"):
             assert action.name in world.pvcs
     return plan
 
@@ -60,5 +66,5 @@ def assert_inputs_not_modified(world: BaseWorld, reconcile: Reconcile | None = N
     """The reconcile reads the observed objects and never writes into them (the index's objects are shared)."""
     args = observed(world)
     before = copy.deepcopy(args)
-    (reconcile or world.run_reconcile)(*args)
+    (reconcile or _run(world))(*args)
     assert args == before

@@ -94,16 +94,16 @@ def test_start_update_drains_then_patches_in_one_go():
                         metadata_patch={"labels": {"v": "2"}})
     res = I.start_update(p, spec, NOW, extra_labels={"lifecycle.apps.kruise.io/state": "Updating"})
     drain, patch = res.actions
-    assert isinstance(drain, A.PatchPodStatus)
-    conds = {c["type"]: c for c in drain.patch["status"]["conditions"]}
+    assert drain.what == "patch pods/status"
+    conds = {c["type"]: c for c in drain.body["status"]["conditions"]}
     assert conds["InPlaceUpdateReady"]["status"] == "False" and conds["InPlaceUpdateReady"]["reason"] == "StartInPlaceUpdate"
     assert conds["Ready"]["status"] == "False"  # drained at once, not when the kubelet notices
-    assert isinstance(patch, A.PatchPod) and patch.patch_type == "strategic"
-    meta = patch.patch["metadata"]
+    assert patch.what == "patch pods" and patch.patch_type == "strategic"
+    meta = patch.body["metadata"]
     assert meta["uid"] == "uid-p"
     assert meta["labels"] == {"v": "2", "controller-revision-hash": "x-2", "pod-template-hash": "2",
                               "lifecycle.apps.kruise.io/state": "Updating"}
-    assert patch.patch["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
+    assert patch.body["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
     state = meta["annotations"]["apps.kruise.io/inplace-update-state"]
     assert state == ('{"revision":"x-2","updateTimestamp":"2024-05-01T12:00:00Z",'
                      '"lastContainerStatuses":{"main":{"imageID":"id-nginx:1.25","containerID":"cid-p-main"}},'
@@ -116,7 +116,7 @@ def test_start_update_with_a_grace_period_defers_the_images():
     spec = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"}, grace_seconds=3,
                         metadata_patch={"labels": {"v": "2"}})
     res = I.start_update(p, spec, NOW)
-    patch = res.actions[-1].patch
+    patch = res.actions[-1].body
     assert "spec" not in patch and "v" not in patch["metadata"]["labels"]
     grace = json.loads(patch["metadata"]["annotations"]["apps.kruise.io/inplace-update-grace"])
     assert grace["revision"] == "x-2" and grace["containerImages"] == {"main": "nginx:1.26"} and grace["graceSeconds"] == 3
@@ -144,30 +144,30 @@ def _after(pod_, patch):
 def test_grace_period_then_images_then_completion():
     p = running()
     spec = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"}, grace_seconds=3)
-    p = _after(p, I.start_update(p, spec, NOW).actions[-1].patch)
+    p = _after(p, I.start_update(p, spec, NOW).actions[-1].body)
     p["status"]["conditions"][-1]["status"] = "False"
     assert in_progress(p)
     early = I.refresh(p, NOW + timedelta(seconds=1.2))
     assert early.actions == [] and early.requeue_after == 2.0
     done_waiting = I.refresh(p, NOW + timedelta(seconds=3))
     [patch] = done_waiting.actions
-    assert patch.patch["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
-    assert patch.patch["metadata"]["annotations"]["apps.kruise.io/inplace-update-grace"] is None
-    p = _after(p, patch.patch)
+    assert patch.body["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
+    assert patch.body["metadata"]["annotations"]["apps.kruise.io/inplace-update-grace"] is None
+    p = _after(p, patch.body)
     assert I.refresh(p, NOW + timedelta(seconds=4)).actions == []  # kubelet has not restarted it yet
     p["status"]["containerStatuses"][0].update(image="nginx:1.26", imageID="id-nginx:1.26", containerID="cid-new")
     assert not in_progress(p)
     [ready] = I.refresh(p, NOW + timedelta(seconds=5)).actions
-    assert ready.patch["status"]["conditions"][0]["status"] == "True"
+    assert ready.body["status"]["conditions"][0]["status"] == "True"
 
 
 def test_grace_is_dropped_when_the_pod_moved_to_another_revision():
     p = running()
     spec = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"}, grace_seconds=3)
-    p = _after(p, I.start_update(p, spec, NOW).actions[-1].patch)
+    p = _after(p, I.start_update(p, spec, NOW).actions[-1].body)
     p["metadata"]["labels"]["controller-revision-hash"] = "x-3"
     [drop] = I.refresh(p, NOW + timedelta(seconds=10)).actions
-    assert drop.patch["metadata"]["annotations"] == {"apps.kruise.io/inplace-update-grace": None}
+    assert drop.body["metadata"]["annotations"] == {"apps.kruise.io/inplace-update-grace": None}
 
 
 def _updated(imageID_changes: bool, restarted: bool, image: str = "docker.io/library/nginx:alpine"):
@@ -176,7 +176,7 @@ def _updated(imageID_changes: bool, restarted: bool, image: str = "docker.io/lib
     p["status"]["containerStatuses"] = [{"name": "main", "image": "docker.io/library/nginx:alpine",
                                          "imageID": "sha256:aaa", "containerID": "cid-1", "restartCount": 0}]
     spec = I.UpdateSpec(revision="x-2", container_images={"main": "docker.io/library/nginx:alpine"})
-    p = _after(p, I.start_update(p, spec, NOW).actions[-1].patch)
+    p = _after(p, I.start_update(p, spec, NOW).actions[-1].body)
     s = p["status"]["containerStatuses"][0]
     s["image"] = image
     if imageID_changes:
@@ -221,7 +221,7 @@ def test_container_priorities_update_in_batches():
     p["status"]["containerStatuses"].append({"name": "low", "image": "redis:6", "imageID": "id-redis:6",
                                              "containerID": "cid-low", "ready": True})
     spec = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26", "low": "redis:7", "side": "busybox:2"})
-    first = I.start_update(p, spec, NOW).actions[-1].patch
+    first = I.start_update(p, spec, NOW).actions[-1].body
     assert sorted(c["name"] for c in first["spec"]["containers"]) == ["main", "side"]  # no priority + highest
     state = json.loads(first["metadata"]["annotations"]["apps.kruise.io/inplace-update-state"])
     assert state["nextContainerImages"] == {"low": "redis:7"}
@@ -236,8 +236,8 @@ def test_container_priorities_update_in_batches():
     for s in p["status"]["containerStatuses"][:2]:
         s["ready"] = True
     [second] = I.refresh(p, NOW).actions
-    assert second.patch["spec"]["containers"] == [{"name": "low", "image": "redis:7"}]
-    state = json.loads(second.patch["metadata"]["annotations"]["apps.kruise.io/inplace-update-state"])
+    assert second.body["spec"]["containers"] == [{"name": "low", "image": "redis:7"}]
+    state = json.loads(second.body["metadata"]["annotations"]["apps.kruise.io/inplace-update-state"])
     assert "nextContainerImages" not in state and len(state["containerBatchesRecord"]) == 2
 
 
@@ -245,7 +245,7 @@ def test_refresh_marks_ready_unless_held():
     p = running()
     p["status"]["conditions"] = [c for c in p["status"]["conditions"] if c["type"] != "InPlaceUpdateReady"]
     [ready] = I.refresh(p, NOW).actions
-    assert ready.patch["status"]["conditions"][0]["type"] == "InPlaceUpdateReady"
+    assert ready.body["status"]["conditions"][0]["type"] == "InPlaceUpdateReady"
     assert I.refresh(p, NOW, hold_not_ready=True).actions == []
     assert I.refresh(running(), NOW).actions == []  # already True: nothing to do
 
@@ -273,23 +273,23 @@ def test_update_through_hooks_writes_the_workload_revision_labels_and_updating()
     res = I.update_through_hooks(p, SPEC, None, NOW, pod_revision_labels={"controller-revision-hash": "x-2"})
     assert res.started and res.error is None
     drain, patch, event = res.actions
-    assert patch.patch["metadata"]["labels"] == {"controller-revision-hash": "x-2",
+    assert patch.body["metadata"]["labels"] == {"controller-revision-hash": "x-2",
                                                  "lifecycle.apps.kruise.io/state": "Updating"}
     assert event == A.Event("Normal", "SuccessfulUpdatePodInPlace", "successfully update pod p in-place(revision x-2)")
 
 
 def test_update_through_hooks_leaves_a_pod_without_state_without_state_when_asked():
     res = I.update_through_hooks(running(), SPEC, None, NOW, always_set_updating=False)
-    assert "lifecycle.apps.kruise.io/state" not in res.actions[1].patch["metadata"]["labels"]
+    assert "lifecycle.apps.kruise.io/state" not in res.actions[1].body["metadata"]["labels"]
     res = I.update_through_hooks(running(), SPEC, None, NOW)
-    assert res.actions[1].patch["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] == "Updating"
+    assert res.actions[1].body["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] == "Updating"
 
 
 def test_update_through_hooks_waits_for_the_hook_owner():
     p = running()
     p["metadata"]["labels"].update({"hold": "1", "lifecycle.apps.kruise.io/state": "Normal"})
     res = I.update_through_hooks(p, SPEC, HOOKED, NOW)
-    assert not res.started and [a.patch["metadata"]["labels"] for a in res.actions] == [
+    assert not res.started and [a.body["metadata"]["labels"] for a in res.actions] == [
         {"lifecycle.apps.kruise.io/state": "PreparingUpdate"}]
     p["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] = "PreparingUpdate"
     assert I.update_through_hooks(p, SPEC, HOOKED, NOW).actions == []  # still hooked
@@ -305,7 +305,7 @@ def test_a_grace_period_is_measured_from_the_exact_start_not_the_whole_second():
     p = {"metadata": {"name": "p", "labels": {}, "annotations": {}},
          "spec": {"containers": [{"name": "c", "image": "a:1"}]}}
     started = I.start_update(p, I.UpdateSpec(revision="x-2", container_images={"c": "a:2"}, grace_seconds=2), start)
-    annotations = started.actions[-1].patch["metadata"]["annotations"]
+    annotations = started.actions[-1].body["metadata"]["annotations"]
     assert json.loads(annotations[STATE])["updateTimestamp"] == "2024-05-01T12:00:00.9Z"
     p["metadata"]["labels"] = {"controller-revision-hash": "x-2"}
     p["metadata"]["annotations"] = {k: annotations[k] for k in (STATE, GRACE)}
@@ -331,7 +331,7 @@ def _kubelet_sequence():
            "containerID": "containerd://old", "restartCount": 0, "state": {"running": {"startedAt": "x"}}}
     p["status"]["containerStatuses"] = [old]
     spec = I.UpdateSpec(revision="x-2", container_images={"main": f"{GB}:v2"})
-    p = _after(p, I.start_update(p, spec, NOW).actions[-1].patch)
+    p = _after(p, I.start_update(p, spec, NOW).actions[-1].body)
     p["status"]["conditions"][-1].update(status="False", reason="StartInPlaceUpdate")
     steps = {
         # 1. the spec changed, the kubelet has not acted yet: the old container, as recorded
@@ -365,7 +365,7 @@ def test_completion_waits_for_the_kubelet_to_restart_the_container():
     p["status"]["containerStatuses"] = [done]
     assert I.pod_update_error(p) is None
     [ready] = I.refresh(p, NOW + timedelta(seconds=6)).actions
-    assert ready.patch["status"]["conditions"][0] == {
+    assert ready.body["status"]["conditions"][0] == {
         "type": "InPlaceUpdateReady", "status": "True", "lastTransitionTime": "2024-05-01T12:00:06Z",
         "reason": None, "message": None}
 
@@ -429,14 +429,14 @@ def _first_image_patch(delay: float, grace: int = 2, tick: float = 0.1):
     drain, patch = I.start_update(p, I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"},
                                                   grace_seconds=grace), NOW).actions
     stored = NOW + timedelta(seconds=delay)
-    p = _after(_store_status(p, drain.patch), patch.patch)
+    p = _after(_store_status(p, drain.body), patch.body)
     at = stored + timedelta(seconds=tick)
     for _ in range(int((grace + delay + 5) / tick)):
         res = I.refresh(p, at)
         for action in res.actions:
-            if isinstance(action, A.PatchPod) and "spec" in action.patch:
+            if action.what == "patch pods" and "spec" in action.body:
                 return at, stored
-            p = _store_status(p, action.patch)
+            p = _store_status(p, action.body)
         at += timedelta(seconds=tick)
     raise AssertionError("the images were never patched")
 
@@ -453,29 +453,29 @@ def test_a_drain_stored_late_is_restamped_by_the_round_that_sees_it():
     p["status"]["conditions"][-1]["lastTransitionTime"] = "2024-05-01T11:00:00Z"
     drain, patch = I.start_update(p, I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"},
                                                   grace_seconds=2), NOW).actions
-    assert drain.patch["status"]["conditions"][0]["lastTransitionTime"] == "2024-05-01T12:00:00Z"  # plan's time
-    p = _after(_store_status(p, drain.patch), patch.patch)  # stored at NOW + 1.5 s, as sent
+    assert drain.body["status"]["conditions"][0]["lastTransitionTime"] == "2024-05-01T12:00:00Z"  # plan's time
+    p = _after(_store_status(p, drain.body), patch.body)  # stored at NOW + 1.5 s, as sent
     seen = I.refresh(p, NOW + timedelta(seconds=1.6))
     [restamp] = seen.actions
-    assert restamp.patch == {"status": {"conditions": [
+    assert restamp.body == {"status": {"conditions": [
         {"type": "InPlaceUpdateReady", "status": "False", "lastTransitionTime": "2024-05-01T12:00:02Z",
          "reason": "StartInPlaceUpdate", "message": None}]}}
     assert seen.requeue_after == 3.0
-    p = _store_status(p, restamp.patch)
+    p = _store_status(p, restamp.body)
     assert I.refresh(p, NOW + timedelta(seconds=2)).actions == []  # the plan's clock would patch the images here
     wait = I.refresh(p, NOW + timedelta(seconds=3.9))
     assert wait.actions == [] and wait.requeue_after == 1.0
     [images] = I.refresh(p, NOW + timedelta(seconds=4)).actions
-    assert images.patch["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
+    assert images.body["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
 
 
 def test_a_drain_undone_during_the_grace_is_done_again():
     p = running()
     spec = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"}, grace_seconds=2)
     drain, patch = I.start_update(p, spec, NOW).actions
-    p = _after(p, patch.patch)  # InPlaceUpdateReady still True (someone put it back)
+    p = _after(p, patch.body)  # InPlaceUpdateReady still True (someone put it back)
     [again] = I.refresh(p, NOW + timedelta(seconds=5)).actions
-    conds = {c["type"]: c for c in again.patch["status"]["conditions"]}
+    conds = {c["type"]: c for c in again.body["status"]["conditions"]}
     assert conds["InPlaceUpdateReady"]["status"] == "False" and conds["Ready"]["status"] == "False"
     assert conds["InPlaceUpdateReady"]["lastTransitionTime"] == "2024-05-01T12:00:05Z"  # now, a whole second
 
@@ -496,7 +496,7 @@ def plan(pod_, revisions=REVISIONS, **options):
 def test_plan_pod_update_goes_in_place_when_the_policy_and_the_change_allow_it():
     res = plan(running(), grace_seconds=3)
     assert res.started and res.requeue_after == 3.0 and res.error is None
-    assert res.actions[1].patch["metadata"]["labels"]["controller-revision-hash"] == "x-2"
+    assert res.actions[1].body["metadata"]["labels"]["controller-revision-hash"] == "x-2"
 
 
 def test_plan_pod_update_recreates_or_refuses_otherwise():
@@ -542,4 +542,4 @@ def test_refresh_pod_reports_the_lifecycle_transition_the_update_allows():
     p = running()
     p["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] = "Updating"
     [moved] = I.refresh_pod(p, None, "x-1", NOW).moved
-    assert moved.patch["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] == "Normal"
+    assert moved.body["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] == "Normal"

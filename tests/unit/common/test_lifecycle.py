@@ -24,7 +24,7 @@ def test_hooked_is_any_all_hooked_is_all():
 def test_transition_writes_state_and_timestamp_with_a_uid_guard():
     p = pod("p", labels={L.LIFECYCLE_STATE_LABEL: L.NORMAL})
     [patch] = L.update_pod_lifecycle(p, L.PREPARING_DELETE, False, NOW)
-    assert patch == A.PatchPod("p", {"metadata": {"uid": "uid-p",
+    assert patch == A.patch_pod("p", {"metadata": {"uid": "uid-p",
                                                   "labels": {"lifecycle.apps.kruise.io/state": "PreparingDelete"},
                                                   "annotations": {"lifecycle.apps.kruise.io/timestamp": "2024-05-01T12:00:00Z"}}},
                                "strategic")
@@ -36,8 +36,8 @@ def test_mark_pod_not_ready_adds_and_removes_kruise_pod_ready_keys():
     gated = pod("p", gates=["KruisePodReady"], labels={L.LIFECYCLE_STATE_LABEL: L.NORMAL},
                 conditions=[{"type": "KruisePodReady", "status": "True"}])
     status, label = L.update_pod_lifecycle(gated, L.PREPARING_UPDATE, True, NOW)
-    assert isinstance(status, A.PatchPodStatus) and isinstance(label, A.PatchPod)
-    kpr, ready = status.patch["status"]["conditions"]
+    assert status.what == "patch pods/status" and label.what == "patch pods"
+    kpr, ready = status.body["status"]["conditions"]
     assert kpr["type"] == "KruisePodReady" and kpr["status"] == "False"
     assert json.loads(kpr["message"]) == [{"userAgent": "Lifecycle", "key": "preUpdateHook"}]
     assert ready["type"] == "Ready" and ready["status"] == "False"
@@ -46,9 +46,9 @@ def test_mark_pod_not_ready_adds_and_removes_kruise_pod_ready_keys():
                                                            "message": kpr["message"]}])
     assert has_not_ready_key(held, "preUpdateHook")
     assert add_not_ready_key(held, "preUpdateHook", NOW) is None  # idempotent
-    both = add_not_ready_key(held, "preDeleteHook", NOW).patch["status"]["conditions"][0]
+    both = add_not_ready_key(held, "preDeleteHook", NOW).body["status"]["conditions"][0]
     assert [m["key"] for m in json.loads(both["message"])] == ["preDeleteHook", "preUpdateHook"]  # sorted
-    released = remove_not_ready_key(held, "preUpdateHook", NOW).patch["status"]["conditions"][0]
+    released = remove_not_ready_key(held, "preUpdateHook", NOW).body["status"]["conditions"][0]
     assert released["status"] == "True" and released["message"] == "[]"
     # At Updated (and, unlike upstream, also Normal) the preUpdateHook key goes away.
     assert L.not_ready_policy(held, L.UPDATED, NOW) and L.not_ready_policy(held, L.NORMAL, NOW)
@@ -59,7 +59,7 @@ def test_mark_pod_not_ready_adds_and_removes_kruise_pod_ready_keys():
 def test_with_handler_reapplies_labels_and_finalizers():
     p = pod("p", labels={L.LIFECYCLE_STATE_LABEL: L.UPDATED})
     [patch] = L.update_pod_lifecycle_with_handler(p, L.PREPARING_UPDATE, HOOK, NOW)
-    meta = patch.patch["metadata"]
+    meta = patch.body["metadata"]
     assert meta["labels"] == {"lifecycle.apps.kruise.io/state": "PreparingUpdate", "hold": "yes", "team": "a"}
     assert meta["finalizers"] == ["example.com/drain"]
     assert L.update_pod_lifecycle_with_handler(p, L.PREPARING_UPDATE, None, NOW) == []
@@ -67,7 +67,7 @@ def test_with_handler_reapplies_labels_and_finalizers():
 
 def test_ready_if_missing_is_for_the_podreadiness_controller():
     gated = pod("p", gates=["KruisePodReady"])
-    assert ready_if_missing(gated, NOW).patch["status"]["conditions"][0]["status"] == "True"
+    assert ready_if_missing(gated, NOW).body["status"]["conditions"][0]["status"] == "True"
     assert ready_if_missing(pod("p"), NOW) is None
 
 
@@ -94,6 +94,6 @@ def test_hold_for_pre_delete():
     assert L.hold_for_pre_delete(hook, pod("p"), NOW) is None
     assert L.hold_for_pre_delete(None, pod("p", labels={"hold": "1"}), NOW) is None
     [patch] = L.hold_for_pre_delete(hook, pod("p", labels={"hold": "1"}), NOW)
-    assert patch.patch["metadata"]["labels"] == {L.LIFECYCLE_STATE_LABEL: L.PREPARING_DELETE}
+    assert patch.body["metadata"]["labels"] == {L.LIFECYCLE_STATE_LABEL: L.PREPARING_DELETE}
     waiting = pod("p", labels={"hold": "1", L.LIFECYCLE_STATE_LABEL: L.PREPARING_DELETE})
     assert L.hold_for_pre_delete(hook, waiting, NOW) == []

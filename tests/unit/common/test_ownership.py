@@ -23,7 +23,7 @@ def test_matching_orphans_are_adopted_and_counted_at_once():
     claim = claim_pods(OWNER, "apps.kruise.io/v1alpha1", "CloneSet", [kept], [orphan])
     assert names(claim.pods) == ["a", "b"]
     [adopt] = claim.actions
-    assert adopt == A.AdoptPod("b", {"metadata": {"uid": "uid-b", "ownerReferences": [{
+    assert adopt == A.adopt_pod("b", {"metadata": {"uid": "uid-b", "ownerReferences": [{
         "apiVersion": "apps.kruise.io/v1alpha1", "kind": "CloneSet", "name": "web", "uid": "cs-uid",
         "controller": True, "blockOwnerDeletion": True}]}})
     assert [r["uid"] for r in claim.pods[1]["metadata"]["ownerReferences"]] == ["gc-only", "cs-uid"]
@@ -33,7 +33,7 @@ def test_matching_orphans_are_adopted_and_counted_at_once():
 def test_pods_that_no_longer_match_are_released():
     claim = claim_pods(OWNER, "apps.kruise.io/v1alpha1", "CloneSet", [pod("a", {"app": "other"}, OURS)], [])
     assert claim.pods == []
-    assert claim.actions == [A.ReleasePod("a", {"metadata": {"uid": "uid-a", "ownerReferences": [
+    assert claim.actions == [A.release_pod("a", {"metadata": {"uid": "uid-a", "ownerReferences": [
         {"$patch": "delete", "uid": "cs-uid"}]}})]
 
 
@@ -48,7 +48,7 @@ def test_a_member_filter_narrows_the_selector():
     claim = claim_pods(OWNER, "apps.kruise.io/v1alpha1", "CloneSet", [pod("a", refs=OURS)], [pod("b")],
                        member=lambda owner, p: p["metadata"]["name"] != "a")
     assert names(claim.pods) == ["b"]
-    assert [type(a) for a in claim.actions] == [A.ReleasePod, A.AdoptPod]
+    assert [a.what for a in claim.actions] == ["patch pods", "patch pods"]
 
 
 def test_nothing_changes_hands_while_the_owner_is_being_deleted():

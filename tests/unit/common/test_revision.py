@@ -22,10 +22,10 @@ def apply(revisions, result):
     """What the API server holds after the result's actions."""
     out = {r["metadata"]["name"]: r for r in revisions}
     for a in result.actions:
-        if isinstance(a, A.CreateRevision):
-            out[a.revision["metadata"]["name"]] = a.revision
-        elif isinstance(a, A.PatchRevision):
-            out[a.name] = dict(out[a.name], **a.patch)
+        if a.what == "create controllerrevisions.apps":
+            out[a.body["metadata"]["name"]] = a.body
+        elif a.what == "patch controllerrevisions.apps":
+            out[a.name] = dict(out[a.name], **a.body)
     return list(out.values())
 
 
@@ -68,8 +68,8 @@ def test_same_template_same_name_whatever_the_key_order():
 
 def test_new_revision_object():
     res = resolve(TEMPLATE, [])
-    assert [type(a) for a in res.actions] == [A.CreateRevision]
-    rev = res.actions[0].revision
+    assert [a.what for a in res.actions] == ["create controllerrevisions.apps"]
+    rev = res.actions[0].body
     assert rev["apiVersion"] == "apps/v1" and rev["kind"] == "ControllerRevision"
     assert rev["metadata"]["name"] == "demo-5b66d58856"
     assert rev["metadata"]["namespace"] == "ns"
@@ -98,7 +98,7 @@ def test_rollback_bumps_the_old_revision_instead_of_creating_one():
     revisions = apply(revisions, v2)
     assert v2.update["revision"] == 2
     back = resolve(TEMPLATE, revisions, current=v2.update["metadata"]["name"])
-    assert back.actions == [A.PatchRevision(v1.update["metadata"]["name"], {"revision": 3})]
+    assert back.actions == [A.Patch(A.REVISIONS, v1.update["metadata"]["name"], {"revision": 3})]
     assert back.update["metadata"]["name"] == v1.update["metadata"]["name"] and back.update["revision"] == 3
     assert back.current["metadata"]["name"] == v2.update["metadata"]["name"]
     assert [r["metadata"]["name"] for r in back.owned] == [v2.update["metadata"]["name"], v1.update["metadata"]["name"]]
@@ -119,7 +119,7 @@ def test_a_foreign_revision_with_our_name_counts_as_a_collision_and_is_never_our
                "data": {"x": 1}, "revision": 7}
     res = resolve(TEMPLATE, [foreign])
     assert res.collision_count == 1 and res.update["revision"] == 1
-    assert truncate_history(res.owned, set(), 0) == [A.DeleteRevision(res.update["metadata"]["name"])]
+    assert truncate_history(res.owned, set(), 0) == [A.Delete(A.REVISIONS, res.update["metadata"]["name"])]
 
 
 def test_revision_labels_and_comparisons_accept_either_form():
@@ -143,6 +143,6 @@ def test_history_truncation_keeps_live_revisions_and_deletes_the_oldest():
     pods = [{"metadata": {"labels": {"controller-revision-hash": "demo-2"}}}]
     live = live_revision_names(owned, pods, current="demo-6", update="demo-7")
     assert live == {"demo-2", "demo-6", "demo-7"}
-    assert truncate_history(owned, live, 2) == [A.DeleteRevision("demo-1"), A.DeleteRevision("demo-3")]
+    assert truncate_history(owned, live, 2) == [A.Delete(A.REVISIONS, "demo-1"), A.Delete(A.REVISIONS, "demo-3")]
     assert truncate_history(owned, live, 10) == []
-    assert truncate_history(owned, live, 0) == [A.DeleteRevision(f"demo-{i}") for i in (1, 3, 4, 5)]
+    assert truncate_history(owned, live, 0) == [A.Delete(A.REVISIONS, f"demo-{i}") for i in (1, 3, 4, 5)]

@@ -4,6 +4,7 @@ from controllers.common.ownership import claim_pods
 from controllers.statefulset.ordinals import OrdinalRange, ReservedOrdinals, parent_and_ordinal
 from controllers.statefulset.reconcile import is_member, reconcile
 
+from ..world import owned_objects
 from .world import START_ORDINAL, T0, VCT, World, statefulset
 
 
@@ -11,12 +12,13 @@ def test_new_pod_and_claim_shape():
     sts = statefulset(replicas=1, volumeClaimTemplates=VCT)
     sts["spec"]["template"]["spec"]["volumes"] = [{"name": "data", "emptyDir": {}}, {"name": "log", "emptyDir": {}}]
     sts["spec"]["template"]["metadata"]["annotations"] = {"a": "b"}
-    plan = reconcile(sts, [], [], [], T0)
-    kinds = [type(a) for a in plan.actions]
-    assert kinds == [A.CreateRevision, A.UpdateStatus, A.CreatePVC, A.CreatePod, A.Event, A.Event]
-    rev = plan.of_type(A.CreateRevision)[0].revision["metadata"]["name"]
-    [pvc] = [a.pvc for a in plan.of_type(A.CreatePVC)]
-    [pod] = [a.pod for a in plan.of_type(A.CreatePod)]
+    plan = reconcile(sts, owned_objects(), A.Context(T0))
+    kinds = [a.what for a in plan.actions]
+    assert kinds == ["create controllerrevisions.apps", "patch workload/status", "create persistentvolumeclaims",
+                     "create pods", "event", "event"]
+    rev = plan.of_type(A.Create, A.REVISIONS)[0].body["metadata"]["name"]
+    [pvc] = [a.body for a in plan.of_type(A.Create, A.PVCS)]
+    [pod] = [a.body for a in plan.of_type(A.Create, A.PODS)]
     meta = pod["metadata"]
     assert meta["name"] == "web-0" and meta["generateName"] == "web-" and meta["namespace"] == "default"
     assert meta["labels"] == {"app": "web", "controller-revision-hash": rev, "statefulset.kubernetes.io/pod-name": "web-0",
@@ -69,8 +71,8 @@ def test_adding_a_reserved_ordinal_deletes_that_pod():
     uids = w.uids()
     w.edit_spec(lambda s: s.__setitem__("reserveOrdinals", [1]))
     plan = w.reconcile()
-    assert [a.pod["metadata"]["name"] for a in plan.of_type(A.CreatePod)] == ["web-3"]  # replacement first
-    assert not plan.of_type(A.DeletePod)  # OrderedReady: one step at a time
+    assert [a.body["metadata"]["name"] for a in plan.of_type(A.Create, A.PODS)] == ["web-3"]  # replacement first
+    assert not plan.of_type(A.Delete, A.PODS)  # OrderedReady: one step at a time
     w.settle()
     assert w.names() == ["web-0", "web-2", "web-3"]
     assert w.uids()["web-0"] == uids["web-0"] and w.uids()["web-2"] == uids["web-2"]
@@ -129,8 +131,8 @@ def test_identity_label_is_repaired():
     w.settle()
     w.pods["web-0"]["metadata"]["labels"].pop("statefulset.kubernetes.io/pod-name")
     plan = w.reconcile()
-    [patch] = plan.of_type(A.PatchPod)
-    assert patch.patch["metadata"]["labels"] == {"statefulset.kubernetes.io/pod-name": "web-0",
+    [patch] = plan.of_type(A.Patch, A.PODS)
+    assert patch.body["metadata"]["labels"] == {"statefulset.kubernetes.io/pod-name": "web-0",
                                                  "apps.kubernetes.io/pod-index": "0"}
     assert A.Event("Normal", "SuccessfulUpdate", "update Pod web-0 in StatefulSet web successful") in plan.actions
     w.apply(plan)
@@ -148,8 +150,8 @@ def test_pods_that_are_not_members_are_released_by_the_claim_and_ignored_by_the_
     claim = claim_pods(w.sts, "apps.kruise.io/v1beta1", "StatefulSet", list(w.pods.values()), [], is_member)
     assert [p["metadata"]["name"] for p in claim.pods] == ["web-0"]
     assert sorted(a.name for a in claim.actions) == ["web-7", "web-x"]
-    assert all(isinstance(a, A.ReleasePod) for a in claim.actions)
-    assert claim.actions[0].patch["metadata"]["ownerReferences"] == [{"$patch": "delete", "uid": "sts-uid"}]
+    assert all(a.what == "patch pods" for a in claim.actions)
+    assert claim.actions[0].body["metadata"]["ownerReferences"] == [{"$patch": "delete", "uid": "sts-uid"}]
 
 
 def test_an_orphan_named_after_the_set_is_adopted_but_not_one_named_otherwise():
@@ -161,9 +163,10 @@ def test_an_orphan_named_after_the_set_is_adopted_but_not_one_named_otherwise():
     claim = claim_pods(w.sts, "apps.kruise.io/v1beta1", "StatefulSet", [w.pods["web-0"]], [orphan, other], is_member)
     assert [p["metadata"]["name"] for p in claim.pods] == ["web-0", "web-1"]
     [adopt] = claim.actions
-    assert adopt.name == "web-1" and isinstance(adopt, A.AdoptPod)
+    assert adopt.name == "web-1" and adopt.what == "patch pods"
     # The set takes the adopted pod as its own in the same round: nothing to create.
-    assert not reconcile(w.sts, claim.pods, [], list(w.revisions.values()), w.now).of_type(A.CreatePod)
+    plan = reconcile(w.sts, owned_objects(claim.pods, [], w.revisions.values()), A.Context(w.now))
+    assert not plan.of_type(A.Create, A.PODS)
 
 
 def test_pods_of_another_owner_are_ignored():
@@ -171,5 +174,5 @@ def test_pods_of_another_owner_are_ignored():
     w.settle()
     foreign = dict(w.pods["web-0"], metadata=dict(w.pods["web-0"]["metadata"], name="web-3", uid="f",
                                                   ownerReferences=[{"uid": "someone", "controller": True}]))
-    plan = reconcile(w.sts, list(w.pods.values()) + [foreign], [], list(w.revisions.values()), w.now)
+    plan = reconcile(w.sts, owned_objects([*w.pods.values(), foreign], [], w.revisions.values()), A.Context(w.now))
     assert plan.actions == []

@@ -97,9 +97,9 @@ def test_same_observed_state_same_plan(walk, policy, update, unavailable, scale_
         _walk(w, event, tags)
         first = properties.assert_same_state_same_plan(w)
         for a in first.actions:
-            assert not isinstance(a, A.DeletePVC)  # PVCs go only through the garbage collector
+            assert a.what != "delete persistentvolumeclaims"  # PVCs go only through the garbage collector
         if policy == "OrderedReady":
-            assert len(first.of_type(A.CreatePod)) <= 1 and len(first.of_type(A.DeletePod)) <= 1
+            assert len(first.of_type(A.Create, A.PODS)) <= 1 and len(first.of_type(A.Delete, A.PODS)) <= 1
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,11 +5,11 @@ from .world import VCT, World, statefulset
 
 
 def created(plan):
-    return [a.pod["metadata"]["name"] for a in plan.of_type(A.CreatePod)]
+    return [a.body["metadata"]["name"] for a in plan.of_type(A.Create, A.PODS)]
 
 
 def deleted(plan):
-    return [a.name for a in plan.of_type(A.DeletePod)]
+    return [a.name for a in plan.of_type(A.Delete, A.PODS)]
 
 
 def break_pod(w, name):
@@ -150,7 +150,7 @@ def test_terminating_pod_blocks_ordered_progress_until_gone():
     w = World(statefulset(replicas=2), grace_seconds=3)
     w.settle()
     w.delete_pod("web-0")
-    assert [type(a) for a in w.reconcile().actions] == [A.UpdateStatus]  # waits for the old web-0 to go
+    assert [a.what for a in w.reconcile().actions] == ["patch workload/status"]  # waits for the old web-0 to go
     w.settle()
     assert w.names() == ["web-0", "web-1"] and len(w.ready_pods()) == 2
 
@@ -164,15 +164,15 @@ def test_missing_pvc_is_recreated_for_a_pending_pod():
     assert sorted(w.pvcs) == ["data-web-0", "data-web-1"]
     del w.pvcs["data-web-1"]  # e.g. deleted by hand before the pod could start
     plan = w.reconcile()
-    assert [a.pvc["metadata"]["name"] for a in plan.of_type(A.CreatePVC)] == ["data-web-1"]
-    assert not plan.of_type(A.CreatePod)
+    assert [a.body["metadata"]["name"] for a in plan.of_type(A.Create, A.PVCS)] == ["data-web-1"]
+    assert not plan.of_type(A.Create, A.PODS)
 
 
 def test_missing_pvc_of_a_running_pod_is_not_recreated():
     w = World(statefulset(replicas=1, volumeClaimTemplates=VCT))
     w.settle()
     del w.pvcs["data-web-0"]  # a running pod keeps it in use; what is missing here is our view of it
-    assert not w.reconcile().of_type(A.CreatePVC)
+    assert not w.reconcile().of_type(A.Create, A.PVCS)
 
 
 def test_retain_keeps_pvcs_on_scale_down_and_reuses_them():
@@ -194,10 +194,10 @@ def test_when_scaled_delete_removes_the_pvcs_of_scaled_away_pods():
     w.settle()
     w.set_replicas(1)
     plan = w.reconcile()
-    patches = plan.of_type(A.PatchPVC)
+    patches = plan.of_type(A.Patch, A.PVCS)
     assert [p.name for p in patches] == ["data-web-2", "data-web-1"]
-    assert plan.actions.index(patches[0]) < plan.actions.index(plan.of_type(A.DeletePod)[0])  # owner first
-    refs = patches[0].patch["metadata"]["ownerReferences"]
+    assert plan.actions.index(patches[0]) < plan.actions.index(plan.of_type(A.Delete, A.PODS)[0])  # owner first
+    refs = patches[0].body["metadata"]["ownerReferences"]
     assert refs == [{"apiVersion": "v1", "kind": "Pod", "name": "web-2", "uid": w.pods["web-2"]["metadata"]["uid"]}]
     w.settle()
     assert w.names() == ["web-0"] and sorted(w.pvcs) == ["data-web-0"]  # the garbage collector did the rest
@@ -216,7 +216,7 @@ def test_when_scaled_delete_waits_for_a_doomed_pvc_before_recreating_the_pod():
     assert w.names() == ["web-0"] and w.pvcs["data-web-1"]["metadata"]["ownerReferences"][0]["kind"] == "Pod"
     w.set_replicas(2)
     plan = w.reconcile()
-    assert not plan.of_type(A.CreatePod) and plan.requeue_after == 1.0  # a new web-1 would get a doomed PVC
+    assert not plan.of_type(A.Create, A.PODS) and plan.requeue_after == 1.0  # a new web-1 would get a doomed PVC
     w.gc_on = True
     w.collect_garbage()
     w.settle()
@@ -230,7 +230,7 @@ def test_a_pvc_being_deleted_holds_back_its_pod():
     w.pvcs["data-web-0"]["metadata"]["deletionTimestamp"] = "2024-05-01T12:00:00Z"  # pvc-protection holds it
     w.delete_pod("web-0")
     plan = w.reconcile()
-    assert not plan.of_type(A.CreatePod) and not plan.of_type(A.CreatePVC) and plan.requeue_after == 1.0
+    assert not plan.of_type(A.Create, A.PODS) and not plan.of_type(A.Create, A.PVCS) and plan.requeue_after == 1.0
     del w.pvcs["data-web-0"]
     w.settle()
     assert w.names() == ["web-0"] and "data-web-0" in w.pvcs
@@ -257,9 +257,9 @@ def test_changing_the_retention_policy_patches_existing_pvcs():
     w.edit_spec(lambda s: s.__setitem__("persistentVolumeClaimRetentionPolicy",
                                         {"whenDeleted": "Delete", "whenScaled": "Retain"}))
     plan = w.reconcile()
-    patches = plan.of_type(A.PatchPVC)
+    patches = plan.of_type(A.Patch, A.PVCS)
     assert sorted(p.name for p in patches) == ["data-web-0", "data-web-1"]
-    meta = patches[0].patch["metadata"]
+    meta = patches[0].body["metadata"]
     assert meta["uid"] == w.pvcs[patches[0].name]["metadata"]["uid"] and meta["resourceVersion"]
     w.settle()
     w.edit_spec(lambda s: s.__setitem__("persistentVolumeClaimRetentionPolicy",

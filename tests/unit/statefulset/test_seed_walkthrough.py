@@ -49,7 +49,7 @@ def get_asts(w: World) -> dict:
 def test_three_ready_pods():
     w = World(copy.deepcopy(SEED))
     first = w.reconcile()
-    assert [a.pod["metadata"]["name"] for a in first.of_type(A.CreatePod)] == ["demo-asts-0", "demo-asts-1", "demo-asts-2"]
+    assert [a.name for a in first.of_type(A.Create, A.PODS)] == ["demo-asts-0", "demo-asts-1", "demo-asts-2"]
     w.apply(first)
     w.settle()
     assert sorted(w.pods) == ["demo-asts-0", "demo-asts-1", "demo-asts-2"]
@@ -72,7 +72,7 @@ def test_in_place_v1_to_v2_keeps_the_pods_one_at_a_time():
     updated_order = []
     for _ in range(200):
         plan = w.step()
-        assert not plan.of_type(A.DeletePod)
+        assert not plan.of_type(A.Delete, A.PODS)
         updated_order += [e.message.split()[3] for e in plan.of_type(A.Event) if e.reason == "SuccessfulUpdatePodInPlace"]
         worst = min(worst, len(w.ready_pods()))
         if not plan.actions and plan.requeue_after is None:

@@ -6,6 +6,7 @@ from controllers.common.quantity import value_of
 from controllers.statefulset.claims import compatible_and_ready
 from controllers.statefulset.reconcile import reconcile
 
+from ..world import owned_objects
 from .world import T0, VCT, World, statefulset
 
 FIELDS = {"observedGeneration", "replicas", "readyReplicas", "availableReplicas", "currentReplicas",
@@ -79,8 +80,8 @@ def test_terminating_pods_count_in_replicas_not_in_current_or_updated():
     w = World(statefulset(replicas=2), grace_seconds=10)
     w.settle()
     w.delete_pod("web-1")
-    [status] = w.reconcile().of_type(A.UpdateStatus)
-    assert status.status["replicas"] == 2 and status.status["updatedReplicas"] == 1
+    [status] = w.reconcile().of_type(A.Patch, A.WORKLOAD, "status")
+    assert status.body["status"]["replicas"] == 2 and status.body["status"]["updatedReplicas"] == 1
 
 
 def test_a_set_being_deleted_only_reports_status():
@@ -88,13 +89,13 @@ def test_a_set_being_deleted_only_reports_status():
     w.settle()
     w.sts["metadata"]["deletionTimestamp"] = "2024-05-01T13:00:00Z"
     w.set_replicas(5)
-    assert [type(a) for a in w.reconcile().actions] == [A.UpdateStatus]
+    assert [a.what for a in w.reconcile().actions] == ["patch workload/status"]
 
 
 def test_status_is_written_before_the_pod_actions():
-    plan = reconcile(statefulset(replicas=1), [], [], [], T0)
-    kinds = [type(a) for a in plan.actions]
-    assert kinds.index(A.UpdateStatus) < kinds.index(A.CreatePod)
+    plan = reconcile(statefulset(replicas=1), owned_objects(), A.Context(T0))
+    kinds = [a.what for a in plan.actions]
+    assert kinds.index("patch workload/status") < kinds.index("create pods")
 
 
 def test_other_conditions_are_kept():
@@ -106,18 +107,20 @@ def test_other_conditions_are_kept():
 
 def test_a_failed_create_shows_as_failed_create_pod_while_creates_fail():
     sts = statefulset(replicas=1)
-    quota = A.ActionFailure("CreatePod", 'pods "web-0" is forbidden: exceeded quota: pods')
-    plan = reconcile(sts, [], [], [], T0, last_failure=quota)
-    [status] = plan.of_type(A.UpdateStatus)
-    [condition] = status.status["conditions"]
+    quota = A.ActionFailure("create pods", 'pods "web-0" is forbidden: exceeded quota: pods')
+    plan = reconcile(sts, owned_objects(), A.Context(T0, last_failure=quota))
+    [status] = plan.of_type(A.Patch, A.WORKLOAD, "status")
+    [condition] = status.body["status"]["conditions"]
     assert condition == {"type": "FailedCreatePod", "status": "True", "lastTransitionTime": "2024-05-01T12:00:00Z",
                          "message": f"StatefulPodControl failed to create Pod error: {quota.message}"}
-    assert plan.of_type(A.CreatePod), "and it tries again"
+    assert plan.of_type(A.Create, A.PODS), "and it tries again"
     # Nothing to create any more (scaled to 0), or another kind of failure: no condition.
-    assert reconcile(statefulset(replicas=0), [], [], [], T0, last_failure=quota).of_type(A.UpdateStatus)[0] \
-        .status["conditions"] == []
-    other = A.ActionFailure("PatchPod", "conflict")
-    assert reconcile(sts, [], [], [], T0, last_failure=other).of_type(A.UpdateStatus)[0].status["conditions"] == []
+    assert reconcile(statefulset(replicas=0), owned_objects(), A.Context(T0, last_failure=quota)) \
+        .of_type(A.Patch, A.WORKLOAD, "status")[0] \
+        .body["status"]["conditions"] == []
+    other = A.ActionFailure("patch pods", "conflict")
+    [status] = reconcile(sts, owned_objects(), A.Context(T0, last_failure=other)).of_type(A.Patch, A.WORKLOAD, "status")
+    assert status.body["status"]["conditions"] == []
 
 
 def parse_quantity(text):
@@ -138,11 +141,12 @@ def test_volume_claims_compare_sizes():
 
 
 def test_sparse_objects_do_not_crash():
-    assert reconcile({"metadata": {"name": "x"}}, [], [], [], T0) == A.Plan([], None)
+    assert reconcile({"metadata": {"name": "x"}}, owned_objects(), A.Context(T0)) == A.Plan([], None)
     sparse = {"metadata": {"name": "x"}, "spec": {"selector": {"matchLabels": {"a": "b"}}}}
-    plan = reconcile(sparse, [], [], [], T0)
-    assert [a.pod["metadata"]["name"] for a in plan.of_type(A.CreatePod)] == ["x-0"]  # replicas defaults to 1
+    plan = reconcile(sparse, owned_objects(), A.Context(T0))
+    assert [a.body["metadata"]["name"] for a in plan.of_type(A.Create, A.PODS)] == ["x-0"]  # replicas defaults to 1
     weird = statefulset(replicas=2, policy="Parallel", reserveOrdinals=["x", None, -1],
                         rolling={"partition": "lots", "maxUnavailable": "x%", "minReadySeconds": None},
                         scaleStrategy={"maxUnavailable": True}, ordinals={"start": "two"})
-    assert len(reconcile(weird, [], [], [], T0).of_type(A.CreatePod)) == 1  # a bad scale budget counts as 1
+    # a bad scale budget counts as 1
+    assert len(reconcile(weird, owned_objects(), A.Context(T0)).of_type(A.Create, A.PODS)) == 1

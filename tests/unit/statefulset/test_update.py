@@ -15,7 +15,7 @@ def with_gate(sts):
 
 
 def deleted(plan):
-    return [a.name for a in plan.of_type(A.DeletePod)]
+    return [a.name for a in plan.of_type(A.Delete, A.PODS)]
 
 
 def run(w, rounds=200):
@@ -159,7 +159,7 @@ def test_rollback_reuses_the_old_revision():
     run(w)
     w.set_image("nginx:1.25")
     plan = w.reconcile()
-    assert not plan.of_type(A.CreateRevision) and [p.name for p in plan.of_type(A.PatchRevision)] == [first]
+    assert not plan.of_type(A.Create, A.REVISIONS) and [p.name for p in plan.of_type(A.Patch, A.REVISIONS)] == [first]
     run(w)
     assert w.status["updateRevision"] == first == w.revision_of("web-0")
 
@@ -183,7 +183,7 @@ def test_in_place_update_keeps_pods_and_volumes():
     worst = 3
     for _ in range(100):
         plan = w.step()
-        assert not plan.of_type(A.DeletePod)
+        assert not plan.of_type(A.Delete, A.PODS)
         worst = min(worst, len(w.ready_pods()))
         if not plan.actions and plan.requeue_after is None:
             break
@@ -203,8 +203,8 @@ def test_in_place_update_goes_from_the_highest_ordinal_and_honours_the_grace_per
     w.set_image("nginx:1.26")
     plan = w.reconcile()
     assert plan.requeue_after == 5.0
-    drain = plan.of_type(A.PatchPodStatus)[0]
-    assert drain.name == "web-1" and drain.patch["status"]["conditions"][0]["status"] == "False"
+    drain = plan.of_type(A.Patch, A.PODS, "status")[0]
+    assert drain.name == "web-1" and drain.body["status"]["conditions"][0]["status"] == "False"
     w.apply(plan)
     start = w.now + timedelta(seconds=1)  # the round that sees the drain stored starts the grace (issue 19)
     for s in range(0, 5):
@@ -230,12 +230,12 @@ def test_in_place_only_refuses_other_changes():
     w.settle()
     w.edit_spec(lambda s: s["template"]["spec"]["containers"][0].__setitem__("env", [{"name": "A", "value": "1"}]))
     plan = w.reconcile()
-    assert not plan.of_type(A.DeletePod)
+    assert not plan.of_type(A.Delete, A.PODS)
     message = "find strategy is InPlaceOnly but Pod web-1 can not update in-place"
     assert A.Event("Warning", "FailedUpdatePodInPlace", message) in plan.actions
-    [status] = plan.of_type(A.UpdateStatus)
-    assert status.status["conditions"][0]["type"] == "FailedUpdatePod"
-    assert status.status["conditions"][0]["message"] == message
+    [status] = plan.of_type(A.Patch, A.WORKLOAD, "status")
+    assert status.body["status"]["conditions"][0]["type"] == "FailedUpdatePod"
+    assert status.body["status"]["conditions"][0]["message"] == message
 
 
 def test_template_metadata_is_updated_in_place():
@@ -374,14 +374,14 @@ def test_issue_2276_a_drain_without_its_patch_is_not_undone():
     w = World(with_gate(statefulset(replicas=2, policy="Parallel", rolling=IN_PLACE)))
     w.settle()
     w.set_image("nginx:1.26")
-    w.fail_when = lambda a: isinstance(a, A.PatchPod)  # the pod patch fails after the drain
+    w.fail_when = lambda a: a.what == "patch pods"  # the pod patch fails after the drain
     w.step()
     w.fail_when = None
     assert _in_place_ready(w.pods["web-1"]) == "False" and w.images()["web-1"] == "nginx:1.25"
     plan = w.reconcile()
-    assert all(c["status"] != "True" for a in plan.of_type(A.PatchPodStatus) if a.name == "web-1"
-               for c in a.patch["status"]["conditions"])
-    assert [a.name for a in plan.of_type(A.PatchPod)] == ["web-1"]  # the patch is retried
+    assert all(c["status"] != "True" for a in plan.of_type(A.Patch, A.PODS, "status") if a.name == "web-1"
+               for c in a.body["status"]["conditions"])
+    assert [a.name for a in plan.of_type(A.Patch, A.PODS)] == ["web-1"]  # the patch is retried
     w.apply(plan)
     run(w)
     assert set(w.images().values()) == {"nginx:1.26"}
@@ -391,7 +391,7 @@ def test_a_drain_without_its_patch_recovers_with_ordered_ready():
     w = World(with_gate(statefulset(replicas=2, rolling=IN_PLACE)))
     w.settle()
     w.set_image("nginx:1.26")
-    w.fail_when = lambda a: isinstance(a, A.PatchPod)
+    w.fail_when = lambda a: a.what == "patch pods"
     w.step()
     w.fail_when = None
     run(w)
@@ -402,7 +402,7 @@ def test_a_drained_pod_no_longer_to_update_gets_ready_again():
     w = World(with_gate(statefulset(replicas=2, policy="Parallel", rolling=IN_PLACE)))
     w.settle()
     w.set_image("nginx:1.26")
-    w.fail_when = lambda a: isinstance(a, A.PatchPod)
+    w.fail_when = lambda a: a.what == "patch pods"
     w.step()
     w.fail_when = None
     w.rolling(partition=2)

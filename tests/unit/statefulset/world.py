@@ -17,8 +17,6 @@ JSON = dict[str, Any]
 
 @dataclass
 class World(BaseWorld):
-    gates: dict[str, bool] | None = None  # the manager's --feature-gates (None: defaults)
-
     def __post_init__(self) -> None:
         super().__post_init__()
         self.workload["metadata"]["uid"] = self.workload["metadata"].get("uid") or "sts-uid"
@@ -29,9 +27,8 @@ class World(BaseWorld):
     def sts(self) -> JSON:
         return self.workload
 
-    def run_reconcile(self, workload: JSON, pods: list[JSON], pvcs: list[JSON], revisions: list[JSON],
-                      last_failure: A.ActionFailure | None = None) -> A.Plan:
-        return reconcile(workload, pods, pvcs, revisions, self.now, last_failure, self.gates)
+    def run_reconcile(self, workload: JSON, observed: dict[str, list[JSON]], context: A.Context) -> A.Plan:
+        return reconcile(workload, observed, context)
 
     def settle(self, max_rounds: int = 200, seconds: float = 1.0) -> int:
         """Like BaseWorld.settle, but converged means that a fresh look at the cluster, after the kubelet has

@@ -1,0 +1,147 @@
+"""The runtime wires each kind from what it declares: every kopf handler is `async def`, and each sort of watch
+wakes the right workloads and hands the reconcile the right objects. Driven by calling the registered
+handlers with kopf's arguments, over in-memory indexes shaped like kopf's (key → objects)."""
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+import kopf
+
+from controllers.cloneset.handlers import KIND as CLONESET
+from controllers.common.actions import PODS, PVCS, REVISIONS, Plan
+from controllers.runtime.workload import WorkloadController, WorkloadKind, cluster, owned, selected
+from controllers.statefulset.handlers import KIND as STATEFULSET
+
+
+def nothing(workload, observed, context) -> Plan:
+    return Plan()
+
+
+SIDECARS = WorkloadKind("sidecarset", "sidecarsets.apps.kruise.io", nothing,
+                        watches=[selected(PODS), owned(REVISIONS)])
+DAEMONS = WorkloadKind("daemonset", "daemonsets.apps.kruise.io", nothing,
+                       watches=[owned(PODS, claim=True), cluster("nodes"), owned(REVISIONS)])
+UNITED = WorkloadKind("uniteddeployment", "uniteddeployments.apps.kruise.io", nothing,
+                      watches=[owned("deployments.apps"), owned("clonesets.apps.kruise.io"), owned(REVISIONS)])
+
+
+def wired(kind: WorkloadKind) -> tuple[WorkloadController, kopf.OperatorRegistry]:
+    registry = kopf.OperatorRegistry()
+    return WorkloadController(kind, client=None).register(registry), registry
+
+
+def handler(registry: kopf.OperatorRegistry, suffix: str):
+    [found] = [h.fn for h in registry._watching.get_all_handlers() if h.id.endswith(suffix)]
+    return found
+
+
+async def deliver(on_event, body: dict, type: str = "MODIFIED") -> None:
+    """An event as kopf hands it to an on.event handler."""
+    await on_event(body=body, uid=body["metadata"]["uid"], type=type, namespace=body["metadata"].get("namespace"))
+
+
+def obj(name: str, namespace: str | None = "default", labels: dict | None = None, owner: dict | None = None) -> dict:
+    meta = {"name": name, "uid": f"uid-{name}", "labels": labels or {}}
+    if namespace:
+        meta["namespace"] = namespace
+    if owner:
+        meta["ownerReferences"] = [{**owner, "controller": True}]
+    return {"metadata": meta}
+
+
+def workload(name: str, namespace: str | None, api_version: str, kind: str, selector: dict | None = None) -> dict:
+    body = obj(name, namespace)
+    body.update(apiVersion=api_version, kind=kind, spec={"selector": {"matchLabels": selector or {}}})
+    return body
+
+
+def drained(controller: WorkloadController) -> set[str]:
+    woken = set(controller.queue._dirty)
+    controller.queue._dirty.clear()
+    return woken
+
+
+def test_every_handler_is_async_so_kopf_runs_none_in_its_thread_pool():
+    for kind in (CLONESET, STATEFULSET, SIDECARS, DAEMONS, UNITED):
+        _, registry = wired(kind)
+        handlers = [*registry._indexing.get_all_handlers(), *registry._watching.get_all_handlers(),
+                    *registry._activities.get_all_handlers()]
+        assert handlers and all(inspect.iscoroutinefunction(h.fn) for h in handlers), kind.name
+
+
+def test_cluster_objects_wake_every_workload_and_reach_the_reconcile():
+    controller, registry = wired(DAEMONS)
+    a = workload("a", "ns1", "apps.kruise.io/v1alpha1", "DaemonSet")
+    b = workload("b", "ns2", "apps.kruise.io/v1alpha1", "DaemonSet")
+    node = obj("node-1", None)
+    controller.indices = {"workloads": {"uid-a": [a], "uid-b": [b]}, "nodes": {"": [node]}, PODS: {},
+                          REVISIONS: {}, "orphans": {}}
+
+    async def scenario() -> set[str]:
+        await deliver(handler(registry, "nodes_cluster_event"), node)
+        return drained(controller)
+
+    assert asyncio.run(scenario()) == {"uid-a", "uid-b"}
+    _, observed = controller._observed("uid-a")
+    assert observed == {PODS: [], "nodes": [node], REVISIONS: []}
+
+
+def test_selected_objects_wake_who_selects_them_now_and_who_did_before_and_are_never_claimed():
+    controller, registry = wired(SIDECARS)
+    web = workload("web", None, "apps.kruise.io/v1alpha1", "SidecarSet", {"app": "web"})
+    db = workload("db", None, "apps.kruise.io/v1alpha1", "SidecarSet", {"app": "db"})
+    pod = obj("p", "team-a", {"app": "web"}, owner={"apiVersion": "apps.kruise.io/v1alpha1", "kind": "CloneSet",
+                                                    "uid": "cloneset-uid"})
+    other = obj("q", "team-b", {"app": "db"})
+    controller.indices = {"workloads": {"uid-web": [web], "uid-db": [db]},
+                          PODS: {"team-a": [pod], "team-b": [other]}, REVISIONS: {}}
+    on_pod = handler(registry, "pods_selected_event")
+
+    async def scenario() -> list[set[str]]:
+        await deliver(on_pod, pod, "ADDED")
+        first = drained(controller)
+        relabelled = {**pod, "metadata": {**pod["metadata"], "labels": {"app": "db"}}}
+        await deliver(on_pod, relabelled)
+        second = drained(controller)
+        await deliver(on_pod, relabelled, "DELETED")
+        return [first, second, drained(controller)]
+
+    assert asyncio.run(scenario()) == [{"uid-web"}, {"uid-web", "uid-db"}, {"uid-db"}]
+    _, observed = controller._observed("uid-web")
+    assert observed[PODS] == [pod], "across namespaces, whoever owns it"
+    assert "orphans" not in controller.indices and not any(w.claim for w in SIDECARS.watches)
+
+
+def test_objects_found_by_name_wake_the_namespace_and_are_narrowed_by_the_kind():
+    controller, registry = wired(STATEFULSET)
+    sts = workload("web", "ns1", "apps.kruise.io/v1beta1", "StatefulSet", {"app": "web"})
+    sts["spec"]["volumeClaimTemplates"] = [{"metadata": {"name": "data"}}]
+    mine, theirs = obj("data-web-0", "ns1"), obj("data-db-0", "ns1")
+    controller.indices = {"workloads": {"uid-web": [sts]}, PVCS: {"ns1": [mine, theirs]}, PODS: {},
+                          REVISIONS: {}, "orphans": {}}
+
+    async def scenario() -> set[str]:
+        await handler(registry, "statefulset_event")(type="ADDED", uid="uid-web", namespace="ns1")
+        drained(controller)
+        await deliver(handler(registry, "persistentvolumeclaims_named_event"), theirs)
+        return drained(controller)
+
+    assert asyncio.run(scenario()) == {"uid-web"}
+    assert controller._observed("uid-web")[1][PVCS] == [mine]
+
+
+def test_owned_objects_of_other_kinds_wake_their_owner_only():
+    controller, registry = wired(UNITED)
+    owner = {"apiVersion": "apps.kruise.io/v1alpha1", "kind": "UnitedDeployment", "uid": "uid-ud"}
+    subset = obj("ud-a", "ns1", owner=owner)
+    stranger = obj("lone", "ns1", owner={**owner, "kind": "CloneSet", "uid": "uid-cs"})
+
+    async def scenario() -> list[set[str]]:
+        on_deployment = handler(registry, "deployments_apps_owned_event")
+        await deliver(on_deployment, subset)
+        first = drained(controller)
+        await deliver(on_deployment, stranger)
+        return [first, drained(controller)]
+
+    assert asyncio.run(scenario()) == [{"uid-ud"}, set()]
