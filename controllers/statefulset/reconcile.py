@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controllers.common.actions import PODS, PVCS, REVISIONS, ActionFailure, Context, Plan, earliest, update_status
+from controllers.common.actions import PODS, PVCS, REVISIONS, ActionFailure, Context, Create, Plan, earliest, update_status
 from controllers.common.ownership import is_controlled_by
 from controllers.common.objects import labels_of, meta, name_of
 from controllers.common.times import as_utc
@@ -66,7 +66,8 @@ def _failed_create(last_failure: ActionFailure | None, actions: list) -> str | N
     error after the status is written, so it shows from the next round on, for as long as creates fail."""
     if last_failure is None or last_failure.action not in ("create pods", "create persistentvolumeclaims"):
         return None
-    if not any(a.what == "create pods" for a in actions):
+    # `actions` is the round's: markers such as inplace.Undrain sit among the actions until `finish`.
+    if not any(isinstance(a, Create) and a.resource == PODS for a in actions):
         return None
     return f"StatefulPodControl failed to create Pod error: {last_failure.message}"
 

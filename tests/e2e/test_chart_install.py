@@ -101,7 +101,10 @@ def get(cluster: Cluster, *args: str, namespace: str | None = None) -> dict | No
 
 
 def can_i(cluster: Cluster, verb: str, resource: str, namespace: str | None = None) -> bool:
-    args = ["auth", "can-i", verb, resource, "--as", SA]
+    """`resource` as kubectl names it; `plural.group/name` names one object, `plural.group:subresource` (ours)
+    a subresource (kubectl would read `/status` as an object called status)."""
+    resource, _, subresource = resource.partition(":")
+    args = ["auth", "can-i", verb, resource, "--as", SA] + (["--subresource", subresource] if subresource else [])
     args += ["--namespace", namespace] if namespace else ["--all-namespaces"]
     result = cluster.kubectl(*args, check=False)
     assert result.stdout.strip() in ("yes", "no"), result.stdout + result.stderr
@@ -184,10 +187,12 @@ def test_install_upgrade_uninstall_reinstall(private_cluster: Cluster, released_
     assert not can_i(cluster, "list", "secrets")                      # all namespaces
     assert not can_i(cluster, "create", "leases", "default")
     for verb, resource in (("create", "pods"), ("patch", "pods/status"), ("delete", "persistentvolumeclaims"),
-                           ("create", "controllerrevisions.apps"), ("update", "clonesets.apps.kruise.io/status"),
+                           ("create", "controllerrevisions.apps"), ("patch", "clonesets.apps.kruise.io:status"),
                            ("list", "nodes"), ("watch", "namespaces"), ("create", "events")):
         assert can_i(cluster, verb, resource), f"{verb} {resource}"
-    assert not can_i(cluster, "delete", "nodes") and not can_i(cluster, "create", "deployments.apps")
+    assert not can_i(cluster, "delete", "nodes") and not can_i(cluster, "create", "daemonsets.apps")
+    # Least privilege, from policies/controllers.yaml: no controller replaces a workload or a pod's status.
+    assert not can_i(cluster, "update", "clonesets.apps.kruise.io") and not can_i(cluster, "update", "pods:status")
 
     # preflight now sees the release and says to upgrade it.
     result = preflight(cluster)

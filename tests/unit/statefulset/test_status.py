@@ -150,3 +150,19 @@ def test_sparse_objects_do_not_crash():
                         scaleStrategy={"maxUnavailable": True}, ordinals={"start": "two"})
     # a bad scale budget counts as 1
     assert len(reconcile(weird, owned_objects(), A.Context(T0)).of_type(A.Create, A.PODS)) == 1
+
+
+def test_a_failed_create_with_pods_still_to_mark_ready_reports_failed_create_pod():
+    """The e2e quota case: two pods exist and wait for their readiness condition (refresh's ready patch, held in
+    the round as an `Undrain` marker) while the third pod's create failed. The round must still report it."""
+    w = World(statefulset(replicas=3, policy="Parallel"))
+    w.sts["spec"]["template"]["spec"]["readinessGates"] = [{"conditionType": "InPlaceUpdateReady"}]
+    plan = w.reconcile()
+    first_two = [a for a in plan.actions if not (isinstance(a, A.Create) and a.name == "web-2")]
+    w.apply(A.Plan(first_two))
+    w.kubelet()
+    quota = A.ActionFailure("create pods", 'pods "web-2" is forbidden: exceeded quota: pods')
+    w.last_failure = quota
+    plan = w.reconcile()
+    [status] = plan.of_type(A.Patch, A.WORKLOAD, "status")
+    assert [c["type"] for c in status.body["status"]["conditions"]] == ["FailedCreatePod"]
