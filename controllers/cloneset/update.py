@@ -20,8 +20,7 @@ from controllers.common.keys import (CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLAT
                                      SPECIFIED_DELETE_LABEL)
 from controllers.common.ordering import priority_sort, scatter_sort, sort_active_indexes
 from controllers.common.objects import labels_of, name_of, uid_of
-from controllers.common.pods import containers_of
-from controllers.common.revision import (equal_to_revision_hash, revision_labels, short_hash, template_from_revision,
+from controllers.common.revision import (equal_to_revision_hash, revision_labels, short_hash,
                                          volume_claim_templates_match)
 from controllers.common.round import Round
 
@@ -111,19 +110,6 @@ def fix_pod_template_hash(pod: JSON) -> list:
     return [patch_pod(name_of(pod), patch, "strategic")]
 
 
-def state_revision_images(pod: JSON, revisions: list[JSON]) -> dict[str, str] | None:
-    """The container images of the revision the pod's in-place state names (None: no state, or unknown)."""
-    state = inplace.read_state(pod)
-    if not state or not state.get("revision"):
-        return None
-    revision = next((r for r in revisions if equal_to_revision_hash({"metadata": {"labels": {
-        CONTROLLER_REVISION_HASH_LABEL: name_of(r)}}}, state["revision"])), None)
-    template = template_from_revision(revision) if revision is not None else None
-    if template is None:
-        return None
-    return {c.get("name", ""): c.get("image", "") for c in containers_of(template)}
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Updating one pod
 
@@ -177,7 +163,7 @@ def plan_update(cs: CloneSetView, r: Round, *, current: JSON, update: JSON, revi
     blocking: list = []
     for pod in pods:
         refreshed = inplace.refresh_pod(pod, cs.lifecycle, name_of(update), r.now,
-                                        target_images=state_revision_images(pod, revisions),
+                                        target_images=inplace.state_revision_images(pod, revisions),
                                         grace_seconds=cs.grace_period_seconds)
         r.emit(*refreshed.actions)
         blocking += refreshed.moved + fix_pod_template_hash(pod)

@@ -482,6 +482,20 @@ def unapplied_images(pod: JSON, state: JSON | None, target_images: dict[str, str
             if c.get("name") in target_images and c.get("image") != target_images[c["name"]]}
 
 
+def state_revision_images(pod: JSON, revisions: list[JSON]) -> dict[str, str] | None:
+    """The container images of the revision, among `revisions`, that the pod's in-place state names (None: no
+    state, or that revision is unknown): the `target_images` of `pod_update_error` and `refresh_pod`."""
+    state = read_state(pod)
+    if not state or not state.get("revision"):
+        return None
+    revision = next((r for r in revisions if equal_to_revision_hash(
+        {"metadata": {"labels": {CONTROLLER_REVISION_HASH_LABEL: name_of(r)}}}, state["revision"])), None)
+    template = template_from_revision(revision) if revision is not None else None
+    if template is None:
+        return None
+    return {c.get("name", ""): c.get("image", "") for c in containers_of(template)}
+
+
 def pod_update_error(pod: JSON, target_images: dict[str, str] | None = None) -> str | None:
     """DefaultCheckInPlaceUpdateCompleted: None when the pod has no in-place update left to finish.
 
