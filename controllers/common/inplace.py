@@ -34,10 +34,11 @@ from typing import Any, Callable, Collection
 from . import lifecycle
 from .actions import Event, Patch, patch_pod, patch_pod_status
 from .jsondiff import diff
-from .keys import (CONTAINER_PRIORITY_ENV, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY,
-                   INPLACE_UPDATE_READY, INPLACE_UPDATE_STATE_ANNOTATION, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY)
+from .keys import (CONTAINER_PRIORITY_ENV, CONTROLLER_REVISION_HASH_LABEL, INPLACE_UPDATE_GRACE_ANNOTATION,
+                   INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY, INPLACE_UPDATE_READY, INPLACE_UPDATE_STATE_ANNOTATION,
+                   INPLACE_UPDATE_STATE_ANNOTATION_LEGACY, POD_TEMPLATE_HASH_LABEL)
 from .mergepatch import merge_patch
-from .objects import annotations_of, name_of, uid_of
+from .objects import annotations_of, labels_of, name_of, uid_of
 from .pods import (condition_equal, condition_patch, container_status, container_statuses_of, containers_of,
                    get_condition, has_readiness_gate, ready_condition_after)
 from .revision import equal_to_revision_hash, revision_data, revision_labels, template_from_revision
@@ -463,8 +464,43 @@ def containers_update_error(pod: JSON, state: JSON) -> str | None:
     return None
 
 
-def pod_update_error(pod: JSON) -> str | None:
-    """DefaultCheckInPlaceUpdateCompleted: None when the pod has no in-place update left to finish."""
+def never_applied(state: JSON) -> bool:
+    """The state of an update that has applied no batch yet: what `start_update` writes with a grace period (the
+    images follow when it ends). `_apply_spec` always records a batch, a metadata-only one too (no containers)."""
+    return not state.get("containerBatchesRecord") and not state.get("lastContainerStatuses")
+
+
+def unapplied_images(pod: JSON, state: JSON | None, target_images: dict[str, str] | None) -> dict[str, str]:
+    """The images of the state's revision (`target_images`, by container name) that an update which applied no
+    batch has left out of the pod's spec; empty when unknown, when a batch was applied, or when the pod is not
+    at the state's revision. A state of older code, or of a metadata-only update, whose pod has the images, has
+    none left."""
+    if not state or not target_images or not never_applied(state) or grace_text(pod) \
+            or not equal_to_revision_hash(pod, state.get("revision", "")):
+        return {}
+    return {c["name"]: target_images[c["name"]] for c in containers_of(pod)
+            if c.get("name") in target_images and c.get("image") != target_images[c["name"]]}
+
+
+def state_revision_images(pod: JSON, revisions: list[JSON]) -> dict[str, str] | None:
+    """The container images of the revision, among `revisions`, that the pod's in-place state names (None: no
+    state, or that revision is unknown): the `target_images` of `pod_update_error` and `refresh_pod`."""
+    state = read_state(pod)
+    if not state or not state.get("revision"):
+        return None
+    revision = next((r for r in revisions if equal_to_revision_hash(
+        {"metadata": {"labels": {CONTROLLER_REVISION_HASH_LABEL: name_of(r)}}}, state["revision"])), None)
+    template = template_from_revision(revision) if revision is not None else None
+    if template is None:
+        return None
+    return {c.get("name", ""): c.get("image", "") for c in containers_of(template)}
+
+
+def pod_update_error(pod: JSON, target_images: dict[str, str] | None = None) -> str | None:
+    """DefaultCheckInPlaceUpdateCompleted: None when the pod has no in-place update left to finish.
+
+    `target_images`: the images of the revision the pod's state names (None: unknown). An update that applied no
+    batch while the spec still lacks those images (its grace spec lost) is never complete."""
     if grace_text(pod):
         return "still in grace period of in-place update"
     state = read_state(pod)
@@ -472,6 +508,9 @@ def pod_update_error(pod: JSON) -> str | None:
         return None
     if state.get("nextContainerImages") or state.get("nextContainerRefMetadata"):
         return "existing containers to in-place update in next batches"
+    left = unapplied_images(pod, state, target_images)
+    if left:
+        return f"in-place update of revision {state.get('revision')} has not applied images of {sorted(left)}"
     return containers_update_error(pod, state)
 
 
@@ -492,8 +531,12 @@ def _finish_grace_period(pod: JSON, text: str, now: datetime) -> RefreshResult:
         return RefreshResult(error=f"pod {name_of(pod)} has an unreadable {INPLACE_UPDATE_GRACE_ANNOTATION}")
     drop = _drop_annotations(pod, INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY)
     if not equal_to_revision_hash(pod, spec.revision):
-        # The pod moved to another revision meanwhile: forget this spec and go through the update again.
-        return RefreshResult([patch_pod(name_of(pod), _pod_patch(pod, drop), "strategic")])
+        # The pod moved to another revision meanwhile: forget this spec and go through the update again. Only if
+        # the pod is still the one seen (resourceVersion): a copy whose labels are not the stored ones must not
+        # drop the grace spec of an update under way; its state, which applied no batch, would then read as done.
+        rv = (pod.get("metadata") or {}).get("resourceVersion")
+        seen = {"metadata": {"resourceVersion": rv}} if rv else {}
+        return RefreshResult([patch_pod(name_of(pod), _pod_patch(pod, drop, seen), "strategic")])
     state = read_state(pod)
     if state is None:
         return RefreshResult(error=f"pod {name_of(pod)} has {INPLACE_UPDATE_GRACE_ANNOTATION} but "
@@ -546,13 +589,28 @@ def _next_batch(pod: JSON, state: JSON, now: datetime) -> RefreshResult | None:
     return RefreshResult([patch_pod(name_of(pod), _pod_patch(pod, applied, annotations), "strategic")])
 
 
-def _progress(pod: JSON, now: datetime) -> RefreshResult | None:
+def _restart(pod: JSON, state: JSON, images: dict[str, str], now: datetime, grace_seconds: int) -> RefreshResult:
+    """An update that lost its grace spec before applying a batch starts again (drain, grace, images), at the
+    revision the pod already has: it must neither count as done nor stay stuck."""
+    spec = UpdateSpec(revision=state.get("revision", ""), container_images=dict(images),
+                      grace_seconds=max(int(grace_seconds), 0))
+    labels = {k: v for k, v in labels_of(pod).items() if k in (CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL)}
+    started = start_update(pod, spec, now, pod_revision_labels=labels)
+    return RefreshResult(started.actions, started.requeue_after)
+
+
+def _progress(pod: JSON, now: datetime, target_images: dict[str, str] | None = None,
+              grace_seconds: int = 0) -> RefreshResult | None:
     """The in-place update's next step (finish a grace period, wait for the containers, start the next
-    batch); None when there is nothing left to do but mark InPlaceUpdateReady=True."""
+    batch, start again an update that lost its grace spec); None when there is nothing left to do but mark
+    InPlaceUpdateReady=True."""
     text = grace_text(pod)
     if text:
         return _finish_grace_period(pod, text, now)
     state = read_state(pod)
+    left = unapplied_images(pod, state, target_images)
+    if left:
+        return _restart(pod, state, left, now, grace_seconds)
     if state is not None:
         if containers_update_error(pod, state) is not None:
             return RefreshResult()
@@ -594,14 +652,19 @@ class PodRefresh:
     error: str | None = None
 
 
-def refresh_pod(pod: JSON, lifecycle_spec: JSON | None, update_revision: str, now: datetime) -> PodRefresh:
+def refresh_pod(pod: JSON, lifecycle_spec: JSON | None, update_revision: str, now: datetime, *,
+                target_images: dict[str, str] | None = None, grace_seconds: int = 0) -> PodRefresh:
     """refreshPodState: the in-place update's progress (as `refresh`), and the lifecycle transition that allows
-    (Updating → Updated or Normal, PreparingNormal → Normal, ...). The round sends the actions through `hold`."""
-    progress = _progress(pod, now)
+    (Updating → Updated or Normal, PreparingNormal → Normal, ...). The round sends the actions through `hold`.
+
+    `target_images`: the images of the revision named by the pod's in-place state (see `pod_update_error`);
+    `grace_seconds`: the grace period of an update started again because its grace spec was lost."""
+    progress = _progress(pod, now, target_images, grace_seconds)
     if progress is None:
         ready = set_ready_condition(pod, "True", now)
         progress = RefreshResult([Undrain(name_of(pod), ready)] if ready else [])
-    moved = lifecycle.refresh_state(lifecycle_spec, pod, update_revision, pod_update_error(pod) is None, now)
+    done = pod_update_error(pod, target_images) is None
+    moved = lifecycle.refresh_state(lifecycle_spec, pod, update_revision, done, now)
     return PodRefresh(progress.actions, moved, progress.requeue_after, progress.error)
 
 

@@ -47,7 +47,8 @@ def _unavailable(r: Round) -> set[str]:
     out: set[str] = set()
     for slot in r.slots:
         pod = slot.pod
-        if pod is None or not is_healthy(pod) or inplace.pod_update_error(pod) is not None:
+        if pod is None or not is_healthy(pod) or inplace.pod_update_error(
+                pod, inplace.state_revision_images(pod, r.revisions)) is not None:
             out.add(slot.name)
             continue
         available, wait = running_and_available(pod, r.sts.min_ready_seconds, r.now)

@@ -1,4 +1,6 @@
 """The ACK walkthrough (examples/seed/walkthrough.md): its CloneSet must behave exactly as shown."""
+import copy
+import json
 import re
 from datetime import timedelta
 
@@ -91,3 +93,60 @@ def test_grace_period_holds_the_image_for_three_seconds():
     w.now = start + timedelta(seconds=3)
     w.apply(w.reconcile())
     assert w.pods[name]["spec"]["containers"][0]["image"].endswith(":v2")
+
+
+V2 = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook:v2"
+GRACE = "apps.kruise.io/inplace-update-grace"
+
+
+def _roll_out_checking_the_status(w: World, rounds: int = 200) -> None:
+    """Run the rollout; the CloneSet must never report it done while a pod has not restarted into v2."""
+    for _ in range(rounds):
+        plan = w.step()
+        s = w.status
+        if s.get("updatedReadyReplicas") == 5 and s.get("currentRevision") == s.get("updateRevision"):
+            for name, pod in w.pods.items():
+                assert pod["status"]["containerStatuses"][0]["restartCount"] == 1, (
+                    name, pod["metadata"]["annotations"], pod["spec"]["containers"][0]["image"])
+        if not plan.actions and plan.requeue_after is None:
+            break
+    assert set(w.images().values()) == {V2}
+    assert all(p["status"]["containerStatuses"][0]["restartCount"] == 1 for p in w.pods.values())
+
+
+def test_a_stale_copy_never_drops_the_grace_spec_of_an_update_under_way():
+    """The e2e flake (restartCount 0, state without containerBatchesRecord, reported updated and ready): a round
+    reading a copy of the pod that lags behind the update's pod patch (its revision label still the old one,
+    the grace spec already there) took the "pod moved to another revision" branch and dropped the grace spec.
+    The images were then never applied, and the update's state, which records no batch, read as done."""
+    w = World(DEMO)
+    w.settle()
+    old_revision = w.status["currentRevision"]
+    w.set_image(V2)
+    w.apply(w.reconcile())
+    [name] = [n for n, p in w.pods.items() if GRACE in p["metadata"]["annotations"]]
+    w.kubelet()
+    w.now += timedelta(seconds=1)
+    stale = copy.deepcopy(w.pods[name])
+    stale["metadata"]["labels"]["controller-revision-hash"] = old_revision
+    stale["metadata"]["resourceVersion"] = str(int(stale["metadata"]["resourceVersion"]) - 1)
+    observed = w.observed()
+    observed[A.PODS] = [stale if p["metadata"]["name"] == name else p for p in observed[A.PODS]]
+    w.apply(w.run_reconcile(copy.deepcopy(w.cloneset), observed, w.context()))
+    assert GRACE in w.pods[name]["metadata"]["annotations"]
+    _roll_out_checking_the_status(w)
+
+
+def test_an_update_that_lost_its_grace_spec_is_not_done_and_starts_again():
+    """However the grace spec goes (a write by someone else, an older manager), an update that applied no batch
+    while the pod lacks its revision's images is not complete: it starts again, and the pod restarts once."""
+    w = World(DEMO)
+    w.settle()
+    w.set_image(V2)
+    w.apply(w.reconcile())
+    [name] = [n for n, p in w.pods.items() if GRACE in p["metadata"]["annotations"]]
+    del w.pods[name]["metadata"]["annotations"][GRACE]
+    state = json.loads(w.pods[name]["metadata"]["annotations"]["apps.kruise.io/inplace-update-state"])
+    assert state["lastContainerStatuses"] is None and "containerBatchesRecord" not in state
+    _roll_out_checking_the_status(w)
+    assert w.event_reasons().count("SuccessfulUpdatePodInPlace") == 5

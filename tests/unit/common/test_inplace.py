@@ -543,3 +543,54 @@ def test_refresh_pod_reports_the_lifecycle_transition_the_update_allows():
     p["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] = "Updating"
     [moved] = I.refresh_pod(p, None, "x-1", NOW).moved
     assert moved.body["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] == "Normal"
+
+
+# An update that lost its grace spec before applying a batch (the seed e2e flake)
+
+TARGET = {"main": "nginx:1.26", "side": "busybox:1"}
+
+
+def _in_grace(rv: str = "7"):
+    p = running()
+    p["metadata"]["resourceVersion"] = rv
+    spec = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"}, grace_seconds=3)
+    return _after(p, I.start_update(p, spec, NOW).actions[-1].body)
+
+
+def test_dropping_a_grace_spec_is_conditional_on_the_copy_seen():
+    p = _in_grace()
+    p["metadata"]["labels"]["controller-revision-hash"] = "x-3"
+    [drop] = I.refresh(p, NOW + timedelta(seconds=10)).actions
+    assert drop.body["metadata"]["resourceVersion"] == "7" and drop.body["metadata"]["uid"] == p["metadata"]["uid"]
+
+
+def test_an_update_without_a_batch_whose_pod_lacks_the_images_is_not_done():
+    p = _in_grace()
+    del p["metadata"]["annotations"][GRACE]
+    assert I.pod_update_error(p) is None  # without the target: as before
+    assert "has not applied images of ['main']" in I.pod_update_error(p, TARGET)
+    res = I.refresh_pod(p, None, "x-2", NOW + timedelta(seconds=10), target_images=TARGET, grace_seconds=3)
+    drain, patch = res.actions[:2]
+    assert drain.body["status"]["conditions"][0]["status"] == "False"
+    assert json.loads(patch.body["metadata"]["annotations"][GRACE])["containerImages"] == {"main": "nginx:1.26"}
+    assert patch.body["metadata"]["labels"]["controller-revision-hash"] == "x-2"
+    assert res.requeue_after == 3.0 and res.moved == []
+
+
+def test_states_of_older_code_and_metadata_only_updates_still_complete():
+    # No batch recorded, but the pod has the revision's images: an older manager's state, or a metadata update.
+    p = _in_grace()
+    del p["metadata"]["annotations"][GRACE]
+    p["spec"]["containers"][0]["image"] = "nginx:1.26"
+    assert I.pod_update_error(p, TARGET) is None
+    # What _apply_spec records for a metadata-only update: a batch of no containers.
+    q = running()
+    spec = I.UpdateSpec(revision="x-2", metadata_patch={"labels": {"v": "2"}})
+    q = _after(q, I.start_update(q, spec, NOW).actions[-1].body)
+    assert json.loads(q["metadata"]["annotations"][STATE])["containerBatchesRecord"][0]["containers"] == []
+    assert I.pod_update_error(q, {"main": "nginx:1.25", "side": "busybox:1"}) is None
+    # A pod whose labels moved to another revision is that revision's business, not this state's.
+    r = _in_grace()
+    del r["metadata"]["annotations"][GRACE]
+    r["metadata"]["labels"]["controller-revision-hash"] = "x-3"
+    assert I.pod_update_error(r, TARGET) is None
