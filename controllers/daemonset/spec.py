@@ -121,6 +121,11 @@ class DaemonSetView(WorkloadView):
             return True
         return self.annotations.get(PROGRESSIVE_CREATE_POD_ANNOTATION) == "true"
 
+    @property
+    def revision_history_limit(self) -> int:
+        """revisionHistoryLimit; 10 when unset (cleanupHistory's default)."""
+        return max(as_int(self.spec.get("revisionHistoryLimit"), 10), 0)
+
     # -- lifecycle
     @property
     def pre_delete_hook(self) -> JSON | None:
