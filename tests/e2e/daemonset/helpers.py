@@ -73,7 +73,7 @@ class Daemons:
     @property
     def node_key(self) -> str:
         """A node label or taint key of this test's own."""
-        return f"e2e.ack-kruise.io/{self.ns[-40:]}".rstrip("-")
+        return f"e2e.ack-kruise.io/{self.ns[-40:].strip('-.')}"
 
     # -- objects
     def create(self, obj: dict) -> str:

@@ -184,4 +184,6 @@ def test_pre_delete_hook_holds_a_pod_in_preparing_delete(cluster: Cluster, daemo
         pods = daemons.by_node("hook").get(node) or []
         return len(pods) == 1 and any(e.get("name") == "FOO" for e in pods[0]["spec"]["containers"][0].get("env") or [])
     wait_for(replaced, 60, "its node gets a pod at the new revision")
-    wait_for(held, 30, "the next pod waits in PreparingDelete in turn")
+    first = preparing["metadata"]["name"]
+    wait_for(lambda: (held() or [{"metadata": {"name": first}}])[0]["metadata"]["name"] != first, 30,
+             "the next pod waits in PreparingDelete in turn")
