@@ -39,6 +39,7 @@ CA_PROPAGATION_SECONDS = 2.0
 CONTROLLER_MODULES = {
     "cloneset": "controllers.cloneset.handlers",
     "statefulset": "controllers.statefulset.handlers",
+    "daemonset": "controllers.daemonset.handlers",
 }
 
 

@@ -30,7 +30,7 @@ from typing import Any, Mapping
 
 PATCH_TYPES = ("merge", "strategic", "json")
 WORKLOAD = "workload"  # the resource key of the workload being reconciled, whatever its kind
-PODS, PVCS, REVISIONS = "pods", "persistentvolumeclaims", "controllerrevisions.apps"
+PODS, PVCS, REVISIONS, NODES = "pods", "persistentvolumeclaims", "controllerrevisions.apps", "nodes"
 NOT_FOUND, CONFLICT, INVALID = 404, 409, 422
 
 
@@ -106,19 +106,23 @@ class ActionFailure:
 class Context:
     """What a reconcile knows besides the objects: the clock, the manager's feature gates (resolved once from
     --feature-gates; None: the defaults) and settings, where random names come from, and how the previous plan
-    of this workload failed."""
+    of this workload failed. `memory`: what the previous plan of this workload handed on (`Plan.memory`), for
+    state upstream keeps in the controller's memory and no object records (Advanced DaemonSet's failed-pod
+    backoff); None after a manager restart, as upstream's."""
 
     now: datetime
     gates: Mapping[str, bool] | None = None
     settings: Any = None
     names: Any = None  # a common.names.NameSource
     last_failure: ActionFailure | None = None
+    memory: Any = None
 
 
 @dataclass(frozen=True)
 class Plan:
     actions: list = field(default_factory=list)
     requeue_after: float | None = None
+    memory: Any = None  # handed to the next round of this workload as `Context.memory` (None: nothing to keep)
 
     def of_type(self, kind: type, resource: str | None = None, subresource: str | None = None) -> list[Any]:
         """The actions of one verb (on `resource` and `subresource`, for the verbs), in order."""

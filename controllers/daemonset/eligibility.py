@@ -110,3 +110,27 @@ def eligibility_by_node(nodes: list[JSON], ds: JSON | DaemonSetView) -> dict[str
     ds = view(ds)
     pod = simulated_pod(ds)
     return {node_name(n): node_should_run_daemon_pod(n, ds, pod) for n in nodes}
+
+
+def _true_conditions(node: JSON) -> set:
+    return {c.get("type") for c in (node.get("status") or {}).get("conditions") or []
+            if isinstance(c, dict) and c.get("status") == "True"}
+
+
+def _without_heartbeat(node: JSON) -> JSON:
+    node = dict(node)
+    metadata = {k: v for k, v in (node.get("metadata") or {}).items() if k not in ("resourceVersion", "managedFields")}
+    node["metadata"] = metadata
+    node["status"] = {k: v for k, v in (node.get("status") or {}).items() if k != "conditions"}
+    return node
+
+
+def node_change_matters(old: JSON | None, new: JSON | None) -> bool:
+    """Not shouldIgnoreNodeUpdate: a node added or deleted matters; an update matters unless only heartbeat data
+    changed (the same set of True condition types, and everything but the conditions, resourceVersion and
+    managedFields' timestamps equal). The runtime's `cluster` watch asks it before waking every DaemonSet."""
+    if old is None or new is None:
+        return True
+    if _true_conditions(old) != _true_conditions(new):
+        return True
+    return _without_heartbeat(old) != _without_heartbeat(new)

@@ -39,14 +39,15 @@ class DaemonSetView(WorkloadView):
     """A v1beta1 Advanced DaemonSet as its decision layer reads it; `gates`: the manager's feature gates (None:
     every gate at its default).
 
-    Unlike CloneSet's and Advanced StatefulSet's views, it does not read the object through `schema.as_read` yet
-    (it was written against DaemonSet v1alpha1's schema, before v1beta1 was added): it still reads defensively,
-    with the webhook's defaults restated below (burstReplicas 250, maxUnavailable 1 / maxSurge 0,
-    minReadySeconds 0), and some reads tell an unset partition from 0 (`manage.py`). To do: read through
-    `schema.as_read` like the others."""
+    Like CloneSet's and Advanced StatefulSet's views, it reads the object through `schema.as_read` (the webhook's
+    defaults and the fallbacks of schema/apps.kruise.io/daemonset.yaml), with one exception: the int-or-percent
+    knobs upstream scales at sync time (maxUnavailable, maxSurge, partition, burstReplicas) are read as stored
+    when stored, so that a malformed one is the error upstream returns (`update.budgets`, `manage`) rather than
+    a silent default. The remaining defensive reads cost nothing and stay."""
 
     def __init__(self, daemonset: JSON, gates: Mapping[str, bool] | None = None):
-        super().__init__(typed(daemonset, API_VERSION, KIND), schema.feature_gates(dict(gates or {})), daemonset)
+        gates = schema.feature_gates(dict(gates or {}))
+        super().__init__(schema.as_read(typed(daemonset, API_VERSION, KIND), gates), gates, daemonset)
 
     # -- update strategy
     @property
@@ -74,24 +75,36 @@ class DaemonSetView(WorkloadView):
     def in_place_if_possible(self) -> bool:
         return self.update_type == ROLLING_UPDATE and self.rolling_update_type == IN_PLACE_IF_POSSIBLE
 
+    def _stored(self, *path: str) -> Any:
+        """The value as stored (before the schema's read), None when absent."""
+        value: Any = self.stored
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+    def _knob(self, name: str) -> Any:
+        """rollingUpdate.<name>: as stored when stored (a malformed value must surface), else as read."""
+        stored = self._stored("spec", "updateStrategy", "rollingUpdate", name)
+        return stored if stored is not None else (self.rolling_update or {}).get(name)
+
     @property
     def max_unavailable_raw(self) -> Any:
         """maxUnavailable as stored; SetDefaultsDaemonSetV1beta1 writes 1 only when both it and maxSurge are nil."""
-        ru = self.rolling_update or {}
-        if ru.get("maxUnavailable") is None and ru.get("maxSurge") is None:
+        maxu, maxs = self._knob("maxUnavailable"), self._knob("maxSurge")
+        if maxu is None and maxs is None:
             return 1
-        return ru.get("maxUnavailable")
+        return maxu
 
     @property
     def max_surge_raw(self) -> Any:
-        ru = self.rolling_update or {}
-        if ru.get("maxUnavailable") is None and ru.get("maxSurge") is None:
+        maxu, maxs = self._knob("maxUnavailable"), self._knob("maxSurge")
+        if maxu is None and maxs is None:
             return 0
-        return ru.get("maxSurge")
+        return maxs
 
     @property
     def partition_raw(self) -> Any:
-        return (self.rolling_update or {}).get("partition")
+        return self._knob("partition")
 
     @property
     def update_selector(self) -> JSON | None:
@@ -111,7 +124,9 @@ class DaemonSetView(WorkloadView):
 
     @property
     def burst_replicas_raw(self) -> Any:
-        value = self.spec.get("burstReplicas")
+        value = self._stored("spec", "burstReplicas")
+        if value is None:
+            value = self.spec.get("burstReplicas")
         return DEFAULT_BURST_REPLICAS if value is None else value
 
     @property
@@ -120,6 +135,11 @@ class DaemonSetView(WorkloadView):
         if as_dict(self.spec.get("scaleStrategy")).get("partitionedScaling") is True:
             return True
         return self.annotations.get(PROGRESSIVE_CREATE_POD_ANNOTATION) == "true"
+
+    @property
+    def revision_history_limit(self) -> int:
+        """revisionHistoryLimit; 10 when unset (cleanupHistory's default)."""
+        return max(as_int(self.spec.get("revisionHistoryLimit"), 10), 0)
 
     # -- lifecycle
     @property

@@ -11,7 +11,9 @@ Watches (each one a kopf index plus an event handler that only *enqueues* uids o
 - `selected(resource)`: objects the workload's label selector matches, in any namespace (a cluster-scoped
   workload) or its own, never claimed (a SidecarSet's pods); a change wakes the workloads that match it now or
   matched it before;
-- `cluster(resource)`: cluster-scoped objects (nodes); a change wakes every workload of the kind.
+- `cluster(resource, relevant=None)`: cluster-scoped objects (nodes); a change wakes every workload of the kind,
+  unless `relevant(old, new)` (the object as last seen, None when new; None when deleted) says it does not
+  matter (a node's heartbeat: Advanced DaemonSet's shouldIgnoreNodeUpdate).
 The reconcile gets what each watch found, by resource key, plus a `Context` (gates, settings, clock, names, the
 previous plan's failure). Workers take uids from the queue and reconcile from the indexes, so a missed or merged
 event changes nothing: the next one, or a requeue, sees the latest state. Every kopf handler is `async def`, so
@@ -60,10 +62,12 @@ class Watch:
     claim: bool = False
     member: Callable[[dict, dict], bool] | None = None
     """owned pods with claim: (workload, pod) → may the workload claim it at all, besides its selector."""
+    relevant: Callable[[dict | None, dict | None], bool] | None = None
+    """cluster: (old, new) → does this change wake the workloads (None: every change does)."""
 
 
 # owned(resource, claim=False, member=None), named(resource, select), selected(resource, select=None),
-# cluster(resource): see the module's docstring.
+# cluster(resource, relevant=None): see the module's docstring.
 owned, named, selected, cluster = (partial(Watch, sort) for sort in ("owned", "named", "selected", "cluster"))
 
 
@@ -102,6 +106,8 @@ class WorkloadController:
         self.executor = Executor(client, self.expectations, self.events, kind.name)
         self.failures: dict[str, int] = {}
         self.last_failure: dict[str, Any] = {}  # uid → how its previous plan failed (an ActionFailure)
+        self.memory: dict[str, Any] = {}  # uid → what its previous plan handed on (Plan.memory)
+        self._seen: dict[str, dict[str, dict]] = {}  # cluster watches with `relevant`: resource → uid → last body
         self.indices: dict[str, Any] = {}
         self._namespaces: dict[str, set[str]] = {}  # namespace → workload uids
         self._matched: dict[str, set[str]] = {}  # selected object uid → workload uids that selected it last
@@ -137,6 +143,7 @@ class WorkloadController:
                 self.expectations.forget(uid)
                 self.failures.pop(uid, None)
                 self.last_failure.pop(uid, None)
+                self.memory.pop(uid, None)
                 self._namespaces.get(namespace or "", set()).discard(uid)
             else:
                 self._namespaces.setdefault(namespace or "", set()).add(uid)
@@ -176,6 +183,14 @@ class WorkloadController:
             elif watch.sort == "named":
                 self._wake(self._namespaces.get(namespace or "", ()))
             elif watch.sort == "cluster":
+                if watch.relevant is not None:
+                    seen = self._seen.setdefault(watch.resource, {})
+                    old = seen.pop(uid, None)
+                    new = dict(body) if type != "DELETED" else None
+                    if new is not None:
+                        seen[uid] = new
+                    if not watch.relevant(old, new):
+                        return
                 self._wake(self.indices["workloads"].keys())
             else:  # selected: who selects it now, and who did before (a label change deselects)
                 now = {w["metadata"]["uid"] for w in self._workloads() if type != "DELETED" and _selects(w, body)}
@@ -251,15 +266,19 @@ class WorkloadController:
         try:
             observed = await self._claim(ref, workload, observed)
             now = datetime.now(timezone.utc)
-            context = Context(now, self.gates, self.settings, NAMES, self.last_failure.get(uid))
+            context = Context(now, self.gates, self.settings, NAMES, self.last_failure.get(uid), self.memory.get(uid))
             plan = self.k.reconcile(workload, observed, context)
+            if plan.memory is not None:
+                self.memory[uid] = plan.memory
+            else:
+                self.memory.pop(uid, None)
             # The podreadiness controller's job, for every kruise workload's own pods: KruisePodReady=True on
             # pods whose gate (added by the pod webhook) has no condition yet.
             owned_pods = observed.get(PODS, ()) if any(w.sort == "owned" for w in self.k.watches
                                                        if w.resource == PODS) else ()
             readiness = [a for p in owned_pods if (a := ready_if_missing(p, now))]
             if readiness:
-                plan = Plan(fold_status_patches(readiness, plan.actions), plan.requeue_after)
+                plan = Plan(fold_status_patches(readiness, plan.actions), plan.requeue_after, plan.memory)
             await self.executor.execute(ref, plan)
         except PlanFailed as e:
             cause = e.__cause__

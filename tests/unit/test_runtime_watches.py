@@ -87,6 +87,27 @@ def test_cluster_objects_wake_every_workload_and_reach_the_reconcile():
     assert observed == {PODS: [], "nodes": [node], REVISIONS: []}
 
 
+def test_a_cluster_watch_with_relevant_wakes_only_for_changes_that_matter():
+    from controllers.daemonset.handlers import KIND as REAL_DAEMONS
+    controller, registry = wired(REAL_DAEMONS)
+    a = workload("a", "ns1", "apps.kruise.io/v1beta1", "DaemonSet")
+    controller.indices = {"workloads": {"uid-a": [a]}, "nodes": {}, PODS: {}, REVISIONS: {}, "orphans": {}}
+    node = {**obj("node-1", None), "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    beat = {**node, "metadata": {**node["metadata"], "resourceVersion": "9"},
+            "status": {"conditions": [{"type": "Ready", "status": "True", "lastHeartbeatTime": "t2"}]}}
+    labelled = {**beat, "metadata": {**beat["metadata"], "labels": {"x": "y"}}}
+    on_node = handler(registry, "nodes_cluster_event")
+
+    async def scenario() -> list[set[str]]:
+        woken = []
+        for body, type in ((node, "ADDED"), (beat, "MODIFIED"), (labelled, "MODIFIED"), (labelled, "DELETED")):
+            await deliver(on_node, body, type)
+            woken.append(drained(controller))
+        return woken
+
+    assert asyncio.run(scenario()) == [{"uid-a"}, set(), {"uid-a"}, {"uid-a"}]
+
+
 def test_selected_objects_wake_who_selects_them_now_and_who_did_before_and_are_never_claimed():
     controller, registry = wired(SIDECARS)
     web = workload("web", None, "apps.kruise.io/v1alpha1", "SidecarSet", {"app": "web"})
