@@ -45,6 +45,7 @@ RELEASE = "ack-kruise"
 SA = f"system:serviceaccount:{NAMESPACE}:kruise-manager"
 CRDS = ["clonesets.apps.kruise.io", "daemonsets.apps.kruise.io", "sidecarsets.apps.kruise.io",
         "statefulsets.apps.kruise.io", "uniteddeployments.apps.kruise.io"]
+CONVERTED_CRDS = ["daemonsets.apps.kruise.io", "statefulsets.apps.kruise.io"]  # served at two versions
 WEBHOOKS = [("mutatingwebhookconfigurations", "kruise-mutating-webhook-configuration"),
             ("validatingwebhookconfigurations", "kruise-validating-webhook-configuration")]
 
@@ -306,14 +307,15 @@ def chart_s_manager(cluster: Cluster, tmp_path: Path, *args: str) -> ManagerProc
 
 
 def uninstall_after_a_host_manager(cluster: Cluster, *secrets: str) -> None:
-    """helm uninstall, and what it leaves behind after a host-process manager: the kept StatefulSet CRD, whose
-    conversion webhook the manager pointed at its own URL (a later install's three-way merge would then send
+    """helm uninstall, and what it leaves behind after a host-process manager: the kept CRDs with a conversion
+    webhook (Advanced StatefulSet, Advanced DaemonSet), which the manager pointed at its own URL (a later install's three-way merge would then send
     both url and service, which the API server refuses: the chart's Service goes back), and the Secrets."""
     helm(cluster, "uninstall", RELEASE, "--namespace", NAMESPACE, check=False)
     service = {"name": "kruise-webhook-service", "namespace": NAMESPACE, "path": "/convert", "port": 443}
-    cluster.kubectl("patch", "crd", "statefulsets.apps.kruise.io", "--type=json", "-p", json.dumps([
-        {"op": "remove", "path": "/spec/conversion/webhook/clientConfig/url"},
-        {"op": "add", "path": "/spec/conversion/webhook/clientConfig/service", "value": service}]), check=False)
+    for crd in CONVERTED_CRDS:
+        cluster.kubectl("patch", "crd", crd, "--type=json", "-p", json.dumps([
+            {"op": "remove", "path": "/spec/conversion/webhook/clientConfig/url"},
+            {"op": "add", "path": "/spec/conversion/webhook/clientConfig/service", "value": service}]), check=False)
     for secret in secrets:
         cluster.kubectl("delete", "secret", secret, "--namespace", NAMESPACE, "--ignore-not-found", check=False)
 
