@@ -36,7 +36,7 @@ import kopf
 from controllers import schema
 from controllers.common.actions import PODS, Context, Plan
 from controllers.common.names import RandomNames
-from controllers.common.ownership import claim_pods, is_orphan
+from controllers.common.ownership import claim_pods, controller_uid, is_orphan
 from controllers.common.podreadiness import ready_if_missing
 from controllers.common.selectors import is_valid_selector, selector_matches
 from kube import KubeClient
@@ -115,11 +115,7 @@ class WorkloadController:
 
     def _owner(self, body: dict) -> str | None:
         """The uid of the controller ownerReference, if it is a workload of this kind."""
-        for ref in (body.get("metadata") or {}).get("ownerReferences") or []:
-            if ref.get("controller") and ref.get("kind") == self.res.kind and \
-                    ref.get("apiVersion", "").startswith(self.res.group + "/"):
-                return ref.get("uid")
-        return None
+        return controller_uid(body, self.res.kind, self.res.group)
 
     def _wake(self, uids: Any) -> None:
         for uid in list(uids):

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from controllers.settings import ENVIRONMENT, WebhookSettings
 from kube import ApiError, KubeClient, resource_path
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,16 @@ class CertBundle:
 
 @dataclass
 class CertSettings:
-    mode: str = "self"
-    namespace: str = "kruise-system"
-    secret_name: str = "kruise-webhook-certs"
+    """The manager fills every field from `ManagerSettings`; the defaults are its defaults, not restated."""
+
+    mode: str = WebhookSettings.cert_mode
+    namespace: str = ENVIRONMENT["POD_NAMESPACE"]
+    secret_name: str = ENVIRONMENT["SECRET_NAME"]
     dns_names: list[str] = field(default_factory=list)
     ip_addresses: list[str] = field(default_factory=list)
-    ca_validity: datetime.timedelta = datetime.timedelta(days=3650)
-    cert_validity: datetime.timedelta = datetime.timedelta(days=365)
-    renew_before: datetime.timedelta = datetime.timedelta(days=30)
+    ca_validity: datetime.timedelta = datetime.timedelta(days=3650)  # the CA outlives many serving certificates
+    cert_validity: datetime.timedelta = WebhookSettings.cert_validity
+    renew_before: datetime.timedelta = WebhookSettings.cert_renew_before
 
 
 def _now() -> datetime.datetime:
