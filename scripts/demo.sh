@@ -61,6 +61,25 @@ until_value "$(kubectl get asts demo-asts -o 'jsonpath={.status.updateRevision}'
 show kubectl get pod
 show kubectl get asts
 
+say "== An Advanced DaemonSet: one pod on each of the four nodes, the real one and three simulated"
+fresh_namespace daemon
+show cat "$ROOT/examples/kinds/daemonset.yaml"
+show kubectl create -f "$ROOT/examples/kinds/daemonset.yaml"
+until_value 4 get ads demo-ads -o 'jsonpath={.status.numberReady}'
+show kubectl get ads
+show kubectl get pod -o wide
+
+say "== A node-label canary, in place: only the node labelled canary=true (the real node) gets :v2"
+show kubectl label node real-node-0 canary=true --overwrite
+show kubectl patch ads demo-ads --type=json \
+  -p "[{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/image\",\"value\":\"$GUESTBOOK:v2\"}]"
+until_value 1 get pod -l app=guestbook-daemon --field-selector spec.nodeName=real-node-0 \
+  -o 'jsonpath={.items[0].status.containerStatuses[0].restartCount}'
+until_value "1 4" get ads demo-ads -o 'jsonpath={.status.updatedNumberScheduled} {.status.numberAvailable}'
+show kubectl get ads
+show kubectl get pod -o 'custom-columns=NAME:.metadata.name,NODE:.spec.nodeName,IMAGE:.spec.containers[0].image,RESTARTS:.status.containerStatuses[0].restartCount'
+kubectl label node real-node-0 canary- >/dev/null
+
 say "== A Deployment rolled out by the native controllers onto the simulated nodes' three zones"
 fresh_namespace scale
 kubectl create deployment zoned --image=$GUESTBOOK:v1 --replicas=12 --dry-run=client -o json \
