@@ -214,3 +214,15 @@ class AdmissionLoad:
         for worker in self._workers:
             worker.join()
 
+
+
+def with_feature_gates(sandbox, kruise: SandboxManager, gates: str):
+    """The sandbox's manager restarted with `--feature-gates gates` for the tests of one module (as the chart's
+    featureGates value passes them), then restarted again with its own arguments. Use as a module fixture:
+    `yield from with_feature_gates(sandbox, kruise, GATES)`."""
+    sandbox.restart_manager(("--feature-gates", gates))
+    assert any(gates in a for a in kruise.argv), kruise.argv
+    try:
+        yield kruise
+    finally:
+        sandbox.restart_manager()

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from tests.kube import Cluster
+from tests.manager import with_feature_gates
 
 from .helpers import SIM_IMAGE, CloneSets, cloneset, wait_for
 
@@ -21,12 +22,7 @@ VCT_HASH = "kruise.io/cloneset-volumeclaimtemplate-hash"
 
 @pytest.fixture(scope="module", autouse=True)
 def gated_manager(sandbox, kruise):
-    sandbox.restart_manager(("--feature-gates", GATES))
-    assert any(GATES in a for a in kruise.argv), kruise.argv
-    try:
-        yield kruise
-    finally:
-        sandbox.restart_manager()
+    yield from with_feature_gates(sandbox, kruise, GATES)
 
 
 @pytest.fixture

@@ -187,3 +187,23 @@ def test_pre_delete_hook_holds_a_pod_in_preparing_delete(cluster: Cluster, daemo
     first = preparing["metadata"]["name"]
     wait_for(lambda: (held() or [{"metadata": {"name": first}}])[0]["metadata"]["name"] != first, 30,
              "the next pod waits in PreparingDelete in turn")
+
+
+def test_a_failed_pod_is_replaced_on_its_node(cluster: Cluster, daemons: Daemons):
+    """A17 #3 "Should retry creating failed daemon pods": a pod that fails (evicted: phase Failed, written through
+    the status subresource) is deleted with a FailedDaemonPod event and a new one runs on its node (the per-node
+    back-off the runtime keeps in the workload's memory lets the first retry through at once)."""
+    nodes = daemons.node_names()
+    daemons.create(daemonset("failing"))
+    pods = daemons.wait_on_nodes("failing", nodes)
+    node = daemons.simulated_nodes()[0]
+    failed = pods[node]["metadata"]
+    cluster.core.patch_namespaced_pod_status(failed["name"], daemons.ns, {"status": {
+        "phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."}})
+    wait_for(lambda: all(p["metadata"]["uid"] != failed["uid"] for p in daemons.pods("failing", True)), 60,
+             "the failed pod deleted", describe=lambda: daemons.by_node("failing", True))
+    after = daemons.wait_on_nodes("failing", nodes)
+    assert after[node]["metadata"]["uid"] != failed["uid"]
+    events = cluster.core.list_namespaced_event(daemons.ns, field_selector="involvedObject.name=failing").items
+    assert any(e.reason == "FailedDaemonPod" and failed["name"] in e.message for e in events), \
+        [(e.reason, e.message) for e in events]

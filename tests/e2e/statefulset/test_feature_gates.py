@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.kube import wait_for
+from tests.manager import with_feature_gates
 
 from .helpers import Sets, asts
 
@@ -15,12 +16,7 @@ GATES = "StatefulSetStartOrdinal=true"
 
 @pytest.fixture(scope="module", autouse=True)
 def gated_manager(sandbox, kruise):
-    sandbox.restart_manager(("--feature-gates", GATES))
-    assert any(GATES in a for a in kruise.argv), kruise.argv
-    try:
-        yield kruise
-    finally:
-        sandbox.restart_manager()
+    yield from with_feature_gates(sandbox, kruise, GATES)
 
 
 def test_ordinals_start(sets: Sets):
