@@ -40,6 +40,7 @@ CONTROLLER_MODULES = {
     "cloneset": "controllers.cloneset.handlers",
     "statefulset": "controllers.statefulset.handlers",
     "daemonset": "controllers.daemonset.handlers",
+    "containerrecreaterequest": "controllers.containerrecreaterequest.handlers",
 }
 
 
@@ -178,7 +179,8 @@ class Manager:
             from controllers.webhook.pods import mutate_pod
             self.server = WebhookServer(self.s.webhook.host, self.s.webhook.port, pods_lookup=self._pods_in,
                                         pod_mutator=functools.partial(mutate_pod, feature_gates=self.s.feature_gates),
-                                        feature_gates=self.s.feature_gates)
+                                        feature_gates=self.s.feature_gates,
+                                        object_lookup=self.client.get_or_none)
             if store.manages_ca_bundles:
                 await injector.inject(bundle.ca_bundle)
             self.server.load(bundle)

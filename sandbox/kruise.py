@@ -16,7 +16,7 @@ from . import processes, tools
 from .processes import ProcessRecord
 
 NAMESPACE = "kruise-system"
-CRD_NAMES = ("clonesets", "statefulsets", "daemonsets", "sidecarsets", "uniteddeployments")
+CRD_NAMES = ("clonesets", "statefulsets", "daemonsets", "sidecarsets", "uniteddeployments", "containerrecreaterequests")
 
 
 def _kubectl(kubeconfig: str, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
