@@ -40,6 +40,9 @@ ERROR_BACKOFF = (0.5, 1, 2, 4, 8, 16, 30, 50)
 COMPONENT = "kruise-daemon-crr"
 JSON = dict[str, Any]
 
+REGISTRY.describe("kruise_daemon_containers_killed_total", "counter", "Containers the daemon stopped, by reason.")
+REGISTRY.describe("kruise_daemon_crr_sync_errors_total", "counter", "ContainerRecreateRequest rounds that failed.")
+
 
 def _rv(text: str | None) -> int:
     try:
@@ -75,9 +78,13 @@ class Recreator:
         return resource_path(api.GROUP_VERSION, api.PLURAL, crr["metadata"]["namespace"], crr["metadata"]["name"],
                              "status")
 
-    async def _patch_status(self, crr: JSON, status: JSON) -> None:
-        # resourceVersion: a round that acted on an old copy fails (409) and runs again on the new one.
-        body = {"metadata": {"resourceVersion": crr["metadata"]["resourceVersion"]}, "status": status}
+    async def _patch_status(self, crr: JSON, status: JSON, precondition: bool = False) -> None:
+        """A merge patch of the status. With `precondition`, a round that acted on an old copy fails (409) and
+        runs again on the new one; the states written after a kill have none: the kill happened, and is
+        recorded even when the manager completed the request meanwhile (as upstream)."""
+        body: JSON = {"status": status}
+        if precondition:
+            body["metadata"] = {"resourceVersion": crr["metadata"]["resourceVersion"]}
         out = await self.client.patch(self._path(crr), body)
         self.expected[crr["metadata"]["uid"]] = (out["metadata"]["resourceVersion"], time.monotonic())
 
@@ -183,9 +190,9 @@ class Recreator:
         if any(self._waiting_for_cache(c) for c in crrs):
             return 1.0  # the watch event of our write wakes us before this
         for other in new:
-            await self._patch_status(other, {"phase": api.PENDING})
+            await self._patch_status(other, {"phase": api.PENDING}, precondition=True)
         if api.phase(picked) != api.RECREATING:
-            await self._patch_status(picked, {"phase": api.RECREATING})
+            await self._patch_status(picked, {"phase": api.RECREATING}, precondition=True)
             return None
         now = datetime.now(timezone.utc)
         go, wait, error = algo.unready_wait(picked, now)
