@@ -90,7 +90,7 @@ class Recreator:
 
     async def _complete(self, crr: JSON, message: str) -> None:
         now = datetime.now(timezone.utc)
-        await self._patch_status(crr, {"phase": api.COMPLETED, "completionTime": format_time(now), "message": message})
+        await self._patch_status(crr, api.completed_status(format_time(now), message))
 
     async def _event(self, crr: JSON, container: str, event_type: str, reason: str, message: str) -> None:
         """An event on the pod's container, as the kubelet's (`spec.containers{name}`)."""

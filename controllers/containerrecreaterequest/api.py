@@ -77,6 +77,15 @@ def pod_key(crr: JSON) -> str:
     return f"{crr['metadata'].get('namespace', '')}/{crr['metadata']['name']}"
 
 
+def completed_status(completion_time: str, message: str) -> JSON:
+    """The status fields a completion writes. An empty message is left out, as upstream's omitempty: the API
+    server (1.20) turns an empty string in a merge patch into null, which the CRD's schema refuses."""
+    out: JSON = {"phase": COMPLETED, "completionTime": completion_time}
+    if message:
+        out["message"] = message
+    return out
+
+
 def synced_statuses(crr: JSON) -> dict[str, JSON]:
     """The manager's copy of the recreated containers' pod status, by name ({name, ready, restartCount,
     containerID}); empty when absent or unreadable."""

@@ -40,7 +40,7 @@ def select_pod(crr: JSON, pods: list[JSON]) -> list[JSON]:
 
 def complete(message: str, now) -> Patch:
     """A merge patch of the status: containerRecreateStates stay the daemon's."""
-    body = {"status": {"phase": api.COMPLETED, "completionTime": format_time(now), "message": message}}
+    body = {"status": api.completed_status(format_time(now), message)}
     return Patch(WORKLOAD, "", body, "merge", "status")
 
 
