@@ -347,6 +347,27 @@ class Sandbox:
         state.save()
         kruise.wait_ready(health, record, path="/healthz")
 
+    # ---- faults, for tests ------------------------------------------------------------------
+    def stop_component(self, name: str) -> None:
+        """Stop one recorded process (e.g. containerd in the middle of an operation); its record stays, so
+        `status` shows it down and `down` still cleans up. `start_component` brings it back."""
+        state = self.state()
+        if state is None:
+            raise SandboxError("the sandbox is not running")
+        processes.stop([self._proc(state, name)])
+
+    def start_component(self, name: str) -> None:
+        """Start a stopped component again with its recorded command line and log."""
+        state = self.state()
+        if state is None:
+            raise SandboxError("the sandbox is not running")
+        old = self._proc(state, name)
+        if old.alive():
+            return
+        record = processes.start(name, old.argv, Path(old.log))
+        state.processes = [record if p is old else p for p in state.processes]
+        state.save()
+
     @staticmethod
     def _proc(state: SandboxState, name: str) -> ProcessRecord:
         return next(p for p in state.processes if p.name == name)
