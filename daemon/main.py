@@ -29,6 +29,7 @@ from controllers.metrics import REGISTRY, count_request
 from kube import KubeClient, load_config
 
 from . import cri
+from .containermeta import ContainerMetaWriter
 from .recreator import Recreator
 
 log = logging.getLogger("kruise-daemon")
@@ -130,14 +131,18 @@ def check_arguments(args: argparse.Namespace) -> str | None:
 
 
 class Daemon:
-    def __init__(self, args: argparse.Namespace):
-        self.args = args
+    def __init__(self, args: argparse.Namespace, gates: dict[str, bool]):
+        self.args, self.gates = args, gates
         self.stopping = asyncio.Event()
         self.recreator: Recreator | None = None
+        self.containermeta: ContainerMetaWriter | None = None
 
     def checks(self) -> dict[str, bool]:
         """Upstream's healthz checks: every informer has synced."""
-        return {"crrInformerSynced": bool(self.recreator and self.recreator.informer.synced.is_set())}
+        checks = {"crrInformerSynced": bool(self.recreator and self.recreator.informer.synced.is_set())}
+        if self.containermeta is not None:
+            checks["podInformerSynced"] = self.containermeta.informer.synced.is_set()
+        return checks
 
     async def _serve(self) -> web.AppRunner:
         async def healthz(_: web.Request) -> web.Response:
@@ -172,8 +177,11 @@ class Daemon:
                             user_agent="kruise-daemon", hooks=[count_request])
         runner = await self._serve()
         self.recreator = Recreator(client, runtime, args.node_name)
-        log.info("kruise-daemon for node %s: serving %s", args.node_name, args.addr)
         tasks = [asyncio.create_task(self.recreator.run())]
+        if self.gates.get("DaemonWatchingPod", True):
+            self.containermeta = ContainerMetaWriter(client, runtime, args.node_name)
+            tasks.append(asyncio.create_task(self.containermeta.run()))
+        log.info("kruise-daemon for node %s: serving %s", args.node_name, args.addr)
         stop = asyncio.create_task(self.stopping.wait())
         try:
             done, _ = await asyncio.wait({*tasks, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -201,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
         print("ack-kruise daemon: error: --feature-gates: KruiseDaemon=false turns the daemon off", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(Daemon(args).run())
+        return asyncio.run(Daemon(args, gates).run())
     except Exception as e:
         log.error("%s", e)
         return 1

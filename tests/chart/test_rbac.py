@@ -118,12 +118,14 @@ def test_bindings_name_the_manager_service_account() -> None:
 
 def test_the_daemon_reads_its_requests_writes_their_status_and_nothing_else() -> None:
     """kruise-daemon (openkruise-1.9 kruise-daemon.md §1.7, only what this daemon does): its node's
-    ContainerRecreateRequests, their status, events; bound to its own ServiceAccount; gone with daemon.enabled=false
+    ContainerRecreateRequests and their status, its node's pods and their status (an annotation), events; bound to its own ServiceAccount; gone with daemon.enabled=false
     or featureGates.KruiseDaemon=false."""
     docs = render("--kube-version", "1.20.2")
     assert rules(docs, "ClusterRole", DAEMON_ROLE) == [
         {"apiGroups": ["apps.kruise.io"], "resources": ["containerrecreaterequests"], "verbs": ["get", "list", "watch"]},
         {"apiGroups": ["apps.kruise.io"], "resources": ["containerrecreaterequests/status"], "verbs": ["patch"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["patch"]},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}]
     binding = find(docs, "ClusterRoleBinding", "kruise-daemon-rolebinding")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kruise-daemon", "namespace": NAMESPACE}]
