@@ -41,7 +41,7 @@ def test_v1_profile(version: str) -> None:
     docs = render("--kube-version", version)
     assert {d["apiVersion"] for d in by_kind(docs, "CustomResourceDefinition")} == {"apiextensions.k8s.io/v1"}
     assert {d["apiVersion"] for d in docs if "Webhook" in d["kind"]} == {"admissionregistration.k8s.io/v1"}
-    assert len(by_kind(docs, "CustomResourceDefinition")) == 5
+    assert len(by_kind(docs, "CustomResourceDefinition")) == 6
     assert pod_webhooks(docs) == ["mpod-cloneset.kb.io", "mpod-statefulset.kb.io"]
     for name, label in (("mpod-cloneset.kb.io", "apps.kruise.io/cloneset-instance-id"),
                         ("mpod-statefulset.kb.io", "statefulset.kubernetes.io/pod-name")):
