@@ -414,7 +414,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   daemonset_rounds=(1 if a.quick else 5) if a.daemonset_rounds is None else a.daemonset_rounds,
                   quick=a.quick, trace=a.trace,
                   out_md=out, out_png=out.with_suffix(".png"), out_json=out.parent / ".results.json"
-                  if out.parent != HERE else STATE / f"{out.stem}.json")
+                  if out.resolve().parent != HERE else STATE / f"{out.stem}.json")
 
 
 def main(argv: list[str] | None = None) -> int:
