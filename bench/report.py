@@ -220,7 +220,15 @@ def _daemonset_section(results: dict) -> list[str]:
            "Requests per pod: the requests in the run's namespace by the contender's own clients, counted in the "
            "audit log by user agent (kube-controller-manager's `daemon-set-controller`; kruise-manager and its "
            "kopf), trailing status writes and events included, divided by the nodes. Controller CPU: "
-           "kube-controller-manager's whole process for the DaemonSet, kruise-manager's for ours."]
+           "kube-controller-manager's whole process for the DaemonSet, kruise-manager's for ours.", "",
+           "- Events: client-go lets each object post a burst of 25 events in all, so the DaemonSet's rollout "
+           "after its create posts none; ours keeps a burst of 25 per object *and reason*, so a rollout posts 25 "
+           "SuccessfulDelete (0.5 per pod).",
+           "- Our pods carry no label the pod webhook selects on Kubernetes 1.15 and later, so they get no "
+           "`KruisePodReady` gate (OpenKruise's do, and pay a status write per created pod for it).",
+           "- In place, each pod costs the `InPlaceUpdateReady` gate at creation (a status write before it is "
+           "Ready) and 3 writes per update; on simulated nodes a recreated pod costs nothing, so the in-place rows "
+           "show only the control plane's share."]
     for p in profiles:
         out += ["", f"### {profile_title(p)}, {p['rounds']} round(s)", "",
                 f"Sandbox started in {p['sandbox_start_s']:.1f} s.", "",
@@ -294,6 +302,9 @@ def markdown(results: dict, png_name: str = "results.png") -> str:
         f"Versions: ack-kruise {v['ack-kruise']}, Kubernetes {v['kubernetes']} (kube-apiserver, etcd in /dev/shm, "
         f"kube-controller-manager, kube-scheduler), Python {v['python']}, kopf {v['kopf']}, aiohttp {v['aiohttp']}, "
         f"helm {v['helm']}.",
+    ]
+    if results["profiles"]:
+        out += [
         "",
         "One sandbox per client-limit profile, restarted between them, with no real node: three simulated nodes "
         "(`sandbox/nodesim.py`) play the kubelet. kube-controller-manager, kruise-manager and the raw client loop get "
@@ -302,8 +313,7 @@ def markdown(results: dict, png_name: str = "results.png") -> str:
         "(lower is better). Every run starts in a fresh namespace; the previous one's pods are gone first. "
         "*manager done* is when kruise-manager went quiet after its own runs: writes that do not gate readiness "
         "(lifecycle labels, status, events) can trail the pods; its CPU and requests count them.",
-    ]
-    if results["profiles"]:
+        ]
         out += ["", "## Targets", "", "| target | measured | |", "|---|---|---|"]
         out += [f"| {t} | {meas} | {yes_no(met)} |" for t, meas, met in targets(results)]
     for p in results["profiles"]:
@@ -322,21 +332,22 @@ def markdown(results: dict, png_name: str = "results.png") -> str:
                    f"{t['generate']['min_s']:.2f} |")
         out.append(f"| `helm template ack-kruise charts/ack-kruise` | {t['helm_template']['median_s']:.2f} | "
                    f"{t['helm_template']['min_s']:.2f} |")
-    out += ["", "## Notes", "",
+    main_notes = [
             "- kube-controller-manager gives every controller its own client, so its Deployment and ReplicaSet "
             "controllers (and the garbage collector) each have the QPS/burst budget; kruise-manager has one budget "
             "for everything (controllers, events, leader election, certificates), as OpenKruise's manager has.",
             "- kube-scheduler keeps its own defaults (QPS 50, burst 100) in every profile: at 500/500 it binds "
             "at most about 50 pods/s, which bounds every contender's all-ready time (the raw client's too).",
             "- Every pod goes through kruise-manager's pod webhook (`/mutate-pod`, as with OpenKruise), Deployment "
-            "and StatefulSet pods included; its CPU shows in the manager's column for those runs.",
+            "and StatefulSet pods included; its CPU shows in the manager's column for those runs."]
+    out += ["", "## Notes", ""] + (main_notes if results["profiles"] else []) + [
             "- On a simulated node a new pod costs nothing: no pod sandbox, no network set-up, no image pull, ready "
             "as soon as it is bound, while a container restarted in place stays not ready for 1 s "
             "(`sandbox/kubelet_model.py`). What an in-place update saves on a real node is therefore not in these "
             "rollout figures; they show the control plane's share only (API writes, scheduling, controllers).",
             "- The machine is shared: other work running at the same time slows every contender; the load "
-            "averages above say how busy it was.",
-            "", f"![pods ready over time]({png_name})", ""]
+            "averages above say how busy it was."]
+    out += ["", f"![pods ready over time]({png_name})", ""] if results["profiles"] else [""]
     return "\n".join(out)
 
 
