@@ -1,8 +1,10 @@
 """`make bench`: how fast our controllers roll out and what the manager costs, against kube-controller-manager's
 native controllers and the ceiling of a tight client loop, all in one run on this machine.
 
-    python -m bench.run            # `make bench`: N = 100 and 1000, both client-limit profiles (about 30 min)
-    python -m bench.run --quick    # `make bench QUICK=1`: N = 100 at 500/500 only (under 2 minutes)
+    python -m bench.run            # `make bench`: N = 100 and 1000, both client-limit profiles (about 30 min),
+                                   # then Advanced DaemonSet vs DaemonSet on 50 nodes, 5 rounds (about 15 min)
+    python -m bench.run --quick    # `make bench QUICK=1`: N = 100 at 500/500 only, one DaemonSet round (under 4 min)
+    python -m bench.run --contenders none --out bench/results-daemonset.md   # only the DaemonSets
 
 QUICK runs one profile because one does not fit in 2 minutes at 20/30: there, a CloneSet recreating 100 pods
 alone takes 35 s (7 requests per pod at 20 requests/s). `--profiles default --sizes 100` is the other half.
@@ -381,7 +383,7 @@ def versions() -> dict:
 def parse_args(argv: list[str] | None = None) -> Config:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true",
-                   help="N = 100 at 500/500 only, short idle windows (under 2 minutes)")
+                   help="N = 100 at 500/500 only, short idle windows, one DaemonSet round (under 4 minutes)")
     p.add_argument("--sizes", help="comma-separated pod counts (default 100,1000; --quick: 100)")
     p.add_argument("--profiles", help="comma-separated: default (20/30), high (500/500); default both "
                                       "(--quick: high)")
