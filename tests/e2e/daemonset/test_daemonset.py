@@ -255,3 +255,39 @@ def test_a_failed_pod_is_replaced_on_its_node(cluster: Cluster, daemons: Daemons
     events = cluster.core.list_namespaced_event(daemons.ns, field_selector="involvedObject.name=failing").items
     assert any(e.reason == "FailedDaemonPod" and failed["name"] in e.message for e in events), \
         [(e.reason, e.message) for e in events]
+
+
+def test_pre_delete_mark_pod_not_ready_takes_the_held_pod_out_of_ready(cluster: Cluster, daemons: Daemons):
+    """A13 (syncWithPreparingDelete) with `markPodNotReady`, A17 #6's set-up: the pod held in PreparingDelete
+    gets KruisePodReady False, so it leaves its Services before it goes. OpenKruise's pod webhook gives every
+    daemon pod the KruisePodReady gate; ours get none from it yet (README), so the template carries the gate
+    here. The manager sets it True on each new pod (the podreadiness controller's job), or no pod would be
+    Ready."""
+    sim = daemons.simulated_nodes()
+    placement = {"nodeSelector": {"node.ack-kruise.io/simulated": "true"},
+                 "tolerations": daemonset("x")["spec"]["template"]["spec"]["tolerations"]}
+    ds = daemonset("drain", placement=placement, labels={"hold": "true"}, rolling={"maxUnavailable": 1},
+                   lifecycle={"preDelete": {"labelsHandler": {"hold": "true"}, "markPodNotReady": True}})
+    ds["spec"]["template"]["spec"]["readinessGates"] = [{"conditionType": "KruisePodReady"}]
+    daemons.create(ds)
+    before = daemons.wait_on_nodes("drain", sim)
+    assert all(condition_status(p, "KruisePodReady") == "True" for p in before.values())
+    daemons.patch("drain", [{"op": "add", "path": "/spec/template/spec/containers/0/env",
+                             "value": [{"name": "FOO", "value": "bar"}]}], "json")
+
+    def held():
+        pods = [p for p in daemons.pods("drain", True) if state_of(p) == "PreparingDelete"]
+        return pods[0] if len(pods) == 1 and condition_status(pods[0], "KruisePodReady") == "False" else None
+    pod = wait_for(held, 30, "one pod in PreparingDelete with KruisePodReady False",
+                   describe=lambda: [(p["metadata"]["name"], state_of(p), condition_status(p, "KruisePodReady"))
+                                     for p in daemons.pods("drain", True)])
+    assert not is_ready(pod), "out of its Services before it is deleted"
+    assert pod["metadata"]["uid"] in {p["metadata"]["uid"] for p in before.values()}, "not deleted yet"
+    cluster.kubectl("label", "pod", pod["metadata"]["name"], "hold-", namespace=daemons.ns)
+    wait_for(lambda: pod["metadata"]["uid"] not in {p["metadata"]["uid"] for p in daemons.pods("drain", True)}, 60,
+             "the released pod deleted")
+
+
+def condition_status(pod: dict, ctype: str) -> str | None:
+    return next((c.get("status") for c in (pod.get("status") or {}).get("conditions") or []
+                 if c.get("type") == ctype), None)
