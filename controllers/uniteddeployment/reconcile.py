@@ -58,7 +58,8 @@ def set_ud_condition(conditions: list[JSON], ctype: str, status: str, reason: st
     if old is not None and old.get("status") == status and (old.get("reason") or "") == reason:
         return conditions
     since = old.get("lastTransitionTime") if old is not None and old.get("status") == status else format_time(now)
-    new = {"type": ctype, "status": status, "lastTransitionTime": since, "reason": reason, "message": message}
+    new = {"type": ctype, "status": status, "lastTransitionTime": since}
+    new.update({k: v for k, v in (("reason", reason), ("message", message)) if v})  # omitempty, as Go writes it
     return [c for c in conditions if c.get("type") != ctype] + [new]
 
 
@@ -184,7 +185,8 @@ def reconcile(ud: dict, observed: dict[str, list[dict]], context: Context) -> Pl
                                     conds)
         per_subset[name] = result
         states[name] = result.state
-        entry["conditions"] = result.conditions
+        if result.conditions:
+            entry["conditions"] = result.conditions
         waits.extend(result.waits)
 
     # 4. allocation
