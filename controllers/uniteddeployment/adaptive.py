@@ -149,6 +149,12 @@ def reservation_adaptive(conditions: list[JSON], workload: JSON, pods: list[JSON
             waits.append(after)
         if value is None or (value == "true") != is_reserved:
             labels[name] = is_reserved
+    if marked:
+        # Pods the workload has yet to create (a recreate-update deleted the old ones first) are born reserved in
+        # a marked subset: counted as such now, the subset does not look healthy for the moment in between, which
+        # would hand its replicas to it for good (an unschedulable subset keeps its replicas).
+        spec_replicas = int((workload.get("spec") or {}).get("replicas") or 0)
+        reserved += max(0, spec_replicas - len(pods))
     if reserved:
         conditions = set_condition(conditions, "False", "reschedule", "reserved pods found", now)
     else:

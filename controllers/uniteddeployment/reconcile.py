@@ -174,8 +174,10 @@ def reconcile(ud: dict, observed: dict[str, list[dict]], context: Context) -> Pl
         entry = status_by_name[name]
         conds = [dict(c) for c in entry.get("conditions") or []]
         if reservation:
-            result = reservation_adaptive(conds, workload, pods_of[name], expected, updated_since, critical,
-                                          duration, now)
+            # pods on their way out count for nothing: a recreate-update would otherwise count the old reserved
+            # pods next to their replacements, and hand the difference to later subsets for good
+            live = [p for p in pods_of[name] if not is_terminating(p)]
+            result = reservation_adaptive(conds, workload, live, expected, updated_since, critical, duration, now)
         elif adaptive:
             result = default_adaptive(conds, workload, pods_of[name], critical, duration, now)
         else:
@@ -285,7 +287,7 @@ def reconcile(ud: dict, observed: dict[str, list[dict]], context: Context) -> Pl
     for name, workload in existing.items():
         wl_status = workload.get("status") or {}
         subset_reserved = per_subset[name].state.reserved if name in per_subset else 0
-        replicas += int(wl_status.get("replicas") or 0) - subset_reserved
+        replicas += max(0, int(wl_status.get("replicas") or 0) - subset_reserved)
         reserved += subset_reserved
         ready += int(wl_status.get("readyReplicas") or 0)
         for pod in pods_of[name]:

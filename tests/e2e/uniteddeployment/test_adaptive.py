@@ -123,7 +123,7 @@ def test_adaptive_moves_pods_out_of_a_cordoned_zone_and_back(uds: Uds, kind: str
 
 @pytest.mark.parametrize("kind", STATELESS_KINDS)
 def test_adaptive_with_unschedulable_pods_reserved(uds: Uds, kind: str) -> None:
-    """B12 #5 "adaptive united deployment with unschedulable pods reserved" (critical 5 s, unschedulable 1 s;
+    """B12 #5 "adaptive united deployment with unschedulable pods reserved" (critical 20 s, unschedulable 1 s;
     s0, s1 on no node, s2 free): R=2 → unschedulable (T,T,F), pods {2,2,2}, reserved {2,2,0}; R=4 → {2,2,4};
     R=2 → {2,2,2}; R=4 → {2,2,4}; a new image reaches every pod with the counts unchanged; s0's nodes labelled →
     {4,0,0}, nothing reserved; R=5 → {5,0,0}."""
@@ -131,7 +131,7 @@ def test_adaptive_with_unschedulable_pods_reserved(uds: Uds, kind: str) -> None:
     names = ["s0", "s1", "s2"]
     subsets = [{"name": "s0", "nodeSelectorTerm": term}, {"name": "s1", "nodeSelectorTerm": label_term(key, "never")},
                {"name": "s2", "nodeSelectorTerm": zone_term("zone-c")}]
-    create(uds, "reserved", kind, subsets, 2, adaptive(5, 1, reserve=True))
+    create(uds, "reserved", kind, subsets, 2, adaptive(20, 1, reserve=True))
     wait_state(uds, "reserved", names, [2, 2, 2], [True, True, False], [2, 2, 0])
     assert uds.get("reserved")["status"]["labelSelector"] == (
         "app=reserved,apps.kruise.io/united-deployment-reserved-pod=false")
