@@ -150,3 +150,32 @@ def test_adaptive_with_unschedulable_pods_reserved(uds: Uds, kind: str) -> None:
     wait_state(uds, "reserved", names, [4, 0, 0], reserved=[0, 0, 0], timeout=180)
     uds.scale("reserved", 5)
     wait_state(uds, "reserved", names, [5, 0, 0], reserved=[0, 0, 0])
+
+
+@pytest.mark.parametrize("kind", STATELESS_KINDS)
+def test_adaptive_with_reserved_pods_and_min_replicas(uds: Uds, kind: str) -> None:
+    """B12 #6 "adaptive united deployment with reserved pods and min replicas" (critical 10 s, unschedulable 1 s;
+    s0 min 1 and s1 min 1 on no node, s2 free): (T,T,F), pods {1,1,2}, reserved {1,1,0}; R=4 → {1,1,4}; R=2 →
+    {1,1,2}; R=4 → {1,1,4}; a new image everywhere; s0's nodes labelled → (F,T,F), {4,1,0}, reserved {0,1,0};
+    R=5 → {5,1,0}."""
+    key, term = unreachable(uds)
+    names = ["s0", "s1", "s2"]
+    subsets = [{"name": "s0", "nodeSelectorTerm": term, "minReplicas": 1},
+               {"name": "s1", "nodeSelectorTerm": label_term(key, "never"), "minReplicas": 1},
+               {"name": "s2", "nodeSelectorTerm": zone_term("zone-c")}]
+    create(uds, "minreserved", kind, subsets, 2, adaptive(10, 1, reserve=True))
+    wait_state(uds, "minreserved", names, [1, 1, 2], [True, True, False], [1, 1, 0])
+    uds.scale("minreserved", 4)
+    wait_state(uds, "minreserved", names, [1, 1, 4], reserved=[1, 1, 0])
+    uds.scale("minreserved", 2)
+    wait_state(uds, "minreserved", names, [1, 1, 2], reserved=[1, 1, 0])
+    uds.scale("minreserved", 4)
+    wait_state(uds, "minreserved", names, [1, 1, 4], reserved=[1, 1, 0])
+    uds.patch("minreserved", {"spec": {"template": {kind: {"spec": {"template": {"spec": {"containers": [
+        {"name": "main", "image": f"{TESTAPP}:v2"}]}}}}}}})
+    wait_for(lambda: all(p["spec"]["containers"][0]["image"].endswith(":v2") for p in uds.pods("minreserved")), 120,
+             "every pod on the new image")
+    uds.label_nodes(key, "haha", "zone-a")
+    wait_state(uds, "minreserved", names, [4, 1, 0], [False, True, False], [0, 1, 0], timeout=180)
+    uds.scale("minreserved", 5)
+    wait_state(uds, "minreserved", names, [5, 1, 0], reserved=[0, 1, 0])
