@@ -326,12 +326,12 @@ def _subset_update(ud: JSON, adapter: Adapter, subset: JSON, workload: JSON, pod
     wl_spec = workload.get("spec") or {}
     wl_status = workload.get("status") or {}
     spec_replicas = int(wl_spec.get("replicas") or 0) if wl_spec.get("replicas") is not None else 1
-    triggers = (labels_of(workload).get(REVISION_LABEL) != expected
-                or spec_replicas != replicas
-                or (adapter.has_partition and adapter.partition_of(workload, pods) != partition)
-                or (meta(workload).get("annotations") or {}).get(SUBSET_PATCH_ANNOTATION, "") != subset_patch_text(subset)
-                or int(wl_status.get("updatedReplicas") or 0) < int(wl_status.get("replicas") or 0))
-    if not triggers:
+    drift = (labels_of(workload).get(REVISION_LABEL) != expected
+             or spec_replicas != replicas
+             or (adapter.has_partition and adapter.partition_of(workload, pods) != partition)
+             or (meta(workload).get("annotations") or {}).get(SUBSET_PATCH_ANNOTATION, "") != subset_patch_text(subset))
+    rolling = int(wl_status.get("updatedReplicas") or 0) < int(wl_status.get("replicas") or 0)
+    if not drift and not rolling:
         return None, False
     max_unavailable = None
     if reservation is not None and reservation.state.unschedulable:
@@ -347,7 +347,9 @@ def _subset_update(ud: JSON, adapter: Adapter, subset: JSON, workload: JSON, pod
     ops = [{"op": "add", "path": "/metadata/labels", "value": desired["metadata"]["labels"]},
            {"op": "add", "path": "/metadata/annotations", "value": desired["metadata"]["annotations"]}]
     ops.append({"op": "replace", "path": "/spec", "value": desired["spec"]})
-    if ops_unchanged(workload, desired):
+    if ops_unchanged(workload, desired) or (not drift and _contained(desired, workload)):
+        # a rollout still running re-applies the template (upstream's Update); when the workload already holds
+        # all of it (the API server only added defaults), that write would change nothing
         return None, False
     actions: list = [Patch(adapter.resource, name_of(workload), ops, "json")]  # type: ignore[arg-type]
     if adapter.resource == "statefulsets.apps":
@@ -370,6 +372,15 @@ def _merge_patch_of(old: JSON, new: JSON) -> JSON:
     for key in set(old_partitions) - set(new["updateStatus"]["currentPartitions"]):
         body["updateStatus"]["currentPartitions"][key] = None
     return body
+
+
+def _contained(want: Any, have: Any) -> bool:
+    """`have` holds every field of `want` with the same value (it may hold more: defaults)."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(k in have and _contained(v, have[k]) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(have, list) and len(want) == len(have) and all(map(_contained, want, have))
+    return want == have
 
 
 def ops_unchanged(workload: JSON, desired: JSON) -> bool:

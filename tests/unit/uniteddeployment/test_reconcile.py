@@ -256,3 +256,18 @@ def test_adaptive_moves_replicas_out_of_a_subset_with_timed_out_pending_pods() -
     status = next(a for a in recovered.actions if isinstance(a, Patch) and a.subresource == "status").body["status"]
     assert status["subsetStatuses"][0]["conditions"][0]["reason"] == "recover"
     assert status["subsetReplicas"] == {"zone-a": 0, "zone-b": 2}  # zone-b's 2 running pods are kept
+
+
+def test_a_running_rollout_reapplies_the_template_only_when_it_would_change_something() -> None:
+    """B9.4 trigger 5 (updatedReplicas < replicas): upstream Updates the workload again; a workload that already
+    holds the whole template (plus the API server's defaults) is left alone, one missing a field is patched."""
+    ud = make_ud()
+    observed = world(ud)
+    ud["status"] = reconcile(ud, observed, context()).actions[-1].body["status"]
+    workload = observed["clonesets.apps.kruise.io"][0]
+    workload["status"]["updatedReplicas"] = 0
+    workload["spec"]["revisionHistoryLimit"] = 10  # a default the API server added
+    assert not [a for a in reconcile(ud, observed, context()).actions if isinstance(a, Patch)]
+    workload["spec"]["template"]["spec"]["containers"][0].pop("image")  # edited by hand
+    patches = [a for a in reconcile(ud, observed, context()).actions if isinstance(a, Patch)]
+    assert [p.name for p in patches] == [workload["metadata"]["name"]]
