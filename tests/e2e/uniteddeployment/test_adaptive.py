@@ -47,7 +47,8 @@ def unreachable(uds: Uds) -> tuple[str, dict]:
 def test_adaptive_basic(uds: Uds, kind: str) -> None:
     """B12 #3 "adaptive united deployment basic" (critical 10 s, unschedulable 10 s; s0 max 2, s1 max 2 on no node,
     s2 unlimited): R=3 → {2,0,1} with s1 unschedulable; R=5 → {2,0,3}; R=4 → {2,0,2}; recovered → {2,0,2}; R=5 →
-    {2,1,2}; R=4 → {2,0,2}; R=3 → {2,0,1}; s1's nodes labelled → R=5 → {2,2,1} (its pods come back)."""
+    {2,1,2}; R=4 → {2,0,2}; R=3 → {2,0,1}; s3 (min 2) added, R=6 → {2,0,2,2} all schedulable; s1's nodes labelled,
+    s3 dropped → {2,2,2} (s1's pods come back); R=3 → {2,1,0}; R=5 → {2,2,1}."""
     key, term = unreachable(uds)
     names = ["s0", "s1", "s2"]
     subsets = [{"name": "s0", "nodeSelectorTerm": zone_term("zone-a"), "maxReplicas": 2},
@@ -67,8 +68,17 @@ def test_adaptive_basic(uds: Uds, kind: str) -> None:
     wait_state(uds, "basic", names, [2, 0, 2])  # the pending pod goes first
     uds.scale("basic", 3)
     wait_state(uds, "basic", names, [2, 0, 1])
+    # s3 (min 2) added with R=6: s1's new pod times out again, then recovers: {2,0,2,2}, all schedulable
+    s3 = {"name": "s3", "nodeSelectorTerm": zone_term("zone-a"), "minReplicas": 2}
+    uds.patch("basic", {"spec": {"replicas": 6, "topology": {"subsets": subsets + [s3]}}})
+    wait_state(uds, "basic", names + ["s3"], [2, 0, 2, 2], [False, False, False, False], timeout=180)
+    # s1's nodes labelled and s3 dropped: {2,2,2}; R=3 → {2,1,0}; R=5 → {2,2,1}
     uds.label_nodes(key, "haha", "zone-b")
-    wait_for(lambda: not any(uds.unschedulable("basic", names)), 60, "every subset schedulable")
+    uds.patch("basic", {"spec": {"topology": {"subsets": subsets}}})
+    wait_state(uds, "basic", names, [2, 2, 2])
+    uds.wait_pods("basic", names, [2, 2, 2], ready=True)
+    uds.scale("basic", 3)
+    wait_state(uds, "basic", names, [2, 1, 0])
     uds.scale("basic", 5)
     wait_state(uds, "basic", names, [2, 2, 1])
     uds.wait_pods("basic", names, [2, 2, 1], ready=True)
