@@ -40,6 +40,7 @@ CONTROLLER_MODULES = {
     "cloneset": "controllers.cloneset.handlers",
     "statefulset": "controllers.statefulset.handlers",
     "daemonset": "controllers.daemonset.handlers",
+    "sidecarset": "controllers.sidecarset.handlers",
 }
 
 
