@@ -31,6 +31,10 @@ class InjectionError(Exception):
     """Why a pod cannot be created: the webhook denies it with this message."""
 
 
+class PinnedRevisionMissing(InjectionError):
+    """The pinned revision is not among those given (a caller reading a cache may look again at the source)."""
+
+
 def merge_containers(origins: list[dict], injected: list[dict]) -> list[dict]:
     """mergeSidecarContainers (§2.8): a sidecar named like a container of the pod replaces it in place; the
     others go before (BeforeAppContainer) or after (anything else) the pod's own, in the order given."""
@@ -133,7 +137,9 @@ def inject(pod: dict, namespace: str, sidecarsets: Iterable[dict], namespace_lab
             meta["annotations"] = patch_annotations(meta.get("annotations") or {},
                                                     (sidecarset.get("spec") or {}).get("patchPodMetadata"))
         containers, init_containers, secrets, volumes, annotations = _build(out, chosen, now, resources)
-    except (RevisionNotFound, BadPartition, BadMetadataPatch, BadPodAnnotation) as e:
+    except RevisionNotFound as e:
+        raise PinnedRevisionMissing(str(e)) from None
+    except (BadPartition, BadMetadataPatch, BadPodAnnotation) as e:
         raise InjectionError(str(e)) from None
     if not containers and not init_containers:
         return out
