@@ -135,7 +135,7 @@ def _specs(pod: JSON, key: str) -> dict[str, JSON]:
 def is_updated(sidecarset: JSON, pod: JSON) -> bool:
     """The pod's hash entry for the SidecarSet is the SidecarSet's hash."""
     entry = _specs(pod, HASH).get(name_of(sidecarset)) or {}
-    return bool(entry.get("hash")) and entry.get("hash") == annotations_of(sidecarset).get(SIDECARSET_HASH)
+    return entry.get("hash", "") == annotations_of(sidecarset).get(SIDECARSET_HASH, "")
 
 
 def _last_statuses(pod: JSON, sidecarset_names: set[str]) -> dict[str, JSON] | None:
