@@ -351,3 +351,17 @@ def test_a_cache_behind_the_api_server_still_injects_the_new_sidecarset(cluster,
 
     lags = sorted(asyncio.run(scenario()))
     print(f"\ninformer lag for a new SidecarSet: p50 {lags[10] * 1000:.1f} ms, max {lags[-1] * 1000:.1f} ms")
+
+
+def test_a_sidecarset_reaching_fail_open_namespaces_is_warned_about(cluster, namespace, sidecarsets):
+    """The SidecarSet webhook warns (kubectl prints it) when a SidecarSet can select pods outside the
+    namespaces labelled sidecarset.kruise.io/injection=required, and not when it requires the label."""
+    warned = cluster.kubectl("create", "-f", "-", input=json.dumps(sidecarsets.base("open")))
+    sidecarsets.names.append(sidecarsets.name("open"))
+    assert "Warning: SidecarSet " + sidecarsets.name("open") + " can select pods in namespaces not labelled " \
+        "sidecarset.kruise.io/injection=required" in warned.stderr, warned.stderr
+    closed = sidecarsets.base("closed", selector={"matchLabels": {"app": "other"}}, namespaceSelector={
+        "matchLabels": {NAME_LABEL: namespace, "sidecarset.kruise.io/injection": "required"}})
+    quiet = cluster.kubectl("create", "-f", "-", input=json.dumps(closed))
+    sidecarsets.names.append(sidecarsets.name("closed"))
+    assert "Warning" not in quiet.stderr, quiet.stderr
