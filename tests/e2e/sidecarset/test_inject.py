@@ -365,3 +365,42 @@ def test_a_sidecarset_reaching_fail_open_namespaces_is_warned_about(cluster, nam
     quiet = cluster.kubectl("create", "-f", "-", input=json.dumps(closed))
     sidecarsets.names.append(sidecarsets.name("closed"))
     assert "Warning" not in quiet.stderr, quiet.stderr
+
+
+TESTAPP = "localhost:5000/ack-kruise/testapp"
+
+
+def test_injected_sidecar_runs_as_a_real_container_on_the_real_node(cluster, namespace, sidecarsets):
+    """On the real node (kubelet, containerd): the injected init container runs first, the injected sidecar is
+    a container of its own (its containerID, Ready through its own readinessProbe), serves HTTP on the pod's IP
+    next to the app container, and sees the app's volume through shareVolumePolicy."""
+    from tests.kube import ON_REAL_NODE, container_status, is_ready
+
+    s = sidecarsets.base(
+        initContainers=[{"name": "init-sidecar", "image": f"{TESTAPP}:v1", "command": ["sh", "-c", "true"]}],
+        containers=[{"name": "web-sidecar", "image": f"{TESTAPP}:v2", "podInjectPolicy": "AfterAppContainer",
+                     "shareVolumePolicy": {"type": "enabled"},
+                     "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}}])
+    sidecarsets.create(s)
+    pod_spec = {**ON_REAL_NODE, "terminationGracePeriodSeconds": 2,
+                "volumes": [{"name": "data", "emptyDir": {}}],
+                "containers": [{"name": "main", "image": f"{TESTAPP}:v1", "env": [{"name": "PORT", "value": "8081"}],
+                                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                                "lifecycle": {"postStart": {"exec": {"command": [
+                                    "sh", "-c", "echo written-by-main > /data/hello"]}}}}]}
+    cluster.core.create_namespaced_pod(namespace, {"metadata": {"name": "real", "labels": {"app": "sidecarset"}},
+                                                   "spec": pod_spec})
+    pod = wait_for(lambda: (lambda p: p if is_ready(p) else None)(cluster.pod(namespace, "real")), 90,
+                   "the pod Ready on the real node")
+    assert names(pod["spec"]["containers"]) == ["main", "web-sidecar"]
+    assert names(pod["spec"]["initContainers"]) == ["init-sidecar"]
+    init = pod["status"]["initContainerStatuses"][0]
+    assert init["state"]["terminated"]["exitCode"] == 0 and init["containerID"].startswith("containerd://")
+    sidecar, main = container_status(pod, "web-sidecar"), container_status(pod, "main")
+    assert sidecar["ready"] and "running" in sidecar["state"] and sidecar["containerID"].startswith("containerd://")
+    assert sidecar["containerID"] != main["containerID"]
+    import urllib.request
+    with urllib.request.urlopen(f"http://{pod['status']['podIP']}:8080/", timeout=5) as answer:
+        assert answer.read().decode().strip() == "testapp v2"   # the sidecar's image, on the pod's IP
+    shared = cluster.kubectl("exec", "real", "-c", "web-sidecar", "--", "cat", "/data/hello", namespace=namespace)
+    assert shared.stdout.strip() == "written-by-main"
