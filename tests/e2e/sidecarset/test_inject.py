@@ -91,7 +91,8 @@ def test_volume_mounts_subpathexpr_with_expanded_subpath(cluster, namespace, sid
     """[SidecarSetInject] sidecarSet inject pod sidecar container volumeMounts, SubPathExpr with expanded
     subpath."""
     sidecarsets.create(sidecarsets.base())
-    cluster.apply(deployment(main={"env": [{"name": "POD_NAME", "value": "bar"}, {"name": "OD_NAME", "value": "od_name"}],
+    envs = [{"name": "POD_NAME", "value": "bar"}, {"name": "OD_NAME", "value": "od_name"}]
+    cluster.apply(deployment(main={"env": envs,
                                    "volumeMounts": [{"name": "main-volume", "mountPath": "/main-volume",
                                                      "subPathExpr": "foo/$(POD_NAME)/$(OD_NAME)/conf"}]},
                              volumes=[{"name": "main-volume", "emptyDir": {}}]), namespace)
@@ -404,3 +405,26 @@ def test_injected_sidecar_runs_as_a_real_container_on_the_real_node(cluster, nam
         assert answer.read().decode().strip() == "testapp v2"   # the sidecar's image, on the pod's IP
     shared = cluster.kubectl("exec", "real", "-c", "web-sidecar", "--", "cat", "/data/hello", namespace=namespace)
     assert shared.stdout.strip() == "written-by-main"
+
+
+def test_resources_policy_linear_expressions(cluster, namespace, sidecarsets):
+    """[SidecarResourcesPolicy] Story 5, linear expressions (§7.4): the sidecar's resources are computed from
+    the app containers' at creation; a pod none of whose containers matches the regex is refused."""
+    s = sidecarsets.base(initContainers=[], updateStrategy={"type": "NotUpdate"})
+    s["spec"]["containers"] = [{"name": "policy-sidecar", "image": "busybox", "resourcesPolicy": {
+        "targetContainersMode": "sum", "targetContainersNameRegex": "^app.*$",
+        "resourcesExpr": {"limits": {"cpu": "cpu*50% + 100m", "memory": "max(memory*20% + 100Mi, 200Mi)"},
+                          "requests": {"cpu": "cpu*30% + 50m", "memory": "memory*15% + 50Mi"}}}}]
+    sidecarsets.create(s)
+    containers = [{"name": "app1", "image": "busybox", "resources": {"limits": {"cpu": "200m", "memory": "400Mi"},
+                                                                     "requests": {"cpu": "100m", "memory": "200Mi"}}},
+                  {"name": "app2", "image": "busybox", "resources": {"limits": {"cpu": "400m", "memory": "600Mi"},
+                                                                     "requests": {"cpu": "200m", "memory": "300Mi"}}}]
+    created = create_pod(cluster, namespace, "sized", {"app": "sidecarset"}, containers=containers)
+    assert created.returncode == 0, created.stderr
+    sidecar = cluster.pod(namespace, "sized")["spec"]["containers"][0]
+    assert sidecar["name"] == "policy-sidecar"
+    assert sidecar["resources"] == {"limits": {"cpu": "400m", "memory": "300Mi"},
+                                    "requests": {"cpu": "140m", "memory": "125Mi"}}
+    refused = create_pod(cluster, namespace, "no-app", {"app": "sidecarset"})   # its one container is `main`
+    assert refused.returncode != 0 and "no containers match the regex pattern" in refused.stderr, refused.stderr

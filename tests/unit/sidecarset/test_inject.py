@@ -122,7 +122,8 @@ def test_transfer_envs():
 @pytest.mark.parametrize("where", ["labels", "annotations"])
 def test_transfer_envs_via_downward_api(where):
     s = transfer_sidecarset([{"sourceContainerNameFrom": {"fieldRef": {
-        "apiVersion": "v1", "fieldPath": f"metadata.{where}['biz']"}}, "envNames": ["POD_NAME", "OD_NAME", "PROXY_IP"]}])
+        "apiVersion": "v1", "fieldPath": f"metadata.{where}['biz']"}},
+        "envNames": ["POD_NAME", "OD_NAME", "PROXY_IP"]}])
     p = pod(containers=[{"name": "main", "image": "busybox", "env": MAIN_ENVS}])
     p["metadata"].setdefault(where, {})["biz"] = "main"
     expect_transferred(run(p, s))
