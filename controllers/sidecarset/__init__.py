@@ -6,7 +6,6 @@ Modules are listed here as they land; each says which section of the spec it imp
 
 Injection at pod creation (§2, the pod webhook calls `inject.inject`): `matching` (§2.2), `revision_choice`
 (§2.3), `history` (§4.5, a revision restored), `podmeta` (§2.5), `containers` (§2.6, §2.7, §2.10), `resources`
-(§2.9), `inject`
-(§2.8 and the whole), `annotations` (§2.11, the pod annotations and their JSON), `availability` (the warning
-about namespaces where the pod webhook fails open).
+(§2.9), `inject` (§2.8 and the whole), `annotations` (§2.11, the pod annotations and their JSON), `availability`
+(the warning about namespaces where the pod webhook fails open).
 """
