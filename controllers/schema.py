@@ -143,17 +143,18 @@ class Schema:
                                 feature_gates: dict[str, bool] | None = None) -> dict:
         """A copy of `obj` whose pod and PVC templates (`templateDefaults` of policies/admission) carry
         Kubernetes' defaults. With `old` (an UPDATE) only templates that differ from the old ones are
-        defaulted, as OpenKruise does; the `unlessFeatureGate` gate turns it off."""
+        defaulted, as OpenKruise does, unless `always` (SidecarSet's containers and volumes); the
+        `unlessFeatureGate` gate, where there is one, turns it off."""
         _, _, info = self.of(obj)
         spec = info.get("templateDefaults")
-        if not spec or self.gates(feature_gates).get(spec["unlessFeatureGate"], False):
+        if not spec or self.gates(feature_gates).get(spec.get("unlessFeatureGate", ""), False):
             return copy.deepcopy(obj)
         result = copy.deepcopy(obj)
         for key in TEMPLATE_DEFAULT_KEYS:
             defaulter = TEMPLATE_DEFAULTERS[key]
             for path in spec.get(key, []):
                 value = get(path, result)
-                if value is None or (old is not None and get(path, old) == value):
+                if value is None or (old is not None and not spec.get("always") and get(path, old) == value):
                     continue
                 parent_path, _, field = path.rpartition(".")
                 get(parent_path, result)[field] = defaulter(value)

@@ -38,6 +38,7 @@ class Kind:
     rules_file: str | None = None
     template_defaults: dict | None = None   # policies/admission `templateDefaults`
     admit_in: str = "storageVersion"         # policies/admission `admitIn`
+    computed_annotations: dict | None = None  # policies/admission `computedAnnotations`
 
     @property
     def name(self) -> str:

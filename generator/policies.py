@@ -224,7 +224,8 @@ def load_admission(policies_dir: Path, display, kinds: list[Kind], gates: set[st
         file = display(path)
         files.append(file)
         raw = load_yaml(path, file)
-        require_keys(raw, file, "", ("kind", "rules"), {"kind", "rules", "templateDefaults", "admitIn"})
+        require_keys(raw, file, "", ("kind", "rules"),
+                     {"kind", "rules", "templateDefaults", "admitIn", "computedAnnotations"})
         kind = by_name.get(raw["kind"])
         if kind is None:
             raise SchemaError(file, "kind", f"unknown kind {raw['kind']!r}")
@@ -244,16 +245,54 @@ def load_admission(policies_dir: Path, display, kinds: list[Kind], gates: set[st
             kind.rules.append(normalized)
         if "templateDefaults" in raw:
             kind.template_defaults = _check_template_defaults(raw["templateDefaults"], file, kind, gates)
+        if "computedAnnotations" in raw:
+            kind.computed_annotations = _check_computed_annotations(raw["computedAnnotations"], file)
     return files
 
 
+# Annotations the mutating webhook computes from the defaulted object (controllers/webhook/admission.py
+# `ANNOTATORS`), by name.
+COMPUTED_ANNOTATIONS = ("sidecarSetHash", "sidecarSetHashWithoutImage")
+
+
+def _check_computed_annotations(raw: Any, file: str) -> dict:
+    """`computedAnnotations: {<annotation key>: <computation>}`, written after the defaults on CREATE and UPDATE."""
+    if not isinstance(raw, dict) or not raw:
+        raise SchemaError(file, "computedAnnotations", "expected {annotation: computation}")
+    for key, name in raw.items():
+        if name not in COMPUTED_ANNOTATIONS:
+            raise SchemaError(file, f"computedAnnotations.{key}",
+                              f"unknown computation {name!r}; known: {', '.join(COMPUTED_ANNOTATIONS)}")
+    return dict(raw)
+
+
+_TEMPLATE_WORDS = {"podTemplates": "a pod template", "volumeClaimTemplates": "a list of claim templates",
+                   "sidecarContainers": "a list of containers", "podVolumes": "a list of volumes"}
+
+
+def _template_node(key: str, node: dict | None) -> bool:
+    """Whether `node` is what `templateDefaults.<key>` defaults."""
+    if node is None:
+        return False
+    if key == "sidecarContainers":
+        items = node.get("items", {}) if node.get("type") == "array" else {}
+        return items.get("type") == "object" and bool(items.get("preserveUnknownFields"))
+    if key in ("volumeClaimTemplates", "podVolumes") and node.get("type") == "array":
+        node = node["items"]
+    return node.get("type") == "schemaless"
+
+
 def _check_template_defaults(raw: Any, file: str, kind: Kind, gates: set[str]) -> dict:
-    """`templateDefaults: {unlessFeatureGate, podTemplates: [path], volumeClaimTemplates: [path]}`: plain
-    paths, in every version of the kind, to a pod template (schemaless) or a list of claim templates."""
+    """`templateDefaults: {unlessFeatureGate, always, podTemplates: [path], volumeClaimTemplates: [path],
+    sidecarContainers: [path], podVolumes: [path]}`: plain paths, in every version of the kind, to a pod
+    template (schemaless), a list of claim templates, of containers or of volumes. Without `always: true` an
+    UPDATE defaults only what it changes; without `unlessFeatureGate` no gate turns them off."""
     where = "templateDefaults"
-    require_keys(raw, file, where, ("unlessFeatureGate",), {"unlessFeatureGate", *TEMPLATE_DEFAULT_KEYS})
-    if raw["unlessFeatureGate"] not in gates:
+    require_keys(raw, file, where, (), {"unlessFeatureGate", "always", *TEMPLATE_DEFAULT_KEYS})
+    if "unlessFeatureGate" in raw and raw["unlessFeatureGate"] not in gates:
         raise SchemaError(file, f"{where}.unlessFeatureGate", f"unknown feature gate {raw['unlessFeatureGate']!r}")
+    if not isinstance(raw.get("always", False), bool):
+        raise SchemaError(file, f"{where}.always", "expected true or false")
     for key in TEMPLATE_DEFAULT_KEYS:
         paths = raw.get(key, [])
         if not isinstance(paths, list) or (key in raw and not paths):
@@ -263,13 +302,9 @@ def _check_template_defaults(raw: Any, file: str, kind: Kind, gates: set[str]) -
             if not isinstance(path, str) or not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", path):
                 raise SchemaError(file, at, f"expected a plain dotted path, got {path!r}")
             for version in kind.version_names:
-                node = find_node(kind.trees[version], path)
-                if key == "volumeClaimTemplates" and node is not None and node.get("type") == "array":
-                    node = node["items"]
-                if node is None or node.get("type") != "schemaless":
-                    expected = "a pod template" if key == "podTemplates" else "a list of claim templates"
-                    raise SchemaError(file, at, f"{path!r} is not {expected} in {kind.name} {version}")
-    return {key: raw[key] for key in ("unlessFeatureGate", *TEMPLATE_DEFAULT_KEYS) if key in raw}
+                if not _template_node(key, find_node(kind.trees[version], path)):
+                    raise SchemaError(file, at, f"{path!r} is not {_TEMPLATE_WORDS[key]} in {kind.name} {version}")
+    return {key: raw[key] for key in ("unlessFeatureGate", "always", *TEMPLATE_DEFAULT_KEYS) if key in raw}
 
 
 def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -> dict:

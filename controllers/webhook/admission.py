@@ -17,8 +17,26 @@ from typing import Any, Awaitable, Callable
 
 from controllers import schema as schemas
 from controllers.common.jsondiff import diff as json_patch  # the RFC 6902 patch an admission response carries
+from controllers.sidecarset import hashes as sidecarset_hashes
 
 from . import conversion
+
+# policies/admission `computedAnnotations`: annotations computed from the defaulted object, by name.
+ANNOTATORS: dict[str, Callable[[dict], str]] = {
+    "sidecarSetHash": sidecarset_hashes.sidecarset_hash,
+    "sidecarSetHashWithoutImage": sidecarset_hashes.sidecarset_hash_without_image,
+}
+
+
+def _with_computed_annotations(obj: dict, schema: schemas.Schema) -> dict:
+    """SetHashSidecarSetV1beta1: after the defaults, on every CREATE and UPDATE."""
+    computed = schema.of(obj)[2].get("computedAnnotations")
+    if not computed:
+        return obj
+    annotations = obj.setdefault("metadata", {}).setdefault("annotations", {})
+    for key, name in computed.items():
+        annotations[key] = ANNOTATORS[name](obj)
+    return obj
 
 PodsLookup = Callable[[str], Awaitable[dict[str, dict]]]
 
@@ -66,6 +84,7 @@ def mutate(review: dict, schema: schemas.Schema | None = None, feature_gates: di
         old_stored = _storage_form(old, schema)[0] if isinstance(old, dict) else None
         defaulted = schema.apply_defaults(stored, feature_gates)
         defaulted = schema.apply_template_defaults(defaulted, old_stored, feature_gates)
+        defaulted = _with_computed_annotations(defaulted, schema)
         if original_version != defaulted["apiVersion"]:
             defaulted = conversion.convert(defaulted, original_version, schema)
     except schemas.SchemaLookupError as e:

@@ -27,13 +27,15 @@ _SCHEMALESS = ("schemaless",)
 
 def _split(obj: Any, node: dict, path: tuple, stash: dict[str, Any]) -> Any:
     """obj without the fields `node` cannot hold; those go into `stash` under their JSON-pointer path."""
-    if node.get("type") in _SCHEMALESS or node.get("x-kubernetes-preserve-unknown-fields"):
+    if node.get("type") in _SCHEMALESS:
         return obj
     if isinstance(obj, dict) and "properties" in node:
         kept = {}
         for key, value in obj.items():
             child = node["properties"].get(key)
-            if child is None:
+            if child is None and node.get("preserveUnknownFields"):
+                kept[key] = value       # a field both versions keep as given (a SidecarSet container's)
+            elif child is None:
                 stash[_pointer(path + (key,))] = value
             else:
                 kept[key] = _split(value, child, path + (key,), stash)

@@ -2,17 +2,23 @@
 v1beta1 (stored), and the conversion between them loses nothing."""
 from __future__ import annotations
 
+import base64
 import copy
+import json
 
+import jsonpatch
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controllers import schema
-from controllers.webhook import conversion
+from controllers.sidecarset import hashes
+from controllers.webhook import admission, conversion
 
 ALPHA, BETA = "apps.kruise.io/v1alpha1", "apps.kruise.io/v1beta1"
 CUSTOM_VERSION = "apps.kruise.io/sidecarset-custom-version"
 NAME_LABEL = "kubernetes.io/metadata.name"
+VERSIONS = ["v1alpha1", "v1beta1"]
 
 
 def sidecarset(version: str = "v1beta1", *, labels: dict | None = None, **spec) -> dict:
@@ -148,3 +154,81 @@ def test_v1alpha1_round_trip_through_v1beta1_is_lossless(spec, status, label, ot
     assert not [e for e in schema.validate(beta) if "unknown field" in e.message]
     assert conversion.convert(beta, ALPHA) == original
     assert obj == original
+
+
+# ------------------------------------------------------------------------------------------------ defaults
+
+def mutated(obj: dict, old: dict | None = None) -> dict:
+    """The object as the mutating webhook leaves it (its JSON patch applied)."""
+    request = {"uid": "1", "operation": "UPDATE" if old else "CREATE", "object": obj}
+    if old:
+        request["oldObject"] = old
+    answer = admission.mutate({"request": request})["response"]
+    assert answer["allowed"]
+    patch = json.loads(base64.b64decode(answer["patch"])) if "patch" in answer else []
+    return jsonpatch.apply_patch(obj, patch)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_defaults_as_set_defaults_sidecarset_v1beta1(version: str) -> None:
+    obj = sidecarset(version, initContainers=[{"name": "init", "image": "busybox:1.36"}],
+                     containers=[{"name": "sidecar", "image": "busybox",
+                                  "ports": [{"containerPort": 80}],
+                                  "env": [{"name": "P", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                                  "transferEnv": [{"sourceContainerNameFrom": {"fieldRef": {"fieldPath": "metadata.labels['a']"}},
+                                                   "envName": "E"}],
+                                  "resources": {"limits": {"cpu": "0.5", "memory": "1.5Gi"}},
+                                  "readinessProbe": {"httpGet": {"port": 80}},
+                                  "startupProbe": {"tcpSocket": {"port": 80}},
+                                  "lifecycle": {"preStop": {"httpGet": {"port": 80}}}}],
+                     volumes=[{"name": "empty"}, {"name": "conf", "configMap": {"name": "c"}}],
+                     patchPodMetadata=[{"annotations": {"a": "b"}}],
+                     injectionStrategy={"revision": {"revisionName": "r"}})
+    spec = mutated(obj)["spec"]
+    init, container = spec["initContainers"][0], spec["containers"][0]
+    assert init["podInjectPolicy"] == "AfterAppContainer" and init["imagePullPolicy"] == "IfNotPresent"
+    assert container["podInjectPolicy"] == "BeforeAppContainer"
+    assert container["imagePullPolicy"] == "Always", "no tag means latest"
+    for c in (init, container):
+        assert c["upgradeStrategy"] == {"upgradeType": "ColdUpgrade"} and c["shareVolumePolicy"] == {"type": "disabled"}
+        assert c["terminationMessagePath"] == "/dev/termination-log" and c["terminationMessagePolicy"] == "File"
+    assert container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    assert container["env"][0]["valueFrom"]["fieldRef"]["apiVersion"] == "v1"
+    assert container["transferEnv"][0]["sourceContainerNameFrom"]["fieldRef"]["apiVersion"] == "v1"
+    assert container["resources"] == {"limits": {"cpu": "500m", "memory": "1536Mi"}}
+    assert container["readinessProbe"] == {"httpGet": {"port": 80, "path": "/", "scheme": "HTTP"}, "timeoutSeconds": 1,
+                                           "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
+    assert container["startupProbe"] == {"tcpSocket": {"port": 80}}, "upstream does not default startupProbe"
+    assert container["lifecycle"]["preStop"]["httpGet"] == {"port": 80, "path": "/", "scheme": "HTTP"}
+    assert spec["volumes"] == [{"name": "empty", "emptyDir": {}}, {"name": "conf", "configMap": {"name": "c", "defaultMode": 420}}]
+    assert spec["updateStrategy"] == {"type": "RollingUpdate", "partition": 0, "maxUnavailable": 1}
+    assert spec["revisionHistoryLimit"] == 10
+    assert spec["patchPodMetadata"] == [{"annotations": {"a": "b"}, "patchPolicy": "Retain"}]
+    assert spec["injectionStrategy"]["revision"]["policy"] == "Always"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_hash_annotations_are_written_after_the_defaults(version: str) -> None:
+    obj = mutated(sidecarset(version))
+    stored = conversion.convert(obj, BETA)
+    assert obj["metadata"]["annotations"] == {hashes.HASH_ANNOTATION: hashes.sidecarset_hash(stored),
+                                              hashes.HASH_WITHOUT_IMAGE_ANNOTATION:
+                                                  hashes.sidecarset_hash_without_image(stored)}
+    assert '"imagePullPolicy":"Always"' in hashes.encode(stored), "the hash covers the defaulted containers"
+
+
+def test_an_update_recomputes_the_hashes_and_re_defaults_the_pull_policy() -> None:
+    old = mutated(sidecarset(containers=[{"name": "sidecar", "image": "busybox:1"}]))
+    new = copy.deepcopy(old)
+    new["spec"]["containers"][0]["image"] = "busybox:latest"
+    del new["spec"]["containers"][0]["imagePullPolicy"]       # a full PUT that leaves it out (PR #1697)
+    after = mutated(new, old)
+    annotations, before = after["metadata"]["annotations"], old["metadata"]["annotations"]
+    assert after["spec"]["containers"][0]["imagePullPolicy"] == "Always"
+    assert annotations[hashes.HASH_ANNOTATION] != before[hashes.HASH_ANNOTATION]
+    assert annotations[hashes.HASH_WITHOUT_IMAGE_ANNOTATION] != before[hashes.HASH_WITHOUT_IMAGE_ANNOTATION]
+    image_only = copy.deepcopy(old)
+    image_only["spec"]["containers"][0]["image"] = "busybox:2"
+    again = mutated(image_only, old)["metadata"]["annotations"]
+    assert again[hashes.HASH_WITHOUT_IMAGE_ANNOTATION] == before[hashes.HASH_WITHOUT_IMAGE_ANNOTATION]
+    assert again[hashes.HASH_ANNOTATION] != before[hashes.HASH_ANNOTATION]
