@@ -21,7 +21,7 @@ from kube import gojson
 from . import annotations as keys
 from .annotations import BadPodAnnotation
 from .containers import container_part, hot_upgrade_pair, is_hot_upgrade, is_native_sidecar, prepared
-from .history import Hasher, RevisionNotFound
+from .history import Hasher, RevisionNotFound, upstream_hashes
 from .matching import is_active_pod, matching_sidecarsets
 from .podmeta import BadMetadataPatch, patch_annotations
 from .resources import ResourcesPolicyError, apply_resources_policy
@@ -117,7 +117,7 @@ def _build(pod: dict, chosen: list[dict], now: datetime, resources: Callable | N
 
 def inject(pod: dict, namespace: str, sidecarsets: Iterable[dict], namespace_labels: Mapping[str, str] | None,
            revisions: Iterable[dict], now: datetime, *, sort_by_name: bool = False,
-           rand: Callable[[], float] = random.random, hasher: Hasher | None = None,
+           rand: Callable[[], float] = random.random, hasher: Hasher | None = upstream_hashes,
            resources: Callable | None = apply_resources_policy) -> dict:
     """The pod as created: `pod` itself when no SidecarSet injects, else a mutated copy.
 

@@ -60,8 +60,9 @@ def test_sidecarset_with_volumes_downward_api(cluster, namespace, sidecarsets):
 
 
 def test_sidecarset_inject_pod_sidecar_container(cluster, namespace, sidecarsets):
-    """[SidecarSetInject] sidecarSet inject pod sidecar container."""
-    sidecarsets.create(sidecarsets.base())
+    """[SidecarSetInject] sidecarSet inject pod sidecar container; the hash annotations as upstream's
+    [SidecarSetUpgrade] "failed image" case checks them: the SidecarSet's own hashes, its name and sidecars."""
+    created = sidecarsets.create(sidecarsets.base())
     cluster.apply(deployment(), namespace)
     pod = created_pods(cluster, namespace, "app=sidecarset")[0]
     assert names(pod["spec"]["containers"]) == ["nginx-sidecar", "main", "busybox-sidecar"]
@@ -72,6 +73,11 @@ def test_sidecarset_inject_pod_sidecar_container(cluster, namespace, sidecarsets
     entry = json.loads(annotations[HASH])[sidecarsets.name()]
     assert entry["sidecarSetName"] == sidecarsets.name()
     assert entry["sidecarList"] == ["busybox-sidecar", "nginx-sidecar"]
+    own = created["metadata"]["annotations"]
+    assert entry["hash"] == own[HASH] and len(entry["hash"]) == 64
+    without_image = json.loads(annotations["kruise.io/sidecarset-hash-without-image"])[sidecarsets.name()]
+    assert without_image["hash"] == own["kruise.io/sidecarset-hash-without-image"]
+    assert "controllerRevision" not in without_image
 
 
 def test_inject_volume_mounts(cluster, namespace, sidecarsets):
