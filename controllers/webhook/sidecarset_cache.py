@@ -132,7 +132,7 @@ class SidecarSetCache:
             REGISTRY.inc("kruise_sidecarset_webhook_freshness_check_failures_total")
             log.warning("checking the SidecarSet cache against the API server: %s; using the cache", e)
             return [s for (_, _), s in self.sidecarsets.cache.items()]
-        latest = {m["metadata"]["name"]: _rv(m) for m in listing.get("items", [])}
+        latest = {m["metadata"]["name"]: _rv(m) for m in (listing.get("items") or [])}
 
         def stale() -> list[str]:
             cached = self.sidecarsets.cache
@@ -169,7 +169,7 @@ class SidecarSetCache:
         REGISTRY.inc("kruise_sidecarset_webhook_direct_reads_total", resource="controllerrevisions")
         listing = await self.client.get(resource_path("apps/v1", "controllerrevisions", self.install_namespace),
                                         labelSelector=REVISION_SIDECARSET_LABEL)
-        return listing.get("items", [])
+        return (listing.get("items") or [])
 
     async def view(self, namespace: str) -> InjectionView:
         """Raises ApiError when the API server cannot be read (the caller denies the pod)."""
