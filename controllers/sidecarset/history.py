@@ -13,9 +13,15 @@ import json
 from typing import Callable, Iterable
 
 from .annotations import (HASH, HASH_WITHOUT_IMAGE, REVISION_CUSTOM_VERSION_LABEL, REVISION_SIDECARSET_LABEL)
+from .hashes import sidecarset_hash, sidecarset_hash_without_image
 
-# (spec) -> (hash, hash without image), for a revision that lacks the annotations (hashes.py).
+# (spec) -> (hash, hash without image), for a revision that lacks the annotations.
 Hasher = Callable[[dict], tuple[str, str]]
+
+
+def upstream_hashes(spec: dict) -> tuple[str, str]:
+    """SidecarSetHashV1beta1 and SidecarSetHashWithoutImageV1beta1 of a restored spec (hashes.py)."""
+    return sidecarset_hash(spec), sidecarset_hash_without_image(spec)
 
 
 class RevisionNotFound(LookupError):
@@ -53,7 +59,7 @@ def _data(revision: dict) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def restore(sidecarset: dict, revision: dict, hasher: Hasher | None = None) -> dict:
+def restore(sidecarset: dict, revision: dict, hasher: Hasher | None = upstream_hashes) -> dict:
     """The SidecarSet with its spec replaced by the revision's (`$patch: replace`: the five recorded fields and
     nothing else; a recorded null is an absent field), the revision's hash annotations (recomputed when it has
     none) and `status.latestRevision` naming the revision."""
@@ -72,7 +78,7 @@ def restore(sidecarset: dict, revision: dict, hasher: Hasher | None = None) -> d
 
 
 def history_sidecarset(sidecarset: dict, pinned: dict | None, revisions: Iterable[dict],
-                       hasher: Hasher | None = None) -> dict | None:
+                       hasher: Hasher | None = upstream_hashes) -> dict | None:
     """GetHistorySidecarSet: the restored SidecarSet, or None when nothing is pinned."""
     revision = find_revision(sidecarset, pinned or {}, list(revisions))
     return restore(sidecarset, revision, hasher) if revision is not None else None

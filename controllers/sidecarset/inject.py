@@ -21,9 +21,10 @@ from kube import gojson
 from . import annotations as keys
 from .annotations import BadPodAnnotation
 from .containers import container_part, hot_upgrade_pair, is_hot_upgrade, is_native_sidecar, prepared
-from .history import Hasher, RevisionNotFound
+from .history import Hasher, RevisionNotFound, upstream_hashes
 from .matching import is_active_pod, matching_sidecarsets
 from .podmeta import BadMetadataPatch, patch_annotations
+from .resources import ResourcesPolicyError, apply_resources_policy
 from .revision_choice import BadPartition, suitable_revision
 
 
@@ -116,8 +117,8 @@ def _build(pod: dict, chosen: list[dict], now: datetime, resources: Callable | N
 
 def inject(pod: dict, namespace: str, sidecarsets: Iterable[dict], namespace_labels: Mapping[str, str] | None,
            revisions: Iterable[dict], now: datetime, *, sort_by_name: bool = False,
-           rand: Callable[[], float] = random.random, hasher: Hasher | None = None,
-           resources: Callable | None = None) -> dict:
+           rand: Callable[[], float] = random.random, hasher: Hasher | None = upstream_hashes,
+           resources: Callable | None = apply_resources_policy) -> dict:
     """The pod as created: `pod` itself when no SidecarSet injects, else a mutated copy.
 
     `namespace` is the pod's (the request's when the pod has none); `namespace_labels` that Namespace's labels
@@ -139,7 +140,7 @@ def inject(pod: dict, namespace: str, sidecarsets: Iterable[dict], namespace_lab
         containers, init_containers, secrets, volumes, annotations = _build(out, chosen, now, resources)
     except RevisionNotFound as e:
         raise PinnedRevisionMissing(str(e)) from None
-    except (BadPartition, BadMetadataPatch, BadPodAnnotation) as e:
+    except (BadPartition, BadMetadataPatch, BadPodAnnotation, ResourcesPolicyError) as e:
         raise InjectionError(str(e)) from None
     if not containers and not init_containers:
         return out

@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 
 from controllers.common.selectors import selector_matches
 
-from .history import Hasher, history_sidecarset
+from .history import Hasher, history_sidecarset, upstream_hashes
 
 
 class BadPartition(ValueError):
@@ -29,7 +29,7 @@ def _percentage(value: object) -> float:
 
 
 def suitable_revision(sidecarset: dict, pod: dict, revisions: Iterable[dict], *,
-                      rand: Callable[[], float] = random.random, hasher: Hasher | None = None) -> dict:
+                      rand: Callable[[], float] = random.random, hasher: Hasher | None = upstream_hashes) -> dict:
     """The SidecarSet to inject: the live one, or the pinned revision restored. Raises history.RevisionNotFound
     when the pinned revision does not exist (the pod is then denied)."""
     spec = sidecarset.get("spec") or {}

@@ -132,8 +132,7 @@ class SidecarSetCache:
             REGISTRY.inc("kruise_sidecarset_webhook_freshness_check_failures_total")
             log.warning("checking the SidecarSet cache against the API server: %s; using the cache", e)
             return [s for (_, _), s in self.sidecarsets.cache.items()]
-        # No SidecarSet at all: a metadata list's `items` is Go's nil slice, `null`, not `[]`.
-        latest = {m["metadata"]["name"]: _rv(m) for m in listing.get("items") or []}
+        latest = {m["metadata"]["name"]: _rv(m) for m in (listing.get("items") or [])}
 
         def stale() -> list[str]:
             cached = self.sidecarsets.cache
@@ -170,7 +169,7 @@ class SidecarSetCache:
         REGISTRY.inc("kruise_sidecarset_webhook_direct_reads_total", resource="controllerrevisions")
         listing = await self.client.get(resource_path("apps/v1", "controllerrevisions", self.install_namespace),
                                         labelSelector=REVISION_SIDECARSET_LABEL)
-        return listing.get("items") or []
+        return (listing.get("items") or [])
 
     async def view(self, namespace: str) -> InjectionView:
         """Raises ApiError when the API server cannot be read (the caller denies the pod)."""

@@ -60,8 +60,9 @@ def test_sidecarset_with_volumes_downward_api(cluster, namespace, sidecarsets):
 
 
 def test_sidecarset_inject_pod_sidecar_container(cluster, namespace, sidecarsets):
-    """[SidecarSetInject] sidecarSet inject pod sidecar container."""
-    sidecarsets.create(sidecarsets.base())
+    """[SidecarSetInject] sidecarSet inject pod sidecar container; the hash annotations as upstream's
+    [SidecarSetUpgrade] "failed image" case checks them: the SidecarSet's own hashes, its name and sidecars."""
+    created = sidecarsets.create(sidecarsets.base())
     cluster.apply(deployment(), namespace)
     pod = created_pods(cluster, namespace, "app=sidecarset")[0]
     assert names(pod["spec"]["containers"]) == ["nginx-sidecar", "main", "busybox-sidecar"]
@@ -72,6 +73,11 @@ def test_sidecarset_inject_pod_sidecar_container(cluster, namespace, sidecarsets
     entry = json.loads(annotations[HASH])[sidecarsets.name()]
     assert entry["sidecarSetName"] == sidecarsets.name()
     assert entry["sidecarList"] == ["busybox-sidecar", "nginx-sidecar"]
+    own = created["metadata"]["annotations"]
+    assert entry["hash"] == own[HASH] and len(entry["hash"]) == 64
+    without_image = json.loads(annotations["kruise.io/sidecarset-hash-without-image"])[sidecarsets.name()]
+    assert without_image["hash"] == own["kruise.io/sidecarset-hash-without-image"]
+    assert "controllerRevision" not in without_image
 
 
 def test_inject_volume_mounts(cluster, namespace, sidecarsets):
@@ -91,7 +97,8 @@ def test_volume_mounts_subpathexpr_with_expanded_subpath(cluster, namespace, sid
     """[SidecarSetInject] sidecarSet inject pod sidecar container volumeMounts, SubPathExpr with expanded
     subpath."""
     sidecarsets.create(sidecarsets.base())
-    cluster.apply(deployment(main={"env": [{"name": "POD_NAME", "value": "bar"}, {"name": "OD_NAME", "value": "od_name"}],
+    envs = [{"name": "POD_NAME", "value": "bar"}, {"name": "OD_NAME", "value": "od_name"}]
+    cluster.apply(deployment(main={"env": envs,
                                    "volumeMounts": [{"name": "main-volume", "mountPath": "/main-volume",
                                                      "subPathExpr": "foo/$(POD_NAME)/$(OD_NAME)/conf"}]},
                              volumes=[{"name": "main-volume", "emptyDir": {}}]), namespace)
@@ -351,3 +358,79 @@ def test_a_cache_behind_the_api_server_still_injects_the_new_sidecarset(cluster,
 
     lags = sorted(asyncio.run(scenario()))
     print(f"\ninformer lag for a new SidecarSet: p50 {lags[10] * 1000:.1f} ms, max {lags[-1] * 1000:.1f} ms")
+
+
+def test_a_sidecarset_reaching_fail_open_namespaces_is_warned_about(cluster, namespace, sidecarsets):
+    """The SidecarSet webhook warns (kubectl prints it) when a SidecarSet can select pods outside the
+    namespaces labelled sidecarset.kruise.io/injection=required, and not when it requires the label."""
+    warned = cluster.kubectl("create", "-f", "-", input=json.dumps(sidecarsets.base("open")))
+    sidecarsets.names.append(sidecarsets.name("open"))
+    assert "Warning: SidecarSet " + sidecarsets.name("open") + " can select pods in namespaces not labelled " \
+        "sidecarset.kruise.io/injection=required" in warned.stderr, warned.stderr
+    closed = sidecarsets.base("closed", selector={"matchLabels": {"app": "other"}}, namespaceSelector={
+        "matchLabels": {NAME_LABEL: namespace, "sidecarset.kruise.io/injection": "required"}})
+    quiet = cluster.kubectl("create", "-f", "-", input=json.dumps(closed))
+    sidecarsets.names.append(sidecarsets.name("closed"))
+    assert "Warning" not in quiet.stderr, quiet.stderr
+
+
+TESTAPP = "localhost:5000/ack-kruise/testapp"
+
+
+def test_injected_sidecar_runs_as_a_real_container_on_the_real_node(cluster, namespace, sidecarsets):
+    """On the real node (kubelet, containerd): the injected init container runs first, the injected sidecar is
+    a container of its own (its containerID, Ready through its own readinessProbe), serves HTTP on the pod's IP
+    next to the app container, and sees the app's volume through shareVolumePolicy."""
+    from tests.kube import ON_REAL_NODE, container_status, is_ready
+
+    s = sidecarsets.base(
+        initContainers=[{"name": "init-sidecar", "image": f"{TESTAPP}:v1", "command": ["sh", "-c", "true"]}],
+        containers=[{"name": "web-sidecar", "image": f"{TESTAPP}:v2", "podInjectPolicy": "AfterAppContainer",
+                     "shareVolumePolicy": {"type": "enabled"},
+                     "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}}])
+    sidecarsets.create(s)
+    pod_spec = {**ON_REAL_NODE, "terminationGracePeriodSeconds": 2,
+                "volumes": [{"name": "data", "emptyDir": {}}],
+                "containers": [{"name": "main", "image": f"{TESTAPP}:v1", "env": [{"name": "PORT", "value": "8081"}],
+                                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                                "lifecycle": {"postStart": {"exec": {"command": [
+                                    "sh", "-c", "echo written-by-main > /data/hello"]}}}}]}
+    cluster.core.create_namespaced_pod(namespace, {"metadata": {"name": "real", "labels": {"app": "sidecarset"}},
+                                                   "spec": pod_spec})
+    pod = wait_for(lambda: (lambda p: p if is_ready(p) else None)(cluster.pod(namespace, "real")), 90,
+                   "the pod Ready on the real node")
+    assert names(pod["spec"]["containers"]) == ["main", "web-sidecar"]
+    assert names(pod["spec"]["initContainers"]) == ["init-sidecar"]
+    init = pod["status"]["initContainerStatuses"][0]
+    assert init["state"]["terminated"]["exitCode"] == 0 and init["containerID"].startswith("containerd://")
+    sidecar, main = container_status(pod, "web-sidecar"), container_status(pod, "main")
+    assert sidecar["ready"] and "running" in sidecar["state"] and sidecar["containerID"].startswith("containerd://")
+    assert sidecar["containerID"] != main["containerID"]
+    import urllib.request
+    with urllib.request.urlopen(f"http://{pod['status']['podIP']}:8080/", timeout=5) as answer:
+        assert answer.read().decode().strip() == "testapp v2"   # the sidecar's image, on the pod's IP
+    shared = cluster.kubectl("exec", "real", "-c", "web-sidecar", "--", "cat", "/data/hello", namespace=namespace)
+    assert shared.stdout.strip() == "written-by-main"
+
+
+def test_resources_policy_linear_expressions(cluster, namespace, sidecarsets):
+    """[SidecarResourcesPolicy] Story 5, linear expressions (§7.4): the sidecar's resources are computed from
+    the app containers' at creation; a pod none of whose containers matches the regex is refused."""
+    s = sidecarsets.base(initContainers=[], updateStrategy={"type": "NotUpdate"})
+    s["spec"]["containers"] = [{"name": "policy-sidecar", "image": "busybox", "resourcesPolicy": {
+        "targetContainersMode": "sum", "targetContainersNameRegex": "^app.*$",
+        "resourcesExpr": {"limits": {"cpu": "cpu*50% + 100m", "memory": "max(memory*20% + 100Mi, 200Mi)"},
+                          "requests": {"cpu": "cpu*30% + 50m", "memory": "memory*15% + 50Mi"}}}}]
+    sidecarsets.create(s)
+    containers = [{"name": "app1", "image": "busybox", "resources": {"limits": {"cpu": "200m", "memory": "400Mi"},
+                                                                     "requests": {"cpu": "100m", "memory": "200Mi"}}},
+                  {"name": "app2", "image": "busybox", "resources": {"limits": {"cpu": "400m", "memory": "600Mi"},
+                                                                     "requests": {"cpu": "200m", "memory": "300Mi"}}}]
+    created = create_pod(cluster, namespace, "sized", {"app": "sidecarset"}, containers=containers)
+    assert created.returncode == 0, created.stderr
+    sidecar = cluster.pod(namespace, "sized")["spec"]["containers"][0]
+    assert sidecar["name"] == "policy-sidecar"
+    assert sidecar["resources"] == {"limits": {"cpu": "400m", "memory": "300Mi"},
+                                    "requests": {"cpu": "140m", "memory": "125Mi"}}
+    refused = create_pod(cluster, namespace, "no-app", {"app": "sidecarset"})   # its one container is `main`
+    assert refused.returncode != 0 and "no containers match the regex pattern" in refused.stderr, refused.stderr

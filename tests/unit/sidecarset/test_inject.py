@@ -122,7 +122,8 @@ def test_transfer_envs():
 @pytest.mark.parametrize("where", ["labels", "annotations"])
 def test_transfer_envs_via_downward_api(where):
     s = transfer_sidecarset([{"sourceContainerNameFrom": {"fieldRef": {
-        "apiVersion": "v1", "fieldPath": f"metadata.{where}['biz']"}}, "envNames": ["POD_NAME", "OD_NAME", "PROXY_IP"]}])
+        "apiVersion": "v1", "fieldPath": f"metadata.{where}['biz']"}},
+        "envNames": ["POD_NAME", "OD_NAME", "PROXY_IP"]}])
     p = pod(containers=[{"name": "main", "image": "busybox", "env": MAIN_ENVS}])
     p["metadata"].setdefault(where, {})["biz"] = "main"
     expect_transferred(run(p, s))
@@ -306,3 +307,13 @@ def test_partial_policy():
                               revisions=REVISIONS)) == "nginx"
     paused = sidecarset(**pinned, updateStrategy={"paused": True, "partition": 0})
     assert injected_image(run(pod(), paused, revisions=REVISIONS)) == "nginx:1.20"
+
+
+def test_a_revision_without_hash_annotations_gets_upstreams_hashes():
+    from controllers.sidecarset.hashes import sidecarset_hash
+
+    s = sidecarset(injectionStrategy={"revision": {"revisionName": "ss-r1"}})
+    bare = revision("ss-r1", 1, "nginx:1.20", hashes=False)
+    entry = json.loads(run(pod(), s, revisions=[bare])["metadata"]["annotations"][keys.HASH])["test-sidecarset"]
+    assert entry["hash"] == sidecarset_hash({"containers": bare["data"]["spec"]["containers"]})
+    assert len(entry["hash"]) == 64
