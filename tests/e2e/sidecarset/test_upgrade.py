@@ -7,6 +7,7 @@ Waits follow upstream's WaitForSidecarSetUpgradeComplete: matched, updated, upda
 expected values and status.observedGeneration is the generation."""
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -82,6 +83,34 @@ def events(cluster: Cluster, namespace: str, name: str) -> list[dict]:
     return [cluster.api.sanitize_for_serialization(e) for e in items]
 
 
+@contextlib.contextmanager
+def patch_metadata_allowed(cluster: Cluster, namespace: str, *key_exprs: str):
+    """The patchPodMetadata whitelist (§1.5, ConfigMap kruise-configuration in the install namespace) allowing
+    `key_exprs` for SidecarSets labelled test=<namespace>, as upstream's "patch pod metadata" e2e writes it
+    (with the field's right name, allowedAnnotationKeyExprs)."""
+    rules = {"rules": [{"selector": {"matchLabels": {"test": namespace}}, "allowedAnnotationKeyExprs": list(key_exprs)}]}
+    cluster.kubectl("create", "configmap", "kruise-configuration", "-n", INSTALL_NS,
+                    f"--from-literal=SidecarSet_PatchPodMetadata_WhiteList={json.dumps(rules)}")
+    try:
+        yield
+    finally:
+        cluster.kubectl("delete", "configmap", "kruise-configuration", "-n", INSTALL_NS, "--ignore-not-found")
+
+
+def create_whitelisted(cluster: Cluster, namespace: str, sidecarsets, obj: dict) -> dict:
+    """Create a SidecarSet with patchPodMetadata once the webhook reads the whitelist (it reads it live)."""
+    obj["metadata"]["labels"]["test"] = namespace
+
+    def created():
+        try:
+            return sidecarsets.create(obj)
+        except ApiException as e:
+            if e.status == 422 and "whitelist" in str(e.body):
+                return None
+            raise
+    return wait_for(created, 10, "the whitelisted SidecarSet accepted")
+
+
 def start(cluster, namespace, sidecarsets, replicas=2, **spec) -> tuple[str, list[dict]]:
     """The base SidecarSet, then a Deployment whose pods it injects; waits for `replicas` ready matched pods."""
     created = sidecarsets.create(sidecarsets.base(**spec))
@@ -92,6 +121,30 @@ def start(cluster, namespace, sidecarsets, replicas=2, **spec) -> tuple[str, lis
 
 
 # ---- [SidecarSetUpgrade] (§7.2) ------------------------------------------------------------------------------
+def test_sidecarset_patch_pod_metadata(cluster, namespace, sidecarsets):
+    """[SidecarSetUpgrade] sidecarSet patch pod metadata: MergePatchJson key={"c":1} at injection; the patch
+    changed to {"c":2} alone touches no pod (2/2/2/2, still {"c":1}); with the next image change the pods get
+    the new image and {"c":2}."""
+    with patch_metadata_allowed(cluster, namespace, "^key$"):
+        obj = sidecarsets.base(patchPodMetadata=[{"annotations": {"key": '{"nginx-sidecar":1}'},
+                                                  "patchPolicy": "MergePatchJson"}])
+        name = create_whitelisted(cluster, namespace, sidecarsets, obj)["metadata"]["name"]
+        cluster.apply(deployment(replicas=2), namespace)
+        wait_upgrade(cluster, name, 2, 2, 2, 2)
+        for pod in cluster.pods(namespace, "app=sidecarset"):
+            assert json.loads(pod["metadata"]["annotations"]["key"]) == {"nginx-sidecar": 1}
+            assert images(pod)["nginx-sidecar"] == "nginx"
+        update(cluster, name, lambda s: s["patchPodMetadata"][0]["annotations"].update(key='{"nginx-sidecar":2}'))
+        wait_upgrade(cluster, name, 2, 2, 2, 2)
+        for pod in cluster.pods(namespace, "app=sidecarset"):
+            assert json.loads(pod["metadata"]["annotations"]["key"]) == {"nginx-sidecar": 1}
+        update(cluster, name, lambda s: s["containers"][0].update(image="busybox"))
+        wait_upgrade(cluster, name, 2, 2, 2, 2)
+        for pod in cluster.pods(namespace, "app=sidecarset"):
+            assert json.loads(pod["metadata"]["annotations"]["key"]) == {"nginx-sidecar": 2}
+            assert images(pod)["nginx-sidecar"] == "busybox"
+
+
 def test_upgrade_cold_sidecar_container_image_only(cluster, namespace, sidecarsets):
     """[SidecarSetUpgrade] sidecarSet upgrade cold sidecar container image only: a namespace that does not
     match gets nothing; labelled, its new pods are injected; an image change goes in place, only that container
@@ -312,11 +365,12 @@ def test_history_revision_data_checker(cluster, namespace, sidecarsets):
     """[SidecarSetUpgrade] sidecarSet history revision data checker: patchPodMetadata version-1, then
     version-2: two revisions, the older holding version-1, the newer version-2."""
     key = "sidecarset.kruise.io/test"
-    created = sidecarsets.create(sidecarsets.base(patchPodMetadata=[
-        {"annotations": {key: "version-1"}, "patchPolicy": "Retain"}]))
-    name = created["metadata"]["name"]
-    wait_for(lambda: len(revisions(cluster, name)) == 1, 60, "1 revision")
-    update(cluster, name, lambda s: s["patchPodMetadata"][0]["annotations"].update({key: "version-2"}))
+    with patch_metadata_allowed(cluster, namespace, "^sidecarset.kruise.io/test$"):
+        created = create_whitelisted(cluster, namespace, sidecarsets, sidecarsets.base(patchPodMetadata=[
+            {"annotations": {key: "version-1"}, "patchPolicy": "Retain"}]))
+        name = created["metadata"]["name"]
+        wait_for(lambda: len(revisions(cluster, name)) == 1, 60, "1 revision")
+        update(cluster, name, lambda s: s["patchPodMetadata"][0]["annotations"].update({key: "version-2"}))
     old, new = wait_for(lambda: (lambda r: r if len(r) == 2 else None)(revisions(cluster, name)), 60, "2 revisions")
     assert old["data"]["spec"]["patchPodMetadata"][0]["annotations"][key] == "version-1"
     assert new["data"]["spec"]["patchPodMetadata"][0]["annotations"][key] == "version-2"
