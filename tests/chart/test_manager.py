@@ -61,7 +61,8 @@ def test_feature_gates_are_sorted_whatever_the_order_they_are_set_in() -> None:
     two = render("--kube-version", "1.20.2", "--set", "featureGates.ResourcesDeletionProtection=true",
                  "--set", "featureGates.StatefulSetStartOrdinal=true")
     assert args_of(one)["--feature-gates"] == args_of(two)["--feature-gates"] == (
-        "CloneSetPartitionRollback=false,CloneSetShortHash=false,DaemonWatchingPod=true,KruiseDaemon=true,"
+        "CloneSetPartitionRollback=false,CloneSetShortHash=false,DaemonWatchingPod=true,"
+        "EnableSortSidecarContainerByName=false,KruiseDaemon=true,"
         "KruisePodReadinessGate=false,PodWebhook=true,"
         "PreparingUpdateAsUpdate=false,RecreatePodWhenChangeVCTInCloneSetGate=false,"
         "ResourcesDeletionProtection=true,SidecarSetPatchPodMetadataDefaultsAllowed=false,StatefulSetAutoDeletePVC=true,"

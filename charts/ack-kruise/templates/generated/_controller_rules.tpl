@@ -11,7 +11,7 @@ ack-kruise.controllerRules: what the controllers read and write (ClusterRole rul
   resources: [pods/status]
   verbs: [patch]
 - apiGroups: [""]
-  resources: [nodes]
+  resources: [nodes, namespaces]
   verbs: [get, list, watch]
 - apiGroups: [apps]
   resources: [controllerrevisions]
