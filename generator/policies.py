@@ -33,8 +33,8 @@ API_VERSIONS = {"crdApiVersion": ("apiextensions.k8s.io/v1beta1", "apiextensions
 RULE_CHECKS: dict[str, dict[str, Any]] = {
     "assert": {"required": ("field", "require", "message"), "optional": ("when", "forEach", "errorType"),
                "ops": ("CREATE", "UPDATE")},
-    "selectorNotEmpty": {"required": ("field",), "optional": ("message",), "ops": ("CREATE", "UPDATE")},
-    "labelSelectorSyntax": {"required": ("field",), "ops": ("CREATE", "UPDATE")},
+    "selectorNotEmpty": {"required": ("field",), "optional": ("message", "when"), "ops": ("CREATE", "UPDATE")},
+    "labelSelectorSyntax": {"required": ("field",), "optional": ("when",), "ops": ("CREATE", "UPDATE")},
     "selectorMatchesLabels": {"required": ("selector", "labels"), "ops": ("CREATE", "UPDATE")},
     "updateWhitelist": {"required": ("field", "allowed"), "ops": ("UPDATE",)},
     "immutable": {"required": ("field",), "ops": ("UPDATE",)},
@@ -45,6 +45,15 @@ RULE_CHECKS: dict[str, dict[str, Any]] = {
     "subsetReplicas": {"required": ("replicas", "subsets"), "ops": ("CREATE", "UPDATE")},
     "deleteProtection": {"required": ("replicas",), "ops": ("DELETE",)},
     "volumeClaimTemplatesOnlyGrow": {"required": ("field",), "optional": ("when",), "ops": ("UPDATE",)},
+    "namePattern": {"required": ("pattern", "message"), "optional": ("maxLength",), "ops": ("CREATE", "UPDATE")},
+    "noNewKeys": {"required": ("list", "key", "message"), "ops": ("UPDATE",)},
+    "sidecarContainers": {"required": ("initContainers", "containers", "volumes"), "ops": ("CREATE", "UPDATE")},
+    "patchPodMetadata": {"required": ("field",), "ops": ("CREATE", "UPDATE")},
+    "patchPodMetadataWhitelist": {"required": ("field",), "ops": ("CREATE", "UPDATE"),
+                                  "needs": ("kruiseConfiguration",)},
+    "sidecarSetRevision": {"required": ("field",), "ops": ("CREATE", "UPDATE"), "needs": ("revisions",)},
+    # `last`: runs only on an object every other rule accepts (validateSidecarConflict).
+    "sidecarSetConflicts": {"required": (), "ops": ("CREATE", "UPDATE"), "needs": ("sidecarsets",), "last": True},
 }
 RULE_COMMON = {"id", "check", "versions", "featureGate"}
 # Kubernetes' field error types (field.ErrorType), as `assert` rules may report them.
@@ -335,7 +344,7 @@ def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -
     for_each = rule.get("forEach")
     if for_each is not None:
         exists(for_each, None, "forEach")
-    for key in ("field", "selector", "list", "replicas", "subsets"):
+    for key in ("field", "selector", "list", "replicas", "subsets", "initContainers", "containers", "volumes"):
         if key in rule:
             exists(rule[key], for_each if key == "field" else None, key)
     if rule.get("errorType", "Invalid") not in ERROR_TYPES:
@@ -356,6 +365,8 @@ def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -
     normalized["operations"] = list(spec["ops"])
     if spec.get("needs"):
         normalized["needs"] = list(spec["needs"])
+    if spec.get("last"):
+        normalized["last"] = True
     normalized["versions"] = versions
     return normalized
 
