@@ -42,6 +42,7 @@ CONTROLLER_MODULES = {
     "cloneset": "controllers.cloneset.handlers",
     "statefulset": "controllers.statefulset.handlers",
     "daemonset": "controllers.daemonset.handlers",
+    "containerrecreaterequest": "controllers.containerrecreaterequest.handlers",
 }
 
 
@@ -208,6 +209,7 @@ class Manager:
                                         pod_mutator=functools.partial(mutate_pod, feature_gates=self.s.feature_gates,
                                                                       views=self.sidecarset_cache),
                                         feature_gates=self.s.feature_gates,
+                                        object_lookup=self.client.get_or_none,
                                         state_lookups={"sidecarsets": self._sidecarsets,
                                                        "kruiseConfiguration": self._kruise_configuration,
                                                        "revisions": self._revisions})

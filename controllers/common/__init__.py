@@ -25,6 +25,7 @@ Every module here is pure: plain dicts in, plain dicts or `actions` out. No API 
     podreadiness      the KruisePodReady condition and its not-ready message keys
     inplace           in-place update: what can be updated in place, in place or recreate for one pod, the pod
                       patch, grace period, completion, and a round's refresh that keeps its drains (`hold`)
+    containerhash     the kubelet's container hash and kruise-daemon's runtime-containers-meta annotation
     status            workload status: failure conditions, "did it change", the minReadySeconds requeue
     template_defaults Kubernetes' defaults for pod and PVC templates (the webhook's templateDefaults)
     jsondiff          a minimal RFC 6902 diff: template change classification, admission responses' patches

@@ -51,7 +51,7 @@ def test_no_ca_bundle_is_rendered(version: str, schemas: str, gate: bool, mode: 
 
 def test_crds_are_kept_on_uninstall_by_default() -> None:
     crds = [d for d in render("--kube-version", "1.20.2") if d["kind"] == "CustomResourceDefinition"]
-    assert len(crds) == 5
+    assert len(crds) == 6
     assert all(d["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for d in crds)
     plain = [d for d in render("--kube-version", "1.20.2", "--set", "crds.keep=false")
              if d["kind"] == "CustomResourceDefinition"]

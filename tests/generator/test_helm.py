@@ -43,7 +43,7 @@ def test_v1_profile(version: str) -> None:
     docs = render("--kube-version", version)
     assert {d["apiVersion"] for d in by_kind(docs, "CustomResourceDefinition")} == {"apiextensions.k8s.io/v1"}
     assert {d["apiVersion"] for d in docs if "Webhook" in d["kind"]} == {"admissionregistration.k8s.io/v1"}
-    assert len(by_kind(docs, "CustomResourceDefinition")) == 5
+    assert len(by_kind(docs, "CustomResourceDefinition")) == 6
     # SidecarSet injection (the default): every pod, failing closed only where a namespace requires it.
     assert pod_webhooks(docs) == ["mpod.kb.io", "mpod-sidecarset-required.kb.io"]
     open_entry, closed_entry = webhook(docs, "mpod.kb.io"), webhook(docs, "mpod-sidecarset-required.kb.io")
