@@ -42,6 +42,7 @@ CONTROLLER_MODULES = {
     "cloneset": "controllers.cloneset.handlers",
     "statefulset": "controllers.statefulset.handlers",
     "daemonset": "controllers.daemonset.handlers",
+    "uniteddeployment": "controllers.uniteddeployment.handlers",
     "containerrecreaterequest": "controllers.containerrecreaterequest.handlers",
 }
 

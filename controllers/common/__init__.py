@@ -30,6 +30,7 @@ Every module here is pure: plain dicts in, plain dicts or `actions` out. No API 
     template_defaults Kubernetes' defaults for pod and PVC templates (the webhook's templateDefaults)
     jsondiff          a minimal RFC 6902 diff: template change classification, admission responses' patches
     mergepatch        RFC 7386 JSON merge patches, applied or combined
+    strategicmerge    strategic merge patches on pod templates, applied (UnitedDeployment's subset patch)
 
 How a step is written (one style for every kind):
 - a mechanism here is a function of plain dicts (and `now`) that returns what it decided: a list of actions, or
