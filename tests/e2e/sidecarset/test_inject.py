@@ -175,15 +175,27 @@ def test_inject_pod_hot_upgrade_sidecar_container(cluster, namespace, sidecarset
 
 
 def test_patch_pod_metadata_at_injection(cluster, namespace, sidecarsets):
-    """patchPodMetadata (§2.5): Retain keeps the pod's value, Overwrite replaces it."""
-    sidecarsets.create(sidecarsets.base(patchPodMetadata=[
-        {"annotations": {"example.io/kept": "sidecar"}, "patchPolicy": "Retain"},
-        {"annotations": {"example.io/replaced": "sidecar"}, "patchPolicy": "Overwrite"}]))
-    d = deployment()
-    d["spec"]["template"]["metadata"]["annotations"] = {"example.io/kept": "pod", "example.io/replaced": "pod"}
-    cluster.apply(d, namespace)
-    a = created_pods(cluster, namespace, "app=sidecarset")[0]["metadata"]["annotations"]
-    assert (a["example.io/kept"], a["example.io/replaced"]) == ("pod", "sidecar")
+    """patchPodMetadata (§2.5): Retain keeps the pod's value, Overwrite replaces it. The keys are allowed by the
+    whitelist of ConfigMap kruise-configuration (§1.5), as in upstream's "patch pod metadata" case."""
+    rules = {"rules": [{"selector": {"matchLabels": {"patch-test": namespace}},
+                        "allowedAnnotationKeyExprs": ["^example\\.io/"]}]}
+    cluster.kubectl("create", "configmap", "kruise-configuration", "-n", "kruise-system",
+                    f"--from-literal=SidecarSet_PatchPodMetadata_WhiteList={json.dumps(rules)}")
+    try:
+        s = sidecarsets.base(patchPodMetadata=[
+            {"annotations": {"example.io/kept": "sidecar"}, "patchPolicy": "Retain"},
+            {"annotations": {"example.io/replaced": "sidecar"}, "patchPolicy": "Overwrite"}])
+        s["metadata"]["labels"]["patch-test"] = namespace
+        wait_for(lambda: cluster.kubectl("create", "-f", "-", input=json.dumps(s), check=False).returncode == 0,
+                 10, "the whitelisted SidecarSet to be accepted")
+        sidecarsets.names.append(s["metadata"]["name"])
+        d = deployment()
+        d["spec"]["template"]["metadata"]["annotations"] = {"example.io/kept": "pod", "example.io/replaced": "pod"}
+        cluster.apply(d, namespace)
+        a = created_pods(cluster, namespace, "app=sidecarset")[0]["metadata"]["annotations"]
+        assert (a["example.io/kept"], a["example.io/replaced"]) == ("pod", "sidecar")
+    finally:
+        cluster.kubectl("delete", "configmap", "kruise-configuration", "-n", "kruise-system", "--ignore-not-found")
 
 
 def _revision(cluster: Cluster, sidecarset: str, name: str, number: int, image: str, custom_version: str) -> dict:
