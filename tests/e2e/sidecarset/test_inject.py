@@ -352,6 +352,24 @@ def test_a_cache_behind_the_api_server_still_injects_the_new_sidecarset(cluster,
                 while ("", s["metadata"]["name"]) not in cache.sidecarsets.cache:
                     await asyncio.sleep(0.0005)
                 lags.append(time.monotonic() - started)
+            # The SidecarSet controller writes each new SidecarSet's status once; the cache must hold those
+            # versions before its watch stops, or the freshness check rightly reads them directly as well.
+            lag_names = [sidecarsets.name(f"lag{i}") for i in range(20)]
+
+            def settled() -> bool:
+                for name in lag_names:
+                    live = cluster.custom.get_cluster_custom_object("apps.kruise.io", "v1beta1", "sidecarsets", name)
+                    cached = cache.sidecarsets.cache.get(("", name))
+                    if (live.get("status", {}).get("observedGeneration") != live["metadata"]["generation"]
+                            or cached is None
+                            or cached["metadata"]["resourceVersion"] != live["metadata"]["resourceVersion"]):
+                        return False
+                return True
+
+            deadline = time.monotonic() + 60
+            while not settled():
+                assert time.monotonic() < deadline, "the controller never settled the new SidecarSets' status"
+                await asyncio.sleep(0.2)
             gone = sidecarsets.name("lag0")
             cache._tasks[0].cancel()   # the SidecarSet watch stops: the cache stays as it is now
             fresh = sidecarsets.create(sidecarsets.base("late"))["metadata"]["name"]
