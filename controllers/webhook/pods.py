@@ -7,7 +7,7 @@
    (`controllers/common/podreadiness.py`);
 2. SidecarSet injection (`controllers/sidecarset/inject.py`), from this replica's own cache
    (`sidecarset_cache.py`), checked fresh against the API server;
-3. (container launch priority is not done: its barrier needs kruise-daemon, which this project does not run.)
+3. (container launch priority is not done yet: its barrier is kept by kruise-daemon, which does not do it yet.)
 
 Each step takes the pod and the admission's inputs and returns the pod; the response is one JSON patch from
 the pod as received to the pod after the last step. A step that fails denies the pod, with the step named:
