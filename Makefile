@@ -75,10 +75,11 @@ verify: lint
 # registry other than localhost), SIGN_KEY (a gpg key of $$GNUPGHOME: <tgz>.prov), SIGN_PASSPHRASE_FILE,
 # SIGN_KEY_URL (artifacthub.io/signKey), DIST (the chart repository folder, default dist/).
 release: $(PY)
-	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z [REPO_URL=https://...] [REGISTRY=...] [SIGN_KEY=...]" >&2; exit 2; }
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z [REGISTRY=...] [SIGN_KEY=...]" >&2; exit 2; }
 	$(PY) -m release.chart --version $(VERSION) $(if $(REPO_URL),--repo-url $(REPO_URL)) \
 	  $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(PLAIN_HTTP),--plain-http) \
-	  $(if $(SIGN_KEY),--sign-key '$(SIGN_KEY)') $(if $(SIGN_PASSPHRASE_FILE),--sign-passphrase-file $(SIGN_PASSPHRASE_FILE)) \
+	  $(if $(SIGN_KEY),--sign-key '$(SIGN_KEY)') \
+	  $(if $(SIGN_PASSPHRASE_FILE),--sign-passphrase-file $(SIGN_PASSPHRASE_FILE)) \
 	  $(if $(SIGN_KEY_URL),--sign-key-url $(SIGN_KEY_URL)) $(if $(DIST),--dist $(DIST))
 
 sandbox-up: $(PY)

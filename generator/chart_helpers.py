@@ -117,12 +117,14 @@ def chart_objects_helpers(inputs: Inputs) -> list[str]:
     keyword = "if"
     for kind, steps in sorted((objects.get("apiVersions") or {}).items()):
         for step in reversed(steps):
-            lines.append(f'{{{{- {keyword} and (eq (index . 1) "{kind}") (semverCompare ">={step["since"]}.0-0" $version) -}}}}')
+            test = f'(eq (index . 1) "{kind}") (semverCompare ">={step["since"]}.0-0" $version)'
+            lines.append(f"{{{{- {keyword} and {test} -}}}}")
             lines.append(step["apiVersion"])
             keyword = "else if"
     if keyword != "if":
         lines.append("{{- else -}}")
-    lines.append(f'{{{{- fail (printf "{p}.compat.apiVersion: no API version of %s for Kubernetes %s" (index . 1) $version) -}}}}')
+    message = f"{p}.compat.apiVersion: no API version of %s for Kubernetes %s"
+    lines.append(f'{{{{- fail (printf "{message}" (index . 1) $version) -}}}}')
     if keyword != "if":
         lines.append("{{- end -}}")
     lines += [
@@ -138,7 +140,8 @@ def chart_objects_helpers(inputs: Inputs) -> list[str]:
         "{{- $since := dict " + " ".join(f'"{name}" "{since}"' for name, since
                                          in sorted((objects.get("podFields") or {}).items())) + " -}}",
         "{{- if not (hasKey $since (index . 1)) -}}",
-        f'{{{{- fail (printf "{p}.compat.podField: unknown pod field %s (policies/compatibility.yaml)" (index . 1)) -}}}}',
+        f'{{{{- fail (printf "{p}.compat.podField: unknown pod field %s (policies/compatibility.yaml)"'
+        " (index . 1)) -}}",
         "{{- end -}}",
         '{{- if semverCompare (printf ">=%s.0-0" (get $since (index . 1))) $version -}}true{{- end -}}',
         "{{- end -}}",
@@ -195,7 +198,8 @@ def webhook_tpl(inputs: Inputs) -> str:
         "{{- end -}}",
         "{{- end -}}",
         "",
-        "{{/* Annotations of the CRDs. Argument: (dict \"context\" $ \"conversion\" <the CRD has a conversion webhook>).",
+        "{{/* Annotations of the CRDs. Argument: (dict \"context\" $ \"conversion\" <the CRD has a conversion",
+        "webhook>).",
         "With crds.keep, Helm keeps them on uninstall (helm.sh/resource-policy) and Argo CD neither prunes them nor",
         "deletes them with the Application (sync options Prune=false,Delete=false: Argo CD ignores Helm's policy,",
         "argoproj/argo-cd#17819); deleting a CRD deletes every object of its kind. Sync options given in",
@@ -207,7 +211,8 @@ def webhook_tpl(inputs: Inputs) -> str:
         f'{{{{- $_ := set $annotations "{ARGOCD_SYNC_OPTIONS}" "{CRD_SYNC_OPTIONS}" -}}}}',
         "{{- end -}}",
         '{{- if and .conversion (eq .context.Values.webhook.certificates.mode "cert-manager") -}}',
-        f'{{{{- $_ := set $annotations "cert-manager.io/inject-ca-from" (printf "%s/%s" (include "{p}.namespace" .context)'
+        '{{- $_ := set $annotations "cert-manager.io/inject-ca-from"'
+        f' (printf "%s/%s" (include "{p}.namespace" .context)'
         " .context.Values.webhook.certificates.certManager.certificateName) -}}",
         "{{- end -}}",
         "{{- range $key, $value := .context.Values.crds.annotations -}}",

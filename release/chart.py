@@ -444,7 +444,8 @@ def publish(version: str, paths: Paths, options: Options, log=print) -> Released
     if options.registry:
         host = chart_repository.split("/")[0]
         plain = oci.is_local(host) if options.plain_http is None else options.plain_http
-        run([helm(), "push", str(released.package), f"oci://{options.registry}/charts", *(["--plain-http"] if plain else [])])
+        run([helm(), "push", str(released.package), f"oci://{options.registry}/charts",
+             *(["--plain-http"] if plain else [])])
         released.chart = f"oci://{chart_repository}"
         log(f"pushed the chart: helm install ack-kruise {released.chart} --version {version}")
     return released

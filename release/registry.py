@@ -35,8 +35,8 @@ def split_reference(name: str) -> tuple[str, str]:
     """'host[:port]/path/repo' -> ('host[:port]', 'path/repo'); refuses anything else, naming it."""
     match = REFERENCE.match(name)
     if not match or "." not in match["host"] and ":" not in match["host"] and match["host"] != "localhost":
-        raise RegistryError(f"{name!r} is not a registry repository (host[:port]/path, lowercase path, "
-                            "e.g. registry.example.org/ack-kruise/kruise-manager or localhost:5000/ack-kruise/kruise-manager)")
+        raise RegistryError(f"{name!r} is not a registry repository (host[:port]/path, lowercase path, e.g. "
+                            "registry.example.org/ack-kruise/kruise-manager or localhost:5000/ack-kruise/charts)")
     return match["host"], match["path"].lstrip("/")
 
 

@@ -41,7 +41,8 @@ cert-manager.io/inject-ca-from: {{ printf "%s/%s" (include "ack-kruise.namespace
 {{- end -}}
 {{- end -}}
 
-{{/* Annotations of the CRDs. Argument: (dict "context" $ "conversion" <the CRD has a conversion webhook>).
+{{/* Annotations of the CRDs. Argument: (dict "context" $ "conversion" <the CRD has a conversion
+webhook>).
 With crds.keep, Helm keeps them on uninstall (helm.sh/resource-policy) and Argo CD neither prunes them nor
 deletes them with the Application (sync options Prune=false,Delete=false: Argo CD ignores Helm's policy,
 argoproj/argo-cd#17819); deleting a CRD deletes every object of its kind. Sync options given in
