@@ -42,6 +42,7 @@ def compat_tpl(inputs: Inputs) -> str:
     lines += [
         "*/}}",
         f'{{{{- define "{p}.apiVariant" -}}}}',
+        f'{{{{- include "{p}.values.check" . -}}}}',
         f'{{{{- $version := include "{p}.kubeVersion" . -}}}}',
     ]
     for index, variant in enumerate(reversed(variants)):

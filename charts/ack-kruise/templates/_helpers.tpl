@@ -68,6 +68,12 @@ it in cert-manager mode). "true" or empty. */}}
 {{- join "," $gates -}}
 {{- end -}}
 
+{{/* Seconds in a duration of the certificate values (e.g. 30d; the schema allows s, m, h and d). */}}
+{{- define "ack-kruise.seconds" -}}
+{{- $units := dict "s" 1 "m" 60 "h" 3600 "d" 86400 -}}
+{{- mul (int (regexFind "^[0-9]+" .)) (get $units (regexFind "[smhd]$" .)) -}}
+{{- end -}}
+
 {{/* DNS names of the webhook Service, as the API server calls it. */}}
 {{- define "ack-kruise.webhook.dnsNames" -}}
 {{- $service := include "ack-kruise.webhook.serviceName" . -}}
@@ -91,6 +97,10 @@ template of the chart's own includes it, so any render (install, upgrade, templa
 {{- end -}}
 {{- if and (eq .Values.webhook.certificates.mode "secret") (not .Values.webhook.certificates.existingSecret) -}}
 {{- fail "webhook.certificates.mode=secret needs webhook.certificates.existingSecret: the name of a Secret in the chart's namespace with tls.crt, tls.key and ca.crt." -}}
+{{- end -}}
+{{- $certs := .Values.webhook.certificates -}}
+{{- if and (eq $certs.mode "self") (ge (int (include "ack-kruise.seconds" $certs.renewBefore)) (int (include "ack-kruise.seconds" $certs.validity))) -}}
+{{- fail (printf "webhook.certificates.renewBefore=%s is not shorter than validity=%s: every certificate would be due for renewal as soon as it is issued, and the manager would issue a new one at every check. Renew well before expiry, e.g. validity=365d renewBefore=30d." $certs.renewBefore $certs.validity) -}}
 {{- end -}}
 {{- if and (ne (int .Values.webhook.service.port) 443) (semverCompare "<1.15.0-0" $version) -}}
 {{- fail (printf "Kubernetes %s always calls webhooks on port 443; webhook.service.port=%v needs Kubernetes 1.15 or later." $version .Values.webhook.service.port) -}}

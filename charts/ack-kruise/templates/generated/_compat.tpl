@@ -16,6 +16,7 @@ ack-kruise.apiVariant: the variant of the CRDs and webhook configurations for th
   v1: Kubernetes >=1.16 (v1 profile)
 */}}
 {{- define "ack-kruise.apiVariant" -}}
+{{- include "ack-kruise.values.check" . -}}
 {{- $version := include "ack-kruise.kubeVersion" . -}}
 {{- if semverCompare ">=1.16.0-0" $version -}}
 v1
