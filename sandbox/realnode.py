@@ -122,7 +122,9 @@ def setup_host_network(paths: NodePaths) -> dict:
     return previous
 
 
-def _containerd_config(paths: NodePaths) -> str:
+def containerd_config(paths: NodePaths) -> str:
+    """The containerd configuration of the real node: its own root, state and socket, and every registry
+    mirrored to the local one (tests read it to check the mirrors without starting containerd)."""
     return f"""version = 2
 root = "{paths.containerd_root}"
 state = "{paths.containerd_state}"
@@ -204,7 +206,7 @@ def start(paths: NodePaths, kubeconfig: str, free_port, started, wait) -> None:
     (paths.base / "registry.yml").write_text(_registry_config(paths))
     started(processes.start("docker-registry", [bins["docker-registry"], "serve", str(paths.base / "registry.yml")],
                             logs / "docker-registry.log"))
-    (paths.base / "containerd.toml").write_text(_containerd_config(paths))
+    (paths.base / "containerd.toml").write_text(containerd_config(paths))
     started(processes.start("containerd", [bins["containerd"], "--config", str(paths.base / "containerd.toml")],
                             logs / "containerd.log"))
     wait(lambda: paths.containerd_socket.exists() and ctr(paths, "version", check=False).returncode == 0,

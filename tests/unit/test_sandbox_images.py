@@ -18,7 +18,7 @@ def test_every_name_of_another_registry_is_pushed_under_the_same_path() -> None:
 
 
 def test_containerd_pulls_those_registries_from_the_local_registry(tmp_path: Path) -> None:
-    config = tomllib.loads(realnode._containerd_config(realnode.NodePaths(tmp_path)))
+    config = tomllib.loads(realnode.containerd_config(realnode.NodePaths(tmp_path)))
     mirrors = config["plugins"]["io.containerd.grpc.v1.cri"]["registry"]["mirrors"]
     local = {"endpoint": [f"http://{realnode.REGISTRY_ADDR}"]}
     assert mirrors == {registry: local for registry in ["localhost:5000", *images.mirrored_registries()]}

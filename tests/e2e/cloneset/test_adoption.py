@@ -11,10 +11,6 @@ from .helpers import CloneSets, cloneset
 pytestmark = pytest.mark.usefixtures("kruise")
 
 
-@pytest.fixture
-def cs(cluster: Cluster, namespace: str) -> CloneSets:
-    return CloneSets(cluster, namespace)
-
 
 def owned_by(pod: dict, uid: str) -> bool:
     return not pod["metadata"].get("deletionTimestamp") and any(

@@ -25,10 +25,6 @@ def gated_manager(sandbox, kruise):
     yield from with_feature_gates(sandbox, kruise, GATES)
 
 
-@pytest.fixture
-def cs(cluster: Cluster, namespace: str) -> CloneSets:
-    return CloneSets(cluster, namespace)
-
 
 def short(revision: str) -> str:
     return revision.rsplit("-", 1)[-1]

@@ -15,10 +15,6 @@ pytestmark = pytest.mark.usefixtures("kruise")
 STATE = "lifecycle.apps.kruise.io/state"
 
 
-@pytest.fixture
-def cs(cluster: Cluster, namespace: str) -> CloneSets:
-    return CloneSets(cluster, namespace)
-
 
 def state_of(cluster: Cluster, ns: str, name: str) -> str | None:
     try:

@@ -13,10 +13,6 @@ from .helpers import SIM_IMAGE, CloneSets, cloneset, container_status, is_ready,
 pytestmark = pytest.mark.usefixtures("kruise")
 
 
-@pytest.fixture
-def cs(cluster: Cluster, namespace: str) -> CloneSets:
-    return CloneSets(cluster, namespace)
-
 
 def ts(value) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))

@@ -15,10 +15,6 @@ pytestmark = pytest.mark.usefixtures("kruise")
 ID = r"[bcdfghjklmnpqrstvwxz2456789]{5}"
 
 
-@pytest.fixture
-def cs(cluster: Cluster, namespace: str) -> CloneSets:
-    return CloneSets(cluster, namespace)
-
 
 def test_pods_are_named_with_instance_ids_and_scale_both_ways(cs: CloneSets):
     cs.create(cloneset("web", 4))

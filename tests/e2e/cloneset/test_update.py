@@ -14,10 +14,6 @@ from .helpers import GUESTBOOK, SIM_IMAGE, CloneSets, cloneset, container_status
 pytestmark = pytest.mark.usefixtures("kruise")
 
 
-@pytest.fixture
-def cs(cluster: Cluster, namespace: str) -> CloneSets:
-    return CloneSets(cluster, namespace)
-
 
 def by_name(pods: list[dict]) -> dict[str, dict]:
     return {p["metadata"]["name"]: p for p in pods}
