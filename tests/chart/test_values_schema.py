@@ -68,7 +68,7 @@ def test_every_value_is_documented() -> None:
     (("--set", "crds.keep=maybe"), "crds.keep", "Invalid type. Expected: boolean"),
     (("--set", "manager.image.pullSecrets[0].secret=x"), "manager.image.pullSecrets.0", "name is required"),
     # The review's silently rendered values (2026-12-03-chart.md §3), refused now.
-    (("--set", "manager.replicas=0"), "manager.replicas", "Must be greater than or equal to 1"),
+    (("--set", "manager.replicas=-1"), "manager.replicas", "Must be greater than or equal to 0"),
     (("--set", "manager.resources.limits.cpu=lots"), "manager.resources.limits.cpu", "Does not match pattern"),
     (("--set", "webhook.service.name=Kruise_Webhook"), "webhook.service.name", "Does not match pattern"),
     (("--set", "kubeVersion=1.28+"), "kubeVersion", "Does not match pattern"),

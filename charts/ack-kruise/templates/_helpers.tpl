@@ -127,7 +127,7 @@ template of the chart's own includes it, so any render (install, upgrade, templa
 {{- if and (eq $min "") (eq $max "") -}}
 {{- fail "manager.podDisruptionBudget needs minAvailable or maxUnavailable (or enabled=false)." -}}
 {{- end -}}
-{{- if and (ne $min "") (not (hasSuffix "%" $min)) (ge (int $min) (int $m.replicas)) -}}
+{{- if and (ne $min "") (not (hasSuffix "%" $min)) (gt (int $m.replicas) 0) (ge (int $min) (int $m.replicas)) -}}
 {{- fail (printf "manager.podDisruptionBudget.minAvailable=%s with manager.replicas=%v allows no voluntary eviction: every node drain would hang on the manager. Run more replicas, lower minAvailable, or set manager.podDisruptionBudget.enabled=false." $min $m.replicas) -}}
 {{- end -}}
 {{- if and (ne $max "") (not (hasSuffix "%" $max)) (eq (int $max) 0) -}}
