@@ -10,7 +10,7 @@ from .values import INT32, INT64, FieldError, check_value
 # What policies/admission `templateDefaults` may ask for, by the key that lists the paths: the generator
 # accepts these keys, and controllers/common/template_defaults.py has one defaulter for each (a unit test
 # keeps the two in step).
-TEMPLATE_DEFAULT_KEYS = ("podTemplates", "volumeClaimTemplates")
+TEMPLATE_DEFAULT_KEYS = ("podTemplates", "volumeClaimTemplates", "sidecarContainers", "podVolumes")
 
 __all__ = ["INT32", "INT64", "MISSING", "TEMPLATE_DEFAULT_KEYS", "FieldError", "check_value", "evaluate", "get",
            "scaled", "values_at"]

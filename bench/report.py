@@ -194,40 +194,65 @@ def _requests_breakdown(results: dict) -> list[str]:
     return lines
 
 
-def markdown(results: dict, png_name: str = "results.png") -> str:
-    m, v = results["machine"], results["versions"]
-    sizes = results.get("sizes") or []
-    out = [
-        "# ack-kruise benchmark results",
-        "",
-        f"`{results['command']}` on {results['date']}, in {results.get('total_s', 0) / 60:.1f} min. "
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Linux {m['kernel']}; load average "
-        f"{m['load_before'][0]:.2f} before, {m.get('load_after', [0])[0]:.2f} after{highest_load(results)}. "
-        f"Versions: ack-kruise {v['ack-kruise']}, Kubernetes {v['kubernetes']} (kube-apiserver, etcd in /dev/shm, "
-        f"kube-controller-manager, kube-scheduler), Python {v['python']}, kopf {v['kopf']}, aiohttp {v['aiohttp']}, "
-        f"helm {v['helm']}.",
-        "",
-        "One sandbox per client-limit profile, restarted between them, with no real node: three simulated nodes "
-        "(`sandbox/nodesim.py`) play the kubelet. kube-controller-manager, kruise-manager and the raw client loop get "
-        "the same QPS and burst. Times are from the moment the workload is created (or its image patched) until "
-        "the harness's pod watch sees the N-th pod created, Ready, or Ready on the new image. Ratios are times "
-        "(lower is better). Every run starts in a fresh namespace; the previous one's pods are gone first. "
-        "*manager done* is when kruise-manager went quiet after its own runs: writes that do not gate readiness "
-        "(lifecycle labels, status, events) can trail the pods; its CPU and requests count them.",
-        "",
-        "## Targets",
-        "",
-        "| target | measured | |",
-        "|---|---|---|",
-    ]
-    out += [f"| {t} | {meas} | {yes_no(met)} |" for t, meas, met in targets(results)]
-    for p in results["profiles"]:
-        out += ["", f"## {profile_title(p)} ({p['what']})", "",
-                f"Sandbox started in {p['sandbox_start_s']:.1f} s.", "", "### Scale-up 0 → N", ""]
-        out += _scale_table(p, sizes)
-        out += ["", "### Rollout of an image change (maxUnavailable 20%, no surge)", ""]
-        out += _rollout_table(p, sizes)
-    out += ["", "## What kruise-manager costs", "",
+def _range(v, fmt=fmt_s) -> str:
+    """median (lowest–highest)"""
+    if not v:
+        return "–"
+    med, lo, hi = v
+    return fmt(med) if lo == hi else f"{fmt(med)} ({fmt(lo)}–{fmt(hi)})"
+
+
+def _rp(v: float) -> str:
+    return f"{v:.2f}"
+
+
+def _daemonset_section(results: dict) -> list[str]:
+    from .daemonset import NODES, summarize
+    profiles = results.get("daemonset") or []
+    if not profiles:
+        return []
+    out = ["", f"## Advanced DaemonSet vs DaemonSet, {NODES} simulated nodes", "",
+           f"A sandbox of its own per profile with {NODES} simulated nodes and the API server's audit log on. Each "
+           "round runs every contender once, in a fresh namespace, in an order rotating from round to round: "
+           "create (one pod per node, until the last is Ready), then an image rollout v1 → v2 with maxUnavailable "
+           "20 % and no surge (until every pod is Ready on v2). Times: median (lowest–highest) over the rounds; "
+           "*vs native*: the median of each round's ratio to the DaemonSet of the same round (lower is faster). "
+           "Requests per pod: the requests in the run's namespace by the contender's own clients, counted in the "
+           "audit log by user agent (kube-controller-manager's `daemon-set-controller`; kruise-manager and its "
+           "kopf), trailing status writes and events included, divided by the nodes. Controller CPU: "
+           "kube-controller-manager's whole process for the DaemonSet, kruise-manager's for ours.", "",
+           "- Events: client-go lets each object post a burst of 25 events in all, so the DaemonSet's rollout "
+           "after its create posts none; ours keeps a burst of 25 per object *and reason*, so a rollout posts 25 "
+           "SuccessfulDelete (0.5 per pod).",
+           "- Our pods carry no label the pod webhook selects on Kubernetes 1.15 and later, so they get no "
+           "`KruisePodReady` gate (OpenKruise's do, and pay a status write per created pod for it).",
+           "- In place, each pod costs the `InPlaceUpdateReady` gate at creation (a status write before it is "
+           "Ready) and 3 writes per update; on simulated nodes a recreated pod costs nothing, so the in-place rows "
+           "show only the control plane's share."]
+    for p in profiles:
+        out += ["", f"### {profile_title(p)}, {p['rounds']} round(s)", "",
+                f"Sandbox started in {p['sandbox_start_s']:.1f} s.", "",
+                "| contender | phase | runs | time (s) | vs native | requests / pod | fewest pods ready | "
+                "controller CPU (s) | API server CPU (s) |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        rows = summarize(p)
+        for r in rows:
+            failed = f" ({r['failed']} failed)" if r["failed"] else ""
+            phase = "create" if r["kind"] == "create" else "rollout"
+            fewest = "" if r["min_ready"] is None else f"{r['min_ready']} of {NODES}"
+            out.append(f"| {r['label']} | {phase} | {r['runs']}{failed} | {_range(r['time'])} | "
+                       f"{_range(r['ratio'], fmt_x)} | {_range(r['requests_per_pod'], _rp)} | {fewest} | "
+                       f"{_range(r['controller_cpu'])} | {_range(r['apiserver_cpu'])} |")
+        out += ["", "Requests per pod by kind (medians):", "", "| contender | phase | requests |", "|---|---|---|"]
+        for r in rows:
+            parts = ", ".join(f"{k} {v:.2f}" for k, v in r["by_request"].items())
+            out.append(f"| {r['label']} | {r['kind']} | {parts} |")
+    return out
+
+
+def _costs(results: dict) -> list[str]:
+    """The manager's idle and busy cost, its requests by method, and the simulator's ceiling (the main part)."""
+    out = ["", "## What kruise-manager costs", "",
             "| profile | state | RSS (MB) | CPU (cores) | window (s) |", "|---|---|---:|---:|---:|"]
     for p in results["profiles"]:
         idle = p.get("idle")
@@ -262,6 +287,44 @@ def markdown(results: dict, png_name: str = "results.png") -> str:
         if c:
             out.append(f"| {profile_title(p)} | {c['pods']} | {fmt_s(c['created_s'])} | {fmt_s(c['ready_s'])} | "
                        f"{c['ready_per_s']:.0f} |")
+    return out
+
+
+def markdown(results: dict, png_name: str = "results.png") -> str:
+    m, v = results["machine"], results["versions"]
+    sizes = results.get("sizes") or []
+    out = [
+        "# ack-kruise benchmark results",
+        "",
+        f"`{results['command']}` on {results['date']}, in {results.get('total_s', 0) / 60:.1f} min. "
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Linux {m['kernel']}; load average "
+        f"{m['load_before'][0]:.2f} before, {m.get('load_after', [0])[0]:.2f} after{highest_load(results)}. "
+        f"Versions: ack-kruise {v['ack-kruise']}, Kubernetes {v['kubernetes']} (kube-apiserver, etcd in /dev/shm, "
+        f"kube-controller-manager, kube-scheduler), Python {v['python']}, kopf {v['kopf']}, aiohttp {v['aiohttp']}, "
+        f"helm {v['helm']}.",
+    ]
+    if results["profiles"]:
+        out += [
+        "",
+        "One sandbox per client-limit profile, restarted between them, with no real node: three simulated nodes "
+        "(`sandbox/nodesim.py`) play the kubelet. kube-controller-manager, kruise-manager and the raw client loop get "
+        "the same QPS and burst. Times are from the moment the workload is created (or its image patched) until "
+        "the harness's pod watch sees the N-th pod created, Ready, or Ready on the new image. Ratios are times "
+        "(lower is better). Every run starts in a fresh namespace; the previous one's pods are gone first. "
+        "*manager done* is when kruise-manager went quiet after its own runs: writes that do not gate readiness "
+        "(lifecycle labels, status, events) can trail the pods; its CPU and requests count them.",
+        ]
+        out += ["", "## Targets", "", "| target | measured | |", "|---|---|---|"]
+        out += [f"| {t} | {meas} | {yes_no(met)} |" for t, meas, met in targets(results)]
+    for p in results["profiles"]:
+        out += ["", f"## {profile_title(p)} ({p['what']})", "",
+                f"Sandbox started in {p['sandbox_start_s']:.1f} s.", "", "### Scale-up 0 → N", ""]
+        out += _scale_table(p, sizes)
+        out += ["", "### Rollout of an image change (maxUnavailable 20%, no surge)", ""]
+        out += _rollout_table(p, sizes)
+    out += _daemonset_section(results)
+    if results["profiles"]:
+        out += _costs(results)
     t = results.get("tools") or {}
     if t:
         out += ["", "## Generator and chart", "", "| command | median of 3 (s) | fastest (s) |", "|---|---:|---:|"]
@@ -269,21 +332,22 @@ def markdown(results: dict, png_name: str = "results.png") -> str:
                    f"{t['generate']['min_s']:.2f} |")
         out.append(f"| `helm template ack-kruise charts/ack-kruise` | {t['helm_template']['median_s']:.2f} | "
                    f"{t['helm_template']['min_s']:.2f} |")
-    out += ["", "## Notes", "",
+    main_notes = [
             "- kube-controller-manager gives every controller its own client, so its Deployment and ReplicaSet "
             "controllers (and the garbage collector) each have the QPS/burst budget; kruise-manager has one budget "
             "for everything (controllers, events, leader election, certificates), as OpenKruise's manager has.",
             "- kube-scheduler keeps its own defaults (QPS 50, burst 100) in every profile: at 500/500 it binds "
             "at most about 50 pods/s, which bounds every contender's all-ready time (the raw client's too).",
             "- Every pod goes through kruise-manager's pod webhook (`/mutate-pod`, as with OpenKruise), Deployment "
-            "and StatefulSet pods included; its CPU shows in the manager's column for those runs.",
+            "and StatefulSet pods included; its CPU shows in the manager's column for those runs."]
+    out += ["", "## Notes", ""] + (main_notes if results["profiles"] else []) + [
             "- On a simulated node a new pod costs nothing: no pod sandbox, no network set-up, no image pull, ready "
             "as soon as it is bound, while a container restarted in place stays not ready for 1 s "
             "(`sandbox/kubelet_model.py`). What an in-place update saves on a real node is therefore not in these "
             "rollout figures; they show the control plane's share only (API writes, scheduling, controllers).",
             "- The machine is shared: other work running at the same time slows every contender; the load "
-            "averages above say how busy it was.",
-            "", f"![pods ready over time]({png_name})", ""]
+            "averages above say how busy it was."]
+    out += ["", f"![pods ready over time]({png_name})", ""] if results["profiles"] else [""]
     return "\n".join(out)
 
 

@@ -1,8 +1,10 @@
 """`make bench`: how fast our controllers roll out and what the manager costs, against kube-controller-manager's
 native controllers and the ceiling of a tight client loop, all in one run on this machine.
 
-    python -m bench.run            # `make bench`: N = 100 and 1000, both client-limit profiles (about 30 min)
-    python -m bench.run --quick    # `make bench QUICK=1`: N = 100 at 500/500 only (under 2 minutes)
+    python -m bench.run            # `make bench`: N = 100 and 1000, both client-limit profiles (about 30 min),
+                                   # then Advanced DaemonSet vs DaemonSet on 50 nodes, 5 rounds (about 15 min)
+    python -m bench.run --quick    # `make bench QUICK=1`: N = 100 at 500/500 only, one DaemonSet round (about 4 min)
+    python -m bench.run --contenders none --out bench/results-daemonset.md   # only the DaemonSets
 
 QUICK runs one profile because one does not fit in 2 minutes at 20/30: there, a CloneSet recreating 100 pods
 alone takes 35 s (7 requests per pod at 20 requests/s). `--profiles default --sizes 100` is the other half.
@@ -33,7 +35,7 @@ from pathlib import Path
 
 from kube import KubeClient, load_config
 
-from . import cost, report, scenarios as S
+from . import cost, daemonset as ds, report, scenarios as S
 from .measure import PodWatch, nth
 
 HERE = Path(__file__).resolve().parent
@@ -64,6 +66,7 @@ class Config:
     sizes: tuple[int, ...]
     profiles: tuple[Profile, ...]
     idle_seconds: float
+    daemonset_rounds: int
     quick: bool
     trace: bool
     out_md: Path
@@ -79,15 +82,18 @@ def log(msg: str) -> None:
 class Box:
     """One sandbox for one profile, and what the harness needs of it."""
 
-    def __init__(self, profile: Profile, trace: bool):
+    def __init__(self, profile: Profile, trace: bool, simulated_nodes: int = 3, name: str | None = None,
+                 audit: bool = False):
         from sandbox.cluster import Sandbox, SandboxOptions
         self.profile, self.trace = profile, trace
-        self.sandbox = Sandbox(STATE / profile.name)
+        self.sandbox = Sandbox(STATE / (name or profile.name))
         self.options = SandboxOptions(
-            real_node=False, simulated_nodes=3, with_manager=True, kcm_qps=profile.qps, kcm_burst=profile.burst,
+            real_node=False, simulated_nodes=simulated_nodes, with_manager=True, kcm_qps=profile.qps,
+            kcm_burst=profile.burst,
             manager_args=("--rest-config-qps", f"{profile.qps:g}", "--rest-config-burst", str(profile.burst),
                           # the chart's default (the sandbox checks every 2 s, for the certificate tests)
-                          "--cert-check-interval", "60"))
+                          "--cert-check-interval", "60"),
+            apiserver_args=ds.audit_args(self.sandbox.state_dir / "audit") if audit else ())
         self.trace_file = str(self.sandbox.state_dir / "trace.json")
 
     def up(self) -> None:
@@ -377,13 +383,17 @@ def versions() -> dict:
 def parse_args(argv: list[str] | None = None) -> Config:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true",
-                   help="N = 100 at 500/500 only, short idle windows (under 2 minutes)")
+                   help="N = 100 at 500/500 only, short idle windows, one DaemonSet round without in place "
+                        "(about 4 minutes)")
     p.add_argument("--sizes", help="comma-separated pod counts (default 100,1000; --quick: 100)")
     p.add_argument("--profiles", help="comma-separated: default (20/30), high (500/500); default both "
                                       "(--quick: high)")
     p.add_argument("--contenders", help=f"comma-separated subset of: {', '.join(c.key for c in S.CONTENDERS)} "
-                                        "(default all)")
+                                        "(default all; none: only the DaemonSets)")
     p.add_argument("--idle-seconds", type=float, help="length of each idle measurement (default 30; --quick: 3)")
+    p.add_argument("--daemonset-rounds", type=int,
+                   help=f"rounds of the Advanced DaemonSet vs DaemonSet comparison on {ds.NODES} simulated nodes, "
+                        "a sandbox of its own per profile (default 5; --quick: 1; 0: skip it)")
     p.add_argument("--trace", action="store_true",
                    help="run the manager under bench.traced_manager and record its requests by kind (profiling)")
     p.add_argument("--out", help="Markdown report, the plot next to it (default bench/results.md; --quick: "
@@ -394,7 +404,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     unknown = [n for n in names if n not in PROFILES]
     if unknown:
         p.error(f"unknown profile(s) {', '.join(unknown)}; known: {', '.join(PROFILES)}")
-    keys = a.contenders.split(",") if a.contenders else [c.key for c in S.CONTENDERS]
+    keys = [] if a.contenders == "none" else a.contenders.split(",") if a.contenders else [c.key for c in S.CONTENDERS]
     bad = [k for k in keys if k not in {c.key for c in S.CONTENDERS}]
     if bad:
         p.error(f"unknown contender(s) {', '.join(bad)}")
@@ -403,9 +413,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
     command = ("make bench" if not given else "make bench QUICK=1" if given == ["--quick"]
                else "python -m bench.run " + " ".join(given))
     return Config(command=command, contenders=tuple(c for c in S.CONTENDERS if c.key in keys), sizes=sizes, profiles=tuple(PROFILES[n] for n in names),
-                  idle_seconds=a.idle_seconds or (3.0 if a.quick else 30.0), quick=a.quick, trace=a.trace,
+                  idle_seconds=a.idle_seconds or (3.0 if a.quick else 30.0),
+                  daemonset_rounds=(1 if a.quick else 5) if a.daemonset_rounds is None else a.daemonset_rounds,
+                  quick=a.quick, trace=a.trace,
                   out_md=out, out_png=out.with_suffix(".png"), out_json=out.parent / ".results.json"
-                  if out.parent != HERE else STATE / "results.json")
+                  if out.resolve().parent != HERE else STATE / f"{out.stem}.json")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -421,12 +433,24 @@ def main(argv: list[str] | None = None) -> int:
                      "command": cfg.command, "profiles": []}
     log("timing `ack-kruise generate` and `helm template`")
     results["tools"] = measure_tools()
-    for profile in cfg.profiles:
+    for profile in cfg.profiles if cfg.contenders else ():
         box = Box(profile, cfg.trace)
         log(f"[{profile.name}] starting a sandbox with client QPS {profile.qps:g} / burst {profile.burst}")
         box.up()
         try:
             results["profiles"].append(asyncio.run(measure_profile(box, cfg)))
+        finally:
+            box.down()
+    if cfg.daemonset_rounds:
+        results["daemonset"] = []
+    for profile in cfg.profiles if cfg.daemonset_rounds else ():
+        box = Box(profile, cfg.trace, simulated_nodes=ds.NODES, name=f"{profile.name}-daemonset", audit=True)
+        log(f"[{profile.name}] starting a sandbox with {ds.NODES} simulated nodes for the DaemonSets")
+        box.up()
+        try:
+            # QUICK keeps to the comparison itself: the in-place contender has no native counterpart.
+            contenders = (ds.NATIVE, ds.ADVANCED) if cfg.quick else ds.CONTENDERS
+            results["daemonset"].append(asyncio.run(ds.measure(box, cfg.daemonset_rounds, log, contenders)))
         finally:
             box.down()
     results["machine"]["load_after"] = os.getloadavg()

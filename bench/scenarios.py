@@ -69,7 +69,7 @@ class Rollout:
     image: str
 
 
-def _image_patch(image: str) -> dict:
+def image_patch(image: str) -> dict:
     return {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}}
 
 
@@ -95,12 +95,12 @@ class Contender:
 
 RAW = Contender("raw", "raw pod creation (client loop)", "client", None)
 DEPLOYMENT = Contender("deployment", "Deployment (kube-controller-manager)", "kcm", None, "apps/v1", "deployments",
-                       deployment, (Rollout("deployment-rolling", "Deployment RollingUpdate", _image_patch, V2),))
+                       deployment, (Rollout("deployment-rolling", "Deployment RollingUpdate", image_patch, V2),))
 STATEFULSET = Contender("statefulset", "StatefulSet Parallel (kube-controller-manager)", "kcm", None, "apps/v1",
                         "statefulsets", statefulset)
 CLONESET = Contender("cloneset", "CloneSet (ack-kruise)", "manager", "deployment", "apps.kruise.io/v1alpha1",
                      "clonesets", cloneset,
-                     (Rollout("cloneset-inplace", "CloneSet InPlaceIfPossible", _image_patch, V2),
+                     (Rollout("cloneset-inplace", "CloneSet InPlaceIfPossible", image_patch, V2),
                       Rollout("cloneset-recreate", "CloneSet ReCreate", _recreate_patch, V3)))
 ASTS = Contender("asts", "Advanced StatefulSet Parallel (ack-kruise)", "manager", "statefulset",
                  "apps.kruise.io/v1beta1", "statefulsets", advanced_statefulset)

@@ -69,6 +69,23 @@ class Manager:
         pods = await self.client.get(resource_path("v1", "pods", namespace))
         return {p["metadata"]["name"]: p for p in pods.get("items", [])}
 
+    # Cluster state the SidecarSet validating webhook reads at admission time (policies/admission/sidecarset.yaml
+    # `needs`), listed from the API server on each request: SidecarSet writes are rare, and every replica then
+    # answers from the same truth without a cache of its own.
+    async def _sidecarsets(self, _: dict) -> list[dict]:
+        listed = await self.client.get(resource_path("apps.kruise.io/v1beta1", "sidecarsets"))
+        return listed.get("items", [])
+
+    async def _kruise_configuration(self, _: dict) -> dict | None:
+        """The data of ConfigMap kruise-configuration in the install namespace (None: there is none)."""
+        found = await self.client.get_or_none(resource_path("v1", "configmaps", self.s.namespace,
+                                                            "kruise-configuration"))
+        return None if found is None else found.get("data") or {}
+
+    async def _revisions(self, _: dict) -> list[dict]:
+        listed = await self.client.get(resource_path("apps/v1", "controllerrevisions", self.s.namespace))
+        return listed.get("items", [])
+
     async def _apply_bundle(self, bundle: CertBundle, store: CertificateStore, injector: CABundleInjector) -> None:
         """Inject the CA bundle first, then serve a certificate the API server already trusts."""
         served = self.server.serving
@@ -178,7 +195,10 @@ class Manager:
             from controllers.webhook.pods import mutate_pod
             self.server = WebhookServer(self.s.webhook.host, self.s.webhook.port, pods_lookup=self._pods_in,
                                         pod_mutator=functools.partial(mutate_pod, feature_gates=self.s.feature_gates),
-                                        feature_gates=self.s.feature_gates)
+                                        feature_gates=self.s.feature_gates,
+                                        state_lookups={"sidecarsets": self._sidecarsets,
+                                                       "kruiseConfiguration": self._kruise_configuration,
+                                                       "revisions": self._revisions})
             if store.manages_ca_bundles:
                 await injector.inject(bundle.ca_bundle)
             self.server.load(bundle)

@@ -143,17 +143,18 @@ class Schema:
                                 feature_gates: dict[str, bool] | None = None) -> dict:
         """A copy of `obj` whose pod and PVC templates (`templateDefaults` of policies/admission) carry
         Kubernetes' defaults. With `old` (an UPDATE) only templates that differ from the old ones are
-        defaulted, as OpenKruise does; the `unlessFeatureGate` gate turns it off."""
+        defaulted, as OpenKruise does, unless `always` (SidecarSet's containers and volumes); the
+        `unlessFeatureGate` gate, where there is one, turns it off."""
         _, _, info = self.of(obj)
         spec = info.get("templateDefaults")
-        if not spec or self.gates(feature_gates).get(spec["unlessFeatureGate"], False):
+        if not spec or self.gates(feature_gates).get(spec.get("unlessFeatureGate", ""), False):
             return copy.deepcopy(obj)
         result = copy.deepcopy(obj)
         for key in TEMPLATE_DEFAULT_KEYS:
             defaulter = TEMPLATE_DEFAULTERS[key]
             for path in spec.get(key, []):
                 value = get(path, result)
-                if value is None or (old is not None and get(path, old) == value):
+                if value is None or (old is not None and not spec.get("always") and get(path, old) == value):
                     continue
                 parent_path, _, field = path.rpartition(".")
                 get(parent_path, result)[field] = defaulter(value)
@@ -161,10 +162,12 @@ class Schema:
 
     # -- validation
     def validate(self, obj: dict, old: dict | None = None, *, operation: str | None = None,
-                 pods: dict[str, dict] | None = None,
+                 pods: dict[str, dict] | None = None, state: dict[str, Any] | None = None,
                  feature_gates: dict[str, bool] | None = None) -> list[FieldError]:
         """Field errors of `obj` for `operation` (CREATE, UPDATE with `old`, DELETE). Rules needing cluster
-        state run only if it is passed (`pods`: the pods of the object's namespace by name)."""
+        state run only if it is passed (`pods`: the pods of the object's namespace by name; `state`: the other
+        `needs` by name, controllers/webhook/rules.py RuleContext). Rules marked `last` run only when every
+        other rule accepts the object."""
         kind, version, info = self.of(obj)
         operation = operation or ("UPDATE" if old is not None else "CREATE")
         errors: list[FieldError] = []
@@ -179,14 +182,17 @@ class Schema:
                     continue
                 errors.extend(check_value(node, obj[name], name))
         context = RuleContext(kind=kind, obj=obj, old=old, operation=operation, pods=pods,
-                              gates=self.gates(feature_gates))
-        available = {"pods": pods is not None}
-        for rule in info["rules"]:
+                              gates=self.gates(feature_gates), state=state or {})
+        available = {"pods": pods is not None, **{need: True for need in state or {}}}
+        rules = [r for r in info["rules"] if not r.get("last")] + [r for r in info["rules"] if r.get("last")]
+        for rule in rules:
             if operation not in rule["operations"]:
                 continue
             if any(not available.get(need, False) for need in rule.get("needs", [])):
                 continue
             if "featureGate" in rule and not context.gates.get(rule["featureGate"], False):
+                continue
+            if rule.get("last") and errors:
                 continue
             errors.extend(CHECKS[rule["check"]](rule, context))
         return errors

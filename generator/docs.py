@@ -243,7 +243,16 @@ def kind_doc(inputs: Inputs, kind: Kind) -> str:
         for rule in kind.rules:
             lines.append(rule_text({**rule, "_all_versions": kind.version_names}))
         lines.append("")
-    if kind.template_defaults:
+    if kind.template_defaults and "sidecarContainers" in kind.template_defaults:
+        spec = kind.template_defaults
+        lines += ["## Container and volume defaults", "",
+                  "The mutating webhook gives these containers and volumes Kubernetes' defaults, as OpenKruise's "
+                  "`SetDefaultsSidecarSetV1beta1` does (an `imagePullPolicy` from the image tag, probes, ports, "
+                  f"quantities), on every create and update ({kind.rules_file}).", ""]
+        lines += [f"- `{path}` (containers)" for path in spec.get("sidecarContainers", [])]
+        lines += [f"- `{path}` (volumes)" for path in spec.get("podVolumes", [])]
+        lines.append("")
+    elif kind.template_defaults:
         spec = kind.template_defaults
         lines += ["## Template defaults", "",
                   "The mutating webhook gives these templates the defaults Kubernetes v1.20 gives pod templates and "
@@ -252,6 +261,12 @@ def kind_doc(inputs: Inputs, kind: Kind) -> str:
                   f"`{spec['unlessFeatureGate']}` feature gate is on ({kind.rules_file}).", ""]
         lines += [f"- `{path}` (pod template)" for path in spec.get("podTemplates", [])]
         lines += [f"- `{path}` (claim templates)" for path in spec.get("volumeClaimTemplates", [])]
+        lines.append("")
+    if kind.computed_annotations:
+        lines += ["## Computed annotations", "",
+                  f"Written by the mutating webhook after the defaults, on every create and update ({kind.rules_file}).",
+                  ""]
+        lines += [f"- `{key}`: {name}" for key, name in kind.computed_annotations.items()]
         lines.append("")
     if raw.get("example"):
         lines += ["## Example", "", "```yaml", dump_yaml(raw["example"], sort_keys=False).rstrip(), "```", ""]

@@ -38,6 +38,7 @@ class Kind:
     rules_file: str | None = None
     template_defaults: dict | None = None   # policies/admission `templateDefaults`
     admit_in: str = "storageVersion"         # policies/admission `admitIn`
+    computed_annotations: dict | None = None  # policies/admission `computedAnnotations`
 
     @property
     def name(self) -> str:
@@ -204,14 +205,20 @@ def _resolve_kind(kind: Kind, resolver: Resolver) -> None:
     _check_conversion_mappings(kind)
 
 
-MAPPING_FORMS = ({"field", "storageField"}, {"annotation", "storageField"}, {"field", "storageValues"})
+MAPPING_FORMS = ({"field", "storageField"}, {"annotation", "storageField"}, {"label", "storageField"},
+                 {"field", "storageValues"}, {"field", "storageSelector", "selectorLabel"})
+_MAPPING_WORDS = ("{field, storageField}, {annotation, storageField}, {label, storageField}, {field, storageValues} "
+                  "or {field, storageSelector, selectorLabel}")
 
 
 def _check_conversion_mappings(kind: Kind) -> None:
     """`conversionMappings: {<version>: [mapping]}`: how a served version differs from the storage version beyond
     the fields it lacks. A mapping is a rename `{field, storageField}`, an annotation that stands for a boolean
-    `{annotation, storageField}` ("true" <-> true), or values this version has and storage has not
-    `{field, storageValues: {old: new}}`. controllers/webhook/conversion.py applies them losslessly."""
+    `{annotation, storageField}` ("true" <-> true), a label that stands for a string field `{label, storageField}`
+    (the label leaves metadata in the storage version), values this version has and storage has not
+    `{field, storageValues: {old: new}}`, or a name that storage writes as a one-label selector
+    `{field, storageSelector, selectorLabel}` (SidecarSet's namespace). controllers/webhook/conversion.py applies
+    them losslessly."""
     raw = kind.raw.get("conversionMappings")
     if raw is None:
         return
@@ -227,8 +234,7 @@ def _check_conversion_mappings(kind: Kind) -> None:
         for index, mapping in enumerate(mappings):
             at = f"{where}[{index}]"
             if not isinstance(mapping, dict) or set(mapping) not in MAPPING_FORMS:
-                raise SchemaError(kind.file, at, "a mapping is {field, storageField}, {annotation, storageField} "
-                                                 "or {field, storageValues}")
+                raise SchemaError(kind.file, at, f"a mapping is {_MAPPING_WORDS}")
             if "storageField" in mapping:
                 node = find_node(kind.trees[storage], mapping["storageField"])
                 if node is None or find_node(kind.trees[version], mapping["storageField"]) is not None:
@@ -236,12 +242,23 @@ def _check_conversion_mappings(kind: Kind) -> None:
                                       f"must be a field of {storage} that {version} does not have")
                 if "annotation" in mapping and node.get("type") != "boolean":
                     raise SchemaError(kind.file, f"{at}.storageField", "an annotation stands for a boolean field")
+                if "label" in mapping and node.get("type") != "string":
+                    raise SchemaError(kind.file, f"{at}.storageField", "a label stands for a string field")
+            if "storageSelector" in mapping:
+                for served in (storage, version):
+                    node = find_node(kind.trees[served], mapping["storageSelector"])
+                    if node is None or node.get("type") != "object" or "matchLabels" not in node.get("properties", {}):
+                        raise SchemaError(kind.file, f"{at}.storageSelector",
+                                          f"must be a label selector of both {storage} and {version}")
             if "field" in mapping:
                 node = find_node(kind.trees[version], mapping["field"])
                 if node is None:
                     raise SchemaError(kind.file, f"{at}.field", f"not a field of {kind.name} {version}")
-                if "storageField" in mapping and find_node(kind.trees[storage], mapping["field"]) is not None:
+                renamed = "storageField" in mapping or "storageSelector" in mapping
+                if renamed and find_node(kind.trees[storage], mapping["field"]) is not None:
                     raise SchemaError(kind.file, f"{at}.field", f"a renamed field must not exist in {storage}")
+                if "storageSelector" in mapping and node.get("type") != "string":
+                    raise SchemaError(kind.file, f"{at}.field", "a name written as a selector must be a string")
 
 
 def _check_subresources(kind: Kind) -> None:

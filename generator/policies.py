@@ -33,8 +33,8 @@ API_VERSIONS = {"crdApiVersion": ("apiextensions.k8s.io/v1beta1", "apiextensions
 RULE_CHECKS: dict[str, dict[str, Any]] = {
     "assert": {"required": ("field", "require", "message"), "optional": ("when", "forEach", "errorType"),
                "ops": ("CREATE", "UPDATE")},
-    "selectorNotEmpty": {"required": ("field",), "optional": ("message",), "ops": ("CREATE", "UPDATE")},
-    "labelSelectorSyntax": {"required": ("field",), "ops": ("CREATE", "UPDATE")},
+    "selectorNotEmpty": {"required": ("field",), "optional": ("message", "when"), "ops": ("CREATE", "UPDATE")},
+    "labelSelectorSyntax": {"required": ("field",), "optional": ("when",), "ops": ("CREATE", "UPDATE")},
     "selectorMatchesLabels": {"required": ("selector", "labels"), "ops": ("CREATE", "UPDATE")},
     "updateWhitelist": {"required": ("field", "allowed"), "ops": ("UPDATE",)},
     "immutable": {"required": ("field",), "ops": ("UPDATE",)},
@@ -45,6 +45,15 @@ RULE_CHECKS: dict[str, dict[str, Any]] = {
     "subsetReplicas": {"required": ("replicas", "subsets"), "ops": ("CREATE", "UPDATE")},
     "deleteProtection": {"required": ("replicas",), "ops": ("DELETE",)},
     "volumeClaimTemplatesOnlyGrow": {"required": ("field",), "optional": ("when",), "ops": ("UPDATE",)},
+    "namePattern": {"required": ("pattern", "message"), "optional": ("maxLength",), "ops": ("CREATE", "UPDATE")},
+    "noNewKeys": {"required": ("list", "key", "message"), "ops": ("UPDATE",)},
+    "sidecarContainers": {"required": ("initContainers", "containers", "volumes"), "ops": ("CREATE", "UPDATE")},
+    "patchPodMetadata": {"required": ("field",), "ops": ("CREATE", "UPDATE")},
+    "patchPodMetadataWhitelist": {"required": ("field",), "ops": ("CREATE", "UPDATE"),
+                                  "needs": ("kruiseConfiguration",)},
+    "sidecarSetRevision": {"required": ("field",), "ops": ("CREATE", "UPDATE"), "needs": ("revisions",)},
+    # `last`: runs only on an object every other rule accepts (validateSidecarConflict).
+    "sidecarSetConflicts": {"required": (), "ops": ("CREATE", "UPDATE"), "needs": ("sidecarsets",), "last": True},
 }
 RULE_COMMON = {"id", "check", "versions", "featureGate"}
 # Kubernetes' field error types (field.ErrorType), as `assert` rules may report them.
@@ -243,7 +252,8 @@ def load_admission(policies_dir: Path, display, kinds: list[Kind], gates: set[st
         file = display(path)
         files.append(file)
         raw = load_yaml(path, file)
-        require_keys(raw, file, "", ("kind", "rules"), {"kind", "rules", "templateDefaults", "admitIn"})
+        require_keys(raw, file, "", ("kind", "rules"),
+                     {"kind", "rules", "templateDefaults", "admitIn", "computedAnnotations"})
         kind = by_name.get(raw["kind"])
         if kind is None:
             raise SchemaError(file, "kind", f"unknown kind {raw['kind']!r}")
@@ -263,16 +273,54 @@ def load_admission(policies_dir: Path, display, kinds: list[Kind], gates: set[st
             kind.rules.append(normalized)
         if "templateDefaults" in raw:
             kind.template_defaults = _check_template_defaults(raw["templateDefaults"], file, kind, gates)
+        if "computedAnnotations" in raw:
+            kind.computed_annotations = _check_computed_annotations(raw["computedAnnotations"], file)
     return files
 
 
+# Annotations the mutating webhook computes from the defaulted object (controllers/webhook/admission.py
+# `ANNOTATORS`), by name.
+COMPUTED_ANNOTATIONS = ("sidecarSetHash", "sidecarSetHashWithoutImage")
+
+
+def _check_computed_annotations(raw: Any, file: str) -> dict:
+    """`computedAnnotations: {<annotation key>: <computation>}`, written after the defaults on CREATE and UPDATE."""
+    if not isinstance(raw, dict) or not raw:
+        raise SchemaError(file, "computedAnnotations", "expected {annotation: computation}")
+    for key, name in raw.items():
+        if name not in COMPUTED_ANNOTATIONS:
+            raise SchemaError(file, f"computedAnnotations.{key}",
+                              f"unknown computation {name!r}; known: {', '.join(COMPUTED_ANNOTATIONS)}")
+    return dict(raw)
+
+
+_TEMPLATE_WORDS = {"podTemplates": "a pod template", "volumeClaimTemplates": "a list of claim templates",
+                   "sidecarContainers": "a list of containers", "podVolumes": "a list of volumes"}
+
+
+def _template_node(key: str, node: dict | None) -> bool:
+    """Whether `node` is what `templateDefaults.<key>` defaults."""
+    if node is None:
+        return False
+    if key == "sidecarContainers":
+        items = node.get("items", {}) if node.get("type") == "array" else {}
+        return items.get("type") == "object" and bool(items.get("preserveUnknownFields"))
+    if key in ("volumeClaimTemplates", "podVolumes") and node.get("type") == "array":
+        node = node["items"]
+    return node.get("type") == "schemaless"
+
+
 def _check_template_defaults(raw: Any, file: str, kind: Kind, gates: set[str]) -> dict:
-    """`templateDefaults: {unlessFeatureGate, podTemplates: [path], volumeClaimTemplates: [path]}`: plain
-    paths, in every version of the kind, to a pod template (schemaless) or a list of claim templates."""
+    """`templateDefaults: {unlessFeatureGate, always, podTemplates: [path], volumeClaimTemplates: [path],
+    sidecarContainers: [path], podVolumes: [path]}`: plain paths, in every version of the kind, to a pod
+    template (schemaless), a list of claim templates, of containers or of volumes. Without `always: true` an
+    UPDATE defaults only what it changes; without `unlessFeatureGate` no gate turns them off."""
     where = "templateDefaults"
-    require_keys(raw, file, where, ("unlessFeatureGate",), {"unlessFeatureGate", *TEMPLATE_DEFAULT_KEYS})
-    if raw["unlessFeatureGate"] not in gates:
+    require_keys(raw, file, where, (), {"unlessFeatureGate", "always", *TEMPLATE_DEFAULT_KEYS})
+    if "unlessFeatureGate" in raw and raw["unlessFeatureGate"] not in gates:
         raise SchemaError(file, f"{where}.unlessFeatureGate", f"unknown feature gate {raw['unlessFeatureGate']!r}")
+    if not isinstance(raw.get("always", False), bool):
+        raise SchemaError(file, f"{where}.always", "expected true or false")
     for key in TEMPLATE_DEFAULT_KEYS:
         paths = raw.get(key, [])
         if not isinstance(paths, list) or (key in raw and not paths):
@@ -282,13 +330,9 @@ def _check_template_defaults(raw: Any, file: str, kind: Kind, gates: set[str]) -
             if not isinstance(path, str) or not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", path):
                 raise SchemaError(file, at, f"expected a plain dotted path, got {path!r}")
             for version in kind.version_names:
-                node = find_node(kind.trees[version], path)
-                if key == "volumeClaimTemplates" and node is not None and node.get("type") == "array":
-                    node = node["items"]
-                if node is None or node.get("type") != "schemaless":
-                    expected = "a pod template" if key == "podTemplates" else "a list of claim templates"
-                    raise SchemaError(file, at, f"{path!r} is not {expected} in {kind.name} {version}")
-    return {key: raw[key] for key in ("unlessFeatureGate", *TEMPLATE_DEFAULT_KEYS) if key in raw}
+                if not _template_node(key, find_node(kind.trees[version], path)):
+                    raise SchemaError(file, at, f"{path!r} is not {_TEMPLATE_WORDS[key]} in {kind.name} {version}")
+    return {key: raw[key] for key in ("unlessFeatureGate", "always", *TEMPLATE_DEFAULT_KEYS) if key in raw}
 
 
 def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -> dict:
@@ -319,7 +363,7 @@ def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -
     for_each = rule.get("forEach")
     if for_each is not None:
         exists(for_each, None, "forEach")
-    for key in ("field", "selector", "list", "replicas", "subsets"):
+    for key in ("field", "selector", "list", "replicas", "subsets", "initContainers", "containers", "volumes"):
         if key in rule:
             exists(rule[key], for_each if key == "field" else None, key)
     if rule.get("errorType", "Invalid") not in ERROR_TYPES:
@@ -340,6 +384,8 @@ def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -
     normalized["operations"] = list(spec["ops"])
     if spec.get("needs"):
         normalized["needs"] = list(spec["needs"])
+    if spec.get("last"):
+        normalized["last"] = True
     normalized["versions"] = versions
     return normalized
 

@@ -82,6 +82,8 @@ def kind_entry(kind: Kind) -> dict:
                              "fallbacks": fallbacks(tree), "rules": rules}
         if kind.template_defaults:
             versions[version]["templateDefaults"] = kind.template_defaults
+        if kind.computed_annotations:
+            versions[version]["computedAnnotations"] = kind.computed_annotations
     entry = {"group": kind.group, "plural": kind.plural, "scope": kind.raw["scope"],
              "storageVersion": kind.storage_version, "versions": versions}
     if kind.raw.get("conversionMappings"):

@@ -41,6 +41,8 @@ class SandboxOptions:
     with_manager: bool = False
     """Install the generated CRDs and webhooks and run `ack-kruise manager` as a host process."""
     manager_args: tuple[str, ...] = ()
+    apiserver_args: tuple[str, ...] = ()
+    """Extra kube-apiserver flags (`make bench` turns on an audit log to count each controller's requests)."""
 
 
 @dataclass
@@ -235,6 +237,7 @@ class Sandbox:
             "--allow-privileged=true",
             # Logs and exec reach the kubelet by address: nothing resolves node names here.
             "--kubelet-preferred-address-types", "InternalIP,Hostname",
+            *options.apiserver_args,
         ], logs / "kube-apiserver.log"))
         kubeconfig = d / "kubeconfig"
         _write_kubeconfig(kubeconfig, state.apiserver_url, ca_cert, token)

@@ -29,6 +29,39 @@ def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str] | N
     return True
 
 
+def _disjoint(first: dict, second: dict) -> bool:
+    """OpenKruise isDisjoint (pkg/util/selector.go): `second` can match nothing `first` matches, judged from
+    `first`'s equalities, In and Exists only."""
+    wanted: dict[str, list[str]] = {key: [value] for key, value in (first.get("matchLabels") or {}).items()}
+    for req in first.get("matchExpressions") or []:
+        if req.get("operator") == "In":
+            wanted.setdefault(req.get("key"), []).extend(req.get("values") or [])
+        elif req.get("operator") == "Exists":
+            wanted[req.get("key")] = ["ALL"]
+    for key, value in (second.get("matchLabels") or {}).items():
+        if key in wanted and "ALL" not in wanted[key] and value not in wanted[key]:
+            return True
+    for req in second.get("matchExpressions") or []:
+        key, op, values = req.get("key"), req.get("operator"), req.get("values") or []
+        known = wanted.get(key)
+        if op == "In" and known is not None and "ALL" not in known and not set(known) & set(values):
+            return True
+        if op == "NotIn" and known is not None and set(known) <= set(values):
+            return True
+        if op == "Exists" and known is None:
+            return True
+        if op == "DoesNotExist" and known is not None:
+            return True
+    return False
+
+
+def selectors_overlap(first: dict[str, Any] | None, second: dict[str, Any] | None) -> bool:
+    """OpenKruise IsSelectorOverlapping: whether two label selectors may match a common object (a heuristic
+    upstream uses to find SidecarSets that could inject into the same pod)."""
+    first, second = first or {}, second or {}
+    return not (_disjoint(first, second) or _disjoint(second, first))
+
+
 def selector_string(selector: dict[str, Any] | None) -> str:
     """labels.Selector.String(): requirements sorted by key, values sorted; this is status.labelSelector."""
     if not selector:

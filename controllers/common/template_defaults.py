@@ -166,11 +166,12 @@ def _default_container(container: JSON, pull_policy: str | None) -> None:
 
 # ---- volumes
 
-def _default_volume(volume: JSON) -> None:
+def _default_volume(volume: JSON, sources: tuple[str, ...] = tuple(VOLUME_SOURCE_DEFAULTS)) -> None:
     # SetDefaults_Volume: a volume without a source is an emptyDir.
     if all(value is None for key, value in volume.items() if key != "name"):
         volume["emptyDir"] = {}
-    for source, (defaults, pointer) in VOLUME_SOURCE_DEFAULTS.items():
+    for source in sources:
+        defaults, pointer = VOLUME_SOURCE_DEFAULTS[source]
         _set_defaults(_dict(volume, source), defaults, pointer)
     empty_dir = _dict(volume, "emptyDir")
     if empty_dir is not None:
@@ -246,11 +247,66 @@ def default_volume_claim_templates(claims: Any) -> Any:
     return [default_volume_claim_template(claim) for claim in claims]
 
 
+# ---- SidecarSet containers and volumes
+
+def default_sidecar_container(container: Any) -> Any:
+    """A copy of a SidecarSet (init)container with OpenKruise's setDefaultContainerV1beta1 (apis/apps/defaults,
+    v1.9.0): SetDefaults_Container (the pull policy from the tag), ports, env and transferEnv fieldRefs,
+    quantities, liveness and readiness probes (not startupProbe), lifecycle httpGet; `resources: {}` as Go
+    writes the struct. podInjectPolicy, upgradeStrategy and shareVolumePolicy are schema defaults."""
+    if not isinstance(container, dict):
+        return copy.deepcopy(container)
+    container = copy.deepcopy(container)
+    _default_container(container, pull_policy=None)
+    for port in _dicts(container.get("ports")):
+        _set_defaults(port, {"protocol": "TCP"})
+    for transfer in _dicts(container.get("transferEnv")):
+        _set_defaults(_dict(_dict(transfer, "sourceContainerNameFrom"), "fieldRef"), {"apiVersion": "v1"})
+    for env in _dicts(container.get("env")):
+        _set_defaults(_dict(_dict(env, "valueFrom"), "fieldRef"), {"apiVersion": "v1"})
+    resources = container.get("resources")
+    if resources is None:
+        container["resources"] = resources = {}
+    if isinstance(resources, dict):
+        default_resource_list(resources.get("limits"))
+        default_resource_list(resources.get("requests"))
+    for probe_name in ("livenessProbe", "readinessProbe"):
+        probe = _dict(container, probe_name)
+        if probe is not None:
+            _set_defaults(probe, PROBE_DEFAULTS)
+            _default_http_get(probe)
+    lifecycle = _dict(container, "lifecycle")
+    if lifecycle is not None:
+        _default_http_get(lifecycle.get("postStart"))
+        _default_http_get(lifecycle.get("preStop"))
+    return container
+
+
+def default_sidecar_containers(containers: Any) -> Any:
+    if not isinstance(containers, list):
+        return copy.deepcopy(containers)
+    return [default_sidecar_container(container) for container in containers]
+
+
+def default_pod_volumes(volumes: Any) -> Any:
+    """A copy of a list of core/v1 Volumes with OpenKruise's SetDefaultPodVolumes (apis/apps/defaults/pod.go)."""
+    if not isinstance(volumes, list):
+        return copy.deepcopy(volumes)
+    volumes = copy.deepcopy(volumes)
+    for volume in _dicts(volumes):
+        # Only these sources' defaults, not azureDisk, iscsi, rbd or scaleIO as a PodTemplate gets.
+        _default_volume(volume, sources=("hostPath", "secret", "configMap", "downwardAPI", "projected"))
+    return volumes
+
+
 # What policies/admission `templateDefaults` may ask for, by the key that lists the paths.
 DEFAULTERS: dict[str, Callable[[Any], Any]] = {
     "podTemplates": default_pod_template,
     "volumeClaimTemplates": default_volume_claim_templates,
+    "sidecarContainers": default_sidecar_containers,
+    "podVolumes": default_pod_volumes,
 }
 
-__all__ = ["DEFAULTERS", "default_pod_spec", "default_pod_template", "default_resource_list",
+__all__ = ["DEFAULTERS", "default_pod_spec", "default_pod_template", "default_pod_volumes", "default_resource_list",
+           "default_sidecar_container", "default_sidecar_containers",
            "default_volume_claim_template", "default_volume_claim_templates", "image_tag"]

@@ -156,7 +156,7 @@ def reconcile(daemonset: dict, observed: dict[str, list[dict]], context: Context
         status["collisionCount"] = revs.collision_count
     if status_needs_write(ds, status) or revs.collision_count != ds.collision_count:
         r.emit(update_status(status))
-    r.wait(status_requeue_after(ds, status))
+    r.wait(status_requeue_after(ds, nodes, node_pods, now, eligibility))
 
     # 5.
     r.emit(*(Event(e.type, e.reason, e.message) for e in decision.events))

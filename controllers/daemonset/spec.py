@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from controllers import schema
 from controllers.common.intstr import scaled_value
 from controllers.common.lifecycle import hook_of
+from controllers.common.partition import partition_replicas
 from controllers.common.view import WorkloadView, as_dict, as_int, typed
 
 JSON = dict[str, Any]
@@ -180,10 +181,7 @@ class DaemonSetView(WorkloadView):
     def partition(self) -> int:
         """The partition (nodes kept at the old revision), scaled against the STORED desiredNumberScheduled,
         rounded down; 0 when unset. Raises ValueError for a malformed value (upstream returns the error)."""
-        raw = self.partition_raw
-        if raw is None:
-            return 0
-        return scaled_value(raw, self.stored_desired_number_scheduled, round_up=False)
+        return partition_replicas(self.partition_raw, self.stored_desired_number_scheduled, round_down_uncapped=True)
 
     def allow_surge(self) -> bool:
         """allowSurge: maxSurge scaled against 1 node, rounded up, is positive (any non-zero maxSurge)."""

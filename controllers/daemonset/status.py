@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from controllers.common.nodes import node_name
 from controllers.common.pods import is_pod_ready
+from controllers.common.status import min_ready_requeue
 
 from .eligibility import Eligibility, eligibility_by_node
 from .pods import is_daemon_pod_available, is_pod_updated, sorted_by_creation
@@ -20,6 +21,15 @@ JSON = dict[str, Any]
 
 COUNTERS = ("desiredNumberScheduled", "currentNumberScheduled", "numberMisscheduled", "numberReady",
             "updatedNumberScheduled", "numberAvailable", "numberUnavailable")
+
+
+def counted_pods(ds: JSON | DaemonSetView, nodes: list[JSON], node_pods: Mapping[str, list[JSON]],
+                 eligibility: Mapping[str, Eligibility] | None = None) -> list[JSON]:
+    """The pod each node that should run one counts in the status: its oldest."""
+    ds = view(ds)
+    eligibility = eligibility if eligibility is not None else eligibility_by_node(nodes, ds)
+    return [sorted_by_creation(node_pods[node_name(n)])[0] for n in nodes
+            if eligibility[node_name(n)].should_run and node_pods.get(node_name(n))]
 
 
 def counters(ds: JSON | DaemonSetView, nodes: list[JSON], node_pods: Mapping[str, list[JSON]], hash_: str,
@@ -84,9 +94,12 @@ def status_needs_write(ds: JSON | DaemonSetView, new_status: JSON) -> bool:
     return ds.stored_observed_generation < ds.generation
 
 
-def status_requeue_after(ds: JSON | DaemonSetView, status: JSON) -> float | None:
-    """After the write: while some ready pod is not yet available, requeue after minReadySeconds."""
+def status_requeue_after(ds: JSON | DaemonSetView, nodes: list[JSON], node_pods: Mapping[str, list[JSON]],
+                         now: datetime, eligibility: Mapping[str, Eligibility] | None = None) -> float | None:
+    """When the next counted pod that is ready but not yet available becomes available by time alone, so that
+    numberAvailable follows (the shared `min_ready_requeue`). Upstream requeues after all of minReadySeconds
+    whenever numberReady != numberAvailable; this wakes up when the first such pod is due, never later."""
     ds = view(ds)
-    if ds.min_ready_seconds > 0 and status.get("numberReady") != status.get("numberAvailable"):
-        return float(ds.min_ready_seconds)
-    return None
+    min_ready = ds.min_ready_seconds
+    return min_ready_requeue(counted_pods(ds, nodes, node_pods, eligibility), min_ready, now, ready=is_pod_ready,
+                             available=lambda p: is_daemon_pod_available(p, min_ready, now))

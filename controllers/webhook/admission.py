@@ -17,10 +17,31 @@ from typing import Any, Awaitable, Callable
 
 from controllers import schema as schemas
 from controllers.common.jsondiff import diff as json_patch  # the RFC 6902 patch an admission response carries
+from controllers.sidecarset import hashes as sidecarset_hashes
 
 from . import conversion
 
+# policies/admission `computedAnnotations`: annotations computed from the defaulted object, by name.
+ANNOTATORS: dict[str, Callable[[dict], str]] = {
+    "sidecarSetHash": sidecarset_hashes.sidecarset_hash,
+    "sidecarSetHashWithoutImage": sidecarset_hashes.sidecarset_hash_without_image,
+}
+
+
+def _with_computed_annotations(obj: dict, schema: schemas.Schema) -> dict:
+    """SetHashSidecarSetV1beta1: after the defaults, on every CREATE and UPDATE."""
+    computed = schema.of(obj)[2].get("computedAnnotations")
+    if not computed:
+        return obj
+    annotations = obj.setdefault("metadata", {}).setdefault("annotations", {})
+    for key, name in computed.items():
+        annotations[key] = ANNOTATORS[name](obj)
+    return obj
+
 PodsLookup = Callable[[str], Awaitable[dict[str, dict]]]
+# Cluster state a rule `needs` (other than pods), by name, read at admission time for the object under review:
+# "sidecarsets", "kruiseConfiguration", "revisions" (controllers/webhook/rules.py RuleContext.state).
+StateLookup = Callable[[dict], Awaitable[Any]]
 
 
 def _response(review: dict, allowed: bool, *, message: str = "", code: int = 200, reason: str = "",
@@ -66,6 +87,7 @@ def mutate(review: dict, schema: schemas.Schema | None = None, feature_gates: di
         old_stored = _storage_form(old, schema)[0] if isinstance(old, dict) else None
         defaulted = schema.apply_defaults(stored, feature_gates)
         defaulted = schema.apply_template_defaults(defaulted, old_stored, feature_gates)
+        defaulted = _with_computed_annotations(defaulted, schema)
         if original_version != defaulted["apiVersion"]:
             defaulted = conversion.convert(defaulted, original_version, schema)
     except schemas.SchemaLookupError as e:
@@ -81,7 +103,8 @@ def describe(kind: str, name: str, errors: list[schemas.FieldError]) -> str:
 
 
 async def validate(review: dict, schema: schemas.Schema | None = None, pods: PodsLookup | None = None,
-                   feature_gates: dict[str, bool] | None = None) -> dict:
+                   feature_gates: dict[str, bool] | None = None,
+                   lookups: dict[str, StateLookup] | None = None) -> dict:
     schema = schema or schemas.default_schema()
     request = review.get("request") or {}
     operation = request.get("operation", "CREATE")
@@ -94,12 +117,16 @@ async def validate(review: dict, schema: schemas.Schema | None = None, pods: Pod
         stored, _ = _storage_form(obj, schema)
         old_stored = _storage_form(old, schema)[0] if isinstance(old, dict) else None
         info = schema.of(stored)[2]
-        needs_pods = any("pods" in r.get("needs", []) and operation in r["operations"] for r in info["rules"])
+        needs = {n for r in info["rules"] if operation in r["operations"] for n in r.get("needs", [])}
         pod_map = await pods(stored["metadata"].get("namespace") or request.get("namespace", "")) \
-            if needs_pods and pods else None
-        errors = schema.validate(stored, old_stored, operation=operation, pods=pod_map, feature_gates=feature_gates)
+            if "pods" in needs and pods else None
+        state = {name: await lookup(stored) for name, lookup in (lookups or {}).items() if name in needs}
+        errors = schema.validate(stored, old_stored, operation=operation, pods=pod_map, state=state,
+                                 feature_gates=feature_gates)
     except schemas.SchemaLookupError as e:
         return _response(review, False, message=str(e), code=400, reason="BadRequest")
+    except Exception as e:      # the cluster state could not be read: refuse, as upstream does (InternalError)
+        return _response(review, False, message=f"Internal error: {e}", code=500, reason="InternalError")
     if errors:
         name = (obj.get("metadata") or {}).get("name") or request.get("name", "")
         forbidden = operation == "DELETE"

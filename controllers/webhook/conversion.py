@@ -1,5 +1,5 @@
-"""Lossless conversion between the served versions of a kind (Advanced StatefulSet and Advanced DaemonSet,
-v1alpha1 ↔ v1beta1).
+"""Lossless conversion between the served versions of a kind (Advanced StatefulSet, Advanced DaemonSet and
+SidecarSet, v1alpha1 ↔ v1beta1).
 
 OpenKruise drops every field the target version cannot hold (reserveOrdinals, lifecycle, scaleStrategy, …),
 so a v1alpha1 client that reads and writes back a StatefulSet silently erases them (kruise #1082, #2102).
@@ -7,10 +7,11 @@ Here the fields the target version has no place for travel in one annotation, an
 is converted to a version that has them: a round trip through any version returns the same object.
 
 Which fields a version holds, and the `conversionMappings` of schema/ (renames, an annotation standing for a
-field, values one version does not have), come from the runtime schema (`controllers/schema`), so nothing
-here names a field of a workload. Where a mapping loses information upstream (Surging becomes Standard; a
-stale progressive-create-pod annotation turns partitionedScaling on), a record in the same annotation puts
-the original back.
+field, a label standing for a string field, values one version does not have, a name written as a one-label
+selector), come from the runtime schema (`controllers/schema`), so nothing here names a field of a workload.
+Where a mapping loses information upstream (Surging becomes Standard; a stale progressive-create-pod annotation
+turns partitionedScaling on; SidecarSet's namespace becomes a namespaceSelector and wins over the one set next
+to it), a record in the same annotation puts the original back.
 """
 from __future__ import annotations
 
@@ -26,13 +27,15 @@ _SCHEMALESS = ("schemaless",)
 
 def _split(obj: Any, node: dict, path: tuple, stash: dict[str, Any]) -> Any:
     """obj without the fields `node` cannot hold; those go into `stash` under their JSON-pointer path."""
-    if node.get("type") in _SCHEMALESS or node.get("x-kubernetes-preserve-unknown-fields"):
+    if node.get("type") in _SCHEMALESS:
         return obj
     if isinstance(obj, dict) and "properties" in node:
         kept = {}
         for key, value in obj.items():
             child = node["properties"].get(key)
-            if child is None:
+            if child is None and node.get("preserveUnknownFields"):
+                kept[key] = value       # a field both versions keep as given (a SidecarSet container's)
+            elif child is None:
                 stash[_pointer(path + (key,))] = value
             else:
                 kept[key] = _split(value, child, path + (key,), stash)
@@ -125,20 +128,50 @@ def _annotation_pointer(key: str) -> str:
     return WAS + _pointer(("metadata", "annotations", key))
 
 
-def _to_storage(out: dict, annotations: dict, mappings: list[dict], records: dict, new_records: dict) -> None:
+def _label_pointer(key: str) -> str:
+    return WAS + _pointer(("metadata", "labels", key))
+
+
+def _put(mapping: dict, key: str, value: Any) -> None:
+    if value is None:
+        mapping.pop(key, None)
+    else:
+        mapping[key] = value
+
+
+def _name_selector(m: dict, name: str) -> dict:
+    return {"matchLabels": {m["selectorLabel"]: name}}
+
+
+def _to_storage(out: dict, annotations: dict, labels: dict, mappings: list[dict], records: dict,
+                new_records: dict) -> None:
     for m in mappings:
         if "annotation" in m:
             record, current = records.get(_annotation_pointer(m["annotation"])), annotations.get(m["annotation"])
             if record is not None and current == record["as"]:
                 # Unchanged since it was written: the annotation as it was; the field came back from the stash.
-                if record["value"] is None:
-                    annotations.pop(m["annotation"], None)
-                else:
-                    annotations[m["annotation"]] = record["value"]
+                _put(annotations, m["annotation"], record["value"])
             elif current == "true":
                 _set(out, m["storageField"], True)
             elif record is not None:
                 _pop(out, m["storageField"])     # the client took the flag away
+        elif "label" in m:
+            record, current = records.get(_label_pointer(m["label"])), labels.get(m["label"])
+            if record is not None and current == record["as"]:
+                # Unchanged since it was written: the label as it was; the field came back from the stash.
+                _put(labels, m["label"], record["value"])
+            elif current is not None:
+                _set(out, m["storageField"], labels.pop(m["label"]))   # the label leaves metadata
+            elif record is not None:
+                _pop(out, m["storageField"])     # the client took the label away
+        elif "storageSelector" in m:
+            name = _pop(out, m["field"])
+            if name is not None:
+                # The name wins over a selector set next to it, which waits in the record.
+                before = _get(out, m["storageSelector"])
+                written = _name_selector(m, name) if name != "" else before
+                _put_field(out, m["storageSelector"], written)
+                new_records[_field_pointer(m["field"])] = {"value": before, "as": written, "name": name}
         elif "storageField" in m:
             value = _pop(out, m["field"])
             if value is not None:
@@ -150,20 +183,40 @@ def _to_storage(out: dict, annotations: dict, mappings: list[dict], records: dic
                 new_records[_field_pointer(m["field"])] = {"value": value, "as": m["storageValues"][value]}
 
 
-def _from_storage(out: dict, annotations: dict, mappings: list[dict], records: dict, new_records: dict) -> None:
+def _put_field(out: dict, path: str, value: Any) -> None:
+    if value is None:
+        _pop(out, path)
+    else:
+        _set(out, path, copy.deepcopy(value))
+
+
+def _from_storage(out: dict, annotations: dict, labels: dict, mappings: list[dict], records: dict,
+                  new_records: dict) -> None:
     for m in mappings:
         if "annotation" in m:
             before, flag = annotations.get(m["annotation"]), _get(out, m["storageField"])
             written = "true" if flag is True else before
-            if written is None:
-                annotations.pop(m["annotation"], None)
-            else:
-                annotations[m["annotation"]] = written
+            _put(annotations, m["annotation"], written)
             if written == before and flag == (True if written == "true" else None):
                 _pop(out, m["storageField"])     # the annotation says it all
             else:
                 # The annotation cannot say it: remember it, and let the field travel in the stash.
                 new_records[_annotation_pointer(m["annotation"])] = {"value": before, "as": written}
+        elif "label" in m:
+            # The field's value becomes the label, over any label the object has (upstream skips an empty
+            # value, which Go cannot tell from an unset one; here "" stays "" both ways).
+            before, value = labels.get(m["label"]), _get(out, m["storageField"])
+            written = value if isinstance(value, str) else before
+            _put(labels, m["label"], written)
+            if before is None and value == written:
+                _pop(out, m["storageField"])     # the label says it all
+            else:
+                new_records[_label_pointer(m["label"])] = {"value": before, "as": written}
+        elif "storageSelector" in m:
+            record = records.get(_field_pointer(m["field"]))
+            if record is not None and _get(out, m["storageSelector"]) == record["as"]:
+                _set(out, m["field"], record["name"])
+                _put_field(out, m["storageSelector"], record["value"])
         elif "storageField" in m:
             value = _pop(out, m["storageField"])
             if value is not None:
@@ -195,18 +248,20 @@ def convert(obj: dict, desired_api_version: str, schema: schemas.Schema | None =
     _, _, node_info = schema.of(out)
     node = node_info["schema"]
     new_stash: dict[str, Any] = {}
+    labels = dict((out.get("metadata") or {}).get("labels") or {})
     mappings = (info.get("conversionMappings") or {}).get(source if target == storage else target, [])
-    (_to_storage if target == storage else _from_storage)(out, annotations, mappings, records, new_stash)
+    (_to_storage if target == storage else _from_storage)(out, annotations, labels, mappings, records, new_stash)
     for section in ("spec", "status"):
         if section in out and section in node.get("properties", {}):
             out[section] = _split(out[section], node["properties"][section], (section,), new_stash)
     if new_stash:
         annotations[STASH_ANNOTATION] = json.dumps(new_stash, sort_keys=True, separators=(",", ":"))
     meta = out.setdefault("metadata", {})
-    if annotations:
-        meta["annotations"] = annotations
-    else:
-        meta.pop("annotations", None)
+    for key, values in (("annotations", annotations), ("labels", labels)):
+        if values:
+            meta[key] = values
+        else:
+            meta.pop(key, None)
     return out
 
 

@@ -4,15 +4,17 @@ through `CHECKS`; the generator checks the rules' parameters (generator/policies
 from __future__ import annotations
 
 import copy
+import json
+import re
 from typing import Any, Callable, Iterator, NamedTuple
 
 from apischema.conditions import MISSING, evaluate, get, scaled, values_at
 from apischema.values import FieldError, is_int, join, render
 from controllers.common import quantity
 from controllers.common.ownership import controller_uid
-from controllers.common.selectors import selector_matches
+from controllers.common.selectors import selector_matches, selectors_overlap
 
-from .label_syntax import label_selector_errors
+from .label_syntax import _QUALIFIED_NAME, label_selector_errors
 
 
 class RuleContext(NamedTuple):
@@ -22,6 +24,11 @@ class RuleContext(NamedTuple):
     operation: str
     pods: dict[str, dict] | None
     gates: dict[str, bool]
+    # Cluster state the rules' `needs` name, fetched by the webhook at admission time (controllers/webhook/
+    # admission.py): "sidecarsets" (every SidecarSet, v1beta1), "kruiseConfiguration" (the data of ConfigMap
+    # kruise-configuration in the install namespace, None when it does not exist), "revisions" (the
+    # ControllerRevisions of the install namespace).
+    state: dict[str, Any] = {}
 
 
 def _bases(rule: dict, obj: dict) -> Iterator[tuple[str, Any]]:
@@ -51,6 +58,8 @@ def _check_assert(rule: dict, ctx: RuleContext) -> list[FieldError]:
 
 
 def _check_selector_not_empty(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    if "when" in rule and not evaluate(rule["when"], ctx.obj, ctx.obj, ctx.gates):
+        return []
     selector = get(rule["field"], ctx.obj)
     if isinstance(selector, dict) and not (selector.get("matchLabels") or selector.get("matchExpressions")):
         return [FieldError(rule["field"], f"Invalid value: {rule.get('message', 'empty selector is invalid')}")]
@@ -58,6 +67,8 @@ def _check_selector_not_empty(rule: dict, ctx: RuleContext) -> list[FieldError]:
 
 
 def _check_label_selector_syntax(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    if "when" in rule and not evaluate(rule["when"], ctx.obj, ctx.obj, ctx.gates):
+        return []
     selector = get(rule["field"], ctx.obj)
     return label_selector_errors(selector, rule["field"]) if isinstance(selector, dict) else []
 
@@ -215,6 +226,323 @@ def _check_claims_only_grow(rule: dict, ctx: RuleContext) -> list[FieldError]:
     return errors
 
 
+def _check_name_pattern(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    """A metadata.name rule beyond the API server's DNS-subdomain check (SidecarSet: `^[a-zA-Z0-9-]+$`, <= 63)."""
+    name = get("metadata.name", ctx.obj)
+    if not isinstance(name, str):
+        return []
+    errors = []
+    if not re.fullmatch(rule["pattern"], name):
+        errors.append(FieldError("metadata.name", f"Invalid value: {render(name)}: {rule['message']} (regex used "
+                                                  f"for validation is '{rule['pattern']}')"))
+    if "maxLength" in rule and len(name) > rule["maxLength"]:
+        errors.append(FieldError("metadata.name", f"Invalid value: {render(name)}: must be no more than "
+                                                  f"{rule['maxLength']} characters"))
+    return errors
+
+
+def _check_no_new_keys(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    """UPDATE: list items whose key the old object does not have are refused (a SidecarSet container cannot be
+    added or renamed, PR #937; removing one is allowed)."""
+    before = {item.get(rule["key"]) for item in get(rule["list"], ctx.old, []) or [] if isinstance(item, dict)}
+    return [FieldError(f"{rule['list']}[{index}].{rule['key']}",
+                       f"Invalid value: {render(item.get(rule['key']))}: {rule['message'] % item.get(rule['key'])}")
+            for index, item in enumerate(get(rule["list"], ctx.obj, []) or [])
+            if isinstance(item, dict) and item.get(rule["key"]) not in before]
+
+
+# ---- SidecarSet (sidecarset.md §1.4, pkg/webhook/sidecarset/validating)
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_FIELD_REF = re.compile(r"^(metadata\.(?:labels|annotations))\['(.*)'\]$")
+_CALCULATOR_TOKEN = re.compile(r"\s*(?:(max|min)\s*\(|([A-Za-z_]\w*)|(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+                               r"(?:%|Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE])?)|([-+*/(),]))")
+
+
+def _expression_errors(text: str, variable: str) -> str | None:
+    """A parse of the resourcesPolicy calculator grammar (numbers with units or %, the one variable, + - * /,
+    parentheses, max() and min()); the reason it fails, or None."""
+    tokens, position = [], 0
+    while position < len(text.rstrip()):
+        match = _CALCULATOR_TOKEN.match(text, position)
+        if match is None:
+            return f"unexpected character at {position}"
+        func, name, number, op = match.groups()
+        if name is not None and name != variable:
+            return f"unknown variable {name!r} (only {variable!r})"
+        tokens.append(("func", func) if func else ("value", name or number) if (name or number) else ("op", op))
+        position = match.end()
+    depth, expect_value, calls = 0, True, []
+    for kind, value in tokens:
+        if kind == "func":
+            if not expect_value:
+                return "a value is missing an operator"
+            depth += 1
+            calls.append(depth)
+        elif kind == "value":
+            if not expect_value:
+                return "two values without an operator"
+            expect_value = False
+        elif value == "(":
+            if not expect_value:
+                return "a value is missing an operator"
+            depth += 1
+        elif value == ")":
+            if expect_value or depth == 0:
+                return "unbalanced parentheses"
+            if calls and calls[-1] == depth:
+                calls.pop()
+            depth -= 1
+        elif value == ",":
+            if expect_value or not calls or calls[-1] != depth:
+                return "a comma outside max() or min()"
+            expect_value = True
+        elif value in "+-" and expect_value:
+            continue                                # a sign
+        else:
+            if expect_value:
+                return f"operator {value!r} without a left operand"
+            expect_value = True
+    if expect_value or depth:
+        return "the expression is incomplete"
+    return None
+
+
+def _resources_policy_errors(container: dict, where: str) -> list[FieldError]:
+    policy = container.get("resourcesPolicy")
+    if not isinstance(policy, dict):
+        return []
+    path = f"{where}.resourcesPolicy"
+    resources = container.get("resources") or {}
+    if isinstance(resources, dict) and (resources.get("limits") or resources.get("requests")):
+        return [FieldError(path, "Invalid value: resourcesPolicy and resources cannot be configured together")]
+    errors = []
+    regex = policy.get("targetContainersNameRegex")
+    if not regex:
+        errors.append(FieldError(f"{path}.targetContainersNameRegex", "Required value: targetContainersNameRegex "
+                                                                      "cannot be empty"))
+    else:
+        try:
+            re.compile(regex)
+        except re.error as e:
+            errors.append(FieldError(f"{path}.targetContainersNameRegex",
+                                     f"Invalid value: {render(regex)}: invalid regex: {e}"))
+    expressions = policy.get("resourcesExpr") or {}
+    if not (expressions.get("limits") or expressions.get("requests")):
+        errors.append(FieldError(f"{path}.resourcesExpr", "Required value: at least one of limits or requests "
+                                                          "must be configured"))
+    for section in ("limits", "requests"):
+        for resource in ("cpu", "memory"):
+            text = (expressions.get(section) or {}).get(resource)
+            if text:
+                reason = _expression_errors(text, resource)
+                if reason:
+                    errors.append(FieldError(f"{path}.resourcesExpr.{section}.{resource}",
+                                             f"Invalid value: {render(text)}: invalid expression: {reason}"))
+    return errors
+
+
+def _field_ref_errors(transfer: dict, where: str) -> list[FieldError]:
+    ref = (transfer.get("sourceContainerNameFrom") or {}).get("fieldRef")
+    if not isinstance(ref, dict):
+        return []
+    path = f"{where}.sourceContainerNameFrom.fieldRef"
+    if not ref.get("apiVersion"):
+        return [FieldError(f"{path}.apiVersion", "Required value")]
+    field_path = ref.get("fieldPath")
+    if not field_path:
+        return [FieldError(f"{path}.fieldPath", "Required value")]
+    match = _FIELD_REF.match(field_path) if isinstance(field_path, str) else None
+    if match is None:
+        # ConvertDownwardAPIFieldLabel knows only labels and annotations with a subscript (C10).
+        return [FieldError(f"{path}.fieldPath", f"Invalid value: {render(field_path)}: error converting fieldPath: "
+                                                "field label not supported")]
+    key = match.group(2).lower() if match.group(1).endswith("annotations") else match.group(2)
+    prefix, _, name = key.rpartition("/")
+    if not _QUALIFIED_NAME.match(key) or len(name) > 63 or len(prefix) > 253:
+        return [FieldError(path, f"Invalid value: {render(match.group(2))}: a qualified name must consist of "
+                                 "alphanumeric characters, '-', '_' or '.', with an optional DNS subdomain prefix")]
+    return []
+
+
+def _check_sidecar_containers(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    """validateContainersForSidecarSet: what upstream checks by validating a fake Pod made of the SidecarSet's
+    containers and volumes (names unique DNS labels across both lists, an image, mounts of declared volumes,
+    ports), plus transferEnv field references and resourcesPolicy."""
+    init = [c for c in get(rule["initContainers"], ctx.obj, []) or [] if isinstance(c, dict)]
+    containers = [c for c in get(rule["containers"], ctx.obj, []) or [] if isinstance(c, dict)]
+    volumes = {v.get("name") for v in get(rule["volumes"], ctx.obj, []) or [] if isinstance(v, dict)}
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for path, items in ((rule["initContainers"], init), (rule["containers"], containers)):
+        for index, container in enumerate(items):
+            where = f"{path}[{index}]"
+            name = container.get("name")
+            if isinstance(name, str) and name and not (_DNS_LABEL.match(name) and len(name) <= 63):
+                errors.append(FieldError(f"{where}.name", f"Invalid value: {render(name)}: a lowercase RFC 1123 label "
+                                                          "must consist of lower case alphanumeric characters or '-'"))
+            elif name in seen:
+                errors.append(FieldError(f"{where}.name", f"Duplicate value: {render(name)}"))
+            seen.add(name)
+            if not container.get("image"):
+                errors.append(FieldError(f"{where}.image", "Required value"))
+            for position, mount in enumerate(container.get("volumeMounts") or []):
+                if not isinstance(mount, dict):
+                    continue
+                if mount.get("name") not in volumes:
+                    errors.append(FieldError(f"{where}.volumeMounts[{position}].name",
+                                             f"Not found: {render(mount.get('name'))}"))
+                if not mount.get("mountPath"):
+                    errors.append(FieldError(f"{where}.volumeMounts[{position}].mountPath", "Required value"))
+            for position, port in enumerate(container.get("ports") or []):
+                number = port.get("containerPort") if isinstance(port, dict) else None
+                if not is_int(number) or not 1 <= number <= 65535:
+                    errors.append(FieldError(f"{where}.ports[{position}].containerPort",
+                                             f"Invalid value: {render(number)}: must be between 1 and 65535, inclusive"))
+            if path == rule["initContainers"]:
+                if "resourcesPolicy" in container and container.get("restartPolicy") != "Always":
+                    errors.append(FieldError(f"{where}.resourcesPolicy", "Invalid value: resourcesPolicy is only "
+                                                                         "supported for containers with RestartPolicy Always"))
+            else:
+                for position, transfer in enumerate(container.get("transferEnv") or []):
+                    if isinstance(transfer, dict):
+                        errors += _field_ref_errors(transfer, f"{where}.transferEnv[{position}]")
+            errors += _resources_policy_errors(container, where)
+    return errors
+
+
+def _check_patch_pod_metadata(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    """Each patchPodMetadata entry: annotations, their keys qualified names, a key in one entry only."""
+    errors, seen = [], set()
+    for index, patch in enumerate(get(rule["field"], ctx.obj, []) or []):
+        if not isinstance(patch, dict):
+            continue
+        where = f"{rule['field']}[{index}]"
+        annotations = patch.get("annotations") or {}
+        if not annotations:
+            errors.append(FieldError(f"{where}.annotations", "Required value: no annotations defined for SidecarSet"))
+        for key in sorted(annotations):
+            prefix, _, name = key.rpartition("/")
+            if not _QUALIFIED_NAME.match(key) or len(name) > 63 or len(prefix) > 253:
+                errors.append(FieldError(f"{where}.annotations", f"Invalid value: {render(key)}: name part must "
+                                         "consist of alphanumeric characters, '-', '_' or '.'"))
+            if key in seen:
+                errors.append(FieldError(f"{where}.annotations", f"Required value: patch annotation[{key}] already exist"))
+            seen.add(key)
+        if sum(len(k) + len(str(v)) for k, v in annotations.items()) > 256 * 1024:
+            errors.append(FieldError(f"{where}.annotations", "Too long: must have at most 262144 bytes"))
+    return errors
+
+
+WHITELIST_KEY = "SidecarSet_PatchPodMetadata_WhiteList"
+
+
+def _whitelist_error(sidecarset: dict, data: dict | None, defaults_allowed: bool) -> str | None:
+    """ValidateSidecarSetPatchMetadataWhitelist (sidecarset.md §1.5): why the patched annotation keys are not
+    allowed by the whitelist of ConfigMap kruise-configuration, or None."""
+    raw = (data or {}).get(WHITELIST_KEY)
+    if not raw:
+        return None if defaults_allowed else "SidecarSet patch metadata whitelist not found"
+    try:
+        whitelist = json.loads(raw)
+    except ValueError as e:
+        return f"the {WHITELIST_KEY} of ConfigMap kruise-configuration is not JSON: {e}"
+    labels = get("metadata.labels", sidecarset) or {}
+    expressions = []
+    for entry in (whitelist or {}).get("rules") or []:
+        if entry.get("selector") is not None and not selector_matches(entry["selector"], labels):
+            continue
+        for expression in entry.get("allowedAnnotationKeyExprs") or []:
+            try:
+                expressions.append(re.compile(expression))
+            except re.error as e:
+                return f"invalid allowedAnnotationKeyExprs {expression!r}: {e}"
+    if not expressions:
+        return None if defaults_allowed else "sidecarSet patch metadata annotation is not allowed"
+    for patch in get("spec.patchPodMetadata", sidecarset) or []:
+        for key in sorted((patch or {}).get("annotations") or {}):
+            if not any(expression.search(key) for expression in expressions):      # Go MatchString: unanchored
+                return f"sidecarSet patch metadata annotation({key}) is not allowed"
+    return None
+
+
+def _check_patch_pod_metadata_whitelist(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    if not get(rule["field"], ctx.obj):
+        return []
+    reason = _whitelist_error(ctx.obj, ctx.state.get("kruiseConfiguration"),
+                              ctx.gates.get("SidecarSetPatchPodMetadataDefaultsAllowed", False))
+    return [FieldError(rule["field"], f"Required value: {reason}")] if reason else []
+
+
+def _check_sidecarset_revision(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    """injectionStrategy.revision names a ControllerRevision that exists already (GetHistorySidecarSet)."""
+    revision = get(rule["field"], ctx.obj)
+    if not isinstance(revision, dict) or (revision.get("revisionName") is None and revision.get("customVersion") is None):
+        return []
+    revisions = [r for r in ctx.state.get("revisions") or [] if isinstance(r, dict)]
+    if revision.get("revisionName") is not None:
+        found = any(get("metadata.name", r) == revision["revisionName"] for r in revisions)
+        wanted = f"ControllerRevision {revision['revisionName']!r}"
+    else:
+        labels = {"kruise.io/sidecarset-name": get("metadata.name", ctx.obj),
+                  "apps.kruise.io/sidecarset-custom-version": revision["customVersion"]}
+        found = any(all((get("metadata.labels", r) or {}).get(k) == v for k, v in labels.items()) for r in revisions)
+        wanted = f"a ControllerRevision with customVersion {revision['customVersion']!r}"
+    if found:
+        return []
+    return [FieldError(rule["field"], f"Invalid value: Cannot find specific ControllerRevision: no {wanted} "
+                                      "of this SidecarSet in the install namespace")]
+
+
+def _namespaces_overlap(first: dict, second: dict) -> bool:
+    a, b = get("spec.namespaceSelector", first), get("spec.namespaceSelector", second)
+    return a is None or b is None or selectors_overlap(a, b)
+
+
+def _check_sidecarset_conflicts(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    """validateSidecarConflict: against every other SidecarSet whose namespace and pod selectors may overlap
+    with this one's, no shared container or initContainer name, no volume of the same name defined
+    differently, no annotation both patch unless both merge JSON (Retain never conflicts)."""
+    me = ctx.obj
+    name = get("metadata.name", me)
+    others = [s for s in ctx.state.get("sidecarsets") or []
+              if isinstance(s, dict) and get("metadata.name", s) != name and _namespaces_overlap(me, s)
+              and selectors_overlap(get("spec.selector", me), get("spec.selector", s))]
+    in_others: dict[str, dict[str, tuple[str, Any]]] = {"initContainers": {}, "containers": {}, "volumes": {},
+                                                        "annotations": {}}
+    for other in sorted(others, key=lambda s: get("metadata.name", s) or ""):
+        other_name = get("metadata.name", other)
+        for key in ("initContainers", "containers", "volumes"):
+            for item in get(f"spec.{key}", other) or []:
+                if isinstance(item, dict):
+                    in_others[key][item.get("name")] = (other_name, item)
+        for patch in get("spec.patchPodMetadata", other) or []:
+            if isinstance(patch, dict) and patch.get("patchPolicy") != "Retain":
+                for key in patch.get("annotations") or {}:
+                    in_others["annotations"][key] = (other_name, patch.get("patchPolicy"))
+    errors = []
+    for key in ("initContainers", "containers"):
+        for index, item in enumerate(get(f"spec.{key}", me) or []):
+            other = in_others[key].get((item or {}).get("name"))
+            if other:
+                errors.append(FieldError(f"spec.{key}[{index}].name", f"Invalid value: {render(item['name'])}: "
+                                         f"container {item['name']} already exist in {other[0]}"))
+    for index, volume in enumerate(get("spec.volumes", me) or []):
+        other = in_others["volumes"].get((volume or {}).get("name"))
+        if other and other[1] != volume:
+            errors.append(FieldError(f"spec.volumes[{index}]", f"Invalid value: {render(volume['name'])}: volume "
+                                     f"{volume['name']} is in conflict with sidecarset {other[0]}"))
+    for index, patch in enumerate(get("spec.patchPodMetadata", me) or []):
+        if not isinstance(patch, dict) or patch.get("patchPolicy") == "Retain":
+            continue
+        for key in sorted(patch.get("annotations") or {}):
+            other = in_others["annotations"].get(key)
+            if other and "Overwrite" in (patch.get("patchPolicy"), other[1]):
+                errors.append(FieldError(f"spec.patchPodMetadata[{index}].annotations", f"Invalid value: "
+                                         f"{render(key)}: annotation {key} is in conflict with sidecarset {other[0]}"))
+    return errors
+
+
 CHECKS: dict[str, Callable[[dict, RuleContext], list[FieldError]]] = {
     "assert": _check_assert,
     "selectorNotEmpty": _check_selector_not_empty,
@@ -229,4 +557,11 @@ CHECKS: dict[str, Callable[[dict, RuleContext], list[FieldError]]] = {
     "subsetReplicas": _check_subset_replicas,
     "deleteProtection": _check_delete_protection,
     "volumeClaimTemplatesOnlyGrow": _check_claims_only_grow,
+    "namePattern": _check_name_pattern,
+    "noNewKeys": _check_no_new_keys,
+    "sidecarContainers": _check_sidecar_containers,
+    "patchPodMetadata": _check_patch_pod_metadata,
+    "patchPodMetadataWhitelist": _check_patch_pod_metadata_whitelist,
+    "sidecarSetRevision": _check_sidecarset_revision,
+    "sidecarSetConflicts": _check_sidecarset_conflicts,
 }

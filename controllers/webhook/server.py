@@ -27,9 +27,11 @@ PodMutator = Callable[[dict], Awaitable[dict]]
 
 class WebhookServer:
     def __init__(self, host: str, port: int, *, pods_lookup: PodsLookup | None = None,
-                 pod_mutator: PodMutator | None = None, feature_gates: dict[str, bool] | None = None):
+                 pod_mutator: PodMutator | None = None, feature_gates: dict[str, bool] | None = None,
+                 state_lookups: dict[str, admission.StateLookup] | None = None):
         self.host, self.port = host, port
         self.pods_lookup, self.pod_mutator = pods_lookup, pod_mutator
+        self.state_lookups = state_lookups
         self.feature_gates = feature_gates
         self.ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.serving: CertBundle | None = None
@@ -58,7 +60,8 @@ class WebhookServer:
         elif path.startswith("/mutate-"):
             result = admission.mutate(review, feature_gates=self.feature_gates)
         else:
-            result = await admission.validate(review, pods=self.pods_lookup, feature_gates=self.feature_gates)
+            result = await admission.validate(review, pods=self.pods_lookup, feature_gates=self.feature_gates,
+                                              lookups=self.state_lookups)
         allowed = result["response"]["allowed"]
         REGISTRY.inc("controller_runtime_webhook_requests_total", webhook=path, code="200" if allowed else "denied")
         return web.json_response(result)

@@ -63,7 +63,7 @@ def test_feature_gates_are_sorted_whatever_the_order_they_are_set_in() -> None:
     assert args_of(one)["--feature-gates"] == args_of(two)["--feature-gates"] == (
         "CloneSetPartitionRollback=false,CloneSetShortHash=false,KruisePodReadinessGate=false,PodWebhook=true,"
         "PreparingUpdateAsUpdate=false,RecreatePodWhenChangeVCTInCloneSetGate=false,"
-        "ResourcesDeletionProtection=true,StatefulSetAutoDeletePVC=true,"
+        "ResourcesDeletionProtection=true,SidecarSetPatchPodMetadataDefaultsAllowed=false,StatefulSetAutoDeletePVC=true,"
         "StatefulSetAutoResizePVCGate=false,StatefulSetStartOrdinal=true,TemplateNoDefaults=false")
     assert parse_as_the_manager_does(one).feature_gates["StatefulSetStartOrdinal"] is True
 

@@ -73,6 +73,7 @@ def test_ca_bundle_patches_only_by_name(mode: str, patches: bool) -> None:
     expected = {("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): [WEBHOOKS["mutating"]],
                 ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): [WEBHOOKS["validating"]],
                 ("apiextensions.k8s.io", "customresourcedefinitions"): ["daemonsets.apps.kruise.io",
+                                                                          "sidecarsets.apps.kruise.io",
                                                                           "statefulsets.apps.kruise.io"]}
     for (group, resource), names in expected.items():
         found = grants(cluster, group, resource)

@@ -119,7 +119,7 @@ INVALID = [
      'Unsupported value: "Sometimes": supported values: "NotUpdate", "RollingUpdate"'),
     (SCS, {"spec.containers[0].upgradeStrategy": {"upgradeType": "HotUpgrade"}}, WEBHOOK,
      "spec.containers[0].upgradeStrategy.hotUpgradeEmptyImage", "hotUpgradeEmptyImage is required with upgradeType HotUpgrade"),
-    (SCS, {"spec.selector": {}}, WEBHOOK, "spec.selector", "empty selector is invalid"),
+    (SCS, {"spec.selector": {}}, WEBHOOK, "spec.selector", "empty selector is not valid for sidecarset."),
     # UnitedDeployment
     (UD, {"spec.selector": NOT_SPARSE}, WEBHOOK, "spec.template.cloneSetTemplate.metadata.labels", NO_MATCH),
     (UD, {"spec.topology.subsets[0].replicas": 7}, WEBHOOK, "spec.topology.subsets",
@@ -228,7 +228,9 @@ MINIMAL = {
         {"apiVersion": "apps.kruise.io/v1alpha1", "kind": SCS,
          "spec": {"selector": {"matchLabels": LABELS}, "containers": [{"name": "sidecar", "image": "busybox:1"}]}},
         {"containers": [{"name": "sidecar", "image": "busybox:1", "podInjectPolicy": "BeforeAppContainer",
-                         "upgradeStrategy": {"upgradeType": "ColdUpgrade"}, "shareVolumePolicy": {"type": "disabled"}}],
+                         "upgradeStrategy": {"upgradeType": "ColdUpgrade"}, "shareVolumePolicy": {"type": "disabled"},
+                         "imagePullPolicy": "IfNotPresent", "resources": {},
+                         "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"}],
          "revisionHistoryLimit": 10, "updateStrategy": {"type": "RollingUpdate", "partition": 0, "maxUnavailable": 1}}),
     "UnitedDeployment": (
         {"apiVersion": "apps.kruise.io/v1alpha1", "kind": UD,

@@ -24,7 +24,7 @@ CRD_SETS = ["v1", "legacy/1.13", "legacy/1.14", "legacy/1.15"]
 REFUSED_ON_1_20 = {
     (crd_set, f"apps.kruise.io_{plural}.yaml"): 'spec.conversion.strategy: Invalid value: "Webhook": '
                                                 "must be None if spec.preserveUnknownFields is true"
-    for crd_set in ("legacy/1.13", "legacy/1.14") for plural in ("daemonsets", "statefulsets")
+    for crd_set in ("legacy/1.13", "legacy/1.14") for plural in ("daemonsets", "sidecarsets", "statefulsets")
 }
 
 

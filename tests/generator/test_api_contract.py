@@ -14,7 +14,7 @@ EXPECTED = {
                      "NAME DESIRED CURRENT UPDATED READY AGE"),
     "daemonsets": ("DaemonSet", ["daemon", "ads"], "Namespaced", {"v1beta1": True, "v1alpha1": False}, False,
                    "NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE AGE"),
-    "sidecarsets": ("SidecarSet", None, "Cluster", {"v1alpha1": True}, False, "NAME MATCHED UPDATED READY AGE"),
+    "sidecarsets": ("SidecarSet", None, "Cluster", {"v1beta1": True, "v1alpha1": False}, False, "NAME MATCHED UPDATED READY AGE"),
     "uniteddeployments": ("UnitedDeployment", ["ud"], "Namespaced", {"v1alpha1": True}, True,
                           "NAME DESIRED CURRENT UPDATED READY AGE"),
 }

@@ -77,7 +77,8 @@ CASES = {
         [("policies/compatibility.yaml", "enabledByDefaultSince: '1.15'", "enabledByDefaultSince: '1.16'")],
         {f"{CHART}/templates/generated/_compat.tpl", f"{CHART}/templates/generated/webhooks/legacy-1.15.yaml",
          f"{CHART}/templates/generated/crds/legacy-1.15/apps.kruise.io_statefulsets.yaml",
-         f"{CHART}/templates/generated/crds/legacy-1.15/apps.kruise.io_daemonsets.yaml", "docs/api/README.md",
+         f"{CHART}/templates/generated/crds/legacy-1.15/apps.kruise.io_daemonsets.yaml",
+         f"{CHART}/templates/generated/crds/legacy-1.15/apps.kruise.io_sidecarsets.yaml", "docs/api/README.md",
          RUNTIME}),
     # A chart value default: values.yaml and its schema.
     "chart value default": (

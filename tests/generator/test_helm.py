@@ -116,7 +116,7 @@ def test_cert_manager_mode_annotates_every_object_with_a_ca_bundle() -> None:
     for doc in docs:
         annotations = doc["metadata"].get("annotations") or {}
         has_ca_bundle = "Webhook" in doc["kind"] or doc["metadata"]["name"] in (
-            "daemonsets.apps.kruise.io", "statefulsets.apps.kruise.io")
+            "daemonsets.apps.kruise.io", "sidecarsets.apps.kruise.io", "statefulsets.apps.kruise.io")
         assert (annotations.get(inject) == "kruise-system/kruise-webhook-certs") == has_ca_bundle, doc["metadata"]["name"]
 
 

@@ -3,11 +3,12 @@ report, and the arguments. The measurements themselves need a sandbox and are no
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 
 import pytest
 
-from bench import cost, measure, report, run, scenarios as S
+from bench import cost, daemonset as ds, measure, report, run, scenarios as S
 from bench.traced_manager import key_of
 
 
@@ -239,3 +240,85 @@ def test_arguments():
     with pytest.raises(SystemExit):
         run.parse_args(["--profiles", "nope"])
     assert run.timeout_for(1000, 20) == 1000 * 8 / 20 + 60 and run.timeout_for(10, 500) == 120
+    assert (full.daemonset_rounds, quick.daemonset_rounds) == (5, 1)
+    only = run.parse_args(["--contenders", "none", "--daemonset-rounds", "3", "--out", "bench/results-daemonset.md"])
+    assert only.contenders == () and only.daemonset_rounds == 3
+    assert only.out_json == run.STATE / "results-daemonset.json", "never the main bench's raw data"
+
+
+# ---- Advanced DaemonSet vs DaemonSet -----------------------------------------------------------------
+def _audit(verb: str, agent: str, ns: str, resource: str = "pods", sub: str = "", stage: str = "ResponseComplete"):
+    ref = {"resource": resource, "namespace": ns, **({"subresource": sub} if sub else {})}
+    return json.dumps({"verb": verb, "userAgent": agent, "objectRef": ref, "stage": stage})
+
+
+KCM_DS = "kube-controller-manager/v1.20.2 (linux/amd64) kubernetes/faecb19/daemon-set-controller"
+
+
+def test_audit_lines_are_counted_per_client_and_request_in_the_namespace():
+    lines = [_audit("create", KCM_DS, "a"), _audit("create", KCM_DS, "a"), _audit("delete", KCM_DS, "a"),
+             _audit("update", KCM_DS, "a", "daemonsets", "status"),
+             _audit("create", "kruise-manager", "a"), _audit("patch", "kopf/1.37.2", "a", "daemonsets"),
+             _audit("create", KCM_DS, "b"),                       # another namespace
+             _audit("create", KCM_DS, "a", stage="ResponseStarted"),  # not complete
+             '{"verb": "create", "userAg']                         # a line cut by a write in progress
+    counts = ds.count_requests(lines, "a")
+    assert counts == {"kcm:daemon-set-controller": {"CREATE pods": 2, "DELETE pods": 1, "UPDATE daemonsets/status": 1},
+                      "kruise-manager": {"CREATE pods": 1}, "kopf": {"PATCH daemonsets": 1}}
+    assert ds.requests_of(counts, ds.MANAGER_AGENTS) == {"CREATE pods": 1, "PATCH daemonsets": 1}
+    assert ds.agent("kube-scheduler/v1.20.2 (linux/amd64) kubernetes/faecb19/scheduler") == "kube-scheduler"
+    assert ds.agent("Python-urllib/3.11") == "Python-urllib"
+
+
+def test_the_audit_log_is_read_from_the_mark_and_a_partial_last_line_waits(tmp_path):
+    log = ds.AuditLog(tmp_path / "audit.log")
+    assert log.since_mark() == []  # before the API server wrote anything
+    log.path.write_text("old\n")
+    log.mark()
+    with open(log.path, "a") as f:
+        f.write("one\ntwo\nthr")
+    assert log.since_mark() == ["one", "two"]
+
+
+def test_every_round_runs_every_contender_in_a_rotating_order():
+    orders = [ds.round_order(ds.CONTENDERS, i) for i in range(4)]
+    assert all(sorted(c.key for c in o) == sorted(c.key for c in ds.CONTENDERS) for o in orders)
+    assert [o[0].key for o in orders] == ["daemonset", "ads", "ads-inplace", "daemonset"]
+    assert ds.audit_args(tmp := __import__("pathlib").Path(__import__("tempfile").mkdtemp()))[1].endswith(
+        "audit-policy.yaml") and (tmp / "audit-policy.yaml").read_text() == ds.AUDIT_POLICY
+
+
+def _ds_run(key: str, rnd: int, kind: str, t: float, requests: int, error: str | None = None) -> dict:
+    run_ = {"contender": key, "label": key, "kind": kind, "round": rnd, "controller": "kcm" if key == "daemonset"
+            else "manager", "ready_s": t, "done_s": t if kind == "rollout" else None, "min_ready": 40,
+            "requests": {"CREATE pods": requests}, "requests_per_pod": requests / ds.NODES,
+            "cpu": {"kube-controller-manager": 1.0, "kruise-manager": 2.0, "kube-apiserver": 3.0}}
+    return {**run_, "error": error} if error else run_
+
+
+def test_the_summary_takes_medians_and_the_median_of_paired_ratios():
+    runs = [_ds_run("daemonset", 0, "rollout", 10, 100), _ds_run("ads", 0, "rollout", 20, 150),
+            _ds_run("daemonset", 1, "rollout", 4, 100), _ds_run("ads", 1, "rollout", 6, 150),
+            _ds_run("daemonset", 2, "rollout", 5, 100), _ds_run("ads", 2, "rollout", 5, 150),
+            _ds_run("ads", 3, "rollout", 1, 150, error="TimeoutError")]
+    rows = {(r["contender"], r["kind"]): r for r in ds.summarize({"runs": runs})}
+    ads = rows[("ads", "rollout")]
+    assert ads["time"] == (6, 5, 20) and ads["runs"] == 3 and ads["failed"] == 1
+    assert ads["ratio"] == (1.5, 1.0, 2.0), "round by round: 2.0, 1.5, 1.0"
+    assert ads["requests_per_pod"] == (3.0, 3.0, 3.0) and ads["by_request"] == {"CREATE pods": 3.0}
+    assert ads["controller_cpu"] == (2.0, 2.0, 2.0) and rows[("daemonset", "rollout")]["controller_cpu"][0] == 1.0
+    assert rows[("daemonset", "rollout")]["ratio"] is None
+    assert rows[("ads", "create")]["time"] is None and rows[("ads", "create")]["min_ready"] is None
+
+
+def test_the_report_has_the_daemonset_section_and_nothing_else_when_only_it_ran():
+    runs = [_ds_run("daemonset", 0, "rollout", 4, 100), _ds_run("ads", 0, "rollout", 6, 150)]
+    results = {"date": "d", "command": "c", "machine": {"cpu": "x", "cores": 2, "memory_gb": 1, "kernel": "k",
+                                                       "load_before": [1, 1, 1]},
+               "versions": {k: "?" for k in ("ack-kruise", "kubernetes", "python", "kopf", "aiohttp", "helm")},
+               "sizes": [], "profiles": [],
+               "daemonset": [{"name": "high", "qps": 500, "burst": 500, "rounds": 1, "sandbox_start_s": 20,
+                              "runs": runs}]}
+    text = report.markdown(results)
+    assert "## Advanced DaemonSet vs DaemonSet, 50 simulated nodes" in text and "## Targets" not in text
+    assert "| ads | rollout | 1 | 6.00 | 1.50× | 3.00 | 40 of 50 | 2.00 | 3.00 |" in text

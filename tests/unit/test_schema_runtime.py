@@ -311,12 +311,10 @@ def test_daemonset_rules() -> None:
 
 def test_sidecarset_rules() -> None:
     obj = schema.apply_defaults(EXAMPLES["sidecarset"])
-    obj["spec"]["namespace"] = "a"
-    obj["spec"]["namespaceSelector"] = {"matchLabels": {"a": "b"}}
     obj["spec"]["containers"].append({"name": "sidecar1", "image": "x"})
     obj["spec"]["containers"][0]["upgradeStrategy"] = {"upgradeType": "HotUpgrade"}
     errors = paths(schema.validate(obj))
-    assert {"spec.namespaceSelector", "spec.containers[1].name",
+    assert {"spec.containers[1].name",
             "spec.containers[0].upgradeStrategy.hotUpgradeEmptyImage"} <= set(errors)
     old = schema.apply_defaults(EXAMPLES["sidecarset"])
     new = copy.deepcopy(old)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
+import time
+import urllib.request
 from typing import Any
 
 from tests.kube import ON_REAL_NODE, ON_SIMULATED_NODES, Cluster, is_ready, wait_for
@@ -127,6 +130,30 @@ class Daemons:
     def untaint_node(self, node: str) -> None:
         self.c.kubectl("taint", "node", node, f"{self.node_key}-")
 
+    def add_node(self) -> str:
+        """A Ready node of this test's own, with room for pods and no kubelet: the scheduler binds pods to it, and
+        they stay Pending. Taken away at the end of the test with the pods bound to it."""
+        name = f"added-{self.ns[-40:].strip('-.')}"
+        self.c.kubectl("create", "-f", "-", input=json.dumps({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}}}))
+        self._undo.append(("delete", "pods", "--all-namespaces", "--field-selector", f"spec.nodeName={name}",
+                           "--grace-period=0", "--force"))
+        self._undo.append(("delete", "node", name, "--ignore-not-found", "--wait=false"))
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        room = {"cpu": "8", "memory": "16Gi", "pods": "110"}
+        self.c.core.patch_node_status(name, {"status": {"capacity": room, "allocatable": room, "conditions": [
+            {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "added by the test",
+             "lastHeartbeatTime": now, "lastTransitionTime": now}]}})
+        # The API server taints a new node not-ready (NoSchedule, which daemon pods do not tolerate); the node
+        # lifecycle controller, off in the sandbox, takes the taint away once the node is Ready.
+        self.c.kubectl("taint", "node", name, "node.kubernetes.io/not-ready:NoSchedule-")
+        return name
+
+    def placed(self, name: str) -> list[str]:
+        """The nodes the DaemonSet's (non-terminating) pods are bound to, one entry per pod, Ready or not."""
+        return sorted(node_of(p) or "(unscheduled)" for p in self.pods(name))
+
     def restore_nodes(self) -> None:
         for args in reversed(self._undo):
             self.c.kubectl(*args, check=False)
@@ -162,5 +189,50 @@ class Daemons:
         return wait_for(seen, timeout, f"{name}: observedGeneration")
 
 
-__all__ = ["ON_REAL_NODE", "REAL_NODE", "TESTAPP", "Daemons", "daemonset", "native", "columns", "image_of",
+class AppProbe:
+    """While open, asks the app every `interval` seconds over HTTP (`GET :8080/healthz` on each pod IP the DaemonSet
+    has on `node`, terminating pods included): a round succeeds when any of them answers 200. What a client of the
+    node's daemon sees, measured, not inferred from the Ready condition."""
+
+    def __init__(self, daemons: "Daemons", name: str, node: str, interval: float = 0.05):
+        self.daemons, self.name, self.node, self.interval = daemons, name, node, interval
+        self.rounds: list[tuple[float, bool, int]] = []  # (time, answered, pod IPs tried)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._error: BaseException | None = None
+
+    def __enter__(self) -> "AppProbe":
+        self._thread.start()
+        wait_for(lambda: self.rounds, 10, "the first probe round")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        if self._error and not exc[0]:
+            raise AssertionError(f"the probe failed: {self._error!r}")
+
+    @staticmethod
+    def _answers(ip: str) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{ip}:8080/healthz", timeout=0.5) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                ips = [p["status"].get("podIP") for p in self.daemons.by_node(self.name, True).get(self.node, [])]
+                ips = [ip for ip in ips if ip]
+                self.rounds.append((time.monotonic(), any(self._answers(ip) for ip in ips), len(ips)))
+                self._stop.wait(self.interval)
+        except BaseException as e:  # surfaced by __exit__: a silent prober would make the assertion vacuous
+            self._error = e
+
+    def failures(self) -> list[tuple[float, bool, int]]:
+        return [r for r in self.rounds if not r[1]]
+
+
+__all__ = ["AppProbe", "ON_REAL_NODE", "REAL_NODE", "TESTAPP", "Daemons", "daemonset", "native", "columns", "image_of",
            "node_of", "state_of"]

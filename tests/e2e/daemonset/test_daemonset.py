@@ -9,7 +9,8 @@ import pytest
 
 from tests.kube import ON_REAL_NODE, Cluster, PodWatch, container_status, is_ready, wait_for
 
-from .helpers import NATIVE, REAL_NODE, TESTAPP, Daemons, columns, daemonset, image_of, native, node_of, state_of
+from .helpers import (NATIVE, REAL_NODE, TESTAPP, AppProbe, Daemons, columns, daemonset, image_of, native, node_of,
+                      state_of)
 
 pytestmark = pytest.mark.usefixtures("kruise")
 
@@ -36,9 +37,10 @@ def test_one_pod_on_each_node_and_kubectl_columns(cluster: Cluster, daemons: Dae
     assert after[daemons.simulated_nodes()[0]]["metadata"]["name"] != gone
 
 
-def test_same_nodes_as_the_native_daemonset_through_label_and_taint_changes(daemons: Daemons):
+def test_same_nodes_as_the_native_daemonset_through_label_and_taint_changes_and_a_node_added(daemons: Daemons):
     """A17 #2 "should run and stop complex daemon" (node labels steer the pods), compared with apps/v1: a node
-    labelled out of the required affinity loses its pod, a node tainted NoExecute too, and both come back."""
+    labelled out of the required affinity loses its pod, a node tainted NoExecute too, and both come back; a node
+    added (one without a kubelet, so its pods stay Pending) gets a pod from both."""
     ads = daemonset("twin")
     ads["spec"]["template"]["spec"]["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
         "nodeSelectorTerms": [{"matchExpressions": [{"key": daemons.node_key, "operator": "NotIn",
@@ -59,6 +61,14 @@ def test_same_nodes_as_the_native_daemonset_through_label_and_taint_changes(daem
     daemons.untaint_node(sim[2])
     daemons.wait_on_nodes("twin", nodes)
     daemons.wait_on_nodes("twin-native", nodes, api=NATIVE)
+    added = daemons.add_node()
+    expected = sorted([*nodes, added])
+    wait_for(lambda: daemons.placed("twin") == expected, 30, f"twin: a pod on {added} too",
+             describe=lambda: daemons.placed("twin"))
+    wait_for(lambda: daemons.placed("twin-native") == expected, 30, f"twin-native: a pod on {added} too",
+             describe=lambda: daemons.placed("twin-native"))
+    status = daemons.status("twin")
+    assert (status["desiredNumberScheduled"], status["currentNumberScheduled"]) == (len(expected),) * 2
 
 
 def test_node_label_canary_in_place_on_the_real_node(daemons: Daemons):
@@ -94,19 +104,57 @@ def test_node_label_canary_in_place_on_the_real_node(daemons: Daemons):
             assert pods[0]["metadata"]["uid"] == before[node]["metadata"]["uid"]
 
 
+def test_in_place_for_an_image_change_and_recreated_for_anything_else(daemons: Daemons):
+    """A17 #5 "Should upgrade inplace if update image and recreate if update others": InPlaceIfPossible,
+    maxUnavailable 20. Case A, an image change: the same pods (UIDs), their container restarted once. Case B, an
+    env var added (and the image changed back): new pods. After each, every pod is on the new template with the
+    InPlaceUpdateReady gate, and desired == updated."""
+    sim = daemons.simulated_nodes()
+    placement = {"nodeSelector": {"node.ack-kruise.io/simulated": "true"},
+                 "tolerations": daemonset("x")["spec"]["template"]["spec"]["tolerations"]}
+    daemons.create(daemonset("inplace", placement=placement,
+                             rolling={"rollingUpdateType": "InPlaceIfPossible", "maxUnavailable": 20}))
+    before = daemons.wait_on_nodes("inplace", sim)
+    uids = {n: p["metadata"]["uid"] for n, p in before.items()}
+    gate = {"conditionType": "InPlaceUpdateReady"}
+
+    daemons.set_image("inplace", f"{TESTAPP}:v2")
+    case_a = daemons.wait_on_nodes("inplace", sim, image=f"{TESTAPP}:v2")
+    assert {n: p["metadata"]["uid"] for n, p in case_a.items()} == uids, "case A: not recreated"
+    assert all(container_status(p)["restartCount"] == 1 and gate in p["spec"]["readinessGates"]
+               for p in case_a.values())
+    status = daemons.status("inplace")
+    assert status["updatedNumberScheduled"] == status["desiredNumberScheduled"] == len(sim)
+
+    daemons.patch("inplace", [{"op": "add", "path": "/spec/template/spec/containers/0/env",
+                               "value": [{"name": "foo", "value": "bar"}]},
+                              {"op": "replace", "path": "/spec/template/spec/containers/0/image",
+                               "value": f"{TESTAPP}:v1"}], "json")
+    case_b = daemons.wait_on_nodes("inplace", sim, image=f"{TESTAPP}:v1")
+    assert all(case_b[n]["metadata"]["uid"] != uids[n] for n in sim), "case B: every pod recreated"
+    assert all(p["spec"]["containers"][0]["env"] == [{"name": "foo", "value": "bar"}]
+               and gate in p["spec"]["readinessGates"] for p in case_b.values())
+    status = daemons.status("inplace")
+    assert status["updatedNumberScheduled"] == status["desiredNumberScheduled"] == len(sim)
+
+
 def test_surge_on_the_real_node_never_leaves_it_without_a_ready_pod(cluster: Cluster, daemons: Daemons):
     """A17 #7 "should successfully surging update daemonset with minReadySeconds", on the real node: maxSurge 1,
-    maxUnavailable 0: the new pod starts next to the old one, which goes once the new one is available."""
+    maxUnavailable 0: the new pod starts next to the old one, which goes once the new one is available. The app
+    on the node, asked over HTTP every 50 ms throughout, answers every time."""
     daemons.create(daemonset("surge", placement=ON_REAL_NODE, rolling={"maxSurge": 1, "maxUnavailable": 0},
                              minReadySeconds=1))
     old = daemons.wait_on_nodes("surge", [REAL_NODE])[REAL_NODE]
-    with PodWatch(cluster, daemons.ns, "app=surge") as watch:
+    with AppProbe(daemons, "surge", REAL_NODE) as probe, PodWatch(cluster, daemons.ns, "app=surge") as watch:
         daemons.set_image("surge", f"{TESTAPP}:v2")
         new = daemons.wait_on_nodes("surge", [REAL_NODE], image=f"{TESTAPP}:v2")[REAL_NODE]
     assert new["metadata"]["name"] != old["metadata"]["name"]
     assert watch.most_pods() == 2, "two pods on the node during the handover"
     assert watch.fewest_ready() == 1, "never zero ready"
     assert [p["metadata"]["name"] for p in watch.deleted()] == [old["metadata"]["name"]]
+    assert max(tried for _, _, tried in probe.rounds) == 2, "the probe asked both pods during the handover"
+    assert len(probe.rounds) >= 20 and probe.failures() == [], \
+        f"the app did not answer in {len(probe.failures())} of {len(probe.rounds)} rounds"
 
 
 def test_partition_and_paused(daemons: Daemons):
@@ -207,3 +255,39 @@ def test_a_failed_pod_is_replaced_on_its_node(cluster: Cluster, daemons: Daemons
     events = cluster.core.list_namespaced_event(daemons.ns, field_selector="involvedObject.name=failing").items
     assert any(e.reason == "FailedDaemonPod" and failed["name"] in e.message for e in events), \
         [(e.reason, e.message) for e in events]
+
+
+def test_pre_delete_mark_pod_not_ready_takes_the_held_pod_out_of_ready(cluster: Cluster, daemons: Daemons):
+    """A13 (syncWithPreparingDelete) with `markPodNotReady`, A17 #6's set-up: the pod held in PreparingDelete
+    gets KruisePodReady False, so it leaves its Services before it goes. OpenKruise's pod webhook gives every
+    daemon pod the KruisePodReady gate; ours get none from it yet (README), so the template carries the gate
+    here. The manager sets it True on each new pod (the podreadiness controller's job), or no pod would be
+    Ready."""
+    sim = daemons.simulated_nodes()
+    placement = {"nodeSelector": {"node.ack-kruise.io/simulated": "true"},
+                 "tolerations": daemonset("x")["spec"]["template"]["spec"]["tolerations"]}
+    ds = daemonset("drain", placement=placement, labels={"hold": "true"}, rolling={"maxUnavailable": 1},
+                   lifecycle={"preDelete": {"labelsHandler": {"hold": "true"}, "markPodNotReady": True}})
+    ds["spec"]["template"]["spec"]["readinessGates"] = [{"conditionType": "KruisePodReady"}]
+    daemons.create(ds)
+    before = daemons.wait_on_nodes("drain", sim)
+    assert all(condition_status(p, "KruisePodReady") == "True" for p in before.values())
+    daemons.patch("drain", [{"op": "add", "path": "/spec/template/spec/containers/0/env",
+                             "value": [{"name": "FOO", "value": "bar"}]}], "json")
+
+    def held():
+        pods = [p for p in daemons.pods("drain", True) if state_of(p) == "PreparingDelete"]
+        return pods[0] if len(pods) == 1 and condition_status(pods[0], "KruisePodReady") == "False" else None
+    pod = wait_for(held, 30, "one pod in PreparingDelete with KruisePodReady False",
+                   describe=lambda: [(p["metadata"]["name"], state_of(p), condition_status(p, "KruisePodReady"))
+                                     for p in daemons.pods("drain", True)])
+    assert not is_ready(pod), "out of its Services before it is deleted"
+    assert pod["metadata"]["uid"] in {p["metadata"]["uid"] for p in before.values()}, "not deleted yet"
+    cluster.kubectl("label", "pod", pod["metadata"]["name"], "hold-", namespace=daemons.ns)
+    wait_for(lambda: pod["metadata"]["uid"] not in {p["metadata"]["uid"] for p in daemons.pods("drain", True)}, 60,
+             "the released pod deleted")
+
+
+def condition_status(pod: dict, ctype: str) -> str | None:
+    return next((c.get("status") for c in (pod.get("status") or {}).get("conditions") or []
+                 if c.get("type") == ctype), None)

@@ -52,3 +52,14 @@ def test_integer_partition_is_clamped(value, replicas):
 def test_resolve_partition_reads_a_malformed_value_as_zero():
     assert resolve_partition("lots", 4) == 0 and resolve_partition(True, 4) == 0
     assert resolve_partition("50%", 4) == partition_replicas("50%", 4) == 2 and resolve_partition(7, 4) == 4
+
+
+@pytest.mark.parametrize("partition, desired, expected", [
+    (None, 5, 0), (2, 5, 2), ("50%", 5, 2), ("99%", 4, 3), ("100%", 4, 4), ("10%", 5, 0),
+    (9, 5, 9),  # not capped: the update compares it with the node count of the moment
+])
+def test_advanced_daemonset_partition_rounds_down_uncapped(partition, desired, expected):
+    """A16 #2: "50%" of desiredNumberScheduled 5 is floor(2.5) = 2 nodes kept at the old revision."""
+    assert partition_replicas(partition, desired, round_down_uncapped=True) == expected
+    with pytest.raises(ValueError):
+        partition_replicas("half", desired, round_down_uncapped=True)

@@ -53,7 +53,14 @@ def test_compute_status_fields_and_passthrough():
                                                          "v2", NOW, full_sync=True))
 
 
-def test_requeue_while_ready_pods_are_not_yet_available():
-    assert status_requeue_after(daemonset(min_ready=10), {"numberReady": 2, "numberAvailable": 1}) == 10
-    assert status_requeue_after(daemonset(min_ready=10), {"numberReady": 2, "numberAvailable": 2}) is None
-    assert status_requeue_after(daemonset(), {"numberReady": 2, "numberAvailable": 1}) is None
+def test_requeue_when_the_first_ready_pod_becomes_available():
+    def requeue(ds, pods, ns=("n1", "n2")):
+        return status_requeue_after(ds, nodes(*ns), nodes_to_daemon_pods(pods), NOW)
+    ds = daemonset(min_ready=10)
+    # Ready for 3 s and 6 s: the second is due in 4 s (just past the deadline: "strictly after", whole seconds).
+    assert requeue(ds, [pod("n1", ready_for=3), pod("n2", ready_for=6)]) == 5
+    assert requeue(ds, [pod("n1", ready_for=20), pod("n2", ready_for=30)]) is None  # all available
+    assert requeue(ds, [pod("n1", ready=False)]) is None  # nothing waits on time alone
+    assert requeue(daemonset(), [pod("n1", ready_for=0)]) is None  # no minReadySeconds
+    # Only counted pods: the surge's newer pod on n1 does not count, the older one (available) does.
+    assert requeue(ds, [pod("n1", ready_for=30, age=100), pod("n1", "v2", ready_for=1, age=5)], ("n1",)) is None

@@ -113,8 +113,9 @@ def test_every_united_deployment_template_kind() -> None:
             assert stored["volumeClaimTemplates"] == default_volume_claim_templates(CLAIMS), name
 
 
-def test_sidecarsets_have_no_pod_template_to_default() -> None:
-    assert "templateDefaults" not in schema.default_schema().version("SidecarSet", "v1alpha1")
+def test_sidecarsets_default_containers_and_volumes_whatever_the_gate() -> None:
+    spec = schema.default_schema().version("SidecarSet", "v1beta1")["templateDefaults"]
+    assert "podTemplates" not in spec and "unlessFeatureGate" not in spec and spec["always"] is True
 
 
 def test_schema_level_function_matches_the_webhook() -> None:
