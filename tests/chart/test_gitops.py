@@ -78,7 +78,7 @@ def test_sync_options_given_as_values_are_added_to_the_kept_crds_ones() -> None:
         annotations = crd["metadata"]["annotations"]
         assert annotations[SYNC_OPTIONS] == "Prune=false,Delete=false,ServerSideApply=true"
         assert annotations["argocd.argoproj.io/sync-wave"] == "-1"
-        has_conversion = crd["metadata"]["name"] in ("statefulsets.apps.kruise.io", "daemonsets.apps.kruise.io")
+        has_conversion = (crd["spec"].get("conversion") or {}).get("strategy") == "Webhook"
         assert ("cert-manager.io/inject-ca-from" in annotations) == has_conversion
     unkept = render("--kube-version", "1.20.2", "--set", "crds.keep=false",
                     "--set", "crds.annotations.argocd\\.argoproj\\.io/sync-options=ServerSideApply=true")
