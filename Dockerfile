@@ -13,6 +13,7 @@ COPY pyproject.toml README.md ./
 COPY ack_kruise ack_kruise
 COPY apischema apischema
 COPY controllers controllers
+COPY daemon daemon
 COPY generator generator
 COPY kube kube
 COPY release release

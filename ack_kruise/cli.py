@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "image": ("release.image", "build the kruise-manager image without Docker and load it into a running sandbox"),
     "preflight": ("ack_kruise.preflight", "check a cluster before installing the chart: version, conversion webhooks, objects in the way"),
     "manager": ("controllers.manager", "run the controllers and the webhook server (kruise-manager)"),
+    "daemon": ("daemon.main", "run kruise-daemon for one node: CRI container recreation (ContainerRecreateRequest)"),
 }
 
 

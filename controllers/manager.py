@@ -4,6 +4,8 @@ Start-up order, as OpenKruise's manager (openkruise.md §0, §7.2):
 1. certificates: read, or in `self` mode create or renew, the Secret with the serving certificate;
 2. the webhook server listens with it, and the caBundles are injected; /readyz turns ready once the
    server answers its own /healthz over TLS with that CA;
+   Before that, every replica starts its own SidecarSet cache for the pod webhook
+   (controllers/webhook/sidecarset_cache.py) and waits for its first list, whatever its leadership;
 3. leader election on the Lease `kruise-manager`; every replica serves webhooks, only the leader reconciles;
 4. the controllers start (kopf, standalone: the Lease, not kopf's peering, decides who acts).
 Losing the lease stops the process (exit 1), as controller-runtime does, so a restarted replica starts clean.
@@ -40,6 +42,9 @@ CONTROLLER_MODULES = {
     "cloneset": "controllers.cloneset.handlers",
     "statefulset": "controllers.statefulset.handlers",
     "daemonset": "controllers.daemonset.handlers",
+    "sidecarset": "controllers.sidecarset.handlers",
+    "uniteddeployment": "controllers.uniteddeployment.handlers",
+    "containerrecreaterequest": "controllers.containerrecreaterequest.handlers",
 }
 
 
@@ -51,6 +56,7 @@ class Manager:
         self.webhook_ready = asyncio.Event()
         self.stopping = asyncio.Event()
         self.elector: LeaderElector | None = None
+        self.sidecarset_cache = None
         self.exit_code = 0
 
     # ---- certificates and webhooks ------------------------------------------------------------
@@ -193,9 +199,19 @@ class Manager:
                 url_base=self.s.webhook.url_base)
             bundle = await store.ensure()
             from controllers.webhook.pods import mutate_pod
+            if self.s.webhook.sidecarset_injection:
+                # Its own client: pod admissions must not queue behind the controllers' rate limit.
+                from controllers.webhook.sidecarset_cache import SidecarSetCache
+                webhook_client = KubeClient(config, user_agent="kruise-manager-webhook", hooks=[count_request])
+                self.sidecarset_cache = SidecarSetCache(webhook_client, self.s.namespace)
+                self.sidecarset_cache.start()
+                if not await self.sidecarset_cache.wait_synced(60):
+                    log.warning("the SidecarSet cache has not synced after 60 s; serving anyway")
             self.server = WebhookServer(self.s.webhook.host, self.s.webhook.port, pods_lookup=self._pods_in,
-                                        pod_mutator=functools.partial(mutate_pod, feature_gates=self.s.feature_gates),
+                                        pod_mutator=functools.partial(mutate_pod, feature_gates=self.s.feature_gates,
+                                                                      views=self.sidecarset_cache),
                                         feature_gates=self.s.feature_gates,
+                                        object_lookup=self.client.get_or_none,
                                         state_lookups={"sidecarsets": self._sidecarsets,
                                                        "kruiseConfiguration": self._kruise_configuration,
                                                        "revisions": self._revisions})
@@ -241,6 +257,9 @@ class Manager:
                 await self.elector.release()
             if self.server:
                 await self.server.stop()
+            if self.sidecarset_cache:
+                await self.sidecarset_cache.stop()
+                await self.sidecarset_cache.client.close()
             for r in runners:
                 await r.cleanup()
             await self.client.close()
@@ -313,6 +332,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--webhook-host", default=w.host, help=f"default: {_env('WEBHOOK_BIND_HOST')} (all addresses)")
     p.add_argument("--webhook-port", type=_port, default=w.port, help=f"default: {_env('WEBHOOK_PORT')}")
     p.add_argument("--webhook-service", default=w.service_name, help=f"default: {_env('SERVICE_NAME')}")
+    p.add_argument("--sidecarset-injection", default=str(w.sidecarset_injection).lower(), choices=["true", "false"],
+                   help="the pod webhook injects SidecarSets (default: %(default)s)")
     p.add_argument("--webhook-url-base", help="outside a cluster: https://HOST:PORT the API server can call")
     p.add_argument("--cert-mode", choices=MODES, default=w.cert_mode, help="default: %(default)s")
     p.add_argument("--cert-secret", default=w.cert_secret, help=f"default: {_env('SECRET_NAME')}")
@@ -345,6 +366,7 @@ def settings_from(args: argparse.Namespace) -> ManagerSettings:
     w = s.webhook
     w.host, w.port, w.service_name, w.url_base = args.webhook_host, args.webhook_port, args.webhook_service, args.webhook_url_base
     w.cert_mode, w.cert_secret = args.cert_mode, args.cert_secret
+    w.sidecarset_injection = args.sidecarset_injection == "true"
     w.cert_validity, w.cert_renew_before, w.cert_check_interval = args.cert_validity, args.cert_renew_before, args.cert_check_interval
     controllers = tuple(filter(None, (c.strip() for c in args.controllers.split(","))))
     unknown = [c for c in controllers if c not in CONTROLLER_MODULES]

@@ -306,7 +306,8 @@ def compatibility() -> dict:
 
 def chart_objects() -> dict:
     """The chart's cluster-wide objects with fixed names: `customResourceDefinitions`, `conversionWebhookCRDs`,
-    `webhookConfigurations` ({mutating, validating})."""
+    `webhookConfigurations` ({mutating, validating}); and `podWebhookRequiredNamespaceLabel` ({key, value}: the
+    namespaces where the pod webhook fails closed, policies/webhooks.yaml)."""
     return default_schema().data["chartObjects"]
 
 

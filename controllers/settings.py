@@ -66,6 +66,9 @@ class WebhookSettings:
     cert_renew_before: datetime.timedelta = datetime.timedelta(days=30)
     cert_check_interval: float = 60.0
     """How often the Secret is checked for renewal or rotation by another replica."""
+    sidecarset_injection: bool = True
+    """The pod webhook injects SidecarSets (the chart's webhook.podWebhook.sidecarSetInjection, which also makes
+    the API server send it every pod); false: only the readiness gate."""
     mutating_configuration: str = field(default_factory=lambda: _webhook_configuration("mutating"))
     validating_configuration: str = field(default_factory=lambda: _webhook_configuration("validating"))
 

@@ -299,12 +299,22 @@ def index_doc(inputs: Inputs) -> str:
         lines.append(f"| `{name}` | " + " | ".join("yes" if v.supports(name) else "-" for v in inputs.variants) + " |")
     lines += ["", "## Webhooks", "", "| Name | Configuration | Path | Operations | Failure policy |", "|---|---|---|---|---|"]
     variant = inputs.variants[-1]
+    listed = set()
     for configuration, items in webhook_gen.entries(inputs, variant).items():
         for entry, _ in items:
+            if entry["name"] in listed:   # the same entry under another chart value (its selectors differ)
+                continue
+            listed.add(entry["name"])
             ops = ", ".join(sorted({op for rule in entry["rules"] for op in rule["operations"]}))
             lines.append(f"| {entry['name']} | {inputs.webhooks['configurations'][configuration]} | "
                          f"`{entry['clientConfig']['service']['path']}` | {ops} | {entry['failurePolicy']} |")
     for extra in inputs.webhooks.get("extra", []):
+        closed = extra.get("failClosedNamespaces")
+        if closed:
+            label = f"{closed['label']['key']}={closed['label']['value']}"
+            lines += ["", f"With `{closed['when']}=true`, {extra['name']} receives every object outside the "
+                          f"namespaces labelled `{label}`, and {closed['name']} (failurePolicy Fail) every object "
+                          f"inside them; otherwise:"]
         split = extra.get("perWorkload")
         if split:
             since = next((f"{v.since[0]}.{v.since[1]}" for v in inputs.variants if v.supports("webhook.objectSelector")),

@@ -279,6 +279,10 @@ def _check_json_path(kind: Kind, json_path: Any, where: str) -> None:
     if not isinstance(json_path, str) or not json_path.startswith("."):
         raise SchemaError(kind.file, where, "expected a JSON path starting with '.'")
     path = json_path[1:]
+    # A label or annotation key is a map key, dots escaped (`.metadata.labels.crr\.apps\.kruise\.io/node-name`):
+    # metadata is always there, and its maps hold any key.
+    if re.match(r"^metadata\.(labels|annotations)\.([A-Za-z0-9_/-]|\\\.)+$", path):
+        return
     if not re.match(r"^[A-Za-z0-9_.\[\]*-]+$", path):
         raise SchemaError(kind.file, where, f"unsupported JSON path {json_path!r}")
     for version, tree in kind.trees.items():

@@ -38,9 +38,9 @@ RULE_CHECKS: dict[str, dict[str, Any]] = {
     "selectorMatchesLabels": {"required": ("selector", "labels"), "ops": ("CREATE", "UPDATE")},
     "updateWhitelist": {"required": ("field", "allowed"), "ops": ("UPDATE",)},
     "immutable": {"required": ("field",), "ops": ("UPDATE",)},
-    "immutableByKey": {"required": ("list", "key", "fields"), "ops": ("UPDATE",)},
+    "immutableByKey": {"required": ("list", "key", "fields"), "optional": ("message",), "ops": ("UPDATE",)},
     "onlyContainerImagesChange": {"required": ("field", "message"), "optional": ("when",), "ops": ("UPDATE",)},
-    "keysReferTo": {"required": ("field", "list", "key"), "ops": ("CREATE", "UPDATE")},
+    "keysReferTo": {"required": ("field", "list", "key"), "optional": ("message",), "ops": ("CREATE", "UPDATE")},
     "ownedPods": {"required": ("field",), "ops": ("CREATE", "UPDATE"), "needs": ("pods",)},
     "subsetReplicas": {"required": ("replicas", "subsets"), "ops": ("CREATE", "UPDATE")},
     "deleteProtection": {"required": ("replicas",), "ops": ("DELETE",)},
@@ -214,9 +214,11 @@ def load_webhooks(policies_dir: Path, display, kinds: list[Kind]) -> tuple[dict,
         where = f"extra[{index}]"
         require_keys(extra, file, where, ("name", "configuration", "path", "rules", "failurePolicy"),
                       {"name", "configuration", "path", "rules", "failurePolicy", "namespaceSelector",
-                       "objectSelector", "enabledBy", "perWorkload"})
+                       "objectSelector", "enabledBy", "perWorkload", "failClosedNamespaces"})
         if "perWorkload" in extra:
             _check_per_workload(extra["perWorkload"], file, f"{where}.perWorkload", known)
+        if "failClosedNamespaces" in extra:
+            _check_fail_closed(extra["failClosedNamespaces"], file, f"{where}.failClosedNamespaces")
         if extra["configuration"] not in ("mutating", "validating"):
             raise SchemaError(file, f"{where}.configuration", "mutating or validating")
         for key, pool in (("namespaceSelector", "namespaceSelectors"), ("objectSelector", "objectSelectors")):
@@ -243,6 +245,22 @@ def _check_per_workload(raw: Any, file: str, where: str, kinds: set[str]) -> Non
             raise SchemaError(file, f"{where}.podLabels.{kind}", f"not a label key: {label!r}")
     if not isinstance(raw["unless"], str) or not raw["unless"]:
         raise SchemaError(file, f"{where}.unless", "the path of a boolean chart value")
+
+
+def _check_fail_closed(raw: Any, file: str, where: str) -> None:
+    """`failClosedNamespaces: {when: <boolean chart value>, name: <webhook name>, label: {key, value}}`."""
+    require_keys(raw, file, where, ("when", "name", "label"), {"when", "name", "label"})
+    if not isinstance(raw["when"], str) or not raw["when"]:
+        raise SchemaError(file, f"{where}.when", "the path of a boolean chart value")
+    if not isinstance(raw["name"], str) or raw["name"].count(".") < 2:
+        raise SchemaError(file, f"{where}.name", "a webhook name with at least three segments, e.g. x.kb.io")
+    label = raw["label"]
+    require_keys(label, file, f"{where}.label", ("key", "value"), {"key", "value"})
+    if not isinstance(label["key"], str) or not LABEL_KEY.match(label["key"]):
+        raise SchemaError(file, f"{where}.label.key", f"not a label key: {label['key']!r}")
+    if not isinstance(label["value"], str) or not re.fullmatch(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?",
+                                                               label["value"]):
+        raise SchemaError(file, f"{where}.label.value", f"not a label value: {label['value']!r}")
 
 
 def load_admission(policies_dir: Path, display, kinds: list[Kind], gates: set[str]) -> list[str]:
@@ -412,6 +430,9 @@ def check_value_references(values_tree: dict, compatibility: dict, compat_file: 
         if "perWorkload" in extra:
             references.append((extra["perWorkload"]["unless"], "boolean", webhooks_file,
                                f"extra[{index}].perWorkload.unless"))
+        if "failClosedNamespaces" in extra:
+            references.append((extra["failClosedNamespaces"]["when"], "boolean", webhooks_file,
+                               f"extra[{index}].failClosedNamespaces.when"))
     for path, kind, file, field in references:
         node = find_node(values_tree, path)
         if node is None or node.get("type") != kind:

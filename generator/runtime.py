@@ -117,6 +117,10 @@ def chart_objects(inputs: Inputs) -> dict:
         # the CRDs whose conversion webhook the manager gives its caBundle
         "conversionWebhookCRDs": [kind.crd_name for kind in inputs.kinds if kind.conversion_webhook],
         "webhookConfigurations": dict(inputs.webhooks["configurations"]),
+        # the namespace label whose pods the pod webhook admits failing closed ({key, value}), if any
+        "podWebhookRequiredNamespaceLabel": next(
+            (dict(e["failClosedNamespaces"]["label"]) for e in inputs.webhooks.get("extra", [])
+             if e.get("failClosedNamespaces")), None),
     }
 
 

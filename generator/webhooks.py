@@ -76,28 +76,48 @@ def per_workload_selector(base: dict | None, label: str) -> dict:
     return selector
 
 
+def with_namespace_label(base: dict | None, label: dict, present: bool) -> dict:
+    """`base` narrowed to the namespaces that have (or lack) the label key=value."""
+    selector = copy.deepcopy(base) if base else {}
+    expression = {"key": label["key"], "operator": "In" if present else "NotIn", "values": [label["value"]]}
+    selector["matchExpressions"] = [*selector.get("matchExpressions", []), expression]
+    return selector
+
+
 def _extra_entries(inputs: Inputs, variant: Variant, extra: dict) -> list[tuple[dict, str | None]]:
     """One webhook entry, or, where the variant has objectSelector and `perWorkload` is set, one entry per
     pod-creating workload (selected by the label its controller puts on every pod) unless the `unless`
-    value asks for every pod."""
+    value asks for every pod. With `failClosedNamespaces` and its `when` value, instead: the entry for every
+    object outside the namespaces with the label, and a failurePolicy Fail entry for those inside."""
     policy = inputs.webhooks
     namespace_selector = policy["namespaceSelectors"].get(extra.get("namespaceSelector"))
     object_selector = (policy.get("objectSelectors") or {}).get(extra.get("objectSelector"))
     enabled = _values(extra["enabledBy"]) if extra.get("enabledBy") else ""
 
-    def make(name: str, selector: dict | None) -> dict:
+    def make(name: str, selector: dict | None, namespaces: dict | None = namespace_selector,
+             failure_policy: str = extra["failurePolicy"]) -> dict:
         return _entry(inputs, variant, name=name, path=extra["path"], rules=extra["rules"],
-                      failure_policy=extra["failurePolicy"], namespace_selector=namespace_selector,
-                      object_selector=selector)
+                      failure_policy=failure_policy, namespace_selector=namespaces, object_selector=selector)
 
+    items: list[tuple[dict, str | None]] = []
+    fail_closed = extra.get("failClosedNamespaces")
+    otherwise = ""
+    if fail_closed:
+        when = _values(fail_closed["when"])
+        otherwise = f"not {when}"
+        label = fail_closed["label"]
+        items += [(make(extra["name"], object_selector, with_namespace_label(namespace_selector, label, False)),
+                   _condition(enabled, when)),
+                  (make(fail_closed["name"], object_selector, with_namespace_label(namespace_selector, label, True),
+                        "Fail"), _condition(enabled, when))]
     split = extra.get("perWorkload")
     if not split or not variant.supports("webhook.objectSelector"):
-        return [(make(extra["name"], object_selector), _condition(enabled))]
+        return items + [(make(extra["name"], object_selector), _condition(enabled, otherwise))]
     every_pod = _values(split["unless"])
-    items = [(make(extra["name"], object_selector), _condition(enabled, every_pod))]
+    items.append((make(extra["name"], object_selector), _condition(enabled, otherwise, every_pod)))
     for kind, label in split["podLabels"].items():
         items.append((make(per_workload_name(extra["name"], kind), per_workload_selector(object_selector, label)),
-                      _condition(enabled, f"not {every_pod}")))
+                      _condition(enabled, otherwise, f"not {every_pod}")))
     return items
 
 

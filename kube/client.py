@@ -80,6 +80,10 @@ def resource_path(
     return "/".join(parts)
 
 
+# A list of only the items' metadata (names, resourceVersions), served by every API server from 1.15.
+PARTIAL_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+
+
 class TokenBucket:
     """Client-side QPS/burst limiting, as client-go's flowcontrol does, so that benchmarks compare
     controllers at equal limits. qps=None means unlimited."""
@@ -164,11 +168,14 @@ class KubeClient:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        accept: str | None = None,
         timeout: float = 60,
     ) -> JSON:
         # A str body is sent as it is (JSON the caller encoded itself, e.g. `gojson.dumps`).
         data = None if body is None else body if isinstance(body, str) else json.dumps(body)
-        headers = {"Content-Type": content_type} if data is not None else None
+        headers = {"Content-Type": content_type} if data is not None else {}
+        if accept:   # e.g. PARTIAL_METADATA_LIST: only the items' metadata
+            headers["Accept"] = accept
         params = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (params or {}).items()}
         for attempt in range(5):
             await self.limiter.acquire()

@@ -76,7 +76,7 @@ PLATFORMS = tuple(f"manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)) +
 NOT_IN_IMAGE = {
     "kubernetes": "the official client: the tests use it; the manager has its own (kube)",
 }
-SOURCES = ("pyproject.toml", "README.md", "ack_kruise", "apischema", "controllers", "generator", "kube", "release",
+SOURCES = ("pyproject.toml", "README.md", "ack_kruise", "apischema", "controllers", "daemon", "generator", "kube", "release",
            "sandbox")
 """What the wheel is built from: the Dockerfile's COPY lines."""
 MOUNT_POINTS = ("dev", "proc", "sys", "run", "tmp")

@@ -22,6 +22,7 @@ from . import pki, processes, realnode, tools
 from .processes import ProcessRecord
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+KRUISE_PROCESSES = ("kruise-manager", "kruise-daemon")  # ours: restarted together after a code change
 
 
 class SandboxError(Exception):
@@ -138,9 +139,10 @@ class Sandbox:
                 _log("kruise-manager started")
             return existing
         dead = [n for n, alive in self.status().items() if not alive]
-        if existing and dead == ["kruise-manager"]:
-            # Only the manager stopped (it runs our own code, which changes often): start a new one.
-            existing.processes = [p for p in existing.processes if p.name != "kruise-manager"]
+        if existing and dead and set(dead) <= set(KRUISE_PROCESSES):
+            # Only the manager or the daemon stopped (they run our own code, which changes often): new ones.
+            processes.stop([p for p in existing.processes if p.name in KRUISE_PROCESSES])
+            existing.processes = [p for p in existing.processes if p.name not in KRUISE_PROCESSES]
             self._start_manager(existing, options)
             _log("kruise-manager restarted")
             return existing
@@ -296,11 +298,12 @@ class Sandbox:
         `manager_args` replace the sandbox's own manager arguments for this process only (e.g. feature gates
         for a test); the next restart without them goes back to the sandbox's."""
         state = self.state()
-        if state is None or not self.is_running() and [n for n, a in self.status().items() if not a] != ["kruise-manager"]:
+        dead = {n for n, a in self.status().items() if not a}
+        if state is None or not self.is_running() and not dead <= set(KRUISE_PROCESSES):
             raise SandboxError("the sandbox is not running; start it with `ack-kruise sandbox up --with-manager`")
-        old = [p for p in state.processes if p.name == "kruise-manager"]
+        old = [p for p in state.processes if p.name in KRUISE_PROCESSES]
         processes.stop(old)
-        state.processes = [p for p in state.processes if p.name != "kruise-manager"]
+        state.processes = [p for p in state.processes if p.name not in KRUISE_PROCESSES]
         options = _recorded_options(state)
         if manager_args is not None:
             options.manager_args = tuple(manager_args)
@@ -315,7 +318,8 @@ class Sandbox:
             raise SandboxError("the sandbox is not running; start it with `ack-kruise sandbox up`")
         if any(p.name == "kruise-manager" and p.alive() for p in state.processes):
             return
-        state.processes = [p for p in state.processes if p.name != "kruise-manager"]
+        processes.stop([p for p in state.processes if p.name in KRUISE_PROCESSES])
+        state.processes = [p for p in state.processes if p.name not in KRUISE_PROCESSES]
         self._start_manager(state, _recorded_options(state))
 
     def _start_manager(self, state: SandboxState, options: SandboxOptions) -> None:
@@ -330,6 +334,42 @@ class Sandbox:
         state.processes.append(record)
         state.save()
         kruise.wait_ready(health, record)
+        if any(p.name == "kubelet" for p in state.processes):
+            self._start_daemon(state)
+
+    def _start_daemon(self, state: SandboxState) -> None:
+        """kruise-daemon for the real node (`ack-kruise daemon`), talking CRI to its containerd."""
+        from . import kruise
+        health = _free_port()
+        state.ports["kruise-daemon-health"] = health
+        socket_path = realnode.NodePaths(self.state_dir / "node").containerd_socket
+        record = processes.start("kruise-daemon", kruise.daemon_argv(
+            state.kubeconfig, realnode.NODE_NAME, str(socket_path), health),
+            self.state_dir / "logs" / "kruise-daemon.log", cwd=tools.REPO_ROOT)
+        state.processes.append(record)
+        state.save()
+        kruise.wait_ready(health, record, path="/healthz")
+
+    # ---- faults, for tests ------------------------------------------------------------------
+    def stop_component(self, name: str) -> None:
+        """Stop one recorded process (e.g. containerd in the middle of an operation); its record stays, so
+        `status` shows it down and `down` still cleans up. `start_component` brings it back."""
+        state = self.state()
+        if state is None:
+            raise SandboxError("the sandbox is not running")
+        processes.stop([self._proc(state, name)])
+
+    def start_component(self, name: str) -> None:
+        """Start a stopped component again with its recorded command line and log."""
+        state = self.state()
+        if state is None:
+            raise SandboxError("the sandbox is not running")
+        old = self._proc(state, name)
+        if old.alive():
+            return
+        record = processes.start(name, old.argv, Path(old.log))
+        state.processes = [record if p is old else p for p in state.processes]
+        state.save()
 
     @staticmethod
     def _proc(state: SandboxState, name: str) -> ProcessRecord:
@@ -357,7 +397,7 @@ class Sandbox:
         def stop(*names: str) -> None:
             killed.extend(processes.stop([by_name[n] for n in names if n in by_name]))
 
-        stop("kruise-manager", "nodesim", "kube-scheduler", "kube-controller-manager")
+        stop("kruise-daemon", "kruise-manager", "nodesim", "kube-scheduler", "kube-controller-manager")
         if "kubelet" in by_name:
             self._delete_real_node_pods(state, by_name["kubelet"])
         stop("kube-proxy", "kubelet")

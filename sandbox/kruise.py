@@ -16,7 +16,7 @@ from . import processes, tools
 from .processes import ProcessRecord
 
 NAMESPACE = "kruise-system"
-CRD_NAMES = ("clonesets", "statefulsets", "daemonsets", "sidecarsets", "uniteddeployments")
+CRD_NAMES = ("clonesets", "statefulsets", "daemonsets", "sidecarsets", "uniteddeployments", "containerrecreaterequests")
 
 
 def _kubectl(kubeconfig: str, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -58,16 +58,23 @@ def manager_argv(kubeconfig: str, webhook_port: int, health_port: int, metrics_p
             "--cert-check-interval", "2", *extra]
 
 
-def wait_ready(health_port: int, record: ProcessRecord, timeout: float = 60) -> None:
+def daemon_argv(kubeconfig: str, node_name: str, cri_socket: str, health_port: int) -> list[str]:
+    """kruise-daemon for the real node, on the host as the manager: the node's containerd listens on a socket
+    of its own, so it is named (--cri-socket) instead of found under /var/run."""
+    return [sys.executable, "-m", "ack_kruise", "daemon", "--kubeconfig", kubeconfig, "--node-name", node_name,
+            "--cri-socket", cri_socket, "--addr", f"127.0.0.1:{health_port}"]
+
+
+def wait_ready(health_port: int, record: ProcessRecord, timeout: float = 60, path: str = "/readyz") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not record.alive():
-            raise processes.ProcessExited("kruise-manager", None, Path(record.log))
+            raise processes.ProcessExited(record.name, None, Path(record.log))
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{health_port}/readyz", timeout=2) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{health_port}{path}", timeout=2) as r:
                 if r.status == 200:
                     return
         except OSError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"kruise-manager was not ready after {timeout:.0f}s; see {record.log}")
+    raise RuntimeError(f"{record.name} was not ready after {timeout:.0f}s; see {record.log}")

@@ -24,7 +24,9 @@ fresh_namespace() {
 
 say "== The sandbox: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, a real node"
 say "   (kubelet + containerd + runc), simulated nodes, and ack-kruise: CRDs, webhooks, kruise-manager"
-eval "$(ack-kruise sandbox up --with-manager)"
+# `python -m` from the checkout, so the sandbox installs this checkout's CRDs and runs its manager (the
+# `ack-kruise` script runs the copy the virtualenv was installed from, another worktree's perhaps).
+eval "$(cd "$ROOT" && python -m ack_kruise sandbox up --with-manager)"
 echo "KUBECONFIG=$KUBECONFIG"
 fresh_namespace seed
 cd "$ROOT/examples/seed"   # the seed's YAML, verbatim
@@ -79,6 +81,22 @@ until_value "1 4" get ads demo-ads -o 'jsonpath={.status.updatedNumberScheduled}
 show kubectl get ads
 show kubectl get pod -o 'custom-columns=NAME:.metadata.name,NODE:.spec.nodeName,IMAGE:.spec.containers[0].image,RESTARTS:.status.containerStatuses[0].restartCount'
 kubectl label node real-node-0 canary- >/dev/null
+
+say "== A UnitedDeployment: 6 replicas over the simulated nodes' three zones, one CloneSet per zone"
+fresh_namespace united
+show cat "$ROOT/examples/kinds/uniteddeployment.yaml"
+show kubectl create -f "$ROOT/examples/kinds/uniteddeployment.yaml"
+until_value "6 6" get ud demo-ud -o 'jsonpath={.status.replicas} {.status.readyReplicas}'
+show kubectl get ud
+show kubectl get clone -L apps.kruise.io/subset-name
+show kubectl get pod -o 'custom-columns=NAME:.metadata.name,SUBSET:.metadata.labels.apps\.kruise\.io/subset-name,NODE:.spec.nodeName'
+
+say "== zone-a's share changes from 33% to 4 pods: its CloneSet grows, the other two shrink to one each"
+show kubectl patch ud demo-ud --type=json -p '[{"op":"replace","path":"/spec/topology/subsets/0/replicas","value":4}]'
+until_value '{"zone-a":4,"zone-b":1,"zone-c":1}' get ud demo-ud -o 'jsonpath={.status.subsetReplicas}'
+until_value "6 6" get ud demo-ud -o 'jsonpath={.status.replicas} {.status.readyReplicas}'
+show kubectl get ud demo-ud -o 'jsonpath={.status.subsetReplicas}{"\n"}'
+show kubectl get clone -L apps.kruise.io/subset-name
 
 say "== A Deployment rolled out by the native controllers onto the simulated nodes' three zones"
 fresh_namespace scale

@@ -25,10 +25,12 @@ Every module here is pure: plain dicts in, plain dicts or `actions` out. No API 
     podreadiness      the KruisePodReady condition and its not-ready message keys
     inplace           in-place update: what can be updated in place, in place or recreate for one pod, the pod
                       patch, grace period, completion, and a round's refresh that keeps its drains (`hold`)
+    containerhash     the kubelet's container hash and kruise-daemon's runtime-containers-meta annotation
     status            workload status: failure conditions, "did it change", the minReadySeconds requeue
     template_defaults Kubernetes' defaults for pod and PVC templates (the webhook's templateDefaults)
     jsondiff          a minimal RFC 6902 diff: template change classification, admission responses' patches
     mergepatch        RFC 7386 JSON merge patches, applied or combined
+    strategicmerge    strategic merge patches on pod templates, applied (UnitedDeployment's subset patch)
 
 How a step is written (one style for every kind):
 - a mechanism here is a function of plain dicts (and `now`) that returns what it decided: a list of actions, or

@@ -17,6 +17,9 @@ Three verbs, on any resource of the table, plus `Event`:
 - Patch bodies of pods carry ``metadata.uid`` when the observed pod had one, as the Kubernetes controllers'
   ownerReference patches do, so a patch computed for a pod never lands on a newer pod that reuses its name; a
   body with ``metadata.resourceVersion`` fails on a concurrent edit instead of overwriting it.
+- An object outside the workload's namespace (a cluster-scoped SidecarSet's pods, in every namespace, and its
+  revisions, in the install namespace) is named by `namespace` (Patch, Delete) or by the body's
+  `metadata.namespace` (Create); None means the workload's own namespace.
 - Events are actions too: an `Event` is emitted only when every action before it succeeded. A success event
   comes right after the action it reports; failures are the runtime's to report (FailedCreate, ...). Slow-start
   creates form one unit with the creates of non-slow-start resources right before them and the `Event` after.
@@ -46,6 +49,10 @@ class Create:
         return self.body["metadata"]["name"]
 
     @property
+    def namespace(self) -> str | None:
+        return self.body["metadata"].get("namespace") or None
+
+    @property
     def what(self) -> str:
         return f"create {self.resource}"
 
@@ -59,6 +66,7 @@ class Patch:
     subresource: str | None = None
     ignore: tuple[int, ...] = ()
     recheck_owner: bool = False  # an adoption: RecheckDeletionTimestamp before the plan's first one
+    namespace: str | None = None  # None: the workload's namespace
 
     def __post_init__(self) -> None:
         if self.patch_type not in PATCH_TYPES:
@@ -78,6 +86,7 @@ class Delete:
     uid: str | None = None
     reason: str = ""
     ignore: tuple[int, ...] = (NOT_FOUND,)
+    namespace: str | None = None  # None: the workload's namespace
 
     @property
     def what(self) -> str:
@@ -89,7 +98,16 @@ class Event:
     type: str  # "Normal" or "Warning"
     reason: str
     message: str
+    regarding: Mapping[str, str] | None = None
+    """The object the event is about when it is not the workload (a pod: `regarding(pod)`)."""
     what = "event"
+
+
+def regarding(obj: dict, api_version: str = "v1", kind: str = "Pod") -> dict[str, str]:
+    """The involvedObject of an Event about `obj` (a pod by default)."""
+    meta = obj.get("metadata") or {}
+    return {"apiVersion": api_version, "kind": kind, "name": meta.get("name") or "",
+            "namespace": meta.get("namespace") or "", "uid": meta.get("uid") or ""}
 
 
 @dataclass(frozen=True)
@@ -143,13 +161,13 @@ def create_revision(revision: dict) -> Create:
     return Create(REVISIONS, revision, if_exists="adopt")
 
 
-def patch_pod(name: str, body: dict, patch_type: str = "strategic") -> Patch:
-    return Patch(PODS, name, body, patch_type)
+def patch_pod(name: str, body: dict, patch_type: str = "strategic", namespace: str | None = None) -> Patch:
+    return Patch(PODS, name, body, patch_type, namespace=namespace)
 
 
-def patch_pod_status(name: str, body: dict) -> Patch:
+def patch_pod_status(name: str, body: dict, namespace: str | None = None) -> Patch:
     """A strategic merge patch on the pod's /status subresource (pod conditions merge by `type`)."""
-    return Patch(PODS, name, body, "strategic", "status")
+    return Patch(PODS, name, body, "strategic", "status", namespace=namespace)
 
 
 def adopt_pod(name: str, body: dict) -> Patch:

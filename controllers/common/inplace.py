@@ -18,8 +18,11 @@ labels/annotations. Two deliberate differences from upstream:
   container is updated once its containerID changed since the update began. We record `containerID` next to
   `imageID` in `lastContainerStatuses` (upstream, to v1.9 and master, records only `imageID`);
 - a template label/annotation that a container reads through an env `fieldRef` cannot be updated in place:
-  upstream restarts such containers through kruise-daemon, which this project does not run, so it falls back
-  to recreating the pod (InPlaceIfPossible) or refuses (InPlaceOnly) instead of leaving a stale env behind.
+  upstream restarts such containers through kruise-daemon, whose env-from-metadata restarts this project's
+  daemon does not do yet, so it falls back to recreating the pod (InPlaceIfPossible) or refuses (InPlaceOnly)
+  instead of leaving a stale env behind.
+Where kruise-daemon wrote the `apps.kruise.io/runtime-containers-meta` annotation, a pod whose every container
+runs with the kubelet's hash of its current spec is complete (`containerhash.spec_matches_meta`), as upstream.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Collection
 
 from . import lifecycle
+from .containerhash import spec_matches_meta
 from .actions import Event, Patch, patch_pod, patch_pod_status
 from .jsondiff import diff
 from .keys import (CONTAINER_PRIORITY_ENV, CONTROLLER_REVISION_HASH_LABEL, INPLACE_UPDATE_GRACE_ANNOTATION,
@@ -511,6 +515,10 @@ def pod_update_error(pod: JSON, target_images: dict[str, str] | None = None) -> 
     left = unapplied_images(pod, state, target_images)
     if left:
         return f"in-place update of revision {state.get('revision')} has not applied images of {sorted(left)}"
+    if spec_matches_meta(pod):
+        # kruise-daemon's runtime-containers-meta: every container runs, under the ID the pod reports, the spec
+        # the pod now asks for (the kubelet's hash of it), so the update is done (upstream's first rule).
+        return None
     return containers_update_error(pod, state)
 
 

@@ -65,6 +65,11 @@ def _merge_status_patch(first: dict, second: dict) -> dict:
     return merged
 
 
+def _object_key(action: Any) -> tuple:
+    """Which object an action writes: (resource, namespace or None for the workload's, name)."""
+    return action.resource, getattr(action, "namespace", None), action.name
+
+
 def _is_status_patch(action: Any) -> bool:
     return isinstance(action, A.Patch) and action.subresource == "status" and action.patch_type == "strategic"
 
@@ -79,8 +84,7 @@ def coalesce_status_patches(chain: list) -> list:
     out: list = []
     for action in chain:
         last = out[-1] if out else None
-        if _is_status_patch(action) and _is_status_patch(last) and (last.resource, last.name) == (
-                action.resource, action.name):
+        if _is_status_patch(action) and _is_status_patch(last) and _object_key(last) == _object_key(action):
             out[-1] = replace(action, body=_merge_status_patch(last.body, action.body))
         else:
             out.append(action)
@@ -94,14 +98,13 @@ def fold_status_patches(early: list, actions: list) -> list:
     Prepending alone is not enough to save the request: a plan may put a workload-level action (an Advanced
     StatefulSet writes its status before its pod actions) between the two patches of a pod, and only adjacent
     patches of one pod are coalesced."""
-    pending = {(a.resource, a.name): a for a in early}
+    pending = {_object_key(a): a for a in early}
     out: list = []
     for action in actions:
-        if _is_status_patch(action) and (action.resource, action.name) in pending:
-            action = replace(action, body=_merge_status_patch(pending.pop((action.resource, action.name)).body,
-                                                              action.body))
+        if _is_status_patch(action) and _object_key(action) in pending:
+            action = replace(action, body=_merge_status_patch(pending.pop(_object_key(action)).body, action.body))
         out.append(action)
-    return [a for a in early if (a.resource, a.name) in pending] + out
+    return [a for a in early if _object_key(a) in pending] + out
 
 
 class PlanFailed(Exception):
@@ -145,6 +148,14 @@ def units(plan_actions: list) -> list[list]:
     return out
 
 
+def namespace_of(ref: WorkloadRef, res: Resource, action: Any) -> str:
+    """Where the action's object lives: its own namespace when it names one, else the workload's ("" for a
+    cluster-scoped resource). Expectations key objects by it, with the name."""
+    if not res.namespaced:
+        return ""
+    return getattr(action, "namespace", None) or ref.namespace
+
+
 class Executor:
     def __init__(self, client: KubeClient, expectations: Expectations, events: EventRecorder, controller: str):
         self.client, self.expectations, self.events, self.controller = client, expectations, events, controller
@@ -171,7 +182,7 @@ class Executor:
         chains: dict[tuple, list] = {}
         for unit in segment:
             if id(unit) not in create_ids:
-                chains.setdefault((unit[0].resource, unit[0].name), []).extend(unit)
+                chains.setdefault(_object_key(unit[0]), []).extend(unit)
         if chains:
             results = await asyncio.gather(*(self._run_unit(ref, coalesce_status_patches(chain))
                                              for chain in chains.values()),
@@ -220,7 +231,8 @@ class Executor:
             current = await self.client.get(path)
             return await self.client.replace(path, merge_patch(current, patch))
 
-    async def _on_name_taken(self, ref: WorkloadRef, res: Resource, revision: dict, plan: A.Plan | None) -> dict | None:
+    async def _on_name_taken(self, ref: WorkloadRef, res: Resource, revision: dict, plan: A.Plan | None,
+                             namespace: str) -> dict | None:
         """A revision of that name exists (CreateControllerRevision meets AlreadyExists). Returns the revision
         when this call adopted it.
         - ours: the index is behind; fine;
@@ -230,7 +242,7 @@ class Executor:
         - other data: a hash collision: bump status.collisionCount, so that the next round hashes to another
           name, as upstream."""
         name = revision["metadata"]["name"]
-        path = res.path(ref.namespace, name)
+        path = res.path(namespace, name)
         existing = await self.client.get_or_none(path)
         owners = ((existing or {}).get("metadata") or {}).get("ownerReferences") or []
         if existing is None or any(o.get("uid") == ref.uid and o.get("controller") for o in owners):
@@ -253,44 +265,50 @@ class Executor:
         raise PlanFailed(f"{res.kind} {name} belongs to another owner; collisionCount is now {count}")
 
     async def _create(self, ref: WorkloadRef, res: Resource, action: A.Create, plan: A.Plan | None) -> None:
-        exp, owner, name = self.expectations, ref.uid, action.name
-        exp.expect_created(owner, res.key, name)
+        exp, owner, ns, name = self.expectations, ref.uid, namespace_of(ref, res, action), action.name
+        exp.expect_created(owner, res.key, name, ns)
         try:
             # In Go's encoding, so that `data` survives patches (the garbage collector's too): gojson.
-            await self.client.create(res.path(ref.namespace), gojson.dumps(action.body) if res.go_json else action.body)
+            await self.client.create(res.path(ns), gojson.dumps(action.body) if res.go_json else action.body)
         except ApiError as e:
-            exp.cancel_created(owner, res.key, name)
+            exp.cancel_created(owner, res.key, name, ns)
             if not (e.conflict and action.if_exists == "adopt"):
                 raise
-            adopted = await self._on_name_taken(ref, res, action.body, plan)
+            adopted = await self._on_name_taken(ref, res, action.body, plan, ns)
             if adopted:
-                exp.expect_updated(owner, res.key, name, adopted["metadata"]["resourceVersion"])
+                exp.expect_updated(owner, res.key, name, adopted["metadata"]["resourceVersion"], ns)
 
     async def _patch(self, ref: WorkloadRef, res: Resource, action: A.Patch, plan: A.Plan | None) -> None:
         if action.resource == A.WORKLOAD:  # the workload itself: no expectations (its own event wakes it)
             await self.client.patch(ref.path + (f"/{action.subresource}" if action.subresource else ""),
                                     action.body, PATCH_CONTENT_TYPES[action.patch_type])
             return
-        path = res.path(ref.namespace, action.name, action.subresource)
+        ns = namespace_of(ref, res, action)
+        path = res.path(ns, action.name, action.subresource)
         if res.go_json:
             out = await self._patch_go_json(path, action.body)
         else:
             out = await self.client.patch(path, action.body, PATCH_CONTENT_TYPES[action.patch_type])
-        self.expectations.expect_updated(ref.uid, res.key, action.name, out["metadata"]["resourceVersion"])
+        self.expectations.expect_updated(ref.uid, res.key, action.name, out["metadata"]["resourceVersion"], ns)
 
     async def _delete(self, ref: WorkloadRef, res: Resource, action: A.Delete, plan: A.Plan | None) -> None:
+        ns = namespace_of(ref, res, action)
         if action.uid:
-            self.expectations.expect_deleted(ref.uid, res.key, action.name, action.uid)
+            self.expectations.expect_deleted(ref.uid, res.key, action.name, action.uid, ns)
         try:
-            await self.client.delete(res.path(ref.namespace, action.name),
+            await self.client.delete(res.path(ns, action.name),
                                      {"preconditions": {"uid": action.uid}} if action.uid else None)
         except ApiError:
-            self.expectations.cancel_deleted(ref.uid, res.key, action.name)
+            self.expectations.cancel_deleted(ref.uid, res.key, action.name, ns)
             raise
 
     async def _run(self, ref: WorkloadRef, action: Any, plan: A.Plan | None = None) -> None:
         if isinstance(action, A.Event):
-            self.events.emit(ref, action.type, action.reason, action.message)
+            about = ref
+            if action.regarding:
+                r = action.regarding
+                about = WorkloadRef(r["apiVersion"], "", r["kind"], r.get("namespace", ""), r["name"], r["uid"])
+            self.events.emit(about, action.type, action.reason, action.message)
             return
         verb = type(action).__name__.lower()
         res = ref.resource if action.resource == A.WORKLOAD else resources()[action.resource]

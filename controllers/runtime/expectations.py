@@ -15,9 +15,14 @@ from typing import Iterable
 DEFAULT_TIMEOUT = 300.0  # OpenKruise's --expectation-timeout default (5 min)
 
 
+def _key(namespace: str, name: str) -> str:
+    """Objects by namespace and name: a cluster-scoped workload (SidecarSet) writes pods of many namespaces."""
+    return f"{namespace}/{name}"
+
+
 @dataclass
 class _Pending:
-    created: dict[str, float] = field(default_factory=dict)  # name → when
+    created: dict[str, float] = field(default_factory=dict)  # namespace/name → when
     deleted: dict[str, tuple[str, float]] = field(default_factory=dict)  # name → (uid, when)
     updated: dict[str, tuple[int, float]] = field(default_factory=dict)  # name → (resourceVersion, when)
 
@@ -30,25 +35,26 @@ class Expectations:
     def _pending(self, owner: str, resource: str) -> _Pending:
         return self._by_owner.setdefault(owner, {}).setdefault(resource, _Pending())
 
-    def expect_created(self, owner: str, resource: str, name: str) -> None:
-        self._pending(owner, resource).created[name] = self.clock()
+    def expect_created(self, owner: str, resource: str, name: str, namespace: str = "") -> None:
+        self._pending(owner, resource).created[_key(namespace, name)] = self.clock()
 
-    def expect_deleted(self, owner: str, resource: str, name: str, uid: str) -> None:
-        self._pending(owner, resource).deleted[name] = (uid, self.clock())
+    def expect_deleted(self, owner: str, resource: str, name: str, uid: str, namespace: str = "") -> None:
+        self._pending(owner, resource).deleted[_key(namespace, name)] = (uid, self.clock())
 
-    def expect_updated(self, owner: str, resource: str, name: str, resource_version: str) -> None:
+    def expect_updated(self, owner: str, resource: str, name: str, resource_version: str,
+                       namespace: str = "") -> None:
         try:
             rv = int(resource_version)
         except (TypeError, ValueError):
             return
-        self._pending(owner, resource).updated[name] = (rv, self.clock())
+        self._pending(owner, resource).updated[_key(namespace, name)] = (rv, self.clock())
 
-    def cancel_created(self, owner: str, resource: str, name: str) -> None:
+    def cancel_created(self, owner: str, resource: str, name: str, namespace: str = "") -> None:
         """The create failed: nothing will appear."""
-        self._pending(owner, resource).created.pop(name, None)
+        self._pending(owner, resource).created.pop(_key(namespace, name), None)
 
-    def cancel_deleted(self, owner: str, resource: str, name: str) -> None:
-        self._pending(owner, resource).deleted.pop(name, None)
+    def cancel_deleted(self, owner: str, resource: str, name: str, namespace: str = "") -> None:
+        self._pending(owner, resource).deleted.pop(_key(namespace, name), None)
 
     def forget(self, owner: str) -> None:
         self._by_owner.pop(owner, None)
@@ -62,7 +68,8 @@ class Expectations:
         now = self.clock()
         waiting: list[str] = []
         for resource, pending in pending_by_resource.items():
-            objects = {o["metadata"]["name"]: o for o in observed.get(resource, ())}
+            objects = {_key(o["metadata"].get("namespace") or "", o["metadata"]["name"]): o
+                       for o in observed.get(resource, ())}
             for name, since in list(pending.created.items()):
                 if name in objects or now - since > self.timeout:
                     del pending.created[name]

@@ -8,9 +8,9 @@ Watches (each one a kopf index plus an event handler that only *enqueues* uids o
   adopts the orphans of its namespace its selector matches and releases its pods that no longer match;
 - `named(resource, select)`: objects found by name in the workload's namespace, ownerReference or not (an
   Advanced StatefulSet's PVCs, as the native controller's); a change wakes every workload of the namespace;
-- `selected(resource)`: objects the workload's label selector matches, in any namespace (a cluster-scoped
-  workload) or its own, never claimed (a SidecarSet's pods); a change wakes the workloads that match it now or
-  matched it before;
+- `selected(resource, select=None, keep=None)`: objects the workload's label selector matches, in any namespace
+  (a cluster-scoped workload) or its own, never claimed (a SidecarSet's pods); a change wakes the workloads that
+  match it now or matched it before; `keep(object)` limits what the index holds at all (injected pods);
 - `cluster(resource, relevant=None)`: cluster-scoped objects (nodes); a change wakes every workload of the kind,
   unless `relevant(old, new)` (the object as last seen, None when new; None when deleted) says it does not
   matter (a node's heartbeat: Advanced DaemonSet's shouldIgnoreNodeUpdate).
@@ -64,9 +64,12 @@ class Watch:
     """owned pods with claim: (workload, pod) → may the workload claim it at all, besides its selector."""
     relevant: Callable[[dict | None, dict | None], bool] | None = None
     """cluster: (old, new) → does this change wake the workloads (None: every change does)."""
+    keep: Callable[[dict], bool] | None = None
+    """selected: (object) → may any workload of the kind select it at all; the index holds only those (a
+    SidecarSet's pods are the injected ones: the index does not hold every pod of the cluster)."""
 
 
-# owned(resource, claim=False, member=None), named(resource, select), selected(resource, select=None),
+# owned(resource, claim=False, member=None), named(resource, select), selected(resource, select=None, keep=None),
 # cluster(resource, relevant=None): see the module's docstring.
 owned, named, selected, cluster = (partial(Watch, sort) for sort in ("owned", "named", "selected", "cluster"))
 
@@ -170,6 +173,8 @@ class WorkloadController:
 
         async def index(body: kopf.Body, namespace: str | None, **_: Any) -> dict:
             # By owner uid; by namespace for the name or selector to pick from; all under one key for cluster.
+            if watch.keep is not None and not watch.keep(body):
+                return {}
             key = self._owner(body) if watch.sort == "owned" else namespace if watch.sort != "cluster" else ""
             return {key: dict(body)} if key is not None else {}
 
@@ -189,7 +194,8 @@ class WorkloadController:
                         return
                 self._wake(self.indices["workloads"].keys())
             else:  # selected: who selects it now, and who did before (a label change deselects)
-                now = {w["metadata"]["uid"] for w in self._workloads() if type != "DELETED" and _selects(w, body)}
+                kept = type != "DELETED" and (watch.keep is None or watch.keep(body))
+                now = {w["metadata"]["uid"] for w in self._workloads() if kept and _selects(w, body)}
                 before = self._matched.pop(uid, set())
                 if now:
                     self._matched[uid] = now

@@ -132,4 +132,8 @@ async def validate(review: dict, schema: schemas.Schema | None = None, pods: Pod
         forbidden = operation == "DELETE"
         return _response(review, False, message=describe(kind, name, errors),
                          code=403 if forbidden else 422, reason="Forbidden" if forbidden else "Invalid")
-    return _response(review, True)
+    warnings = []
+    if kind == "SidecarSet" and operation != "DELETE":
+        from controllers.sidecarset.availability import fail_open_warnings
+        warnings = fail_open_warnings(stored, schema.data["chartObjects"].get("podWebhookRequiredNamespaceLabel"))
+    return _response(review, True, warnings=warnings)

@@ -8,11 +8,12 @@ import json
 import re
 from typing import Any, Callable, Iterator, NamedTuple
 
-from apischema.conditions import MISSING, evaluate, get, scaled, values_at
+from apischema.conditions import MISSING, evaluate, get, values_at
 from apischema.values import FieldError, is_int, join, render
 from controllers.common import quantity
 from controllers.common.ownership import controller_uid
 from controllers.common.selectors import selector_matches, selectors_overlap
+from controllers.uniteddeployment.allocator import parse_subset_replicas
 
 from .label_syntax import _QUALIFIED_NAME, label_selector_errors
 
@@ -119,7 +120,10 @@ def _check_immutable_by_key(rule: dict, ctx: RuleContext) -> list[FieldError]:
             continue
         for name in rule["fields"]:
             if get(name, item) != get(name, before[item.get(key)]):
-                errors.append(FieldError(f"{rule['list']}[{index}].{name}", "Invalid value: field is immutable"))
+                if "message" in rule:
+                    errors.append(FieldError(f"{rule['list']}[{index}].{name}", f"Forbidden: {rule['message']}"))
+                else:
+                    errors.append(FieldError(f"{rule['list']}[{index}].{name}", "Invalid value: field is immutable"))
     return errors
 
 
@@ -140,7 +144,8 @@ def _check_only_images_change(rule: dict, ctx: RuleContext) -> list[FieldError]:
 def _check_keys_refer_to(rule: dict, ctx: RuleContext) -> list[FieldError]:
     mapping = get(rule["field"], ctx.obj) or {}
     known = {item.get(rule["key"]) for item in get(rule["list"], ctx.obj, []) or [] if isinstance(item, dict)}
-    return [FieldError(f"{rule['field']}[{name}]", f"Invalid value: {render(name)}: no such item in {rule['list']}")
+    message = rule.get("message", f"no such item in {rule['list']}")
+    return [FieldError(f"{rule['field']}[{name}]", f"Invalid value: {render(name)}: {message}")
             for name in sorted(mapping) if name not in known]
 
 
@@ -163,39 +168,65 @@ def _check_owned_pods(rule: dict, ctx: RuleContext) -> list[FieldError]:
     return errors
 
 
-def _subset_count(value: Any, total: int | None) -> int | None:
-    return scaled(value, total, round_up=False) if total is not None or is_int(value) else None
+# validateSubsetReplicas: an unset maxReplicas counts as this many in the sums.
+_UNSET_MAX_REPLICAS = 1_000_000
 
 
 def _check_subset_replicas(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    """validateSubsetReplicas (B7.4), with upstream's messages; a maxReplicas error names maxReplicas (upstream
+    reports it under minReplicas)."""
     total = get(rule["replicas"], ctx.obj)
+    expected = total if is_int(total) else -1
     subsets = [s for s in get(rule["subsets"], ctx.obj, []) or [] if isinstance(s, dict)]
     path = rule["subsets"]
-    if any("minReplicas" in s or "maxReplicas" in s for s in subsets):
-        errors = []
-        if total is None:
-            errors.append(FieldError(rule["replicas"], "Required value: needed when subsets use minReplicas/maxReplicas"))
-        if subsets and all(s.get("maxReplicas") is not None for s in subsets):
-            errors.append(FieldError(path, "Invalid value: at least one subset must have no maxReplicas"))
-        for index, subset in enumerate(subsets):
-            low = _subset_count(subset.get("minReplicas", 0), total)
-            high = _subset_count(subset.get("maxReplicas"), total) if subset.get("maxReplicas") is not None else None
-            if low is not None and high is not None and low > high:
-                errors.append(FieldError(f"{path}[{index}].minReplicas", "Invalid value: minReplicas must not exceed maxReplicas"))
+    errors: list[FieldError] = []
+    sums = {"replicas": 0, "minReplicas": 0, "maxReplicas": 0}
+    counts = {"replicas": 0, "maxReplicas": 0}
+    for index, subset in enumerate(subsets):
+        parsed = {"replicas": 0, "minReplicas": 0, "maxReplicas": _UNSET_MAX_REPLICAS}
+        for name in parsed:
+            value = subset.get(name)
+            if value is None:
+                continue
+            counts[name] = counts.get(name, 0) + 1
+            try:
+                parsed[name] = parse_subset_replicas(expected, value)
+            except ValueError as error:
+                parsed[name] = 0 if name != "maxReplicas" else _UNSET_MAX_REPLICAS
+                errors.append(FieldError(f"{path}[{index}].{name}", f"Invalid value: {render(value)}: {error}"))
+        for name, value in parsed.items():
+            sums[name] += value
+        if parsed["minReplicas"] > parsed["maxReplicas"]:
+            errors.append(FieldError(f"{path}[{index}].minReplicas", f"Invalid value: {render(subset.get('minReplicas'))}: "
+                                     f"subset[{index}].minReplicas must be more than or equal to maxReplicas"))
+    has_replicas = counts["replicas"] > 0
+    has_capacity = any(s.get("minReplicas") is not None or s.get("maxReplicas") is not None for s in subsets)
+    if has_replicas and has_capacity:
+        errors.append(FieldError(path, "Invalid value: subset.Replicas and subset.MinReplicas/subset.MaxReplicas are "
+                                       "mutually exclusive in a UnitedDeployment"))
         return errors
-    specified = [(i, s["replicas"]) for i, s in enumerate(subsets) if s.get("replicas") is not None]
-    if total is None:
-        if len(specified) != len(subsets):
-            return [FieldError(rule["replicas"], "Required value: needed unless every subset sets replicas")]
-        return []
-    counts = [_subset_count(value, total) for _, value in specified]
-    if any(count is None for count in counts):
-        return []
-    if sum(counts) > total:
-        return [FieldError(path, f"Invalid value: subset replicas add up to {sum(counts)}, more than replicas ({total})")]
-    if specified and len(specified) == len(subsets) and sum(counts) != total:
-        return [FieldError(path, f"Invalid value: subset replicas add up to {sum(counts)}, not replicas ({total})")]
-    return []
+    if has_capacity:
+        if expected == -1:
+            errors.append(FieldError(rule["replicas"], "Required value: spec.replicas must be not empty if you set "
+                                                       "subset.minReplicas/maxReplicas"))
+        if counts["maxReplicas"] >= len(subsets):
+            errors.append(FieldError(path, f"Invalid value: {counts['maxReplicas']}: at least one subset.maxReplicas "
+                                           "must be empty"))
+        if sums["minReplicas"] > sums["maxReplicas"]:
+            errors.append(FieldError(path, f"Invalid value: {sums['minReplicas']}: sum of indicated subset.minReplicas "
+                                           "should not be greater than sum of indicated subset.maxReplicas"))
+    elif expected != -1:
+        if sums["replicas"] > expected:
+            errors.append(FieldError(path, f"Invalid value: {sums['replicas']}: sum of indicated subset replicas "
+                                           f"{sums['replicas']} should not be greater than UnitedDeployment replicas {expected}"))
+        if 0 < counts["replicas"] == len(subsets) and sums["replicas"] != expected:
+            errors.append(FieldError(path, f"Invalid value: {sums['replicas']}: if replicas of all subsets are provided, "
+                                           f"the sum of indicated subset replicas {sums['replicas']} should equal "
+                                           f"UnitedDeployment replicas {expected}"))
+    elif counts["replicas"] != len(subsets):
+        errors.append(FieldError(rule["replicas"], "Required value: if UnitedDeployment replicas is not provided, "
+                                                   "replicas of all subsets should be provided"))
+    return errors
 
 
 DELETE_PROTECTION_LABEL = "policy.kruise.io/delete-protection"

@@ -18,18 +18,22 @@ from controllers.metrics import REGISTRY
 
 from . import admission, conversion
 from .certs import CertBundle
+from .containerrecreaterequest import ObjectLookup, mutate_crr
 
 log = logging.getLogger(__name__)
 
 PodsLookup = Callable[[str], Awaitable[dict[str, dict]]]
 PodMutator = Callable[[dict], Awaitable[dict]]
+CRR_MUTATE_PATH = "/mutate-apps-kruise-io-v1alpha1-containerrecreaterequest"
 
 
 class WebhookServer:
     def __init__(self, host: str, port: int, *, pods_lookup: PodsLookup | None = None,
                  pod_mutator: PodMutator | None = None, feature_gates: dict[str, bool] | None = None,
+                 object_lookup: ObjectLookup | None = None,
                  state_lookups: dict[str, admission.StateLookup] | None = None):
         self.host, self.port = host, port
+        self.object_lookup = object_lookup  # reads a pod or node (the ContainerRecreateRequest webhook)
         self.pods_lookup, self.pod_mutator = pods_lookup, pod_mutator
         self.state_lookups = state_lookups
         self.feature_gates = feature_gates
@@ -57,6 +61,8 @@ class WebhookServer:
             return web.json_response({"message": "the body is not JSON"}, status=400)
         if path == "/mutate-pod":
             result = await self.pod_mutator(review) if self.pod_mutator else admission._response(review, True)
+        elif path == CRR_MUTATE_PATH:
+            result = await mutate_crr(review, self.object_lookup, feature_gates=self.feature_gates)
         elif path.startswith("/mutate-"):
             result = admission.mutate(review, feature_gates=self.feature_gates)
         else:

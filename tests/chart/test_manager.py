@@ -61,7 +61,9 @@ def test_feature_gates_are_sorted_whatever_the_order_they_are_set_in() -> None:
     two = render("--kube-version", "1.20.2", "--set", "featureGates.ResourcesDeletionProtection=true",
                  "--set", "featureGates.StatefulSetStartOrdinal=true")
     assert args_of(one)["--feature-gates"] == args_of(two)["--feature-gates"] == (
-        "CloneSetPartitionRollback=false,CloneSetShortHash=false,KruisePodReadinessGate=false,PodWebhook=true,"
+        "CloneSetPartitionRollback=false,CloneSetShortHash=false,DaemonWatchingPod=true,"
+        "EnableSortSidecarContainerByName=false,KruiseDaemon=true,"
+        "KruisePodReadinessGate=false,PodWebhook=true,"
         "PreparingUpdateAsUpdate=false,RecreatePodWhenChangeVCTInCloneSetGate=false,"
         "ResourcesDeletionProtection=true,SidecarSetPatchPodMetadataDefaultsAllowed=false,StatefulSetAutoDeletePVC=true,"
         "StatefulSetAutoResizePVCGate=false,StatefulSetStartOrdinal=true,TemplateNoDefaults=false")
@@ -166,7 +168,7 @@ def test_everything_goes_into_the_release_namespace_or_the_override() -> None:
         for doc in docs:
             if "inject-ca-from" in str(doc["metadata"].get("annotations")):
                 assert doc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"].startswith(f"{namespace}/")
-        assert find(docs, "ClusterRoleBinding")["subjects"][0]["namespace"] == namespace
+        assert find(docs, "ClusterRoleBinding", "kruise-manager-rolebinding")["subjects"][0]["namespace"] == namespace
 
 
 @pytest.mark.parametrize("args, message", [

@@ -11,8 +11,11 @@ WEBHOOKS = yaml.safe_load((REPO / "policies" / "webhooks.yaml").read_text())["co
 CONTROLLERS = yaml.safe_load((REPO / "policies" / "controllers.yaml").read_text())
 
 
-def rules(docs: list[dict], kind: str) -> list[dict]:
-    return find(docs, kind)["rules"]
+MANAGER_ROLE, DAEMON_ROLE = "kruise-manager-role", "kruise-daemon-role"
+
+
+def rules(docs: list[dict], kind: str, name: str = MANAGER_ROLE) -> list[dict]:
+    return find(docs, kind, name)["rules"]
 
 
 def grants(rule_list: list[dict], group: str, resource: str) -> list[dict]:
@@ -23,7 +26,7 @@ def grants(rule_list: list[dict], group: str, resource: str) -> list[dict]:
 def test_no_cluster_wide_secrets_and_no_wildcards(mode: str) -> None:
     docs = render("--kube-version", "1.20.2", "--set", f"webhook.certificates.mode={mode}",
                   "--set", "webhook.certificates.existingSecret=mine")
-    cluster = rules(docs, "ClusterRole")
+    cluster = rules(docs, "ClusterRole") + rules(docs, "ClusterRole", DAEMON_ROLE)
     assert grants(cluster, "", "secrets") == []
     for rule in cluster + rules(docs, "Role"):
         assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"], rule
@@ -104,10 +107,30 @@ def test_secrets_and_leases_only_in_the_manager_namespace(mode: str, verbs: set[
 
 def test_bindings_name_the_manager_service_account() -> None:
     docs = render("--kube-version", "1.20.2")
-    account = find(docs, "ServiceAccount")["metadata"]
+    account = find(docs, "ServiceAccount", "kruise-manager")["metadata"]
     subject = {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
-    assert find(docs, "ClusterRoleBinding")["subjects"] == [subject]
+    binding = find(docs, "ClusterRoleBinding", "kruise-manager-rolebinding")
+    assert binding["subjects"] == [subject]
     assert find(docs, "RoleBinding")["subjects"] == [subject]
-    assert find(docs, "ClusterRoleBinding")["roleRef"]["name"] == find(docs, "ClusterRole")["metadata"]["name"]
+    assert binding["roleRef"]["name"] == find(docs, "ClusterRole", MANAGER_ROLE)["metadata"]["name"]
     pod = find(docs, "Deployment")["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == account["name"]
+
+
+def test_the_daemon_reads_its_requests_writes_their_status_and_nothing_else() -> None:
+    """kruise-daemon (openkruise-1.9 kruise-daemon.md §1.7, only what this daemon does): its node's
+    ContainerRecreateRequests and their status, its node's pods and their status (an annotation), events; bound to its own ServiceAccount; gone with daemon.enabled=false
+    or featureGates.KruiseDaemon=false."""
+    docs = render("--kube-version", "1.20.2")
+    assert rules(docs, "ClusterRole", DAEMON_ROLE) == [
+        {"apiGroups": ["apps.kruise.io"], "resources": ["containerrecreaterequests"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["apps.kruise.io"], "resources": ["containerrecreaterequests/status"], "verbs": ["patch"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["patch"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}]
+    binding = find(docs, "ClusterRoleBinding", "kruise-daemon-rolebinding")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kruise-daemon", "namespace": NAMESPACE}]
+    assert find(docs, "DaemonSet", "kruise-daemon")["spec"]["template"]["spec"]["serviceAccountName"] == "kruise-daemon"
+    for off in ("daemon.enabled=false", "featureGates.KruiseDaemon=false"):
+        kinds = {(d["kind"], d["metadata"]["name"]) for d in render("--kube-version", "1.20.2", "--set", off)}
+        assert not {k for k in kinds if k[1].startswith("kruise-daemon")}, (off, kinds)

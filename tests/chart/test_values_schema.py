@@ -15,7 +15,7 @@ from .conftest import CHART, REPO, failure
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 # Values holding Kubernetes objects the chart passes through as they are (the API server validates them).
 PASS_THROUGH = {"manager.affinity.nodeAffinity", "manager.affinity.podAffinity", "manager.affinity.podAntiAffinity",
-                "global"}
+                "daemon.extraEnvs[*]", "global"}
 
 
 def walk(node: dict, path: str = ""):

@@ -32,7 +32,7 @@ def test_1_14_with_the_gate_renders_v1beta1_that_1_14_accepts() -> None:
     docs = render("--kube-version", "1.14.10", *GATE)
     crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
     hooks = [d for d in docs if d["kind"].endswith("WebhookConfiguration")]
-    assert len(crds) == 5 and {d["apiVersion"] for d in crds} == {"apiextensions.k8s.io/v1beta1"}
+    assert len(crds) == 6 and {d["apiVersion"] for d in crds} == {"apiextensions.k8s.io/v1beta1"}
     assert len(hooks) == 2 and {d["apiVersion"] for d in hooks} == {"admissionregistration.k8s.io/v1beta1"}
     for doc in crds + hooks:
         assert k8s_openapi.validate(doc, "1.14") == [], doc["metadata"]["name"]
@@ -72,7 +72,8 @@ def test_1_13_to_1_15_render_the_legacy_profile(version: str, variant: str) -> N
         {"admissionregistration.k8s.io/v1beta1"}
     # Deployment and RBAC use API versions 1.13 already serves.
     assert find(docs, "Deployment")["apiVersion"] == "apps/v1"
-    assert find(docs, "ClusterRole")["apiVersion"] == "rbac.authorization.k8s.io/v1"
+    assert find(docs, "ClusterRole", "kruise-manager-role")["apiVersion"] == "rbac.authorization.k8s.io/v1"
+    assert find(docs, "DaemonSet", "kruise-daemon")["apiVersion"] == "apps/v1"
     sts = next(d for d in crds if d["metadata"]["name"] == "statefulsets.apps.kruise.io")
     has_port = "port" in sts["spec"]["conversion"]["webhookClientConfig"]["service"]
     assert has_port == (variant == "legacy-1.15")

@@ -123,7 +123,7 @@ INVALID = [
     # UnitedDeployment
     (UD, {"spec.selector": NOT_SPARSE}, WEBHOOK, "spec.template.cloneSetTemplate.metadata.labels", NO_MATCH),
     (UD, {"spec.topology.subsets[0].replicas": 7}, WEBHOOK, "spec.topology.subsets",
-     "subset replicas add up to 7, more than replicas (6)"),
+     "sum of indicated subset replicas 7 should not be greater than UnitedDeployment replicas 6"),
     (UD, {"spec.template.cloneSetTemplate.spec.replicas": 3}, WEBHOOK, "spec.template.cloneSetTemplate.spec.replicas",
      "replicas are set per subset by the UnitedDeployment; remove them from the template"),
     (UD, {"spec.template.cloneSetTemplate.spec.updateStrategy.partition": 1}, WEBHOOK,

@@ -61,13 +61,32 @@ def _pod(name: str, labels: dict[str, str]) -> str:
                        "spec": {**ON_SIMULATED_NODES, "containers": [{"name": "c", "image": "x:v1"}]}})
 
 
+def _rendered_pod_webhooks(*values: str) -> list[dict]:
+    """The /mutate-pod entries of the chart rendered for 1.20 with these `--set` values."""
+    import subprocess
+
+    import yaml
+
+    from sandbox import tools
+
+    sets = [arg for value in values for arg in ("--set", value)]
+    rendered = subprocess.run([tools.find("helm"), "template", "ack-kruise", str(REPO / "charts" / "ack-kruise"),
+                               "--kube-version", "1.20.2", "--namespace", "kruise-system", *sets],
+                              capture_output=True, text=True, check=True).stdout
+    mutating = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "MutatingWebhookConfiguration")
+    return [h for h in mutating["webhooks"] if h["clientConfig"]["service"]["path"] == "/mutate-pod"]
+
+
 def test_with_the_manager_down_unrelated_pods_are_still_created(cluster: Cluster, namespace: str, kruise,
                                                                tls_secret: str, tmp_path):
-    """The generated pod webhook, as installed, pointed at a manager of the test's own that is then stopped.
-    Forced to fail closed, it still lets an unrelated pod through (never selected) but blocks the pods of a
-    CloneSet and of an Advanced StatefulSet (selected by the labels our controllers set); with its own
-    failurePolicy it blocks nothing."""
-    installed = _pod_webhooks_as_installed(cluster)
+    """Without SidecarSet injection (webhook.podWebhook.sidecarSetInjection=false), the generated pod webhook
+    pointed at a manager of the test's own that is then stopped. Forced to fail closed, it still lets an
+    unrelated pod through (never selected) but blocks the pods of a CloneSet and of an Advanced StatefulSet
+    (selected by the labels our controllers set); with its own failurePolicy it blocks nothing. (With
+    SidecarSet injection, the default, see tests/e2e/sidecarset/test_inject.py.)"""
+    assert [h["name"] for h in _pod_webhooks_as_installed(cluster)] == ["mpod.kb.io",
+                                                                        "mpod-sidecarset-required.kb.io"]
+    installed = _rendered_pod_webhooks("webhook.podWebhook.sidecarSetInjection=false")
     # Default feature gates: one entry per pod-creating workload, none for all pods.
     assert [h["name"] for h in installed] == ["mpod-cloneset.kb.io", "mpod-statefulset.kb.io"]
     manager = webhook_only_manager(cluster, namespace, tls_secret, tmp_path / "manager.log").start()
@@ -116,20 +135,11 @@ def test_pods_our_controllers_create_are_selected_by_the_pod_webhook(cluster: Cl
 
 def test_with_kruise_pod_readiness_gate_every_pod_gets_kruise_pod_ready(cluster: Cluster, namespace: str,
                                                                         tls_secret: str, tmp_path):
-    """The chart rendered with featureGates.KruisePodReadinessGate=true sends every pod to the one mpod.kb.io
-    entry, and the manager with that gate adds KruisePodReady to a pod no workload owns."""
-    import subprocess
-
-    import yaml
-
-    from sandbox import tools
-
-    rendered = subprocess.run([tools.find("helm"), "template", "ack-kruise", str(REPO / "charts" / "ack-kruise"),
-                               "--kube-version", "1.20.2", "--namespace", "kruise-system",
-                               "--set", "featureGates.KruisePodReadinessGate=true"],
-                              capture_output=True, text=True, check=True).stdout
-    mutating = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "MutatingWebhookConfiguration")
-    hooks = [h for h in mutating["webhooks"] if h["clientConfig"]["service"]["path"] == "/mutate-pod"]
+    """The chart rendered with featureGates.KruisePodReadinessGate=true (and no SidecarSet injection) sends
+    every pod to the one mpod.kb.io entry, and the manager with that gate adds KruisePodReady to a pod no
+    workload owns."""
+    hooks = _rendered_pod_webhooks("featureGates.KruisePodReadinessGate=true",
+                                   "webhook.podWebhook.sidecarSetInjection=false")
     assert [h["name"] for h in hooks] == ["mpod.kb.io"]
     manager = webhook_only_manager(cluster, namespace, tls_secret, tmp_path / "manager.log",
                                    "--feature-gates", "KruisePodReadinessGate=true").start()

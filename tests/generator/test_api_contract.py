@@ -17,10 +17,12 @@ EXPECTED = {
     "sidecarsets": ("SidecarSet", None, "Cluster", {"v1beta1": True, "v1alpha1": False}, False, "NAME MATCHED UPDATED READY AGE"),
     "uniteddeployments": ("UnitedDeployment", ["ud"], "Namespaced", {"v1alpha1": True}, True,
                           "NAME DESIRED CURRENT UPDATED READY AGE"),
+    "containerrecreaterequests": ("ContainerRecreateRequest", ["crr"], "Namespaced", {"v1alpha1": True}, False,
+                                  "NAME PHASE POD NODE AGE"),
 }
 WIDE = {"clonesets": ["UPDATED_AVAILABLE", "CONTAINERS", "IMAGES", "SELECTOR"],
         "statefulsets": ["CONTAINERS", "IMAGES"], "daemonsets": ["CONTAINERS", "IMAGES"],
-        "sidecarsets": [], "uniteddeployments": []}
+        "sidecarsets": [], "uniteddeployments": [], "containerrecreaterequests": []}
 
 
 @pytest.mark.parametrize("plural", sorted(EXPECTED))

@@ -10,6 +10,8 @@ import yaml
 from .conftest import CHART, HELM, REPO, helm_template
 
 GATE = ("--set", "compatibility.customResourceWebhookConversion=true")
+NO_SIDECARSETS = ("--set", "webhook.podWebhook.sidecarSetInjection=false")
+REQUIRED = {"key": "sidecarset.kruise.io/injection", "operator": "In", "values": ["required"]}
 
 
 def render(*args: str) -> list[dict]:
@@ -41,7 +43,18 @@ def test_v1_profile(version: str) -> None:
     docs = render("--kube-version", version)
     assert {d["apiVersion"] for d in by_kind(docs, "CustomResourceDefinition")} == {"apiextensions.k8s.io/v1"}
     assert {d["apiVersion"] for d in docs if "Webhook" in d["kind"]} == {"admissionregistration.k8s.io/v1"}
-    assert len(by_kind(docs, "CustomResourceDefinition")) == 5
+    assert len(by_kind(docs, "CustomResourceDefinition")) == 6
+    # SidecarSet injection (the default): every pod, failing closed only where a namespace requires it.
+    assert pod_webhooks(docs) == ["mpod.kb.io", "mpod-sidecarset-required.kb.io"]
+    open_entry, closed_entry = webhook(docs, "mpod.kb.io"), webhook(docs, "mpod-sidecarset-required.kb.io")
+    assert (open_entry["failurePolicy"], closed_entry["failurePolicy"]) == ("Ignore", "Fail")
+    assert open_entry["namespaceSelector"]["matchExpressions"][-1] == {**REQUIRED, "operator": "NotIn"}
+    assert closed_entry["namespaceSelector"]["matchExpressions"][-1] == REQUIRED
+    for entry in (open_entry, closed_entry):
+        assert {"kube-system", "kruise-system"} <= set(entry["namespaceSelector"]["matchExpressions"][0]["values"])
+        assert entry["objectSelector"]["matchExpressions"] == [
+            {"key": "apps.kruise.io/skip-pod-webhook", "operator": "NotIn", "values": ["true"]}]
+    docs = render("--kube-version", version, *NO_SIDECARSETS)
     assert pod_webhooks(docs) == ["mpod-cloneset.kb.io", "mpod-statefulset.kb.io"]
     for name, label in (("mpod-cloneset.kb.io", "apps.kruise.io/cloneset-instance-id"),
                         ("mpod-statefulset.kb.io", "statefulset.kubernetes.io/pod-name")):
@@ -61,7 +74,12 @@ def test_legacy_profile_carries_only_what_each_version_accepts(version: str, var
     docs = render("--kube-version", version, *GATE)
     assert {d["apiVersion"] for d in by_kind(docs, "CustomResourceDefinition")} == {"apiextensions.k8s.io/v1beta1"}
     assert {d["apiVersion"] for d in docs if "Webhook" in d["kind"]} == {"admissionregistration.k8s.io/v1beta1"}
-    # objectSelector arrives in 1.15: from then on, only the pods of our workloads are sent.
+    assert pod_webhooks(docs) == ["mpod.kb.io", "mpod-sidecarset-required.kb.io"]
+    assert webhook(docs, "mpod-sidecarset-required.kb.io")["namespaceSelector"]["matchExpressions"][-1] == REQUIRED
+    assert webhook(docs, "mpod-sidecarset-required.kb.io")["failurePolicy"] == "Fail"
+    # Without SidecarSet injection: objectSelector arrives in 1.15, and from then on only the pods of our
+    # workloads are sent.
+    docs = render("--kube-version", version, *GATE, *NO_SIDECARSETS)
     assert pod_webhooks(docs) == (["mpod-cloneset.kb.io", "mpod-statefulset.kb.io"] if variant == "1.15"
                                   else ["mpod.kb.io"])
     pod = webhook(docs, pod_webhooks(docs)[0])
@@ -151,7 +169,7 @@ def test_pod_webhook_can_be_turned_off() -> None:
 
 @pytest.mark.parametrize("version", ["1.15.12", "1.20.2"])
 def test_kruise_pod_readiness_gate_sends_every_pod_to_one_entry(version: str) -> None:
-    docs = render("--kube-version", version, "--set", "featureGates.KruisePodReadinessGate=true")
+    docs = render("--kube-version", version, "--set", "featureGates.KruisePodReadinessGate=true", *NO_SIDECARSETS)
     assert pod_webhooks(docs) == ["mpod.kb.io"]
     assert webhook(docs, "mpod.kb.io")["objectSelector"]["matchExpressions"] == [
         {"key": "apps.kruise.io/skip-pod-webhook", "operator": "NotIn", "values": ["true"]}]
@@ -174,7 +192,7 @@ def test_workload_webhook_paths() -> None:
     assert webhook(docs, "mcloneset.kb.io")["clientConfig"]["service"]["path"] == "/mutate-apps-kruise-io-v1alpha1-cloneset"
     assert webhook(docs, "vstatefulset.kb.io")["clientConfig"]["service"]["path"] == "/validate-apps-kruise-io-statefulset"
     assert webhook(docs, "vstatefulset.kb.io")["rules"][0]["apiVersions"] == ["v1beta1", "v1alpha1"]
-    assert webhook(docs, "mpod-cloneset.kb.io")["clientConfig"]["service"]["path"] == "/mutate-pod"
+    assert webhook(docs, "mpod.kb.io")["clientConfig"]["service"]["path"] == "/mutate-pod"
     names = {d["metadata"]["name"] for d in docs if "Webhook" in d["kind"]}
     assert names == {"kruise-mutating-webhook-configuration", "kruise-validating-webhook-configuration"}
 

@@ -365,7 +365,8 @@ def test_unknown_kinds_are_refused() -> None:
 def test_a_schema_can_be_loaded_from_any_dict() -> None:
     data = json.loads((REPO / "controllers" / "_generated" / "schema.json").read_text())
     custom = Schema(data)
-    assert custom.kinds() == schema.kinds() == ["CloneSet", "DaemonSet", "SidecarSet", "StatefulSet", "UnitedDeployment"]
+    assert custom.kinds() == schema.kinds() == ["CloneSet", "ContainerRecreateRequest", "DaemonSet", "SidecarSet",
+                                                "StatefulSet", "UnitedDeployment"]
 
 
 def test_conditions() -> None:

@@ -42,8 +42,8 @@ NAMESPACE = "kruise-system"
 RELEASE = "ack-kruise"
 DEPLOYMENT = "kruise-controller-manager"
 MANAGER_PODS = "app.kubernetes.io/component=manager"
-CRDS = ["clonesets.apps.kruise.io", "daemonsets.apps.kruise.io", "sidecarsets.apps.kruise.io",
-        "statefulsets.apps.kruise.io", "uniteddeployments.apps.kruise.io"]
+CRDS = ["clonesets.apps.kruise.io", "containerrecreaterequests.apps.kruise.io", "daemonsets.apps.kruise.io",
+        "sidecarsets.apps.kruise.io", "statefulsets.apps.kruise.io", "uniteddeployments.apps.kruise.io"]
 WEBHOOKS = [("mutatingwebhookconfigurations", "kruise-mutating-webhook-configuration"),
             ("validatingwebhookconfigurations", "kruise-validating-webhook-configuration")]
 GUESTBOOK = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook"
