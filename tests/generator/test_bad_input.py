@@ -134,7 +134,7 @@ CASES = {
         "policies/controllers.yaml: resources.daemonsets.apps.kruise.io.apiVersion: DaemonSet is stored as "
         "apps.kruise.io/v1beta1"),
     "controller verb that is not an RBAC verb": (
-        "policies/controllers.yaml", "      pods: [patch]\n", "      pods: [mutate]\n",
+        "policies/controllers.yaml", "      pods: [patch]  # sidecar", "      pods: [mutate]  # sidecar",
         "policies/controllers.yaml: controllers.sidecarset.writes.pods: verbs are among get, list, watch, create, "
         "update, patch, delete"),
     "duplicate key": (

@@ -175,15 +175,27 @@ def test_inject_pod_hot_upgrade_sidecar_container(cluster, namespace, sidecarset
 
 
 def test_patch_pod_metadata_at_injection(cluster, namespace, sidecarsets):
-    """patchPodMetadata (§2.5): Retain keeps the pod's value, Overwrite replaces it."""
-    sidecarsets.create(sidecarsets.base(patchPodMetadata=[
-        {"annotations": {"example.io/kept": "sidecar"}, "patchPolicy": "Retain"},
-        {"annotations": {"example.io/replaced": "sidecar"}, "patchPolicy": "Overwrite"}]))
-    d = deployment()
-    d["spec"]["template"]["metadata"]["annotations"] = {"example.io/kept": "pod", "example.io/replaced": "pod"}
-    cluster.apply(d, namespace)
-    a = created_pods(cluster, namespace, "app=sidecarset")[0]["metadata"]["annotations"]
-    assert (a["example.io/kept"], a["example.io/replaced"]) == ("pod", "sidecar")
+    """patchPodMetadata (§2.5): Retain keeps the pod's value, Overwrite replaces it. The keys are allowed by the
+    whitelist of ConfigMap kruise-configuration (§1.5), as in upstream's "patch pod metadata" case."""
+    rules = {"rules": [{"selector": {"matchLabels": {"patch-test": namespace}},
+                        "allowedAnnotationKeyExprs": ["^example\\.io/"]}]}
+    cluster.kubectl("create", "configmap", "kruise-configuration", "-n", "kruise-system",
+                    f"--from-literal=SidecarSet_PatchPodMetadata_WhiteList={json.dumps(rules)}")
+    try:
+        s = sidecarsets.base(patchPodMetadata=[
+            {"annotations": {"example.io/kept": "sidecar"}, "patchPolicy": "Retain"},
+            {"annotations": {"example.io/replaced": "sidecar"}, "patchPolicy": "Overwrite"}])
+        s["metadata"]["labels"]["patch-test"] = namespace
+        wait_for(lambda: cluster.kubectl("create", "-f", "-", input=json.dumps(s), check=False).returncode == 0,
+                 10, "the whitelisted SidecarSet to be accepted")
+        sidecarsets.names.append(s["metadata"]["name"])
+        d = deployment()
+        d["spec"]["template"]["metadata"]["annotations"] = {"example.io/kept": "pod", "example.io/replaced": "pod"}
+        cluster.apply(d, namespace)
+        a = created_pods(cluster, namespace, "app=sidecarset")[0]["metadata"]["annotations"]
+        assert (a["example.io/kept"], a["example.io/replaced"]) == ("pod", "sidecar")
+    finally:
+        cluster.kubectl("delete", "configmap", "kruise-configuration", "-n", "kruise-system", "--ignore-not-found")
 
 
 def _revision(cluster: Cluster, sidecarset: str, name: str, number: int, image: str, custom_version: str) -> dict:
@@ -340,6 +352,24 @@ def test_a_cache_behind_the_api_server_still_injects_the_new_sidecarset(cluster,
                 while ("", s["metadata"]["name"]) not in cache.sidecarsets.cache:
                     await asyncio.sleep(0.0005)
                 lags.append(time.monotonic() - started)
+            # The SidecarSet controller writes each new SidecarSet's status once; the cache must hold those
+            # versions before its watch stops, or the freshness check rightly reads them directly as well.
+            lag_names = [sidecarsets.name(f"lag{i}") for i in range(20)]
+
+            def settled() -> bool:
+                for name in lag_names:
+                    live = cluster.custom.get_cluster_custom_object("apps.kruise.io", "v1beta1", "sidecarsets", name)
+                    cached = cache.sidecarsets.cache.get(("", name))
+                    if (live.get("status", {}).get("observedGeneration") != live["metadata"]["generation"]
+                            or cached is None
+                            or cached["metadata"]["resourceVersion"] != live["metadata"]["resourceVersion"]):
+                        return False
+                return True
+
+            deadline = time.monotonic() + 60
+            while not settled():
+                assert time.monotonic() < deadline, "the controller never settled the new SidecarSets' status"
+                await asyncio.sleep(0.2)
             gone = sidecarsets.name("lag0")
             cache._tasks[0].cancel()   # the SidecarSet watch stops: the cache stays as it is now
             fresh = sidecarsets.create(sidecarsets.base("late"))["metadata"]["name"]
