@@ -40,8 +40,17 @@ def annotations_block(helper: str, indent: int) -> str:
             f"{pad}{{{{- end }}}}")
 
 
+def labels_block(prefix: str, indent: int) -> str:
+    """The chart's labels (app.kubernetes.io/*, helm.sh/chart), so that `kubectl get -l
+    app.kubernetes.io/instance=<release>` finds the cluster-wide objects too."""
+    pad = " " * indent
+    return f"{pad}labels:\n{pad}  {{{{- include \"{prefix}.labels\" $ | nindent {indent + 2} }}}}"
+
+
 def to_template(text: str, prefix: str, annotations_helper: str | None) -> str:
-    """Replace the placeholders of dumped YAML by template expressions; escape any literal `{{`."""
+    """Replace the placeholders of dumped YAML by template expressions; escape any literal `{{`. The
+    `annotations: __AK_ANNOTATIONS__` line of an object's metadata becomes its annotations (when the helper
+    gives any) and the chart's labels."""
     text = text.replace("{{", '{{ "{{" }}')
     for token, expression in tokens(prefix).items():
         text = text.replace(token, expression)
@@ -51,6 +60,7 @@ def to_template(text: str, prefix: str, annotations_helper: str | None) -> str:
             indent = len(line) - len(line.lstrip())
             if annotations_helper is not None:
                 lines.append(annotations_block(annotations_helper, indent))
+                lines.append(labels_block(prefix, indent))
             continue
         lines.append(line)
     return "\n".join(lines) + "\n"

@@ -10,6 +10,12 @@ from .inputs import Inputs
 from .yamlio import template_header
 
 
+ARGOCD_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+CRD_SYNC_OPTIONS = "Prune=false,Delete=false"
+"""What the kept CRDs tell Argo CD (https://argo-cd.readthedocs.io/en/stable/user-guide/sync-options/:
+options in the annotation are joined with commas)."""
+
+
 def _range(since: tuple[int, int]) -> str:
     return f">={since[0]}.{since[1]}.0-0"
 
@@ -36,6 +42,7 @@ def compat_tpl(inputs: Inputs) -> str:
     lines += [
         "*/}}",
         f'{{{{- define "{p}.apiVariant" -}}}}',
+        f'{{{{- include "{p}.values.check" . -}}}}',
         f'{{{{- $version := include "{p}.kubeVersion" . -}}}}',
     ]
     for index, variant in enumerate(reversed(variants)):
@@ -89,7 +96,59 @@ def compat_tpl(inputs: Inputs) -> str:
             lines.append(f'{{{{- fail (printf "{message}" $version) -}}}}')
             lines.append("{{- end -}}")
     lines += ["{{- end -}}", ""]
+    lines += chart_objects_helpers(inputs)
     return "\n".join(lines)
+
+
+def chart_objects_helpers(inputs: Inputs) -> list[str]:
+    """{p}.compat.apiVersion (list $ "<Kind>"): the API version of one of the chart's own objects for the target
+    version; {p}.compat.podField (list $ "<field>"): "true" if the target version accepts that pod field.
+    Both from policies/compatibility.yaml `chartObjects`."""
+    p = chart.chart_name(inputs)
+    objects = inputs.compatibility.get("chartObjects") or {}
+    lines = [
+        "{{/*",
+        f'{p}.compat.apiVersion: the API version of a chart object of kind (index . 1) for the target version, e.g.',
+        f'  apiVersion: {{{{ include "{p}.compat.apiVersion" (list $ "PodDisruptionBudget") }}}}',
+        "Kinds: policies/compatibility.yaml `chartObjects.apiVersions`.",
+        "*/}}",
+        f'{{{{- define "{p}.compat.apiVersion" -}}}}',
+        f'{{{{- $version := include "{p}.kubeVersion" (index . 0) -}}}}',
+    ]
+    keyword = "if"
+    for kind, steps in sorted((objects.get("apiVersions") or {}).items()):
+        for step in reversed(steps):
+            test = f'(eq (index . 1) "{kind}") (semverCompare ">={step["since"]}.0-0" $version)'
+            lines.append(f"{{{{- {keyword} and {test} -}}}}")
+            lines.append(step["apiVersion"])
+            keyword = "else if"
+    if keyword != "if":
+        lines.append("{{- else -}}")
+    message = f"{p}.compat.apiVersion: no API version of %s for Kubernetes %s"
+    lines.append(f'{{{{- fail (printf "{message}" (index . 1) $version) -}}}}')
+    if keyword != "if":
+        lines.append("{{- end -}}")
+    lines += [
+        "{{- end -}}",
+        "",
+        "{{/*",
+        f'{p}.compat.podField: "true" if the target version accepts the pod field (index . 1), e.g.',
+        f'  {{{{- if include "{p}.compat.podField" (list $ "topologySpreadConstraints") }}}}',
+        "Fields: policies/compatibility.yaml `chartObjects.podFields`.",
+        "*/}}",
+        f'{{{{- define "{p}.compat.podField" -}}}}',
+        f'{{{{- $version := include "{p}.kubeVersion" (index . 0) -}}}}',
+        "{{- $since := dict " + " ".join(f'"{name}" "{since}"' for name, since
+                                         in sorted((objects.get("podFields") or {}).items())) + " -}}",
+        "{{- if not (hasKey $since (index . 1)) -}}",
+        f'{{{{- fail (printf "{p}.compat.podField: unknown pod field %s (policies/compatibility.yaml)"'
+        " (index . 1)) -}}",
+        "{{- end -}}",
+        '{{- if semverCompare (printf ">=%s.0-0" (get $since (index . 1))) $version -}}true{{- end -}}',
+        "{{- end -}}",
+        "",
+    ]
+    return lines
 
 
 def webhook_tpl(inputs: Inputs) -> str:
@@ -140,21 +199,31 @@ def webhook_tpl(inputs: Inputs) -> str:
         "{{- end -}}",
         "{{- end -}}",
         "",
-        "{{/* Annotations of the CRDs. Argument: (dict \"context\" $ \"conversion\" <the CRD has a conversion webhook>). */}}",
+        "{{/* Annotations of the CRDs. Argument: (dict \"context\" $ \"conversion\" <the CRD has a conversion",
+        "webhook>).",
+        "With crds.keep, Helm keeps them on uninstall (helm.sh/resource-policy) and Argo CD neither prunes them nor",
+        "deletes them with the Application (sync options Prune=false,Delete=false: Argo CD ignores Helm's policy,",
+        "argoproj/argo-cd#17819); deleting a CRD deletes every object of its kind. Sync options given in",
+        "crds.annotations are added to those, not put in their place. */}}",
         f'{{{{- define "{p}.crd.annotations" -}}}}',
-        "{{- $lines := list -}}",
+        "{{- $annotations := dict -}}",
         "{{- if .context.Values.crds.keep -}}",
-        '{{- $lines = append $lines "helm.sh/resource-policy: keep" -}}',
+        '{{- $_ := set $annotations "helm.sh/resource-policy" "keep" -}}',
+        f'{{{{- $_ := set $annotations "{ARGOCD_SYNC_OPTIONS}" "{CRD_SYNC_OPTIONS}" -}}}}',
         "{{- end -}}",
-        "{{- if .conversion -}}",
-        f'{{{{- with include "{p}.webhook.annotations" .context -}}}}',
-        "{{- $lines = append $lines . -}}",
+        '{{- if and .conversion (eq .context.Values.webhook.certificates.mode "cert-manager") -}}',
+        '{{- $_ := set $annotations "cert-manager.io/inject-ca-from"'
+        f' (printf "%s/%s" (include "{p}.namespace" .context)'
+        " .context.Values.webhook.certificates.certManager.certificateName) -}}",
+        "{{- end -}}",
+        "{{- range $key, $value := .context.Values.crds.annotations -}}",
+        f'{{{{- if and (eq $key "{ARGOCD_SYNC_OPTIONS}") (hasKey $annotations $key) -}}}}',
+        '{{- $_ := set $annotations $key (printf "%s,%s" (get $annotations $key) $value) -}}',
+        "{{- else -}}",
+        "{{- $_ := set $annotations $key $value -}}",
         "{{- end -}}",
         "{{- end -}}",
-        "{{- with .context.Values.crds.annotations -}}",
-        "{{- $lines = append $lines (toYaml . | trim) -}}",
-        "{{- end -}}",
-        '{{- join "\\n" $lines -}}',
+        "{{- with $annotations }}{{ toYaml . | trim }}{{ end -}}",
         "{{- end -}}",
         "",
     ])

@@ -1,6 +1,7 @@
-"""Chart.yaml: the generator maintains `kubeVersion` and the Artifact Hub annotations `artifacthub.io/crds`
-and `artifacthub.io/crdsExamples` (from the schema's kinds and examples) and keeps every other key and
-comment as it is. A missing Chart.yaml is created with minimal metadata."""
+"""Chart.yaml: the generator maintains `kubeVersion`, `home`, `sources` and `maintainers` (policies/
+compatibility.yaml `chart`) and the Artifact Hub annotations `artifacthub.io/crds` and
+`artifacthub.io/crdsExamples` (from the schema's kinds and examples), and keeps every other key and comment
+as it is. A missing Chart.yaml is created with minimal metadata."""
 from __future__ import annotations
 
 import io
@@ -9,8 +10,10 @@ from . import chart
 from .inputs import Inputs
 from .yamlio import GENERATE_COMMAND, dump_yaml
 
-MANAGED_NOTE = (f"kubeVersion and the artifacthub.io/crds* annotations are maintained by `{GENERATE_COMMAND}` "
-                "from schema/ and policies/compatibility.yaml")
+MANAGED_NOTE = (f"kubeVersion, home, sources, maintainers and the artifacthub.io/crds* annotations are maintained "
+                f"by `{GENERATE_COMMAND}` from schema/ and policies/compatibility.yaml")
+METADATA_KEYS = ("home", "sources", "maintainers")
+"""Chart.yaml keys copied from policies/compatibility.yaml `chart`, written right before kubeVersion."""
 
 
 def _yaml():
@@ -46,6 +49,10 @@ def chart_yaml(inputs: Inputs, current: str | None) -> str:
     note = f"# {MANAGED_NOTE}"
     document = yaml.load("".join(line for line in current.splitlines(keepends=True) if line.rstrip() != note))
     document["kubeVersion"] = inputs.compatibility["chart"]["kubeVersion"]
+    for key in METADATA_KEYS:
+        document.pop(key, None)
+        if key in inputs.compatibility["chart"]:
+            document.insert(list(document).index("kubeVersion"), key, inputs.compatibility["chart"][key])
     annotations = document.get("annotations")
     if annotations is None:
         document["annotations"] = annotations = type(document)()
@@ -54,7 +61,7 @@ def chart_yaml(inputs: Inputs, current: str | None) -> str:
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     lines = buffer.getvalue().splitlines(keepends=True)
-    at = next(index for index, line in enumerate(lines) if line.startswith("kubeVersion:"))
+    at = next(index for index, line in enumerate(lines) if line.startswith((*METADATA_KEYS, "kubeVersion:")))
     return "".join(lines[:at] + [note + "\n"] + lines[at:])
 
 

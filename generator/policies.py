@@ -106,6 +106,40 @@ def load_feature_gates(policies_dir: Path, display) -> tuple[dict, str]:
     return raw["featureGates"], file
 
 
+def check_chart_metadata(chart: dict, file: str) -> None:
+    """Chart.yaml's home, sources and maintainers, as helm and chart-testing's chart_schema.yaml accept them."""
+    url = re.compile(r"^https?://\S+$")
+    if "home" in chart and not (isinstance(chart["home"], str) and url.match(chart["home"])):
+        raise SchemaError(file, "chart.home", "expected an http(s) URL")
+    sources = chart.get("sources", [])
+    if not isinstance(sources, list) or not all(isinstance(s, str) and url.match(s) for s in sources):
+        raise SchemaError(file, "chart.sources", "expected a list of http(s) URLs")
+    for index, maintainer in enumerate(chart.get("maintainers") or []):
+        where = f"chart.maintainers[{index}]"
+        require_keys(maintainer, file, where, ("name",), {"name", "email", "url"})
+        if not isinstance(maintainer["name"], str) or not maintainer["name"].strip():
+            raise SchemaError(file, f"{where}.name", "expected a non-empty name")
+
+
+def check_chart_objects(objects: dict, file: str) -> None:
+    """chartObjects: per kind, API versions from a minor version on (sorted, oldest first); pod fields with
+    the first minor version that accepts them."""
+    require_keys(objects, file, "chartObjects", (), {"apiVersions", "podFields"})
+    for kind, steps in (objects.get("apiVersions") or {}).items():
+        where = f"chartObjects.apiVersions.{kind}"
+        if not isinstance(steps, list) or not steps:
+            raise SchemaError(file, where, "expected a non-empty list of {since, apiVersion}")
+        previous = None
+        for index, step in enumerate(steps):
+            require_keys(step, file, f"{where}[{index}]", ("since", "apiVersion"), {"since", "apiVersion"})
+            since = minor(step["since"], file, f"{where}[{index}].since")
+            if previous is not None and since <= previous:
+                raise SchemaError(file, f"{where}[{index}].since", "sorted by `since`, oldest first")
+            previous = since
+    for name, version in (objects.get("podFields") or {}).items():
+        minor(version, file, f"chartObjects.podFields.{name}")
+
+
 def load_compatibility(policies_dir: Path, display) -> tuple[dict, list[Variant], str]:
     path = policies_dir / "compatibility.yaml"
     file = display(path)
@@ -113,8 +147,11 @@ def load_compatibility(policies_dir: Path, display) -> tuple[dict, list[Variant]
         raise SchemaError(file, "(file)", "missing")
     raw = load_yaml(path, file)
     require_keys(raw, file, "", ("chart", "profiles", "variants", "fields"),
-                  {"chart", "profiles", "variants", "fields", "apiServerFeatureGates"})
-    require_keys(raw["chart"], file, "chart", ("name", "kubeVersion"), {"name", "kubeVersion", "description"})
+                  {"chart", "profiles", "variants", "fields", "apiServerFeatureGates", "chartObjects"})
+    require_keys(raw["chart"], file, "chart", ("name", "kubeVersion"),
+                  {"name", "kubeVersion", "description", "home", "sources", "maintainers"})
+    check_chart_metadata(raw["chart"], file)
+    check_chart_objects(raw.get("chartObjects") or {}, file)
     for name, profile in raw["profiles"].items():
         require_keys(profile, file, f"profiles.{name}", ("crdApiVersion", "admissionApiVersion"),
                       {"description", "crdApiVersion", "admissionApiVersion"})

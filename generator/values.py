@@ -10,7 +10,7 @@ from typing import Any
 from . import chart
 from .errors import SchemaError
 from .inputs import Inputs
-from .yamlio import dump_json, json_comment, yaml_header
+from .yamlio import dump_json, json_comment, template_header, yaml_header
 
 _JSON_TYPES = {"string": "string", "date-time": "string", "boolean": "boolean", "int32": "integer",
                "int64": "integer", "number": "number"}
@@ -98,9 +98,59 @@ def values_yaml(inputs: Inputs, root: dict) -> str:
     return header + "\n".join(lines) + "\n"
 
 
+_REQUIRED_LEAVES = ("int32", "int64", "number", "boolean")
+
+
+def required_paths(node: dict, path: str = "") -> list[tuple[str, str]]:
+    """(path, "object" | "value") of every value the templates dereference: objects with properties and
+    number or boolean leaves. Helm's null deletes a value's default, and the templates then fail on a nil
+    pointer or render 0/false silently; strings, lists and maps may be emptied that way (they mean none)."""
+    out: list[tuple[str, str]] = []
+    for name, child in node.get("properties", {}).items():
+        sub = f"{path}.{name}" if path else name
+        if child["type"] == "object" and child.get("properties"):
+            out.append((sub, "object"))
+            out += required_paths(child, sub)
+        elif child["type"] in _REQUIRED_LEAVES:
+            out.append((sub, "value"))
+    return out
+
+
+def values_check_tpl(inputs: Inputs, root: dict) -> str:
+    """{chart}.values.check: fails, naming the value, when a value the templates need is null or missing."""
+    p = chart.chart_name(inputs)
+    entries = []
+    for path, kind in required_paths(root):
+        if path.startswith("featureGates."):
+            continue   # null drops one gate from --feature-gates: the manager then uses that gate's default
+        entries.append(f'(list "{path}" "{kind}")')
+    rows = "\n".join(f"  {entry}" for entry in entries)
+    return (template_header(inputs.chart_values_files)
+            + "{{/*\n"
+            + f"{p}.values.check: every value the templates dereference is there. In Helm values null deletes a\n"
+            + "default, so `resources: null` would end in a nil-pointer error and `replicas: null` in 0.\n"
+            + "Called by the variant helper, which every template uses first.\n*/}}\n"
+            + f'{{{{- define "{p}.values.check" -}}}}\n'
+            + "{{- $values := .Values -}}\n"
+            + "{{- range $entry := list\n" + rows + " -}}\n"
+            + "{{- $node := $values -}}\n"
+            + "{{- $missing := false -}}\n"
+            + '{{- range $key := splitList "." (index $entry 0) -}}\n'
+            + "{{- if and (not $missing) (kindIs \"map\" $node) -}}\n"
+            + "{{- if hasKey $node $key -}}{{- $node = get $node $key -}}{{- else -}}{{- $missing = true -}}{{- end -}}\n"
+            + "{{- else -}}\n{{- $missing = true -}}\n{{- end -}}\n"
+            + "{{- end -}}\n"
+            + '{{- if or $missing (kindIs "invalid" $node) (and (eq (index $entry 1) "object") (not (kindIs "map" $node))) -}}\n'
+            + '{{- fail (printf "%s is null or missing: null in Helm values deletes the chart\'s default. Give %s a value,'
+            + ' or leave it out to keep the default (helm show values shows it)." (index $entry 0) (index $entry 0)) -}}\n'
+            + "{{- end -}}\n{{- end -}}\n{{- end -}}\n")
+
+
 def generate(inputs: Inputs) -> dict[str, str]:
     root = resolved_values(inputs)
     default_of(root)   # every leaf has a default
     base = chart.CHART_DIR.format(chart=chart.chart_name(inputs))
+    templates = chart.GENERATED_TEMPLATES.format(chart=chart.chart_name(inputs))
     return {f"{base}/values.yaml": values_yaml(inputs, root),
-            f"{base}/values.schema.json": values_schema(inputs, root)}
+            f"{base}/values.schema.json": values_schema(inputs, root),
+            f"{templates}/_values.tpl": values_check_tpl(inputs, root)}

@@ -131,11 +131,11 @@ def chart_image() -> tuple[str, str]:
     return values["manager"]["image"]["repository"], str(chart["appVersion"])
 
 
-def image_names() -> list[str]:
+def image_names(version: str | None = None) -> list[str]:
     """One name: the chart's default repository in the sandbox's registry. (No `docker.io/...` alias: the CRI
     reports an image by its first name, so pods pulled from localhost:5000 would show the other.)"""
-    repository, version = chart_image()
-    return [f"{images.LOCAL_REGISTRY}/{repository}:{version}"]
+    repository, app_version = chart_image()
+    return [f"{images.LOCAL_REGISTRY}/{repository}:{version or app_version}"]
 
 
 def debian_mirror() -> str:
@@ -408,20 +408,22 @@ class BuildResult:
 
 
 def build(*, bytecode: bool = True, refresh: bool = False, force: bool = False,
-          rebuild: tuple[str, ...] = ()) -> BuildResult:
+          rebuild: tuple[str, ...] = (), version: str | None = None) -> BuildResult:
     """Builds (or finds in the cache) the kruise-manager image archive.
 
     refresh: debootstrap again even if a base layer for the same package list is cached (newer Debian
-    packages); force: rebuild every layer; rebuild: the layers ("deps", "app") to rebuild even if cached."""
+    packages); force: rebuild every layer; rebuild: the layers ("deps", "app") to rebuild even if cached;
+    version: the image's version (label and tag) instead of the chart's appVersion (`make release`)."""
     t0 = time.monotonic()
     root_cache = cache_dir()
     root_cache.mkdir(parents=True, exist_ok=True)
     with open(root_cache / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build(t0, bytecode=bytecode, refresh=refresh, force=force, rebuild=rebuild)
+        return _build(t0, bytecode=bytecode, refresh=refresh, force=force, rebuild=rebuild, version=version)
 
 
-def _build(t0: float, *, bytecode: bool, refresh: bool, force: bool, rebuild: tuple[str, ...]) -> BuildResult:
+def _build(t0: float, *, bytecode: bool, refresh: bool, force: bool, rebuild: tuple[str, ...],
+           version: str | None = None) -> BuildResult:
     wheel = build_wheel(cache_dir() / "wheel")
     pins = pinned_dependencies(wheel.requires)
     mode = "bytecode" if bytecode else "source-only"
@@ -476,7 +478,7 @@ def _build(t0: float, *, bytecode: bool, refresh: bool, force: bool, rebuild: tu
             app.details = {"wheel": wheel.path.name, "wheel_content_sha256": wheel.content_hash}
             app.pack(root, paths)
             app.seconds = time.monotonic() - t
-    return _archive([base, deps, app], t0, bytecode)
+    return _archive([base, deps, app], t0, bytecode, version)
 
 
 def _install_dependencies(root: Path, pins: list[str]) -> list[dict]:
@@ -584,9 +586,10 @@ def _smoke_test(root: Path) -> None:
         raise ImageBuildError(f"`ack-kruise manager --help` in the image printed no --webhook-port:\n{out}")
 
 
-def _archive(stages: list[Stage], t0: float, bytecode: bool) -> BuildResult:
-    repository, version = chart_image()
-    names = image_names()
+def _archive(stages: list[Stage], t0: float, bytecode: bool, version: str | None = None) -> BuildResult:
+    repository, app_version = chart_image()
+    version = version or app_version
+    names = image_names(version)
     config = {
         "architecture": "amd64", "os": "linux", "created": "1970-01-01T00:00:00Z",
         "config": {

@@ -37,11 +37,27 @@ def test_argo_cd_ignores_exactly_the_runtime_ca_bundles() -> None:
 
 def test_flux_example() -> None:
     release = next(d for d in yaml_blocks() if d["kind"] == "HelmRelease")
-    repository = next(d for d in yaml_blocks() if d["kind"] == "HelmRepository")
-    source = release["spec"]["chart"]["spec"]
-    assert source["chart"] == "ack-kruise"
-    assert source["sourceRef"] == {"kind": "HelmRepository", "name": repository["metadata"]["name"],
-                                   "namespace": repository["metadata"]["namespace"]}
+    repository = next(d for d in yaml_blocks() if d["kind"] == "OCIRepository")
+    assert repository["spec"]["url"].startswith("oci://") and repository["spec"]["url"].endswith("/charts/ack-kruise")
+    assert release["spec"]["chartRef"] == {"kind": "OCIRepository", "name": repository["metadata"]["name"]}
+    # The HelmRelease sits with its source; the release goes into a namespace Flux creates (the review found
+    # the old example in kruise-system, which nothing created).
+    assert release["metadata"]["namespace"] == repository["metadata"]["namespace"] == "flux-system"
+    assert release["spec"]["targetNamespace"] == "kruise-system"
+    assert release["spec"]["install"]["createNamespace"] is True
+    assert release["spec"]["releaseName"] == "ack-kruise"
+
+
+def test_argo_cd_example_leaves_the_version_to_argo_cd_and_protects_the_crds() -> None:
+    app = next(d for d in yaml_blocks() if d["kind"] == "Application")
+    values = app["spec"]["source"]["helm"].get("valuesObject") or {}
+    assert "kubeVersion" not in values   # Argo CD passes the destination cluster's version
+    assert "large CRDs" not in README   # the old, wrong reason for ServerSideApply (26 KB against 256 KiB)
+    assert app["spec"]["syncPolicy"]["automated"]["prune"] is True
+    # With automated pruning on, what keeps the CRDs is their own annotation: rendered by default.
+    crds = [d for d in render("--kube-version", "1.20.2") if d["kind"] == "CustomResourceDefinition"]
+    assert all(d["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"
+               for d in crds)
 
 
 def test_example_values_are_valid_values() -> None:

@@ -49,13 +49,55 @@ def test_no_ca_bundle_is_rendered(version: str, schemas: str, gate: bool, mode: 
     assert [k for doc in docs for k in keys(doc) if k.endswith(".caBundle")] == []
 
 
-def test_crds_are_kept_on_uninstall_by_default() -> None:
-    crds = [d for d in render("--kube-version", "1.20.2") if d["kind"] == "CustomResourceDefinition"]
+SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+
+
+@pytest.mark.parametrize("version, schemas, gate", VERSIONS)
+def test_crds_are_kept_on_uninstall_and_never_pruned_or_deleted_by_argo_cd(version: str, schemas: str,
+                                                                             gate: bool) -> None:
+    # Argo CD prunes objects despite helm.sh/resource-policy (argoproj/argo-cd#17819); deleting a CRD deletes
+    # every CloneSet, StatefulSet... of the cluster. Its own sync options keep them.
+    crds = [d for d in render(*version_args(version, gate)) if d["kind"] == "CustomResourceDefinition"]
     assert len(crds) == 6
-    assert all(d["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for d in crds)
-    plain = [d for d in render("--kube-version", "1.20.2", "--set", "crds.keep=false")
+    for crd in crds:
+        annotations = crd["metadata"]["annotations"]
+        assert annotations["helm.sh/resource-policy"] == "keep", crd["metadata"]["name"]
+        assert annotations[SYNC_OPTIONS] == "Prune=false,Delete=false", crd["metadata"]["name"]
+    plain = [d for d in render(*version_args(version, gate), "--set", "crds.keep=false")
              if d["kind"] == "CustomResourceDefinition"]
-    assert all("helm.sh/resource-policy" not in (d["metadata"].get("annotations") or {}) for d in plain)
+    for crd in plain:
+        annotations = crd["metadata"].get("annotations") or {}
+        assert "helm.sh/resource-policy" not in annotations and SYNC_OPTIONS not in annotations
+
+
+def test_sync_options_given_as_values_are_added_to_the_kept_crds_ones() -> None:
+    docs = render("--kube-version", "1.20.2", "--set", "webhook.certificates.mode=cert-manager",
+                  "--set", "crds.annotations.argocd\\.argoproj\\.io/sync-options=ServerSideApply=true",
+                  "--set-string", "crds.annotations.argocd\\.argoproj\\.io/sync-wave=-1")
+    for crd in (d for d in docs if d["kind"] == "CustomResourceDefinition"):
+        annotations = crd["metadata"]["annotations"]
+        assert annotations[SYNC_OPTIONS] == "Prune=false,Delete=false,ServerSideApply=true"
+        assert annotations["argocd.argoproj.io/sync-wave"] == "-1"
+        has_conversion = (crd["spec"].get("conversion") or {}).get("strategy") == "Webhook"
+        assert ("cert-manager.io/inject-ca-from" in annotations) == has_conversion
+    unkept = render("--kube-version", "1.20.2", "--set", "crds.keep=false",
+                    "--set", "crds.annotations.argocd\\.argoproj\\.io/sync-options=ServerSideApply=true")
+    assert {d["metadata"]["annotations"][SYNC_OPTIONS] for d in unkept if d["kind"] == "CustomResourceDefinition"} \
+        == {"ServerSideApply=true"}
+
+
+@pytest.mark.parametrize("version, schemas, gate", VERSIONS)
+def test_cluster_wide_objects_carry_the_chart_labels(version: str, schemas: str, gate: bool) -> None:
+    # `kubectl get crd,mutatingwebhookconfiguration,... -l app.kubernetes.io/instance=<release>` finds them.
+    docs = render(*version_args(version, gate), release="my-release")
+    cluster_wide = [d for d in docs if d["kind"] in ("CustomResourceDefinition", "MutatingWebhookConfiguration",
+                                                      "ValidatingWebhookConfiguration")]
+    assert len(cluster_wide) == len([d for d in docs if d["kind"] == "CustomResourceDefinition"]) + 2
+    for doc in cluster_wide:
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/instance"] == "my-release", doc["metadata"]["name"]
+        assert labels["app.kubernetes.io/managed-by"] == "Helm" and labels["helm.sh/chart"].startswith("ack-kruise-")
+    assert all(doc["metadata"]["labels"]["app.kubernetes.io/instance"] == "my-release" for doc in docs)
 
 
 def test_the_release_name_changes_only_labels() -> None:

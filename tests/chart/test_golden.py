@@ -31,4 +31,5 @@ def test_default_render(version: str, schemas: str, gate: bool, update_golden: b
 
 def test_placeholders_are_applied() -> None:
     text = (GOLDEN / "1.20.2.yaml").read_text()
-    assert "helm.sh/chart: ack-kruise-<version>" in text and 'image: "ack-kruise/kruise-manager:<appVersion>"' in text
+    assert "helm.sh/chart: ack-kruise-<version>" in text
+    assert 'image: "localhost:5000/ack-kruise/kruise-manager:<appVersion>"' in text

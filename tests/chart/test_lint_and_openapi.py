@@ -23,7 +23,11 @@ EVERYTHING = ("--set", "manager.nodeSelector.disk=ssd",
               "--set", "manager.priorityClassName=system-cluster-critical",
               "--set-string", "manager.podAnnotations.prometheus\\.io/scrape=true",
               "--set", "crds.annotations.argocd\\.argoproj\\.io/sync-options=ServerSideApply=true",
-              "--set", "featureGates.StatefulSetStartOrdinal=true")
+              "--set", "featureGates.StatefulSetStartOrdinal=true",
+              "--set", "manager.hostNetwork=true",
+              "--set", "manager.topologySpread.whenUnsatisfiable=DoNotSchedule",
+              "--set", "manager.image.registry=registry.example.org/mirror",
+              "--set", "manager.image.digest=sha256:" + "0" * 64)
 
 
 @pytest.mark.parametrize("version, schemas, gate", VERSIONS)
@@ -54,9 +58,9 @@ def test_every_render_is_strictly_valid(version: str, schemas: str, gate: bool, 
         if doc["kind"] == "CustomResourceDefinition":
             assert k8s_openapi.schema_props_errors(doc, schemas) == [], doc["metadata"]["name"]
         checked += 1
-    # 6 CRDs, 2 webhook configurations, Deployment, Service, ServiceAccount, ClusterRole(+Binding), Role(+Binding);
-    # kruise-daemon's DaemonSet, ServiceAccount, ClusterRole(+Binding)
-    assert checked == 19
+    # 6 CRDs, 2 webhook configurations, Deployment, PodDisruptionBudget, Service, ServiceAccount,
+    # ClusterRole(+Binding), Role(+Binding); kruise-daemon's DaemonSet, ServiceAccount, ClusterRole(+Binding)
+    assert checked == 20
 
 
 def test_the_validator_would_catch_a_field_1_13_does_not_know() -> None:

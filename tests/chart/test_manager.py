@@ -72,7 +72,7 @@ def test_feature_gates_are_sorted_whatever_the_order_they_are_set_in() -> None:
 
 def test_leader_election_off_with_one_replica() -> None:
     docs = render("--kube-version", "1.20.2", "--set", "manager.leaderElection.enabled=false",
-                  "--set", "manager.replicas=1")
+                  "--set", "manager.replicas=1", "--set", "manager.podDisruptionBudget.enabled=false")
     assert parse_as_the_manager_does(docs).leader.enabled is False
     assert find(docs, "Deployment")["spec"]["replicas"] == 1
 
@@ -80,11 +80,30 @@ def test_leader_election_off_with_one_replica() -> None:
 def test_image_tag_defaults_to_the_app_version() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     container = manager_container(render("--kube-version", "1.20.2"))
-    assert container["image"] == f"ack-kruise/kruise-manager:{chart['appVersion']}"
+    # The source tree's default: the name `make image` pushes to the sandbox's registry (no public registry
+    # namespace that someone else could claim).
+    assert container["image"] == f"localhost:5000/ack-kruise/kruise-manager:{chart['appVersion']}"
     assert container["imagePullPolicy"] == "IfNotPresent"
-    container = manager_container(render("--kube-version", "1.20.2", "--set", "manager.image.repository=r.example/k",
+    container = manager_container(render("--kube-version", "1.20.2", "--set", "manager.image.registry=",
+                                         "--set", "manager.image.repository=r.example/k",
                                          "--set", "manager.image.tag=dev", "--set", "manager.image.pullPolicy=Always"))
     assert container["image"] == "r.example/k:dev" and container["imagePullPolicy"] == "Always"
+
+
+def test_a_digest_wins_over_the_tag_and_the_registry_prefixes_the_repository() -> None:
+    digest = "sha256:" + "ab" * 32
+    container = manager_container(render("--kube-version", "1.20.2", "--set",
+                                         "manager.image.registry=mirror.example:5000/team",
+                                         "--set", f"manager.image.digest={digest}", "--set", "manager.image.tag=x"))
+    assert container["image"] == f"mirror.example:5000/team/ack-kruise/kruise-manager@{digest}"
+
+
+@pytest.mark.parametrize("key, value", [("tag", "a:b"), ("tag", "v1 beta"), ("tag", "!!bad"),
+                                        ("repository", "Registry/ACK"), ("digest", "sha256:abc"),
+                                        ("digest", "md5:" + "0" * 32), ("registry", "https://r.example")])
+def test_malformed_image_references_are_refused_naming_the_value(key: str, value: str) -> None:
+    assert f"manager.image.{key}: Does not match pattern" in failure("--kube-version", "1.20.2", "--set-string",
+                                                                      f"manager.image.{key}={value}")
 
 
 def test_pod_namespace_probes_and_security() -> None:

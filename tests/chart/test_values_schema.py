@@ -67,6 +67,11 @@ def test_every_value_is_documented() -> None:
     (("--set", "webhook.certificates.validity=1y"), "webhook.certificates.validity", "Does not match pattern"),
     (("--set", "crds.keep=maybe"), "crds.keep", "Invalid type. Expected: boolean"),
     (("--set", "manager.image.pullSecrets[0].secret=x"), "manager.image.pullSecrets.0", "name is required"),
+    # The review's silently rendered values (2026-12-03-chart.md §3), refused now.
+    (("--set", "manager.replicas=-1"), "manager.replicas", "Must be greater than or equal to 0"),
+    (("--set", "manager.resources.limits.cpu=lots"), "manager.resources.limits.cpu", "Does not match pattern"),
+    (("--set", "webhook.service.name=Kruise_Webhook"), "webhook.service.name", "Does not match pattern"),
+    (("--set", "kubeVersion=1.28+"), "kubeVersion", "Does not match pattern"),
 ])
 def test_bad_values_are_refused_naming_the_key(setting: tuple[str, str], key: str, message: str) -> None:
     error = failure("--kube-version", "1.20.2", *setting)
@@ -96,3 +101,39 @@ def test_feature_gates_cannot_be_described_by_hand(tmp_path) -> None:
     with pytest.raises(SchemaError, match="featureGates: generated from policies/feature-gates.yaml"):
         load_inputs(tmp_path / "schema", tmp_path / "policies")
     assert policies.FEATURE_GATES_VALUE == "featureGates"
+
+
+def test_quantities_as_strings_are_accepted() -> None:
+    from .conftest import manager_container, render
+
+    container = manager_container(render("--kube-version", "1.20.2", "--set-string", "manager.resources.limits.cpu=0.5",
+                                         "--set-string", "manager.resources.requests.memory=1.5Gi"))
+    assert container["resources"]["limits"]["cpu"] == "0.5"
+    assert container["resources"]["requests"]["memory"] == "1.5Gi"
+
+
+@pytest.mark.parametrize("document, path", [
+    ("manager: {resources: null}", "manager.resources"), ("manager: {affinity: null}", "manager.affinity"),
+    ("featureGates: null", "featureGates"), ("manager: {replicas: null}", "manager.replicas"),
+    ("webhook: {certificates: null}", "webhook.certificates"), ("crds: {enabled: null}", "crds.enabled"),
+])
+def test_a_null_value_is_refused_naming_it(tmp_path, document: str, path: str) -> None:
+    # Helm's null deletes the default: without the check, a nil-pointer error or a silent 0/false.
+    values = tmp_path / "values.yaml"
+    values.write_text(document + "\n")
+    error = failure("--kube-version", "1.20.2", "-f", str(values))
+    assert f"{path} is null or missing: null in Helm values deletes the chart's default. Give {path} a value" in error
+
+
+def test_nulls_that_only_empty_a_list_or_map_are_fine(tmp_path) -> None:
+    from .conftest import render
+
+    values = tmp_path / "values.yaml"
+    values.write_text("manager: {tolerations: null, resources: {limits: null}}\nfeatureGates: {PodWebhook: null}\n")
+    assert render("--kube-version", "1.20.2", "-f", str(values))
+
+
+def test_renewing_before_a_certificate_is_issued_is_refused() -> None:
+    error = failure("--kube-version", "1.20.2", "--set", "webhook.certificates.validity=10d",
+                    "--set", "webhook.certificates.renewBefore=30d")
+    assert "webhook.certificates.renewBefore=30d is not shorter than validity=10d" in error

@@ -118,7 +118,9 @@ def test_versions_older_than_1_13_are_refused() -> None:
 def test_crd_switches_and_annotations() -> None:
     assert by_kind(render("--kube-version", "1.20.2", "--set", "crds.enabled=false"), "CustomResourceDefinition") == []
     kept = render("--kube-version", "1.20.2")
-    assert all(d["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    # Kept from Helm (resource policy) and from Argo CD, which ignores Helm's policy (its sync options).
+    assert all(d["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep",
+                                                "argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}
                for d in by_kind(kept, "CustomResourceDefinition"))
     plain = render("--kube-version", "1.20.2", "--set", "crds.keep=false",
                    "--set", "crds.annotations.argocd\\.argoproj\\.io/sync-options=ServerSideApply=true")
@@ -180,6 +182,8 @@ def test_rendered_crds_equal_the_plain_crds(version: str, directory: str) -> Non
     for doc in by_kind(docs, "CustomResourceDefinition"):
         group_plural = doc["metadata"]["name"].split(".", 1)
         plain = yaml.safe_load((REPO / "crds" / directory / f"{group_plural[1]}_{group_plural[0]}.yaml").read_text())
+        # The chart adds its labels (app.kubernetes.io/*, helm.sh/chart); everything else is the plain CRD.
+        assert doc["metadata"].pop("labels")["app.kubernetes.io/managed-by"] == "Helm"
         assert doc == plain
 
 

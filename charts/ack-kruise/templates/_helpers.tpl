@@ -29,8 +29,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: manager
 {{- end -}}
 
+{{/* The manager image: [registry/]repository, then @digest when one is given, else :tag (the appVersion by
+default). A released chart carries the registry and digest it was released with. */}}
 {{- define "ack-kruise.image" -}}
-{{- printf "%s:%s" .Values.manager.image.repository (default .Chart.AppVersion .Values.manager.image.tag) -}}
+{{- $image := .Values.manager.image -}}
+{{- $name := $image.repository -}}
+{{- with $image.registry -}}
+{{- $name = printf "%s/%s" (trimSuffix "/" .) $name -}}
+{{- end -}}
+{{- if $image.digest -}}
+{{- printf "%s@%s" $name $image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $name (default .Chart.AppVersion $image.tag) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The Secret the manager serves its webhook certificate from, for the certificate mode. */}}
@@ -57,6 +68,12 @@ it in cert-manager mode). "true" or empty. */}}
 {{- join "," $gates -}}
 {{- end -}}
 
+{{/* Seconds in a duration of the certificate values (e.g. 30d; the schema allows s, m, h and d). */}}
+{{- define "ack-kruise.seconds" -}}
+{{- $units := dict "s" 1 "m" 60 "h" 3600 "d" 86400 -}}
+{{- mul (int (regexFind "^[0-9]+" .)) (get $units (regexFind "[smhd]$" .)) -}}
+{{- end -}}
+
 {{/* DNS names of the webhook Service, as the API server calls it. */}}
 {{- define "ack-kruise.webhook.dnsNames" -}}
 {{- $service := include "ack-kruise.webhook.serviceName" . -}}
@@ -81,11 +98,41 @@ template of the chart's own includes it, so any render (install, upgrade, templa
 {{- if and (eq .Values.webhook.certificates.mode "secret") (not .Values.webhook.certificates.existingSecret) -}}
 {{- fail "webhook.certificates.mode=secret needs webhook.certificates.existingSecret: the name of a Secret in the chart's namespace with tls.crt, tls.key and ca.crt." -}}
 {{- end -}}
+{{- $certs := .Values.webhook.certificates -}}
+{{- if and (eq $certs.mode "self") (ge (int (include "ack-kruise.seconds" $certs.renewBefore)) (int (include "ack-kruise.seconds" $certs.validity))) -}}
+{{- fail (printf "webhook.certificates.renewBefore=%s is not shorter than validity=%s: every certificate would be due for renewal as soon as it is issued, and the manager would issue a new one at every check. Renew well before expiry, e.g. validity=365d renewBefore=30d." $certs.renewBefore $certs.validity) -}}
+{{- end -}}
 {{- if and (ne (int .Values.webhook.service.port) 443) (semverCompare "<1.15.0-0" $version) -}}
 {{- fail (printf "Kubernetes %s always calls webhooks on port 443; webhook.service.port=%v needs Kubernetes 1.15 or later." $version .Values.webhook.service.port) -}}
 {{- end -}}
 {{- if and .Values.webhook.podWebhook.enabled (hasKey .Values.featureGates "PodWebhook") (not .Values.featureGates.PodWebhook) -}}
 {{- fail "featureGates.PodWebhook=false turns the pod webhook off in the manager, but webhook.podWebhook.enabled=true still registers it: set webhook.podWebhook.enabled=false as well." -}}
+{{- end -}}
+{{- $m := .Values.manager -}}
+{{- $ports := dict "webhookPort" $m.webhookPort "healthPort" $m.healthPort "metricsPort" $m.metricsPort -}}
+{{- range $a := list "webhookPort" "healthPort" "metricsPort" -}}
+{{- range $b := list "webhookPort" "healthPort" "metricsPort" -}}
+{{- if and (lt $a $b) (eq (int (get $ports $a)) (int (get $ports $b))) -}}
+{{- fail (printf "manager.%s and manager.%s are both %v: the manager cannot listen twice on one port. Give each its own port%s." $a $b (get $ports $a) (ternary " (with manager.hostNetwork=true they are ports of the node: pick free ones)" "" $m.hostNetwork)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $pdb := $m.podDisruptionBudget -}}
+{{- if $pdb.enabled -}}
+{{- $min := toString $pdb.minAvailable -}}
+{{- $max := toString $pdb.maxUnavailable -}}
+{{- if and (ne $min "") (ne $max "") -}}
+{{- fail (printf "manager.podDisruptionBudget sets both minAvailable (%s) and maxUnavailable (%s): a PodDisruptionBudget takes one. Set the other to \"\" (--set manager.podDisruptionBudget.minAvailable=)." $min $max) -}}
+{{- end -}}
+{{- if and (eq $min "") (eq $max "") -}}
+{{- fail "manager.podDisruptionBudget needs minAvailable or maxUnavailable (or enabled=false)." -}}
+{{- end -}}
+{{- if and (ne $min "") (not (hasSuffix "%" $min)) (gt (int $m.replicas) 0) (ge (int $min) (int $m.replicas)) -}}
+{{- fail (printf "manager.podDisruptionBudget.minAvailable=%s with manager.replicas=%v allows no voluntary eviction: every node drain would hang on the manager. Run more replicas, lower minAvailable, or set manager.podDisruptionBudget.enabled=false." $min $m.replicas) -}}
+{{- end -}}
+{{- if and (ne $max "") (not (hasSuffix "%" $max)) (eq (int $max) 0) -}}
+{{- fail "manager.podDisruptionBudget.maxUnavailable=0 allows no voluntary eviction: every node drain would hang on the manager. Use 1 or more, or set manager.podDisruptionBudget.enabled=false." -}}
+{{- end -}}
 {{- end -}}
 {{- if and (not .Values.manager.leaderElection.enabled) (gt (int .Values.manager.replicas) 1) -}}
 {{- fail (printf "manager.replicas=%v with manager.leaderElection.enabled=false would run the controllers %v times at once: enable leader election or run one replica." .Values.manager.replicas .Values.manager.replicas) -}}

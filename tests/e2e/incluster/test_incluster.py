@@ -159,8 +159,10 @@ def install_values(image, packages: dict[str, Path]) -> list[str]:
     real node)."""
     argv = readme_install_argv(packages)
     values = [arg for i, arg in enumerate(argv) if arg == "--set" or (i and argv[i - 1] == "--set")]
-    repository = image.names[0].rsplit(":", 1)[0]
-    assert f"manager.image.repository={repository}" in values, f"the README installs another image: {values}"
+    registry, repository = image.names[0].rsplit(":", 1)[0].split("/", 1)
+    chart_default = yaml.safe_load((CHART / "values.yaml").read_text())["manager"]["image"]["repository"]
+    assert f"manager.image.registry={registry}" in values and repository == chart_default, \
+        f"the README installs another image: {values}"
     return values
 
 

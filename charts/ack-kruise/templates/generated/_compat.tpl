@@ -16,6 +16,7 @@ ack-kruise.apiVariant: the variant of the CRDs and webhook configurations for th
   v1: Kubernetes >=1.16 (v1 profile)
 */}}
 {{- define "ack-kruise.apiVariant" -}}
+{{- include "ack-kruise.values.check" . -}}
 {{- $version := include "ack-kruise.kubeVersion" . -}}
 {{- if semverCompare ">=1.16.0-0" $version -}}
 v1
@@ -58,4 +59,34 @@ do not confirm. Templates that depend on such a gate include it.
 {{- if and (has $variant (list "legacy-1.13" "legacy-1.14")) (not .Values.compatibility.customResourceWebhookConversion) -}}
 {{- fail (printf "Kubernetes %s needs the kube-apiserver feature gate CustomResourceWebhookConversion=true for the Advanced StatefulSet and Advanced DaemonSet v1alpha1/v1beta1 conversion webhook. Start kube-apiserver with --feature-gates=CustomResourceWebhookConversion=true, then set compatibility.customResourceWebhookConversion=true." $version) -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+ack-kruise.compat.apiVersion: the API version of a chart object of kind (index . 1) for the target version, e.g.
+  apiVersion: {{ include "ack-kruise.compat.apiVersion" (list $ "PodDisruptionBudget") }}
+Kinds: policies/compatibility.yaml `chartObjects.apiVersions`.
+*/}}
+{{- define "ack-kruise.compat.apiVersion" -}}
+{{- $version := include "ack-kruise.kubeVersion" (index . 0) -}}
+{{- if and (eq (index . 1) "PodDisruptionBudget") (semverCompare ">=1.21.0-0" $version) -}}
+policy/v1
+{{- else if and (eq (index . 1) "PodDisruptionBudget") (semverCompare ">=1.13.0-0" $version) -}}
+policy/v1beta1
+{{- else -}}
+{{- fail (printf "ack-kruise.compat.apiVersion: no API version of %s for Kubernetes %s" (index . 1) $version) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+ack-kruise.compat.podField: "true" if the target version accepts the pod field (index . 1), e.g.
+  {{- if include "ack-kruise.compat.podField" (list $ "topologySpreadConstraints") }}
+Fields: policies/compatibility.yaml `chartObjects.podFields`.
+*/}}
+{{- define "ack-kruise.compat.podField" -}}
+{{- $version := include "ack-kruise.kubeVersion" (index . 0) -}}
+{{- $since := dict "seccompProfile" "1.19" "topologySpreadConstraints" "1.18" -}}
+{{- if not (hasKey $since (index . 1)) -}}
+{{- fail (printf "ack-kruise.compat.podField: unknown pod field %s (policies/compatibility.yaml)" (index . 1)) -}}
+{{- end -}}
+{{- if semverCompare (printf ">=%s.0-0" (get $since (index . 1))) $version -}}true{{- end -}}
 {{- end -}}

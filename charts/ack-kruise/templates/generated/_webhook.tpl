@@ -41,19 +41,27 @@ cert-manager.io/inject-ca-from: {{ printf "%s/%s" (include "ack-kruise.namespace
 {{- end -}}
 {{- end -}}
 
-{{/* Annotations of the CRDs. Argument: (dict "context" $ "conversion" <the CRD has a conversion webhook>). */}}
+{{/* Annotations of the CRDs. Argument: (dict "context" $ "conversion" <the CRD has a conversion
+webhook>).
+With crds.keep, Helm keeps them on uninstall (helm.sh/resource-policy) and Argo CD neither prunes them nor
+deletes them with the Application (sync options Prune=false,Delete=false: Argo CD ignores Helm's policy,
+argoproj/argo-cd#17819); deleting a CRD deletes every object of its kind. Sync options given in
+crds.annotations are added to those, not put in their place. */}}
 {{- define "ack-kruise.crd.annotations" -}}
-{{- $lines := list -}}
+{{- $annotations := dict -}}
 {{- if .context.Values.crds.keep -}}
-{{- $lines = append $lines "helm.sh/resource-policy: keep" -}}
+{{- $_ := set $annotations "helm.sh/resource-policy" "keep" -}}
+{{- $_ := set $annotations "argocd.argoproj.io/sync-options" "Prune=false,Delete=false" -}}
 {{- end -}}
-{{- if .conversion -}}
-{{- with include "ack-kruise.webhook.annotations" .context -}}
-{{- $lines = append $lines . -}}
+{{- if and .conversion (eq .context.Values.webhook.certificates.mode "cert-manager") -}}
+{{- $_ := set $annotations "cert-manager.io/inject-ca-from" (printf "%s/%s" (include "ack-kruise.namespace" .context) .context.Values.webhook.certificates.certManager.certificateName) -}}
+{{- end -}}
+{{- range $key, $value := .context.Values.crds.annotations -}}
+{{- if and (eq $key "argocd.argoproj.io/sync-options") (hasKey $annotations $key) -}}
+{{- $_ := set $annotations $key (printf "%s,%s" (get $annotations $key) $value) -}}
+{{- else -}}
+{{- $_ := set $annotations $key $value -}}
 {{- end -}}
 {{- end -}}
-{{- with .context.Values.crds.annotations -}}
-{{- $lines = append $lines (toYaml . | trim) -}}
-{{- end -}}
-{{- join "\n" $lines -}}
+{{- with $annotations }}{{ toYaml . | trim }}{{ end -}}
 {{- end -}}

@@ -14,6 +14,7 @@ widgets.apiVariant: the variant of the CRDs and webhook configurations for that 
   v1: Kubernetes >=1.16 (v1 profile)
 */}}
 {{- define "widgets.apiVariant" -}}
+{{- include "widgets.values.check" . -}}
 {{- $version := include "widgets.kubeVersion" . -}}
 {{- if semverCompare ">=1.16.0-0" $version -}}
 v1
@@ -52,4 +53,28 @@ do not confirm. Templates that depend on such a gate include it.
 {{- if and (has $variant (list "legacy-1.14")) (not .Values.compatibility.customResourceWebhookConversion) -}}
 {{- fail (printf "Kubernetes %s needs CustomResourceWebhookConversion=true." $version) -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+widgets.compat.apiVersion: the API version of a chart object of kind (index . 1) for the target version, e.g.
+  apiVersion: {{ include "widgets.compat.apiVersion" (list $ "PodDisruptionBudget") }}
+Kinds: policies/compatibility.yaml `chartObjects.apiVersions`.
+*/}}
+{{- define "widgets.compat.apiVersion" -}}
+{{- $version := include "widgets.kubeVersion" (index . 0) -}}
+{{- fail (printf "widgets.compat.apiVersion: no API version of %s for Kubernetes %s" (index . 1) $version) -}}
+{{- end -}}
+
+{{/*
+widgets.compat.podField: "true" if the target version accepts the pod field (index . 1), e.g.
+  {{- if include "widgets.compat.podField" (list $ "topologySpreadConstraints") }}
+Fields: policies/compatibility.yaml `chartObjects.podFields`.
+*/}}
+{{- define "widgets.compat.podField" -}}
+{{- $version := include "widgets.kubeVersion" (index . 0) -}}
+{{- $since := dict  -}}
+{{- if not (hasKey $since (index . 1)) -}}
+{{- fail (printf "widgets.compat.podField: unknown pod field %s (policies/compatibility.yaml)" (index . 1)) -}}
+{{- end -}}
+{{- if semverCompare (printf ">=%s.0-0" (get $since (index . 1))) $version -}}true{{- end -}}
 {{- end -}}
