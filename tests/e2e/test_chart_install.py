@@ -33,6 +33,7 @@ import pytest
 import yaml
 from cryptography import x509
 
+from controllers.schema import chart_objects
 from generator import pipeline
 from sandbox import tools
 from tests.kube import Cluster, wait_for
@@ -45,7 +46,8 @@ RELEASE = "ack-kruise"
 SA = f"system:serviceaccount:{NAMESPACE}:kruise-manager"
 CRDS = ["clonesets.apps.kruise.io", "daemonsets.apps.kruise.io", "sidecarsets.apps.kruise.io",
         "statefulsets.apps.kruise.io", "uniteddeployments.apps.kruise.io"]
-CONVERTED_CRDS = ["daemonsets.apps.kruise.io", "statefulsets.apps.kruise.io"]  # served at two versions
+# The CRDs served at two versions, whose conversion webhook a host-process manager points at itself.
+CONVERTED_CRDS = chart_objects()["conversionWebhookCRDs"]
 WEBHOOKS = [("mutatingwebhookconfigurations", "kruise-mutating-webhook-configuration"),
             ("validatingwebhookconfigurations", "kruise-validating-webhook-configuration")]
 
@@ -308,7 +310,7 @@ def chart_s_manager(cluster: Cluster, tmp_path: Path, *args: str) -> ManagerProc
 
 def uninstall_after_a_host_manager(cluster: Cluster, *secrets: str) -> None:
     """helm uninstall, and what it leaves behind after a host-process manager: the kept CRDs with a conversion
-    webhook (Advanced StatefulSet, Advanced DaemonSet), which the manager pointed at its own URL (a later install's three-way merge would then send
+    webhook (CONVERTED_CRDS), which the manager pointed at its own URL (a later install's three-way merge would then send
     both url and service, which the API server refuses: the chart's Service goes back), and the Secrets."""
     helm(cluster, "uninstall", RELEASE, "--namespace", NAMESPACE, check=False)
     service = {"name": "kruise-webhook-service", "namespace": NAMESPACE, "path": "/convert", "port": 443}
