@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from tests.kube import Cluster, is_ready, wait_for
+from tests.kube import ON_SIMULATED_NODES, Cluster, is_ready, wait_for
 
 TESTAPP = "localhost:5000/ack-kruise/testapp"
 API = "uniteddeployments.v1alpha1.apps.kruise.io"
@@ -39,7 +39,9 @@ def united_deployment(name: str, kind: str, subsets: list[dict], replicas: int |
     workload: dict = {"selector": {"matchLabels": dict(labels)},
                       "template": {"metadata": {"labels": dict(labels)},
                                    "spec": {"terminationGracePeriodSeconds": 0,
-                                            "containers": [{"name": "main", "image": image}]}}}
+                                            "containers": [{"name": "main", "image": image}],
+                                            # the zones are the simulated nodes', tainted when the real node runs
+                                            **copy.deepcopy(ON_SIMULATED_NODES)}}}
     if kind in ("statefulSetTemplate", "advancedStatefulSetTemplate"):
         workload["serviceName"] = name
         workload["podManagementPolicy"] = "Parallel"
