@@ -70,7 +70,7 @@ def test_subset_workloads_zones_tolerations_and_patch(uds: Uds, kind: str) -> No
     assert json.loads(annotation) == patch and workloads["zone-a"]["metadata"]["annotations"][
         "apps.kruise.io/subset-patch"] == ""
     uds.wait_pods("placed", ZONES, [2, 2, 2], ready=True)
-    nodes = {n["metadata"]["name"]: n["metadata"]["labels"][ZONE] for n in uds.nodes()}
+    nodes = {n["metadata"]["name"]: n["metadata"]["labels"].get(ZONE) for n in uds.nodes()}  # the real node has none
     for pod in uds.pods("placed"):
         zone = pod["metadata"]["labels"][SUBSET_LABEL]
         assert nodes[pod["spec"]["nodeName"]] == zone
