@@ -25,6 +25,8 @@ import sys
 import aiohttp
 from aiohttp import web
 
+from apischema import gates as feature_gate_syntax
+
 from controllers import schema as schemas
 from controllers.metrics import REGISTRY, count_request
 from controllers.settings import ENVIRONMENT, ManagerSettings
@@ -277,19 +279,6 @@ def parse_duration(text: str) -> datetime.timedelta:
     return datetime.timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: n})
 
 
-def parse_feature_gates(text: str) -> dict[str, bool]:
-    known = set(schemas.default_schema().data.get("featureGates", {}))
-    gates: dict[str, bool] = {}
-    for item in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, value = item.partition("=")
-        if not sep or value.lower() not in ("true", "false"):
-            raise argparse.ArgumentTypeError(f"expected Name=true|false, got {item!r}")
-        if name not in known:
-            raise argparse.ArgumentTypeError(f"unknown feature gate {name!r}; known: {', '.join(sorted(known))}")
-        gates[name] = value.lower() == "true"
-    return gates
-
-
 def _addr(text: str) -> str:
     if text in ("", "0"):
         return text
@@ -316,6 +305,11 @@ def _duration(value: datetime.timedelta) -> str:
 
 def _env(name: str) -> str:
     return f"${name}, else {ENVIRONMENT[name] or repr(ENVIRONMENT[name])}"
+
+
+
+def parse_feature_gates(text: str) -> dict[str, bool]:
+    return feature_gate_syntax.parse_feature_gates(text, schemas.default_schema().data.get("featureGates", {}))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -26,6 +26,7 @@ from aiohttp import web
 
 import controllers
 from controllers.metrics import REGISTRY, count_request
+from apischema import gates as feature_gate_syntax
 from kube import KubeClient, load_config
 
 from . import cri
@@ -72,19 +73,6 @@ def _non_negative(kind):
     return parse
 
 
-def _feature_gates(text: str) -> dict[str, bool]:
-    known = set(gate_defaults())
-    gates: dict[str, bool] = {}
-    for item in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, value = item.partition("=")
-        if not sep or value.lower() not in ("true", "false"):
-            raise argparse.ArgumentTypeError(f"expected Name=true|false, got {item!r}")
-        if name not in known:
-            raise argparse.ArgumentTypeError(f"unknown feature gate {name!r}; known: {', '.join(sorted(known))}")
-        gates[name] = value.lower() == "true"
-    return gates
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kubeconfig", help="default: $KUBECONFIG, then the in-cluster service account")
     p.add_argument("--node-name", default=os.environ.get("NODE_NAME", ""),
@@ -98,7 +86,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cri-socket", default=os.environ.get("KRUISE_DAEMON_CRI_SOCKET", ""),
                    help="the CRI socket's full path, for a runtime on a socket of its own "
                         "(default: $KRUISE_DAEMON_CRI_SOCKET; overrides --var-run and --socket-file)")
-    p.add_argument("--feature-gates", type=_feature_gates, default={},
+    p.add_argument("--feature-gates", type=lambda text: feature_gate_syntax.parse_feature_gates(text, gate_defaults()), default={},
                    help="Name=true|false,... (default: every gate at its policies/feature-gates.yaml default)")
     p.add_argument("--rest-config-qps", type=_non_negative(float), default=5.0, help="default: %(default)g")
     p.add_argument("--rest-config-burst", type=_non_negative(int), default=10, help="default: %(default)s")
