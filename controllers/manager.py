@@ -307,7 +307,6 @@ def _env(name: str) -> str:
     return f"${name}, else {ENVIRONMENT[name] or repr(ENVIRONMENT[name])}"
 
 
-
 def parse_feature_gates(text: str) -> dict[str, bool]:
     return feature_gate_syntax.parse_feature_gates(text, schemas.default_schema().data.get("featureGates", {}))
 
