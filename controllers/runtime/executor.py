@@ -261,7 +261,9 @@ class Executor:
             # A new workload has no status yet, and the CRD requires its counters: write the plan's status.
             planned = plan.of_type(A.Patch, A.WORKLOAD, "status") if plan else []
             status = planned[0].body["status"] if planned else {}
-        await self.client.patch(f"{ref.path}/status", {"status": {**status, "collisionCount": count}})
+        out = await self.client.patch(f"{ref.path}/status", {"status": {**status, "collisionCount": count}})
+        self.expectations.expect_updated(ref.uid, A.WORKLOAD, ref.name, out["metadata"]["resourceVersion"],
+                                         ref.namespace)
         raise PlanFailed(f"{res.kind} {name} belongs to another owner; collisionCount is now {count}")
 
     async def _create(self, ref: WorkloadRef, res: Resource, action: A.Create, plan: A.Plan | None) -> None:
@@ -279,9 +281,14 @@ class Executor:
                 exp.expect_updated(owner, res.key, name, adopted["metadata"]["resourceVersion"], ns)
 
     async def _patch(self, ref: WorkloadRef, res: Resource, action: A.Patch, plan: A.Plan | None) -> None:
-        if action.resource == A.WORKLOAD:  # the workload itself: no expectations (its own event wakes it)
-            await self.client.patch(ref.path + (f"/{action.subresource}" if action.subresource else ""),
-                                    action.body, PATCH_CONTENT_TYPES[action.patch_type])
+        if action.resource == A.WORKLOAD:
+            out = await self.client.patch(ref.path + (f"/{action.subresource}" if action.subresource else ""),
+                                          action.body, PATCH_CONTENT_TYPES[action.patch_type])
+            # The next round must see this write: a round woken by a pod before the workload's own event would
+            # read the old status, and a kind that keeps state there (UnitedDeployment's Schedulable conditions
+            # and their transition times) would write it back, undoing this one.
+            self.expectations.expect_updated(ref.uid, A.WORKLOAD, ref.name, out["metadata"]["resourceVersion"],
+                                             ref.namespace)
             return
         ns = namespace_of(ref, res, action)
         path = res.path(ns, action.name, action.subresource)

@@ -34,7 +34,7 @@ from typing import Any, Callable
 import kopf
 
 from controllers import schema
-from controllers.common.actions import PODS, Context, Plan
+from controllers.common.actions import PODS, WORKLOAD, Context, Plan
 from controllers.common.names import RandomNames
 from controllers.common.ownership import claim_pods, controller_uid, is_orphan
 from controllers.common.podreadiness import ready_if_missing
@@ -257,7 +257,7 @@ class WorkloadController:
         if workload is None:
             self.expectations.forget(uid)
             return
-        if self.expectations.unsatisfied(uid, observed):
+        if self.expectations.unsatisfied(uid, {**observed, WORKLOAD: [workload]}):
             # The index has not caught up with our own writes; its next event wakes us, this is a fallback.
             self.queue.add_after(uid, 5.0)
             return

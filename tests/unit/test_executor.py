@@ -264,3 +264,19 @@ def test_readiness_patches_fold_into_the_plans_own_status_patch_of_the_pod():
                                                       condition("InPlaceUpdateReady", "True")]}}, \
         "one request for p0; the plan's own KruisePodReady wins"
     assert len(out) == 3
+
+
+def test_the_workloads_own_status_write_is_expected_until_its_index_shows_it():
+    """A round woken by a pod before the workload's own event would read the old status and write it back (a
+    UnitedDeployment lost its Schedulable=False condition this way and flapped between zones)."""
+    client, expectations = FakeClient(), Expectations()
+
+    async def go():
+        await Executor(client, expectations, EventRecorder(client, "test"), "cloneset").execute(
+            REF, A.Plan([A.Patch(A.WORKLOAD, "", {"status": {"replicas": 1}}, subresource="status")]))
+    asyncio.run(go())
+
+    def workload(rv: str) -> dict:
+        return {A.WORKLOAD: [{"metadata": {"name": "web", "namespace": "ns", "resourceVersion": rv}}]}
+    assert expectations.unsatisfied(REF.uid, workload("6")) == ["update workload/ns/web"]
+    assert expectations.unsatisfied(REF.uid, workload("7")) == []
