@@ -14,6 +14,9 @@ from .errors import SchemaError
 
 FIELD_TYPES = ("string", "boolean", "int32", "int64", "number", "int-or-string", "int-or-percent",
                "date-time", "object", "array", "map", "schemaless")
+# Types only chart values may use: a Kubernetes resource quantity is a number (`cpu: 0.5`) or a string
+# (`"500m"`, `1.5Gi`); the API schema has no use for one yet (it would need the CRD's int-or-string form).
+CHART_VALUE_TYPES = ("quantity",)
 
 # Attributes every field may carry, whatever its type.
 COMMON_KEYS = {"description", "required", "default", "defaultIf", "crdDefault", "fallback", "versions",
@@ -34,6 +37,7 @@ TYPE_KEYS: dict[str, set[str]] = {
     "array": {"items", "minItems", "maxItems", "unique", "uniqueBy"},
     "map": {"values"},
     "schemaless": set(),
+    "quantity": set(),
 }
 
 
@@ -66,16 +70,18 @@ def _expect(condition: bool, file: str, path: str, message: str) -> None:
         raise SchemaError(file, path, message)
 
 
-def parse_field(raw: Any, file: str, path: str, feature_gates: set[str]) -> Field:
-    """Parse one field (recursively) and check its syntax. Semantic checks happen when resolving."""
+def parse_field(raw: Any, file: str, path: str, feature_gates: set[str],
+                types: tuple[str, ...] = FIELD_TYPES) -> Field:
+    """Parse one field (recursively) and check its syntax. Semantic checks happen when resolving. `types`:
+    the types allowed here (chart values add CHART_VALUE_TYPES)."""
     _expect(isinstance(raw, dict), file, path, f"a field must be a mapping with `type` or `ref`, got {raw!r}")
     has_type, has_ref = "type" in raw, "ref" in raw
     if has_type == has_ref:
         raise SchemaError(file, path, "a field needs exactly one of `type` and `ref`")
     if has_type:
         kind = raw["type"]
-        _expect(kind in FIELD_TYPES, file, f"{path}.type",
-                f"unknown type {kind!r}; known types: {', '.join(FIELD_TYPES)}")
+        hint = " (a chart-values type)" if kind in CHART_VALUE_TYPES else ""
+        _expect(kind in types, file, f"{path}.type", f"unknown type {kind!r}{hint}; known types: {', '.join(types)}")
         allowed = COMMON_KEYS | {"type"} | TYPE_KEYS[kind]
     else:
         _expect(isinstance(raw["ref"], str) and raw["ref"], file, f"{path}.ref", "ref must name a definition")
@@ -99,14 +105,14 @@ def parse_field(raw: Any, file: str, path: str, feature_gates: set[str]) -> Fiel
         for name, child in properties.items():
             _expect(isinstance(name, str) and re.match(r"^[A-Za-z_$][A-Za-z0-9_-]*$", name) is not None,
                     file, f"{path}.properties", f"invalid property name {name!r}")
-            node.properties[name] = parse_field(child, file, f"{path}.{name}", feature_gates)
+            node.properties[name] = parse_field(child, file, f"{path}.{name}", feature_gates, types)
         _check_groups(raw, node, file, path)
     elif kind == "array":
         _expect("items" in raw, file, path, "an array field needs `items`")
-        node.items = parse_field(raw["items"], file, f"{path}[*]", feature_gates)
+        node.items = parse_field(raw["items"], file, f"{path}[*]", feature_gates, types)
     elif kind == "map":
         _expect("values" in raw, file, path, "a map field needs `values`")
-        node.values = parse_field(raw["values"], file, f"{path}{{*}}", feature_gates)
+        node.values = parse_field(raw["values"], file, f"{path}{{*}}", feature_gates, types)
     return node
 
 

@@ -32,12 +32,14 @@ def plain_service(inputs: Inputs) -> crds.ServiceRef:
 def generate_all(inputs: Inputs, out_dir: Path) -> dict[str, str]:
     chart_file = out_dir / chart.CHART_DIR.format(chart=chart.chart_name(inputs)) / "Chart.yaml"
     current_chart = chart_file.read_text(encoding="utf-8") if chart_file.exists() else None
+    readme_file = chart_file.with_name("README.md")
+    current_readme = readme_file.read_text(encoding="utf-8") if readme_file.exists() else None
     files: dict[str, str] = {}
     for produced in (
         crds.generate(inputs, plain_service(inputs)),
         webhooks.generate(inputs),
         chart_helpers.generate(inputs),
-        values.generate(inputs),
+        values.generate(inputs, current_readme),
         docs.generate(inputs),
         chart_meta.generate(inputs, current_chart),
         runtime.generate(inputs),

@@ -11,7 +11,7 @@ from apischema import TEMPLATE_DEFAULT_KEYS
 
 from .conditions import check_path, condition_paths, parse_condition
 from .errors import SchemaError
-from .fields import Field, parse_field
+from .fields import CHART_VALUE_TYPES, FIELD_TYPES, Field, parse_field
 from .resolve import find_node
 from .yamlio import load_yaml
 
@@ -481,7 +481,7 @@ def load_chart_values(directory: Path, display, gates: set[str], feature_gates: 
         files.append(gate_file)
     root = Field(file=files[0] if files else display(directory), path="", attrs={"type": "object"})
     for key, (file, spec) in merged.items():
-        root.properties[key] = parse_field(spec, file, f"values.{key}", gates)
+        root.properties[key] = parse_field(spec, file, f"values.{key}", gates, FIELD_TYPES + CHART_VALUE_TYPES)
     return root, files
 
 

@@ -15,7 +15,8 @@ from .conftest import CHART, REPO, failure
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 # Values holding Kubernetes objects the chart passes through as they are (the API server validates them).
 PASS_THROUGH = {"manager.affinity.nodeAffinity", "manager.affinity.podAffinity", "manager.affinity.podAntiAffinity",
-                "daemon.extraEnvs[*]", "global"}
+                "manager.podSecurityContext", "manager.securityContext", "manager.extraEnvs[*].valueFrom",
+                "daemon.extraEnvs[*].valueFrom", "global"}
 
 
 def walk(node: dict, path: str = ""):
@@ -110,6 +111,7 @@ def test_quantities_as_strings_are_accepted() -> None:
                                          "--set-string", "manager.resources.requests.memory=1.5Gi"))
     assert container["resources"]["limits"]["cpu"] == "0.5"
     assert container["resources"]["requests"]["memory"] == "1.5Gi"
+    # Numbers too (`cpu: 0.5` in a values file): test_values_knobs.py.
 
 
 @pytest.mark.parametrize("document, path", [

@@ -300,7 +300,8 @@ spec:
 
 def chart_s_manager(cluster: Cluster, tmp_path: Path, *args: str) -> ManagerProcess:
     """kruise-manager as a host process (no image) with the chart's ServiceAccount token, the API server
-    calling its webhooks through a URL; started and ready. Install the chart with manager.replicas=0 first."""
+    calling its webhooks through a URL; started and ready. Install the chart with manager.replicas=0 (and
+    manager.allowZeroReplicas=true) first."""
     kubeconfig = service_account_kubeconfig(cluster, tmp_path / "sa-kubeconfig")
     return ManagerProcess(str(kubeconfig), tmp_path / "manager.log", "--log-level", "debug", *args,
                           namespace=NAMESPACE).start()
@@ -337,7 +338,8 @@ def test_the_manager_runs_with_nothing_but_the_chart_s_rbac(private_cluster: Clu
     CloneSet. Any permission the chart forgot would stop one of these."""
     cluster = private_cluster
     helm(cluster, "install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--create-namespace",
-         "--set", "manager.replicas=0")   # the host process stands in for the pods
+         # the host process stands in for the pods
+         "--set", "manager.replicas=0", "--set", "manager.allowZeroReplicas=true")
     manager = chart_s_manager(cluster, tmp_path)
     log = manager.log_path
     try:
@@ -374,7 +376,8 @@ def test_secret_mode_serves_the_user_s_certificate_and_injects_its_ca(private_cl
 
     cluster = private_cluster
     helm(cluster, "install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--create-namespace",
-         "--set", "manager.replicas=0", "--set", "webhook.certificates.mode=secret",
+         "--set", "manager.replicas=0", "--set", "manager.allowZeroReplicas=true",
+         "--set", "webhook.certificates.mode=secret",
          "--set", "webhook.certificates.existingSecret=user-tls")
     ca, ca_key = certs.new_ca(datetime.timedelta(days=30))
     crt, key = certs.new_serving_cert(ca, ca_key, [f"kruise-webhook-service.{NAMESPACE}.svc"], ["127.0.0.1"],
@@ -407,7 +410,7 @@ def test_a_running_manager_renews_its_certificate_before_expiry_failing_no_reque
     and not one request fails."""
     cluster = private_cluster
     helm(cluster, "install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--create-namespace",
-         "--set", "manager.replicas=0")
+         "--set", "manager.replicas=0", "--set", "manager.allowZeroReplicas=true")
     manager = chart_s_manager(cluster, tmp_path, "--cert-validity", "20s", "--cert-renew-before", "17s",
                               "--cert-check-interval", "1")
     cluster.kubectl("create", "namespace", "renewal", check=False)

@@ -65,6 +65,12 @@ CASES = {
     "invalid example": (
         CLONESET, "    replicas: 5\n", "    replicas: -5\n",
         f"{CLONESET}: example.spec.replicas: Invalid value: -5: must be greater than or equal to 0"),
+    "quantity in the API schema": (
+        CLONESET, "paused: {type: boolean,", "paused: {type: quantity,",
+        f"{CLONESET}: definitions.CloneSetSpec.updateStrategy.paused.type: unknown type 'quantity' (a chart-values type)"),
+    "chart value default that is not a quantity": (
+        "schema/chart-values/manager.yaml", "default: {cpu: 100m, memory: 256Mi}", "default: {cpu: lots, memory: 256Mi}",
+        "schema/chart-values/manager.yaml: values.manager.resources.requests.default: bad default"),
     "template reads a value nobody describes": (
         "schema/chart-values/webhook.yaml", "      podWebhook:", "      podHook:",
         "policies/webhooks.yaml: extra[0].enabledBy: chart value 'webhook.podWebhook.enabled' must be described"),

@@ -72,3 +72,28 @@ def test_chart_yaml_keeps_other_keys(tmp_path: Path) -> None:
     assert "artifacthub.io/license: Apache-2.0" in text and "artifacthub.io/crds: |" in text
     generate(inputs, out)
     assert chart.read_text() == text     # idempotent
+
+
+def test_the_chart_readme_values_table_is_generated_and_checked(tmp_path: Path, capsys) -> None:
+    """The README's values table comes from schema/chart-values/ like values.schema.json: a hand edit inside
+    the markers is drift; the text around them is the README author's."""
+    from generator import values
+
+    inputs = TESTDATA / "basic" / "input"
+    out = tmp_path / "out"
+    generate(inputs, out)
+    readme = next(out.glob("charts/*")) / "README.md"
+    readme.write_text(f"# Chart\n\nBefore.\n\n{values.TABLE_BEGIN}\nold rows\n{values.TABLE_END}\n\nAfter.\n")
+    argv = ("--out-dir", str(out), "--schema-dir", str(inputs / "schema"), "--policies-dir", str(inputs / "policies"))
+    assert run_cli("--check", *argv) == 1
+    assert readme.relative_to(out).as_posix() in capsys.readouterr().err
+    assert run_cli(*argv) == 0
+    text = readme.read_text()
+    assert text.startswith("# Chart\n\nBefore.\n\n") and text.endswith(f"{values.TABLE_END}\n\nAfter.\n")
+    assert "old rows" not in text and "| value | default | description |" in text
+    assert run_cli("--check", *argv) == 0
+    # Without its markers the README is refused, naming them; nothing is written.
+    readme.write_text("# Chart\n")
+    assert run_cli(*argv) == 2   # an input error, as a bad schema
+    assert "README.md: values table: needs the values-table markers" in capsys.readouterr().err
+    assert readme.read_text() == "# Chart\n"

@@ -68,6 +68,63 @@ it in cert-manager mode). "true" or empty. */}}
 {{- join "," $gates -}}
 {{- end -}}
 
+{{/* The manager pods' securityContext: manager.podSecurityContext, plus seccompProfile RuntimeDefault where the
+target version has the field (1.19+) and the value does not set one. */}}
+{{- define "ack-kruise.podSecurityContext" -}}
+{{- $context := deepCopy (default (dict) .Values.manager.podSecurityContext) -}}
+{{- if and (not (hasKey $context "seccompProfile")) (include "ack-kruise.compat.podField" (list . "seccompProfile")) -}}
+{{- $_ := set $context "seccompProfile" (dict "type" "RuntimeDefault") -}}
+{{- end -}}
+{{- with $context -}}{{- toYaml . -}}{{- end -}}
+{{- end -}}
+
+{{/* A container's resources (a resources value: limits and requests maps), every quantity as a string:
+a number from a values file arrives as a float (cpu: 0.5 as 0.5, memory: 1073741824 as 1.073741824e+09),
+written "0.5" and "1073741824". */}}
+{{- define "ack-kruise.resources" -}}
+{{- $resources := . -}}
+{{- range $section := list "limits" "requests" -}}
+{{- with get $resources $section }}
+{{ $section }}:
+{{- range $name, $quantity := . }}
+{{- if not (kindIs "invalid" $quantity) }}
+{{- $text := toString $quantity }}
+{{- if and (kindIs "float64" $quantity) (eq (floor $quantity) $quantity) }}
+{{- $text = toString (int64 $quantity) }}
+{{- end }}
+  {{ $name }}: {{ $text | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* The flags of `ack-kruise manager` and `ack-kruise daemon` the chart sets, each with the value it comes
+from: extraArgs may not set them (the webhook Service, the ports and the certificates follow these values). */}}
+{{- define "ack-kruise.chartFlags" -}}
+manager:
+  --enable-leader-election: manager.leaderElection.enabled
+  --lease-duration: manager.leaderElection.leaseDuration
+  --webhook-port: manager.webhookPort
+  --webhook-service: webhook.service.name
+  --sidecarset-injection: webhook.podWebhook.sidecarSetInjection
+  --cert-mode: webhook.certificates.mode
+  --cert-secret: webhook.certificates.secretName
+  --cert-validity: webhook.certificates.validity
+  --cert-renew-before: webhook.certificates.renewBefore
+  --health-probe-addr: manager.healthPort
+  --metrics-addr: manager.metricsPort
+  --rest-config-qps: manager.apiClient.qps
+  --rest-config-burst: manager.apiClient.burst
+  --feature-gates: featureGates
+  --log-level: manager.logLevel
+daemon:
+  --addr: daemon.port
+  --socket-file: daemon.socketFile
+  --feature-gates: featureGates
+  --log-level: daemon.logLevel
+{{- end -}}
+
 {{/* Seconds in a duration of the certificate values (e.g. 30d; the schema allows s, m, h and d). */}}
 {{- define "ack-kruise.seconds" -}}
 {{- $units := dict "s" 1 "m" 60 "h" 3600 "d" 86400 -}}
@@ -133,6 +190,34 @@ template of the chart's own includes it, so any render (install, upgrade, templa
 {{- if and (ne $max "") (not (hasSuffix "%" $max)) (eq (int $max) 0) -}}
 {{- fail "manager.podDisruptionBudget.maxUnavailable=0 allows no voluntary eviction: every node drain would hang on the manager. Use 1 or more, or set manager.podDisruptionBudget.enabled=false." -}}
 {{- end -}}
+{{- end -}}
+{{- if and (eq (int $m.replicas) 0) (not $m.allowZeroReplicas) -}}
+{{- fail "manager.replicas=0 runs no manager, and the webhooks fail closed: every apps.kruise.io write (and the StatefulSet, DaemonSet and SidecarSet conversion) would be refused. Run 1 or more replicas; for a manager run outside the cluster, set manager.allowZeroReplicas=true as well." -}}
+{{- end -}}
+{{- $flags := include "ack-kruise.chartFlags" . | fromYaml -}}
+{{- $envs := dict "manager" (list "POD_NAMESPACE" "PYTHONUNBUFFERED") "daemon" (list "NODE_NAME" "PYTHONUNBUFFERED") -}}
+{{- range $component := list "manager" "daemon" -}}
+{{- $values := get $.Values $component -}}
+{{- range $key := list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" -}}
+{{- if hasKey (default (dict) $values.podLabels) $key -}}
+{{- fail (printf "%s.podLabels sets %s: the %s selects its pods by that label, and the chart sets it. Use another label." $component $key (ternary "Deployment" "DaemonSet" (eq $component "manager"))) -}}
+{{- end -}}
+{{- end -}}
+{{- range $arg := default (list) $values.extraArgs -}}
+{{- $flag := regexFind "^--[^=]+" $arg -}}
+{{- with get (get $flags $component) $flag -}}
+{{- fail (printf "%s.extraArgs sets %s, which the chart sets from %s: set that value instead." $component $flag .) -}}
+{{- end -}}
+{{- end -}}
+{{- range $env := default (list) (index $values "extraEnvs") -}}
+{{- if has $env.name (get $envs $component) -}}
+{{- fail (printf "%s.extraEnvs sets %s, which the chart sets: use another name." $component $env.name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $monitor := $m.metrics.serviceMonitor -}}
+{{- if and $monitor.enabled (gt (int (include "ack-kruise.seconds" $monitor.scrapeTimeout)) (int (include "ack-kruise.seconds" $monitor.interval))) -}}
+{{- fail (printf "manager.metrics.serviceMonitor.scrapeTimeout=%s is longer than interval=%s: Prometheus refuses such a scrape configuration. Use a timeout of at most the interval." $monitor.scrapeTimeout $monitor.interval) -}}
 {{- end -}}
 {{- if and (not .Values.manager.leaderElection.enabled) (gt (int .Values.manager.replicas) 1) -}}
 {{- fail (printf "manager.replicas=%v with manager.leaderElection.enabled=false would run the controllers %v times at once: enable leader election or run one replica." .Values.manager.replicas .Values.manager.replicas) -}}
