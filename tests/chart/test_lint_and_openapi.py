@@ -27,7 +27,16 @@ EVERYTHING = ("--set", "manager.nodeSelector.disk=ssd",
               "--set", "manager.hostNetwork=true",
               "--set", "manager.topologySpread.whenUnsatisfiable=DoNotSchedule",
               "--set", "manager.image.registry=registry.example.org/mirror",
-              "--set", "manager.image.digest=sha256:" + "0" * 64)
+              "--set", "manager.image.digest=sha256:" + "0" * 64,
+              "--set", "manager.podLabels.team=platform,daemon.podLabels.team=nodes",
+              "--set", "daemon.podAnnotations.note=x",
+              "--set", "manager.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::1:role/k",
+              "--set", "daemon.serviceAccount.annotations.note=x",
+              "--set", "manager.extraArgs[0]=--cert-check-interval=120,daemon.extraArgs[0]=--rest-config-qps=10",
+              "--set", "manager.extraEnvs[0].name=HTTPS_PROXY,manager.extraEnvs[0].value=http://proxy:3128",
+              "--set", "daemon.extraEnvs[0].name=NO_PROXY,daemon.extraEnvs[0].value=.svc",
+              "--set", "manager.podSecurityContext.fsGroup=65534",
+              "--set", "manager.metrics.service.enabled=true")
 
 
 @pytest.mark.parametrize("version, schemas, gate", VERSIONS)
@@ -59,8 +68,9 @@ def test_every_render_is_strictly_valid(version: str, schemas: str, gate: bool, 
             assert k8s_openapi.schema_props_errors(doc, schemas) == [], doc["metadata"]["name"]
         checked += 1
     # 6 CRDs, 2 webhook configurations, Deployment, PodDisruptionBudget, Service, ServiceAccount,
-    # ClusterRole(+Binding), Role(+Binding); kruise-daemon's DaemonSet, ServiceAccount, ClusterRole(+Binding)
-    assert checked == 20
+    # ClusterRole(+Binding), Role(+Binding); kruise-daemon's DaemonSet, ServiceAccount, ClusterRole(+Binding);
+    # the metrics Service; the `helm test` Pod
+    assert checked == 22
 
 
 def test_the_validator_would_catch_a_field_1_13_does_not_know() -> None:
