@@ -152,6 +152,7 @@ def test_install_upgrade_uninstall_reinstall(private_cluster: Cluster, released_
     assert f"installed in namespace {NAMESPACE}" in installed.stdout            # NOTES.txt
     assert f"kubectl -n {NAMESPACE} rollout status deployment/kruise-controller-manager" in installed.stdout
     assert "Kubernetes v1.20.2 (v1 API profile: v1)" in installed.stdout
+    assert f"helm test {RELEASE} -n {NAMESPACE}" in installed.stdout
     assert "control-plane=openkruise" in installed.stdout                      # < 1.21: label the namespace
     for crd in CRDS:
         cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
