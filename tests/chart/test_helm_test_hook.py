@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import os
 import socket
 import subprocess
 import sys
@@ -42,8 +43,10 @@ def test_the_hook_pod_is_a_least_privilege_test_hook() -> None:
     container = spec["containers"][0]
     assert container["securityContext"] == manager["containers"][0]["securityContext"]
     assert container["image"] == manager["containers"][0]["image"]
+    # The API server's way: the Service's ClusterIP (the variable Kubernetes sets for each Service of the
+    # namespace; no cluster DNS needed), the Service's DNS name as the TLS server name.
     assert container["args"] == [f"https://kruise-webhook-service.{NAMESPACE}.svc:443/healthz", "/webhook-ca/ca.crt",
-                                 "120"]
+                                 "120", "KRUISE_WEBHOOK_SERVICE_SERVICE_HOST"]
     assert container["resources"]["limits"] and container["resources"]["requests"]
     # It is no manager pod: the Services and the disruption budget do not select it.
     assert pod["metadata"]["labels"]["app.kubernetes.io/component"] == "test"
@@ -57,6 +60,7 @@ def test_the_hook_follows_the_values() -> None:
                    "--set", "manager.image.pullSecrets[0].name=regcred")
     assert pod["metadata"]["namespace"] == "kruise"
     assert pod["spec"]["containers"][0]["args"][0] == "https://hooks.kruise.svc:8443/healthz"
+    assert pod["spec"]["containers"][0]["args"][3] == "HOOKS_SERVICE_HOST"
     assert pod["spec"]["volumes"][0]["secret"]["secretName"] == "my-tls"
     assert pod["spec"]["nodeSelector"] == {"disk": "ssd"}
     assert pod["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
@@ -101,18 +105,26 @@ class Served:
         self.thread.join(timeout=30)
 
 
-def run_hook_script(url: str, ca_file: Path, seconds: str) -> subprocess.CompletedProcess:
+def run_hook_script(url: str, ca_file: Path, seconds: str, address: str | None = None) -> subprocess.CompletedProcess:
+    """The pod's script as rendered; `address` stands for the Service's ClusterIP variable."""
     command = hook_pod("--kube-version", "1.30.0")["spec"]["containers"][0]["command"]
     assert command[:2] == ["python3", "-c"]
-    return subprocess.run([sys.executable, "-c", command[2], url, str(ca_file), seconds],
-                          capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != "HOOK_TEST_SERVICE_HOST"}
+    if address:
+        env["HOOK_TEST_SERVICE_HOST"] = address
+    return subprocess.run([sys.executable, "-c", command[2], url, str(ca_file), seconds, "HOOK_TEST_SERVICE_HOST"],
+                          capture_output=True, text=True, timeout=120, env=env)
 
 
 def test_the_hook_script_passes_against_the_webhook_server(tmp_path) -> None:
     with Served(tmp_path) as served:
         result = run_hook_script(f"https://localhost:{served.port}/healthz", served.ca_file, "30")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "ok, with a certificate of the webhook CA" in result.stdout
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "ok, with a certificate of the webhook CA" in result.stdout
+        # At the address of the variable (the ClusterIP in a pod), still checked against the URL's name.
+        result = run_hook_script(f"https://localhost:{served.port}/healthz", served.ca_file, "30", "127.0.0.1")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"https://localhost:{served.port}/healthz (at 127.0.0.1): ok" in result.stdout
 
 
 def test_the_hook_script_fails_with_another_ca_or_no_server(tmp_path) -> None:
