@@ -255,7 +255,7 @@ def test_install_starts_the_manager_in_the_cluster(release: Release, cluster: Cl
 
     # The chart's `helm test` hook: a pod calls the webhook Service with the webhook CA (templates/tests/).
     t0 = time.monotonic()
-    tested = release.helm("test", RELEASE, "--namespace", NAMESPACE, "--timeout", "150s", "--logs", check=False)
+    tested = release.helm("test", RELEASE, "--namespace", NAMESPACE, "--timeout", "100s", "--logs", check=False)
     assert tested.returncode == 0 and re.search(r"TEST SUITE:\s+kruise-webhook-test", tested.stdout) \
         and re.search(r"Phase:\s+Succeeded", tested.stdout), tested.stdout + tested.stderr + release.describe()
     assert "kruise-webhook-service.kruise-system.svc:443/healthz: ok, with a certificate of the webhook CA" \
