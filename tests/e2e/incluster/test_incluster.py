@@ -255,11 +255,10 @@ def test_install_starts_the_manager_in_the_cluster(release: Release, cluster: Cl
 
     # The chart's `helm test` hook: a pod calls the webhook Service with the webhook CA (templates/tests/).
     t0 = time.monotonic()
-    tested = release.helm("test", RELEASE, "--namespace", NAMESPACE, "--timeout", "100s", "--logs", check=False)
+    # (No --logs: Helm reads them after hook-succeeded has deleted the pod, and fails.)
+    tested = release.helm("test", RELEASE, "--namespace", NAMESPACE, "--timeout", "100s", check=False)
     assert tested.returncode == 0 and re.search(r"TEST SUITE:\s+kruise-webhook-test", tested.stdout) \
         and re.search(r"Phase:\s+Succeeded", tested.stdout), tested.stdout + tested.stderr + release.describe()
-    assert "kruise-webhook-service.kruise-system.svc:443/healthz: ok, with a certificate of the webhook CA" \
-        in tested.stdout, tested.stdout
     # hook-succeeded: the passed test pod is gone.
     wait_for(lambda: release.get("pod", "kruise-webhook-test") is None, 30, "the passed test pod deleted")
     log(f"helm test passed in {time.monotonic() - t0:.1f}s")
