@@ -3,6 +3,8 @@ an answer becomes field errors, and that no answer never refuses. The API server
 tests/e2e/test_kubernetes_validation.py."""
 import asyncio
 
+import pytest
+
 from controllers import schema as schemas
 from controllers.webhook import admission
 from controllers.webhook import kubernetes_validation as kv
@@ -104,3 +106,28 @@ def test_the_webhook_refuses_with_the_api_servers_causes_and_accepts_without_an_
                                             'spec.template.spec.containers[0].image: Required value')
     allowed = asyncio.run(admission.validate(review(obj), dry_run=down))["response"]
     assert allowed["allowed"] and "connection refused" in allowed["warnings"][0]
+
+
+def example(kind: str) -> dict:
+    import copy
+    from pathlib import Path
+
+    import yaml
+    path = Path(__file__).resolve().parents[3] / "schema" / "apps.kruise.io" / f"{kind.lower()}.yaml"
+    return copy.deepcopy(yaml.safe_load(path.read_text())["example"])
+
+
+@pytest.mark.parametrize("kind", ["CloneSet", "StatefulSet", "DaemonSet", "SidecarSet", "UnitedDeployment"])
+def test_selector_syntax_in_every_kind(kind: str):
+    obj = schemas.default_schema().apply_defaults(example(kind))
+    assert schemas.validate(obj) == []
+    obj["spec"]["selector"]["matchExpressions"] = [{"key": "bad key!", "operator": "In", "values": []}]
+    found = {e.path: e.message for e in schemas.validate(obj)}
+    assert found["spec.selector.matchExpressions[0].values"].startswith("Required value")
+    assert found["spec.selector.matchExpressions[0].key"].startswith('Invalid value: "bad key!"')
+
+
+def test_a_statefulset_name_is_a_dns_label():
+    obj = schemas.default_schema().apply_defaults(example("StatefulSet"))
+    obj["metadata"]["name"] = "a.b"
+    assert [e.path for e in schemas.validate(obj)] == ["metadata.name"]
