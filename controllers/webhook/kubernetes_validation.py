@@ -141,6 +141,9 @@ def errors_of(probe: Probe, status: dict | None) -> list[FieldError] | None:
     """The field errors in the API server's answer to a probe; None when the answer is no verdict on it."""
     if status is None:
         return []
+    if status.get("code") == 409:
+        # AlreadyExists (a claim of that name is in the namespace): storage comes after object validation.
+        return []
     details = status.get("details") or {}
     validated = (status.get("code") == 422 and status.get("reason") == "Invalid"
                  and details.get("kind") == probe.body["kind"]

@@ -50,6 +50,7 @@ def test_causes_are_prefixed_by_the_template_path():
 def test_only_object_validation_is_a_verdict():
     probe = next(kv.probes(RULE, {"spec": {"template": TEMPLATE}}, None))
     assert kv.errors_of(probe, None) == []
+    assert kv.errors_of(probe, {"code": 409, "reason": "AlreadyExists"}) == []     # validated before storage
     quota = {"code": 403, "reason": "Forbidden", "message": 'pods "x" is forbidden: exceeded quota'}
     webhook = {**invalid("Pod", ("spec.x", "Invalid value")), "message": 'admission webhook "w" denied the request'}
     for status in (quota, webhook, invalid("Service", ("spec.x", "Invalid value")), {"code": 500}):
