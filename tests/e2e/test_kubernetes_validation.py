@@ -168,11 +168,12 @@ def test_templates_are_judged_by_kubernetes_own_rules(cluster: Cluster, namespac
         assert stored(cluster, base, namespace)
         # An update that leaves the template alone is not judged again; one that breaks it is refused.
         patch = copy.deepcopy(base)
-        _at(patch, spec)["containers"][0]["image"] = ""
+        _at(patch, spec)["containers"][0]["ports"] = [{"containerPort": 0}]
         result = cluster.kubectl("replace", "--validate=false", "-f", "-", input=json.dumps(
             {**patch, "metadata": {**patch["metadata"], "resourceVersion": _resource_version(cluster, base, namespace)}}),
             check=False, namespace=None if base["kind"] == "SidecarSet" else namespace)
-        assert result.returncode != 0 and f"{spec}.containers[0].image: Required value" in result.stderr, result.stderr
+        assert result.returncode != 0, "an update breaking the template was accepted"
+        assert f"{spec}.containers[0].ports[0].containerPort: Required value" in result.stderr, result.stderr
     finally:
         for obj in created:
             if obj["kind"] == "SidecarSet":
