@@ -7,11 +7,11 @@ A subset is made unschedulable either as upstream does (a node-selector term on 
 no node has yet, `unreachable`; "fixed" by labelling a zone's nodes), or by cordoning its zone's nodes."""
 from __future__ import annotations
 
+import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-import pytest
 
 from tests.kube import Cluster, wait_for
 
@@ -146,28 +146,38 @@ def _adaptive_with_min_replicas(uds: Uds, kind: str) -> None:
     uds.wait_pods("minimum", names, [2, 3], ready=True)
 
 
-@pytest.mark.parametrize("kind", TEMPLATE_KINDS)
-def test_adaptive_moves_pods_out_of_a_cordoned_zone_and_back(uds: Uds, kind: str) -> None:
+def test_adaptive_moves_pods_out_of_a_cordoned_zone_and_back(uds: Uds, cluster: Cluster, namespace: str) -> None:
     """Beyond upstream's cases, with a real cause: zone-b's nodes cordoned. Its new pods stay Pending, the
     subset becomes unschedulable and its replicas run in zone-c; zone-b uncordoned and recovered, a scale-down
-    and up brings them back to zone-b, Running there."""
+    and up brings them back to zone-b, Running there. The four kinds at once, zone-b uncordoned once all of
+    them moved out (`uds`, the test's own, cordons and restores the nodes)."""
     names = ["zone-a", "zone-b", "zone-c"]
     subsets = [{"name": "zone-a", "nodeSelectorTerm": zone_term("zone-a"), "maxReplicas": 1},
                {"name": "zone-b", "nodeSelectorTerm": zone_term("zone-b"), "maxReplicas": 2},
                {"name": "zone-c", "nodeSelectorTerm": zone_term("zone-c")}]
     uds.cordon_zone("zone-b")
-    create(uds, "cordoned", kind, subsets, 3, adaptive(5, 10))
-    wait_state(uds, "cordoned", names, [1, 0, 2], [False, True, False])
-    uds.wait_pods("cordoned", names, [1, 0, 2], ready=True)
-    uds.uncordon_zone("zone-b")
-    wait_for(lambda: not any(uds.unschedulable("cordoned", names)), 60, "zone-b recovered")
-    uds.scale("cordoned", 1)  # running pods are kept while the quota allows: make room first
-    wait_state(uds, "cordoned", names, [1, 0, 0])
-    uds.scale("cordoned", 3)
-    uds.wait_subset_replicas("cordoned", {"zone-a": 1, "zone-b": 2, "zone-c": 0})
-    uds.wait_pods("cordoned", names, [1, 2, 0], ready=True)
-    nodes = {n["metadata"]["name"]: n["metadata"]["labels"].get(ZONE) for n in uds.nodes()}  # the real node has none
-    assert sorted(nodes[p["spec"]["nodeName"]] for p in uds.pods("cordoned")) == ["zone-a", "zone-b", "zone-b"]
+    all_moved_out = threading.Barrier(len(TEMPLATE_KINDS), action=lambda: uds.uncordon_zone("zone-b"))
+
+    def scenario(kind_uds: Uds, kind: str) -> None:
+        try:
+            create(kind_uds, "cordoned", kind, subsets, 3, adaptive(5, 10))
+            wait_state(kind_uds, "cordoned", names, [1, 0, 2], [False, True, False])
+            kind_uds.wait_pods("cordoned", names, [1, 0, 2], ready=True)
+        except Exception:
+            all_moved_out.abort()  # the other kinds stop waiting for this one
+            raise
+        all_moved_out.wait(timeout=240)
+        wait_for(lambda: not any(kind_uds.unschedulable("cordoned", names)), 60, "zone-b recovered")
+        kind_uds.scale("cordoned", 1)  # running pods are kept while the quota allows: make room first
+        wait_state(kind_uds, "cordoned", names, [1, 0, 0])
+        kind_uds.scale("cordoned", 3)
+        kind_uds.wait_subset_replicas("cordoned", {"zone-a": 1, "zone-b": 2, "zone-c": 0})
+        kind_uds.wait_pods("cordoned", names, [1, 2, 0], ready=True)
+        nodes = {n["metadata"]["name"]: n["metadata"]["labels"].get(ZONE) for n in kind_uds.nodes()}  # real node: none
+        zones = sorted(nodes[p["spec"]["nodeName"]] for p in kind_uds.pods("cordoned"))
+        assert zones == ["zone-a", "zone-b", "zone-b"]
+
+    each_kind(cluster, namespace, TEMPLATE_KINDS, scenario)
 
 
 def test_adaptive_with_unschedulable_pods_reserved(cluster: Cluster, namespace: str) -> None:
