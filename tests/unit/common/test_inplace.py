@@ -106,7 +106,7 @@ def test_start_update_drains_then_patches_in_one_go():
     assert patch.body["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
     state = meta["annotations"]["apps.kruise.io/inplace-update-state"]
     assert state == ('{"revision":"x-2","updateTimestamp":"2024-05-01T12:00:00Z",'
-                     '"lastContainerStatuses":{"main":{"imageID":"id-nginx:1.25","containerID":"cid-p-main"}},'
+                     '"lastContainerStatuses":{"main":{"imageID":"id-nginx:1.25","containerID":"cid-p-main","restartCount":0}},'
                      '"containerBatchesRecord":[{"timestamp":"2024-05-01T12:00:00Z","containers":["main"]}]}')
     assert res.requeue_after is None
 
