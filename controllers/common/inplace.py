@@ -297,7 +297,7 @@ def set_ready_condition(pod: JSON, status: str, now: datetime, reason: str = "")
         ready = ready_condition_after(pod, {INPLACE_UPDATE_READY: "False"}, now)
         if ready:
             conditions.append(ready)
-    return patch_pod_status(name_of(pod), {"status": {"conditions": conditions}})
+    return patch_pod_status(name_of(pod), {"status": {"conditions": conditions}}, uid=uid_of(pod))
 
 
 def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: dict[str, str] | None = None,
@@ -586,7 +586,7 @@ def _finish_grace_period(pod: JSON, text: str, now: datetime) -> RefreshResult:
             ready = ready_condition_after(pod, {INPLACE_UPDATE_READY: "False"}, now)
             if ready and drain.get("status") != "False":
                 conditions.append(ready)  # the drain was undone meanwhile: drain again
-            restamp = patch_pod_status(name_of(pod), {"status": {"conditions": conditions}})
+            restamp = patch_pod_status(name_of(pod), {"status": {"conditions": conditions}}, uid=uid_of(pod))
             left = seconds_until(stamp + timedelta(seconds=spec.grace_seconds), now)
             return RefreshResult([restamp], requeue_after=float(math.ceil(left)))
         if drained_at is not None:

@@ -459,7 +459,7 @@ def test_a_drain_stored_late_is_restamped_by_the_round_that_sees_it():
     [restamp] = seen.actions
     assert restamp.body == {"status": {"conditions": [
         {"type": "InPlaceUpdateReady", "status": "False", "lastTransitionTime": "2024-05-01T12:00:02Z",
-         "reason": "StartInPlaceUpdate", "message": None}]}}
+         "reason": "StartInPlaceUpdate", "message": None}]}, "metadata": {"uid": "uid-p"}}
     assert seen.requeue_after == 3.0
     p = _store_status(p, restamp.body)
     assert I.refresh(p, NOW + timedelta(seconds=2)).actions == []  # the plan's clock would patch the images here
