@@ -379,3 +379,23 @@ def test_a_revision_name_taken_by_another_object_bumps_collision_count(cluster: 
     assert revision_of(cs.pods("coll")[0]) == status["updateRevision"]
     foreign = cluster.apps.read_namespaced_controller_revision(taken, cs.ns)
     assert foreign.data == {"someone": "else"} and not foreign.metadata.owner_references
+
+
+def test_an_in_place_update_of_a_container_never_started_completes_once_the_new_image_runs(cs: CloneSets):
+    """Issue 19: a container the kubelet had not started when the update began (its image never pulled) is
+    recorded with no containerID (restartCount 0), and the update is done once a container runs the spec's new
+    image, not as soon as any container runs (the kubelet may first start the old spec). No upstream case."""
+    cs.create(cloneset("unstarted", 1, f"{SIM_IMAGE}:broken", update={"type": "InPlaceIfPossible"}))
+    wait_for(lambda: (pods := cs.pods("unstarted")) and container_status(pods[0]).get("state", {}).get("waiting"),
+             30, "the container waiting on its image")
+    [before] = cs.pods("unstarted")
+    assert not container_status(before).get("containerID")
+    cs.set_image("unstarted", f"{SIM_IMAGE}:v2")
+    cs.wait_ready("unstarted", 1, timeout=60)
+    [after] = cs.pods("unstarted")
+    assert after["metadata"]["uid"] == before["metadata"]["uid"], "updated in place"
+    status = container_status(after)
+    assert status["image"] == f"{SIM_IMAGE}:v2" and status["containerID"] and status["ready"]
+    state = json.loads(after["metadata"]["annotations"]["apps.kruise.io/inplace-update-state"])
+    assert state["lastContainerStatuses"] == {"main": {"restartCount": container_status(before)["restartCount"]}}
+    assert condition(after, "InPlaceUpdateReady")["status"] == "True"
