@@ -17,7 +17,7 @@ from pathlib import Path
 from kube import KubeClient, load_config
 from sandbox.cluster import Sandbox, SandboxOptions
 
-from .kills import HIGH, KINDS, LOW, Outcome, Sequence, sigkill
+from .kills import HIGH, KINDS, LOW, Outcome, Sequence
 
 HERE = Path(__file__).resolve().parent
 
@@ -57,8 +57,7 @@ def render(outcomes: list[Outcome], seconds: float, seeds: list[int]) -> str:
 
 async def run_all(box: Sandbox, seeds: list[int]) -> list[Outcome]:
     def kill_manager() -> None:
-        record = next(p for p in box.state().processes if p.name == "kruise-manager")
-        sigkill(record.pid)
+        box.kill_manager()
         box.restart_manager()
 
     outcomes: list[Outcome] = []

@@ -14,9 +14,7 @@ A watch on the namespace sees every pod version, from which each operation repor
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -205,7 +203,3 @@ class Sequence:
                 await task
             except asyncio.CancelledError:
                 pass
-
-
-def sigkill(pid: int) -> None:
-    os.kill(pid, signal.SIGKILL)
