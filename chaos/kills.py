@@ -99,6 +99,8 @@ class Pods:
         self.most, self.same_name_twice = len(self.live), 0
 
     def on_pod(self, key: Any, pod: dict | None) -> None:
+        # A deletion counts once, when a live pod goes (terminating, or gone): a pod still terminating from an
+        # earlier operation is not this one's.
         if pod is None:
             for uid, p in list(self.live.items()):
                 if (p["metadata"].get("namespace"), p["metadata"]["name"]) == tuple(key):
@@ -107,7 +109,7 @@ class Pods:
         else:
             uid = pod["metadata"]["uid"]
             if pod["metadata"].get("deletionTimestamp"):
-                if self.live.pop(uid, None) is not None or uid not in self.deleted:
+                if self.live.pop(uid, None) is not None:
                     self.deleted.add(uid)
             else:
                 if uid not in self.live:
@@ -155,8 +157,9 @@ class Sequence:
                 and s.get("readyReplicas") == replicas and s.get("updatedReplicas") == replicas
                 and len(live) == replicas and all(is_ready(p) and image_of(p) == image for p in live))
 
-    async def _wait_converged(self, replicas: int, image: str) -> float | None:
-        start = time.monotonic()
+    async def _wait_converged(self, replicas: int, image: str, start: float | None = None) -> float | None:
+        """Seconds from `start` (default now) until converged; None after CONVERGE_TIMEOUT."""
+        start = time.monotonic() if start is None else start
         while time.monotonic() - start < CONVERGE_TIMEOUT:
             if await self._converged(replicas, image):
                 return time.monotonic() - start
@@ -170,8 +173,9 @@ class Sequence:
         self.pods.reset()
         await self.client.patch(self.kind.path(self.namespace, self.name), patch, MERGE_PATCH)
         await wait_until(lambda: progress() >= kill_after, self.pods, 60)
-        await asyncio.to_thread(self.kill_manager)
-        outcome.converge_seconds = await self._wait_converged(replicas, image)
+        killed = time.monotonic()
+        await asyncio.to_thread(self.kill_manager)  # SIGKILL, then a new manager process (a few seconds)
+        outcome.converge_seconds = await self._wait_converged(replicas, image, killed)
         live = list(self.pods.live.values())
         good = [p for p in live if is_ready(p) and image_of(p) == image]
         outcome.lost = max(0, replicas - len(good))
