@@ -5,7 +5,7 @@ BIN   := $(VENV)/bin
 PY    := $(BIN)/python
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup images image demo bench test test-unit test-e2e e2e-incluster lint verify generate release chart-ci sandbox-up sandbox-down clean
+.PHONY: help setup images image demo bench chaos test test-unit test-e2e e2e-incluster lint verify generate release chart-ci sandbox-up sandbox-down clean
 
 help:
 	@echo "make setup      install everything on Debian 12 (root, idempotent; ~7 min cold, <1 min warm)"
@@ -14,6 +14,7 @@ help:
 	@echo "make demo       start the sandbox and show workloads rolled out on it"
 	@echo "make test       the full test suite (unit + e2e against a real kube-apiserver)"
 	@echo "make bench [QUICK=1]  controllers vs kube-controller-manager and a raw client; writes bench/results.md and .png"
+	@echo "make chaos [QUICK=1]  kruise-manager killed mid scale-up, rollout and scale-down; writes chaos/results.md"
 	@echo "make test-unit  only the tests that need no API server"
 	@echo "make generate   write CRDs, chart templates, docs and the runtime schema from schema/ and policies/"
 	@echo "make lint       generated files up to date, the import layering (.importlinter), pyflakes (ruff)"
@@ -47,6 +48,9 @@ demo: $(PY)
 # node is machine-wide, so they cannot overlap).
 bench: $(PY)
 	$(PY) -m bench.run $(if $(QUICK),--quick)
+
+chaos: $(PY)
+	$(PY) -m chaos $(if $(QUICK),--quick)
 
 # --durations: the slowest tests, so that the suite's 45-minute budget is watched where it is spent.
 test: lint

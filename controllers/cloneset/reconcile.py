@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from controllers.common.actions import PODS, PVCS, REVISIONS, WORKLOAD, Context, Delete, Patch, Plan, update_status
+from controllers.common.actions import (CONFLICT, NOT_FOUND, PODS, PVCS, REVISIONS, WORKLOAD, Context, Delete, Patch, Plan,
+                                        update_status)
 from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL, VCT_HASH_ANNOTATION
-from controllers.common.objects import is_terminating, labels_of, name_of
+from controllers.common.objects import is_terminating, labels_of, name_of, uid_of
 from controllers.common.pods import is_pod_active
 from controllers.common.times import as_utc
 from controllers.common.revision import (live_revision_names, resolve_revisions, template_from_revision,
@@ -43,7 +44,7 @@ def _cleanup_pvcs(pods: list[JSON], pvcs: list[JSON]) -> tuple[list, list[JSON]]
     it. Returns (actions, the PVCs that remain usable)."""
     active_ids = {labels_of(p).get(CLONESET_INSTANCE_ID_LABEL) for p in pods}
     keep = [c for c in pvcs if labels_of(c).get(CLONESET_INSTANCE_ID_LABEL) in active_ids]
-    drop = [Delete(PVCS, name_of(c)) for c in pvcs if c not in keep]
+    drop = [Delete(PVCS, name_of(c), uid_of(c) or None, ignore=(NOT_FOUND, CONFLICT)) for c in pvcs if c not in keep]
     return drop, keep
 
 

@@ -19,11 +19,11 @@ from datetime import datetime
 from typing import Any
 
 from controllers.common import lifecycle
-from controllers.common.actions import PVCS, Delete, Event, create_pod, create_pvc
+from controllers.common.actions import CONFLICT, NOT_FOUND, PVCS, Delete, Event, create_pod, create_pvc
 from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL
 from controllers.common.names import NameSource, unique_suffix
 from controllers.common.ordering import sort_for_deletion
-from controllers.common.objects import is_terminating, labels_of, name_of
+from controllers.common.objects import is_terminating, labels_of, name_of, uid_of
 from controllers.common.pods import is_pod_active
 from controllers.common.round import Round
 
@@ -78,7 +78,8 @@ def _delete_pods(cs: CloneSetView, pods: list[JSON], pvcs: list[JSON], reason: s
                                                            message=f"succeed to delete pod {name_of(pod)}")
         actions += deleted
         if deleting and _instance_id(pod):
-            actions += [Delete(PVCS, name_of(c)) for c in pvcs_by_id.get(_instance_id(pod), [])]
+            actions += [Delete(PVCS, name_of(c), uid_of(c) or None, ignore=(NOT_FOUND, CONFLICT))
+                        for c in pvcs_by_id.get(_instance_id(pod), [])]
     return actions
 
 

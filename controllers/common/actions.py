@@ -165,8 +165,11 @@ def patch_pod(name: str, body: dict, patch_type: str = "strategic", namespace: s
     return Patch(PODS, name, body, patch_type, namespace=namespace)
 
 
-def patch_pod_status(name: str, body: dict, namespace: str | None = None) -> Patch:
-    """A strategic merge patch on the pod's /status subresource (pod conditions merge by `type`)."""
+def patch_pod_status(name: str, body: dict, namespace: str | None = None, uid: str | None = None) -> Patch:
+    """A strategic merge patch on the pod's /status subresource (pod conditions merge by `type`); with `uid`,
+    the pod's, as a precondition (a pod recreated under the name, a StatefulSet's, is not written)."""
+    if uid:
+        body = {**body, "metadata": {**(body.get("metadata") or {}), "uid": uid}}
     return Patch(PODS, name, body, "strategic", "status", namespace=namespace)
 
 

@@ -181,7 +181,8 @@ def dump_state(state: JSON) -> str:
     last = state.get("lastContainerStatuses")
     if last:
         out["lastContainerStatuses"] = {
-            name: {k: v for k, v in (("imageID", s.get("imageID")), ("containerID", s.get("containerID"))) if v}
+            name: {k: v for k, v in (("imageID", s.get("imageID")), ("containerID", s.get("containerID")),
+                                     ("restartCount", s.get("restartCount"))) if v or v == 0 and k == "restartCount"}
             for name, s in sorted(last.items())}
     if state.get("updateEnvFromMetadata"):
         out["updateEnvFromMetadata"] = True
@@ -237,10 +238,13 @@ def _apply_spec(pod: JSON, spec: UpdateSpec, state: JSON, now: datetime) -> tupl
             containers_patch.append({"name": cname, "image": spec.container_images[cname]})
         else:
             state["nextContainerImages"][cname] = spec.container_images[cname]
+    # Every container of the batch is recorded, one without a status too (the kubelet has not reported it yet):
+    # left out, it would not be checked at all, and the update would read as done at once.
     last = dict(state.get("lastContainerStatuses") or {})
-    for cs in container_statuses_of(pod):
-        if cs.get("name") in to_update:
-            last[cs["name"]] = {"imageID": cs.get("imageID", ""), "containerID": cs.get("containerID", "")}
+    for cname in sorted(to_update):
+        cs = container_status(pod, cname)
+        last[cname] = {} if cs is None else {"imageID": cs.get("imageID", ""), "containerID": cs.get("containerID", ""),
+                                             "restartCount": int(cs.get("restartCount") or 0)}
     state["lastContainerStatuses"] = last or None
     state["preCheckBeforeNext"] = ({"containersRequiredReady": sorted(to_update)}
                                    if state["nextContainerImages"] else None)
@@ -293,7 +297,7 @@ def set_ready_condition(pod: JSON, status: str, now: datetime, reason: str = "")
         ready = ready_condition_after(pod, {INPLACE_UPDATE_READY: "False"}, now)
         if ready:
             conditions.append(ready)
-    return patch_pod_status(name_of(pod), {"status": {"conditions": conditions}})
+    return patch_pod_status(name_of(pod), {"status": {"conditions": conditions}}, uid=uid_of(pod))
 
 
 def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: dict[str, str] | None = None,
@@ -434,8 +438,14 @@ def containers_update_error(pod: JSON, state: JSON) -> str | None:
       rollout reported done with restartCount 0). An empty imageID (the container being recreated) did too;
     - a new tag of the same digest never changes the imageID (OpenKruise #1493), and containerd reports any tag
       of the digest as `image`, so only the restart tells.
-    Accepted trade-off: a crash restart in the instant before the kubelet sees the new spec counts as done too;
-    the kubelet then restarts it once more into the new image.
+    A container that had not started when the update began (no containerID recorded: the kubelet had not
+    reported it, or it waited on a pull) is done once it runs the spec's image, or once it restarted: the kubelet,
+    mid-sync on the pod's first spec, may start it from the OLD spec (restartCount 0, a containerID never seen)
+    and restart it into the new one only at its next sync (issue 19's "done with restartCount 0").
+    Accepted trade-offs: a crash restart in the instant before the kubelet sees the new spec counts as done too
+    (the kubelet then restarts it once more into the new image); and a container not started when the update
+    began, moved to a new tag of the same digest, waits for kruise-daemon's runtime-containers-meta (or a
+    restart) when the runtime reports it under the old tag.
     Compatibility: a state written before containerIDs were recorded keeps upstream's imageID rule, except that
     an empty imageID never counts as changed.
     """
@@ -446,26 +456,32 @@ def containers_update_error(pod: JSON, state: JSON) -> str | None:
         if name not in remaining:
             continue
         old = remaining.pop(name) or {}
-        old_cid, old_restarts = old.get("containerID"), old.get("restartCount")
-        cid, image_id = cs.get("containerID") or "", cs.get("imageID") or ""
-        if old_cid or old_restarts is not None:
-            if (old_cid and cid and cid != old_cid) or (
-                    old_restarts is not None and int(cs.get("restartCount") or 0) > int(old_restarts)):
-                continue
+        if not _container_updated(cs, old, spec_images.get(name)):
             return f"container {name} imageID not changed"  # upstream's words, whatever the rule
-        if not old.get("imageID"):
-            # Nothing recorded: the container had not started when the update began (waiting on a pull, say).
-            if cid and image_id:
-                continue
-            return f"container {name} imageID not changed"
-        if image_id and image_id != old["imageID"]:
-            continue
-        if image_id and normalize_image(cs.get("image", "")) == spec_images.get(name):
-            continue  # upstream: the same imageID, but the status image is the spec image
-        return f"container {name} imageID not changed"
     if remaining:
         return f"not found statuses of containers {sorted(remaining)}"
     return None
+
+
+def _container_updated(status: JSON, old: JSON, spec_image: str | None) -> bool:
+    """One container of `containers_update_error`: `old` is what the update recorded of it."""
+    cid, image_id = status.get("containerID") or "", status.get("imageID") or ""
+    if not image_id:
+        return False  # nothing runs (being recreated, pulling): an empty imageID never counts as changed
+    restarts = int(status.get("restartCount") or 0)
+    old_cid, old_restarts, old_image_id = old.get("containerID") or "", old.get("restartCount"), old.get("imageID")
+    restarted = old_restarts is not None and restarts > int(old_restarts)
+    if old_cid:
+        return bool(cid) and cid != old_cid or restarted
+    if not old_image_id:
+        # Not started when the update began: the container running now is the update's if the kubelet made it
+        # from the new spec (its image), or restarted it since (restartCount above 0 when nothing was recorded).
+        return restarted or (old_restarts is None and restarts > 0) or normalize_image(status.get("image", "")) \
+            == spec_image
+    if old_restarts is not None:
+        return restarted  # it ran, under no containerID the runtime reported: only a restart tells
+    # A state of older code (imageID only): upstream's rule.
+    return image_id != old_image_id or normalize_image(status.get("image", "")) == spec_image
 
 
 def never_applied(state: JSON) -> bool:
@@ -570,7 +586,7 @@ def _finish_grace_period(pod: JSON, text: str, now: datetime) -> RefreshResult:
             ready = ready_condition_after(pod, {INPLACE_UPDATE_READY: "False"}, now)
             if ready and drain.get("status") != "False":
                 conditions.append(ready)  # the drain was undone meanwhile: drain again
-            restamp = patch_pod_status(name_of(pod), {"status": {"conditions": conditions}})
+            restamp = patch_pod_status(name_of(pod), {"status": {"conditions": conditions}}, uid=uid_of(pod))
             left = seconds_until(stamp + timedelta(seconds=spec.grace_seconds), now)
             return RefreshResult([restamp], requeue_after=float(math.ceil(left)))
         if drained_at is not None:

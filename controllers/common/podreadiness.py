@@ -12,7 +12,7 @@ from typing import Any
 
 from .actions import Patch, patch_pod_status
 from .keys import KRUISE_POD_READY
-from .objects import name_of
+from .objects import name_of, uid_of
 from .pods import condition_patch, get_condition, has_readiness_gate, ready_condition_after
 
 JSON = dict[str, Any]
@@ -59,7 +59,7 @@ def add_not_ready_key(pod: JSON, key: str, now: datetime,
     ready = ready_condition_after(pod, {KRUISE_POD_READY: "False"}, now)
     if ready:
         conditions.append(ready)
-    return patch_pod_status(name_of(pod), {"status": {"conditions": conditions}})
+    return patch_pod_status(name_of(pod), {"status": {"conditions": conditions}}, uid=uid_of(pod))
 
 
 def remove_not_ready_key(pod: JSON, key: str, now: datetime,
@@ -77,7 +77,7 @@ def remove_not_ready_key(pod: JSON, key: str, now: datetime,
     status = "True" if not remaining else (condition.get("status") or "False")
     patch = condition_patch(KRUISE_POD_READY, status, now, reason=condition.get("reason") or "",
                             message=_dump(remaining))
-    return patch_pod_status(name_of(pod), {"status": {"conditions": [patch]}})
+    return patch_pod_status(name_of(pod), {"status": {"conditions": [patch]}}, uid=uid_of(pod))
 
 
 def ready_if_missing(pod: JSON, now: datetime) -> Patch | None:
@@ -87,4 +87,5 @@ def ready_if_missing(pod: JSON, now: datetime) -> Patch | None:
     """
     if not has_readiness_gate(pod, KRUISE_POD_READY) or get_condition(pod, KRUISE_POD_READY) is not None:
         return None
-    return patch_pod_status(name_of(pod), {"status": {"conditions": [condition_patch(KRUISE_POD_READY, "True", now)]}})
+    return patch_pod_status(name_of(pod), {"status": {"conditions": [condition_patch(KRUISE_POD_READY, "True", now)]}},
+                            uid=uid_of(pod))

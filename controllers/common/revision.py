@@ -16,11 +16,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .actions import REVISIONS, Delete, Patch, create_revision
+from .actions import CONFLICT, NOT_FOUND, REVISIONS, Delete, Patch, create_revision
 from .keys import CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL, REVISION_HASH_LABEL, VCT_HASH_ANNOTATION
 from .names import safe_encode
 from .ownership import controller_ref, is_controlled_by
-from .objects import labels_of, meta, name_of
+from .objects import labels_of, meta, name_of, uid_of
 
 JSON = dict[str, Any]
 
@@ -209,6 +209,9 @@ def resolve_revisions(*, parent: JSON, api_version: str, kind: str, data: JSON,
         if stale:
             update.setdefault("metadata", {}).setdefault("annotations", {}).update(stale)
             patch["metadata"] = {"annotations": stale}
+        rv = meta(target).get("resourceVersion")
+        if rv:  # the revision as seen: a concurrent write (the garbage collector's) is not overwritten
+            patch.setdefault("metadata", {})["resourceVersion"] = rv
         actions.append(Patch(REVISIONS, name_of(target), patch))
         owned = sort_revisions([update if r is target else r for r in owned])
     else:
@@ -237,7 +240,9 @@ def truncate_history(owned_sorted: list[JSON], live: set[str], limit: int) -> li
     at most `limit` of them remain (the workload's revisionHistoryLimit, as its view reads it)."""
     history = [r for r in owned_sorted if name_of(r) not in live]
     excess = len(history) - limit
-    return [Delete(REVISIONS, name_of(r)) for r in history[:excess]] if excess > 0 else []
+    # With the revision's uid: one recreated under the name (a rollback to the same template) is not deleted.
+    return [Delete(REVISIONS, name_of(r), uid_of(r) or None, ignore=(NOT_FOUND, CONFLICT))
+            for r in history[:excess]] if excess > 0 else []
 
 
 def live_revision_names(owned: list[JSON], pods: list[JSON], current: str, update: str) -> set[str]:

@@ -39,6 +39,7 @@ class WorkloadRef:
     namespace: str
     name: str
     uid: str
+    resource_version: str = ""  # the workload as the round saw it: its status write is conditional on it
 
     @property
     def path(self) -> str:
@@ -107,6 +108,15 @@ def fold_status_patches(early: list, actions: list) -> list:
     return [a for a in early if _object_key(a) in pending] + out
 
 
+def with_uid(body: Any, uid: str, patch_type: str) -> Any:
+    """A patch of the workload, as the round saw it: its uid as a precondition, so that a workload deleted and
+    recreated under the same name since (a new uid) never receives the status or spec computed for the old one
+    (409). A JSON patch (a list of operations) is left as it is."""
+    if not uid or patch_type == "json" or not isinstance(body, dict):
+        return body
+    return {**body, "metadata": {**(body.get("metadata") or {}), "uid": uid}}
+
+
 class PlanFailed(Exception):
     """An action failed; the plan stopped there. `failure` says which action and why, for the next reconcile."""
 
@@ -159,8 +169,17 @@ def namespace_of(ref: WorkloadRef, res: Resource, action: Any) -> str:
 class Executor:
     def __init__(self, client: KubeClient, expectations: Expectations, events: EventRecorder, controller: str):
         self.client, self.expectations, self.events, self.controller = client, expectations, events, controller
+        # uid → the workload's resourceVersion as of the plan under way: the round's, then each of its own writes'
+        self._workload_versions: dict[str, str] = {}
 
     async def execute(self, ref: WorkloadRef, plan: A.Plan) -> None:
+        self._workload_versions[ref.uid] = ref.resource_version
+        try:
+            await self._execute(ref, plan)
+        finally:
+            self._workload_versions.pop(ref.uid, None)
+
+    async def _execute(self, ref: WorkloadRef, plan: A.Plan) -> None:
         if any(getattr(a, "recheck_owner", False) for a in plan.actions):
             await self._recheck_owner(ref)
         segment: list[list] = []
@@ -261,7 +280,11 @@ class Executor:
             # A new workload has no status yet, and the CRD requires its counters: write the plan's status.
             planned = plan.of_type(A.Patch, A.WORKLOAD, "status") if plan else []
             status = planned[0].body["status"] if planned else {}
-        out = await self.client.patch(f"{ref.path}/status", {"status": {**status, "collisionCount": count}})
+        # A read-modify-write of the count: conditional on the version read.
+        body = {"status": {**status, "collisionCount": count}, "metadata": {"uid": ref.uid}}
+        if (workload.get("metadata") or {}).get("resourceVersion"):
+            body["metadata"]["resourceVersion"] = workload["metadata"]["resourceVersion"]
+        out = await self.client.patch(f"{ref.path}/status", body)
         self.expectations.expect_updated(ref.uid, A.WORKLOAD, ref.name, out["metadata"]["resourceVersion"],
                                          ref.namespace)
         raise PlanFailed(f"{res.kind} {name} belongs to another owner; collisionCount is now {count}")
@@ -282,8 +305,17 @@ class Executor:
 
     async def _patch(self, ref: WorkloadRef, res: Resource, action: A.Patch, plan: A.Plan | None) -> None:
         if action.resource == A.WORKLOAD:
+            body = with_uid(action.body, ref.uid, action.patch_type)
+            version = self._workload_versions.get(ref.uid)
+            if action.subresource == "status" and version and isinstance(body, dict):
+                # The status was computed from the workload as seen (a custom resource's status write ignores the
+                # uid, only the resourceVersion holds): a write of anyone else's since fails (409) and the next
+                # round, level-based, computes it again, as upstream's UpdateStatus.
+                body = {**body, "metadata": {**body["metadata"], "resourceVersion": version}}
             out = await self.client.patch(ref.path + (f"/{action.subresource}" if action.subresource else ""),
-                                          action.body, PATCH_CONTENT_TYPES[action.patch_type])
+                                          body, PATCH_CONTENT_TYPES[action.patch_type])
+            if ref.uid in self._workload_versions:
+                self._workload_versions[ref.uid] = out["metadata"]["resourceVersion"]
             # The next round must see this write: a round woken by a pod before the workload's own event would
             # read the old status, and a kind that keeps state there (UnitedDeployment's Schedulable conditions
             # and their transition times) would write it back, undoing this one.

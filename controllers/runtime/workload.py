@@ -263,7 +263,7 @@ class WorkloadController:
             return
         meta = workload["metadata"]
         ref = WorkloadRef(workload.get("apiVersion", self.res.api_version), self.res.plural, self.res.kind,
-                          meta.get("namespace", ""), meta["name"], uid)
+                          meta.get("namespace", ""), meta["name"], uid, meta.get("resourceVersion") or "")
         started = time.monotonic()
         try:
             observed = await self._claim(ref, workload, observed)

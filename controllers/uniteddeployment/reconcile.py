@@ -346,6 +346,10 @@ def _subset_update(ud: JSON, adapter: Adapter, subset: JSON, workload: JSON, pod
                      f"{name_of(workload)} when updating: {error}"), False
     ops = [{"op": "add", "path": "/metadata/labels", "value": desired["metadata"]["labels"]},
            {"op": "add", "path": "/metadata/annotations", "value": desired["metadata"]["annotations"]}]
+    if uid_of(workload):
+        # The subset workload as seen: one deleted and recreated under the name meanwhile is not overwritten (the
+        # patch is atomic: a failed test applies none of it).
+        ops.append({"op": "test", "path": "/metadata/uid", "value": uid_of(workload)})
     ops.append({"op": "replace", "path": "/spec", "value": desired["spec"]})
     if ops_unchanged(workload, desired) or (not drift and _contained(desired, workload)):
         # a rollout still running re-applies the template (upstream's Update); when the workload already holds

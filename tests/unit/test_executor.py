@@ -142,7 +142,8 @@ def test_a_collision_on_a_new_workload_writes_the_planned_status_with_the_count(
     plan = A.Plan([A.create_revision({"metadata": {"name": "web-abc"}}), A.update_status(planned)])
     assert isinstance(run(plan, client), PlanFailed)
     [(path, body)] = client.bodies
-    assert path.endswith("/status") and body == {"status": {**planned, "collisionCount": 1}}, \
+    assert path.endswith("/status") and body == {"status": {**planned, "collisionCount": 1},
+                                                 "metadata": {"uid": "uid-1"}}, \
         "the CRD requires the counters: a status with collisionCount alone is refused"
 class OwnerClient(FakeClient):
     """FakeClient whose GET returns the workload as the API server has it now."""
@@ -241,7 +242,8 @@ def test_a_revision_left_behind_with_the_same_data_is_adopted_not_a_collision():
 
     other = Taken({"metadata": {"name": "web-1", "resourceVersion": "5"}, "data": {"spec": {"a": 2}}})
     assert isinstance(run(A.Plan([A.create_revision(revision)]), other), PlanFailed)
-    assert other.patches == [(["web", "status"], {"status": {"collisionCount": 1}})], "a real collision"
+    assert other.patches == [(["web", "status"], {"status": {"collisionCount": 1}, "metadata": {"uid": "uid-1"}})], \
+        "a real collision"
 
 
 def test_a_refused_action_says_which_and_why_for_the_next_round():
@@ -280,3 +282,38 @@ def test_the_workloads_own_status_write_is_expected_until_its_index_shows_it():
         return {A.WORKLOAD: [{"metadata": {"name": "web", "namespace": "ns", "resourceVersion": rv}}]}
     assert expectations.unsatisfied(REF.uid, workload("6")) == ["update workload/ns/web"]
     assert expectations.unsatisfied(REF.uid, workload("7")) == []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Preconditions (issue 19): a write computed from what the round saw is conditional on it
+
+def test_the_workload_status_write_is_conditional_on_the_version_the_round_saw():
+    client = FakeClient()
+    ref = WorkloadRef("apps.kruise.io/v1alpha1", "clonesets", "CloneSet", "ns", "web", "uid-1", "41")
+    spec = A.Patch(A.WORKLOAD, "web", {"spec": {"scaleStrategy": {"podsToDelete": None}}})
+
+    async def go(plan):
+        await Executor(client, Expectations(), EventRecorder(client, "test"), "cloneset").execute(ref, plan)
+    asyncio.run(go(A.Plan([A.update_status({"replicas": 1})])))
+    assert client.bodies[-1] == ("/apis/apps.kruise.io/v1alpha1/namespaces/ns/clonesets/web/status",
+                                 {"status": {"replicas": 1}, "metadata": {"uid": "uid-1", "resourceVersion": "41"}})
+    # After its own write of the workload, the plan's status write is conditional on the version that returned.
+    asyncio.run(go(A.Plan([spec, A.update_status({"replicas": 1})])))
+    assert client.bodies[-2][1] == {"spec": {"scaleStrategy": {"podsToDelete": None}}, "metadata": {"uid": "uid-1"}}
+    assert client.bodies[-1][1]["metadata"] == {"uid": "uid-1", "resourceVersion": "7"}
+
+
+def test_pod_writes_carry_the_pods_uid():
+    from datetime import datetime, timezone
+
+    from controllers.common import inplace, podreadiness
+    now = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    p = {"metadata": {"name": "p", "uid": "u-p", "labels": {}, "annotations": {}},
+         "spec": {"containers": [{"name": "c", "image": "a:1"}],
+                  "readinessGates": [{"conditionType": "InPlaceUpdateReady"}, {"conditionType": "KruisePodReady"}]},
+         "status": {"conditions": [{"type": "KruisePodReady", "status": "True"}]}}
+    writes = [inplace.set_ready_condition(p, "True", now), podreadiness.add_not_ready_key(p, "k", now),
+              *inplace.start_update(p, inplace.UpdateSpec("x-2", {"c": "a:2"}), now).actions]
+    assert [w.body["metadata"]["uid"] for w in writes] == ["u-p"] * 4
+    fresh = {**p, "status": {"conditions": []}}
+    assert podreadiness.ready_if_missing(fresh, now).body["metadata"]["uid"] == "u-p"

@@ -29,35 +29,51 @@ def condition(pod: dict, kind: str) -> dict:
 
 def assert_in_place_state(pod: dict, before: dict, containers: list[str]) -> dict:
     """apps.kruise.io/inplace-update-state as OpenKruise writes it: the pod's new revision, when the update
-    began, and the imageID (and containerID) each updated container ran before; one batch, no next batch."""
+    began, and the imageID (and containerID and restartCount) each updated container ran before; one batch, no
+    next batch."""
     state = json.loads(pod["metadata"]["annotations"]["apps.kruise.io/inplace-update-state"])
     assert set(state) == {"revision", "updateTimestamp", "lastContainerStatuses", "containerBatchesRecord"}, state
     assert state["revision"] == revision_of(pod) != revision_of(before)
     assert timestamp(state["updateTimestamp"]) >= timestamp(pod["metadata"]["creationTimestamp"])
     assert state["lastContainerStatuses"] == {
         name: {"imageID": container_status(before, name)["imageID"],
-               "containerID": container_status(before, name)["containerID"]} for name in containers}
+               "containerID": container_status(before, name)["containerID"],
+               "restartCount": container_status(before, name)["restartCount"]} for name in containers}
     assert [b["containers"] for b in state["containerBatchesRecord"]] == [containers]
     return state
 
 
 def test_in_place_update_on_the_real_node_keeps_names_uids_and_ips(cluster: Cluster, cs: CloneSets):
+    """Close to OpenKruise e2e "CloneSet ... in-place update images with the same imageID" (the containerID
+    changes), on the real node and with a grace period: same names, UIDs and IPs, one restart. The grace period is read from a watch, every stored
+    version in order: the drain (InPlaceUpdateReady and Ready False) is written first, the pod patch with the
+    `apps.kruise.io/inplace-update-grace` annotation right after it, as upstream does, so that the pod leaves its
+    Services before anything about it changes. A poll that samples the pod between those two writes sees it
+    drained at v1 without the annotation yet (issue 19: that sample failed this test once); the watch checks
+    that the annotation is stored before the image changes, and for the whole time between."""
     cs.create(cloneset("inplace", 2, f"{GUESTBOOK}:v1", real_node=True,
                        update={"type": "InPlaceIfPossible", "inPlaceUpdateStrategy": {"gracePeriodSeconds": 2}}))
     cs.wait_ready("inplace", 2, timeout=90)
     before = by_name(cs.pods("inplace"))
-    cs.set_image("inplace", f"{GUESTBOOK}:v2")
-    # During the grace period the pod is marked not ready through the InPlaceUpdateReady gate, images unchanged.
-    def in_grace() -> dict | None:
-        for p in cs.pods("inplace"):
-            conds = {c["type"]: c for c in p["status"].get("conditions", [])}
-            gate = conds.get("InPlaceUpdateReady", {})
-            if gate.get("status") == "False" and p["spec"]["containers"][0]["image"].endswith(":v1"):
-                return p
-        return None
-    graced = wait_for(in_grace, 30, "a pod in its in-place grace period")
-    assert "apps.kruise.io/inplace-update-grace" in graced["metadata"]["annotations"]
-    cs.wait_ready("inplace", 2, timeout=90)
+    with PodWatch(cluster, cs.ns, "app=inplace") as watch:
+        cs.set_image("inplace", f"{GUESTBOOK}:v2")
+        cs.wait_ready("inplace", 2, timeout=90)
+    for name in before:
+        versions = [(at, pod) for at, (_, pod) in zip(watch.received, watch.events) if pod["metadata"]["name"] == name]
+        drained = next(i for i, (_, pod) in enumerate(versions) if not is_ready(pod))
+        patched = next(i for i, (_, pod) in enumerate(versions) if image_of(pod).endswith(":v2"))
+        assert drained < patched, f"{name}: the image changed before the pod was drained"
+        graced = [i for i, (_, pod) in enumerate(versions[:patched]) if GRACE in pod["metadata"]["annotations"]]
+        assert graced, f"{name}: the grace annotation was never stored before the image changed"
+        for _, pod in versions[drained:patched]:
+            gate = condition(pod, "InPlaceUpdateReady")
+            assert (gate["status"], gate["reason"]) == ("False", "StartInPlaceUpdate") and not is_ready(pod)
+            assert image_of(pod).endswith(":v1")
+        for _, pod in versions[graced[0]:patched]:
+            assert GRACE in pod["metadata"]["annotations"], f"{name}: the grace annotation went before the image"
+        assert GRACE not in versions[patched][1]["metadata"]["annotations"]
+        waited = versions[patched][0] - versions[drained][0]
+        assert waited >= 2 - 0.05, f"{name}: the image changed {waited:.2f}s after the drain"
     after = by_name(cs.pods("inplace"))
     assert after.keys() == before.keys()
     for name, pod in after.items():
@@ -66,6 +82,9 @@ def test_in_place_update_on_the_real_node_keeps_names_uids_and_ips(cluster: Clus
         assert container_status(pod)["restartCount"] == 1
         assert_in_place_state(pod, before[name], ["main"])
     assert any(e["reason"] == "SuccessfulUpdatePodInPlace" for e in cs.events("inplace"))
+
+
+GRACE = "apps.kruise.io/inplace-update-grace"
 
 
 def image_of(pod: dict) -> str:
@@ -360,3 +379,23 @@ def test_a_revision_name_taken_by_another_object_bumps_collision_count(cluster: 
     assert revision_of(cs.pods("coll")[0]) == status["updateRevision"]
     foreign = cluster.apps.read_namespaced_controller_revision(taken, cs.ns)
     assert foreign.data == {"someone": "else"} and not foreign.metadata.owner_references
+
+
+def test_an_in_place_update_of_a_container_never_started_completes_once_the_new_image_runs(cs: CloneSets):
+    """Issue 19: a container the kubelet had not started when the update began (its image never pulled) is
+    recorded with no containerID (restartCount 0), and the update is done once a container runs the spec's new
+    image, not as soon as any container runs (the kubelet may first start the old spec). No upstream case."""
+    cs.create(cloneset("unstarted", 1, f"{SIM_IMAGE}:broken", update={"type": "InPlaceIfPossible"}))
+    wait_for(lambda: (pods := cs.pods("unstarted")) and container_status(pods[0]).get("state", {}).get("waiting"),
+             30, "the container waiting on its image")
+    [before] = cs.pods("unstarted")
+    assert not container_status(before).get("containerID")
+    cs.set_image("unstarted", f"{SIM_IMAGE}:v2")
+    cs.wait_ready("unstarted", 1, timeout=60)
+    [after] = cs.pods("unstarted")
+    assert after["metadata"]["uid"] == before["metadata"]["uid"], "updated in place"
+    status = container_status(after)
+    assert status["image"] == f"{SIM_IMAGE}:v2" and status["containerID"] and status["ready"]
+    state = json.loads(after["metadata"]["annotations"]["apps.kruise.io/inplace-update-state"])
+    assert state["lastContainerStatuses"] == {"main": {"restartCount": container_status(before)["restartCount"]}}
+    assert condition(after, "InPlaceUpdateReady")["status"] == "True"

@@ -7,7 +7,7 @@ import pytest
 
 from sandbox.cluster import Sandbox, SandboxOptions
 from tests.kube import Cluster, wait_for
-from tests.sandboxes import own_sandbox
+from tests.sandboxes import QUICK_TAKEOVER, own_sandbox
 
 from .helpers import TESTAPP, Daemons, daemonset, image_of
 
@@ -18,7 +18,8 @@ NODES = 20
 @pytest.fixture(scope="module")
 def twenty_nodes(tmp_path_factory):
     with own_sandbox(tmp_path_factory.mktemp("daemonset-faults"),
-                     SandboxOptions(real_node=False, simulated_nodes=NODES, with_manager=True)) as box:
+                     SandboxOptions(real_node=False, simulated_nodes=NODES, with_manager=True,
+                                    manager_args=QUICK_TAKEOVER)) as box:
         yield box
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from sandbox.cluster import Sandbox, SandboxOptions
 from tests.kube import Cluster, wait_for
-from tests.sandboxes import own_sandbox
+from tests.sandboxes import QUICK_TAKEOVER, own_sandbox
 
 from .helpers import Uds, united_deployment, zone_term
 
@@ -19,7 +19,8 @@ ZONES = ["zone-a", "zone-b", "zone-c"]
 @pytest.fixture(scope="module")
 def six_nodes(tmp_path_factory):
     with own_sandbox(tmp_path_factory.mktemp("uniteddeployment-faults"),
-                     SandboxOptions(real_node=False, simulated_nodes=6, with_manager=True)) as box:
+                     SandboxOptions(real_node=False, simulated_nodes=6, with_manager=True,
+                                    manager_args=QUICK_TAKEOVER)) as box:
         yield box
 
 

@@ -74,7 +74,8 @@ def test_scale_in_deletes_not_ready_pods_first_with_their_pvcs():
     w.edit_spec(lambda s: s.__setitem__("replicas", 3))
     plan = w.reconcile()
     assert plan.of_type(A.Delete, A.PODS) == [A.delete_pod(sick, w.pods[sick]["metadata"]["uid"], "scale in")]
-    assert plan.of_type(A.Delete, A.PVCS) == [A.Delete(A.PVCS, f"data-{sick}")]
+    [pvc] = plan.of_type(A.Delete, A.PVCS)
+    assert (pvc.name, pvc.ignore) == (f"data-{sick}", (404, 409)) and pvc.uid, "the PVC as seen: its uid"
     w.apply(plan)
     w.settle()
     assert len(w.pods) == 3 and len(w.pvcs) == 3
@@ -213,7 +214,7 @@ def test_disable_pvc_reuse_deletes_the_orphan_and_uses_a_new_id():
     victim = sorted(w.pods)[0]
     del w.pods[victim]
     plan = w.reconcile()
-    assert plan.actions[0] == A.Delete(A.PVCS, f"data-{victim}")
+    assert (plan.actions[0].name, plan.actions[0].uid) == (f"data-{victim}", "uid-2"), "the PVC as seen: its uid"
     [created] = plan.of_type(A.Create, A.PODS)
     assert created.body["metadata"]["name"] != victim
     w.apply(plan)

@@ -253,7 +253,8 @@ def test_rollback_reuses_the_old_revision():
     w.settle()
     w.set_image("nginx:1.25")
     plan = w.reconcile()
-    assert plan.of_type(A.Patch, A.REVISIONS) == [A.Patch(A.REVISIONS, v1, {"revision": 3})]
+    assert plan.of_type(A.Patch, A.REVISIONS) == [
+        A.Patch(A.REVISIONS, v1, {"revision": 3, "metadata": {"resourceVersion": "2"}})], "the revision as seen"
     assert not plan.of_type(A.Create, A.REVISIONS)
     w.apply(plan)
     w.settle()

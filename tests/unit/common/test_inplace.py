@@ -106,7 +106,7 @@ def test_start_update_drains_then_patches_in_one_go():
     assert patch.body["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
     state = meta["annotations"]["apps.kruise.io/inplace-update-state"]
     assert state == ('{"revision":"x-2","updateTimestamp":"2024-05-01T12:00:00Z",'
-                     '"lastContainerStatuses":{"main":{"imageID":"id-nginx:1.25","containerID":"cid-p-main"}},'
+                     '"lastContainerStatuses":{"main":{"imageID":"id-nginx:1.25","containerID":"cid-p-main","restartCount":0}},'
                      '"containerBatchesRecord":[{"timestamp":"2024-05-01T12:00:00Z","containers":["main"]}]}')
     assert res.requeue_after is None
 
@@ -459,7 +459,7 @@ def test_a_drain_stored_late_is_restamped_by_the_round_that_sees_it():
     [restamp] = seen.actions
     assert restamp.body == {"status": {"conditions": [
         {"type": "InPlaceUpdateReady", "status": "False", "lastTransitionTime": "2024-05-01T12:00:02Z",
-         "reason": "StartInPlaceUpdate", "message": None}]}}
+         "reason": "StartInPlaceUpdate", "message": None}]}, "metadata": {"uid": "uid-p"}}
     assert seen.requeue_after == 3.0
     p = _store_status(p, restamp.body)
     assert I.refresh(p, NOW + timedelta(seconds=2)).actions == []  # the plan's clock would patch the images here
@@ -594,3 +594,59 @@ def test_states_of_older_code_and_metadata_only_updates_still_complete():
     del r["metadata"]["annotations"][GRACE]
     r["metadata"]["labels"]["controller-revision-hash"] = "x-3"
     assert I.pod_update_error(r, TARGET) is None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The race behind issue 19's "done with restartCount 0": the update began before the kubelet had started the
+# container. The kubelet, mid-sync on the pod's first spec, then starts it from the OLD spec (restartCount 0, a
+# containerID never seen before) and restarts it into the new one only at its next sync. That first container
+# is not the update's: the kubelet has not restarted anything yet.
+
+def _update_of_a_container_not_yet_started(copy_status: str):
+    """A pod created at guestbook:v1 and updated in place to :v2 from a copy in which the kubelet had not
+    started the container yet: `copy_status` "absent" (no containerStatuses yet) or "waiting"."""
+    p = running()
+    p["spec"]["containers"] = [{"name": "main", "image": f"{GB}:v1"}]
+    if copy_status == "absent":
+        p["status"].pop("containerStatuses")
+    else:
+        p["status"]["containerStatuses"] = [{"name": "main", "image": f"{GB}:v1", "imageID": "", "ready": False,
+                                             "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}]
+    spec = I.UpdateSpec(revision="x-2", container_images={"main": f"{GB}:v2"})
+    return _after(p, I.start_update(p, spec, NOW).actions[-1].body)
+
+
+STARTED_FROM_THE_OLD_SPEC = {"name": "main", "image": f"{GB}:v1", "imageID": f"{GB}@sha256:1111", "ready": True,
+                             "containerID": "containerd://first", "restartCount": 0,
+                             "state": {"running": {"startedAt": "x"}}}
+RESTARTED_INTO_THE_NEW_SPEC = {"name": "main", "image": f"{GB}:v2", "imageID": f"{GB}@sha256:2222", "ready": True,
+                               "containerID": "containerd://second", "restartCount": 1,
+                               "state": {"running": {"startedAt": "y"}}}
+STARTED_FROM_THE_NEW_SPEC = {**RESTARTED_INTO_THE_NEW_SPEC, "containerID": "containerd://first", "restartCount": 0}
+
+
+@pytest.mark.parametrize("copy_status", ["absent", "waiting"])
+def test_a_container_first_started_from_the_old_spec_is_not_the_update_done(copy_status):
+    p = _update_of_a_container_not_yet_started(copy_status)
+    assert "main" in I.read_state(p)["lastContainerStatuses"], "every updated container is recorded"
+    p["status"]["containerStatuses"] = [STARTED_FROM_THE_OLD_SPEC]
+    assert I.pod_update_error(p) == "container main imageID not changed"
+    assert I.refresh(p, NOW + timedelta(seconds=1)).actions == [], "InPlaceUpdateReady stays False"
+    p["status"]["containerStatuses"] = [RESTARTED_INTO_THE_NEW_SPEC]
+    assert I.pod_update_error(p) is None
+
+
+@pytest.mark.parametrize("copy_status", ["absent", "waiting"])
+def test_a_container_first_started_from_the_new_spec_is_the_update_done(copy_status):
+    p = _update_of_a_container_not_yet_started(copy_status)
+    p["status"]["containerStatuses"] = [STARTED_FROM_THE_NEW_SPEC]
+    assert I.pod_update_error(p) is None
+
+
+def test_the_state_records_each_updated_containers_restart_count():
+    p = running()
+    p["status"]["containerStatuses"][0]["restartCount"] = 3
+    patch = I.start_update(p, I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"}), NOW)
+    state = json.loads(patch.actions[-1].body["metadata"]["annotations"][STATE])
+    assert state["lastContainerStatuses"] == {
+        "main": {"imageID": "id-nginx:1.25", "containerID": "cid-p-main", "restartCount": 3}}

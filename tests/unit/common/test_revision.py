@@ -119,7 +119,8 @@ def test_a_foreign_revision_with_our_name_counts_as_a_collision_and_is_never_our
                "data": {"x": 1}, "revision": 7}
     res = resolve(TEMPLATE, [foreign])
     assert res.collision_count == 1 and res.update["revision"] == 1
-    assert truncate_history(res.owned, set(), 0) == [A.Delete(A.REVISIONS, res.update["metadata"]["name"])]
+    assert truncate_history(res.owned, set(), 0) == [A.Delete(A.REVISIONS, res.update["metadata"]["name"],
+                                                              ignore=(404, 409))]
 
 
 def test_revision_labels_and_comparisons_accept_either_form():
@@ -143,6 +144,14 @@ def test_history_truncation_keeps_live_revisions_and_deletes_the_oldest():
     pods = [{"metadata": {"labels": {"controller-revision-hash": "demo-2"}}}]
     live = live_revision_names(owned, pods, current="demo-6", update="demo-7")
     assert live == {"demo-2", "demo-6", "demo-7"}
-    assert truncate_history(owned, live, 2) == [A.Delete(A.REVISIONS, "demo-1"), A.Delete(A.REVISIONS, "demo-3")]
+    assert truncate_history(owned, live, 2) == [A.Delete(A.REVISIONS, "demo-1", ignore=(404, 409)),
+                                                A.Delete(A.REVISIONS, "demo-3", ignore=(404, 409))]
     assert truncate_history(owned, live, 10) == []
-    assert truncate_history(owned, live, 0) == [A.Delete(A.REVISIONS, f"demo-{i}") for i in (1, 3, 4, 5)]
+    assert truncate_history(owned, live, 0) == [A.Delete(A.REVISIONS, f"demo-{i}", ignore=(404, 409)) for i in (1, 3, 4, 5)]
+
+
+def test_history_truncation_deletes_the_revision_seen_not_one_recreated_under_its_name():
+    owned = [{"metadata": {"name": f"demo-{i}", "uid": f"u-{i}", "resourceVersion": str(i)}, "revision": i}
+             for i in (1, 2)]
+    [delete] = truncate_history(owned, {"demo-2"}, 0)
+    assert (delete.name, delete.uid, delete.ignore) == ("demo-1", "u-1", (404, 409))
