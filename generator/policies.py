@@ -54,6 +54,9 @@ RULE_CHECKS: dict[str, dict[str, Any]] = {
     "sidecarSetRevision": {"required": ("field",), "ops": ("CREATE", "UPDATE"), "needs": ("revisions",)},
     # `last`: runs only on an object every other rule accepts (validateSidecarConflict).
     "sidecarSetConflicts": {"required": (), "ops": ("CREATE", "UPDATE"), "needs": ("sidecarsets",), "last": True},
+    "imageReference": {"required": ("field",), "ops": ("CREATE", "UPDATE")},
+    "notBelow": {"required": ("field", "other", "otherDefault", "message"), "optional": ("when",),
+                 "ops": ("CREATE", "UPDATE")},
 }
 RULE_COMMON = {"id", "check", "versions", "featureGate"}
 # Kubernetes' field error types (field.ErrorType), as `assert` rules may report them.
@@ -381,7 +384,7 @@ def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -
     for_each = rule.get("forEach")
     if for_each is not None:
         exists(for_each, None, "forEach")
-    for key in ("field", "selector", "list", "replicas", "subsets", "initContainers", "containers", "volumes"):
+    for key in ("field", "other", "selector", "list", "replicas", "subsets", "initContainers", "containers", "volumes"):
         if key in rule:
             exists(rule[key], for_each if key == "field" else None, key)
     if rule.get("errorType", "Invalid") not in ERROR_TYPES:
