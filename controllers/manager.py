@@ -47,6 +47,9 @@ CONTROLLER_MODULES = {
     "sidecarset": "controllers.sidecarset.handlers",
     "uniteddeployment": "controllers.uniteddeployment.handlers",
     "containerrecreaterequest": "controllers.containerrecreaterequest.handlers",
+    "nodeimage": "controllers.nodeimage.handlers",
+    "imagepulljob": "controllers.imagepulljob.handlers",
+    "imagelistpulljob": "controllers.imagelistpulljob.handlers",
 }
 
 
