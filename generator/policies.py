@@ -517,7 +517,8 @@ def load_controllers(policies_dir: Path, display, kinds: list[Kind]) -> tuple[di
                 raise SchemaError(file, f"{where}.warnings.{verb}", "a warning is per verb: create, patch or delete")
     for name, controller in raw["controllers"].items():
         where = f"controllers.{name}"
-        require_keys(controller, file, where, ("workload", "watches", "writes"), {"workload", "watches", "writes"})
+        require_keys(controller, file, where, ("workload", "watches", "writes"),
+                     {"workload", "watches", "writes", "readsWorkloadOnly", "featureGate"})
         targets = [controller["workload"], *controller["watches"], *(t.split("/")[0] for t in controller["writes"])]
         for target in targets:
             if target not in raw["resources"]:
