@@ -48,9 +48,10 @@ demo: $(PY)
 bench: $(PY)
 	$(PY) -m bench.run $(if $(QUICK),--quick)
 
+# --durations: the slowest tests, so that the suite's 45-minute budget is watched where it is spent.
 test: lint
-	$(PY) -m pytest tests -m "not sandbox_lifecycle"
-	$(PY) -m pytest tests -m sandbox_lifecycle
+	$(PY) -m pytest tests -m "not sandbox_lifecycle" --durations=25
+	$(PY) -m pytest tests -m sandbox_lifecycle --durations=10
 
 test-unit: $(PY)
 	$(PY) -m pytest tests -m "not e2e"

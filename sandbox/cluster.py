@@ -293,6 +293,16 @@ class Sandbox:
              + (", kruise-manager" if options.with_manager else "")
              + f"; logs in {logs}")
 
+    def kill_manager(self) -> None:
+        """SIGKILL kruise-manager: no clean shutdown, as a crashed pod (the fault tests); `restart_manager` next."""
+        import signal
+        killed = [p for p in self.state().processes if p.name == "kruise-manager" and p.alive()]
+        for record in killed:
+            os.kill(record.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while any(p.alive() for p in killed) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def restart_manager(self, manager_args: tuple[str, ...] | None = None) -> None:
         """A new kruise-manager process (after changing its code); the rest of the sandbox stays.
         `manager_args` replace the sandbox's own manager arguments for this process only (e.g. feature gates

@@ -54,14 +54,12 @@ WEBHOOKS = [("mutatingwebhookconfigurations", "kruise-mutating-webhook-configura
 
 @pytest.fixture(scope="module")
 def private_cluster(tmp_path_factory) -> Cluster:
-    from sandbox.cluster import Sandbox, SandboxOptions
+    from sandbox.cluster import SandboxOptions
+    from tests.sandboxes import own_sandbox
 
-    box = Sandbox(tmp_path_factory.mktemp("chart-apiserver"))
-    box.up(SandboxOptions(real_node=False, simulated_nodes=0))
-    try:
+    with own_sandbox(tmp_path_factory.mktemp("chart-apiserver"),
+                     SandboxOptions(real_node=False, simulated_nodes=0)) as box:
         yield Cluster(box.state().kubeconfig)
-    finally:
-        box.down(quiet=True)
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 
 import pytest
 
@@ -114,18 +112,13 @@ def test_in_place_update_hook_waits_in_preparing_update_not_ready(cluster: Clust
     wait_for(lambda: state_of(cluster, cs.ns, pod) == "Normal", 30, "Normal once hooked again")
 
 
-def kill_manager(sandbox) -> None:
-    record = next(p for p in sandbox.state().processes if p.name == "kruise-manager")
-    os.kill(record.pid, signal.SIGKILL)  # no clean shutdown: as a crashed pod
-
-
 def test_a_killed_controller_resumes_without_losing_or_duplicating_pods(sandbox, cluster: Cluster, cs: CloneSets):
     """Killed in the middle of a 30-pod scale-up, and again in the middle of a rollout: after a restart the
     CloneSet has exactly 30 pods, all at the latest revision, and the watch saw no pod created twice."""
     with PodWatch(cluster, cs.ns, "app=crash") as scale_up:
         cs.create(cloneset("crash", 30, update={"type": "ReCreate", "maxUnavailable": "20%"}))
         wait_for(lambda: scale_up.created(), 30, "the first pod of the scale-up", interval=0.005)
-        kill_manager(sandbox)
+        sandbox.kill_manager()
         # Read after the kill: a create the dead manager had in flight can only add to this count.
         at_kill = len(cs.pods("crash", True))
         assert 0 < at_kill < 30, f"the scale-up was under way when the manager died ({at_kill} pods)"
@@ -138,7 +131,7 @@ def test_a_killed_controller_resumes_without_losing_or_duplicating_pods(sandbox,
     with PodWatch(cluster, cs.ns, "app=crash") as rollout:
         cs.set_image("crash", f"{SIM_IMAGE}:v2")
         wait_for(lambda: rollout.created(), 30, "the first replacement of the rollout", interval=0.005)
-        kill_manager(sandbox)
+        sandbox.kill_manager()
         at_kill = images(cs.pods("crash", True)).count(f"{SIM_IMAGE}:v2")
         assert 0 < at_kill < 30, f"the rollout was under way when the manager died ({at_kill} pods updated)"
         sandbox.restart_manager()

@@ -3,13 +3,11 @@ simulated nodes. A sandbox of its own (no real node, so the simulated nodes are 
 runs the sandbox_lifecycle tests: the shared sandbox has four nodes."""
 from __future__ import annotations
 
-import os
-import signal
-
 import pytest
 
 from sandbox.cluster import Sandbox, SandboxOptions
 from tests.kube import Cluster, wait_for
+from tests.sandboxes import own_sandbox
 
 from .helpers import TESTAPP, Daemons, daemonset, image_of
 
@@ -19,12 +17,9 @@ NODES = 20
 
 @pytest.fixture(scope="module")
 def twenty_nodes(tmp_path_factory):
-    box = Sandbox(tmp_path_factory.mktemp("daemonset-faults"))
-    box.up(SandboxOptions(real_node=False, simulated_nodes=NODES, with_manager=True))
-    try:
+    with own_sandbox(tmp_path_factory.mktemp("daemonset-faults"),
+                     SandboxOptions(real_node=False, simulated_nodes=NODES, with_manager=True)) as box:
         yield box
-    finally:
-        box.down(quiet=True)
 
 
 def test_a_killed_manager_resumes_with_exactly_one_pod_per_node(twenty_nodes: Sandbox):
@@ -35,8 +30,7 @@ def test_a_killed_manager_resumes_with_exactly_one_pod_per_node(twenty_nodes: Sa
     assert len(nodes) == NODES
 
     def kill() -> None:
-        record = next(p for p in twenty_nodes.state().processes if p.name == "kruise-manager")
-        os.kill(record.pid, signal.SIGKILL)
+        twenty_nodes.kill_manager()
         twenty_nodes.restart_manager()
 
     daemons.create(daemonset("crash", placement={}, rolling={"maxUnavailable": "20%"}))

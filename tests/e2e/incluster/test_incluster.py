@@ -47,7 +47,6 @@ CRDS = ["clonesets.apps.kruise.io", "containerrecreaterequests.apps.kruise.io", 
 WEBHOOKS = [("mutatingwebhookconfigurations", "kruise-mutating-webhook-configuration"),
             ("validatingwebhookconfigurations", "kruise-validating-webhook-configuration")]
 GUESTBOOK = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook"
-REAL_NODE_WAIT = 120  # seconds to wait for another sandbox to give the machine's real node back
 CA_BUNDLE_PATHS = {
     ("MutatingWebhookConfiguration", "kruise-mutating-webhook-configuration"): r"webhooks\[\d+\]\.clientConfig\.caBundle",
     ("ValidatingWebhookConfiguration", "kruise-validating-webhook-configuration"): r"webhooks\[\d+\]\.clientConfig\.caBundle",
@@ -74,26 +73,15 @@ def image():
 @pytest.fixture(scope="module")
 def box(tmp_path_factory, image):
     from release import image as manager_image
-    from sandbox.cluster import Sandbox, SandboxOptions
-    from sandbox.realnode import RealNodeError
+    from sandbox.cluster import SandboxOptions
+    from tests.sandboxes import own_sandbox
 
-    sandbox = Sandbox(tmp_path_factory.mktemp("incluster"))
-    deadline = time.monotonic() + REAL_NODE_WAIT
-    while True:
-        try:
-            sandbox.up(SandboxOptions())  # real node; simulated nodes tainted; no host-run manager
-            break
-        except RealNodeError as e:  # another sandbox has the machine's real node: wait for it, never stop it
-            if "in use" not in str(e) or time.monotonic() > deadline:
-                pytest.fail(f"no real node for the in-cluster test after {REAL_NODE_WAIT}s: {e}")
-            time.sleep(5)
-    try:
+    # real node; simulated nodes tainted; no host-run manager
+    with own_sandbox(tmp_path_factory.mktemp("incluster"), SandboxOptions()) as sandbox:
         t = time.monotonic()
         manager_image.load(sandbox.state_dir, image.archive)
         log(f"image imported into the real node's containerd and pushed to localhost:5000 in {time.monotonic() - t:.1f}s")
         yield sandbox
-    finally:
-        sandbox.down(quiet=True)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,9 @@ import yaml
 from release import chart, registry
 from tests.kube import Cluster, container_status, is_ready, wait_for
 
-from .test_incluster import REAL_NODE_WAIT, helm_cmd, log
+from tests.sandboxes import own_sandbox
+
+from .test_incluster import helm_cmd, log
 
 pytestmark = [pytest.mark.sandbox_lifecycle, pytest.mark.timeout(900)]  # a cold image build debootstraps
 
@@ -33,23 +35,10 @@ REGISTRY = "localhost:5000"
 
 @pytest.fixture(scope="module")
 def fresh_sandbox(tmp_path_factory):
-    from sandbox.cluster import Sandbox, SandboxOptions
-    from sandbox.realnode import RealNodeError
+    from sandbox.cluster import SandboxOptions
 
-    box = Sandbox(tmp_path_factory.mktemp("release-install"))
-    deadline = time.monotonic() + REAL_NODE_WAIT
-    while True:
-        try:
-            box.up(SandboxOptions())  # real node and its registry; no manager, no chart
-            break
-        except RealNodeError as e:  # another sandbox has the machine's real node: wait for it, never stop it
-            if "in use" not in str(e) or time.monotonic() > deadline:
-                pytest.fail(f"no real node after {REAL_NODE_WAIT}s: {e}")
-            time.sleep(5)
-    try:
-        yield box
-    finally:
-        box.down(quiet=True)
+    with own_sandbox(tmp_path_factory.mktemp("release-install"), SandboxOptions()) as box:
+        yield box  # real node and its registry; no manager, no chart
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 import time
 
 from kubernetes.client.exceptions import ApiException
@@ -291,12 +289,6 @@ def test_a_follower_replica_injects_from_its_own_cache(cluster, namespace, sidec
         cluster.kubectl("delete", "mutatingwebhookconfiguration", "follower-pod-webhook", "--ignore-not-found")
 
 
-def _kill_manager(sandbox) -> None:
-    record = next(p for p in sandbox.state().processes if p.name == "kruise-manager")
-    os.kill(record.pid, signal.SIGKILL)
-    wait_for(lambda: not record.alive(), 10, "the manager to exit")
-
-
 def test_availability_both_ways_with_the_manager_stopped(sandbox, cluster, namespace, sidecarsets):
     """The webhook configuration as installed, the sandbox's manager killed: a pod no SidecarSet selects is
     created (mpod.kb.io fails open); in a namespace labelled sidecarset.kruise.io/injection=required no pod is
@@ -311,7 +303,7 @@ def test_availability_both_ways_with_the_manager_stopped(sandbox, cluster, names
         up = create_pod(cluster, required, "while-up", {"app": "sidecarset"})
         assert up.returncode == 0, up.stderr
         assert names(cluster.pod(required, "while-up")["spec"]["containers"])[0] == "nginx-sidecar"
-        _kill_manager(sandbox)
+        sandbox.kill_manager()
         try:
             unrelated = create_pod(cluster, namespace, "unrelated", {"app": "web"})
             assert unrelated.returncode == 0, f"an unselected pod was blocked: {unrelated.stderr}"

@@ -230,12 +230,8 @@ def test_same_names_pvcs_and_order_as_the_native_statefulset(cluster: Cluster, s
 
 def test_a_killed_controller_resumes_without_losing_or_duplicating_pods(sandbox, cluster: Cluster, sets: Sets):
     """As for CloneSet: killed mid scale-up and mid rollout, the set ends with exactly its ordinals."""
-    import os
-    import signal
-
     def kill() -> None:
-        record = next(p for p in sandbox.state().processes if p.name == "kruise-manager")
-        os.kill(record.pid, signal.SIGKILL)
+        sandbox.kill_manager()
         sandbox.restart_manager()
 
     sets.create(asts("crash", 20, rolling={"maxUnavailable": "20%"}))

@@ -4,13 +4,11 @@ simulated nodes, in the session that runs the sandbox_lifecycle tests, as tests/
 No upstream case: upstream's e2e never restarts the manager."""
 from __future__ import annotations
 
-import os
-import signal
-
 import pytest
 
 from sandbox.cluster import Sandbox, SandboxOptions
 from tests.kube import Cluster, wait_for
+from tests.sandboxes import own_sandbox
 
 from .helpers import Uds, united_deployment, zone_term
 
@@ -20,12 +18,9 @@ ZONES = ["zone-a", "zone-b", "zone-c"]
 
 @pytest.fixture(scope="module")
 def six_nodes(tmp_path_factory):
-    box = Sandbox(tmp_path_factory.mktemp("uniteddeployment-faults"))
-    box.up(SandboxOptions(real_node=False, simulated_nodes=6, with_manager=True))
-    try:
+    with own_sandbox(tmp_path_factory.mktemp("uniteddeployment-faults"),
+                     SandboxOptions(real_node=False, simulated_nodes=6, with_manager=True)) as box:
         yield box
-    finally:
-        box.down(quiet=True)
 
 
 def test_a_killed_manager_resumes_with_the_exact_allocation(six_nodes: Sandbox):
@@ -34,8 +29,7 @@ def test_a_killed_manager_resumes_with_the_exact_allocation(six_nodes: Sandbox):
     uds = Uds(cluster, "faults")
 
     def kill() -> None:
-        record = next(p for p in six_nodes.state().processes if p.name == "kruise-manager")
-        os.kill(record.pid, signal.SIGKILL)
+        six_nodes.kill_manager()
         six_nodes.restart_manager()
 
     def exact(replicas: int, allocation: list[int]) -> None:
