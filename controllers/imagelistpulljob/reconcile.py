@@ -4,7 +4,7 @@ ImagePullJobs it controls in; a plan out.
 
 1. The template hash (every spec field but `images`) is the list job's `controller-revision-hash` label and each
    child's; a child of another hash, or of an image no longer listed, is deleted (and recreated).
-2. Each image without a child gets one: `generateName: <name>-`, the template, a controller reference.
+2. Each image without a child gets one: `<name>-<hash>`, the template, a controller reference.
 3. Status over the children that started: active, completed (every node finished), succeeded (every node
    succeeded), failedImageStatuses; completionTime once every child completed (Always); then the TTL.
 """
@@ -15,7 +15,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from controllers.common.actions import WORKLOAD, Context, Create, Delete, Event, Patch, Plan, update_status
+from controllers.common.actions import CONFLICT, WORKLOAD, Context, Create, Delete, Event, Patch, Plan, update_status
 from controllers.common.objects import uid_of
 from controllers.common.ownership import controller_ref
 from controllers.common.times import as_utc, format_time, parse_time, seconds_until
@@ -32,11 +32,18 @@ def template_hash(list_job: JSON) -> str:
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def child_name(list_job: JSON, image: str, digest: str) -> str:
+    """`<name>-<hash of image and template>`: upstream uses generateName; a name of our own makes a retried round
+    find what it created (and a template change gives new names, never one still being deleted)."""
+    suffix = hashlib.sha256(f"{digest}/{image}".encode()).hexdigest()[:10]
+    return f"{api.meta(list_job)['name'][:240]}-{suffix}"
+
+
 def _child(list_job: JSON, image: str, digest: str) -> JSON:
     meta = api.meta(list_job)
     template = {k: v for k, v in api.spec(list_job).items() if k != "images"}
     return {"apiVersion": api.GROUP_VERSION, "kind": api.JOB_KIND,
-            "metadata": {"generateName": f"{meta['name']}-", "namespace": meta.get("namespace", ""),
+            "metadata": {"name": child_name(list_job, image, digest), "namespace": meta.get("namespace", ""),
                          "labels": {HASH_LABEL: digest},
                          "ownerReferences": [controller_ref(list_job, api.GROUP_VERSION, api.LIST_JOB_KIND)]},
             "spec": {**template, "image": image}}
@@ -91,7 +98,7 @@ def reconcile(list_job: JSON, observed: dict[str, list[JSON]], context: Context)
         actions.append(Event("Normal", "SuccessfulDelete", f"Successful delete ImagePullJob {api.meta(child)['name']}"))
     for image in images:
         if image not in by_image:
-            actions.append(Create(api.JOBS, _child(list_job, image, digest)))
+            actions.append(Create(api.JOBS, _child(list_job, image, digest), ignore=(CONFLICT,)))
             actions.append(Event("Normal", "SuccessfulCreate", f"Successful create ImagePullJob for {image}"))
     status = status_of(list_job, list(by_image.values()), now)
     if status != api.status(list_job):
