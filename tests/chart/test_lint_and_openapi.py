@@ -59,9 +59,8 @@ def test_every_render_is_strictly_valid(version: str, schemas: str, gate: bool, 
             assert k8s_openapi.schema_props_errors(doc, schemas) == [], doc["metadata"]["name"]
         checked += 1
     # 9 CRDs, 2 webhook configurations, Deployment, PodDisruptionBudget, Service, ServiceAccount,
-    # ClusterRole(+Binding), Role(+Binding); kruise-daemon's DaemonSet, ServiceAccount, ClusterRole(+Binding),
-    # Namespace kruise-daemon-config and its secret Role(+Binding)
-    assert checked == 26
+    # ClusterRole(+Binding), Role(+Binding); kruise-daemon's DaemonSet, ServiceAccount, ClusterRole(+Binding)
+    assert checked == 23
 
 
 def test_the_validator_would_catch_a_field_1_13_does_not_know() -> None:

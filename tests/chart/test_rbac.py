@@ -148,6 +148,10 @@ def test_the_daemon_reads_its_requests_writes_their_status_and_nothing_else() ->
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
         {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["patch"]},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}]
+    assert not [d for d in docs if d["metadata"].get("namespace") == "kruise-daemon-config"]
+    # kruise-daemon-config, its Role and RoleBinding only with ImagePullJobGate (the pull secrets' copies).
+    docs = render("--kube-version", "1.20.2", "--set", "featureGates.ImagePullJobGate=true")
+    assert find(docs, "Namespace", "kruise-daemon-config")
     secret_role = in_namespace(docs, "Role", "kruise-daemon-config")
     assert secret_role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}]
     secret_binding = in_namespace(docs, "RoleBinding", "kruise-daemon-config")
