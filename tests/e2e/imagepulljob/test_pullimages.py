@@ -33,7 +33,8 @@ def test_always_job_on_one_real_node(jobs: ImageJobs, node_paths, cluster):
     assert state["imageID"].startswith("localhost:5000/ack-kruise/testapp@sha256:"), state
     node_status = jobs.node_image(REAL_NODE)["status"]
     assert node_status["desired"] >= 1 and node_status["succeeded"] >= 1
-    assert job["metadata"]["finalizers"] == ["apps.kruise.io/deletion-protection"]
+    # The finalizer guards the job's pull-secret copies while it runs; a completed job has released them.
+    assert not job["metadata"].get("finalizers"), job["metadata"]
 
     printed = cluster.kubectl("get", "imagepulljob", "one-node", namespace=jobs.ns).stdout.split("\n")[0].split()
     assert printed == ["NAME", "TOTAL", "ACTIVE", "SUCCEED", "FAILED", "AGE"]
