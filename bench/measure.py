@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from kube import Informer, KubeClient, resource_path
 
@@ -38,6 +39,7 @@ def nth(values: list[float], n: int) -> float | None:
 class Phase:
     """What one measured phase (a scale-up or a rollout) saw, times in seconds from its start."""
     target_image: str | None
+    done_when: Callable[[dict], bool] | None = None  # instead of target_image: what "done" means for a pod
     first_seen: dict[str, float] = field(default_factory=dict)  # pod uid → t
     first_ready: dict[str, float] = field(default_factory=dict)
     first_done: dict[str, float] = field(default_factory=dict)  # Ready on the target image
@@ -99,10 +101,11 @@ class PodWatch:
     def now(self) -> float:
         return time.monotonic() - self.t0
 
-    def begin(self, target_image: str | None = None) -> Phase:
-        """A new phase from now; `target_image` makes `done` count pods Ready on that image."""
+    def begin(self, target_image: str | None = None, done_when: Callable[[dict], bool] | None = None) -> Phase:
+        """A new phase from now; `target_image` makes `done` count pods Ready on that image, `done_when` pods
+        Ready for which it holds (e.g. one container on a new image)."""
         self.t0 = time.monotonic()
-        self.phase = Phase(target_image)
+        self.phase = Phase(target_image, done_when)
         self._done = set()
         for key, pod in self.informer.cache.items():
             self._classify(key, pod, record=False)
@@ -121,7 +124,8 @@ class PodWatch:
         if record:
             ph.first_seen.setdefault(uid, t)
         ready = is_ready(pod) and not pod["metadata"].get("deletionTimestamp")
-        done = ready and (ph.target_image is None or runs_image(pod, ph.target_image))
+        done = ready and (ph.done_when(pod) if ph.done_when else
+                          ph.target_image is None or runs_image(pod, ph.target_image))
         (self._ready.add if ready else self._ready.discard)(uid)
         (self._done.add if done else self._done.discard)(uid)
         if record and ready:

@@ -250,6 +250,53 @@ def _daemonset_section(results: dict) -> list[str]:
     return out
 
 
+def _ms(v: float) -> str:
+    return f"{v:.1f}"
+
+
+def _sidecarset_section(results: dict) -> list[str]:
+    from .sidecarset import summarize_upgrade, summarize_webhook
+    profiles = results.get("sidecarset") or []
+    if not profiles:
+        return []
+    out = ["", "## SidecarSet", "",
+           "A sandbox of its own per profile (three simulated nodes, no real node). Medians (lowest–highest) over "
+           "the rounds.", "",
+           "**What the pod webhook adds to a pod create.** Pod creates timed one at a time from the client, in "
+           "pairs: the same pod through the pod webhook, and opted out of it by the label "
+           "`apps.kruise.io/skip-pod-webhook=true`, alternating which goes first; *added* is the difference. The "
+           "creates are dry runs (`dryRun=All`: admission runs in full, nothing is stored); every answer was "
+           "checked to carry one injected container per SidecarSet. Each of the N SidecarSets selects the pod. "
+           "p50 and p99 are per round, over its pairs.", "",
+           "**A sidecar upgrade across N pods.** A Deployment of N pods on the simulated nodes, one sidecar "
+           "injected in each; the SidecarSet's image changes (image only, so in place), maxUnavailable 20 %. "
+           "*pods done*: until the harness's watch sees the N-th pod Ready with the sidecar on the new image; "
+           "*status done*: until the SidecarSet's status has updatedReadyPods = N at its new generation. Requests "
+           "per pod: kruise-manager's API requests (its metrics) during the upgrade, divided by N. The same pods "
+           "are upgraded once per round (v1 → v2 → v3 → v1)."]
+    for p in profiles:
+        out += ["", f"### {profile_title(p)}, {p['rounds']} round(s)", "",
+                f"Sandbox started in {p['sandbox_start_s']:.1f} s.", "",
+                "| SidecarSets | pairs × rounds | p50 through the webhook (ms) | p50 opted out (ms) | p50 added (ms) "
+                "| p99 through the webhook (ms) | p99 opted out (ms) | p99 added (ms) |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in summarize_webhook(p):
+            out.append(f"| {r['sidecarsets']} | {r['pairs']} × {r['rounds']} | {_range(r['webhook_p50'], _ms)} | "
+                       f"{_range(r['skipped_p50'], _ms)} | {_range(r['added_p50'], _ms)} | "
+                       f"{_range(r['webhook_p99'], _ms)} | {_range(r['skipped_p99'], _ms)} | "
+                       f"{_range(r['added_p99'], _ms)} |")
+        out += ["", "| pods | runs | pods done (s) | status done (s) | fewest pods ready | requests / pod | "
+                "manager CPU (s) | API server CPU (s) |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in summarize_upgrade(p):
+            failed = f" ({r['failed']} failed)" if r["failed"] else ""
+            fewest = "" if r["min_ready"] is None else f"{r['min_ready']} of {r['n']}"
+            out.append(f"| {r['n']} | {r['runs']}{failed} | {_range(r['done_s'])} | {_range(r['status_s'])} | "
+                       f"{fewest} | {_range(r['requests_per_pod'], _rp)} | {_range(r['manager_cpu'])} | "
+                       f"{_range(r['apiserver_cpu'])} |")
+            out += [f"- failed: {e}" for e in r["errors"]]
+    return out
+
+
 def _costs(results: dict) -> list[str]:
     """The manager's idle and busy cost, its requests by method, and the simulator's ceiling (the main part)."""
     out = ["", "## What kruise-manager costs", "",
@@ -323,6 +370,7 @@ def markdown(results: dict, png_name: str = "results.png") -> str:
         out += ["", "### Rollout of an image change (maxUnavailable 20%, no surge)", ""]
         out += _rollout_table(p, sizes)
     out += _daemonset_section(results)
+    out += _sidecarset_section(results)
     if results["profiles"]:
         out += _costs(results)
     t = results.get("tools") or {}

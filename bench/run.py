@@ -5,6 +5,8 @@ native controllers and the ceiling of a tight client loop, all in one run on thi
                                    # then Advanced DaemonSet vs DaemonSet on 50 nodes, 5 rounds (about 15 min)
     python -m bench.run --quick    # `make bench QUICK=1`: N = 100 at 500/500 only, one DaemonSet round (about 4 min)
     python -m bench.run --contenders none --out bench/results-daemonset.md   # only the DaemonSets
+    python -m bench.run --contenders none --daemonset-rounds 0 --profiles high \
+        --out bench/results-sidecarset.md                                     # only the SidecarSet figures
 
 QUICK runs one profile because one does not fit in 2 minutes at 20/30: there, a CloneSet recreating 100 pods
 alone takes 35 s (7 requests per pod at 20 requests/s). `--profiles default --sizes 100` is the other half.
@@ -35,7 +37,7 @@ from pathlib import Path
 
 from kube import KubeClient, load_config
 
-from . import cost, daemonset as ds, report, scenarios as S
+from . import cost, daemonset as ds, report, scenarios as S, sidecarset as ss
 from .measure import PodWatch, nth
 
 HERE = Path(__file__).resolve().parent
@@ -67,6 +69,9 @@ class Config:
     profiles: tuple[Profile, ...]
     idle_seconds: float
     daemonset_rounds: int
+    sidecarset_rounds: int
+    sidecarset_sizes: tuple[int, ...]
+    sidecarset_pairs: int
     quick: bool
     trace: bool
     out_md: Path
@@ -394,6 +399,14 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--daemonset-rounds", type=int,
                    help=f"rounds of the Advanced DaemonSet vs DaemonSet comparison on {ds.NODES} simulated nodes, "
                         "a sandbox of its own per profile (default 5; --quick: 1; 0: skip it)")
+    p.add_argument("--sidecarset-rounds", type=int,
+                   help="rounds of the SidecarSet figures (pod webhook latency with 0, 1, 20 SidecarSets; a sidecar "
+                        "upgrade across N pods), a sandbox of its own per profile (default 3; --quick: 1; 0: skip)")
+    p.add_argument("--sidecarset-sizes", help="comma-separated pod counts for the sidecar upgrade (default 1000; "
+                                              "--quick: 100)")
+    p.add_argument("--sidecarset-pairs", type=int,
+                   help="timed pod creates per SidecarSet count and round, each with and without the webhook "
+                        "(default 200; --quick: 50)")
     p.add_argument("--trace", action="store_true",
                    help="run the manager under bench.traced_manager and record its requests by kind (profiling)")
     p.add_argument("--out", help="Markdown report, the plot next to it (default bench/results.md; --quick: "
@@ -415,6 +428,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
     return Config(command=command, contenders=tuple(c for c in S.CONTENDERS if c.key in keys), sizes=sizes, profiles=tuple(PROFILES[n] for n in names),
                   idle_seconds=a.idle_seconds or (3.0 if a.quick else 30.0),
                   daemonset_rounds=(1 if a.quick else 5) if a.daemonset_rounds is None else a.daemonset_rounds,
+                  sidecarset_rounds=(1 if a.quick else 3) if a.sidecarset_rounds is None else a.sidecarset_rounds,
+                  sidecarset_sizes=tuple(int(x) for x in a.sidecarset_sizes.split(",")) if a.sidecarset_sizes
+                  else ((100,) if a.quick else (1000,)),
+                  sidecarset_pairs=a.sidecarset_pairs or (50 if a.quick else 200),
                   quick=a.quick, trace=a.trace,
                   out_md=out, out_png=out.with_suffix(".png"), out_json=out.parent / ".results.json"
                   if out.resolve().parent != HERE else STATE / f"{out.stem}.json")
@@ -451,6 +468,17 @@ def main(argv: list[str] | None = None) -> int:
             # QUICK keeps to the comparison itself: the in-place contender has no native counterpart.
             contenders = (ds.NATIVE, ds.ADVANCED) if cfg.quick else ds.CONTENDERS
             results["daemonset"].append(asyncio.run(ds.measure(box, cfg.daemonset_rounds, log, contenders)))
+        finally:
+            box.down()
+    if cfg.sidecarset_rounds:
+        results["sidecarset"] = []
+    for profile in cfg.profiles if cfg.sidecarset_rounds else ():
+        box = Box(profile, cfg.trace, name=f"{profile.name}-sidecarset")
+        log(f"[{profile.name}] starting a sandbox for the SidecarSet figures")
+        box.up()
+        try:
+            results["sidecarset"].append(asyncio.run(ss.measure(
+                box, cfg.sidecarset_sizes, cfg.sidecarset_rounds, cfg.sidecarset_pairs, log)))
         finally:
             box.down()
     results["machine"]["load_after"] = os.getloadavg()

@@ -33,7 +33,7 @@ from controllers.settings import ENVIRONMENT, ManagerSettings
 from controllers.webhook.certs import MODES, CertBundle, CertificateStore, CertSettings, trusted_by
 from controllers.webhook.injector import CABundleInjector, InjectionTargets
 from controllers.webhook.server import WebhookServer
-from kube import KubeClient, load_config, resource_path
+from kube import ApiError, KubeClient, load_config, resource_path
 from kube.leader import ElectionSettings, LeaderElector
 
 log = logging.getLogger("kruise-manager")
@@ -96,6 +96,17 @@ class Manager:
     async def _revisions(self, _: dict) -> list[dict]:
         listed = await self.client.get(resource_path("apps/v1", "controllerrevisions", self.s.namespace))
         return listed.get("items", [])
+
+    async def _dry_run_create(self, client: KubeClient, resource: str, namespace: str | None,
+                              body: dict) -> dict | None:
+        """A server-side dry-run create (rules kubernetesValidation): None when the API server would create it,
+        else its failure Status with the HTTP code. A cluster-scoped object's templates (SidecarSet) are tried
+        in the install namespace."""
+        try:
+            await client.create(resource_path("v1", resource, namespace or self.s.namespace), body, dryRun="All")
+        except ApiError as e:
+            return {**e.body, "code": e.status}
+        return None
 
     async def _apply_bundle(self, bundle: CertBundle, store: CertificateStore, injector: CABundleInjector) -> None:
         """Inject the CA bundle first, then serve a certificate the API server already trusts."""
@@ -202,6 +213,7 @@ class Manager:
                                  hooks=[count_request])
         runners = await self._serve_probes()
         tasks: list[asyncio.Task] = []
+        admission_client: KubeClient | None = None
         try:
             store = CertificateStore(self.client, self._cert_settings())
             injector = CABundleInjector(self.client, InjectionTargets(
@@ -209,6 +221,8 @@ class Manager:
                 url_base=self.s.webhook.url_base)
             bundle = await store.ensure()
             from controllers.webhook.pods import mutate_pod
+            # Its own client: admissions must not queue behind the controllers' rate limit.
+            admission_client = KubeClient(config, user_agent="kruise-manager-webhook", hooks=[count_request])
             if self.s.webhook.sidecarset_injection:
                 # Its own client: pod admissions must not queue behind the controllers' rate limit.
                 from controllers.webhook.sidecarset_cache import SidecarSetCache
@@ -224,7 +238,8 @@ class Manager:
                                         object_lookup=self.client.get_or_none,
                                         state_lookups={"sidecarsets": self._sidecarsets,
                                                        "kruiseConfiguration": self._kruise_configuration,
-                                                       "revisions": self._revisions})
+                                                       "revisions": self._revisions},
+                                        dry_run=functools.partial(self._dry_run_create, admission_client))
             if store.manages_ca_bundles:
                 await injector.inject(bundle.ca_bundle)
             self.server.load(bundle)
@@ -272,6 +287,8 @@ class Manager:
                 await self.sidecarset_cache.client.close()
             for r in runners:
                 await r.cleanup()
+            if admission_client is not None:
+                await admission_client.close()
             await self.client.close()
 
 

@@ -175,6 +175,13 @@ def rule_text(rule: dict) -> str:
     elif check == "volumeClaimTemplatesOnlyGrow":
         when = f"when {condition_text(rule['when'])}, " if "when" in rule else ""
         text = f"{when}`{rule['field']}` cannot be added, removed, renamed or shrunk"
+    elif check == "kubernetesValidation":
+        parts = [f"the pod template `{p}`" for p in rule.get("podTemplates", [])]
+        parts += [f"each claim of `{p}`" for p in rule.get("volumeClaimTemplates", [])]
+        if "podOf" in rule:
+            parts.append("a pod of " + ", ".join(f"`{p}`" for p in rule["podOf"].values()))
+        text = ("Kubernetes' own validation of " + "; ".join(parts) + " (a server-side dry-run create; only a 422 "
+                "from object validation refuses, fields prefixed by the template's path)")
     else:  # pragma: no cover
         text = json.dumps(rule)
     if rule.get("versions") and set(rule["versions"]) != set(rule.get("_all_versions", rule["versions"])):

@@ -57,7 +57,12 @@ RULE_CHECKS: dict[str, dict[str, Any]] = {
     "imageReference": {"required": ("field",), "ops": ("CREATE", "UPDATE")},
     "notBelow": {"required": ("field", "other", "otherDefault", "message"), "optional": ("when",),
                  "ops": ("CREATE", "UPDATE")},
+    # Pod and PVC templates judged by a server-side dry-run create (controllers/webhook/kubernetes_validation.py).
+    "kubernetesValidation": {"required": (), "optional": ("podTemplates", "volumeClaimTemplates", "podOf"),
+                             "ops": ("CREATE", "UPDATE"), "needs": ("kubernetesValidation",)},
 }
+# kubernetesValidation `podOf`: the pod lists a pod is made of (a SidecarSet's).
+POD_OF_KEYS = ("initContainers", "containers", "volumes")
 RULE_COMMON = {"id", "check", "versions", "featureGate"}
 # Kubernetes' field error types (field.ErrorType), as `assert` rules may report them.
 ERROR_TYPES = ("Invalid", "Required", "Forbidden", "NotSupported")
@@ -394,6 +399,19 @@ def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -
             raise SchemaError(file, f"{where}.{key}", "expected a non-empty list")
     for label_path in rule.get("labels", []):
         exists(label_path, None, "labels")
+    if rule["check"] == "kubernetesValidation":
+        if not any(key in rule for key in ("podTemplates", "volumeClaimTemplates", "podOf")):
+            raise SchemaError(file, where, "kubernetesValidation needs podTemplates, volumeClaimTemplates or podOf")
+        for key in ("podTemplates", "volumeClaimTemplates"):
+            if key in rule and (not isinstance(rule[key], list) or not rule[key]):
+                raise SchemaError(file, f"{where}.{key}", "expected a non-empty list")
+            for path in rule.get(key, []):
+                exists(path, None, key)
+        if "podOf" in rule:
+            if not isinstance(rule["podOf"], dict) or not set(rule["podOf"]) <= set(POD_OF_KEYS) or not rule["podOf"]:
+                raise SchemaError(file, f"{where}.podOf", f"a map with some of {', '.join(POD_OF_KEYS)}")
+            for path in rule["podOf"].values():
+                exists(path, None, "podOf")
     for name in rule.get("fields", []):
         exists(f"{rule['list']}[*].{name}", None, "fields")
     for key in ("when", "require"):

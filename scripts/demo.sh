@@ -46,6 +46,31 @@ show kubectl get pod
 show kubectl get clone
 show kubectl get pod -o 'custom-columns=NAME:.metadata.name,IMAGE:.spec.containers[0].image,RESTARTS:.status.containerStatuses[0].restartCount,IP:.status.podIP'
 
+say "== A SidecarSet injects a log agent into the CloneSet's pods as they are created (the pod webhook)"
+kubectl label namespace seed kubernetes.io/metadata.name=seed --overwrite >/dev/null  # set by Kubernetes from 1.21
+show cat "$ROOT/examples/kinds/sidecarset.yaml"
+show kubectl apply -f "$ROOT/examples/kinds/sidecarset.yaml"
+# Injection happens only at pod creation: the CloneSet recreates the deleted pods, now with the sidecar.
+show kubectl delete pod -l app=guestbook --wait=false
+until_value "true true true true true" get pod -l app=guestbook \
+  -o 'jsonpath={.items[*].status.containerStatuses[?(@.name=="log-agent")].ready}'
+until_value "" get pod -l app=guestbook -o 'jsonpath={.items[?(@.metadata.deletionTimestamp)].metadata.name}'
+until_value "5 5" get sidecarset demo-log-agent -o 'jsonpath={.status.matchedPods} {.status.readyPods}'
+SIDECAR_COLUMNS='custom-columns=NAME:.metadata.name,CONTAINERS:.spec.containers[*].name'
+SIDECAR_COLUMNS+=',SIDECAR:.spec.containers[?(@.name=="log-agent")].image'
+SIDECAR_COLUMNS+=',SIDECAR-RESTARTS:.status.containerStatuses[?(@.name=="log-agent")].restartCount'
+SIDECAR_COLUMNS+=',APP-RESTARTS:.status.containerStatuses[?(@.name=="guestbook")].restartCount,IP:.status.podIP'
+show kubectl get sidecarset
+show kubectl get pod -o "$SIDECAR_COLUMNS"
+
+say "== The sidecar's image is upgraded in place, two pods at a time: only the sidecar restarts"
+show kubectl patch sidecarset demo-log-agent --type=json \
+  -p '[{"op":"replace","path":"/spec/containers/0/image","value":"localhost:5000/ack-kruise/testapp:v2"}]'
+until_value "5 5 $(kubectl get sidecarset demo-log-agent -o 'jsonpath={.metadata.generation}')" get sidecarset \
+  demo-log-agent -o 'jsonpath={.status.updatedReadyPods} {.status.readyPods} {.status.observedGeneration}'
+show kubectl get sidecarset
+show kubectl get pod -o "$SIDECAR_COLUMNS"
+
 say "== Use an Advanced StatefulSet to deploy a stateful application (seed document, step 1-3)"
 fresh_namespace seed-asts
 show cat ./statefulset.yaml

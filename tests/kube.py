@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+import urllib.request
 from typing import Any, Callable, TypeVar
 
 import kubernetes
@@ -23,6 +24,10 @@ ON_SIMULATED_NODES = {
 }
 # And on the real node (kubelet + containerd), for behaviour that must be shown with real containers.
 ON_REAL_NODE = {"nodeSelector": {"kubernetes.io/hostname": "real-node-0"}}
+# Images the real node runs (sandbox/images.py): the seed's guestbook and the test app, each answering
+# GET / with its name and version, so a test can tell which version a container serves.
+GUESTBOOK = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook"
+TESTAPP = "localhost:5000/ack-kruise/testapp"
 
 
 class WaitTimeout(AssertionError):
@@ -131,6 +136,20 @@ spec:
 
 def is_ready(pod: dict) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", []))
+
+
+def ready_pod(cluster: "Cluster", namespace: str, name: str, timeout: float = 60) -> dict:
+    """The pod once Ready (on the real node: its containers started and passed their probes)."""
+    return wait_for(lambda: (p := cluster.pod(namespace, name)) and is_ready(p) and p, timeout, f"pod {name} ready")
+
+
+def http_get(url: str) -> str | None:
+    """The body a container serves at `url`, or None if nothing answers (yet)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.read().decode()
+    except OSError:
+        return None
 
 
 def controller_of(cluster: Cluster, namespace: str, pod: str) -> str | None:

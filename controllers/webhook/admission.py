@@ -19,7 +19,7 @@ from controllers import schema as schemas
 from controllers.common.jsondiff import diff as json_patch  # the RFC 6902 patch an admission response carries
 from controllers.sidecarset import hashes as sidecarset_hashes
 
-from . import conversion
+from . import conversion, kubernetes_validation
 
 # policies/admission `computedAnnotations`: annotations computed from the defaulted object, by name.
 ANNOTATORS: dict[str, Callable[[dict], str]] = {
@@ -104,7 +104,10 @@ def describe(kind: str, name: str, errors: list[schemas.FieldError]) -> str:
 
 async def validate(review: dict, schema: schemas.Schema | None = None, pods: PodsLookup | None = None,
                    feature_gates: dict[str, bool] | None = None,
-                   lookups: dict[str, StateLookup] | None = None) -> dict:
+                   lookups: dict[str, StateLookup] | None = None,
+                   dry_run: kubernetes_validation.DryRunCreate | None = None) -> dict:
+    """The verdict on a workload. With `dry_run`, rules `kubernetesValidation` get the API server's verdict on
+    the object's pod and PVC templates; without it (or when it gives none) those rules accept."""
     schema = schema or schemas.default_schema()
     request = review.get("request") or {}
     operation = request.get("operation", "CREATE")
@@ -121,6 +124,13 @@ async def validate(review: dict, schema: schemas.Schema | None = None, pods: Pod
         pod_map = await pods(stored["metadata"].get("namespace") or request.get("namespace", "")) \
             if "pods" in needs and pods else None
         state = {name: await lookup(stored) for name, lookup in (lookups or {}).items() if name in needs}
+        judged_warnings: list[str] = []
+        if "kubernetesValidation" in needs and dry_run is not None:
+            rules = [r for r in info["rules"] if r["check"] == "kubernetesValidation" and operation in r["operations"]]
+            namespace = stored["metadata"].get("namespace") or request.get("namespace") or None
+            judged = await kubernetes_validation.judge(rules, stored, old_stored, namespace, dry_run)
+            state["kubernetesValidation"] = judged
+            judged_warnings = [w for j in judged.values() for w in j.warnings]
         errors = schema.validate(stored, old_stored, operation=operation, pods=pod_map, state=state,
                                  feature_gates=feature_gates)
     except schemas.SchemaLookupError as e:
@@ -132,8 +142,8 @@ async def validate(review: dict, schema: schemas.Schema | None = None, pods: Pod
         forbidden = operation == "DELETE"
         return _response(review, False, message=describe(kind, name, errors),
                          code=403 if forbidden else 422, reason="Forbidden" if forbidden else "Invalid")
-    warnings = []
+    warnings = judged_warnings
     if kind == "SidecarSet" and operation != "DELETE":
         from controllers.sidecarset.availability import fail_open_warnings
-        warnings = fail_open_warnings(stored, schema.data["chartObjects"].get("podWebhookRequiredNamespaceLabel"))
+        warnings = warnings + fail_open_warnings(stored, schema.data["chartObjects"].get("podWebhookRequiredNamespaceLabel"))
     return _response(review, True, warnings=warnings)

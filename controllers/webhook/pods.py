@@ -7,7 +7,12 @@
    (`controllers/common/podreadiness.py`);
 2. SidecarSet injection (`controllers/sidecarset/inject.py`), from this replica's own cache
    (`sidecarset_cache.py`), checked fresh against the API server;
-3. (container launch priority is not done yet: its barrier is kept by kruise-daemon, which does not do it yet.)
+3. (container launch priority, upstream's next step, is not done: in v1.9.0 it is not part of SidecarSet
+   injection but a feature of its own, ungated, for every pod whose containers' KRUISE_CONTAINER_PRIORITY
+   differ or that carries `apps.kruise.io/container-launch-priority: Ordered` (which a SidecarSet's
+   patchPodMetadata can set): each container gets KRUISE_CONTAINER_BARRIER from the ConfigMap
+   `<pod>-barrier`, key `p_<priority>`, and the manager's container-launch-priority controller adds the keys
+   as the higher priorities become ready. It must run after step 2 so that injected sidecars are ordered too.)
 
 Each step takes the pod and the admission's inputs and returns the pod; the response is one JSON patch from
 the pod as received to the pod after the last step. A step that fails denies the pod, with the step named:

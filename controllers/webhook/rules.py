@@ -396,40 +396,50 @@ def _field_ref_errors(transfer: dict, where: str) -> list[FieldError]:
     return []
 
 
+def _ported_pod_container_errors(container: dict, where: str, volumes: set, seen: set) -> list[FieldError]:
+    """A port of the Pod checks that matter most for one SidecarSet container (name, image, mounts, ports)."""
+    errors = []
+    name = container.get("name")
+    if isinstance(name, str) and name and not (_DNS_LABEL.match(name) and len(name) <= 63):
+        errors.append(FieldError(f"{where}.name", f"Invalid value: {render(name)}: a lowercase RFC 1123 label "
+                                                  "must consist of lower case alphanumeric characters or '-'"))
+    elif name in seen:
+        errors.append(FieldError(f"{where}.name", f"Duplicate value: {render(name)}"))
+    seen.add(name)
+    if not container.get("image"):
+        errors.append(FieldError(f"{where}.image", "Required value"))
+    for position, mount in enumerate(container.get("volumeMounts") or []):
+        if not isinstance(mount, dict):
+            continue
+        if mount.get("name") not in volumes:
+            errors.append(FieldError(f"{where}.volumeMounts[{position}].name", f"Not found: {render(mount.get('name'))}"))
+        if not mount.get("mountPath"):
+            errors.append(FieldError(f"{where}.volumeMounts[{position}].mountPath", "Required value"))
+    for position, port in enumerate(container.get("ports") or []):
+        number = port.get("containerPort") if isinstance(port, dict) else None
+        if not is_int(number) or not 1 <= number <= 65535:
+            errors.append(FieldError(f"{where}.ports[{position}].containerPort",
+                                     f"Invalid value: {render(number)}: must be between 1 and 65535, inclusive"))
+    return errors
+
+
 def _check_sidecar_containers(rule: dict, ctx: RuleContext) -> list[FieldError]:
     """validateContainersForSidecarSet: what upstream checks by validating a fake Pod made of the SidecarSet's
-    containers and volumes (names unique DNS labels across both lists, an image, mounts of declared volumes,
-    ports), plus transferEnv field references and resourcesPolicy."""
+    containers and volumes, plus transferEnv field references and resourcesPolicy. The fake Pod is judged by
+    the API server itself (rule check kubernetesValidation); only when it could not be are the checks that
+    matter most ported here (names unique DNS labels across both lists, an image, mounts of declared volumes,
+    ports)."""
     init = [c for c in get(rule["initContainers"], ctx.obj, []) or [] if isinstance(c, dict)]
     containers = [c for c in get(rule["containers"], ctx.obj, []) or [] if isinstance(c, dict)]
     volumes = {v.get("name") for v in get(rule["volumes"], ctx.obj, []) or [] if isinstance(v, dict)}
+    ported_pod_checks = not _judged_by_api_server(ctx)
     errors: list[FieldError] = []
     seen: set[str] = set()
     for path, items in ((rule["initContainers"], init), (rule["containers"], containers)):
         for index, container in enumerate(items):
             where = f"{path}[{index}]"
-            name = container.get("name")
-            if isinstance(name, str) and name and not (_DNS_LABEL.match(name) and len(name) <= 63):
-                errors.append(FieldError(f"{where}.name", f"Invalid value: {render(name)}: a lowercase RFC 1123 label "
-                                                          "must consist of lower case alphanumeric characters or '-'"))
-            elif name in seen:
-                errors.append(FieldError(f"{where}.name", f"Duplicate value: {render(name)}"))
-            seen.add(name)
-            if not container.get("image"):
-                errors.append(FieldError(f"{where}.image", "Required value"))
-            for position, mount in enumerate(container.get("volumeMounts") or []):
-                if not isinstance(mount, dict):
-                    continue
-                if mount.get("name") not in volumes:
-                    errors.append(FieldError(f"{where}.volumeMounts[{position}].name",
-                                             f"Not found: {render(mount.get('name'))}"))
-                if not mount.get("mountPath"):
-                    errors.append(FieldError(f"{where}.volumeMounts[{position}].mountPath", "Required value"))
-            for position, port in enumerate(container.get("ports") or []):
-                number = port.get("containerPort") if isinstance(port, dict) else None
-                if not is_int(number) or not 1 <= number <= 65535:
-                    errors.append(FieldError(f"{where}.ports[{position}].containerPort",
-                                             f"Invalid value: {render(number)}: must be between 1 and 65535, inclusive"))
+            if ported_pod_checks:
+                errors += _ported_pod_container_errors(container, where, volumes, seen)
             if path == rule["initContainers"]:
                 if "resourcesPolicy" in container and container.get("restartPolicy") != "Always":
                     errors.append(FieldError(f"{where}.resourcesPolicy", "Invalid value: resourcesPolicy is only "
@@ -440,6 +450,17 @@ def _check_sidecar_containers(rule: dict, ctx: RuleContext) -> list[FieldError]:
                         errors += _field_ref_errors(transfer, f"{where}.transferEnv[{position}]")
             errors += _resources_policy_errors(container, where)
     return errors
+
+
+def _check_kubernetes_validation(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    """What the API server said of the rule's templates (controllers/webhook/kubernetes_validation.py, run by
+    the webhook before the rules: ctx.state["kubernetesValidation"], by rule id)."""
+    judgement = (ctx.state.get("kubernetesValidation") or {}).get(rule["id"])
+    return list(judgement.errors) if judgement is not None else []
+
+
+def _judged_by_api_server(ctx: RuleContext) -> bool:
+    return any(j.complete for j in (ctx.state.get("kubernetesValidation") or {}).values())
 
 
 def _check_patch_pod_metadata(rule: dict, ctx: RuleContext) -> list[FieldError]:
@@ -626,4 +647,5 @@ CHECKS: dict[str, Callable[[dict, RuleContext], list[FieldError]]] = {
     "sidecarSetConflicts": _check_sidecarset_conflicts,
     "imageReference": _check_image_reference,
     "notBelow": _check_not_below,
+    "kubernetesValidation": _check_kubernetes_validation,
 }

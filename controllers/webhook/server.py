@@ -19,6 +19,7 @@ from controllers.metrics import REGISTRY
 from . import admission, conversion
 from .certs import CertBundle
 from .containerrecreaterequest import ObjectLookup, mutate_crr
+from .kubernetes_validation import DryRunCreate
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,13 @@ class WebhookServer:
     def __init__(self, host: str, port: int, *, pods_lookup: PodsLookup | None = None,
                  pod_mutator: PodMutator | None = None, feature_gates: dict[str, bool] | None = None,
                  object_lookup: ObjectLookup | None = None,
-                 state_lookups: dict[str, admission.StateLookup] | None = None):
+                 state_lookups: dict[str, admission.StateLookup] | None = None,
+                 dry_run: DryRunCreate | None = None):
         self.host, self.port = host, port
         self.object_lookup = object_lookup  # reads a pod or node (the ContainerRecreateRequest webhook)
         self.pods_lookup, self.pod_mutator = pods_lookup, pod_mutator
         self.state_lookups = state_lookups
+        self.dry_run = dry_run      # the API server's dry-run create, for rules kubernetesValidation
         self.feature_gates = feature_gates
         self.ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.serving: CertBundle | None = None
@@ -67,7 +70,7 @@ class WebhookServer:
             result = admission.mutate(review, feature_gates=self.feature_gates)
         else:
             result = await admission.validate(review, pods=self.pods_lookup, feature_gates=self.feature_gates,
-                                              lookups=self.state_lookups)
+                                              lookups=self.state_lookups, dry_run=self.dry_run)
         allowed = result["response"]["allowed"]
         REGISTRY.inc("controller_runtime_webhook_requests_total", webhook=path, code="200" if allowed else "denied")
         return web.json_response(result)

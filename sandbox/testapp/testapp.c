@@ -7,6 +7,9 @@
  *   GET /healthz  200 "ok", or 503 when READY=never (an image that never becomes ready)
  *   GET /         200 with $MESSAGE (e.g. "guestbook v1"), so tests can tell versions apart
  *   PORT          listen port (default 8080); with SLEEP_ONLY=1 it only waits for SIGTERM (the pause image)
+ *
+ * The port is bound with SO_REUSEPORT, as hot-upgradable sidecars (Envoy, MOSN) bind theirs: during a
+ * SidecarSet hot upgrade the old and the new version run side by side in one pod, on the same port.
  */
 #include <netinet/in.h>
 #include <signal.h>
@@ -44,6 +47,7 @@ int main(void) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
     addr.sin_port = htons((unsigned short)atoi(port_s ? port_s : "8080"));

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from bench import cost, daemonset as ds, measure, report, run, scenarios as S
+from bench import cost, daemonset as ds, measure, report, run, scenarios as S, sidecarset as ss
 from bench.traced_manager import key_of
 
 
@@ -322,3 +322,71 @@ def test_the_report_has_the_daemonset_section_and_nothing_else_when_only_it_ran(
     text = report.markdown(results)
     assert "## Advanced DaemonSet vs DaemonSet, 50 simulated nodes" in text and "## Targets" not in text
     assert "| ads | rollout | 1 | 6.00 | 1.50× | 3.00 | 40 of 50 | 2.00 | 3.00 |" in text
+
+
+# ---- SidecarSet -------------------------------------------------------------------------------------
+def test_percentile_is_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert ss.percentile(values, 50) == 50 and ss.percentile(values, 99) == 99 and ss.percentile(values, 100) == 100
+    assert ss.percentile([3.0], 99) == 3.0 and ss.percentile([1.0, 2.0], 50) == 1.0
+
+
+def test_probe_pods_differ_only_in_the_webhook_opt_out():
+    through, skipped = ss.probe_pod(True), ss.probe_pod(False)
+    assert ss.SKIP_WEBHOOK not in through["metadata"]["labels"]
+    assert skipped["metadata"]["labels"][ss.SKIP_WEBHOOK] == "true"
+    assert through["spec"] == skipped["spec"]
+    sidecarset = ss.sidecarset("x", "c")
+    assert sidecarset["spec"]["selector"]["matchLabels"].items() <= through["metadata"]["labels"].items()
+
+
+def test_a_sidecar_upgrade_is_done_when_the_sidecar_runs_the_new_image():
+    w = _watch()
+    before = pod("a", "1", ready=True)
+    before["spec"]["containers"].append({"name": ss.SIDECAR, "image": S.V1})
+    w.informer.cache = {("ns", "a"): before}
+    w.begin(done_when=ss.sidecar_on(S.V2))
+    assert w.done == 0
+    after = pod("a", "1", ready=True, status_image=S.V1)
+    after["spec"]["containers"].append({"name": ss.SIDECAR, "image": S.V2})
+    after["status"]["containerStatuses"].append({"name": ss.SIDECAR, "image": S.V1})
+    w._on_pod(("ns", "a"), after)
+    assert w.done == 0, "asked for, not running yet"
+    after["status"]["containerStatuses"][1]["image"] = S.V2
+    w._on_pod(("ns", "a"), after)
+    assert w.done == 1, "the app container keeps its own image"
+
+
+def _webhook_run(r: int, count: int, added_p50: float) -> dict:
+    return {"round": r, "sidecarsets": count, "pairs": 10,
+            "webhook": {"p50": 5 + added_p50, "p99": 20.0, "mean": 6.0},
+            "skipped": {"p50": 5.0, "p99": 10.0, "mean": 5.0}, "added": {"p50": added_p50, "p99": 10.0}}
+
+
+def test_the_sidecarset_report_has_medians_per_count_and_names_failed_upgrades():
+    result = {"name": "high", "qps": 500, "burst": 500, "rounds": 2, "pairs": 10, "sandbox_start_s": 20,
+              "webhook": [_webhook_run(0, 0, 1.0), _webhook_run(0, 20, 4.0), _webhook_run(1, 20, 6.0),
+                          _webhook_run(1, 0, 3.0)],
+              "upgrade": [{"round": 0, "n": 100, "done_s": 10.0, "status_s": 11.0, "min_ready": 80,
+                           "requests_per_pod": 3.0, "cpu": {"kruise-manager": 2.0, "kube-apiserver": 3.0}},
+                          {"round": 1, "n": 100, "error": "TimeoutError: stuck"}]}
+    rows = {r["sidecarsets"]: r for r in ss.summarize_webhook(result)}
+    assert set(rows) == {0, 20} and rows[20]["added_p50"] == (5.0, 4.0, 6.0) and rows[0]["rounds"] == 2
+    [up] = ss.summarize_upgrade(result)
+    assert (up["runs"], up["failed"], up["done_s"], up["min_ready"]) == (1, 1, (10.0, 10.0, 10.0), 80)
+    results = {"date": "d", "command": "c", "machine": {"cpu": "x", "cores": 2, "memory_gb": 1, "kernel": "k",
+                                                       "load_before": [1, 1, 1]},
+               "versions": {k: "?" for k in ("ack-kruise", "kubernetes", "python", "kopf", "aiohttp", "helm")},
+               "sizes": [], "profiles": [], "sidecarset": [result]}
+    text = report.markdown(results)
+    assert "## SidecarSet" in text and "| 20 | 10 × 2 | 10.0 (9.0–11.0) | 5.0 | 5.0 (4.0–6.0) |" in text
+    assert "| 100 | 1 (1 failed) | 10.0 | 11.0 | 80 of 100 | 3.00 | 2.00 | 3.00 |" in text
+    assert "- failed: TimeoutError: stuck" in text
+
+
+def test_sidecarset_arguments():
+    full, quick = run.parse_args([]), run.parse_args(["--quick"])
+    assert (full.sidecarset_rounds, full.sidecarset_sizes, full.sidecarset_pairs) == (3, (1000,), 200)
+    assert (quick.sidecarset_rounds, quick.sidecarset_sizes, quick.sidecarset_pairs) == (1, (100,), 50)
+    some = run.parse_args(["--sidecarset-rounds", "0", "--sidecarset-sizes", "10,20"])
+    assert some.sidecarset_rounds == 0 and some.sidecarset_sizes == (10, 20)

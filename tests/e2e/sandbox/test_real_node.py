@@ -2,22 +2,12 @@
 from __future__ import annotations
 
 import time
-import urllib.request
 
 import pytest
 
 from sandbox import realnode
-from tests.kube import ON_REAL_NODE, Cluster, PodWatch, container_status, is_ready, wait_for
-
-GUESTBOOK = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook"
-
-
-def http_get(url: str) -> str | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.read().decode()
-    except OSError:
-        return None
+from tests.kube import (GUESTBOOK, ON_REAL_NODE, TESTAPP, Cluster, PodWatch, container_status, http_get, is_ready,
+                        ready_pod, wait_for)
 
 
 @pytest.fixture
@@ -50,9 +40,9 @@ def test_deployment_of_the_seed_image_runs_five_real_containers(cluster: Cluster
 def test_image_patch_restarts_only_that_container_keeping_pod_and_ip(cluster: Cluster, namespace: str):
     cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {**ON_REAL_NODE, "containers": [
         {"name": "main", "image": f"{GUESTBOOK}:v1"},
-        {"name": "side", "image": "localhost:5000/ack-kruise/testapp:v1", "env": [{"name": "PORT", "value": "9090"}]},
+        {"name": "side", "image": f"{TESTAPP}:v1", "env": [{"name": "PORT", "value": "9090"}]},
     ]}}, namespace)
-    before = wait_for(lambda: (p := cluster.pod(namespace, "p")) and is_ready(p) and p, 60, "pod ready")
+    before = ready_pod(cluster, namespace, "p")
     cluster.kubectl("patch", "pod", "p", "-p", f'{{"spec":{{"containers":[{{"name":"main","image":"{GUESTBOOK}:v2"}}]}}}}',
                     namespace=namespace)
     after = wait_for(lambda: (p := cluster.pod(namespace, "p")) and container_status(p, "main")["restartCount"] == 1
@@ -68,14 +58,14 @@ def test_image_patch_restarts_only_that_container_keeping_pod_and_ip(cluster: Cl
 
 def test_image_pull_policy_always_pulls_from_the_local_registry(cluster: Cluster, namespace: str):
     cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pull"}, "spec": {**ON_REAL_NODE,
-                   "containers": [{"name": "app", "image": "localhost:5000/ack-kruise/testapp:v3",
+                   "containers": [{"name": "app", "image": f"{TESTAPP}:v3",
                                    "imagePullPolicy": "Always"}]}}, namespace)
-    wait_for(lambda: is_ready(cluster.pod(namespace, "pull")), 60, "pod ready")
+    ready_pod(cluster, namespace, "pull")
 
     def pulled() -> list[str]:
         events = cluster.core.list_namespaced_event(namespace, field_selector="involvedObject.name=pull").items
         return [e.message for e in events
-                if e.message.startswith('Successfully pulled image "localhost:5000/ack-kruise/testapp:v3"')]
+                if e.message.startswith(f'Successfully pulled image "{TESTAPP}:v3"')]
 
     wait_for(pulled, 30, "the kubelet's Pulled event")
 
@@ -86,7 +76,7 @@ def test_the_seed_image_with_pull_policy_always_is_pulled_from_the_local_registr
     image = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook:v1-retag"
     cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "seed-pull"}, "spec": {**ON_REAL_NODE,
                    "containers": [{"name": "app", "image": image, "imagePullPolicy": "Always"}]}}, namespace)
-    wait_for(lambda: is_ready(cluster.pod(namespace, "seed-pull")), 60, "pod ready")
+    ready_pod(cluster, namespace, "seed-pull")
 
     def pulled() -> list[str]:
         events = cluster.core.list_namespaced_event(namespace, field_selector="involvedObject.name=seed-pull").items
@@ -97,7 +87,7 @@ def test_the_seed_image_with_pull_policy_always_is_pulled_from_the_local_registr
 
 def test_missing_image_fails_to_pull(cluster: Cluster, namespace: str):
     cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nope"}, "spec": {**ON_REAL_NODE,
-                   "containers": [{"name": "app", "image": "localhost:5000/ack-kruise/testapp:broken"}]}}, namespace)
+                   "containers": [{"name": "app", "image": f"{TESTAPP}:broken"}]}}, namespace)
     wait_for(lambda: container_status(cluster.pod(namespace, "nope")).get("state", {}).get("waiting", {}).get("reason")
              in ("ErrImagePull", "ImagePullBackOff"), 60, "a failed pull")
 
@@ -124,7 +114,7 @@ def test_service_cluster_ip_routes_to_the_pod(cluster: Cluster, namespace: str):
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
          "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}},
     ], namespace)
-    wait_for(lambda: is_ready(cluster.pod(namespace, "web")), 60, "pod ready")
+    ready_pod(cluster, namespace, "web")
     ip = cluster.core.read_namespaced_service("web", namespace).spec.cluster_ip
     assert wait_for(lambda: http_get(f"http://{ip}/"), 30, f"an answer through ClusterIP {ip}") == "guestbook v1\n"
 
@@ -132,7 +122,7 @@ def test_service_cluster_ip_routes_to_the_pod(cluster: Cluster, namespace: str):
 def test_pods_reach_the_api_server_through_the_kubernetes_service(cluster: Cluster, namespace: str):
     cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client"}, "spec": {**ON_REAL_NODE,
                    "restartPolicy": "Never", "containers": [{
-                       "name": "wget", "image": "localhost:5000/ack-kruise/testapp:v1",
+                       "name": "wget", "image": f"{TESTAPP}:v1",
                        "command": ["/bin/sh", "-c",
                                    "wget -q -O - --no-check-certificate https://10.0.0.1/healthz 2>&1 || "
                                    "nc -z -w 3 10.0.0.1 443 && echo reachable"]}]}}, namespace)
@@ -145,7 +135,7 @@ def test_deleting_a_namespace_removes_the_containers(cluster: Cluster, node_path
     cluster.create_namespace("real-doomed")
     cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {**ON_REAL_NODE,
                    "containers": [{"name": "app", "image": f"{GUESTBOOK}:v1"}]}}, "real-doomed")
-    p = wait_for(lambda: (p := cluster.pod("real-doomed", "p")) and is_ready(p) and p, 60, "pod ready")
+    p = ready_pod(cluster, "real-doomed", "p")
     cid = container_status(p)["containerID"].split("://", 1)[1]
     assert cid in running_tasks(node_paths)
     cluster.delete_namespace("real-doomed", wait=True, timeout=90)
@@ -176,8 +166,8 @@ def test_graceful_deletion_ends_when_the_container_exits_on_sigterm(cluster: Clu
     # testapp exits at once on SIGTERM, so a 60 s grace period is not waited for.
     cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "prompt"}, "spec": {
         **ON_REAL_NODE, "terminationGracePeriodSeconds": 60,
-        "containers": [{"name": "app", "image": "localhost:5000/ack-kruise/testapp:v1"}]}}, namespace)
-    wait_for(lambda: is_ready(cluster.pod(namespace, "prompt")), 60, "pod ready")
+        "containers": [{"name": "app", "image": f"{TESTAPP}:v1"}]}}, namespace)
+    ready_pod(cluster, namespace, "prompt")
     elapsed, last = delete_and_time_removal(cluster, namespace, "prompt", timeout=30)
     assert elapsed < 30, f"removed after {elapsed:.1f}s of a 60s grace period"
     terminated = container_status(last)["state"]["terminated"]
@@ -189,9 +179,9 @@ def test_container_ignoring_sigterm_is_killed_when_its_grace_period_ends(cluster
     grace = 3
     cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stubborn"}, "spec": {
         **ON_REAL_NODE, "terminationGracePeriodSeconds": grace,
-        "containers": [{"name": "app", "image": "localhost:5000/ack-kruise/testapp:v1",
+        "containers": [{"name": "app", "image": f"{TESTAPP}:v1",
                         "command": ["/bin/sh", "-c", "while true; do sleep 1; done"]}]}}, namespace)
-    wait_for(lambda: is_ready(cluster.pod(namespace, "stubborn")), 60, "pod ready")
+    ready_pod(cluster, namespace, "stubborn")
     elapsed, last = delete_and_time_removal(cluster, namespace, "stubborn", timeout=grace + 20)
     assert elapsed >= grace, f"removed after {elapsed:.1f}s, before its {grace}s grace period ended"
     terminated = container_status(last)["state"]["terminated"]
@@ -203,7 +193,7 @@ def test_readiness_gate_holds_ready_false_until_its_condition_is_true(cluster: C
     with PodWatch(cluster, namespace) as watch:
         cluster.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "gated"}, "spec": {
             **ON_REAL_NODE, "readinessGates": [{"conditionType": gate}],
-            "containers": [{"name": "app", "image": "localhost:5000/ack-kruise/testapp:v1",
+            "containers": [{"name": "app", "image": f"{TESTAPP}:v1",
                             "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}}]}},
             namespace)
         wait_for(lambda: conditions(cluster.pod(namespace, "gated")).get("ContainersReady", {}).get("status") == "True",

@@ -7,9 +7,13 @@ A subset is made unschedulable either as upstream does (a node-selector term on 
 no node has yet, `unreachable`; "fixed" by labelling a zone's nodes), or by cordoning its zone's nodes."""
 from __future__ import annotations
 
-import pytest
+import threading
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
-from tests.kube import wait_for
+
+from tests.kube import Cluster, wait_for
 
 from .helpers import STATELESS_KINDS, TEMPLATE_KINDS, TESTAPP, ZONE, Uds, label_term, united_deployment, zone_term
 
@@ -37,18 +41,50 @@ def wait_state(uds: Uds, name: str, subsets: list[str], pods: list[int], unsched
              interval=0.5, describe=seen)
 
 
+SHORT = {"cloneSetTemplate": "clone", "advancedStatefulSetTemplate": "asts", "statefulSetTemplate": "sts",
+         "deploymentTemplate": "deploy"}
+
+
+def each_kind(cluster: Cluster, namespace: str, kinds: list[str], scenario: Callable[[Uds, str], None]) -> None:
+    """`scenario` for every subset kind at once, each in a namespace of its own. These cases wait on Adaptive's
+    timers (pods Pending for rescheduleCriticalSeconds, subsets unschedulable for unschedulableDuration), not on
+    the CPU, so the kinds overlap: one case's time instead of four (the suite's 45-minute budget). Their node
+    labels carry the namespace, so they do not meet; a failure names its kind."""
+    runs = {kind: Uds(cluster, f"{namespace}-{SHORT[kind]}") for kind in kinds}
+    for uds in runs.values():
+        cluster.create_namespace(uds.ns)
+
+    def run(kind: str) -> str | None:
+        try:
+            scenario(runs[kind], kind)
+            return None
+        except Exception:
+            return traceback.format_exc()
+    try:
+        with ThreadPoolExecutor(len(kinds)) as pool:
+            failures = {kind: error for kind, error in zip(kinds, pool.map(run, kinds)) if error}
+    finally:
+        for uds in runs.values():
+            uds.restore_nodes()
+            cluster.delete_namespace(uds.ns, wait=False)
+    assert not failures, "\n".join(f"[{kind}] {error}" for kind, error in failures.items())
+
+
 def unreachable(uds: Uds) -> tuple[str, dict]:
     """A node-selector term no node matches until `uds.label_nodes(key, "haha", zone)`."""
-    key = f"ud-e2e.example.io/{uds.ns[-12:]}"
+    key = f"ud-e2e.example.io/{uds.ns[-20:].lstrip('-')}"
     return key, label_term(key, "haha")
 
 
-@pytest.mark.parametrize("kind", TEMPLATE_KINDS)
-def test_adaptive_basic(uds: Uds, kind: str) -> None:
+def test_adaptive_basic(cluster: Cluster, namespace: str) -> None:
     """B12 #3 "adaptive united deployment basic" (critical 10 s, unschedulable 10 s; s0 max 2, s1 max 2 on no node,
     s2 unlimited): R=3 → {2,0,1} with s1 unschedulable; R=5 → {2,0,3}; R=4 → {2,0,2}; recovered → {2,0,2}; R=5 →
     {2,1,2}; R=4 → {2,0,2}; R=3 → {2,0,1}; s3 (min 2) added, R=6 → {2,0,2,2} all schedulable; s1's nodes labelled,
     s3 dropped → {2,2,2} (s1's pods come back); R=3 → {2,1,0}; R=5 → {2,2,1}."""
+    each_kind(cluster, namespace, TEMPLATE_KINDS, _adaptive_basic)
+
+
+def _adaptive_basic(uds: Uds, kind: str) -> None:
     key, term = unreachable(uds)
     names = ["s0", "s1", "s2"]
     subsets = [{"name": "s0", "nodeSelectorTerm": zone_term("zone-a"), "maxReplicas": 2},
@@ -84,11 +120,14 @@ def test_adaptive_basic(uds: Uds, kind: str) -> None:
     uds.wait_pods("basic", names, [2, 2, 1], ready=True)
 
 
-@pytest.mark.parametrize("kind", TEMPLATE_KINDS)
-def test_adaptive_with_min_replicas(uds: Uds, kind: str) -> None:
+def test_adaptive_with_min_replicas(cluster: Cluster, namespace: str) -> None:
     """B12 #4 "adaptive united deployment with min replicas" (critical 10 s, unschedulable 20 s; s0 min 1 max 2 on
     no node, s1 unlimited): R=3 → s0 unschedulable, pods {1,2} (its pending pod kept: never below min); R=4 →
     {1,3}; R=3 → {1,2}; s0's nodes labelled, recovered → {1,2}; R=5 → {2,3}."""
+    each_kind(cluster, namespace, TEMPLATE_KINDS, _adaptive_with_min_replicas)
+
+
+def _adaptive_with_min_replicas(uds: Uds, kind: str) -> None:
     key, term = unreachable(uds)
     names = ["s0", "s1"]
     subsets = [{"name": "s0", "nodeSelectorTerm": term, "minReplicas": 1, "maxReplicas": 2},
@@ -107,36 +146,49 @@ def test_adaptive_with_min_replicas(uds: Uds, kind: str) -> None:
     uds.wait_pods("minimum", names, [2, 3], ready=True)
 
 
-@pytest.mark.parametrize("kind", TEMPLATE_KINDS)
-def test_adaptive_moves_pods_out_of_a_cordoned_zone_and_back(uds: Uds, kind: str) -> None:
+def test_adaptive_moves_pods_out_of_a_cordoned_zone_and_back(uds: Uds, cluster: Cluster, namespace: str) -> None:
     """Beyond upstream's cases, with a real cause: zone-b's nodes cordoned. Its new pods stay Pending, the
     subset becomes unschedulable and its replicas run in zone-c; zone-b uncordoned and recovered, a scale-down
-    and up brings them back to zone-b, Running there."""
+    and up brings them back to zone-b, Running there. The four kinds at once, zone-b uncordoned once all of
+    them moved out (`uds`, the test's own, cordons and restores the nodes)."""
     names = ["zone-a", "zone-b", "zone-c"]
     subsets = [{"name": "zone-a", "nodeSelectorTerm": zone_term("zone-a"), "maxReplicas": 1},
                {"name": "zone-b", "nodeSelectorTerm": zone_term("zone-b"), "maxReplicas": 2},
                {"name": "zone-c", "nodeSelectorTerm": zone_term("zone-c")}]
     uds.cordon_zone("zone-b")
-    create(uds, "cordoned", kind, subsets, 3, adaptive(5, 10))
-    wait_state(uds, "cordoned", names, [1, 0, 2], [False, True, False])
-    uds.wait_pods("cordoned", names, [1, 0, 2], ready=True)
-    uds.uncordon_zone("zone-b")
-    wait_for(lambda: not any(uds.unschedulable("cordoned", names)), 60, "zone-b recovered")
-    uds.scale("cordoned", 1)  # running pods are kept while the quota allows: make room first
-    wait_state(uds, "cordoned", names, [1, 0, 0])
-    uds.scale("cordoned", 3)
-    uds.wait_subset_replicas("cordoned", {"zone-a": 1, "zone-b": 2, "zone-c": 0})
-    uds.wait_pods("cordoned", names, [1, 2, 0], ready=True)
-    nodes = {n["metadata"]["name"]: n["metadata"]["labels"].get(ZONE) for n in uds.nodes()}  # the real node has none
-    assert sorted(nodes[p["spec"]["nodeName"]] for p in uds.pods("cordoned")) == ["zone-a", "zone-b", "zone-b"]
+    all_moved_out = threading.Barrier(len(TEMPLATE_KINDS), action=lambda: uds.uncordon_zone("zone-b"))
+
+    def scenario(kind_uds: Uds, kind: str) -> None:
+        try:
+            create(kind_uds, "cordoned", kind, subsets, 3, adaptive(5, 10))
+            wait_state(kind_uds, "cordoned", names, [1, 0, 2], [False, True, False])
+            kind_uds.wait_pods("cordoned", names, [1, 0, 2], ready=True)
+        except Exception:
+            all_moved_out.abort()  # the other kinds stop waiting for this one
+            raise
+        all_moved_out.wait(timeout=240)
+        wait_for(lambda: not any(kind_uds.unschedulable("cordoned", names)), 60, "zone-b recovered")
+        kind_uds.scale("cordoned", 1)  # running pods are kept while the quota allows: make room first
+        wait_state(kind_uds, "cordoned", names, [1, 0, 0])
+        kind_uds.scale("cordoned", 3)
+        kind_uds.wait_subset_replicas("cordoned", {"zone-a": 1, "zone-b": 2, "zone-c": 0})
+        kind_uds.wait_pods("cordoned", names, [1, 2, 0], ready=True)
+        nodes = {n["metadata"]["name"]: n["metadata"]["labels"].get(ZONE) for n in kind_uds.nodes()}  # real node: none
+        zones = sorted(nodes[p["spec"]["nodeName"]] for p in kind_uds.pods("cordoned"))
+        assert zones == ["zone-a", "zone-b", "zone-b"]
+
+    each_kind(cluster, namespace, TEMPLATE_KINDS, scenario)
 
 
-@pytest.mark.parametrize("kind", STATELESS_KINDS)
-def test_adaptive_with_unschedulable_pods_reserved(uds: Uds, kind: str) -> None:
+def test_adaptive_with_unschedulable_pods_reserved(cluster: Cluster, namespace: str) -> None:
     """B12 #5 "adaptive united deployment with unschedulable pods reserved" (critical 20 s, unschedulable 1 s;
     s0, s1 on no node, s2 free): R=2 → unschedulable (T,T,F), pods {2,2,2}, reserved {2,2,0}; R=4 → {2,2,4};
     R=2 → {2,2,2}; R=4 → {2,2,4}; a new image reaches every pod with the counts unchanged; s0's nodes labelled →
     {4,0,0}, nothing reserved; R=5 → {5,0,0}."""
+    each_kind(cluster, namespace, STATELESS_KINDS, _adaptive_with_unschedulable_pods_reserved)
+
+
+def _adaptive_with_unschedulable_pods_reserved(uds: Uds, kind: str) -> None:
     key, term = unreachable(uds)
     names = ["s0", "s1", "s2"]
     subsets = [{"name": "s0", "nodeSelectorTerm": term}, {"name": "s1", "nodeSelectorTerm": label_term(key, "never")},
@@ -162,12 +214,15 @@ def test_adaptive_with_unschedulable_pods_reserved(uds: Uds, kind: str) -> None:
     wait_state(uds, "reserved", names, [5, 0, 0], reserved=[0, 0, 0])
 
 
-@pytest.mark.parametrize("kind", STATELESS_KINDS)
-def test_adaptive_with_reserved_pods_and_min_replicas(uds: Uds, kind: str) -> None:
+def test_adaptive_with_reserved_pods_and_min_replicas(cluster: Cluster, namespace: str) -> None:
     """B12 #6 "adaptive united deployment with reserved pods and min replicas" (critical 10 s, unschedulable 1 s;
     s0 min 1 and s1 min 1 on no node, s2 free): (T,T,F), pods {1,1,2}, reserved {1,1,0}; R=4 → {1,1,4}; R=2 →
     {1,1,2}; R=4 → {1,1,4}; a new image everywhere; s0's nodes labelled → (F,T,F), {4,1,0}, reserved {0,1,0};
     R=5 → {5,1,0}."""
+    each_kind(cluster, namespace, STATELESS_KINDS, _adaptive_with_reserved_pods_and_min_replicas)
+
+
+def _adaptive_with_reserved_pods_and_min_replicas(uds: Uds, kind: str) -> None:
     key, term = unreachable(uds)
     names = ["s0", "s1", "s2"]
     subsets = [{"name": "s0", "nodeSelectorTerm": term, "minReplicas": 1},
