@@ -1,6 +1,7 @@
 """ImagePullJob on the sandbox: a real pull into the real node's containerd, by the kruise-daemon, through the
 NodeImage the manager writes (upstream `test/e2e/apps/v1beta1/pullimages.go`, "ImagePullJob pulling images
-functionality [ImagePullJob]")."""
+functionality [ImagePullJob]"), and the daemon's pulls surviving containerd going away (issue 18). One module, so
+the manager is restarted with ImagePullJobGate once for all of them."""
 from __future__ import annotations
 
 import kubernetes
@@ -8,7 +9,7 @@ import pytest
 
 from tests.kube import wait_for
 
-from .helpers import REAL_NODE, ImageJobs, fresh_image, node_has_image
+from .helpers import REAL_NODE, ImageJobs, fresh_image, metric, node_has_image
 
 POLICY = {"timeoutSeconds": 50, "backoffLimit": 2}  # upstream's shared job settings
 
@@ -143,3 +144,26 @@ def test_list_job_makes_one_job_per_image(jobs: ImageJobs, node_paths):
     assert all(node_has_image(node_paths, i) for i in images)
     jobs.custom.delete_namespaced_custom_object("apps.kruise.io", "v1beta1", jobs.ns, "imagelistpulljobs", "list")
     wait_for(lambda: not jobs.jobs(), 60, "the children collected")
+
+
+# Not an upstream case: containerd is stopped, an ImagePullJob is created for the real node, its pull attempts
+# fail (counted in /metrics) and back off; containerd is started again and the job completes with the image there.
+ERRORS = ("kruise_daemon_image_pulls_total", '{result="error"}')
+
+
+def test_pull_finishes_after_containerd_was_stopped_midway(jobs: ImageJobs, node_paths, sandbox):
+    port = sandbox.state().ports["kruise-daemon-health"]
+    image = fresh_image("survive")
+    errors = metric(port, *ERRORS)
+    sandbox.stop_component("containerd")
+    try:
+        jobs.create("survive", image, selector={"names": [REAL_NODE]},
+                    pullPolicy={"timeoutSeconds": 30, "backoffLimit": 6}, completionPolicy={"type": "Always"})
+        wait_for(lambda: metric(port, *ERRORS) > errors, 30, "a pull attempt failing on the stopped containerd",
+                 interval=0.5)
+        assert (jobs.tag_state(REAL_NODE, image) or {}).get("phase") == "Pulling"
+    finally:
+        sandbox.start_component("containerd")
+    job = jobs.completed("survive", 120)
+    assert (job["status"]["succeeded"], job["status"]["failed"]) == (1, 0), job["status"]
+    assert node_has_image(node_paths, image)
