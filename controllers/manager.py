@@ -47,6 +47,9 @@ CONTROLLER_MODULES = {
     "sidecarset": "controllers.sidecarset.handlers",
     "uniteddeployment": "controllers.uniteddeployment.handlers",
     "containerrecreaterequest": "controllers.containerrecreaterequest.handlers",
+    "nodeimage": "controllers.nodeimage.handlers",
+    "imagepulljob": "controllers.imagepulljob.handlers",
+    "imagelistpulljob": "controllers.imagelistpulljob.handlers",
 }
 
 
@@ -184,7 +187,12 @@ class Manager:
 
     # ---- controllers ---------------------------------------------------------------------------
     def _controller_modules(self) -> list[str]:
-        return [CONTROLLER_MODULES[name] for name in self.s.controllers or CONTROLLER_MODULES]
+        """The controllers asked for (all by default), less those behind a feature gate that is off
+        (policies/controllers.yaml `featureGate`: the chart grants their RBAC only with it on)."""
+        table = schemas.default_schema().data.get("controllers", {})
+        gates = schemas.default_schema().gates(self.s.feature_gates)
+        return [CONTROLLER_MODULES[name] for name in self.s.controllers or CONTROLLER_MODULES
+                if gates.get(table.get(name, {}).get("featureGate") or "", True)]
 
     async def _run_controllers(self) -> None:
         modules = self._controller_modules()

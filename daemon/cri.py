@@ -70,6 +70,15 @@ class ContainerInfo:
 
 
 @dataclass(frozen=True)
+class ImageInfo:
+    """One image the runtime has (ListImages)."""
+
+    id: str
+    repo_tags: tuple[str, ...] = ()
+    repo_digests: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ExecResult:
     exit_code: int
     stdout: bytes
@@ -86,6 +95,9 @@ class CriClient(Protocol):
     async def stop_container(self, container_id: str, timeout_seconds: int) -> None: ...
     async def exec_sync(self, container_id: str, cmd: list[str], timeout_seconds: int) -> ExecResult: ...
     async def image_fs_info(self) -> int: ...
+    async def list_image_infos(self) -> list[ImageInfo]: ...
+    async def pull_image(self, image: str, username: str | None, password: str | None, labels: dict[str, str],
+                         annotations: dict[str, str], timeout_seconds: float) -> str: ...
     async def close(self) -> None: ...
 
 
@@ -129,6 +141,21 @@ class GrpcCriClient:
     async def list_images(self) -> list[str]:
         r = await self._call("ListImages", self.images.ListImages, api_pb2.ListImagesRequest(), PROBE_TIMEOUT)
         return [tag for image in r.images for tag in image.repo_tags]
+
+    async def list_image_infos(self) -> list[ImageInfo]:
+        r = await self._call("ListImages", self.images.ListImages, api_pb2.ListImagesRequest(), PROBE_TIMEOUT)
+        return [ImageInfo(i.id, tuple(i.repo_tags), tuple(i.repo_digests)) for i in r.images]
+
+    async def pull_image(self, image: str, username: str | None, password: str | None, labels: dict[str, str],
+                         annotations: dict[str, str], timeout_seconds: float) -> str:
+        """PullImage (a blocking unary call: no progress) with basic auth when given; the image ref pulled."""
+        auth = api_pb2.AuthConfig(username=username, password=password) if username is not None else None
+        request = api_pb2.PullImageRequest(
+            image=api_pb2.ImageSpec(image=image),
+            auth=auth,
+            sandbox_config=api_pb2.PodSandboxConfig(labels=labels, annotations=annotations))
+        r = await self._call("PullImage", self.images.PullImage, request, timeout_seconds)
+        return r.image_ref
 
     async def list_pod_containers(self, pod_uid: str) -> list[ContainerInfo]:
         """Every container of the pod (all attempts), newest first, with its status (`GetPodStatus`)."""

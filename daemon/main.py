@@ -8,8 +8,8 @@
   path (a runtime on a socket of its own, as the sandbox's real node). No runtime answering runtime.v1: exit 1.
 - Serves /healthz (200 once its watches have synced, 500 naming the check that has not, as upstream) and
   /metrics (Prometheus text) on --addr.
-- Runs the ContainerRecreateRequest controller (`daemon/recreator.py`). No leader election: each daemon owns
-  exactly its node.
+- Runs the ContainerRecreateRequest controller (`daemon/recreator.py`) and the image puller
+  (`daemon/imagepuller.py`, the node's NodeImage). No leader election: each daemon owns exactly its node.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from kube import KubeClient, load_config
 
 from . import cri
 from .containermeta import ContainerMetaWriter
+from .imagepuller import ImagePuller
 from .recreator import Recreator
 
 log = logging.getLogger("kruise-daemon")
@@ -90,6 +91,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Name=true|false,... (default: every gate at its policies/feature-gates.yaml default)")
     p.add_argument("--rest-config-qps", type=_non_negative(float), default=5.0, help="default: %(default)g")
     p.add_argument("--rest-config-burst", type=_non_negative(int), default=10, help="default: %(default)s")
+    p.add_argument("--max-workers-for-pull-image", type=int, default=-1,
+                   help="images pulled at the same time on this node; -1: no limit (default: %(default)s)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info",
                    help="default: %(default)s")
     # Upstream's flags the chart passes, accepted so the same arguments work: Go's pprof and klog have no
@@ -124,10 +127,12 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.recreator: Recreator | None = None
         self.containermeta: ContainerMetaWriter | None = None
+        self.puller: ImagePuller | None = None
 
     def checks(self) -> dict[str, bool]:
         """Upstream's healthz checks: every informer has synced."""
-        checks = {"crrInformerSynced": bool(self.recreator and self.recreator.informer.synced.is_set())}
+        checks = {"crrInformerSynced": bool(self.recreator and self.recreator.informer.synced.is_set()),
+                  "nodeImageInformerSynced": bool(self.puller and self.puller.informer.synced.is_set())}
         if self.containermeta is not None:
             checks["podInformerSynced"] = self.containermeta.informer.synced.is_set()
         return checks
@@ -165,7 +170,8 @@ class Daemon:
                             user_agent="kruise-daemon", hooks=[count_request])
         runner = await self._serve()
         self.recreator = Recreator(client, runtime, args.node_name)
-        tasks = [asyncio.create_task(self.recreator.run())]
+        self.puller = ImagePuller(client, runtime, args.node_name, args.max_workers_for_pull_image)
+        tasks = [asyncio.create_task(self.recreator.run()), asyncio.create_task(self.puller.run())]
         if self.gates.get("DaemonWatchingPod", True):
             self.containermeta = ContainerMetaWriter(client, runtime, args.node_name)
             tasks.append(asyncio.create_task(self.containermeta.run()))

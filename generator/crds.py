@@ -45,9 +45,13 @@ def _subresources(kind: Kind) -> dict | None:
     return result or None
 
 
-def _columns(kind: Kind, path_key: str) -> list[dict]:
+def _columns(kind: Kind, path_key: str, version: str | None = None) -> list[dict]:
+    """The printer columns of `version`; None: those every version prints (apiextensions v1beta1's single list)."""
     columns = []
     for column in kind.raw.get("printerColumns", []):
+        only = column.get("versions")
+        if only is not None and (version is None or version not in only):
+            continue
         entry = {"name": column["name"], "type": column["type"], path_key: column["jsonPath"]}
         for key in ("description", "priority", "format"):
             if column.get(key):
@@ -70,7 +74,7 @@ def build_crd(inputs: Inputs, kind: Kind, variant: Variant, service: ServiceRef,
             if subresources:
                 entry["subresources"] = subresources
             if kind.raw.get("printerColumns"):
-                entry["additionalPrinterColumns"] = _columns(kind, "jsonPath")
+                entry["additionalPrinterColumns"] = _columns(kind, "jsonPath", version["name"])
             versions.append(entry)
         spec["versions"] = versions
         if kind.conversion_webhook:

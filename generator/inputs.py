@@ -298,7 +298,9 @@ def _check_printer_columns(kind: Kind) -> None:
     for index, column in enumerate(columns):
         where = f"printerColumns[{index}]"
         policies.require_keys(column, kind.file, where, ("name", "type", "jsonPath"),
-                      {"name", "type", "jsonPath", "description", "priority", "format"})
+                      {"name", "type", "jsonPath", "description", "priority", "format", "versions"})
+        if set(column.get("versions", kind.trees)) - set(kind.trees):
+            raise SchemaError(kind.file, f"{where}.versions", "versions must name versions of the kind")
         if column["type"] not in COLUMN_TYPES:
             raise SchemaError(kind.file, f"{where}.type", f"column type must be one of {', '.join(COLUMN_TYPES)}")
         if column.get("priority", 0) not in (0, 1):

@@ -54,6 +54,9 @@ RULE_CHECKS: dict[str, dict[str, Any]] = {
     "sidecarSetRevision": {"required": ("field",), "ops": ("CREATE", "UPDATE"), "needs": ("revisions",)},
     # `last`: runs only on an object every other rule accepts (validateSidecarConflict).
     "sidecarSetConflicts": {"required": (), "ops": ("CREATE", "UPDATE"), "needs": ("sidecarsets",), "last": True},
+    "imageReference": {"required": ("field",), "ops": ("CREATE", "UPDATE")},
+    "notBelow": {"required": ("field", "other", "otherDefault", "message"), "optional": ("when",),
+                 "ops": ("CREATE", "UPDATE")},
     # Pod and PVC templates judged by a server-side dry-run create (controllers/webhook/kubernetes_validation.py).
     "kubernetesValidation": {"required": (), "optional": ("podTemplates", "volumeClaimTemplates", "podOf"),
                              "ops": ("CREATE", "UPDATE"), "needs": ("kubernetesValidation",)},
@@ -386,7 +389,7 @@ def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -
     for_each = rule.get("forEach")
     if for_each is not None:
         exists(for_each, None, "forEach")
-    for key in ("field", "selector", "list", "replicas", "subsets", "initContainers", "containers", "volumes"):
+    for key in ("field", "other", "selector", "list", "replicas", "subsets", "initContainers", "containers", "volumes"):
         if key in rule:
             exists(rule[key], for_each if key == "field" else None, key)
     if rule.get("errorType", "Invalid") not in ERROR_TYPES:
@@ -532,7 +535,8 @@ def load_controllers(policies_dir: Path, display, kinds: list[Kind]) -> tuple[di
                 raise SchemaError(file, f"{where}.warnings.{verb}", "a warning is per verb: create, patch or delete")
     for name, controller in raw["controllers"].items():
         where = f"controllers.{name}"
-        require_keys(controller, file, where, ("workload", "watches", "writes"), {"workload", "watches", "writes"})
+        require_keys(controller, file, where, ("workload", "watches", "writes"),
+                     {"workload", "watches", "writes", "readsWorkloadOnly", "featureGate"})
         targets = [controller["workload"], *controller["watches"], *(t.split("/")[0] for t in controller["writes"])]
         for target in targets:
             if target not in raw["resources"]:

@@ -13,8 +13,10 @@ from .yamlio import template_header
 READ = ("get", "list", "watch")
 
 
-def grants(controllers: dict) -> dict[tuple[str, str], set[str]]:
-    """(apiGroup, resource or resource/subresource) → verbs, in the order of the resource table."""
+def grants(controllers: dict, gate: str | None = None) -> dict[tuple[str, str], set[str]]:
+    """(apiGroup, resource or resource/subresource) → verbs, in the order of the resource table, of the
+    controllers behind `gate` (None: of those behind no gate). `readsWorkloadOnly`: a controller that only reads
+    its workload (the NodeImage controller's nodes) gets no status or finalizers grant on it."""
     resources = controllers["resources"]
     found: dict[tuple[str, str], set[str]] = {}
 
@@ -25,10 +27,13 @@ def grants(controllers: dict) -> dict[tuple[str, str], set[str]]:
         found.setdefault((res["apiVersion"].rpartition("/")[0], name), set()).update(verbs)
 
     for controller in controllers["controllers"].values():
+        if controller.get("featureGate") != gate:
+            continue
         workload = controller["workload"]
         grant(workload, READ)
-        grant(f"{workload}/status", ("get", "update", "patch"))
-        grant(f"{workload}/finalizers", ("update",))
+        if not controller.get("readsWorkloadOnly"):
+            grant(f"{workload}/status", ("get", "update", "patch"))
+            grant(f"{workload}/finalizers", ("update",))
         for watched in controller["watches"]:
             grant(watched, READ)
         for target, verbs in controller["writes"].items():
@@ -44,10 +49,15 @@ def grants(controllers: dict) -> dict[tuple[str, str], set[str]]:
     return dict(sorted(found.items(), key=position))
 
 
-def rules(controllers: dict) -> list[tuple[str, list[str], list[str]]]:
-    """(apiGroup, resources, verbs): resources of one group with the same verbs share a rule."""
+def rules(controllers: dict, gate: str | None = None) -> list[tuple[str, list[str], list[str]]]:
+    """(apiGroup, resources, verbs): resources of one group with the same verbs share a rule. For a gate, only
+    what the controllers behind no gate do not already have."""
     merged: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-    for (group, name), verbs in grants(controllers).items():
+    base = grants(controllers) if gate else {}
+    for (group, name), verbs in grants(controllers, gate).items():
+        verbs = verbs - base.get((group, name), set())
+        if not verbs:
+            continue
         merged.setdefault((group, tuple(v for v in VERBS if v in verbs)), []).append(name)
     return [(group, names, list(verbs)) for (group, verbs), names in merged.items()]
 
@@ -57,9 +67,17 @@ def rules_tpl(inputs: Inputs) -> str:
     lines = [template_header([inputs.controllers_file]).rstrip("\n"), "",
              "{{/*", f"{p}.controllerRules: what the controllers read and write (ClusterRole rules).", "*/}}",
              f'{{{{- define "{p}.controllerRules" }}}}']
-    for group, names, verbs in rules(inputs.controllers):
-        lines += [f'- apiGroups: [{group or chr(34) * 2}]', f"  resources: [{', '.join(names)}]",
-                  f"  verbs: [{', '.join(verbs)}]"]
+    def emit(found: list[tuple[str, list[str], list[str]]]) -> None:
+        for group, names, verbs in found:
+            lines.extend([f'- apiGroups: [{group or chr(34) * 2}]', f"  resources: [{', '.join(names)}]",
+                          f"  verbs: [{', '.join(verbs)}]"])
+
+    emit(rules(inputs.controllers))
+    # Controllers behind a feature gate (the manager runs them only with it on): their grants only with it.
+    for gate in sorted({c["featureGate"] for c in inputs.controllers["controllers"].values() if c.get("featureGate")}):
+        lines.append(f'{{{{- if eq (toString (index .Values.featureGates "{gate}")) "true" }}}}')
+        emit(rules(inputs.controllers, gate))
+        lines.append("{{- end }}")
     lines.append("{{- end }}")
     return "\n".join(lines) + "\n"
 

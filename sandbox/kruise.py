@@ -16,7 +16,9 @@ from . import processes, tools
 from .processes import ProcessRecord
 
 NAMESPACE = "kruise-system"
-CRD_NAMES = ("clonesets", "statefulsets", "daemonsets", "sidecarsets", "uniteddeployments", "containerrecreaterequests")
+CRD_NAMES = ("clonesets", "statefulsets", "daemonsets", "sidecarsets", "uniteddeployments", "containerrecreaterequests",
+             "imagepulljobs", "imagelistpulljobs", "nodeimages")
+DAEMON_CONFIG_NAMESPACE = "kruise-daemon-config"  # the chart's: where the manager copies image pull secrets
 
 
 def _kubectl(kubeconfig: str, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -39,6 +41,7 @@ def _create_or_replace(kubeconfig: str, source: str, input: str | None = None) -
 def install_api(kubeconfig: str) -> None:
     """The generated CRDs (v1 profile) and webhook configurations, as the chart installs them on 1.20."""
     _kubectl(kubeconfig, "create", "namespace", NAMESPACE, check=False)
+    _kubectl(kubeconfig, "create", "namespace", DAEMON_CONFIG_NAMESPACE, check=False)
     _create_or_replace(kubeconfig, str(tools.REPO_ROOT / "crds" / "v1"))
     for crd in CRD_NAMES:
         _kubectl(kubeconfig, "wait", "--for=condition=Established", f"crd/{crd}.apps.kruise.io", "--timeout=60s")

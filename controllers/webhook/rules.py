@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 
 from apischema.conditions import MISSING, evaluate, get, values_at
 from apischema.values import FieldError, is_int, join, render
-from controllers.common import quantity
+from controllers.common import images, quantity
 from controllers.common.ownership import controller_uid
 from controllers.common.selectors import selector_matches, selectors_overlap
 from controllers.uniteddeployment.allocator import parse_subset_replicas
@@ -595,6 +595,35 @@ def _check_sidecarset_conflicts(rule: dict, ctx: RuleContext) -> list[FieldError
     return errors
 
 
+def _check_image_reference(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    """Every image at `field` (a string, or each item of a list) parses as a docker reference (ParseDockerRef,
+    as the ImagePullJob and ImageListPullJob webhooks check)."""
+    errors = []
+    for where, value in values_at(rule["field"], ctx.obj, ctx.obj):
+        if not isinstance(value, str) or not value:
+            continue  # required and type are the schema's
+        try:
+            images.parse(value)
+        except images.InvalidReference as e:
+            errors.append(FieldError(where, f"Invalid value: {render(value)}: invalid image {value}: {e}"))
+    return errors
+
+
+def _check_not_below(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    """`field`, when set, is at least `other` (or `otherDefault` when that is unset): an ImagePullJob's
+    activeDeadlineSeconds may not end before one pull attempt's timeout."""
+    if "when" in rule and not evaluate(rule["when"], ctx.obj, ctx.obj, ctx.gates):
+        return []
+    value = get(rule["field"], ctx.obj)
+    if not is_int(value):
+        return []
+    other = get(rule["other"], ctx.obj)
+    floor = other if is_int(other) else rule["otherDefault"]
+    if value < floor:
+        return [FieldError(rule["field"], f"Invalid value: {value}: {rule['message']}")]
+    return []
+
+
 CHECKS: dict[str, Callable[[dict, RuleContext], list[FieldError]]] = {
     "assert": _check_assert,
     "selectorNotEmpty": _check_selector_not_empty,
@@ -616,5 +645,7 @@ CHECKS: dict[str, Callable[[dict, RuleContext], list[FieldError]]] = {
     "patchPodMetadataWhitelist": _check_patch_pod_metadata_whitelist,
     "sidecarSetRevision": _check_sidecarset_revision,
     "sidecarSetConflicts": _check_sidecarset_conflicts,
+    "imageReference": _check_image_reference,
+    "notBelow": _check_not_below,
     "kubernetesValidation": _check_kubernetes_validation,
 }

@@ -58,7 +58,7 @@ def test_crds_are_kept_on_uninstall_and_never_pruned_or_deleted_by_argo_cd(versi
     # Argo CD prunes objects despite helm.sh/resource-policy (argoproj/argo-cd#17819); deleting a CRD deletes
     # every CloneSet, StatefulSet... of the cluster. Its own sync options keep them.
     crds = [d for d in render(*version_args(version, gate)) if d["kind"] == "CustomResourceDefinition"]
-    assert len(crds) == 6
+    assert len(crds) == 9
     for crd in crds:
         annotations = crd["metadata"]["annotations"]
         assert annotations["helm.sh/resource-policy"] == "keep", crd["metadata"]["name"]

@@ -62,8 +62,9 @@ def test_feature_gates_are_sorted_whatever_the_order_they_are_set_in() -> None:
                  "--set", "featureGates.StatefulSetStartOrdinal=true")
     assert args_of(one)["--feature-gates"] == args_of(two)["--feature-gates"] == (
         "CloneSetPartitionRollback=false,CloneSetShortHash=false,DaemonWatchingPod=true,"
-        "EnableSortSidecarContainerByName=false,KruiseDaemon=true,"
-        "KruisePodReadinessGate=false,PodWebhook=true,"
+        "EnableSortSidecarContainerByName=false,ImagePullJobGate=false,KruiseDaemon=true,"
+        "KruisePodReadinessGate=false,PodWebhook=true,PreDownloadImageForDaemonSetUpdate=false,"
+        "PreDownloadImageForInPlaceUpdate=false,"
         "PreparingUpdateAsUpdate=false,RecreatePodWhenChangeVCTInCloneSetGate=false,"
         "ResourcesDeletionProtection=true,SidecarSetPatchPodMetadataDefaultsAllowed=false,StatefulSetAutoDeletePVC=true,"
         "StatefulSetAutoResizePVCGate=false,StatefulSetStartOrdinal=true,TemplateNoDefaults=false")
@@ -159,8 +160,12 @@ def test_everything_goes_into_the_release_namespace_or_the_override() -> None:
         docs = render("--kube-version", "1.20.2", "--set", "webhook.certificates.mode=cert-manager", *extra)
         for doc in docs:
             cluster_scoped = doc["kind"] in ("CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",
-                                             "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
-            assert doc["metadata"].get("namespace") == (None if cluster_scoped else namespace), doc["metadata"]
+                                             "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+                                             "Namespace")
+            # kruise-daemon-config: where the daemons read image pull secrets, a fixed name (as OpenKruise's).
+            daemon_config = doc["metadata"]["name"].startswith("kruise-daemon-secret-role")
+            expected = None if cluster_scoped else "kruise-daemon-config" if daemon_config else namespace
+            assert doc["metadata"].get("namespace") == expected, doc["metadata"]
         hooks = [w for d in docs if d["kind"].endswith("WebhookConfiguration") for w in d["webhooks"]]
         assert {w["clientConfig"]["service"]["namespace"] for w in hooks} == {namespace}
         pod_hooks = [w for w in hooks if w["clientConfig"]["service"]["path"] == "/mutate-pod"]

@@ -22,21 +22,37 @@ def grants(rule_list: list[dict], group: str, resource: str) -> list[dict]:
     return [r for r in rule_list if group in r["apiGroups"] and resource in r["resources"]]
 
 
+def in_namespace(docs: list[dict], kind: str, namespace: str = NAMESPACE) -> dict:
+    """The one `kind` (Role, RoleBinding) of `namespace`: kruise-daemon-config has the daemon's own."""
+    found = [d for d in docs if d["kind"] == kind and d["metadata"].get("namespace") == namespace]
+    assert len(found) == 1, (kind, namespace, found)
+    return found[0]
+
+
 @pytest.mark.parametrize("mode", ["self", "cert-manager", "secret"])
 def test_no_cluster_wide_secrets_and_no_wildcards(mode: str) -> None:
     docs = render("--kube-version", "1.20.2", "--set", f"webhook.certificates.mode={mode}",
                   "--set", "webhook.certificates.existingSecret=mine")
     cluster = rules(docs, "ClusterRole") + rules(docs, "ClusterRole", DAEMON_ROLE)
     assert grants(cluster, "", "secrets") == []
-    for rule in cluster + rules(docs, "Role"):
+    for rule in cluster + in_namespace(docs, "Role")["rules"]:
         assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"], rule
         assert not rule.get("nonResourceURLs"), rule
+
+
+def test_cluster_wide_secrets_only_with_image_pull_jobs() -> None:
+    """ImagePullJob copies its pull secrets (in any namespace) into kruise-daemon-config for the daemons, as
+    OpenKruise's manager does: cluster-wide Secrets exactly when ImagePullJobGate turns those jobs on."""
+    docs = render("--kube-version", "1.20.2", "--set", "featureGates.ImagePullJobGate=true")
+    assert [set(r["verbs"]) for r in grants(rules(docs, "ClusterRole"), "", "secrets")] == [
+        {"get", "list", "watch", "create", "patch", "delete"}]
+    assert grants(rules(docs, "ClusterRole", DAEMON_ROLE), "", "secrets") == []
 
 
 def test_controllers_get_what_the_resource_table_says() -> None:
     """The controller rules are generated from policies/controllers.yaml: every controller reads its workload,
     writes its status and finalizers, reads what it watches and writes what it says, and no more."""
-    cluster = rules(render("--kube-version", "1.20.2"), "ClusterRole")
+    cluster = rules(render("--kube-version", "1.20.2", "--set", "featureGates.ImagePullJobGate=true"), "ClusterRole")
     table = CONTROLLERS["resources"]
 
     def verbs(key: str, sub: str = "") -> set[str]:
@@ -48,8 +64,9 @@ def test_controllers_get_what_the_resource_table_says() -> None:
     wanted: dict[tuple[str, str], set[str]] = {}
     for controller in CONTROLLERS["controllers"].values():
         workload = controller["workload"]
-        for key, sub, more in ((workload, "", read), (workload, "status", {"get", "update", "patch"}),
-                               (workload, "finalizers", {"update"}),
+        own = () if controller.get("readsWorkloadOnly") else (
+            (workload, "status", {"get", "update", "patch"}), (workload, "finalizers", {"update"}))
+        for key, sub, more in ((workload, "", read), *own,
                                *((w, "", read) for w in controller["watches"]),
                                *((t.partition("/")[0], t.partition("/")[2], set(v))
                                  for t, v in controller["writes"].items())):
@@ -61,7 +78,7 @@ def test_controllers_get_what_the_resource_table_says() -> None:
     assert read | write <= verbs("pods") and verbs("pods", "status") == {"patch"}
     assert read | write | {"update"} <= verbs("controllerrevisions.apps")  # update: the legacy-revision PUT
     assert read | {"create"} <= verbs("persistentvolumeclaims")
-    assert verbs("nodes") == read  # Advanced DaemonSet
+    assert verbs("nodes") == read and not verbs("nodes", "status")  # Advanced DaemonSet, NodeImage
     for key in ("deployments.apps", "statefulsets.apps", "clonesets.apps.kruise.io", "statefulsets.apps.kruise.io"):
         assert read | write <= verbs(key), key  # UnitedDeployment's subsets
     assert "create" in grants(cluster, "", "events")[0]["verbs"]
@@ -76,6 +93,9 @@ def test_ca_bundle_patches_only_by_name(mode: str, patches: bool) -> None:
     expected = {("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): [WEBHOOKS["mutating"]],
                 ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): [WEBHOOKS["validating"]],
                 ("apiextensions.k8s.io", "customresourcedefinitions"): ["daemonsets.apps.kruise.io",
+                                                                          "imagelistpulljobs.apps.kruise.io",
+                                                                          "imagepulljobs.apps.kruise.io",
+                                                                          "nodeimages.apps.kruise.io",
                                                                           "sidecarsets.apps.kruise.io",
                                                                           "statefulsets.apps.kruise.io"]}
     for (group, resource), names in expected.items():
@@ -96,12 +116,10 @@ def test_ca_bundle_patches_only_by_name(mode: str, patches: bool) -> None:
 def test_secrets_and_leases_only_in_the_manager_namespace(mode: str, verbs: set[str]) -> None:
     docs = render("--kube-version", "1.20.2", "--set", f"webhook.certificates.mode={mode}",
                   "--set", "webhook.certificates.existingSecret=mine")
-    role = find(docs, "Role")
-    assert role["metadata"]["namespace"] == NAMESPACE
+    role = in_namespace(docs, "Role")
     assert set(grants(role["rules"], "", "secrets")[0]["verbs"]) == verbs
     assert {"get", "create", "update"} <= set(grants(role["rules"], "coordination.k8s.io", "leases")[0]["verbs"])
-    binding = find(docs, "RoleBinding")
-    assert binding["metadata"]["namespace"] == NAMESPACE
+    binding = in_namespace(docs, "RoleBinding")
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
 
 
@@ -111,7 +129,7 @@ def test_bindings_name_the_manager_service_account() -> None:
     subject = {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
     binding = find(docs, "ClusterRoleBinding", "kruise-manager-rolebinding")
     assert binding["subjects"] == [subject]
-    assert find(docs, "RoleBinding")["subjects"] == [subject]
+    assert in_namespace(docs, "RoleBinding")["subjects"] == [subject]
     assert binding["roleRef"]["name"] == find(docs, "ClusterRole", MANAGER_ROLE)["metadata"]["name"]
     pod = find(docs, "Deployment")["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == account["name"]
@@ -125,9 +143,19 @@ def test_the_daemon_reads_its_requests_writes_their_status_and_nothing_else() ->
     assert rules(docs, "ClusterRole", DAEMON_ROLE) == [
         {"apiGroups": ["apps.kruise.io"], "resources": ["containerrecreaterequests"], "verbs": ["get", "list", "watch"]},
         {"apiGroups": ["apps.kruise.io"], "resources": ["containerrecreaterequests/status"], "verbs": ["patch"]},
+        {"apiGroups": ["apps.kruise.io"], "resources": ["nodeimages"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["apps.kruise.io"], "resources": ["nodeimages/status"], "verbs": ["patch"]},
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
         {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["patch"]},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}]
+    assert not [d for d in docs if d["metadata"].get("namespace") == "kruise-daemon-config"]
+    # kruise-daemon-config, its Role and RoleBinding only with ImagePullJobGate (the pull secrets' copies).
+    docs = render("--kube-version", "1.20.2", "--set", "featureGates.ImagePullJobGate=true")
+    assert find(docs, "Namespace", "kruise-daemon-config")
+    secret_role = in_namespace(docs, "Role", "kruise-daemon-config")
+    assert secret_role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}]
+    secret_binding = in_namespace(docs, "RoleBinding", "kruise-daemon-config")
+    assert secret_binding["subjects"] == [{"kind": "ServiceAccount", "name": "kruise-daemon", "namespace": NAMESPACE}]
     binding = find(docs, "ClusterRoleBinding", "kruise-daemon-rolebinding")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kruise-daemon", "namespace": NAMESPACE}]
     assert find(docs, "DaemonSet", "kruise-daemon")["spec"]["template"]["spec"]["serviceAccountName"] == "kruise-daemon"

@@ -74,7 +74,8 @@ def test_a_release_is_indexed_with_its_annotations(paths: chart.Paths) -> None:
     assert yaml.safe_load(annotations["artifacthub.io/images"]) == [
         {"name": "kruise-manager", "image": "localhost:5000/ack-kruise/kruise-manager:0.1.0"}]
     assert [c["kind"] for c in yaml.safe_load(annotations["artifacthub.io/crds"])] == \
-        ["CloneSet", "ContainerRecreateRequest", "DaemonSet", "SidecarSet", "StatefulSet", "UnitedDeployment"]
+        ["CloneSet", "ContainerRecreateRequest", "DaemonSet", "ImageListPullJob", "ImagePullJob", "NodeImage",
+         "SidecarSet", "StatefulSet", "UnitedDeployment"]
     assert annotations["artifacthub.io/license"] == "Apache-2.0"
     assert annotations["artifacthub.io/category"] == "integration-delivery"
     assert annotations["artifacthub.io/prerelease"] == "false"
@@ -85,7 +86,7 @@ def test_the_packaged_chart_renders(paths: chart.Paths) -> None:
     docs = render("--kube-version", "1.20.2", chart=package)
     assert find(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"] == \
         "localhost:5000/ack-kruise/kruise-manager:0.1.0"
-    assert len([d for d in docs if d["kind"] == "CustomResourceDefinition"]) == 6
+    assert len([d for d in docs if d["kind"] == "CustomResourceDefinition"]) == 9
     legacy = render("--kube-version", "1.14.10", "--set", "compatibility.customResourceWebhookConversion=true",
                     chart=package)
     assert {d["apiVersion"] for d in legacy if d["kind"] == "CustomResourceDefinition"} == {"apiextensions.k8s.io/v1beta1"}

@@ -32,7 +32,7 @@ def test_1_14_with_the_gate_renders_v1beta1_that_1_14_accepts() -> None:
     docs = render("--kube-version", "1.14.10", *GATE)
     crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
     hooks = [d for d in docs if d["kind"].endswith("WebhookConfiguration")]
-    assert len(crds) == 6 and {d["apiVersion"] for d in crds} == {"apiextensions.k8s.io/v1beta1"}
+    assert len(crds) == 9 and {d["apiVersion"] for d in crds} == {"apiextensions.k8s.io/v1beta1"}
     assert len(hooks) == 2 and {d["apiVersion"] for d in hooks} == {"admissionregistration.k8s.io/v1beta1"}
     for doc in crds + hooks:
         assert k8s_openapi.validate(doc, "1.14") == [], doc["metadata"]["name"]

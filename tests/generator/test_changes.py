@@ -78,7 +78,9 @@ CASES = {
         {f"{CHART}/templates/generated/_compat.tpl", f"{CHART}/templates/generated/webhooks/legacy-1.15.yaml",
          f"{CHART}/templates/generated/crds/legacy-1.15/apps.kruise.io_statefulsets.yaml",
          f"{CHART}/templates/generated/crds/legacy-1.15/apps.kruise.io_daemonsets.yaml",
-         f"{CHART}/templates/generated/crds/legacy-1.15/apps.kruise.io_sidecarsets.yaml", "docs/api/README.md",
+         f"{CHART}/templates/generated/crds/legacy-1.15/apps.kruise.io_sidecarsets.yaml",
+         *(f"{CHART}/templates/generated/crds/legacy-1.15/apps.kruise.io_{k}.yaml"
+           for k in ("imagepulljobs", "imagelistpulljobs", "nodeimages")), "docs/api/README.md",
          RUNTIME}),
     # A chart value default: values.yaml and its schema.
     "chart value default": (

@@ -43,7 +43,7 @@ def test_v1_profile(version: str) -> None:
     docs = render("--kube-version", version)
     assert {d["apiVersion"] for d in by_kind(docs, "CustomResourceDefinition")} == {"apiextensions.k8s.io/v1"}
     assert {d["apiVersion"] for d in docs if "Webhook" in d["kind"]} == {"admissionregistration.k8s.io/v1"}
-    assert len(by_kind(docs, "CustomResourceDefinition")) == 6
+    assert len(by_kind(docs, "CustomResourceDefinition")) == 9
     # SidecarSet injection (the default): every pod, failing closed only where a namespace requires it.
     assert pod_webhooks(docs) == ["mpod.kb.io", "mpod-sidecarset-required.kb.io"]
     open_entry, closed_entry = webhook(docs, "mpod.kb.io"), webhook(docs, "mpod-sidecarset-required.kb.io")
@@ -134,7 +134,8 @@ def test_cert_manager_mode_annotates_every_object_with_a_ca_bundle() -> None:
     for doc in docs:
         annotations = doc["metadata"].get("annotations") or {}
         has_ca_bundle = "Webhook" in doc["kind"] or doc["metadata"]["name"] in (
-            "daemonsets.apps.kruise.io", "sidecarsets.apps.kruise.io", "statefulsets.apps.kruise.io")
+            "daemonsets.apps.kruise.io", "imagelistpulljobs.apps.kruise.io", "imagepulljobs.apps.kruise.io",
+            "nodeimages.apps.kruise.io", "sidecarsets.apps.kruise.io", "statefulsets.apps.kruise.io")
         assert (annotations.get(inject) == "kruise-system/kruise-webhook-certs") == has_ca_bundle, doc["metadata"]["name"]
 
 

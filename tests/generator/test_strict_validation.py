@@ -23,7 +23,7 @@ def plain_crds(directory: str) -> list[tuple[str, dict]]:
                                                ("legacy/1.15", "1.15")])
 def test_plain_crds_are_strictly_valid(directory: str, version: str, k8s_schemas) -> None:
     crds = plain_crds(directory)
-    assert len(crds) == 6
+    assert len(crds) == 9
     for name, crd in crds:
         assert k8s_schemas.validate(crd, version) == [], name
         assert k8s_schemas.schema_props_errors(crd, version) == [], name
@@ -39,7 +39,7 @@ def test_rendered_chart_is_strictly_valid(kube_version: str, schemas: str, mode:
     docs = [doc for doc in yaml.safe_load_all(result.stdout)
             if doc and (doc["kind"] == "CustomResourceDefinition" or doc["kind"].endswith("WebhookConfiguration"))]
     kinds = sorted(doc["kind"] for doc in docs)
-    assert kinds == ["CustomResourceDefinition"] * 6 + ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]
+    assert kinds == ["CustomResourceDefinition"] * 9 + ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]
     for doc in docs:
         assert k8s_schemas.validate(doc, schemas) == [], (doc["kind"], doc["metadata"]["name"])
         if doc["kind"] == "CustomResourceDefinition":

@@ -153,8 +153,9 @@ def test_defaulting_is_idempotent_and_yields_valid_objects(replicas, strategy, p
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_examples_are_valid_before_and_after_defaults(name: str) -> None:
-    assert schema.validate(EXAMPLES[name]) == []
-    assert schema.validate(schema.apply_defaults(EXAMPLES[name])) == []
+    gates = {"ImagePullJobGate": True}  # the image jobs are refused without it (off by default, as OpenKruise)
+    assert schema.validate(EXAMPLES[name], feature_gates=gates) == []
+    assert schema.validate(schema.apply_defaults(EXAMPLES[name]), feature_gates=gates) == []
 
 
 def test_field_errors_name_the_path() -> None:
@@ -365,8 +366,9 @@ def test_unknown_kinds_are_refused() -> None:
 def test_a_schema_can_be_loaded_from_any_dict() -> None:
     data = json.loads((REPO / "controllers" / "_generated" / "schema.json").read_text())
     custom = Schema(data)
-    assert custom.kinds() == schema.kinds() == ["CloneSet", "ContainerRecreateRequest", "DaemonSet", "SidecarSet",
-                                                "StatefulSet", "UnitedDeployment"]
+    assert custom.kinds() == schema.kinds() == ["CloneSet", "ContainerRecreateRequest", "DaemonSet", "ImageListPullJob",
+                                                "ImagePullJob", "NodeImage", "SidecarSet", "StatefulSet",
+                                                "UnitedDeployment"]
 
 
 def test_conditions() -> None:

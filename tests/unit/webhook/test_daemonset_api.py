@@ -326,5 +326,6 @@ def test_the_manager_injects_the_ca_bundle_into_every_crd_with_a_conversion_webh
 
     crds = [yaml.safe_load(p.read_text()) for p in (Path(__file__).resolve().parents[3] / "crds" / "v1").glob("*.yaml")]
     converted = {c["metadata"]["name"] for c in crds if "conversion" in c["spec"]}
-    assert converted == {"daemonsets.apps.kruise.io", "sidecarsets.apps.kruise.io", "statefulsets.apps.kruise.io"}
+    assert converted == {"daemonsets.apps.kruise.io", "sidecarsets.apps.kruise.io", "statefulsets.apps.kruise.io",
+                         "imagepulljobs.apps.kruise.io", "imagelistpulljobs.apps.kruise.io", "nodeimages.apps.kruise.io"}
     assert set(InjectionTargets().conversion_crds) == converted

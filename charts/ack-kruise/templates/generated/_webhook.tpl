@@ -30,7 +30,7 @@ kruise-validating-webhook-configuration
 {{- end -}}
 
 {{- define "ack-kruise.conversionCRDNames" -}}
-["daemonsets.apps.kruise.io", "sidecarsets.apps.kruise.io", "statefulsets.apps.kruise.io"]
+["daemonsets.apps.kruise.io", "imagelistpulljobs.apps.kruise.io", "imagepulljobs.apps.kruise.io", "nodeimages.apps.kruise.io", "sidecarsets.apps.kruise.io", "statefulsets.apps.kruise.io"]
 {{- end -}}
 
 {{/* Annotations of objects that carry a caBundle. The chart never renders caBundle itself: in

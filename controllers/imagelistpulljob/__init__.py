@@ -1,0 +1,1 @@
+"""The manager's ImageListPullJob controller: one ImagePullJob per image (see `controllers/imagepulljob/`)."""
