@@ -11,6 +11,7 @@ Every module here is pure: plain dicts in, plain dicts or `actions` out. No API 
     view              `WorkloadView`: the defensive read of a workload's metadata, spec and status
     intstr            int-or-percent values (maxUnavailable, maxSurge, ...)
     partition         partition maths (CalculatePartitionReplicas), for every kind
+    images            container image references: parsing and normalising them as docker's reference library does
     quantity          resource quantities: parsing, comparing, the text the API server writes back
     objects           what every object has: name, uid, labels, annotations, finalizers, creation, deletion
     times             metav1.Time: format and parse

@@ -27,6 +27,8 @@ DryRunCreate = Callable[[str, "str | None", dict], Awaitable["dict | None"]]
 # Well under the webhooks' timeoutSeconds (policies/webhooks.yaml, chart value webhook.timeoutSeconds, 30 s at
 # most): a slow API server costs an admission this long, then the template goes unchecked.
 TIMEOUT_SECONDS = 5.0
+# The first wait for a new namespace's ServiceAccount or its token (`awaits_service_account`); doubled up to 1 s.
+SERVICE_ACCOUNT_RETRY_SECONDS = 0.05
 PROBE_NAME = "kruise-admission-probe"
 # The probe pod must not reach our own pod webhook (SidecarSet injection would add containers that are not the
 # template's; with the manager busy it would be a call back into ourselves): objectSelector in
@@ -158,6 +160,21 @@ def errors_of(probe: Probe, status: dict | None) -> list[FieldError] | None:
     return errors or None
 
 
+def awaits_service_account(status: dict | None) -> bool:
+    """True when the ServiceAccount admission plugin refused the probe pod for what kube-controller-manager is
+    about to create: a new namespace's `default` ServiceAccount (403), or the token Secret of a ServiceAccount
+    that exists (500 ServerTimeout, "retry after the token is automatically created"). A namespace and a
+    workload applied together (GitOps, `kubectl apply -f dir/`) would otherwise leave the template unchecked.
+    Another missing ServiceAccount may never come: that is not waited for."""
+    if not status:
+        return False
+    message = str(status.get("message", ""))
+    if status.get("code") == 403:
+        return "error looking up service account" in message and 'serviceaccount "default" not found' in message
+    return status.get("code") == 500 and status.get("reason") == "ServerTimeout" \
+        and "No API token found for service account" in message
+
+
 def _why_not(probe: Probe, status: dict | None, error: BaseException | None) -> str:
     what = f"{probe.prefix or 'the containers and volumes'} ({probe.body['kind']})"
     if error is not None:
@@ -172,9 +189,18 @@ async def judge(rules: list[dict], obj: dict, old: dict | None, namespace: str |
     """The API server's judgement of every rule's probes, by rule id; the probes run concurrently."""
     planned = [(rule["id"], probe) for rule in rules for probe in probes(rule, obj, old)]
 
+    async def ask_until_judged(probe: Probe) -> dict | None:
+        delay = SERVICE_ACCOUNT_RETRY_SECONDS
+        while True:
+            status = await dry_run(probe.resource, namespace, probe.body)
+            if not awaits_service_account(status):
+                return status
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
     async def ask(probe: Probe) -> tuple[dict | None, BaseException | None]:
         try:
-            return await asyncio.wait_for(dry_run(probe.resource, namespace, probe.body), TIMEOUT_SECONDS), None
+            return await asyncio.wait_for(ask_until_judged(probe), TIMEOUT_SECONDS), None
         except Exception as e:      # no answer: the template goes unchecked, the request is not held up
             return None, e
 

@@ -13,6 +13,7 @@ import time
 import uuid
 
 import pytest
+import yaml
 from kubernetes.client.rest import ApiException
 
 from tests.kube import Cluster
@@ -218,6 +219,27 @@ def test_templates_are_judged_by_kubernetes_own_rules(cluster: Cluster, namespac
         assert f"{spec}.containers[0].ports[0].containerPort: Required value" in error, error
     finally:
         delete_sidecarsets(cluster, created)
+
+def test_a_namespace_and_its_workload_applied_together(cluster: Cluster, request):
+    """The API server refuses pods in a namespace until kube-controller-manager has created its `default`
+    ServiceAccount and that account's token: a workload sent with its namespace (GitOps, `kubectl apply -f
+    dir/`) is judged all the same, once they exist. Three namespaces, each followed at once by its workload (in
+    one `kubectl create`: without the wait, most of them are admitted unchecked)."""
+    names = [f"together-{uuid.uuid4().hex[:6]}" for _ in range(3)]
+    request.addfinalizer(lambda: [cluster.delete_namespace(n, wait=False) for n in names])
+    documents = []
+    for name in names:
+        bad = cloneset()
+        bad["metadata"] = {"name": "no-image", "namespace": name}
+        bad["spec"]["template"]["spec"]["containers"][0].pop("image")
+        documents += [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, bad]
+    out = cluster.kubectl("create", "--validate=false", "-f", "-", input=yaml.safe_dump_all(documents), check=False)
+    refused = re.findall(r'admission webhook "vcloneset.kb.io" denied the request: CloneSet.apps.kruise.io '
+                         r'"no-image" is invalid: spec.template.spec.containers\[0\].image: Required value', out.stderr)
+    assert len(refused) == 3, out.stdout + out.stderr
+    assert "not checked by the API server" not in out.stderr
+    assert not any(stored(cluster, bad, name) for name in names)
+
 
 SYNTAX_KINDS = [("CloneSet", cloneset), ("StatefulSet", statefulset), ("DaemonSet", daemonset),
                 ("SidecarSet", sidecarset), ("UnitedDeployment", lambda: united("cloneSetTemplate"))]

@@ -80,6 +80,40 @@ def test_no_answer_in_time_accepts_with_a_warning(monkeypatch):
     assert "no answer in time" in judged["kubernetes-validation"].warnings[0]
 
 
+def no_service_account(name: str) -> dict:
+    return {"code": 403, "reason": "Forbidden", "message": f'pods "p" is forbidden: error looking up service '
+            f'account ns/{name}: serviceaccount "{name}" not found'}
+
+
+NO_TOKEN_YET = {"code": 500, "reason": "ServerTimeout", "message": 'No API token found for service account '
+                '"default", retry after the token is automatically created and added to the service account'}
+
+
+def test_a_new_namespaces_default_service_account_and_its_token_are_waited_for(monkeypatch):
+    monkeypatch.setattr(kv, "SERVICE_ACCOUNT_RETRY_SECONDS", 0.001)
+    answers = [no_service_account("default"), NO_TOKEN_YET,
+               invalid("Pod", ("spec.containers[0].image", "Required value"))]
+
+    async def namespace_just_created(resource, namespace, body):
+        return answers.pop(0)
+
+    judged = asyncio.run(kv.judge([RULE], {"spec": {"template": TEMPLATE}}, None, "ns", namespace_just_created))
+    assert judged["kubernetes-validation"] == ([("spec.template.spec.containers[0].image", "Required value")],
+                                               True, [])
+
+
+def test_another_missing_service_account_is_not_waited_for():
+    calls = []
+
+    async def missing(resource, namespace, body):
+        calls.append(1)
+        return no_service_account("builder")
+
+    judged = asyncio.run(kv.judge([RULE], {"spec": {"template": TEMPLATE}}, None, "ns", missing))
+    assert calls == [1] and not judged["kubernetes-validation"].complete
+    assert 'serviceaccount "builder" not found' in judged["kubernetes-validation"].warnings[0]
+
+
 def review(obj: dict) -> dict:
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
             "request": {"uid": "u", "operation": "CREATE", "namespace": "ns", "object": obj}}
