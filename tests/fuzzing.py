@@ -214,7 +214,8 @@ def spec_node(kind: str, version: str) -> dict:
     return SCHEMA.version(kind, version)["schema"]
 
 
-METADATA_KEYS = st.sampled_from(["app", "a.b/c", "kubernetes.io/metadata.name", "apps.kruise.io/sidecarset-custom-version",
+METADATA_KEYS = st.sampled_from(["app", "a.b/c", "kubernetes.io/metadata.name",
+                                 "apps.kruise.io/sidecarset-custom-version",
                                  "daemonset.kruise.io/progressive-create-pod", "conversion.apps.kruise.io/x"])
 
 
@@ -342,7 +343,8 @@ def _envelope_parts() -> st.SearchStrategy:
 
 MALFORMED_ENVELOPES = st.one_of(
     ANY_JSON,                                                    # any JSON at all: a list, a string, a number
-    st.fixed_dictionaries({}, optional={"apiVersion": JUNK, "kind": JUNK, "request": st.one_of(JUNK, _envelope_parts())}),
+    st.fixed_dictionaries({}, optional={"apiVersion": JUNK, "kind": JUNK,
+                                        "request": st.one_of(JUNK, _envelope_parts())}),
 )
 
 
@@ -393,7 +395,8 @@ class InProcessWebhooks:
 
     async def _objects(self, path: str) -> dict | None:
         if "/nodes/" in path:
-            return {"metadata": {"name": "node-1"}, "status": {"nodeInfo": {"containerRuntimeVersion": "containerd://1.6"}}}
+            return {"metadata": {"name": "node-1"},
+                    "status": {"nodeInfo": {"containerRuntimeVersion": "containerd://1.6"}}}
         name = path.rsplit("/", 1)[1]
         return {"metadata": {"name": name, "namespace": "fuzz", "uid": "pod-uid"},
                 "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "x"}]},
@@ -486,7 +489,7 @@ class InProcessWebhooks:
         self._loop.close()
 
 
-# ---------------------------------------------------------------------------------------------- what every answer must be
+# ---------------------------------------------------------------------------------------------- what answers must be
 
 REFUSAL_CODES = (400, 403, 422)
 

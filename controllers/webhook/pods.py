@@ -112,12 +112,12 @@ def pod_shape_errors(pod: dict) -> list[str]:
             continue
         for index, container in enumerate(items):
             where = f"spec.{key}[{index}]"
-            errors += [f"{where}.{field}: Invalid value: must be a string" for field in _CONTAINER_STRINGS
-                       if container.get(field) is not None and not isinstance(container[field], str)]
-            for field in _CONTAINER_OBJECT_LISTS:
-                value = container.get(field)
+            errors += [f"{where}.{name}: Invalid value: must be a string" for name in _CONTAINER_STRINGS
+                       if container.get(name) is not None and not isinstance(container[name], str)]
+            for name in _CONTAINER_OBJECT_LISTS:
+                value = container.get(name)
                 if value is not None and (not isinstance(value, list) or not all(isinstance(v, dict) for v in value)):
-                    errors.append(f"{where}.{field}: Invalid value: must be a list of objects")
+                    errors.append(f"{where}.{name}: Invalid value: must be a list of objects")
     return errors
 
 

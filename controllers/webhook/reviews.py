@@ -20,6 +20,7 @@ What is refused, and why:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MAX_DEPTH = 100
@@ -87,6 +88,16 @@ def _json_type(value: Any) -> str:
     return "an object"
 
 
+# A namespace name (RFC 1123 label): handlers put it into API paths (the pods of the namespace, dry-run creates).
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def namespace_errors(namespace: Any, path: str) -> list[str]:
+    if not isinstance(namespace, str) or namespace == "" or DNS_LABEL.match(namespace):
+        return []
+    return [f"{path}: Invalid value: {json.dumps(namespace)[:80]}: a namespace must be a lowercase RFC 1123 label"]
+
+
 def _string_map_errors(value: Any, path: str) -> list[str]:
     if not isinstance(value, dict):
         return [f"{path}: Invalid value: must be an object of strings, not {_json_type(value)}"]
@@ -109,6 +120,7 @@ def object_errors(obj: Any, path: str) -> list[str]:
     for key in ("name", "namespace", "generateName", "uid", "resourceVersion"):
         if meta.get(key) is not None and not isinstance(meta[key], str):
             errors.append(f"{path}.metadata.{key}: Invalid value: must be a string, not {_json_type(meta[key])}")
+    errors += namespace_errors(meta.get("namespace"), f"{path}.metadata.namespace")
     for key in ("labels", "annotations"):
         if meta.get(key) is not None:
             errors += _string_map_errors(meta[key], f"{path}.metadata.{key}")
@@ -142,6 +154,7 @@ def admission_errors(review: dict) -> list[str]:
     for key in ("operation", "namespace", "name", "subResource"):
         if request.get(key) is not None and not isinstance(request[key], str):
             errors.append(f"request.{key}: Invalid value: must be a string, not {_json_type(request[key])}")
+    errors += namespace_errors(request.get("namespace"), "request.namespace")
     for key in ("object", "oldObject"):
         if request.get(key) is not None:
             errors += object_errors(request[key], f"request.{key}")
