@@ -198,7 +198,8 @@ class Schema:
         shapes = self.shape_errors(obj) if operation != "DELETE" else []
         shapes += self.shape_errors(old, "oldObject.") if old is not None else []
         if shapes:
-            return errors + [e for e in shapes if e not in errors]
+            named = {e.path for e in errors}
+            return errors + [e for e in shapes if e.path not in named]
         context = RuleContext(kind=kind, obj=obj, old=old, operation=operation, pods=pods,
                               gates=self.gates(feature_gates), state=state or {})
         available = {"pods": pods is not None, **{need: True for need in state or {}}}

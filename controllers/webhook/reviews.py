@@ -10,9 +10,11 @@ tests/unit/webhook/test_fuzz_envelopes.py).
 What is refused, and why:
 - not UTF-8, not JSON, or JSON with NaN or Infinity (Go's encoding/json, on the API server's side, can read
   neither, so an answer echoing them would be unreadable);
-- nesting deeper than MAX_DEPTH: the handlers (defaults, validation, conversion, JSON patch) walk objects
-  recursively, and Python's recursion limit is about 1000 frames. The deepest object a workload legitimately
-  has (a UnitedDeployment's StatefulSet template's node affinity, inside a review) is about 20 levels;
+- a review nested deeper than MAX_DEPTH, refused as a review (the API server accepts objects up to 10000 levels
+  deep in schemaless fields such as pod templates, and must get a refusal, not a failed call): the handlers
+  (defaults, validation, conversion, JSON patch) walk objects recursively, and Python's recursion limit is about
+  1000 frames. The deepest object a workload legitimately has (a UnitedDeployment's StatefulSet template's node
+  affinity, inside a review) is about 20 levels;
 - a body that is not a JSON object, a `request` that is not an object, and an object, old object or
   converted object whose metadata is not ObjectMeta-shaped (labels and annotations maps of strings; name,
   namespace strings): every handler reads these before the schema of its kind is known.
@@ -36,8 +38,17 @@ def _no_constant(name: str) -> Any:
     raise Malformed(f"the body is not JSON: {name} is not a JSON value")
 
 
+TOO_DEEP = f"the object is nested more than {MAX_DEPTH} levels deep"
+# How the API server starts every review it sends (Go writes struct fields in order, the uid first): enough to
+# answer one that Python's json cannot read at all (about 1000 levels deep), which the API server may still send
+# (its own limit is 10000), with a refusal it can match to its request instead of a failed call.
+_REVIEW_HEAD = re.compile(r'^\s*\{"kind":"(?:AdmissionReview|ConversionReview)","apiVersion":"([a-z0-9./]+)",'
+                          r'"request":\{"uid":"([^"\\]*)"')
+
+
 def parse(raw: bytes) -> dict:
-    """The body as a JSON object, or Malformed."""
+    """The body as a JSON object, or Malformed. A review nested too deeply for Python's json to read comes back
+    as its head only (apiVersion, uid) with `"tooDeep": true`, so that it can be refused like any other."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -45,15 +56,16 @@ def parse(raw: bytes) -> dict:
     try:
         value = json.loads(text, parse_constant=_no_constant)
     except RecursionError:
-        raise Malformed(f"the body is nested more than {MAX_DEPTH} levels deep") from None
+        head = _REVIEW_HEAD.match(text)
+        if head is None:
+            raise Malformed(f"the body is nested more than {MAX_DEPTH} levels deep") from None
+        return {"apiVersion": head.group(1), "request": {"uid": head.group(2)}, "tooDeep": True}
     except Malformed:
         raise
     except ValueError as e:
         raise Malformed(f"the body is not JSON: {e}") from None
     if not isinstance(value, dict):
         raise Malformed(f"the body is not a JSON object but {_json_type(value)}")
-    if _depth(value) > MAX_DEPTH:
-        raise Malformed(f"the body is nested more than {MAX_DEPTH} levels deep")
     return value
 
 
@@ -133,6 +145,9 @@ def object_errors(obj: Any, path: str) -> list[str]:
 
 
 def _envelope_errors(review: dict, versions: tuple[str, ...]) -> list[str]:
+    if review.get("tooDeep") is True or _depth(review) > MAX_DEPTH:
+        # Checked before anything else: every other check, and every handler, may recurse.
+        return [TOO_DEEP]
     errors = []
     if "apiVersion" in review and review["apiVersion"] not in versions:
         errors.append(f"apiVersion: Unsupported value: {json.dumps(review['apiVersion'])[:80]}: "
@@ -149,7 +164,7 @@ def admission_errors(review: dict) -> list[str]:
     """The problems of an AdmissionReview's envelope ([] when a handler can read it)."""
     errors = _envelope_errors(review, ADMISSION_VERSIONS)
     request = review.get("request")
-    if not isinstance(request, dict):
+    if not isinstance(request, dict) or errors == [TOO_DEEP]:
         return errors
     for key in ("operation", "namespace", "name", "subResource"):
         if request.get(key) is not None and not isinstance(request[key], str):
@@ -165,7 +180,7 @@ def conversion_errors(review: dict) -> list[str]:
     """The problems of a ConversionReview's envelope ([] when it can be converted)."""
     errors = _envelope_errors(review, CONVERSION_VERSIONS)
     request = review.get("request")
-    if not isinstance(request, dict):
+    if not isinstance(request, dict) or errors == [TOO_DEEP]:
         return errors
     if not isinstance(request.get("desiredAPIVersion"), str):
         errors.append("request.desiredAPIVersion: Required value: must be a string")

@@ -396,6 +396,10 @@ def _field_ref_errors(transfer: dict, where: str) -> list[FieldError]:
     return []
 
 
+def _items(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _ported_pod_container_errors(container: dict, where: str, volumes: set, seen: set) -> list[FieldError]:
     """A port of the Pod checks that matter most for one SidecarSet container (name, image, mounts, ports)."""
     errors = []
@@ -409,14 +413,15 @@ def _ported_pod_container_errors(container: dict, where: str, volumes: set, seen
         seen.add(name)
     if not container.get("image"):
         errors.append(FieldError(f"{where}.image", "Required value"))
-    for position, mount in enumerate(container.get("volumeMounts") or []):
+    # A SidecarSet container keeps unknown fields (the API server judges them): only lists are read as lists.
+    for position, mount in enumerate(_items(container.get("volumeMounts"))):
         if not isinstance(mount, dict):
             continue
         if not isinstance(mount.get("name"), str) or mount["name"] not in volumes:
             errors.append(FieldError(f"{where}.volumeMounts[{position}].name", f"Not found: {render(mount.get('name'))}"))
         if not mount.get("mountPath"):
             errors.append(FieldError(f"{where}.volumeMounts[{position}].mountPath", "Required value"))
-    for position, port in enumerate(container.get("ports") or []):
+    for position, port in enumerate(_items(container.get("ports"))):
         number = port.get("containerPort") if isinstance(port, dict) else None
         if not is_int(number) or not 1 <= number <= 65535:
             errors.append(FieldError(f"{where}.ports[{position}].containerPort",
@@ -448,7 +453,7 @@ def _check_sidecar_containers(rule: dict, ctx: RuleContext) -> list[FieldError]:
                     errors.append(FieldError(f"{where}.resourcesPolicy", "Invalid value: resourcesPolicy is only "
                                                                          "supported for containers with RestartPolicy Always"))
             else:
-                for position, transfer in enumerate(container.get("transferEnv") or []):
+                for position, transfer in enumerate(_items(container.get("transferEnv"))):
                     if isinstance(transfer, dict):
                         errors += _field_ref_errors(transfer, f"{where}.transferEnv[{position}]")
             errors += _resources_policy_errors(container, where)

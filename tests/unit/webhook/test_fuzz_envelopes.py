@@ -89,3 +89,24 @@ def test_a_malformed_review_is_refused_naming_the_field(webhooks):
     status, answer = webhooks.post(fz.CONVERT_PATH, fz.body({"request": {"uid": "u2", "objects": []}}))
     assert answer["response"] == {"uid": "u2", "convertedObjects": [], "result": {
         "status": "Failure", "message": "request.desiredAPIVersion: Required value: must be a string"}}
+
+
+def test_a_review_too_deep_for_the_handlers_is_refused_as_a_review(webhooks):
+    """The API server stores objects nested up to 10000 levels in schemaless fields (a pod template), and sends
+    them to the webhooks: they must be refused as reviews (the API server then answers 400), not with HTTP 400
+    (which it reports as `failed calling webhook`, a 500). Found by the e2e fuzz: a CloneSet template 120 deep."""
+    cloneset = fz.example("CloneSet")
+    cloneset["spec"]["template"] = {"deep": "DEEP"}
+    for depth in (120, 5000):      # readable by Python's json, and not
+        inner = fz.body(cloneset).replace(b'"DEEP"', b"[" * depth + b"1" + b"]" * depth)
+        raw = ('{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"deep-1",'
+               '"operation":"CREATE","object":' + inner.decode() + "}}").encode()
+        status, answer = webhooks.post("/mutate-apps-kruise-io-v1alpha1-cloneset", raw)
+        assert status == 200 and answer["response"] == {"uid": "deep-1", "allowed": False, "status": {
+            "code": 400, "reason": "BadRequest", "message": "the object is nested more than 100 levels deep"}}
+        raw = ('{"kind":"ConversionReview","apiVersion":"apiextensions.k8s.io/v1","request":{"uid":"deep-2",'
+               '"desiredAPIVersion":"apps.kruise.io/v1alpha1","objects":[' + inner.decode() + "]}}").encode()
+        status, answer = webhooks.post(fz.CONVERT_PATH, raw)
+        assert status == 200 and answer["response"]["uid"] == "deep-2"
+        assert answer["response"]["result"] == {"status": "Failure",
+                                                "message": "the object is nested more than 100 levels deep"}
