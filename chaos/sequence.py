@@ -268,8 +268,8 @@ class Sequence:
         return False
 
     async def _operation(self, operation: str, change: Callable[[], Awaitable[Any]], progress: Callable[[], int],
-                         changes: int,
-                         replicas: int, image: str, allowed_most: int, allowed_deletions: int) -> Outcome:
+                         changes: int, replicas: int, image: str, allowed_most: int,
+                         allowed_deletions: int) -> Outcome:
         fault_after = self.rng.randrange(changes)
         outcome = Outcome(self.scenario, self.kind_label, operation, self.seed, fault_after)
         await self._supervise()  # the previous fault may have left no manager, and its webhook admits changes
