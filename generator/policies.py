@@ -33,8 +33,8 @@ API_VERSIONS = {"crdApiVersion": ("apiextensions.k8s.io/v1beta1", "apiextensions
 RULE_CHECKS: dict[str, dict[str, Any]] = {
     "assert": {"required": ("field", "require", "message"), "optional": ("when", "forEach", "errorType"),
                "ops": ("CREATE", "UPDATE")},
-    "selectorNotEmpty": {"required": ("field",), "optional": ("message", "when"), "ops": ("CREATE", "UPDATE")},
-    "labelSelectorSyntax": {"required": ("field",), "optional": ("when",), "ops": ("CREATE", "UPDATE")},
+    "selectorNotEmpty": {"required": ("field",), "optional": ("message", "when", "forEach"), "ops": ("CREATE", "UPDATE")},
+    "labelSelectorSyntax": {"required": ("field",), "optional": ("when", "forEach"), "ops": ("CREATE", "UPDATE")},
     "selectorMatchesLabels": {"required": ("selector", "labels"), "ops": ("CREATE", "UPDATE")},
     "updateWhitelist": {"required": ("field", "allowed"), "ops": ("UPDATE",)},
     "immutable": {"required": ("field",), "ops": ("UPDATE",)},
@@ -46,6 +46,7 @@ RULE_CHECKS: dict[str, dict[str, Any]] = {
     "deleteProtection": {"required": ("replicas",), "ops": ("DELETE",)},
     "volumeClaimTemplatesOnlyGrow": {"required": ("field",), "optional": ("when",), "ops": ("UPDATE",)},
     "namePattern": {"required": ("pattern", "message"), "optional": ("maxLength",), "ops": ("CREATE", "UPDATE")},
+    "intOrRangeItems": {"required": ("field", "noun"), "ops": ("CREATE", "UPDATE")},
     "noNewKeys": {"required": ("list", "key", "message"), "ops": ("UPDATE",)},
     "sidecarContainers": {"required": ("initContainers", "containers", "volumes"), "ops": ("CREATE", "UPDATE")},
     "patchPodMetadata": {"required": ("field",), "ops": ("CREATE", "UPDATE")},

@@ -1,0 +1,169 @@
+"""The rules of OpenKruise v1.9.0's validating webhooks (pkg/webhook/*/validating) that the CRD schema cannot
+state, through the real API server and our webhooks, on CREATE and on UPDATE (README "Admission rules"). Each bad
+object is refused by the validating webhook with the exact field path and message and leaves nothing behind (a
+refused create stores nothing, a refused update changes nothing); the matching good object is accepted. Sent as
+raw API calls (what `kubectl create --validate=false` sends), so only the server judges. No pod runs: replicas 0
+and a node selector no node has. The manager runs with StatefulSetAutoResizePVCGate for this module (the
+volumeClaimTemplates rules exist only with it, as upstream). Follows no upstream e2e case: upstream tests these
+rules in unit tests only (pkg/webhook/*/validating/*_test.go)."""
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+
+import pytest
+
+from tests.e2e.test_kubernetes_validation import NOWHERE, _call, refusal, refused_naming, stored
+from tests.kube import Cluster
+from tests.manager import with_feature_gates
+
+LABELS = {"app": "ruled"}
+CONTAINER = {"name": "main", "image": "nginx:alpine"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def gated_manager(sandbox, kruise):
+    yield from with_feature_gates(sandbox, kruise, "StatefulSetAutoResizePVCGate=true")
+
+
+@pytest.fixture(scope="module")
+def ns(cluster: Cluster):
+    """One namespace for the module: every case names its objects uniquely."""
+    name = f"webhook-rules-{uuid.uuid4().hex[:5]}"
+    cluster.create_namespace(name)
+    yield name
+    cluster.delete_namespace(name, wait=False)
+
+
+def asts(**spec) -> dict:
+    base = {"replicas": 0, "serviceName": "ruled", "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": LABELS},
+            "template": {"metadata": {"labels": LABELS},
+                         "spec": {"readinessGates": [{"conditionType": "InPlaceUpdateReady"}],
+                                  "containers": [copy.deepcopy(CONTAINER)], "nodeSelector": NOWHERE}}}
+    return {"apiVersion": "apps.kruise.io/v1beta1", "kind": "StatefulSet", "metadata": {}, "spec": {**base, **spec}}
+
+
+def rolling(**fields) -> dict:
+    return {"type": "RollingUpdate", "rollingUpdate": fields}
+
+
+def priority(*selectors: dict) -> dict:
+    terms = [{"weight": 10, "matchSelector": s} for s in selectors]
+    return rolling(unorderedUpdate={"priorityStrategy": {"weightPriority": terms}})
+
+
+PRIORITY = "spec.updateStrategy.rollingUpdate.unorderedUpdate.priorityStrategy"
+GOOD_SELECTOR = {"matchLabels": {"tier": "high"}}
+# (rule id in policies/admission, bad object, its good twin, the field named, the message after `<field>: `)
+CREATE = [
+    ("statefulset reserve-ordinals-forms (negative)", asts(reserveOrdinals=[1, -1]), asts(reserveOrdinals=[1, 0]),
+     "spec.reserveOrdinals[1]", "Invalid value: -1: 1 th reserve ordinal is negative: -1"),
+    ("statefulset reserve-ordinals-forms (a number as a string)", asts(reserveOrdinals=["5"]),
+     asts(reserveOrdinals=["5-5"]), "spec.reserveOrdinals[0]",
+     'Invalid value: "5": 0 th reserve ordinal is not a valid range: 5'),
+    ("statefulset reserve-ordinals-forms (reversed range)", asts(reserveOrdinals=[2, "7-3"]),
+     asts(reserveOrdinals=[2, "3-7"]), "spec.reserveOrdinals[1]",
+     'Invalid value: "7-3": 1 th reserve ordinal is invalid: 7-3, err = invalid range 7-3'),
+    ("statefulset scale-max-unavailable-positive", asts(scaleStrategy={"maxUnavailable": "0%"}),
+     asts(scaleStrategy={"maxUnavailable": "1%"}), "spec.scaleStrategy.maxUnavailable",
+     "Invalid value: should not be less than 1"),
+    ("statefulset scale-max-unavailable-needs-parallel",
+     asts(podManagementPolicy="OrderedReady", scaleStrategy={"maxUnavailable": 2}, updateStrategy=rolling()),
+     asts(podManagementPolicy="OrderedReady", scaleStrategy={"maxUnavailable": 1}, updateStrategy=rolling()),
+     "spec.scaleStrategy.maxUnavailable", "Invalid value: can only work with Parallel PodManagementPolicyType"),
+    ("statefulset max-unavailable-needs-parallel",
+     asts(podManagementPolicy="OrderedReady", updateStrategy=rolling(maxUnavailable=2)),
+     asts(podManagementPolicy="Parallel", updateStrategy=rolling(maxUnavailable=2)),
+     "spec.updateStrategy.rollingUpdate.maxUnavailable",
+     "Invalid value: maxUnavailable can just work with Parallel PodManagementPolicyType"),
+    ("statefulset unordered-update-needs-parallel",
+     asts(podManagementPolicy="OrderedReady", updateStrategy=priority(GOOD_SELECTOR)),
+     asts(updateStrategy=priority(GOOD_SELECTOR)), "spec.updateStrategy.rollingUpdate.unorderedUpdate",
+     "Invalid value: unorderedUpdate can only work with Parallel PodManagementPolicyType"),
+    ("statefulset priority-weight-selector-not-empty", asts(updateStrategy=priority({})),
+     asts(updateStrategy=priority(GOOD_SELECTOR)), f"{PRIORITY}.weightPriority[0].matchSelector",
+     "Invalid value: selector can not be empty"),
+    ("statefulset priority-weight-selector-syntax",
+     asts(updateStrategy=priority(GOOD_SELECTOR, {"matchLabels": {"bad key": "x"}})),
+     asts(updateStrategy=priority(GOOD_SELECTOR, {"matchLabels": {"good-key": "x"}})),
+     f"{PRIORITY}.weightPriority[1].matchSelector.matchLabels", 'Invalid value: "bad key"'),
+    ("statefulset selector-not-empty", asts(selector={}), asts(), "spec.selector",
+     "Invalid value: empty selector is invalid for statefulset"),
+    ("statefulset template-no-active-deadline",
+     asts(template={"metadata": {"labels": LABELS}, "spec": {
+         "containers": [CONTAINER], "nodeSelector": NOWHERE, "activeDeadlineSeconds": 5}}), asts(),
+     "spec.template.spec.activeDeadlineSeconds", "Forbidden: activeDeadlineSeconds in StatefulSet is not Supported"),
+]
+
+
+def _named(obj: dict, case: str) -> dict:
+    out = copy.deepcopy(obj)
+    out["metadata"]["name"] = re.sub(r"[^a-z0-9]+", "-", case.lower()).strip("-")[:50] + "-" + uuid.uuid4().hex[:4]
+    return out
+
+
+@pytest.mark.parametrize("case, bad, good, path, message", CREATE, ids=[c[0] for c in CREATE])
+def test_create_refused_naming_the_field_and_good_twin_accepted(cluster: Cluster, ns: str, case, bad, good,
+                                                                 path, message):
+    refused_naming(cluster, _named(bad, case), ns, path, message)
+    good = _named(good, case)
+    assert refusal(cluster, "create", good, ns, good) is None, f"the good twin of {case} was refused"
+    assert stored(cluster, good, ns)
+
+
+def claim(storage: str = "1Gi", modes: tuple[str, ...] = ("ReadWriteOnce",), name: str = "data") -> dict:
+    return {"metadata": {"name": name},
+            "spec": {"accessModes": list(modes), "resources": {"requests": {"storage": storage}}}}
+
+
+def with_claims(*claims: dict) -> dict:
+    return asts(volumeClaimTemplates=list(claims), volumeClaimUpdateStrategy={"type": "OnPodRollingUpdate"})
+
+
+IN_PLACE_ONLY = asts(updateStrategy=rolling(podUpdatePolicy="InPlaceOnly"))
+
+
+def container(**fields) -> dict:
+    """A spec change of the template's one container (the template's other fields kept by the merge)."""
+    return {"template": {"spec": {"containers": [{**CONTAINER, **fields}]}}}
+
+
+# (rule id, the stored object, a bad spec change (a JSON merge patch of spec), a good one, the field named, the
+# message after `<field>: `)
+UPDATE = [
+    ("statefulset in-place-only-images", IN_PLACE_ONLY, container(env=[{"name": "A", "value": "b"}]),
+     container(image="nginx:1.27-alpine"), "spec.template.spec",
+     "Forbidden: invalid template modified with InPlaceOnly strategy, currently only image update is allowed for "
+     "InPlaceOnly"),
+    ("statefulset spec-update-whitelist", asts(), {"serviceName": "other"}, {"scaleStrategy": {"maxUnavailable": 2}},
+     "spec.serviceName", "Forbidden: updates to StatefulSet spec for fields other than 'replicas', 'ordinals'"),
+    ("statefulset volume-claims-only-grow (added)", with_claims(claim()),
+     {"volumeClaimTemplates": [claim(), claim(name="more")]}, {"volumeClaimTemplates": [claim("2Gi")]},
+     "spec.volumeClaimTemplates", "Forbidden: volumeClaimTemplates cannot be added, removed or renamed"),
+    ("statefulset volume-claims-only-grow (access modes)", with_claims(claim()),
+     {"volumeClaimTemplates": [claim(modes=("ReadWriteMany",))]}, {"volumeClaimTemplates": [claim("3Gi")]},
+     "spec.volumeClaimTemplates[data]", "Invalid value: volumeClaimTemplate can not be modified when OnRollingUpdate"),
+    ("statefulset volume-claims-only-grow (shrink)", with_claims(claim("2Gi")),
+     {"volumeClaimTemplates": [claim("1Gi")]}, {"volumeClaimTemplates": [claim("4Gi")]},
+     "spec.volumeClaimTemplates", "Forbidden: the storage request of 'data' cannot shrink"),
+]
+
+
+def _patch(cluster: Cluster, obj: dict, ns: str, spec: dict) -> str | None:
+    return refusal(cluster, "patch", obj, ns, obj["metadata"]["name"], {"spec": spec})
+
+
+@pytest.mark.parametrize("case, old, bad, good, path, message", UPDATE, ids=[c[0] for c in UPDATE])
+def test_update_refused_naming_the_field_and_good_change_accepted(cluster: Cluster, ns: str, case, old, bad, good,
+                                                                   path, message):
+    obj = _named(old, case)
+    _call(cluster, "create", obj, ns, obj)
+    before = _call(cluster, "get", obj, ns, obj["metadata"]["name"])["spec"]
+    error = _patch(cluster, obj, ns, bad)
+    assert error is not None, f"{case}: the bad update was accepted"
+    assert 'admission webhook "vstatefulset.kb.io" denied the request' in error, error
+    assert re.search(rf"(^|[\s\[,]){re.escape(path)}: {re.escape(message)}", error), f"{path}: {message!r} not in {error}"
+    assert _call(cluster, "get", obj, ns, obj["metadata"]["name"])["spec"] == before, "a refused update changed the spec"
+    assert _patch(cluster, obj, ns, good) is None, f"{case}: the good update was refused"
