@@ -184,6 +184,10 @@ def rule_text(rule: dict) -> str:
         parts += [f"each claim of `{p}`" for p in rule.get("volumeClaimTemplates", [])]
         if "podOf" in rule:
             parts.append("a pod of " + ", ".join(f"`{p}`" for p in rule["podOf"].values()))
+        if "placements" in rule:
+            placements = rule["placements"]
+            parts.append(f"a pod placed by each item of `{placements['list']}` (`{placements['nodeSelectorTerm']}` "
+                         f"as its required node affinity, `{placements['tolerations']}`)")
         text = ("Kubernetes' own validation of " + "; ".join(parts) + " (a server-side dry-run create; only a 422 "
                 "from object validation refuses, fields prefixed by the template's path)")
     else:  # pragma: no cover

@@ -14,7 +14,8 @@ import uuid
 
 import pytest
 
-from tests.e2e.test_kubernetes_validation import NOWHERE, _call, refusal, refused_naming, stored
+from tests.e2e.test_kubernetes_validation import (NOWHERE, _call, delete_sidecarsets, refusal, refused_naming,
+                                                  stored, united)
 from tests.kube import Cluster
 from tests.manager import with_feature_gates
 
@@ -98,6 +99,39 @@ CREATE = [
 ]
 
 
+def ud(*subsets: dict) -> dict:
+    obj = united("cloneSetTemplate")
+    obj["spec"]["topology"]["subsets"] = [{"name": "subset-a"}, *subsets]
+    return obj
+
+
+def placed(name: str = "subset-b", operator: str = "In", effect: str = "NoSchedule") -> dict:
+    return {"name": name, "nodeSelectorTerm": {"matchExpressions": [{"key": "zone", "operator": operator,
+                                                                      "values": ["a"]}]},
+            "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": effect}]}
+
+
+def sidecarset(selector: dict, scatter: list | None = None) -> dict:
+    strategy = {"type": "RollingUpdate", "priorityStrategy": {"weightPriority": [{"weight": 5, "matchSelector": selector}]}}
+    if scatter is not None:
+        strategy["scatterStrategy"] = scatter
+    return {"apiVersion": "apps.kruise.io/v1beta1", "kind": "SidecarSet", "metadata": {},
+            "spec": {"selector": {"matchLabels": {"ruled": uuid.uuid4().hex[:8]}},
+                     "containers": [{"name": "side", "image": "busybox:1"}], "updateStrategy": strategy}}
+
+
+CREATE += [
+    ("uniteddeployment kubernetes-validation-placement (nodeSelectorTerm)", ud(placed(operator="Near")), ud(placed()),
+     "spec.topology.subsets[1].nodeSelectorTerm.matchExpressions[0].operator", 'Unsupported value: "Near"'),
+    ("uniteddeployment kubernetes-validation-placement (tolerations)", ud(placed(effect="Sometimes")), ud(placed()),
+     "spec.topology.subsets[1].tolerations[0].effect", 'Unsupported value: "Sometimes"'),
+    # An empty scatter value is allowed (UpdateScatterStrategy.FieldsValidation wants a key only).
+    ("sidecarset weight-priority-selector-syntax", sidecarset({"matchLabels": {"bad key": "x"}}),
+     sidecarset(GOOD_SELECTOR, scatter=[{"key": "zone", "value": ""}]),
+     "spec.updateStrategy.priorityStrategy.weightPriority[0].matchSelector.matchLabels", 'Invalid value: "bad key"'),
+]
+
+
 def _named(obj: dict, case: str) -> dict:
     out = copy.deepcopy(obj)
     out["metadata"]["name"] = re.sub(r"[^a-z0-9]+", "-", case.lower()).strip("-")[:50] + "-" + uuid.uuid4().hex[:4]
@@ -107,10 +141,14 @@ def _named(obj: dict, case: str) -> dict:
 @pytest.mark.parametrize("case, bad, good, path, message", CREATE, ids=[c[0] for c in CREATE])
 def test_create_refused_naming_the_field_and_good_twin_accepted(cluster: Cluster, ns: str, case, bad, good,
                                                                  path, message):
-    refused_naming(cluster, _named(bad, case), ns, path, message)
-    good = _named(good, case)
-    assert refusal(cluster, "create", good, ns, good) is None, f"the good twin of {case} was refused"
-    assert stored(cluster, good, ns)
+    bad, good = _named(bad, case), _named(good, case)
+    try:
+        refused_naming(cluster, bad, ns, path, message)
+        assert refusal(cluster, "create", good, ns, good) is None, f"the good twin of {case} was refused"
+        assert stored(cluster, good, ns)
+    finally:
+        if stored(cluster, good, ns):
+            delete_sidecarsets(cluster, [good])     # cluster-scoped: the namespace's deletion does not take them
 
 
 def claim(storage: str = "1Gi", modes: tuple[str, ...] = ("ReadWriteOnce",), name: str = "data") -> dict:
@@ -145,6 +183,10 @@ UPDATE = [
     ("statefulset volume-claims-only-grow (access modes)", with_claims(claim()),
      {"volumeClaimTemplates": [claim(modes=("ReadWriteMany",))]}, {"volumeClaimTemplates": [claim("3Gi")]},
      "spec.volumeClaimTemplates[data]", "Invalid value: volumeClaimTemplate can not be modified when OnRollingUpdate"),
+    ("uniteddeployment subset-placement-immutable", ud(placed()),
+     {"topology": {"subsets": [{"name": "subset-a"}, placed(effect="NoExecute")]}},
+     {"topology": {"subsets": [{"name": "subset-a"}, placed(), placed("subset-c", effect="NoExecute")]}},
+     "spec.topology.subsets[1].tolerations", "Forbidden: may not be changed in an update"),
     ("statefulset volume-claims-only-grow (shrink)", with_claims(claim("2Gi")),
      {"volumeClaimTemplates": [claim("1Gi")]}, {"volumeClaimTemplates": [claim("4Gi")]},
      "spec.volumeClaimTemplates", "Forbidden: the storage request of 'data' cannot shrink"),
@@ -163,7 +205,7 @@ def test_update_refused_naming_the_field_and_good_change_accepted(cluster: Clust
     before = _call(cluster, "get", obj, ns, obj["metadata"]["name"])["spec"]
     error = _patch(cluster, obj, ns, bad)
     assert error is not None, f"{case}: the bad update was accepted"
-    assert 'admission webhook "vstatefulset.kb.io" denied the request' in error, error
+    assert f'admission webhook "v{obj["kind"].lower()}.kb.io" denied the request' in error, error
     assert re.search(rf"(^|[\s\[,]){re.escape(path)}: {re.escape(message)}", error), f"{path}: {message!r} not in {error}"
     assert _call(cluster, "get", obj, ns, obj["metadata"]["name"])["spec"] == before, "a refused update changed the spec"
     assert _patch(cluster, obj, ns, good) is None, f"{case}: the good update was refused"

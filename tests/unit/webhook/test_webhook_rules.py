@@ -1,6 +1,7 @@
 """Advanced StatefulSet admission rules of OpenKruise v1.9.0 (pkg/webhook/statefulset/validating/
 statefulset_validation.go) on plain dicts: each rule refuses with the field named, and the matching good object is
-accepted. The same cases go through the real API server in tests/e2e/test_webhook_rules.py."""
+accepted. The same cases go through the real API server in tests/e2e/test_webhook_rules.py. Also the SidecarSet
+and scatter-term rules added with them."""
 from __future__ import annotations
 
 import copy
@@ -126,3 +127,30 @@ def test_in_place_only_is_the_new_objects_policy() -> None:
     """Switching away from InPlaceOnly in the same update frees the template (upstream reads the new object)."""
     recreate = env(asts(updateStrategy={"type": "RollingUpdate", "rollingUpdate": {"podUpdatePolicy": "ReCreate"}}))
     assert errors(recreate, in_place_only()) == {}
+
+
+def sidecarset(**update) -> dict:
+    obj = {"apiVersion": "apps.kruise.io/v1beta1", "kind": "SidecarSet", "metadata": {"name": "s"},
+           "spec": {"selector": {"matchLabels": {"app": "a"}}, "containers": [{"name": "side", "image": "i"}],
+                    "updateStrategy": {"type": "RollingUpdate", **update}}}
+    return schema.apply_defaults(obj)
+
+
+def test_sidecarset_priority_selector_syntax_only_for_rolling_update() -> None:
+    """validateSidecarSetUpdateStrategy: UpdatePriorityStrategy.FieldsValidation, for RollingUpdate only."""
+    terms = [{"weight": 5, "matchSelector": {"matchLabels": {"bad key": "x"}}}]
+    found = errors(sidecarset(priorityStrategy={"weightPriority": terms}))
+    assert any(p.startswith("spec.updateStrategy.priorityStrategy.weightPriority[0].matchSelector") for p in found), found
+    not_update = sidecarset(priorityStrategy={"weightPriority": terms})
+    not_update["spec"]["updateStrategy"]["type"] = "NotUpdate"
+    assert not any("matchSelector" in p for p in errors(not_update))
+    good = [{"weight": 5, "matchSelector": {"matchExpressions": [{"key": "a", "operator": "Exists"}]}}]
+    assert errors(sidecarset(priorityStrategy={"weightPriority": good})) == {}
+
+
+def test_scatter_terms_need_a_key_not_a_value() -> None:
+    """UpdateScatterStrategy.FieldsValidation: a key, no duplicate key/value pair; an empty value is allowed."""
+    assert errors(sidecarset(scatterStrategy=[{"key": "zone", "value": ""}])) == {}
+    assert "spec.updateStrategy.scatterStrategy[0].key" in str(errors(sidecarset(scatterStrategy=[{"key": "", "value": "x"}])))
+    duplicated = errors(sidecarset(scatterStrategy=[{"key": "z", "value": "a"}, {"key": "z", "value": "a"}]))
+    assert any("scatterStrategy" in p for p in duplicated), duplicated
