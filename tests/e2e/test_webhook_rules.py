@@ -105,6 +105,22 @@ def ud(*subsets: dict) -> dict:
     return obj
 
 
+def ud_of(template_kind: str, **changes) -> dict:
+    """A UnitedDeployment of one template kind with `changes` (dotted paths under spec; `__` for dots)."""
+    obj = united(template_kind)
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        target = obj["spec"]
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[last] = value
+    return obj
+
+
+ASTS_T, STS_T, DEPLOY_T = "advancedStatefulSetTemplate", "statefulSetTemplate", "deploymentTemplate"
+RESERVE = {"type": "Adaptive", "adaptive": {"reserveUnschedulablePods": True}}
+
+
 def placed(name: str = "subset-b", operator: str = "In", effect: str = "NoSchedule") -> dict:
     return {"name": name, "nodeSelectorTerm": {"matchExpressions": [{"key": "zone", "operator": operator,
                                                                       "values": ["a"]}]},
@@ -125,6 +141,34 @@ CREATE += [
      "spec.topology.subsets[1].nodeSelectorTerm.matchExpressions[0].operator", 'Unsupported value: "Near"'),
     ("uniteddeployment kubernetes-validation-placement (tolerations)", ud(placed(effect="Sometimes")), ud(placed()),
      "spec.topology.subsets[1].tolerations[0].effect", 'Unsupported value: "Sometimes"'),
+    ("uniteddeployment reserve-stateless-only", ud_of(ASTS_T, topology__scheduleStrategy=RESERVE),
+     ud_of("cloneSetTemplate", topology__scheduleStrategy=RESERVE), "spec.topology.scheduleStrategy",
+     "Invalid value: only stateless workloads (Deployment and CloneSet) are supported by reserved rescheduling"),
+    ("uniteddeployment selector-match-labels (beyond upstream)",
+     ud_of(DEPLOY_T, selector={"matchExpressions": [{"key": "app", "operator": "In", "values": ["judged"]}]}),
+     ud_of(DEPLOY_T), "spec.selector.matchLabels",
+     "Required value: the subset workloads' selectors are built from matchLabels, so it must not be empty"),
+    ("uniteddeployment adaptive-no-subset-replicas",
+     ud_of(DEPLOY_T, topology__scheduleStrategy={"type": "Adaptive"}, topology__subsets=[{"name": "a", "replicas": 0}]),
+     ud_of(DEPLOY_T, topology__scheduleStrategy={"type": "Adaptive"}, topology__subsets=[{"name": "a"}]),
+     "spec.topology.subsets[0].replicas",
+     "Forbidden: specify replicas use minReplicas/maxReplicas to enable adaptive strategy"),
+    ("uniteddeployment partitions-name-subsets",
+     ud_of(DEPLOY_T, updateStrategy={"type": "Manual", "manualUpdate": {"partitions": {"nope": 0}}}),
+     ud_of(DEPLOY_T, updateStrategy={"type": "Manual", "manualUpdate": {"partitions": {"subset-a": 0}}}),
+     "spec.updateStrategy.manualUpdate.partitions[nope]", 'Invalid value: "nope": subset does not exist'),
+    ("uniteddeployment statefulset-template-no-partition",
+     ud_of(STS_T, template__statefulSetTemplate__spec__updateStrategy=rolling(partition=1)),
+     ud_of(STS_T, template__statefulSetTemplate__spec__updateStrategy=rolling()),
+     "spec.template.statefulSetTemplate.spec.updateStrategy.rollingUpdate.partition",
+     "Invalid value: partitions are set through spec.updateStrategy.manualUpdate.partitions"),
+    ("uniteddeployment advanced-statefulset-template-no-replicas",
+     ud_of(ASTS_T, template__advancedStatefulSetTemplate__spec__replicas=2), ud_of(ASTS_T),
+     "spec.template.advancedStatefulSetTemplate.spec.replicas",
+     "Invalid value: replicas are set per subset by the UnitedDeployment; remove them from the template"),
+    ("uniteddeployment deployment-template-restart-policy",
+     ud_of(DEPLOY_T, template__deploymentTemplate__spec__template__spec__restartPolicy="OnFailure"), ud_of(DEPLOY_T),
+     "spec.template.deploymentTemplate.spec.template.spec.restartPolicy", 'Unsupported value: supported values: "Always"'),
     # An empty scatter value is allowed (UpdateScatterStrategy.FieldsValidation wants a key only).
     ("sidecarset weight-priority-selector-syntax", sidecarset({"matchLabels": {"bad key": "x"}}),
      sidecarset(GOOD_SELECTOR, scatter=[{"key": "zone", "value": ""}]),
@@ -187,6 +231,12 @@ UPDATE = [
      {"topology": {"subsets": [{"name": "subset-a"}, placed(effect="NoExecute")]}},
      {"topology": {"subsets": [{"name": "subset-a"}, placed(), placed("subset-c", effect="NoExecute")]}},
      "spec.topology.subsets[1].tolerations", "Forbidden: may not be changed in an update"),
+    ("uniteddeployment asts-template-update-whitelist", ud_of(ASTS_T),
+     {"template": {ASTS_T: {"spec": {"serviceName": "other"}}}},
+     {"template": {ASTS_T: {"spec": {"template": {"spec": {"containers": [{**CONTAINER, "image": "nginx:1.27-alpine"}]}}}}}},
+     "spec.template.advancedStatefulSetTemplate.spec.serviceName",
+     "Forbidden: updates to UnitedDeployment spec.template.advancedStatefulSetTemplate.spec for fields other than "
+     "'template', 'updateStrategy', 'replicas' are forbidden"),
     ("statefulset volume-claims-only-grow (shrink)", with_claims(claim("2Gi")),
      {"volumeClaimTemplates": [claim("1Gi")]}, {"volumeClaimTemplates": [claim("4Gi")]},
      "spec.volumeClaimTemplates", "Forbidden: the storage request of 'data' cannot shrink"),
