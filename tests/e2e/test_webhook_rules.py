@@ -138,7 +138,8 @@ def sidecarset(selector: dict, scatter: list | None = None) -> dict:
 
 CREATE += [
     ("uniteddeployment kubernetes-validation-placement (nodeSelectorTerm)", ud(placed(operator="Near")), ud(placed()),
-     "spec.topology.subsets[1].nodeSelectorTerm.matchExpressions[0].operator", 'Unsupported value: "Near"'),
+     "spec.topology.subsets[1].nodeSelectorTerm.matchExpressions[0].operator",
+     'Invalid value: "Near": not a valid selector operator'),
     ("uniteddeployment kubernetes-validation-placement (tolerations)", ud(placed(effect="Sometimes")), ud(placed()),
      "spec.topology.subsets[1].tolerations[0].effect", 'Unsupported value: "Sometimes"'),
     ("uniteddeployment reserve-stateless-only", ud_of(ASTS_T, topology__scheduleStrategy=RESERVE),
@@ -169,9 +170,8 @@ CREATE += [
     ("uniteddeployment deployment-template-restart-policy",
      ud_of(DEPLOY_T, template__deploymentTemplate__spec__template__spec__restartPolicy="OnFailure"), ud_of(DEPLOY_T),
      "spec.template.deploymentTemplate.spec.template.spec.restartPolicy", 'Unsupported value: supported values: "Always"'),
-    # An empty scatter value is allowed (UpdateScatterStrategy.FieldsValidation wants a key only).
     ("sidecarset weight-priority-selector-syntax", sidecarset({"matchLabels": {"bad key": "x"}}),
-     sidecarset(GOOD_SELECTOR, scatter=[{"key": "zone", "value": ""}]),
+     sidecarset(GOOD_SELECTOR, scatter=[{"key": "zone", "value": "a"}]),
      "spec.updateStrategy.priorityStrategy.weightPriority[0].matchSelector.matchLabels", 'Invalid value: "bad key"'),
 ]
 
