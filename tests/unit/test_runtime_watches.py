@@ -166,3 +166,21 @@ def test_owned_objects_of_other_kinds_wake_their_owner_only():
         return [first, drained(controller)]
 
     assert asyncio.run(scenario()) == [{"uid-ud"}, set()]
+
+
+def test_a_gated_watch_exists_only_with_its_gate_on():
+    """The CloneSet's ImagePullJobs are watched only with PreDownloadImageForInPlaceUpdate (the chart grants the
+    RBAC only then); with it off the reconcile finds no entry for them."""
+    from types import SimpleNamespace
+
+    from controllers.common.predownload import IMAGE_PULL_JOBS
+
+    registry = kopf.OperatorRegistry()
+    off = WorkloadController(CLONESET, client=None).register(registry)
+    assert IMAGE_PULL_JOBS not in {w.resource for w in off.watches}
+    assert not [h for h in registry._watching.get_all_handlers() if "imagepulljobs" in h.id]
+    registry = kopf.OperatorRegistry()
+    settings = SimpleNamespace(feature_gates={"PreDownloadImageForInPlaceUpdate": True})
+    on = WorkloadController(CLONESET, client=None, settings=settings).register(registry)
+    assert IMAGE_PULL_JOBS in {w.resource for w in on.watches}
+    assert [h for h in registry._watching.get_all_handlers() if "imagepulljobs" in h.id]
