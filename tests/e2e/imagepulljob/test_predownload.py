@@ -33,6 +33,12 @@ def gated_manager(sandbox, kruise):
     yield from with_feature_gates(sandbox, kruise, GATES)
 
 
+@pytest.fixture
+def image_jobs(cluster: Cluster, namespace: str) -> ImageJobs:
+    """ImagePullJobs of the test's namespace, for the tests that need no kruise-daemon (simulated nodes only)."""
+    return ImageJobs(cluster, namespace)
+
+
 def revision_labels(cluster: Cluster, namespace: str, name: str) -> dict[str, str]:
     out = cluster.kubectl("get", "controllerrevision", name, "-o", "json", namespace=namespace).stdout
     return json.loads(out)["metadata"].get("labels") or {}
@@ -129,7 +135,7 @@ def test_cloneset_first_batch_starts_with_the_image_on_the_node(jobs: ImageJobs,
     assert not [s for s in said if s.startswith("Pulling:")], said
 
 
-def test_cloneset_few_replicas_are_ignored(jobs: ImageJobs, cluster: Cluster, namespace: str):
+def test_cloneset_few_replicas_are_ignored(image_jobs: ImageJobs, cluster: Cluster, namespace: str):
     """A skip case end to end: 3 replicas (≤ 3) gain nothing from pre-download; the revision is labelled ignored
     and no job is made. Simulated nodes: nothing is pulled."""
     cs = CloneSets(cluster, namespace)
@@ -140,10 +146,10 @@ def test_cloneset_few_replicas_are_ignored(jobs: ImageJobs, cluster: Cluster, na
                       and s["updateRevision"], 30, "the update revision")
     wait_for(lambda: revision_labels(cluster, namespace, update).get(IGNORED) == "true", 30, "the ignored label")
     assert CREATED not in revision_labels(cluster, namespace, update)
-    assert jobs.jobs() == []
+    assert image_jobs.jobs() == []
 
 
-def test_advanced_statefulset_pre_download(jobs: ImageJobs, cluster: Cluster, namespace: str):
+def test_advanced_statefulset_pre_download(image_jobs: ImageJobs, cluster: Cluster, namespace: str):
     """The same for an Advanced StatefulSet (`statefulset_predownload_image.go`), on the simulated nodes: its job,
     the revision label, and the job deleted once every pod is updated."""
     sets = Sets(cluster, namespace)
@@ -154,11 +160,11 @@ def test_advanced_statefulset_pre_download(jobs: ImageJobs, cluster: Cluster, na
     sets.set_image("web", f"{SIM}:v2")
     update = wait_for(lambda: (s := sets.status("web")).get("updateRevision") != s.get("currentRevision")
                       and s["updateRevision"], 30, "the update revision")
-    assert_job_shape(the_job(jobs, f"{update}-main"), sets.get("web"), f"{SIM}:v2", 3, update)
+    assert_job_shape(the_job(image_jobs, f"{update}-main"), sets.get("web"), f"{SIM}:v2", 3, update)
     wait_for(lambda: revision_labels(cluster, namespace, update).get(CREATED) == "true", 30, "the created label")
     sets.rolling("web", partition=0)
     wait_for(lambda: sets.status("web").get("currentRevision") == update, 90, "the rollout done")
-    wait_for(lambda: not jobs.jobs(), 30, "the ImagePullJob deleted")
+    wait_for(lambda: not image_jobs.jobs(), 30, "the ImagePullJob deleted")
 
 
 def test_advanced_daemonset_pre_download(jobs: ImageJobs, node_paths, cluster: Cluster, namespace: str):
