@@ -66,7 +66,17 @@ class Schema:
         return kind, version, self.version(kind, version)
 
     def gates(self, feature_gates: dict[str, bool] | None) -> dict[str, bool]:
-        return {**self.gate_defaults, **(feature_gates or {})}
+        """Every gate's value: the given ones over the defaults, then OpenKruise's SetDefaultFeatureGates: a gate
+        whose `requires` has one off is off (KruiseDaemon off turns the image gates off), then a gate on turns
+        its `implies` on (either pre-download gate turns ImagePullJobGate on)."""
+        given = {**self.gate_defaults, **(feature_gates or {})}
+        table = self.data.get("featureGates", {})
+        resolved = {name: on and all(given.get(r, True) for r in table.get(name, {}).get("requires", ()))
+                    for name, on in given.items()}
+        for name, on in list(resolved.items()):
+            if on:
+                resolved.update({implied: True for implied in table.get(name, {}).get("implies", ())})
+        return resolved
 
     # -- defaults
     def defaults_for(self, kind: str, version: str) -> list[dict]:

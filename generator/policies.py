@@ -112,9 +112,14 @@ def load_feature_gates(policies_dir: Path, display) -> tuple[dict, str]:
     raw = load_yaml(path, file) if path.exists() else {"featureGates": {}}
     require_keys(raw, file, "", ("featureGates",), {"featureGates"})
     for name, gate in raw["featureGates"].items():
-        require_keys(gate, file, f"featureGates.{name}", ("default",), {"default", "description"})
+        require_keys(gate, file, f"featureGates.{name}", ("default",),
+                     {"default", "description", "requires", "implies"})
         if not isinstance(gate["default"], bool):
             raise SchemaError(file, f"featureGates.{name}.default", "default must be true or false")
+        for relation in ("requires", "implies"):
+            others = gate.get(relation, [])
+            if not isinstance(others, list) or any(o not in raw["featureGates"] or o == name for o in others):
+                raise SchemaError(file, f"featureGates.{name}.{relation}", "a list of the other gates' names")
     return raw["featureGates"], file
 
 
@@ -548,12 +553,16 @@ def load_controllers(policies_dir: Path, display, kinds: list[Kind]) -> tuple[di
     for name, controller in raw["controllers"].items():
         where = f"controllers.{name}"
         require_keys(controller, file, where, ("workload", "watches", "writes"),
-                     {"workload", "watches", "writes", "readsWorkloadOnly", "featureGate"})
-        targets = [controller["workload"], *controller["watches"], *(t.split("/")[0] for t in controller["writes"])]
+                     {"workload", "watches", "writes", "readsWorkloadOnly", "featureGate", "gated"})
+        parts = [controller, *(controller.get("gated") or {}).values()]
+        for gate, part in (controller.get("gated") or {}).items():
+            require_keys(part, file, f"{where}.gated.{gate}", (), {"watches", "writes"})
+        targets = [controller["workload"], *(w for p in parts for w in p.get("watches", [])),
+                   *(t.split("/")[0] for p in parts for t in p.get("writes", {}))]
         for target in targets:
             if target not in raw["resources"]:
                 raise SchemaError(file, where, f"unknown resource {target!r}: not in `resources`")
-        for target, verbs in controller["writes"].items():
+        for target, verbs in (w for p in parts for w in p.get("writes", {}).items()):
             if not set(verbs) <= set(VERBS):
                 raise SchemaError(file, f"{where}.writes.{target}", f"verbs are among {', '.join(VERBS)}")
     return raw, file

@@ -15,8 +15,9 @@ READ = ("get", "list", "watch")
 
 def grants(controllers: dict, gate: str | None = None) -> dict[tuple[str, str], set[str]]:
     """(apiGroup, resource or resource/subresource) → verbs, in the order of the resource table, of the
-    controllers behind `gate` (None: of those behind no gate). `readsWorkloadOnly`: a controller that only reads
-    its workload (the NodeImage controller's nodes) gets no status or finalizers grant on it."""
+    controllers behind `gate` and of the parts of others `gated` by it (None: of those behind no gate, without
+    their gated parts). `readsWorkloadOnly`: a controller that only reads its workload (the NodeImage
+    controller's nodes) gets no status or finalizers grant on it."""
     resources = controllers["resources"]
     found: dict[tuple[str, str], set[str]] = {}
 
@@ -27,6 +28,12 @@ def grants(controllers: dict, gate: str | None = None) -> dict[tuple[str, str], 
         found.setdefault((res["apiVersion"].rpartition("/")[0], name), set()).update(verbs)
 
     for controller in controllers["controllers"].values():
+        part = (controller.get("gated") or {}).get(gate) if gate else None
+        if part is not None:
+            for watched in part.get("watches", []):
+                grant(watched, READ)
+            for target, verbs in part.get("writes", {}).items():
+                grant(target, verbs)
         if controller.get("featureGate") != gate:
             continue
         workload = controller["workload"]
@@ -62,9 +69,48 @@ def rules(controllers: dict, gate: str | None = None) -> list[tuple[str, list[st
     return [(group, names, list(verbs)) for (group, verbs), names in merged.items()]
 
 
+def gates_of(controllers: dict) -> list[str]:
+    """The gates some controller, or part of one, is behind."""
+    found = {c["featureGate"] for c in controllers["controllers"].values() if c.get("featureGate")}
+    found.update(g for c in controllers["controllers"].values() for g in c.get("gated") or {})
+    return sorted(found)
+
+
+def gate_on_expression(feature_gates: dict, gate: str) -> str:
+    """A Helm condition on `$gates` (the featureGates value) that holds when the manager resolves `gate` on
+    (controllers/schema.py `Schema.gates`): given on with every `requires` not off, or implied by such a gate."""
+    def given_on(name: str) -> str:
+        required = [f'(ne (toString (index $gates "{r}")) "false")' for r in feature_gates[name].get("requires", [])]
+        on = f'(eq (toString (index $gates "{name}")) "true")'
+        return f"(and {on} {' '.join(required)})" if required else on
+
+    alternatives = [given_on(gate)] + [given_on(n) for n, g in sorted(feature_gates.items())
+                                       if gate in g.get("implies", [])]
+    return f"(or {' '.join(alternatives)})" if len(alternatives) > 1 else alternatives[0]
+
+
+def gate_on_tpl(inputs: Inputs) -> list[str]:
+    """`<chart>.gateOn` (dict "root" $ "gate" "<name>"): "true" when the manager resolves the gate on."""
+    p = chart.chart_name(inputs)
+    lines = ["{{/*", f'{p}.gateOn (dict "root" $ "gate" "<name>"): "true" when the manager resolves the gate on',
+             "(policies/feature-gates.yaml `requires` and `implies`), else empty.", "*/}}",
+             f'{{{{- define "{p}.gateOn" -}}}}', "{{- $gates := .root.Values.featureGates -}}"]
+    related = sorted(n for n, g in inputs.feature_gates.items() if g.get("requires") or g.get("implies"))
+    related += sorted({i for g in inputs.feature_gates.values() for i in g.get("implies", [])} - set(related))
+    for i, name in enumerate(sorted(set(related))):
+        lines.append(f'{{{{- {"if" if i == 0 else "else if"} eq .gate "{name}" -}}}}')
+        lines.append(f"{{{{- if {gate_on_expression(inputs.feature_gates, name)} }}}}true{{{{ end -}}}}")
+    lines.append("{{- else if eq (toString (index $gates .gate)) \"true\" }}true" if related
+                 else "{{- if eq (toString (index $gates .gate)) \"true\" }}true")
+    lines.append("{{- end -}}")
+    lines.append("{{- end }}")
+    return lines
+
+
 def rules_tpl(inputs: Inputs) -> str:
     p = chart.chart_name(inputs)
-    lines = [template_header([inputs.controllers_file]).rstrip("\n"), "",
+    lines = [template_header([inputs.controllers_file, inputs.feature_gates_file]).rstrip("\n"), "",
+             *gate_on_tpl(inputs), "",
              "{{/*", f"{p}.controllerRules: what the controllers read and write (ClusterRole rules).", "*/}}",
              f'{{{{- define "{p}.controllerRules" }}}}']
     def emit(found: list[tuple[str, list[str], list[str]]]) -> None:
@@ -73,9 +119,10 @@ def rules_tpl(inputs: Inputs) -> str:
                           f"  verbs: [{', '.join(verbs)}]"])
 
     emit(rules(inputs.controllers))
-    # Controllers behind a feature gate (the manager runs them only with it on): their grants only with it.
-    for gate in sorted({c["featureGate"] for c in inputs.controllers["controllers"].values() if c.get("featureGate")}):
-        lines.append(f'{{{{- if eq (toString (index .Values.featureGates "{gate}")) "true" }}}}')
+    # Controllers, or parts of them, behind a feature gate (the manager runs them only with it on): their grants
+    # only with it, as the manager resolves it.
+    for gate in gates_of(inputs.controllers):
+        lines.append(f'{{{{- if include "{p}.gateOn" (dict "root" . "gate" "{gate}") }}}}')
         emit(rules(inputs.controllers, gate))
         lines.append("{{- end }}")
     lines.append("{{- end }}")

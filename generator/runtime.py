@@ -130,7 +130,8 @@ def build(inputs: Inputs) -> dict:
         [inputs.controllers_file] if inputs.controllers else [])
     out = {
         "$comment": json_comment(sources),
-        "featureGates": {name: {"default": gate["default"]} for name, gate in sorted(inputs.feature_gates.items())},
+        "featureGates": {name: {k: gate[k] for k in ("default", "requires", "implies") if k in gate}
+                         for name, gate in sorted(inputs.feature_gates.items())},
         "kinds": {kind.name: kind_entry(kind) for kind in inputs.kinds},
         "compatibility": compatibility(inputs),
         "chartObjects": chart_objects(inputs),

@@ -3,9 +3,11 @@ and what it watches. The indexes, queue, expectations and API writes are in `con
 from __future__ import annotations
 
 from controllers.common.actions import PODS, PVCS, REVISIONS
+from controllers.common.predownload import IMAGE_PULL_JOBS
 from controllers.runtime.workload import WorkloadKind, owned
 
 from .reconcile import reconcile
 
 KIND = WorkloadKind("cloneset", "clonesets.apps.kruise.io", reconcile,
-                    watches=[owned(PODS, claim=True), owned(PVCS), owned(REVISIONS)])
+                    watches=[owned(PODS, claim=True), owned(PVCS), owned(REVISIONS),
+                             owned(IMAGE_PULL_JOBS, gate="PreDownloadImageForInPlaceUpdate")])

@@ -10,7 +10,9 @@ The steps, in upstream order:
 4. the status (only when it changed; when the runtime fails to create or delete a pod, it writes this status
    with condition FailedScale instead);
 5. drop names of pods that no longer exist from scaleStrategy.podsToDelete;
-6. truncate the revision history.
+6. truncate the revision history;
+7. with PreDownloadImageForInPlaceUpdate, image pre-download (`common/predownload`): last, so that a refused
+   ImagePullJob never holds the rollout back.
 Everything is level-based: the plan depends on the observed state and `now` only, so running the same round
 twice asks for the same actions (up to random names), and a converged CloneSet asks for nothing.
 """
@@ -22,7 +24,11 @@ from controllers.common.actions import (CONFLICT, NOT_FOUND, PODS, PVCS, REVISIO
                                         update_status)
 from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL, VCT_HASH_ANNOTATION
 from controllers.common.objects import is_terminating, labels_of, name_of, uid_of
+from controllers.common.inplace import can_update_in_place
+from controllers.common.partition import partition_replicas
 from controllers.common.pods import is_pod_active
+from controllers.common import predownload
+from controllers.common.intstr import scaled_value
 from controllers.common.times import as_utc
 from controllers.common.revision import (live_revision_names, resolve_revisions, template_from_revision,
                                          template_revision_data, truncate_history, volume_claim_templates_hash)
@@ -67,6 +73,27 @@ def _recorded_on_revisions(cs: CloneSetView) -> dict[str, str] | None:
     if not cs.gate("RecreatePodWhenChangeVCTInCloneSetGate"):
         return None
     return {VCT_HASH_ANNOTATION: volume_claim_templates_hash(cs.volume_claim_templates)}
+
+
+def _predownload(cs: CloneSetView, revs: Any, jobs: list[JSON]) -> list:
+    """createImagePullJobsForInPlaceUpdate and DeleteJobsForWorkload (`cloneset_predownload_image.go`)."""
+    if cs.deleting or not cs.gate("PreDownloadImageForInPlaceUpdate"):
+        return []
+    current, update = revs.current, revs.update
+    try:
+        partition = partition_replicas(cs.partition, cs.replicas)
+        max_unavailable = scaled_value(cs.max_unavailable, cs.replicas, round_up=False)
+    except ValueError:
+        return []  # an illegal partition: upstream logs it and tries again next round
+    rollout = predownload.Rollout(
+        rolled_out=name_of(current) == name_of(update),
+        due=predownload.due(cs.annotations, cs.replicas, int(cs.status.get("updatedReadyReplicas") or 0),
+                            cs.status.get("updateRevision"), name_of(update)),
+        skip=predownload.skip_reason(pods=cs.replicas, partition=partition, max_unavailable=max_unavailable,
+                                     recreate=cs.update_type == "ReCreate",
+                                     in_place_possible=can_update_in_place(current, update)),
+        old_revisions=[current])
+    return predownload.plan_predownload(cs.obj, API_VERSION, KIND, update, rollout, jobs)
 
 
 # The actions of the scale step whose refusal the FailedScale condition reports.
@@ -132,4 +159,7 @@ def reconcile(cloneset: dict, observed: dict[str, list[dict]], context: Context)
     r.emit(*_truncate_pods_to_delete(cs, active))
     live = live_revision_names(revs.owned, active, status["currentRevision"], update_name)
     r.emit(*truncate_history(revs.owned, live, cs.revision_history_limit))
+
+    # 7.
+    r.emit(*_predownload(cs, revs, observed.get(predownload.IMAGE_PULL_JOBS, [])))
     return Plan(r.finish(), r.requeue_after, r.memory(all_pods))

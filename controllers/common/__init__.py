@@ -26,6 +26,8 @@ Every module here is pure: plain dicts in, plain dicts or `actions` out. No API 
     podreadiness      the KruisePodReady condition and its not-ready message keys
     inplace           in-place update: what can be updated in place, in place or recreate for one pod, the pod
                       patch, grace period, completion, and a round's refresh that keeps its drains (`hold`)
+    predownload       image pre-download for in-place updates: the changed images, when to skip, the ImagePullJobs,
+                      the revision's labels, deleting the jobs once rolled out
     containerhash     the kubelet's container hash and kruise-daemon's runtime-containers-meta annotation
     status            workload status: failure conditions, "did it change", the minReadySeconds requeue
     template_defaults Kubernetes' defaults for pod and PVC templates (the webhook's templateDefaults)

@@ -18,7 +18,9 @@ The steps, in upstream order:
    is written even when one of them fails; observedGeneration moves only on a pass that got to the update;
 5. the pod actions: preDelete holds (`common/lifecycle`), deletions with the pod's uid as precondition,
    in-place updates (`common/inplace`), creations (the runtime sends them in slow-start batches), events;
-6. on a full pass, truncate the revision history (revisionHistoryLimit).
+6. on a full pass, truncate the revision history (revisionHistoryLimit);
+7. with PreDownloadImageForDaemonSetUpdate, image pre-download (`common/predownload`): last, so that a refused
+   ImagePullJob never holds the rollout back.
 
 The failed-pod backoff (upstream: flowcontrol.Backoff in the controller's memory, 1 s doubling to 15 min, keyed
 uid/observedGeneration/node) is kept out of the function: the previous round hands it on through
@@ -30,7 +32,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from controllers.common import inplace, lifecycle
+from controllers.common import inplace, lifecycle, predownload
+from controllers.common.intstr import scaled_value
 from controllers.common.actions import (NODES, PODS, REVISIONS, Context, Event, Plan, create_pod, delete_pod,
                                         earliest, update_status)
 from controllers.common.keys import CONTROLLER_REVISION_HASH_LABEL, INPLACE_UPDATE_READY
@@ -104,6 +107,29 @@ def _emit_sync(r: Round, ds: DaemonSetView, sync: SyncDecision, pods_by_name: di
     for creation in sync.create:
         pod = _new_pod(ds, owner, template, creation.node, names, taken, r.now)
         r.emit(create_pod(pod), Event("Normal", "SuccessfulCreate", f"Created pod: {name_of(pod)}"))
+
+
+def _predownload(ds: DaemonSetView, owner: JSON, revs: Any, hash_: str, jobs: list[JSON]) -> list:
+    """The pre-download step of syncDaemonSet (`daemonset_predownload_image.go`): while the stored status shows
+    the rollout unfinished (or of another hash), against every old revision. The min-updated-ready annotation is
+    not applied (upstream parses it and leaves a todo); there is no in-place check, nor a minimum of pods."""
+    if not ds.gate("PreDownloadImageForDaemonSetUpdate"):
+        return []
+    status, pods = ds.status, ds.stored_desired_number_scheduled
+    rolled_out = (int(status.get("updatedNumberScheduled") or 0) == pods
+                  and (status.get("updateRevision") or status.get("daemonSetHash") or "") == hash_)
+    try:
+        partition = ds.partition()
+        raw = (ds.rolling_update or {}).get("maxUnavailable")
+        max_unavailable = scaled_value(1 if raw is None else raw, pods, round_up=True)
+    except ValueError:
+        return []  # upstream returns the error: nothing this round
+    rollout = predownload.Rollout(
+        rolled_out=rolled_out, due=True,
+        skip=predownload.skip_reason(pods=pods, partition=partition, max_unavailable=max_unavailable,
+                                     minimum_replicas=None),
+        old_revisions=[r for r in revs.owned if r is not revs.update])
+    return predownload.plan_predownload(owner, API_VERSION, KIND, revs.update, rollout, jobs)
 
 
 def reconcile(daemonset: dict, observed: dict[str, list[dict]], context: Context) -> Plan:
@@ -188,4 +214,7 @@ def reconcile(daemonset: dict, observed: dict[str, list[dict]], context: Context
     if full_pass:
         live = live_revision_names(revs.owned, pods, name_of(update), name_of(update))
         r.emit(*truncate_history(revs.owned, live, ds.revision_history_limit))
+
+    # 7.
+    r.emit(*_predownload(ds, owner, revs, hash_, observed.get(predownload.IMAGE_PULL_JOBS, [])))
     return Plan(r.finish(), earliest(r.requeue_after), r.memory(pods, backoff=decision.backoff))

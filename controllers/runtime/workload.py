@@ -14,6 +14,8 @@ Watches (each one a kopf index plus an event handler that only *enqueues* uids o
 - `cluster(resource, relevant=None)`: cluster-scoped objects (nodes); a change wakes every workload of the kind,
   unless `relevant(old, new)` (the object as last seen, None when new; None when deleted) says it does not
   matter (a node's heartbeat: Advanced DaemonSet's shouldIgnoreNodeUpdate).
+Any watch may name a feature `gate`: it exists only with that gate on (the chart grants its RBAC only then,
+policies/controllers.yaml `gated`); with it off the reconcile finds no entry for the resource.
 The reconcile gets what each watch found, by resource key, plus a `Context` (gates, settings, clock, names, the
 previous plan's failure). Workers take uids from the queue and reconcile from the indexes, so a missed or merged
 event changes nothing: the next one, or a requeue, sees the latest state. Every kopf handler is `async def`, so
@@ -67,6 +69,8 @@ class Watch:
     keep: Callable[[dict], bool] | None = None
     """selected: (object) → may any workload of the kind select it at all; the index holds only those (a
     SidecarSet's pods are the injected ones: the index does not hold every pod of the cluster)."""
+    gate: str | None = None
+    """the feature gate without which the watch does not exist (None: always)."""
 
 
 # owned(resource, claim=False, member=None), named(resource, select), selected(resource, select=None, keep=None),
@@ -113,6 +117,7 @@ class WorkloadController:
         self.res = resources()[kind.resource]
         # The gates are fixed for the manager's life (--feature-gates): resolved against the defaults once.
         self.gates = schema.feature_gates(getattr(settings, "feature_gates", None))
+        self.watches = [w for w in kind.watches if w.gate is None or self.gates.get(w.gate)]
         self.queue: WorkQueue[str] = WorkQueue()
         self.expectations = Expectations()
         self.events = EventRecorder(client, f"{kind.name}-controller")
@@ -158,7 +163,7 @@ class WorkloadController:
                 self._namespaces.setdefault(namespace or "", set()).add(uid)
             self.queue.add(uid)
 
-        for watch in k.watches:
+        for watch in self.watches:
             self._register_watch(registry, watch, ids)
 
         @kopf.on.startup(id=f"{k.name}_startup", registry=registry)
@@ -235,7 +240,7 @@ class WorkloadController:
             return None, {}
         namespace = workload["metadata"].get("namespace", "")
         observed = {}
-        for w in self.k.watches:
+        for w in self.watches:
             index = self.indices[w.resource]
             if w.sort == "owned":
                 observed[w.resource] = _values(index, uid)
@@ -251,7 +256,7 @@ class WorkloadController:
 
     async def _claim(self, ref: WorkloadRef, workload: dict, observed: dict[str, list[dict]]) -> dict:
         """ClaimPods, on their own first, as upstream claims before it syncs: a failed adoption stops the round."""
-        for w in self.k.watches:
+        for w in self.watches:
             if w.claim:
                 orphans = _values(self.indices["orphans"], ref.namespace)
                 claim = claim_pods(workload, self.res.api_version, self.res.kind, observed[w.resource], orphans,
@@ -286,7 +291,7 @@ class WorkloadController:
                 self.memory.pop(uid, None)
             # The podreadiness controller's job, for every kruise workload's own pods: KruisePodReady=True on
             # pods whose gate (added by the pod webhook) has no condition yet.
-            owned_pods = observed.get(PODS, ()) if any(w.sort == "owned" for w in self.k.watches
+            owned_pods = observed.get(PODS, ()) if any(w.sort == "owned" for w in self.watches
                                                        if w.resource == PODS) else ()
             readiness = [a for p in owned_pods if (a := ready_if_missing(p, now))]
             if readiness:

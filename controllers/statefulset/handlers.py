@@ -9,10 +9,12 @@ an ownerReference.
 from __future__ import annotations
 
 from controllers.common.actions import PODS, PVCS, REVISIONS
+from controllers.common.predownload import IMAGE_PULL_JOBS
 from controllers.runtime.workload import WorkloadKind, named, owned
 
 from .claims import own_claims
 from .reconcile import is_member, reconcile
 
 KIND = WorkloadKind("statefulset", "statefulsets.apps.kruise.io", reconcile,
-                    watches=[owned(PODS, claim=True, member=is_member), named(PVCS, own_claims), owned(REVISIONS)])
+                    watches=[owned(PODS, claim=True, member=is_member), named(PVCS, own_claims), owned(REVISIONS),
+                             owned(IMAGE_PULL_JOBS, gate="PreDownloadImageForInPlaceUpdate")])

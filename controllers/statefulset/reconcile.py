@@ -18,7 +18,9 @@ The steps, in upstream order:
 5. the status, written only when it changed; it goes before the pod actions so that it is written even when
    one of them fails (upstream updates the status whatever the outcome of the round); a create that failed in
    the previous round shows as the FailedCreatePod condition;
-6. truncate the revision history.
+6. truncate the revision history;
+7. with PreDownloadImageForInPlaceUpdate, image pre-download (`common/predownload`, upstream's doPreDownload):
+   last, so that a refused ImagePullJob never holds the rollout back.
 Everything is level-based: the same observed state gives the same plan, and a converged StatefulSet asks for
 nothing.
 """
@@ -27,6 +29,8 @@ from __future__ import annotations
 from typing import Any
 
 from controllers.common.actions import PODS, PVCS, REVISIONS, ActionFailure, Context, Create, Plan, earliest, update_status
+from controllers.common import predownload
+from controllers.common.inplace import can_update_in_place
 from controllers.common.ownership import is_controlled_by
 from controllers.common.round import seen_drains
 from controllers.common.objects import labels_of, meta, name_of
@@ -71,6 +75,23 @@ def _failed_create(last_failure: ActionFailure | None, actions: list) -> str | N
     if not any(isinstance(a, Create) and a.resource == PODS for a in actions):
         return None
     return f"StatefulPodControl failed to create Pod error: {last_failure.message}"
+
+
+def _predownload(sts: StatefulSetView, revs: Any, jobs: list[dict]) -> list:
+    """doPreDownload and createImagePullJobsForInPlaceUpdate (`statefulset_predownload_image.go`)."""
+    if sts.deleting or not sts.gate("PreDownloadImageForInPlaceUpdate"):
+        return []
+    current, update = revs.current, revs.update
+    rollout = predownload.Rollout(
+        rolled_out=name_of(current) == name_of(update),
+        due=predownload.due(sts.annotations, sts.replicas, int(sts.status.get("updatedReadyReplicas") or 0),
+                            sts.status.get("updateRevision"), name_of(update)),
+        skip=predownload.skip_reason(pods=sts.replicas, partition=sts.partition,
+                                     max_unavailable=sts.max_unavailable,
+                                     recreate=sts.update_type != ROLLING_UPDATE or sts.pod_update_policy == "ReCreate",
+                                     in_place_possible=can_update_in_place(current, update)),
+        old_revisions=[current])
+    return predownload.plan_predownload(sts.obj, API_VERSION, KIND, update, rollout, jobs)
 
 
 def reconcile(statefulset: dict, observed: dict[str, list[dict]], context: Context) -> Plan:
@@ -124,5 +145,8 @@ def reconcile(statefulset: dict, observed: dict[str, list[dict]], context: Conte
     # 6.
     live = live_revision_names(revs.owned, pods, status["currentRevision"], update_name)
     actions += truncate_history(revs.owned, live, sts.revision_history_limit)
+
+    # 7.
+    actions += _predownload(sts, revs, observed.get(predownload.IMAGE_PULL_JOBS, []))
     member_pods = [p for _, p in replicas + condemned]
     return Plan(actions, earliest(*r.delays, min_ready_requeue(sts, member_pods, now)), r.memory(pods))

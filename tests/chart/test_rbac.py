@@ -162,3 +162,18 @@ def test_the_daemon_reads_its_requests_writes_their_status_and_nothing_else() ->
     for off in ("daemon.enabled=false", "featureGates.KruiseDaemon=false"):
         kinds = {(d["kind"], d["metadata"]["name"]) for d in render("--kube-version", "1.20.2", "--set", off)}
         assert not {k for k in kinds if k[1].startswith("kruise-daemon")}, (off, kinds)
+
+
+@pytest.mark.parametrize("gate", ["PreDownloadImageForInPlaceUpdate", "PreDownloadImageForDaemonSetUpdate"])
+def test_pre_download_gates_grant_image_pull_jobs_as_the_manager_resolves_them(gate: str) -> None:
+    """A pre-download gate turns ImagePullJobGate on in the manager (policies/feature-gates.yaml `implies`): the
+    chart grants what the workload controllers create and delete, and the image-job controllers' rules, and
+    nothing of it when KruiseDaemon is off (which turns the gates off)."""
+    cluster = rules(render("--kube-version", "1.20.2", "--set", f"featureGates.{gate}=true"), "ClusterRole")
+    verbs = {v for r in grants(cluster, "apps.kruise.io", "imagepulljobs") for v in r["verbs"]}
+    assert {"get", "list", "watch", "create", "delete"} <= verbs
+    assert grants(cluster, "apps.kruise.io", "imagelistpulljobs") and grants(cluster, "", "secrets")
+    off = rules(render("--kube-version", "1.20.2", "--set", f"featureGates.{gate}=true",
+                       "--set", "featureGates.KruiseDaemon=false"), "ClusterRole")
+    assert {v for r in grants(off, "apps.kruise.io", "imagepulljobs") for v in r["verbs"]} == {"get", "list", "watch"}
+    assert grants(off, "", "secrets") == []

@@ -175,3 +175,21 @@ def test_the_indexes_keep_objects_without_managed_fields():
     kept = cached(pod)
     assert kept == {"metadata": {"name": "p", "labels": {"a": "b"}}, "spec": {"nodeName": "n"}}
     assert "managedFields" in pod["metadata"], "the event's own body is left as it is"
+
+
+def test_a_gated_watch_exists_only_with_its_gate_on():
+    """The CloneSet's ImagePullJobs are watched only with PreDownloadImageForInPlaceUpdate (the chart grants the
+    RBAC only then); with it off the reconcile finds no entry for them."""
+    from types import SimpleNamespace
+
+    from controllers.common.predownload import IMAGE_PULL_JOBS
+
+    registry = kopf.OperatorRegistry()
+    off = WorkloadController(CLONESET, client=None).register(registry)
+    assert IMAGE_PULL_JOBS not in {w.resource for w in off.watches}
+    assert not [h for h in registry._watching.get_all_handlers() if "imagepulljobs" in h.id]
+    registry = kopf.OperatorRegistry()
+    settings = SimpleNamespace(feature_gates={"PreDownloadImageForInPlaceUpdate": True})
+    on = WorkloadController(CLONESET, client=None, settings=settings).register(registry)
+    assert IMAGE_PULL_JOBS in {w.resource for w in on.watches}
+    assert [h for h in registry._watching.get_all_handlers() if "imagepulljobs" in h.id]

@@ -435,3 +435,15 @@ def test_as_read_fallbacks_make_their_parents_and_follow_the_gates():
     assert off["persistentVolumeClaimRetentionPolicy"] == policy  # not defaulted, but assumed
     assert "persistentVolumeClaimRetentionPolicy" not in schema.apply_defaults(
         on_delete, {"StatefulSetAutoDeletePVC": False})["spec"]
+
+
+def test_gate_implications_as_openkruise_set_default_feature_gates():
+    """Either pre-download gate turns ImagePullJobGate on; KruiseDaemon off turns the image gates off
+    (policies/feature-gates.yaml `requires`, `implies`; OpenKruise's SetDefaultFeatureGates)."""
+    gates = schema.feature_gates
+    assert gates()["ImagePullJobGate"] is False
+    for gate in ("PreDownloadImageForInPlaceUpdate", "PreDownloadImageForDaemonSetUpdate"):
+        assert gates({gate: True})["ImagePullJobGate"] is True
+        off = gates({gate: True, "ImagePullJobGate": True, "KruiseDaemon": False})
+        assert (off[gate], off["ImagePullJobGate"]) == (False, False)
+    assert gates({"ImagePullJobGate": True})["PreDownloadImageForInPlaceUpdate"] is False

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from controllers.common import actions as A
+from controllers.common.predownload import IMAGE_PULL_JOBS
 from controllers.common.times import format_time
 from sandbox.kubelet_model import observe
 
@@ -91,6 +92,7 @@ class BaseWorld:
     pods: dict[str, JSON] = field(default_factory=dict)
     pvcs: dict[str, JSON] = field(default_factory=dict)
     revisions: dict[str, JSON] = field(default_factory=dict)
+    image_pull_jobs: dict[str, JSON] = field(default_factory=dict)
     events: list[A.Event] = field(default_factory=list)
     kubelet_on: bool = True
     grace_seconds: int = 0  # deletionGracePeriodSeconds given to deleted pods
@@ -142,7 +144,8 @@ class BaseWorld:
         """The objects of a resource of the table, by name (the workload: one object, under any name)."""
         if resource == A.WORKLOAD:
             return _Workload(self)
-        return {A.PODS: self.pods, A.PVCS: self.pvcs, A.REVISIONS: self.revisions}[resource]
+        return {A.PODS: self.pods, A.PVCS: self.pvcs, A.REVISIONS: self.revisions,
+                IMAGE_PULL_JOBS: self.image_pull_jobs}[resource]
 
     def _do(self, a: Any) -> None:
         """Each verb once, like the runtime's executor; what the action ignores (a 404, a 409) is not an error."""
@@ -253,7 +256,8 @@ class BaseWorld:
 
     def observed(self) -> dict[str, list[JSON]]:
         return {A.PODS: copy.deepcopy(list(self.pods.values())), A.PVCS: copy.deepcopy(list(self.pvcs.values())),
-                A.REVISIONS: copy.deepcopy(list(self.revisions.values()))}
+                A.REVISIONS: copy.deepcopy(list(self.revisions.values())),
+                IMAGE_PULL_JOBS: copy.deepcopy(list(self.image_pull_jobs.values()))}
 
     def context(self) -> A.Context:
         return A.Context(self.now, self.gates, None, None, self.last_failure, self.memory)
