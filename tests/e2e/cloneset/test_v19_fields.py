@@ -56,8 +56,8 @@ def test_a_healthy_rollout_is_progressing_then_available(cs: CloneSets):
 
 def test_a_rollout_that_cannot_progress_exceeds_its_deadline(cs: CloneSets):
     """Follows upstream "creates with unschedulable scheduler" (ProgressDeadlineExceeded after 8 s, then a fixed
-    template makes it available), with pods that never get ready instead of never scheduled. Nothing but the
-    deadline's requeue wakes the controller when the deadline passes."""
+    template makes it available), with pods that never get ready instead of never scheduled. The controller
+    looks again at the deadline by itself (its requeue), so the condition turns False within seconds of it."""
     deadline = 8
     cs.create(cloneset("stuck", 2, f"{SIM_IMAGE}:broken", progressDeadlineSeconds=deadline))
     started = wait_progressing(cs, "stuck", "True", "CloneSetUpdated")
@@ -65,7 +65,7 @@ def test_a_rollout_that_cannot_progress_exceeds_its_deadline(cs: CloneSets):
     revision = cs.status("stuck")["updateRevision"]
     assert exceeded["message"] == f"CloneSet revision {revision} has timed out progressing"
     # Whole seconds on both sides: the condition's time is written truncated to the second.
-    assert seconds_between(started["lastUpdateTime"], exceeded["lastUpdateTime"]) >= deadline
+    assert deadline <= seconds_between(started["lastUpdateTime"], exceeded["lastUpdateTime"]) <= deadline + 10
     assert cs.status("stuck")["readyReplicas"] == 0
     cs.set_image("stuck", NEW_IMAGE)  # a new revision: progressing again, then available
     wait_progressing(cs, "stuck", "True", "CloneSetAvailable", timeout=90)
