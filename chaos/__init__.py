@@ -1,6 +1,7 @@
 """`make chaos`: faults injected into a sandbox of its own, and what they cost (issue 19).
 
-So far one scenario (`kills.py`): kruise-manager killed with SIGKILL at random points of scale-up, rollout in
-place and scale-down, for CloneSet and Advanced StatefulSet. Each kill reports pods lost, pods duplicated, pods
-needlessly recreated and the time to converge; the run writes `chaos/results.md`.
+`sequence.py` runs a workload through scale-up, in-place rollout and scale-down with a fault in each operation
+and counts pods lost, duplicated and needlessly recreated, and the time to converge; `scenarios.py` names the
+faults (kruise-manager killed, kube-apiserver or etcd restarted, watch expiry by an etcd compaction);
+`__main__.py` runs them for CloneSet and Advanced StatefulSet and writes `chaos/results.md`.
 """

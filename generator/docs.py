@@ -152,7 +152,8 @@ def rule_text(rule: dict) -> str:
         when = f"when {condition_text(rule['when'])}, " if "when" in rule else ""
         text = f"{scope}{when}requires {condition_text(rule['require'])} — \"{rule['message']}\" (`{rule['field']}`)"
     elif check == "selectorNotEmpty":
-        text = f"`{rule['field']}` must not be empty"
+        scope = f"for every item of `{rule['forEach']}`, " if "forEach" in rule else ""
+        text = f"{scope}`{rule['field']}` must not be empty"
     elif check == "selectorMatchesLabels":
         text = f"`{rule['selector']}` must match " + " / ".join(f"`{p}`" for p in rule["labels"])
     elif check == "updateWhitelist":
@@ -177,12 +178,19 @@ def rule_text(rule: dict) -> str:
                 f"while `{rule['replicas']}` > 0")
     elif check == "volumeClaimTemplatesOnlyGrow":
         when = f"when {condition_text(rule['when'])}, " if "when" in rule else ""
-        text = f"{when}`{rule['field']}` cannot be added, removed, renamed or shrunk"
+        text = (f"{when}`{rule['field']}` cannot be added, removed, renamed or shrunk, nor change their storage "
+                "class or access modes")
+    elif check == "intOrRangeItems":
+        text = f"each item of `{rule['field']}` is an integer >= 0 or a range `\"<first>-<last>\"` with first <= last"
     elif check == "kubernetesValidation":
         parts = [f"the pod template `{p}`" for p in rule.get("podTemplates", [])]
         parts += [f"each claim of `{p}`" for p in rule.get("volumeClaimTemplates", [])]
         if "podOf" in rule:
             parts.append("a pod of " + ", ".join(f"`{p}`" for p in rule["podOf"].values()))
+        if "placements" in rule:
+            placements = rule["placements"]
+            parts.append(f"a pod placed by each item of `{placements['list']}` (`{placements['nodeSelectorTerm']}` "
+                         f"as its required node affinity, `{placements['tolerations']}`)")
         text = ("Kubernetes' own validation of " + "; ".join(parts) + " (a server-side dry-run create; only a 422 "
                 "from object validation refuses, fields prefixed by the template's path)")
     else:  # pragma: no cover

@@ -33,8 +33,8 @@ API_VERSIONS = {"crdApiVersion": ("apiextensions.k8s.io/v1beta1", "apiextensions
 RULE_CHECKS: dict[str, dict[str, Any]] = {
     "assert": {"required": ("field", "require", "message"), "optional": ("when", "forEach", "errorType"),
                "ops": ("CREATE", "UPDATE")},
-    "selectorNotEmpty": {"required": ("field",), "optional": ("message", "when"), "ops": ("CREATE", "UPDATE")},
-    "labelSelectorSyntax": {"required": ("field",), "optional": ("when",), "ops": ("CREATE", "UPDATE")},
+    "selectorNotEmpty": {"required": ("field",), "optional": ("message", "when", "forEach"), "ops": ("CREATE", "UPDATE")},
+    "labelSelectorSyntax": {"required": ("field",), "optional": ("when", "forEach"), "ops": ("CREATE", "UPDATE")},
     "selectorMatchesLabels": {"required": ("selector", "labels"), "ops": ("CREATE", "UPDATE")},
     "updateWhitelist": {"required": ("field", "allowed"), "ops": ("UPDATE",)},
     "immutable": {"required": ("field",), "ops": ("UPDATE",)},
@@ -46,6 +46,7 @@ RULE_CHECKS: dict[str, dict[str, Any]] = {
     "deleteProtection": {"required": ("replicas",), "ops": ("DELETE",)},
     "volumeClaimTemplatesOnlyGrow": {"required": ("field",), "optional": ("when",), "ops": ("UPDATE",)},
     "namePattern": {"required": ("pattern", "message"), "optional": ("maxLength",), "ops": ("CREATE", "UPDATE")},
+    "intOrRangeItems": {"required": ("field", "noun"), "ops": ("CREATE", "UPDATE")},
     "noNewKeys": {"required": ("list", "key", "message"), "ops": ("UPDATE",)},
     "sidecarContainers": {"required": ("initContainers", "containers", "volumes"), "ops": ("CREATE", "UPDATE")},
     "patchPodMetadata": {"required": ("field",), "ops": ("CREATE", "UPDATE")},
@@ -58,11 +59,14 @@ RULE_CHECKS: dict[str, dict[str, Any]] = {
     "notBelow": {"required": ("field", "other", "otherDefault", "message"), "optional": ("when",),
                  "ops": ("CREATE", "UPDATE")},
     # Pod and PVC templates judged by a server-side dry-run create (controllers/webhook/kubernetes_validation.py).
-    "kubernetesValidation": {"required": (), "optional": ("podTemplates", "volumeClaimTemplates", "podOf"),
+    "kubernetesValidation": {"required": (), "optional": ("podTemplates", "volumeClaimTemplates", "podOf", "placements"),
                              "ops": ("CREATE", "UPDATE"), "needs": ("kubernetesValidation",)},
 }
 # kubernetesValidation `podOf`: the pod lists a pod is made of (a SidecarSet's).
 POD_OF_KEYS = ("initContainers", "containers", "volumes")
+# kubernetesValidation `placements`: a list whose items place pods (UnitedDeployment subsets), and where in an
+# item its node selector term and tolerations are.
+PLACEMENT_KEYS = ("list", "nodeSelectorTerm", "tolerations")
 RULE_COMMON = {"id", "check", "versions", "featureGate"}
 # Kubernetes' field error types (field.ErrorType), as `assert` rules may report them.
 ERROR_TYPES = ("Invalid", "Required", "Forbidden", "NotSupported")
@@ -400,8 +404,16 @@ def _check_rule(rule: Any, file: str, where: str, kind: Kind, gates: set[str]) -
     for label_path in rule.get("labels", []):
         exists(label_path, None, "labels")
     if rule["check"] == "kubernetesValidation":
-        if not any(key in rule for key in ("podTemplates", "volumeClaimTemplates", "podOf")):
-            raise SchemaError(file, where, "kubernetesValidation needs podTemplates, volumeClaimTemplates or podOf")
+        if not any(key in rule for key in ("podTemplates", "volumeClaimTemplates", "podOf", "placements")):
+            raise SchemaError(file, where, "kubernetesValidation needs podTemplates, volumeClaimTemplates, podOf "
+                                           "or placements")
+        if "placements" in rule:
+            placements = rule["placements"]
+            if not isinstance(placements, dict) or set(placements) != set(PLACEMENT_KEYS):
+                raise SchemaError(file, f"{where}.placements", f"a map of {', '.join(PLACEMENT_KEYS)}")
+            exists(placements["list"], None, "placements")
+            for key in ("nodeSelectorTerm", "tolerations"):
+                exists(f"{placements['list']}[*].{placements[key]}", None, "placements")
         for key in ("podTemplates", "volumeClaimTemplates"):
             if key in rule and (not isinstance(rule[key], list) or not rule[key]):
                 raise SchemaError(file, f"{where}.{key}", "expected a non-empty list")

@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -381,6 +382,54 @@ class Sandbox:
         state.processes = [record if p is old else p for p in state.processes]
         state.save()
 
+    def restart_component(self, name: str, timeout: float = 60) -> None:
+        """Stop one control-plane component (SIGTERM, as a restart would) and start it again with its recorded
+        command line, then wait until it serves again: etcd's /health, kube-apiserver's /readyz. The chaos
+        suite's API server and etcd restarts; etcd's data (in the recorded data folder) survives."""
+        self.stop_component(name)
+        self.start_component(name)
+        state = self.state()
+        health = {"etcd": (f"http://127.0.0.1:{state.ports['etcd']}/health", None),
+                  "kube-apiserver": (f"{state.apiserver_url}/readyz", self._admin_token())}
+        if name in health:
+            url, token = health[name]
+            _wait_http(url, name, timeout, self._proc(state, name), token=token)
+
+    def expire_watches(self) -> int:
+        """Watch expiry (the chaos suite's): etcd's history compacted past every revision kube-apiserver has
+        seen, then etcd restarted. The API server's own watches resume from compacted revisions and are refused,
+        so each watch cache lists again and drops its clients' watches; a client that resumes from where it was
+        gets 410 Gone and must list again. kube-apiserver is paused (SIGSTOP) from just before the compaction
+        until etcd is back, so that no write of its own lands after the compacted revision (a resource whose
+        latest write is that revision would resume without expiring). Returns the revision compacted to."""
+        import signal
+        api = self._proc(self.state(), "kube-apiserver")
+        os.kill(api.pid, signal.SIGSTOP)
+        try:
+            revision = self.compact_etcd()
+            self.restart_component("etcd")
+        finally:
+            os.kill(api.pid, signal.SIGCONT)
+        return revision
+
+    def compact_etcd(self) -> int:
+        """Compact etcd's history (what kube-apiserver's compactor does every 5 minutes for what is older than
+        5 minutes) up to a revision past every other writer's latest: two marker writes outside /registry that
+        land one after the other, so that no watcher's last revision is the compacted one. Returns it."""
+        base = f"http://127.0.0.1:{self.state().ports['etcd']}/v3/kv"
+        marker = {"key": base64.b64encode(b"/ack-kruise-sandbox/compaction-mark").decode(), "value": ""}
+        previous = -1
+        for _ in range(100):
+            revision = int(_post_json(f"{base}/put", marker)["header"]["revision"])
+            if revision == previous + 1:
+                _post_json(f"{base}/compaction", {"revision": revision, "physical": True})
+                return revision
+            previous = revision
+        raise SandboxError("etcd kept being written between two writes of ours: nothing compacted")
+
+    def _admin_token(self) -> str:
+        return (self.state_dir / "pki" / "tokens.csv").read_text().split(",", 1)[0]
+
     @staticmethod
     def _proc(state: SandboxState, name: str) -> ProcessRecord:
         return next(p for p in state.processes if p.name == name)
@@ -481,6 +530,14 @@ def _get(url: str, token: str | None = None) -> dict | None:
                 return {"body": body.decode(errors="replace")}
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
         return None
+
+
+def _post_json(url: str, body: dict) -> dict:
+    """POST to etcd's gRPC gateway (plain HTTP on loopback); errors are raised, not swallowed."""
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read() or b"{}")
 
 
 def _request(method: str, url: str, token: str, body: dict | None = None,

@@ -15,6 +15,8 @@ import signal
 import sys
 from dataclasses import dataclass
 
+import aiohttp
+
 from kube import ApiError, Informer, KubeClient, STRATEGIC_MERGE_PATCH, load_config, resource_path
 from kube.workqueue import WorkQueue
 
@@ -27,6 +29,9 @@ SIMULATED_TAINT = {"key": SIMULATED_LABEL, "value": "true", "effect": "NoSchedul
 POD_NETWORK = ipaddress.ip_network("198.18.0.0/15")
 PODS_PER_NODE_BLOCK = 1024  # each node gets a /22 of the pod network: 100 nodes fit below NODE_IP_BASE
 NODE_IP_BASE = ipaddress.ip_address("198.19.255.1")
+# What the API server's restart looks like from here (the chaos suite restarts it): refused or reset connections.
+# A kubelet rides it out and tries again; so does the simulator, instead of exiting.
+UNREACHABLE = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
 LEASE_SECONDS = 40
 LEASE_RENEW_SECONDS = 10
 STATUS_HEARTBEAT_SECONDS = 60
@@ -183,25 +188,32 @@ class NodeSimulator:
     async def heartbeat(self) -> None:
         beats = 0
         while True:
-            now = kubelet_model.now_utc().strftime("%Y-%m-%dT%H:%M:%S.000000Z")
-            for name in self.names:
-                lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                         "metadata": {"name": name, "namespace": "kube-node-lease"},
-                         "spec": {"holderIdentity": name, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": now}}
-                path = resource_path("coordination.k8s.io/v1", "leases", "kube-node-lease")
-                try:
-                    await self.client.patch(f"{path}/{name}", {"spec": lease["spec"]})
-                except ApiError as e:
-                    if e.not_found:
-                        await self.client.create(path, lease)
-                    else:
-                        log.warning("lease %s: %s", name, e)
+            try:
+                await self._beat(beats)
+            except (ApiError, *UNREACHABLE) as e:
+                log.warning("heartbeat: %r", e)
             beats += 1
-            if beats % (STATUS_HEARTBEAT_SECONDS // LEASE_RENEW_SECONDS) == 0:
-                for i, name in enumerate(self.names):
-                    await self.client.patch(resource_path("v1", "nodes", name=name, subresource="status"),
-                                            node_status(self.settings, i), STRATEGIC_MERGE_PATCH)
             await asyncio.sleep(LEASE_RENEW_SECONDS)
+
+    async def _beat(self, beats: int) -> None:
+        """Renew every node's Lease; every STATUS_HEARTBEAT_SECONDS also post its status."""
+        now = kubelet_model.now_utc().strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+        for name in self.names:
+            lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                     "metadata": {"name": name, "namespace": "kube-node-lease"},
+                     "spec": {"holderIdentity": name, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": now}}
+            path = resource_path("coordination.k8s.io/v1", "leases", "kube-node-lease")
+            try:
+                await self.client.patch(f"{path}/{name}", {"spec": lease["spec"]})
+            except ApiError as e:
+                if e.not_found:
+                    await self.client.create(path, lease)
+                else:
+                    log.warning("lease %s: %s", name, e)
+        if (beats + 1) % (STATUS_HEARTBEAT_SECONDS // LEASE_RENEW_SECONDS) == 0:
+            for i, name in enumerate(self.names):
+                await self.client.patch(resource_path("v1", "nodes", name=name, subresource="status"),
+                                        node_status(self.settings, i), STRATEGIC_MERGE_PATCH)
 
     async def sync_pod(self, key: tuple[str, str]) -> None:
         pod = self.pods.cache.get(key)
@@ -223,6 +235,10 @@ class NodeSimulator:
             if e.not_found or e.conflict:
                 return  # gone or replaced by a pod of the same name: its own events will follow
             log.warning("pod %s/%s: %s", ns, name, e)
+            self.queue.add_after(key, 1.0)
+            return
+        except UNREACHABLE as e:
+            log.warning("pod %s/%s: API server unreachable: %r", ns, name, e)
             self.queue.add_after(key, 1.0)
             return
         if view.wake_after is not None:

@@ -51,6 +51,8 @@ class Probe(NamedTuple):
     resource: str
     body: dict
     lists: dict[str, str] = {}
+    # A pod placed as a list item says (`placements`): the pod's field prefix -> the user's path.
+    placement: dict[str, str] = {}
 
 
 class Judgement(NamedTuple):
@@ -98,6 +100,23 @@ def pod_of_lists(lists: dict[str, list]) -> dict:
             "metadata": {"name": PROBE_NAME, "labels": {SKIP_POD_WEBHOOK_LABEL: "true"}}, "spec": spec}
 
 
+_REQUIRED_TERM = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]"
+
+
+def pod_placed(term: Any, tolerations: Any) -> dict:
+    """A pod placed by one node selector term (as its required node affinity) and tolerations, as a
+    UnitedDeployment subset places its pods; upstream validates them with ValidateNodeSelectorTerm and
+    ValidateTolerations."""
+    spec: dict[str, Any] = {"containers": [dict(_PLACEHOLDER)]}
+    if isinstance(term, dict) and term:
+        spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [copy.deepcopy(term)]}}}
+    if isinstance(tolerations, list) and tolerations:
+        spec["tolerations"] = copy.deepcopy(tolerations)
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": PROBE_NAME, "labels": {SKIP_POD_WEBHOOK_LABEL: "true"}}, "spec": spec}
+
+
 def probes(rule: dict, obj: dict, old: dict | None) -> Iterator[Probe]:
     """The objects to dry-run for `rule` (`podTemplates`, `volumeClaimTemplates`, `podOf`). On UPDATE, only
     what changed: an unchanged template was judged when it was written, and is not judged again."""
@@ -116,12 +135,30 @@ def probes(rule: dict, obj: dict, old: dict | None) -> Iterator[Probe]:
         unchanged = old is not None and all(get(path, obj) == get(path, old) for path in rule["podOf"].values())
         if any(lists.values()) and not unchanged:
             yield Probe("", "pods", pod_of_lists(lists), dict(rule["podOf"]))
+    if "placements" in rule:
+        where = rule["placements"]
+        before = get(where["list"], old) if old is not None else None
+        before = before if isinstance(before, list) else []
+        for index, item in enumerate(get(where["list"], obj) or []):
+            if not isinstance(item, dict) or (index < len(before) and before[index] == item):
+                continue
+            term, tolerations = get(where["nodeSelectorTerm"], item), get(where["tolerations"], item)
+            if term or tolerations:
+                base = f"{where['list']}[{index}]"
+                yield Probe(base, "pods", pod_placed(term, tolerations),
+                            placement={_REQUIRED_TERM: f"{base}.{where['nodeSelectorTerm']}",
+                                       "spec.tolerations": f"{base}.{where['tolerations']}"})
 
 
 def _users_path(probe: Probe, field: str) -> str | None:
     """Where a cause's field is in the object under review, or None when it is not the user's: our name, or
     an item that a mutating webhook (another injector) added to the pod."""
     if field.split("[")[0] in ("metadata.name", "metadata.namespace", "metadata.generateName"):
+        return None
+    if probe.placement:
+        for prefix, users in probe.placement.items():
+            if field == prefix or field.startswith((prefix + ".", prefix + "[")):
+                return users + field[len(prefix):]
         return None
     item = _LIST_ITEM.match(field)
     if probe.lists:

@@ -61,17 +61,47 @@ def _check_assert(rule: dict, ctx: RuleContext) -> list[FieldError]:
 def _check_selector_not_empty(rule: dict, ctx: RuleContext) -> list[FieldError]:
     if "when" in rule and not evaluate(rule["when"], ctx.obj, ctx.obj, ctx.gates):
         return []
-    selector = get(rule["field"], ctx.obj)
-    if isinstance(selector, dict) and not (selector.get("matchLabels") or selector.get("matchExpressions")):
-        return [FieldError(rule["field"], f"Invalid value: {rule.get('message', 'empty selector is invalid')}")]
-    return []
+    errors = []
+    for where, base in _bases(rule, ctx.obj):
+        selector = get(rule["field"], base)
+        if isinstance(selector, dict) and not (selector.get("matchLabels") or selector.get("matchExpressions")):
+            errors.append(FieldError(join(where, rule["field"]),
+                                     f"Invalid value: {rule.get('message', 'empty selector is invalid')}"))
+    return errors
 
 
 def _check_label_selector_syntax(rule: dict, ctx: RuleContext) -> list[FieldError]:
     if "when" in rule and not evaluate(rule["when"], ctx.obj, ctx.obj, ctx.gates):
         return []
-    selector = get(rule["field"], ctx.obj)
-    return label_selector_errors(selector, rule["field"]) if isinstance(selector, dict) else []
+    errors = []
+    for where, base in _bases(rule, ctx.obj):
+        selector = get(rule["field"], base)
+        if isinstance(selector, dict):
+            errors += label_selector_errors(selector, join(where, rule["field"]))
+    return errors
+
+
+_INT_RANGE = re.compile(r"^(\d+)-(\d+)$")
+
+
+def _check_int_or_range_items(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    """Each item of the list at `field` is a non-negative integer or a string range `"<first>-<last>"` of
+    them with first <= last (an Advanced StatefulSet's reserveOrdinals: validateReserveOrdinals, ParseRange);
+    a string of one number is not a range, as upstream decodes it as a string."""
+    errors = []
+    for index, item in enumerate(get(rule["field"], ctx.obj, []) or []):
+        where = f"{rule['field']}[{index}]"
+        if is_int(item) and item < 0:
+            errors.append(FieldError(where, f"Invalid value: {item}: {index} th {rule['noun']} is negative: {item}"))
+        elif isinstance(item, str):
+            match = _INT_RANGE.match(item)
+            if match is None:
+                errors.append(FieldError(where, f"Invalid value: {render(item)}: {index} th {rule['noun']} is not a "
+                                                f"valid range: {item}"))
+            elif int(match.group(1)) > int(match.group(2)):
+                errors.append(FieldError(where, f"Invalid value: {render(item)}: {index} th {rule['noun']} is "
+                                                f"invalid: {item}, err = invalid range {item}"))
+    return errors
 
 
 def _check_selector_matches_labels(rule: dict, ctx: RuleContext) -> list[FieldError]:
@@ -250,6 +280,13 @@ def _check_claims_only_grow(rule: dict, ctx: RuleContext) -> list[FieldError]:
         return [FieldError(rule["field"], "Forbidden: volumeClaimTemplates cannot be added, removed or renamed")]
     errors = []
     for name in sorted(new, key=str):
+        # IsClaimCompatibleWithoutSize: a storage class (when both name one) and the access modes stay.
+        classes = [get("spec.storageClassName", c) for c in (old[name], new[name])]
+        if (None not in classes and classes[0] != classes[1]) or \
+                get("spec.accessModes", old[name]) != get("spec.accessModes", new[name]):
+            errors.append(FieldError(f"{rule['field']}[{name}]", "Invalid value: volumeClaimTemplate can not be "
+                                                                  "modified when OnRollingUpdate, but its size"))
+            continue
         before = quantity.value_of(get("spec.resources.requests.storage", old[name], 0))
         after = quantity.value_of(get("spec.resources.requests.storage", new[name], 0))
         if before is not None and after is not None and after < before:
@@ -639,6 +676,7 @@ CHECKS: dict[str, Callable[[dict, RuleContext], list[FieldError]]] = {
     "deleteProtection": _check_delete_protection,
     "volumeClaimTemplatesOnlyGrow": _check_claims_only_grow,
     "namePattern": _check_name_pattern,
+    "intOrRangeItems": _check_int_or_range_items,
     "noNewKeys": _check_no_new_keys,
     "sidecarContainers": _check_sidecar_containers,
     "patchPodMetadata": _check_patch_pod_metadata,

@@ -290,10 +290,13 @@ def test_statefulset_update_whitelist_and_claims() -> None:
     assert "spec.serviceName" in paths(schema.validate(new, old)), "the refusal names the field that changed"
     shrink = copy.deepcopy(old)
     shrink["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] = "5Gi"
-    assert "spec.volumeClaimTemplates" in paths(schema.validate(shrink, old))
+    # Only with StatefulSetAutoResizePVCGate, as upstream checks claim updates only then.
+    gated = {"StatefulSetAutoResizePVCGate": True}
+    assert "spec.volumeClaimTemplates" in paths(schema.validate(shrink, old, feature_gates=gated))
+    assert schema.validate(shrink, old) == []
     grow = copy.deepcopy(old)
     grow["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] = "20Gi"
-    assert schema.validate(grow, old) == []
+    assert schema.validate(grow, old, feature_gates=gated) == []
 
 
 def test_daemonset_rules() -> None:

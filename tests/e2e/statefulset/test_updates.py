@@ -3,6 +3,8 @@ minReadySeconds, unordered updates by priority, in place (InPlaceOnly, the grace
 revision history and rollback, phased rollouts, specified delete, and what forces a recreate."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.kube import Cluster, PodWatch, container_status, is_ready, wait_for
@@ -112,18 +114,32 @@ def test_in_place_only_updates_images_in_place_and_holds_other_changes(cluster: 
     for pod in sets.pods("only"):
         assert image_of(pod) == f"{SIM}:v2" and container_status(pod)["restartCount"] == 1
 
-    # An env change cannot be done in place: OpenKruise's Advanced StatefulSet neither recreates the pods nor
-    # refuses the change; it holds the rollout and says why in a FailedUpdatePod condition.
+    # An env change cannot be done in place: under InPlaceOnly the webhook refuses it (validateTemplateInPlaceOnly,
+    # README "Admission rules")...
+    env = {"op": "add", "path": "/spec/template/spec/containers/0/env", "value": [{"name": "MODE", "value": "fast"}]}
+    refused = cluster.kubectl("patch", "asts", "only", "--type=json", "-p", json.dumps([env]), namespace=sets.ns,
+                                   check=False)
+    assert refused.returncode != 0 and "spec.template.spec: Forbidden: invalid template modified with InPlaceOnly" \
+        in refused.stderr, refused.stderr
+    # ...but one made under another policy, held by the partition, then met by InPlaceOnly, is neither recreated:
+    # the rollout holds and says why in a FailedUpdatePod condition.
+    policy = "/spec/updateStrategy/rollingUpdate/podUpdatePolicy"
     with PodWatch(cluster, sets.ns, "app=only") as watch:
-        sets.patch("only", [{"op": "add", "path": "/spec/template/spec/containers/0/env",
-                             "value": [{"name": "MODE", "value": "fast"}]}], "json")
+        sets.patch("only", [env, {"op": "replace", "path": policy, "value": "InPlaceIfPossible"},
+                            {"op": "replace", "path": "/spec/updateStrategy/rollingUpdate/partition", "value": 2}],
+                   "json")
+        sets.patch("only", [{"op": "replace", "path": policy, "value": "InPlaceOnly"},
+                            {"op": "replace", "path": "/spec/updateStrategy/rollingUpdate/partition", "value": 0}],
+                   "json")
         condition = wait_for(lambda: sets.condition("only", "FailedUpdatePod"), 30, "a FailedUpdatePod condition")
         assert condition["status"] == "True"
         assert condition["message"] == "find strategy is InPlaceOnly but Pod only-1 can not update in-place"
         assert sets.status("only")["updatedReplicas"] == 0
         assert any(e["reason"] == "FailedUpdatePodInPlace" for e in sets.events("only"))
-        # Rolled back: the pods are at the update revision again and the condition goes.
-        sets.patch("only", [{"op": "remove", "path": "/spec/template/spec/containers/0/env"}], "json")
+        # Rolled back (away from InPlaceOnly, which would refuse it): the pods are at the update revision again
+        # and the condition goes.
+        sets.patch("only", [{"op": "remove", "path": "/spec/template/spec/containers/0/env"},
+                            {"op": "replace", "path": policy, "value": "InPlaceIfPossible"}], "json")
         sets.wait_ready("only", 2)
         wait_for(lambda: sets.condition("only", "FailedUpdatePod") is None, 30, "the condition cleared")
     assert watch.deleted() == [] and watch.created() == []

@@ -69,6 +69,28 @@ def test_a_sidecarset_pod_maps_back_to_its_lists_and_drops_the_placeholder():
     assert kv.errors_of(probe, status) == [("spec.initContainers[0].image", "Required value")]
 
 
+def test_each_subset_placement_is_a_pod_placed_by_it_and_maps_back_to_the_subset():
+    rule = {"id": "r", "placements": {"list": "spec.topology.subsets", "nodeSelectorTerm": "nodeSelectorTerm",
+                                      "tolerations": "tolerations"}}
+    term = {"matchExpressions": [{"key": "zone", "operator": "Near", "values": ["a"]}]}
+    toleration = {"key": "k", "effect": "Sometimes"}
+    obj = {"spec": {"topology": {"subsets": [{"name": "a"}, {"name": "b", "nodeSelectorTerm": term,
+                                                                "tolerations": [toleration]}]}}}
+    (probe,) = kv.probes(rule, obj, None)       # subset a places nothing: no probe
+    assert probe.body["spec"]["tolerations"] == [toleration]
+    assert probe.body["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] == {
+        "nodeSelectorTerms": [term]}
+    required = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]"
+    status = invalid("Pod", (f"{required}.matchExpressions[0].operator", 'Unsupported value: "Near"'),
+                     ("spec.tolerations[0].effect", 'Unsupported value: "Sometimes"'),
+                     ("spec.containers[0].image", "Required value"))
+    assert kv.errors_of(probe, status) == [
+        ("spec.topology.subsets[1].nodeSelectorTerm.matchExpressions[0].operator", 'Unsupported value: "Near"'),
+        ("spec.topology.subsets[1].tolerations[0].effect", 'Unsupported value: "Sometimes"')]
+    # On UPDATE, only the subsets that changed.
+    assert list(kv.probes(rule, obj, obj)) == []
+
+
 def test_no_answer_in_time_accepts_with_a_warning(monkeypatch):
     monkeypatch.setattr(kv, "TIMEOUT_SECONDS", 0.05)
 
