@@ -5,7 +5,7 @@ never loads the runtime it generates for (.importlinter keeps it so).
     from apischema import check_value, evaluate, get
 """
 from .conditions import MISSING, evaluate, get, scaled, values_at
-from .values import INT32, INT64, FieldError, check_value
+from .values import INT32, INT64, FieldError, check_value, shape_errors
 
 # What policies/admission `templateDefaults` may ask for, by the key that lists the paths: the generator
 # accepts these keys, and controllers/common/template_defaults.py has one defaulter for each (a unit test
@@ -13,4 +13,4 @@ from .values import INT32, INT64, FieldError, check_value
 TEMPLATE_DEFAULT_KEYS = ("podTemplates", "volumeClaimTemplates", "sidecarContainers", "podVolumes")
 
 __all__ = ["INT32", "INT64", "MISSING", "TEMPLATE_DEFAULT_KEYS", "FieldError", "check_value", "evaluate", "get",
-           "scaled", "values_at"]
+           "scaled", "shape_errors", "values_at"]

@@ -45,6 +45,43 @@ def check_value(node: dict, value: Any, path: str, *, check_required: bool = Tru
     return errors
 
 
+# The JSON types each schema type accepts, for `shape_errors`: what code may assume of a value before it reads it.
+_SHAPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "date-time": (str,), "boolean": (bool,), "int32": (int,), "int64": (int,),
+    "number": (int, float), "int-or-string": (int, str), "int-or-percent": (int, str), "quantity": (int, float, str),
+    "object": (dict,), "schemaless": (dict,), "map": (dict,), "array": (list,)}
+
+
+def shape_errors(node: dict, value: Any, path: str) -> list[FieldError]:
+    """Only the values whose JSON type is not the one the schema says (an object where a list goes, a string
+    where a number goes, a null list item...): the errors after which code that follows the schema, such as
+    the admission rules, cannot read the object. Enums, bounds, patterns and required fields are not checked."""
+    errors: list[FieldError] = []
+    stack = [(node, value, path)]
+    while stack:
+        node, value, path = stack.pop()
+        kind = node.get("type")
+        accepted = _SHAPES.get(kind)
+        if accepted is None:
+            continue
+        if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted):
+            errors.append(FieldError(path, f"Invalid value: {render(value)[:80]}: must be {_SHAPE_WORDS[kind]}"))
+        elif kind == "object":
+            stack += [(child, value[name], join(path, name)) for name, child in node.get("properties", {}).items()
+                      if value.get(name) is not None]
+        elif kind == "map":
+            stack += [(node["values"], item, f"{path}[{key}]") for key, item in value.items() if item is not None]
+        elif kind == "array":
+            stack += [(node["items"], item, f"{path}[{index}]") for index, item in enumerate(value)]
+    return sorted(errors)
+
+
+_SHAPE_WORDS = {"string": "a string", "date-time": "a string", "boolean": "a boolean", "int32": "an integer",
+                "int64": "an integer", "number": "a number", "int-or-string": "an integer or a string",
+                "int-or-percent": "an integer or a string", "quantity": "a number or a string",
+                "object": "an object", "schemaless": "an object", "map": "an object", "array": "a list"}
+
+
 def _type_error(errors: list[FieldError], path: str, value: Any, expected: str) -> None:
     errors.append(FieldError(path, f"Invalid value: {render(value)}: must be {expected}"))
 

@@ -26,7 +26,7 @@ from controllers.common.pods import is_pod_active
 from controllers.common.times import as_utc
 from controllers.common.revision import (live_revision_names, resolve_revisions, template_from_revision,
                                          template_revision_data, truncate_history, volume_claim_templates_hash)
-from controllers.common.round import Round
+from controllers.common.round import Round, seen_drains
 from controllers.common.selectors import is_valid_selector
 from controllers.common.status import status_changed
 
@@ -89,7 +89,7 @@ def reconcile(cloneset: dict, observed: dict[str, list[dict]], context: Context)
     all_pods = sorted(pods, key=name_of)
     active = [p for p in all_pods if is_pod_active(p)]
     live_pvcs = sorted((c for c in pvcs if not is_terminating(c)), key=name_of)
-    r = Round(now=now)
+    r = Round(now=now, seen_drains=seen_drains(context.memory))
 
     # 1.
     if cs.disable_pvc_reuse:
@@ -134,4 +134,4 @@ def reconcile(cloneset: dict, observed: dict[str, list[dict]], context: Context)
     r.emit(*_truncate_pods_to_delete(cs, active))
     live = live_revision_names(revs.owned, active, status["currentRevision"], update_name)
     r.emit(*truncate_history(revs.owned, live, cs.revision_history_limit))
-    return Plan(r.finish(), r.requeue_after)
+    return Plan(r.finish(), r.requeue_after, r.memory(all_pods))

@@ -163,9 +163,9 @@ def plan_update(cs: CloneSetView, r: Round, *, current: JSON, update: JSON, revi
     # refreshPodState and fixPodTemplateHashLabel; a lifecycle or label change ends the step for this round.
     blocking: list = []
     for pod in pods:
-        refreshed = inplace.refresh_pod(pod, cs.lifecycle, name_of(update), r.now,
-                                        target_images=inplace.state_revision_images(pod, revisions),
-                                        grace_seconds=cs.grace_period_seconds)
+        refreshed = r.refresh_pod(pod, cs.lifecycle, name_of(update),
+                                  target_images=inplace.state_revision_images(pod, revisions),
+                                  grace_seconds=cs.grace_period_seconds)
         r.emit(*refreshed.actions)
         blocking += refreshed.moved + fix_pod_template_hash(pod)
         r.wait(refreshed.requeue_after)

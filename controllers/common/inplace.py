@@ -32,7 +32,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Collection
+from typing import Any, Callable, Collection, Mapping
 
 from . import lifecycle
 from .containerhash import spec_matches_meta
@@ -313,8 +313,8 @@ def start_update(pod: JSON, spec: UpdateSpec, now: datetime, *, extra_labels: di
     if drain:
         actions.append(drain)
     # updateTimestamp is this plan's time, kept to the microsecond. The drain lands later (the executor may send
-    # other writes first), so with a grace period refresh measures it from the drain as seen stored, and uses
-    # this time only to tell that restamp from the plan's own lastTransitionTime (see _finish_grace_period).
+    # other writes first), so with a grace period refresh measures it from the round that first sees the drain
+    # stored (see _finish_grace_period); this time names the update in that round's memory (`drain_key`).
     state: JSON = {"revision": spec.revision, "updateTimestamp": format_precise_time(now),
                    "lastContainerStatuses": None}
     parts: list[JSON] = []
@@ -546,9 +546,38 @@ class RefreshResult:
     actions: list = field(default_factory=list)
     requeue_after: float | None = None
     error: str | None = None
+    drain_seen: tuple[str, str] | None = None  # (drain_key, time): when a round first saw the drain stored
 
 
-def _finish_grace_period(pod: JSON, text: str, now: datetime) -> RefreshResult:
+def drain_key(pod: JSON, state: JSON, drain: JSON) -> str:
+    """Which drain a `drain_seen` time is of: this pod (uid), this update (its plan's updateTimestamp) and this
+    drain (its lastTransitionTime: a drain undone and done again is another)."""
+    return f"{uid_of(pod)}@{state.get('updateTimestamp')}@{drain.get('lastTransitionTime')}"
+
+
+def pending_drain_key(pod: JSON) -> str | None:
+    """The `drain_key` of the pod's drain while its grace period runs (a grace spec on the pod, the drain
+    stored with a time), else None: what a workload's memory of drains seen keeps from round to round."""
+    if not grace_text(pod) or not has_readiness_gate(pod, INPLACE_UPDATE_READY):
+        return None
+    state = read_state(pod)
+    drain = get_condition(pod, INPLACE_UPDATE_READY) or {}
+    if state is None or drain.get("status") != "False" or not drain.get("lastTransitionTime"):
+        return None
+    return drain_key(pod, state, drain)
+
+
+def _whole_second_after(now: datetime, started: datetime | None) -> datetime:
+    """Whole seconds (the API server drops fractions), rounded up: never before this round began, and after
+    updateTimestamp, which tells a stored drain time of ours from the plan's own."""
+    base = max(now, started or now)
+    stamp = base.replace(microsecond=0) + timedelta(seconds=1 if base.microsecond else 0)
+    if started is not None and stamp <= started:
+        stamp += timedelta(seconds=1)
+    return stamp
+
+
+def _finish_grace_period(pod: JSON, text: str, now: datetime, drains_seen: Mapping[str, str]) -> RefreshResult:
     try:
         spec = UpdateSpec.from_json(text)
     except (ValueError, TypeError):
@@ -565,36 +594,37 @@ def _finish_grace_period(pod: JSON, text: str, now: datetime) -> RefreshResult:
     if state is None:
         return RefreshResult(error=f"pod {name_of(pod)} has {INPLACE_UPDATE_GRACE_ANNOTATION} but "
                                    f"{INPLACE_UPDATE_STATE_ANNOTATION} not found")
-    # The grace runs from when the pod was really not ready: the drain write lands after the plan that made it
-    # (the executor may send other writes first, or wait on its rate limit), so updateTimestamp, the plan's clock,
-    # can be early. The API server keeps the lastTransitionTime we sent, the plan's time too; so the first round
-    # that sees the drain stored restamps it with a time after that round began (the drain was in the cache it
-    # read), and the grace runs from the restamp. A restamp is later than updateTimestamp, a plan's drain never.
+    # The grace runs from when the pod was really not ready, that is, from when the drain write landed. That
+    # write carries the plan's clock (updateTimestamp, the condition's lastTransitionTime) but lands later: the
+    # executor may send other writes first, or wait on its rate limit. So the first round that sees the drain
+    # stored (it was in the cache that round read, so it landed before the round began) remembers its own start,
+    # rounded up to the second, and the grace runs from that: `drain_seen`, kept by the runtime in the workload's
+    # memory (Plan.memory), no write needed. A manager that restarts, or a new leader, forgets it and starts the
+    # grace again from its own first look: longer, never shorter.
     started = parse_time(state.get("updateTimestamp"))
+    seen: tuple[str, str] | None = None
     if has_readiness_gate(pod, INPLACE_UPDATE_READY):
         drain = get_condition(pod, INPLACE_UPDATE_READY) or {}
         drained_at = parse_time(drain.get("lastTransitionTime"))
-        if drain.get("status") != "False" or (drained_at is not None and started is not None
-                                                and drained_at <= started):
-            # Whole seconds (the API server drops fractions), rounded up: never before this round began, and
-            # after updateTimestamp, which tells a restamp from the plan's own time.
-            base = max(now, started or now)
-            stamp = base.replace(microsecond=0) + timedelta(seconds=1 if base.microsecond else 0)
-            if started is not None and stamp <= started:
-                stamp += timedelta(seconds=1)
+        if drain.get("status") != "False":
+            # The drain was undone meanwhile: drain again; the grace runs from when this one is seen stored.
+            stamp = _whole_second_after(now, started)
             conditions = [condition_patch(INPLACE_UPDATE_READY, "False", stamp, reason=START_IN_PLACE_UPDATE)]
             ready = ready_condition_after(pod, {INPLACE_UPDATE_READY: "False"}, now)
-            if ready and drain.get("status") != "False":
-                conditions.append(ready)  # the drain was undone meanwhile: drain again
-            restamp = patch_pod_status(name_of(pod), {"status": {"conditions": conditions}}, uid=uid_of(pod))
-            left = seconds_until(stamp + timedelta(seconds=spec.grace_seconds), now)
-            return RefreshResult([restamp], requeue_after=float(math.ceil(left)))
+            if ready:
+                conditions.append(ready)
+            again = patch_pod_status(name_of(pod), {"status": {"conditions": conditions}}, uid=uid_of(pod))
+            return RefreshResult([again], requeue_after=float(spec.grace_seconds))
         if drained_at is not None:
-            started = drained_at  # a condition without a time (not ours) leaves updateTimestamp in charge
+            key = drain_key(pod, state, drain)
+            remembered = parse_time(drains_seen[key]) if drains_seen.get(key) else None
+            started = remembered or _whole_second_after(now, max(started or drained_at, drained_at))
+            seen = (key, format_time(started))
+        # a condition without a time (not ours) leaves updateTimestamp in charge
     if started is not None:
         left = seconds_until(started + timedelta(seconds=spec.grace_seconds), now)
         if left > 0:
-            return RefreshResult(requeue_after=float(math.ceil(left)))
+            return RefreshResult(requeue_after=float(math.ceil(left)), drain_seen=seen)
     applied, state = _apply_spec(pod, spec, state, now)
     annotations = {"metadata": {"annotations": {INPLACE_UPDATE_STATE_ANNOTATION: dump_state(state)}}}
     return RefreshResult([patch_pod(name_of(pod), _pod_patch(pod, applied, annotations, drop), "strategic")])
@@ -624,13 +654,13 @@ def _restart(pod: JSON, state: JSON, images: dict[str, str], now: datetime, grac
 
 
 def _progress(pod: JSON, now: datetime, target_images: dict[str, str] | None = None,
-              grace_seconds: int = 0) -> RefreshResult | None:
+              grace_seconds: int = 0, drains_seen: Mapping[str, str] | None = None) -> RefreshResult | None:
     """The in-place update's next step (finish a grace period, wait for the containers, start the next
     batch, start again an update that lost its grace spec); None when there is nothing left to do but mark
     InPlaceUpdateReady=True."""
     text = grace_text(pod)
     if text:
-        return _finish_grace_period(pod, text, now)
+        return _finish_grace_period(pod, text, now, drains_seen or {})
     state = read_state(pod)
     left = unapplied_images(pod, state, target_images)
     if left:
@@ -642,14 +672,15 @@ def _progress(pod: JSON, now: datetime, target_images: dict[str, str] | None = N
     return None
 
 
-def refresh(pod: JSON, now: datetime, *, hold_not_ready: bool = False) -> RefreshResult:
+def refresh(pod: JSON, now: datetime, *, hold_not_ready: bool = False,
+            drains_seen: Mapping[str, str] | None = None) -> RefreshResult:
     """Refresh: finish a grace period, start the next container batch, or mark InPlaceUpdateReady=True.
 
     `hold_not_ready`: the caller is about to (re)start an in-place update of this pod in this round; a drain that
     is not followed by a pod patch (OpenKruise #2276) must not be undone in between. (A workload's round, which
     learns that only later, uses `refresh_pod` and `hold`.)
     """
-    progress = _progress(pod, now)
+    progress = _progress(pod, now, drains_seen=drains_seen)
     if progress is not None:
         return progress
     ready = None if hold_not_ready else set_ready_condition(pod, "True", now)
@@ -674,22 +705,25 @@ class PodRefresh:
     moved: list = field(default_factory=list)  # lifecycle transitions: a round with one updates no pod
     requeue_after: float | None = None
     error: str | None = None
+    drain_seen: tuple[str, str] | None = None  # see RefreshResult
 
 
 def refresh_pod(pod: JSON, lifecycle_spec: JSON | None, update_revision: str, now: datetime, *,
-                target_images: dict[str, str] | None = None, grace_seconds: int = 0) -> PodRefresh:
+                target_images: dict[str, str] | None = None, grace_seconds: int = 0,
+                drains_seen: Mapping[str, str] | None = None) -> PodRefresh:
     """refreshPodState: the in-place update's progress (as `refresh`), and the lifecycle transition that allows
     (Updating → Updated or Normal, PreparingNormal → Normal, ...). The round sends the actions through `hold`.
 
     `target_images`: the images of the revision named by the pod's in-place state (see `pod_update_error`);
-    `grace_seconds`: the grace period of an update started again because its grace spec was lost."""
-    progress = _progress(pod, now, target_images, grace_seconds)
+    `grace_seconds`: the grace period of an update started again because its grace spec was lost;
+    `drains_seen`: when earlier rounds first saw drains stored (`RefreshResult.drain_seen`, by `drain_key`)."""
+    progress = _progress(pod, now, target_images, grace_seconds, drains_seen)
     if progress is None:
         ready = set_ready_condition(pod, "True", now)
         progress = RefreshResult([Undrain(name_of(pod), ready)] if ready else [])
     done = pod_update_error(pod, target_images) is None
     moved = lifecycle.refresh_state(lifecycle_spec, pod, update_revision, done, now)
-    return PodRefresh(progress.actions, moved, progress.requeue_after, progress.error)
+    return PodRefresh(progress.actions, moved, progress.requeue_after, progress.error, progress.drain_seen)
 
 
 def hold(actions: list, holding: Collection[str]) -> list:

@@ -8,6 +8,7 @@ webhook path as for every kind; what needs the pod and the node, or the old obje
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from apischema.values import FieldError
@@ -21,6 +22,9 @@ READ_ONLY = ("preStop", "ports", "statusContext")
 SIDECAR_TERMINATED = "SidecarTerminated"  # a pod whose sidecars were stopped after its main container ended
 
 
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
 def check_create(crr: JSON, gates: dict[str, bool]) -> list[FieldError]:
     """What can be refused before the pod is read (steps 1–5 of the create path)."""
     if not gates.get("KruiseDaemon", True):
@@ -29,6 +33,10 @@ def check_create(crr: JSON, gates: dict[str, bool]) -> list[FieldError]:
     errors = []
     if not spec.get("podName"):
         errors.append(FieldError("spec.podName", "Required value: podName must be set"))
+    elif not DNS_SUBDOMAIN.match(spec["podName"]) or len(spec["podName"]) > 253:
+        # The webhook reads the pod by this name: "../secrets/x" must not name another resource. Found by fuzzing.
+        errors.append(FieldError("spec.podName", f'Invalid value: "{spec["podName"]}": a pod name must be a '
+                                                 "lowercase RFC 1123 subdomain"))
     if not spec.get("containers"):
         errors.append(FieldError("spec.containers", "Required value: containers must not be empty"))
     strategy = api.strategy(crr)

@@ -41,7 +41,7 @@ from controllers.common.ownership import is_controlled_by
 from controllers.common.pods import has_readiness_gate
 from controllers.common.revision import (equal_to_revision_hash, live_revision_names, resolve_revisions, short_hash,
                                          template_revision_data, truncate_history)
-from controllers.common.round import Round
+from controllers.common.round import Round, seen_drains
 from controllers.common.selectors import is_valid_selector, selector_matches
 from controllers.common.times import as_utc
 
@@ -122,7 +122,7 @@ def reconcile(daemonset: dict, observed: dict[str, list[dict]], context: Context
     revisions = list(observed.get(REVISIONS, []))
     pods = _claimed(ds, observed.get(PODS, []))
     owner = {**daemonset, "apiVersion": API_VERSION, "kind": KIND}
-    r = Round(now=now)
+    r = Round(now=now, seen_drains=seen_drains(context.memory))
 
     # 2.
     revs = resolve_revisions(parent=owner, api_version=API_VERSION, kind=KIND,
@@ -144,7 +144,7 @@ def reconcile(daemonset: dict, observed: dict[str, list[dict]], context: Context
         for pod in pods:
             if is_terminating(pod):
                 continue
-            refreshed = inplace.refresh_pod(pod, None, name_of(update), now)
+            refreshed = r.refresh_pod(pod, None, name_of(update))
             r.emit(*refreshed.actions)
             r.wait(refreshed.requeue_after)
 
@@ -188,5 +188,4 @@ def reconcile(daemonset: dict, observed: dict[str, list[dict]], context: Context
     if full_pass:
         live = live_revision_names(revs.owned, pods, name_of(update), name_of(update))
         r.emit(*truncate_history(revs.owned, live, ds.revision_history_limit))
-    memory = {"backoff": decision.backoff} if decision.backoff else None
-    return Plan(r.finish(), earliest(r.requeue_after), memory)
+    return Plan(r.finish(), earliest(r.requeue_after), r.memory(pods, backoff=decision.backoff))

@@ -51,9 +51,10 @@ class WorkloadRef:
 
 
 def _merge_status_patch(first: dict, second: dict) -> dict:
-    """Two strategic merge patches on a pod's status as one: conditions merge by `type` (the later wins, as
-    if the patches had run in order), other keys as a JSON merge patch."""
-    merged = merge_patch(first, {k: v for k, v in second.items() if k != "status"})
+    """Two strategic merge patches on a pod's status (and its metadata) as one, as if they had run in order:
+    conditions merge by `type` (the later wins), other keys as JSON merge patches combined (a null stays, as
+    the deletion it asks for)."""
+    merged = merge_patch(first, {k: v for k, v in second.items() if k != "status"}, keep_nulls=True)
     status = {**(first.get("status") or {})}
     for key, value in (second.get("status") or {}).items():
         if key == "conditions" and isinstance(value, list) and isinstance(status.get(key), list):
@@ -61,7 +62,7 @@ def _merge_status_patch(first: dict, second: dict) -> dict:
             by_type.update({c.get("type"): c for c in value})
             status[key] = list(by_type.values())
         else:
-            status[key] = merge_patch(status.get(key), value)
+            status[key] = merge_patch(status.get(key), value, keep_nulls=True)
     merged["status"] = status
     return merged
 
@@ -75,18 +76,53 @@ def _is_status_patch(action: Any) -> bool:
     return isinstance(action, A.Patch) and action.subresource == "status" and action.patch_type == "strategic"
 
 
+# What a write of pods/status keeps besides the status: the API server's podStatusStrategy.PrepareForUpdate
+# resets only spec, metadata.deletionTimestamp and metadata.ownerReferences (pkg/registry/core/pod/strategy.go,
+# unchanged from 1.13 to today), so labels, annotations and finalizers sent there are written.
+_KEPT_BY_A_POD_STATUS_WRITE = frozenset({"uid", "labels", "annotations", "finalizers"})
+
+
+def _is_pod_metadata_patch(action: Any) -> bool:
+    """A plain strategic patch of a pod's labels, annotations or finalizers (uid as its precondition), with no
+    resourceVersion precondition and no error it may ignore: it can ride in the pod's status write."""
+    if not (isinstance(action, A.Patch) and action.resource == A.PODS and action.subresource is None
+            and action.patch_type == "strategic" and not action.ignore and not action.recheck_owner):
+        return False
+    body = action.body
+    if not isinstance(body, dict) or set(body) != {"metadata"} or not isinstance(body["metadata"], dict):
+        return False
+    return set(body["metadata"]) <= _KEPT_BY_A_POD_STATUS_WRITE
+
+
+def _foldable(first: Any, second: Any) -> bool:
+    """Adjacent writes of one pod that one request to pods/status carries: two status patches, or a status
+    patch and a metadata patch next to it (in either order; finalizers, a list merged by the API server, from
+    one side only)."""
+    if _is_status_patch(first) and _is_status_patch(second):
+        return _object_key(first) == _object_key(second)
+    if not ((_is_status_patch(first) and _is_pod_metadata_patch(second))
+            or (_is_pod_metadata_patch(first) and _is_status_patch(second))):
+        return False
+    return _object_key(first) == _object_key(second) and \
+        not all("finalizers" in (a.body.get("metadata") or {}) for a in (first, second))
+
+
 def coalesce_status_patches(chain: list) -> list:
-    """Adjacent strategic patches of one object's status become one request.
+    """Adjacent writes of one pod's status and metadata become one request to its /status subresource.
 
     A new CloneSet pod needs two conditions before it can be Ready: `KruisePodReady` (the podreadiness
-    controller's job) and `InPlaceUpdateReady` (the CloneSet's refresh). Upstream writes them in two requests;
-    one is enough, and under a client rate limit (20 QPS by default) that request per pod is most of the
-    time between "all pods created" and "all pods Ready"."""
+    controller's job) and `InPlaceUpdateReady` (the CloneSet's refresh), then its lifecycle state `Normal`.
+    Upstream writes them in three requests; one is enough, and under a client rate limit (20 QPS by default)
+    that request per pod is most of the time between "all pods created" and "all pods Ready". Likewise an
+    in-place update's "not ready" write carries the pod's new lifecycle state and grace annotation, and its
+    "ready again" write the state `Normal`: 3 writes per in-place update, the floor (spec and status cannot
+    share a write)."""
     out: list = []
     for action in chain:
         last = out[-1] if out else None
-        if _is_status_patch(action) and _is_status_patch(last) and _object_key(last) == _object_key(action):
-            out[-1] = replace(action, body=_merge_status_patch(last.body, action.body))
+        if _foldable(last, action):
+            status_patch = action if _is_status_patch(action) else last
+            out[-1] = replace(status_patch, body=_merge_status_patch(last.body, action.body))
         else:
             out.append(action)
     return out
@@ -166,6 +202,40 @@ def namespace_of(ref: WorkloadRef, res: Resource, action: Any) -> str:
     return getattr(action, "namespace", None) or ref.namespace
 
 
+def _segment_steps(segment: list[list]) -> list[list[list]]:
+    """A run of `concurrent` units: every object's chain at once (its status and metadata writes coalesced),
+    then the slow-start creates in batches of 1, 2, 4, ..."""
+    creates = [u for u in segment if any(_slow_start(a) for a in u)]
+    create_ids = {id(u) for u in creates}
+    chains: dict[tuple, list] = {}
+    for unit in segment:
+        if id(unit) not in create_ids:
+            chains.setdefault(_object_key(unit[0]), []).extend(unit)
+    out = [[coalesce_status_patches(chain) for chain in chains.values()]] if chains else []
+    batch = 1
+    while creates:
+        out.append(creates[:batch])
+        creates, batch = creates[batch:], batch * 2
+    return out
+
+
+def steps(plan_actions: list) -> list[list[list]]:
+    """How a plan is sent: a list of steps, run in order; a step is the chains that run concurrently, each
+    chain's actions in order (one request each, an Event none). Pure, so that the requests a plan costs can be
+    counted without a cluster (tests/unit/test_requests_per_pod.py)."""
+    out: list[list[list]] = []
+    segment: list[list] = []
+    for unit in units(plan_actions):
+        head = next((a for a in reversed(unit) if not isinstance(a, A.Event)), None)
+        if _resource(head).concurrent:
+            segment.append(unit)
+            continue
+        out += _segment_steps(segment)
+        segment = []
+        out.append([unit])
+    return out + _segment_steps(segment)
+
+
 class Executor:
     def __init__(self, client: KubeClient, expectations: Expectations, events: EventRecorder, controller: str):
         self.client, self.expectations, self.events, self.controller = client, expectations, events, controller
@@ -182,37 +252,10 @@ class Executor:
     async def _execute(self, ref: WorkloadRef, plan: A.Plan) -> None:
         if any(getattr(a, "recheck_owner", False) for a in plan.actions):
             await self._recheck_owner(ref)
-        segment: list[list] = []
-        for unit in units(plan.actions):
-            head = next((a for a in reversed(unit) if not isinstance(a, A.Event)), None)
-            if _resource(head).concurrent:
-                segment.append(unit)
-                continue
-            await self._run_segment(ref, segment)
-            segment = []
-            await self._run_unit(ref, unit, plan)
-        await self._run_segment(ref, segment)
-
-    async def _run_segment(self, ref: WorkloadRef, segment: list[list]) -> None:
-        if not segment:
-            return
-        creates = [u for u in segment if any(_slow_start(a) for a in u)]
-        create_ids = {id(u) for u in creates}
-        chains: dict[tuple, list] = {}
-        for unit in segment:
-            if id(unit) not in create_ids:
-                chains.setdefault(_object_key(unit[0]), []).extend(unit)
-        if chains:
-            results = await asyncio.gather(*(self._run_unit(ref, coalesce_status_patches(chain))
-                                             for chain in chains.values()),
+        for step in steps(plan.actions):
+            results = await asyncio.gather(*(self._run_unit(ref, chain, plan) for chain in step),
                                            return_exceptions=True)
             self._raise_first(results)
-        batch = 1
-        while creates:
-            current, creates = creates[:batch], creates[batch:]
-            results = await asyncio.gather(*(self._run_unit(ref, u) for u in current), return_exceptions=True)
-            self._raise_first(results)
-            batch *= 2
 
     @staticmethod
     def _raise_first(results: list) -> None:

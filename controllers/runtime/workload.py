@@ -97,6 +97,16 @@ def _values(index: Any, key: Any) -> list[dict]:
     return list(store) if store is not None else []
 
 
+def cached(body: Any) -> dict:
+    """An object as the indexes keep it: without `metadata.managedFields`, which no reconcile reads and which is
+    about half of a cached pod's memory (server-side apply bookkeeping: 46 tracked Python objects per pod)."""
+    obj = dict(body)
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict) and "managedFields" in metadata:
+        obj["metadata"] = {k: v for k, v in metadata.items() if k != "managedFields"}
+    return obj
+
+
 class WorkloadController:
     def __init__(self, kind: WorkloadKind, client: KubeClient, settings: Any = None, workers: int = 8):
         self.k, self.client, self.settings, self.workers = kind, client, settings, workers
@@ -134,7 +144,7 @@ class WorkloadController:
 
         @kopf.index(*res.selector, id=ids["workloads"], registry=registry)
         async def index_workload(body: kopf.Body, uid: str, **_: Any) -> dict:
-            return {uid: dict(body)}
+            return {uid: cached(body)}
 
         @kopf.on.event(*res.selector, id=f"{k.name}_event", registry=registry)
         async def on_workload(type: str, uid: str, namespace: str | None, **_: Any) -> None:
@@ -176,7 +186,7 @@ class WorkloadController:
             if watch.keep is not None and not watch.keep(body):
                 return {}
             key = self._owner(body) if watch.sort == "owned" else namespace if watch.sort != "cluster" else ""
-            return {key: dict(body)} if key is not None else {}
+            return {key: cached(body)} if key is not None else {}
 
         async def on_event(body: kopf.Body, uid: str, type: str, namespace: str | None, **_: Any) -> None:
             if watch.sort == "owned":
@@ -187,7 +197,7 @@ class WorkloadController:
                 if watch.relevant is not None:
                     seen = self._seen.setdefault(watch.resource, {})
                     old = seen.pop(uid, None)
-                    new = dict(body) if type != "DELETED" else None
+                    new = cached(body) if type != "DELETED" else None
                     if new is not None:
                         seen[uid] = new
                     if not watch.relevant(old, new):
@@ -210,7 +220,7 @@ class WorkloadController:
 
             @kopf.index(*selector, id=orphans_id, registry=registry)
             async def index_orphan(body: kopf.Body, namespace: str, **_: Any) -> dict:
-                return {namespace: dict(body)} if is_orphan(body) else {}
+                return {namespace: cached(body)} if is_orphan(body) else {}
 
             @kopf.on.event(*selector, id=f"{orphans_id}_event", registry=registry)
             async def on_orphan(body: kopf.Body, namespace: str, **_: Any) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 from controllers.common.actions import PODS, PVCS, REVISIONS, ActionFailure, Context, Create, Plan, earliest, update_status
 from controllers.common.ownership import is_controlled_by
+from controllers.common.round import seen_drains
 from controllers.common.objects import labels_of, meta, name_of
 from controllers.common.times import as_utc
 from controllers.common.revision import (live_revision_names, resolve_revisions, template_from_revision,
@@ -100,7 +101,7 @@ def reconcile(statefulset: dict, observed: dict[str, list[dict]], context: Conte
     by_name = {name_of(c): c for c in pvcs}
     r = Round(sts=sts, now=now, range=rng, current=revs.current, update=revs.update, revisions=revs.owned,
               current_template=current_template, update_template=sts.template, slots=slots, condemned=condemned,
-              pvcs=by_name, scale_budget=sts.scale_max_unavailable)
+              pvcs=by_name, scale_budget=sts.scale_max_unavailable, seen_drains=seen_drains(context.memory))
 
     # 4.
     if not sts.deleting:
@@ -124,4 +125,4 @@ def reconcile(statefulset: dict, observed: dict[str, list[dict]], context: Conte
     live = live_revision_names(revs.owned, pods, status["currentRevision"], update_name)
     actions += truncate_history(revs.owned, live, sts.revision_history_limit)
     member_pods = [p for _, p in replicas + condemned]
-    return Plan(actions, earliest(*r.delays, min_ready_requeue(sts, member_pods, now)))
+    return Plan(actions, earliest(*r.delays, min_ready_requeue(sts, member_pods, now)), r.memory(pods))

@@ -94,9 +94,9 @@ class Round(common_round.Round):
         if name in self.refreshed or is_terminating(pod):
             return
         self.refreshed.add(name)
-        res = inplace.refresh_pod(pod, self.sts.lifecycle, self.update_name, self.now,
-                                  target_images=inplace.state_revision_images(pod, self.revisions),
-                                  grace_seconds=self.sts.grace_period_seconds)
+        res = self.refresh_pod(pod, self.sts.lifecycle, self.update_name,
+                               target_images=inplace.state_revision_images(pod, self.revisions),
+                               grace_seconds=self.sts.grace_period_seconds)
         if res.error:
             self.fail(FAILED_UPDATE_POD, res.error)
         self.emit(*res.actions)

@@ -55,15 +55,19 @@ def _unpointer(pointer: str) -> list[str]:
     return [p.replace("~1", "/").replace("~0", "~") for p in pointer.lstrip("/").split("/")]
 
 
+def _is_index(part: str) -> bool:
+    return part.isascii() and part.isdigit()
+
+
 def _restore(obj: dict, stash: dict[str, Any]) -> None:
     """Put stashed fields back where the object has nothing of its own (the client's own edits win)."""
     for pointer, value in stash.items():
         parts = _unpointer(pointer)
         target: Any = obj
         for i, part in enumerate(parts[:-1]):
-            nxt_is_index = parts[i + 1].isdigit()
+            nxt_is_index = _is_index(parts[i + 1])
             if isinstance(target, list):
-                idx = int(part)
+                idx = int(part) if _is_index(part) else len(target)    # not an index: the entry does not fit
                 if idx >= len(target):
                     target = None
                     break
@@ -177,7 +181,9 @@ def _to_storage(out: dict, annotations: dict, labels: dict, mappings: list[dict]
             if value is not None:
                 _set(out, m["storageField"], value)
         else:
-            value = _get(out, m["field"])
+            value, record = _get(out, m["field"]), records.get(_field_pointer(m["field"]))
+            if record is not None and record["value"] == record["as"] == value:
+                continue    # the storage version's own value (see _from_storage), not the other version's
             if isinstance(value, str) and value in m["storageValues"]:
                 _set(out, m["field"], m["storageValues"][value])
                 new_records[_field_pointer(m["field"])] = {"value": value, "as": m["storageValues"][value]}
@@ -214,7 +220,7 @@ def _from_storage(out: dict, annotations: dict, labels: dict, mappings: list[dic
                 new_records[_label_pointer(m["label"])] = {"value": before, "as": written}
         elif "storageSelector" in m:
             record = records.get(_field_pointer(m["field"]))
-            if record is not None and _get(out, m["storageSelector"]) == record["as"]:
+            if record is not None and "name" in record and _get(out, m["storageSelector"]) == record["as"]:
                 _set(out, m["field"], record["name"])
                 _put_field(out, m["storageSelector"], record["value"])
         elif "storageField" in m:
@@ -222,9 +228,27 @@ def _from_storage(out: dict, annotations: dict, labels: dict, mappings: list[dic
             if value is not None:
                 _set(out, m["field"], value)
         else:
-            record = records.get(_field_pointer(m["field"]))
-            if record is not None and _get(out, m["field"]) == record["as"]:
+            record, current = records.get(_field_pointer(m["field"])), _get(out, m["field"])
+            if record is not None and current == record["as"]:
                 _set(out, m["field"], record["value"])
+            elif isinstance(current, str) and current in m["storageValues"]:
+                # The storage version holds the value the mapping rewrites (written without the webhook, which
+                # refuses it there): remember it, or the way back would rewrite it. Found by fuzzing.
+                new_records[_field_pointer(m["field"])] = {"value": current, "as": current}
+
+
+def _read_stash(text: Any) -> dict[str, Any]:
+    """The stash annotation as written by `convert`: {JSON pointer: value} and {WAS + pointer: record}. The
+    annotation is ours, but a client can edit it: what is not in that shape is ignored (the fields it held
+    are lost, as upstream loses them all), so that an object can always be read in every version."""
+    try:
+        stash = json.loads(text) if isinstance(text, str) and text else {}
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(stash, dict):
+        return {}
+    return {key: value for key, value in stash.items() if key.startswith("/") or (
+        key.startswith(WAS) and isinstance(value, dict) and "as" in value and "value" in value)}
 
 
 def convert(obj: dict, desired_api_version: str, schema: schemas.Schema | None = None) -> dict:
@@ -241,7 +265,7 @@ def convert(obj: dict, desired_api_version: str, schema: schemas.Schema | None =
     if source != storage and target != storage:
         return convert(convert(out, f"{info['group']}/{storage}", schema), desired_api_version, schema)
     annotations = dict((out.get("metadata") or {}).get("annotations") or {})
-    stash: dict[str, Any] = json.loads(annotations.pop(STASH_ANNOTATION, "{}") or "{}")
+    stash = _read_stash(annotations.pop(STASH_ANNOTATION, None))
     records = {key: stash.pop(key) for key in list(stash) if key.startswith(WAS)}
     _restore(out, stash)
     out["apiVersion"] = desired_api_version
@@ -266,14 +290,22 @@ def convert(obj: dict, desired_api_version: str, schema: schemas.Schema | None =
 
 
 def review(request_body: dict, schema: schemas.Schema | None = None) -> dict:
-    """Answer an apiextensions ConversionReview (v1 or v1beta1)."""
+    """Answer an apiextensions ConversionReview (v1 or v1beta1) whose envelope the server has checked
+    (controllers/webhook/reviews.py)."""
     request = request_body.get("request") or {}
     uid = request.get("uid", "")
     desired = request.get("desiredAPIVersion", "")
     try:
         converted = [convert(o, desired, schema) for o in request.get("objects") or []]
-        response = {"uid": uid, "convertedObjects": converted, "result": {"status": "Success"}}
-    except (schemas.SchemaLookupError, ValueError, TypeError) as e:
-        response = {"uid": uid, "convertedObjects": [], "result": {"status": "Failure", "message": str(e)}}
+    except schemas.SchemaLookupError as e:
+        return failure(request_body, str(e))
     return {"apiVersion": request_body.get("apiVersion", "apiextensions.k8s.io/v1"), "kind": "ConversionReview",
-            "response": response}
+            "response": {"uid": uid, "convertedObjects": converted, "result": {"status": "Success"}}}
+
+
+def failure(request_body: dict, message: str) -> dict:
+    """A ConversionReview answering that nothing was converted, and why."""
+    request = request_body.get("request") if isinstance(request_body.get("request"), dict) else {}
+    uid = request.get("uid") if isinstance(request.get("uid"), str) else ""
+    return {"apiVersion": request_body.get("apiVersion", "apiextensions.k8s.io/v1"), "kind": "ConversionReview",
+            "response": {"uid": uid, "convertedObjects": [], "result": {"status": "Failure", "message": message}}}

@@ -100,6 +100,11 @@ def pod_of_lists(lists: dict[str, list]) -> dict:
             "metadata": {"name": PROBE_NAME, "labels": {SKIP_POD_WEBHOOK_LABEL: "true"}}, "spec": spec}
 
 
+def _list(value: Any) -> list:
+    """A list the schema expects, or none: the webhook judges before the API server checks types."""
+    return value if isinstance(value, list) else []
+
+
 _REQUIRED_TERM = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]"
 
 
@@ -127,11 +132,11 @@ def probes(rule: dict, obj: dict, old: dict | None) -> Iterator[Probe]:
     for path in rule.get("volumeClaimTemplates", []):
         before = get(path, old) if old is not None else None
         before = before if isinstance(before, list) else []
-        for index, claim in enumerate(get(path, obj) or []):
+        for index, claim in enumerate(_list(get(path, obj))):
             if isinstance(claim, dict) and (index >= len(before) or before[index] != claim):
                 yield Probe(f"{path}[{index}]", "persistentvolumeclaims", claim_from_template(claim))
     if "podOf" in rule:
-        lists = {key: [i for i in get(path, obj) or [] if isinstance(i, dict)] for key, path in rule["podOf"].items()}
+        lists = {key: [i for i in _list(get(path, obj)) if isinstance(i, dict)] for key, path in rule["podOf"].items()}
         unchanged = old is not None and all(get(path, obj) == get(path, old) for path in rule["podOf"].values())
         if any(lists.values()) and not unchanged:
             yield Probe("", "pods", pod_of_lists(lists), dict(rule["podOf"]))
@@ -139,7 +144,7 @@ def probes(rule: dict, obj: dict, old: dict | None) -> Iterator[Probe]:
         where = rule["placements"]
         before = get(where["list"], old) if old is not None else None
         before = before if isinstance(before, list) else []
-        for index, item in enumerate(get(where["list"], obj) or []):
+        for index, item in enumerate(_list(get(where["list"], obj))):
             if not isinstance(item, dict) or (index < len(before) and before[index] == item):
                 continue
             term, tolerations = get(where["nodeSelectorTerm"], item), get(where["tolerations"], item)

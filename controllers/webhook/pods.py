@@ -88,6 +88,39 @@ def run_steps(pod: dict, admission: PodAdmission) -> dict:
     return pod
 
 
+# What the steps read of a pod, by JSON type: the API server decodes a pod into its typed form before the
+# mutating webhooks, so a request with other types does not come from it, and is refused with the field named.
+_POD_OBJECT_LISTS = ("containers", "initContainers", "ephemeralContainers", "volumes", "readinessGates",
+                     "tolerations", "imagePullSecrets", "hostAliases", "topologySpreadConstraints")
+_CONTAINER_OBJECT_LISTS = ("env", "envFrom", "volumeMounts", "ports", "volumeDevices")
+_CONTAINER_STRINGS = ("name", "image")
+
+
+def pod_shape_errors(pod: dict) -> list[str]:
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return [f"spec: Required value: a pod's spec must be an object, not {type(spec).__name__}"]
+    errors = []
+    for key in _POD_OBJECT_LISTS:
+        items = spec.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            errors.append(f"spec.{key}: Invalid value: must be a list of objects")
+            continue
+        if key not in ("containers", "initContainers", "ephemeralContainers"):
+            continue
+        for index, container in enumerate(items):
+            where = f"spec.{key}[{index}]"
+            errors += [f"{where}.{name}: Invalid value: must be a string" for name in _CONTAINER_STRINGS
+                       if container.get(name) is not None and not isinstance(container[name], str)]
+            for name in _CONTAINER_OBJECT_LISTS:
+                value = container.get(name)
+                if value is not None and (not isinstance(value, list) or not all(isinstance(v, dict) for v in value)):
+                    errors.append(f"{where}.{name}: Invalid value: must be a list of objects")
+    return errors
+
+
 async def mutate_pod(review: dict, feature_gates: dict[str, bool] | None = None,
                      views: "object | None" = None) -> dict:
     """`views`: the SidecarSetCache (None: no SidecarSet injection, only the readiness gate)."""
@@ -95,6 +128,9 @@ async def mutate_pod(review: dict, feature_gates: dict[str, bool] | None = None,
     pod = request.get("object")
     if request.get("operation") != "CREATE" or request.get("subResource") or not isinstance(pod, dict):
         return _response(review, True)   # UPDATE injects nothing (§2.4)
+    shapes = pod_shape_errors(pod)
+    if shapes:
+        return _response(review, False, message="; ".join(shapes), code=400, reason="BadRequest")
     namespace = (pod.get("metadata") or {}).get("namespace") or request.get("namespace") or ""
     admission = PodAdmission(namespace, schemas.default_schema().gates(feature_gates))
     try:

@@ -433,6 +433,10 @@ def _field_ref_errors(transfer: dict, where: str) -> list[FieldError]:
     return []
 
 
+def _items(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _ported_pod_container_errors(container: dict, where: str, volumes: set, seen: set) -> list[FieldError]:
     """A port of the Pod checks that matter most for one SidecarSet container (name, image, mounts, ports)."""
     errors = []
@@ -440,19 +444,21 @@ def _ported_pod_container_errors(container: dict, where: str, volumes: set, seen
     if isinstance(name, str) and name and not (_DNS_LABEL.match(name) and len(name) <= 63):
         errors.append(FieldError(f"{where}.name", f"Invalid value: {render(name)}: a lowercase RFC 1123 label "
                                                   "must consist of lower case alphanumeric characters or '-'"))
-    elif name in seen:
+    elif isinstance(name, str) and name in seen:
         errors.append(FieldError(f"{where}.name", f"Duplicate value: {render(name)}"))
-    seen.add(name)
+    if isinstance(name, str):
+        seen.add(name)
     if not container.get("image"):
         errors.append(FieldError(f"{where}.image", "Required value"))
-    for position, mount in enumerate(container.get("volumeMounts") or []):
+    # A SidecarSet container keeps unknown fields (the API server judges them): only lists are read as lists.
+    for position, mount in enumerate(_items(container.get("volumeMounts"))):
         if not isinstance(mount, dict):
             continue
-        if mount.get("name") not in volumes:
+        if not isinstance(mount.get("name"), str) or mount["name"] not in volumes:
             errors.append(FieldError(f"{where}.volumeMounts[{position}].name", f"Not found: {render(mount.get('name'))}"))
         if not mount.get("mountPath"):
             errors.append(FieldError(f"{where}.volumeMounts[{position}].mountPath", "Required value"))
-    for position, port in enumerate(container.get("ports") or []):
+    for position, port in enumerate(_items(container.get("ports"))):
         number = port.get("containerPort") if isinstance(port, dict) else None
         if not is_int(number) or not 1 <= number <= 65535:
             errors.append(FieldError(f"{where}.ports[{position}].containerPort",
@@ -468,7 +474,9 @@ def _check_sidecar_containers(rule: dict, ctx: RuleContext) -> list[FieldError]:
     ports)."""
     init = [c for c in get(rule["initContainers"], ctx.obj, []) or [] if isinstance(c, dict)]
     containers = [c for c in get(rule["containers"], ctx.obj, []) or [] if isinstance(c, dict)]
-    volumes = {v.get("name") for v in get(rule["volumes"], ctx.obj, []) or [] if isinstance(v, dict)}
+    # Volumes are schemaless here (the API server judges them): only names that are strings name a volume.
+    volumes = {v["name"] for v in get(rule["volumes"], ctx.obj, []) or [] if isinstance(v, dict)
+               and isinstance(v.get("name"), str)}
     ported_pod_checks = not _judged_by_api_server(ctx)
     errors: list[FieldError] = []
     seen: set[str] = set()
@@ -482,7 +490,7 @@ def _check_sidecar_containers(rule: dict, ctx: RuleContext) -> list[FieldError]:
                     errors.append(FieldError(f"{where}.resourcesPolicy", "Invalid value: resourcesPolicy is only "
                                                                          "supported for containers with RestartPolicy Always"))
             else:
-                for position, transfer in enumerate(container.get("transferEnv") or []):
+                for position, transfer in enumerate(_items(container.get("transferEnv"))):
                     if isinstance(transfer, dict):
                         errors += _field_ref_errors(transfer, f"{where}.transferEnv[{position}]")
             errors += _resources_policy_errors(container, where)
@@ -588,6 +596,12 @@ def _namespaces_overlap(first: dict, second: dict) -> bool:
     return a is None or b is None or selectors_overlap(a, b)
 
 
+def _name_of(item: Any) -> str | None:
+    """An item's name where it is a string (volumes are schemaless: the API server judges them)."""
+    name = item.get("name") if isinstance(item, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def _check_sidecarset_conflicts(rule: dict, ctx: RuleContext) -> list[FieldError]:
     """validateSidecarConflict: against every other SidecarSet whose namespace and pod selectors may overlap
     with this one's, no shared container or initContainer name, no volume of the same name defined
@@ -603,8 +617,8 @@ def _check_sidecarset_conflicts(rule: dict, ctx: RuleContext) -> list[FieldError
         other_name = get("metadata.name", other)
         for key in ("initContainers", "containers", "volumes"):
             for item in get(f"spec.{key}", other) or []:
-                if isinstance(item, dict):
-                    in_others[key][item.get("name")] = (other_name, item)
+                if _name_of(item) is not None:
+                    in_others[key][_name_of(item)] = (other_name, item)
         for patch in get("spec.patchPodMetadata", other) or []:
             if isinstance(patch, dict) and patch.get("patchPolicy") != "Retain":
                 for key in patch.get("annotations") or {}:
@@ -612,12 +626,12 @@ def _check_sidecarset_conflicts(rule: dict, ctx: RuleContext) -> list[FieldError
     errors = []
     for key in ("initContainers", "containers"):
         for index, item in enumerate(get(f"spec.{key}", me) or []):
-            other = in_others[key].get((item or {}).get("name"))
+            other = in_others[key].get(_name_of(item))
             if other:
                 errors.append(FieldError(f"spec.{key}[{index}].name", f"Invalid value: {render(item['name'])}: "
                                          f"container {item['name']} already exist in {other[0]}"))
     for index, volume in enumerate(get("spec.volumes", me) or []):
-        other = in_others["volumes"].get((volume or {}).get("name"))
+        other = in_others["volumes"].get(_name_of(volume))
         if other and other[1] != volume:
             errors.append(FieldError(f"spec.volumes[{index}]", f"Invalid value: {render(volume['name'])}: volume "
                                      f"{volume['name']} is in conflict with sidecarset {other[0]}"))

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from controllers.metrics import REGISTRY
 
-from . import admission, conversion
+from . import admission, conversion, reviews
 from .certs import CertBundle
 from .containerrecreaterequest import ObjectLookup, mutate_crr
 from .kubernetes_validation import DryRunCreate
@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 PodsLookup = Callable[[str], Awaitable[dict[str, dict]]]
 PodMutator = Callable[[dict], Awaitable[dict]]
 CRR_MUTATE_PATH = "/mutate-apps-kruise-io-v1alpha1-containerrecreaterequest"
+
+
+def _well_formed(review: dict, versions: tuple[str, ...]) -> dict:
+    """Enough of a malformed review to answer it: its apiVersion when it is one we speak, and its uid."""
+    version = review.get("apiVersion") if review.get("apiVersion") in versions else versions[0]
+    return {"apiVersion": version, "request": {"uid": reviews.uid_of(review)}}
 
 
 class WebhookServer:
@@ -58,26 +64,52 @@ class WebhookServer:
     async def _admission(self, request: web.Request) -> web.Response:
         path = request.path
         try:
-            review = await request.json()
-        except ValueError:
+            review = reviews.parse(await request.read())
+        except reviews.Malformed as e:
             REGISTRY.inc("controller_runtime_webhook_requests_total", webhook=path, code="400")
-            return web.json_response({"message": "the body is not JSON"}, status=400)
-        if path == "/mutate-pod":
-            result = await self.pod_mutator(review) if self.pod_mutator else admission._response(review, True)
-        elif path == CRR_MUTATE_PATH:
-            result = await mutate_crr(review, self.object_lookup, feature_gates=self.feature_gates)
-        elif path.startswith("/mutate-"):
-            result = admission.mutate(review, feature_gates=self.feature_gates)
-        else:
-            result = await admission.validate(review, pods=self.pods_lookup, feature_gates=self.feature_gates,
-                                              lookups=self.state_lookups, dry_run=self.dry_run)
+            return web.json_response({"message": str(e)}, status=400)
+        errors = reviews.admission_errors(review)
+        if errors:
+            REGISTRY.inc("controller_runtime_webhook_requests_total", webhook=path, code="400")
+            return web.json_response(admission._response(_well_formed(review, reviews.ADMISSION_VERSIONS), False,
+                                                         message=reviews.summary(errors), code=400,
+                                                         reason="BadRequest"))
+        try:
+            result = await self._admit(path, review)
+        except Exception as e:
+            # A defect, not a verdict: answer the API server with what went wrong instead of aiohttp's text 500.
+            log.exception("admission %s failed", path)
+            result = admission._response(review, False, message=f"Internal error: {e!r}", code=500,
+                                         reason="InternalError")
         allowed = result["response"]["allowed"]
         REGISTRY.inc("controller_runtime_webhook_requests_total", webhook=path, code="200" if allowed else "denied")
         return web.json_response(result)
 
+    async def _admit(self, path: str, review: dict) -> dict:
+        if path == "/mutate-pod":
+            return await self.pod_mutator(review) if self.pod_mutator else admission._response(review, True)
+        if path == CRR_MUTATE_PATH:
+            return await mutate_crr(review, self.object_lookup, feature_gates=self.feature_gates)
+        if path.startswith("/mutate-"):
+            return admission.mutate(review, feature_gates=self.feature_gates)
+        return await admission.validate(review, pods=self.pods_lookup, feature_gates=self.feature_gates,
+                                        lookups=self.state_lookups, dry_run=self.dry_run)
+
     async def _convert(self, request: web.Request) -> web.Response:
-        review = await request.json()
-        result = conversion.review(review)
+        try:
+            review = reviews.parse(await request.read())
+        except reviews.Malformed as e:
+            REGISTRY.inc("controller_runtime_webhook_requests_total", webhook="/convert", code="400")
+            return web.json_response({"message": str(e)}, status=400)
+        errors = reviews.conversion_errors(review)
+        if errors:
+            result = conversion.failure(_well_formed(review, reviews.CONVERSION_VERSIONS), reviews.summary(errors))
+        else:
+            try:
+                result = conversion.review(review)
+            except Exception as e:
+                log.exception("conversion failed")
+                result = conversion.failure(review, f"Internal error: {e!r}")
         REGISTRY.inc("controller_runtime_webhook_requests_total", webhook="/convert",
                      code="200" if result["response"]["result"]["status"] == "Success" else "500")
         return web.json_response(result)

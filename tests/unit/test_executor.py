@@ -3,6 +3,7 @@ workload-level actions alone; the first failure stops the plan."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import json
 
 from controllers.common import actions as A
@@ -106,8 +107,41 @@ def test_adjacent_status_patches_of_one_pod_become_one_request():
             A.patch_pod("p0", {"metadata": {"labels": {"x": "y"}}})]
     assert run(A.Plan(plan), client) is None
     # (the fake client names a /status request "status")
-    assert sorted(client.calls) == [("PATCH", "p0"), ("PATCH", "status"), ("PATCH", "status")], \
-        "p0's two status patches in one request, then its label patch; p1's one"
+    assert sorted(client.calls) == [("PATCH", "status"), ("PATCH", "status")], \
+        "p0's two status patches and its label patch in one request; p1's one"
+
+
+def test_a_pods_metadata_rides_in_its_status_write_in_either_order():
+    uid = {"uid": "u1"}
+    ready = {"status": {"conditions": [condition("InPlaceUpdateReady", "True")]}}
+    normal = {"metadata": {**uid, "labels": {"lifecycle-state": "Normal", "gone": None},
+                           "annotations": {"since": "t"}}}
+    after = coalesce_status_patches([A.patch_pod_status("p", ready, uid="u1"), A.patch_pod("p", normal)])
+    before = coalesce_status_patches([A.patch_pod("p", normal), A.patch_pod_status("p", ready, uid="u1")])
+    for out in (after, before):
+        assert len(out) == 1 and out[0].subresource == "status" and out[0].patch_type == "strategic"
+        # the null stays: it deletes the label on the server, as the separate patch would have
+        assert out[0].body == {"metadata": {"uid": "u1", "labels": {"lifecycle-state": "Normal", "gone": None},
+                                            "annotations": {"since": "t"}},
+                               "status": {"conditions": [condition("InPlaceUpdateReady", "True")]}}
+
+
+def test_only_plain_metadata_patches_of_the_same_pod_ride_in_a_status_write():
+    status = A.patch_pod_status("p", {"status": {"conditions": [condition("Ready", "False")]}})
+    kept_apart = [
+        A.patch_pod("p", {"spec": {"containers": [{"name": "c", "image": "v2"}]}}),  # spec: not kept by /status
+        A.patch_pod("p", {"metadata": {"labels": {"a": "b"}, "resourceVersion": "7"}}),  # a precondition of its own
+        A.patch_pod("p", {"metadata": {"labels": {"a": "b"}}}, "merge"),
+        A.patch_pod("q", {"metadata": {"labels": {"a": "b"}}}),  # another pod
+        A.release_pod("p", {"metadata": {"ownerReferences": [{"$patch": "delete", "uid": "w"}]}}),
+    ]
+    for other in kept_apart:
+        assert len(coalesce_status_patches([status, other])) == 2, other
+    with_finalizer = A.patch_pod("p", {"metadata": {"finalizers": ["a"]}})
+    status_with_finalizer = replace(status, body={**status.body, "metadata": {"finalizers": ["b"]}})
+    assert len(coalesce_status_patches([status_with_finalizer, with_finalizer])) == 2, \
+        "two finalizer lists are merged by the API server, not here"
+    assert len(coalesce_status_patches([status, with_finalizer])) == 1
 
 
 def test_coalesced_status_patches_keep_the_later_condition_of_each_type():

@@ -166,3 +166,12 @@ def test_owned_objects_of_other_kinds_wake_their_owner_only():
         return [first, drained(controller)]
 
     assert asyncio.run(scenario()) == [{"uid-ud"}, set()]
+
+
+def test_the_indexes_keep_objects_without_managed_fields():
+    from controllers.runtime.workload import cached
+    pod = {"metadata": {"name": "p", "labels": {"a": "b"}, "managedFields": [{"manager": "kubelet"}]},
+           "spec": {"nodeName": "n"}}
+    kept = cached(pod)
+    assert kept == {"metadata": {"name": "p", "labels": {"a": "b"}}, "spec": {"nodeName": "n"}}
+    assert "managedFields" in pod["metadata"], "the event's own body is left as it is"

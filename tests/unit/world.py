@@ -100,6 +100,7 @@ class BaseWorld:
     gc_on: bool = True  # False: the garbage collector lags behind
     last_failure: A.ActionFailure | None = None  # how the last applied plan failed, as the runtime remembers it
     gates: dict[str, bool] | None = None  # the manager's --feature-gates (None: defaults)
+    memory: Any = None  # what the last round's plan handed on (Plan.memory), as the runtime keeps it
     _uids: Any = field(default_factory=lambda: itertools.count(1))
     _rvs: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -166,6 +167,14 @@ class BaseWorld:
         if obj is None:
             raise ApiError(404, "NotFound")
         merge = strategic_merge if a.patch_type == "strategic" else merge_patch
+        if a.subresource and a.resource == A.PODS:
+            # pods/status: the API server keeps the labels, annotations and finalizers sent with the status
+            # (podStatusStrategy resets only spec, deletionTimestamp and ownerReferences), and its preconditions
+            self._check_preconditions(obj, a.body)
+            kept = {k: v for k, v in (a.body.get("metadata") or {}).items()
+                    if k in ("labels", "annotations", "finalizers")}
+            if kept:
+                obj = objects[a.name] = merge(obj, {"metadata": kept})
         if a.subresource:  # status: only the status changes
             obj[a.subresource] = merge(obj.get(a.subresource) or {}, a.body.get(a.subresource) or {}, a.subresource)
             if a.resource == A.WORKLOAD:
@@ -247,10 +256,13 @@ class BaseWorld:
                 A.REVISIONS: copy.deepcopy(list(self.revisions.values()))}
 
     def context(self) -> A.Context:
-        return A.Context(self.now, self.gates, None, None, self.last_failure)
+        return A.Context(self.now, self.gates, None, None, self.last_failure, self.memory)
 
     def reconcile(self) -> A.Plan:
-        return self.run_reconcile(copy.deepcopy(self.workload), self.observed(), self.context())
+        """One round; its Plan.memory is handed to the next, as the runtime does."""
+        plan = self.run_reconcile(copy.deepcopy(self.workload), self.observed(), self.context())
+        self.memory = plan.memory
+        return plan
 
     def step(self, seconds: float = 1.0) -> A.Plan:
         """One reconcile round, then the kubelet, then time passes."""

@@ -98,7 +98,10 @@ def test_in_place_update_hook_waits_in_preparing_update_not_ready(cluster: Clust
         cluster.kubectl("label", "pod", pod, "example.io/drain-", namespace=cs.ns)
         cs.wait_ready("upd", 1)
         assert state_of(cluster, cs.ns, pod) == "Updated", "not hooked again: Updated"
-    states = [e[1]["metadata"]["labels"].get(STATE) for e in watch.events]
+    # the state before the change (the watch's listing), then every state stored (the not-ready key and the
+    # state label land in one write)
+    states = [p["metadata"]["labels"].get(STATE) for p in watch.initial]
+    states += [e[1]["metadata"]["labels"].get(STATE) for e in watch.events]
     assert [s for i, s in enumerate(states) if i == 0 or s != states[i - 1]] == [
         "Normal", "PreparingUpdate", "Updating", "Updated"]
     for _, seen in watch.events:

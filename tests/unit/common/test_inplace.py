@@ -422,17 +422,20 @@ def _store_status(pod_, patch):
 
 def _first_image_patch(delay: float, grace: int = 2, tick: float = 0.1):
     """Plan at NOW; the drain lands `delay` s later (the executor sent other writes first), the pod patch right
-    after it; reconciles every `tick` s from then on, each applying what it writes at once. Returns the time of
-    the round that sends the image patch, and the drain's storage time."""
+    after it; reconciles every `tick` s from then on, each applying what it writes at once and handing on the
+    drains it saw, as the runtime does. Returns the time of the round that sends the image patch, and the
+    drain's storage time."""
     p = running()
     p["status"]["conditions"][-1]["lastTransitionTime"] = "2024-05-01T11:00:00Z"
     drain, patch = I.start_update(p, I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"},
                                                   grace_seconds=grace), NOW).actions
     stored = NOW + timedelta(seconds=delay)
     p = _after(_store_status(p, drain.body), patch.body)
-    at = stored + timedelta(seconds=tick)
+    at, seen = stored + timedelta(seconds=tick), {}
     for _ in range(int((grace + delay + 5) / tick)):
-        res = I.refresh(p, at)
+        res = I.refresh(p, at, drains_seen=seen)
+        if res.drain_seen:
+            seen = dict([res.drain_seen])
         for action in res.actions:
             if action.what == "patch pods" and "spec" in action.body:
                 return at, stored
@@ -448,25 +451,26 @@ def test_the_images_change_a_whole_grace_after_the_drain_was_stored(delay):
     assert (sent - stored).total_seconds() <= 2 + 1 + 0.1 + 0.1 + 1e-6, "at most a second late (whole seconds)"
 
 
-def test_a_drain_stored_late_is_restamped_by_the_round_that_sees_it():
+def test_a_drain_stored_late_is_timed_from_the_round_that_first_sees_it_without_a_write():
     p = running()
     p["status"]["conditions"][-1]["lastTransitionTime"] = "2024-05-01T11:00:00Z"
     drain, patch = I.start_update(p, I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"},
                                                   grace_seconds=2), NOW).actions
     assert drain.body["status"]["conditions"][0]["lastTransitionTime"] == "2024-05-01T12:00:00Z"  # plan's time
     p = _after(_store_status(p, drain.body), patch.body)  # stored at NOW + 1.5 s, as sent
-    seen = I.refresh(p, NOW + timedelta(seconds=1.6))
-    [restamp] = seen.actions
-    assert restamp.body == {"status": {"conditions": [
-        {"type": "InPlaceUpdateReady", "status": "False", "lastTransitionTime": "2024-05-01T12:00:02Z",
-         "reason": "StartInPlaceUpdate", "message": None}]}, "metadata": {"uid": "uid-p"}}
-    assert seen.requeue_after == 3.0
-    p = _store_status(p, restamp.body)
-    assert I.refresh(p, NOW + timedelta(seconds=2)).actions == []  # the plan's clock would patch the images here
-    wait = I.refresh(p, NOW + timedelta(seconds=3.9))
-    assert wait.actions == [] and wait.requeue_after == 1.0
-    [images] = I.refresh(p, NOW + timedelta(seconds=4)).actions
+    first = I.refresh(p, NOW + timedelta(seconds=1.6))
+    assert first.actions == [] and first.requeue_after == 3.0
+    key, at = first.drain_seen
+    assert key == I.pending_drain_key(p) and at == "2024-05-01T12:00:02Z"  # its own start, rounded up
+    seen = {key: at}
+    # the plan's clock would patch the images here; the drain as first seen says 2 s from 12:00:02
+    assert I.refresh(p, NOW + timedelta(seconds=2), drains_seen=seen).actions == []
+    wait = I.refresh(p, NOW + timedelta(seconds=3.9), drains_seen=seen)
+    assert wait.actions == [] and wait.requeue_after == 1.0 and wait.drain_seen == (key, at)
+    [images] = I.refresh(p, NOW + timedelta(seconds=4), drains_seen=seen).actions
     assert images.body["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
+    # a manager that restarted forgets: it times the grace from its own first look, longer, never shorter
+    assert I.refresh(p, NOW + timedelta(seconds=4)).actions == []
 
 
 def test_a_drain_undone_during_the_grace_is_done_again():
