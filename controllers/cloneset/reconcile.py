@@ -7,8 +7,8 @@ The steps, in upstream order:
 2. resolve the current and update ControllerRevisions (create one, or bump an identical old one on rollback);
 3. unless the CloneSet is being deleted: scale (`scale.py`); only if scaling changed nothing, update
    (`update.py`): scale and update never happen in the same round;
-4. the status, with the Progressing condition of progressDeadlineSeconds (only when it changed; when the runtime fails to create or delete a pod, it writes this status
-   with condition FailedScale instead);
+4. the status, with the Progressing condition of progressDeadlineSeconds (only when it changed; when the
+   runtime fails to create or delete a pod, it writes this status with condition FailedScale instead);
 5. drop names of pods that no longer exist from scaleStrategy.podsToDelete;
 6. truncate the revision history.
 Everything is level-based: the plan depends on the observed state and `now` only, so running the same round

@@ -4,9 +4,10 @@
    lifecycle transitions (PreparingNormal → Normal, Updating → Updated/Normal, ...), the pod-template-hash
    label. A lifecycle or label change ends the step for this round (the runtime waits for the cache to catch up).
 2. Unless paused or OnDelete (whose pods change only when the user deletes them; the refresh of step 1 still
-   runs, as kruise 58a5d52 fixed after v1.9.0, or pods would stay not ready): how many pods to update (partition), which ones (not at the target revision, not
-   PreparingDelete, not in a grace period), in which order (ActivePods, priority, scatter, PreparingUpdate
-   first), and how many at once (maxUnavailable, counting pods already unavailable).
+   runs, as kruise 58a5d52 fixed after v1.9.0, or pods would stay not ready): how many pods to update
+   (partition), which ones (not at the target revision, not PreparingDelete, not in a grace period), in which
+   order (ActivePods, priority, scatter, PreparingUpdate first), and how many at once (maxUnavailable, counting
+   pods already unavailable).
 3. Update each chosen pod in place (through the inPlaceUpdate hook) or by recreation (label
    apps.kruise.io/specified-delete: the scale step then replaces it).
 """

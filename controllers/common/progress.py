@@ -4,15 +4,13 @@ gave CloneSet (`pkg/controller/cloneset/cloneset_status.go calculateProgressingS
 Written once here, for any kind whose spec has `progressDeadlineSeconds`; the kind says what its rollout looks
 like now (`Rollout`) and names its reasons after itself (`<Kind>Available`, `<Kind>Paused`, `<Kind>Updated`).
 
-The first that applies decides:
-
-| the rollout | status | reason | lastUpdateTime |
-|---|---|---|---|
-| available: every pod at the update revision and available, as many as replicas | True | `<Kind>Available` | when it became so |
-| paused (updateStrategy.paused) | True | `<Kind>Paused` | when it became so |
-| the partition reached: fewer pods to update than replicas, and that many available | True | `ProgressPartitionAvailable` | when it became so |
-| progressing for longer than the deadline | False | `ProgressDeadlineExceeded` | when the deadline passed |
-| otherwise | True | `<Kind>Updated` | when progressing began: the clock of the deadline |
+| the rollout (the first that applies)                       | status | reason                     | lastUpdateTime |
+|------------------------------------------------------------|--------|----------------------------|----------------|
+| available: replicas pods at the update revision, available | True   | <Kind>Available            | its start      |
+| paused (updateStrategy.paused)                             | True   | <Kind>Paused               | its start      |
+| partition reached: fewer to update than replicas, all up   | True   | ProgressPartitionAvailable | its start      |
+| progressing for longer than the deadline                   | False  | ProgressDeadlineExceeded   | the deadline   |
+| otherwise                                                  | True   | <Kind>Updated              | progress began |
 
 Upstream's condition setter keeps a condition whose status and reason do not change, so the deadline is
 measured from when the rollout started progressing (from available, paused, partition-available, or nothing);
