@@ -77,6 +77,18 @@ def evaluate(cond: dict, base: Any, root: Any, gates: dict[str, bool]) -> bool:
     return _eval(cond, base, _Context(root, gates))
 
 
+def _operand(bound: Any, base: Any, ctx: _Context) -> int | float | None:
+    """A comparison's right side: a number, or another field's number ({field, missing}); None if that field
+    holds something else (the value is refused by its own type check)."""
+    if not isinstance(bound, dict):
+        return bound
+    path = bound["field"]
+    value = get(path[2:], ctx.root, MISSING) if path.startswith("$.") else get(path, base, MISSING)
+    if value is MISSING:
+        return bound["missing"]
+    return value if is_int(value) or isinstance(value, float) else None
+
+
 def _eval(cond: dict, base: Any, ctx: _Context) -> bool:
     if "all" in cond:
         return all(_eval(c, base, ctx) for c in cond["all"])
@@ -111,5 +123,6 @@ def _eval(cond: dict, base: Any, ctx: _Context) -> bool:
                 scale = get(scale, base) if not scale.startswith("$.") else get(scale[2:], ctx.root)
             round_up = cond.get("round", "up") == "up"
             numbers = [scaled(value, scale, round_up) if not isinstance(value, float) else value for value in present]
-            return any(number is not None and compare(number, cond[operator]) for number in numbers)
+            bound = _operand(cond[operator], base, ctx)
+            return bound is not None and any(number is not None and compare(number, bound) for number in numbers)
     raise ValueError(f"unknown condition {cond!r}")

@@ -2,6 +2,7 @@
 
     {field: <path>, equals: v} | {field, in: [..]} | {field, notIn: [..]} | {field, present: bool}
     {field, nonEmpty: bool} | {field, containsItem: {k: v}} | {field, gt|gte|lt|lte: n [, scaledBy: <path|n>, round: up|down]}
+    {field, gt|gte|lt|lte: {field: <path>, missing: n}}   (compared with another field; `missing`: its value when unset)
     {all: [cond...]} | {any: [cond...]} | {not: cond} | {featureGate: <name>}
 
 Paths are dotted, `[*]` walks array items, and a leading `$.` starts from the object root instead of the
@@ -79,7 +80,12 @@ def parse_condition(raw: Any, file: str, where: str, feature_gates: set[str] | N
         raise SchemaError(file, f"{where}.{operator}", "expects true or false")
     if operator == "containsItem" and not isinstance(value, dict):
         raise SchemaError(file, f"{where}.{operator}", "expects a mapping of item fields")
-    if operator in NUMERIC_OPERATORS and (isinstance(value, bool) or not isinstance(value, (int, float))):
+    if operator in NUMERIC_OPERATORS and isinstance(value, dict):
+        if set(value) != {"field", "missing"} or isinstance(value["missing"], bool) \
+                or not isinstance(value["missing"], (int, float)):
+            raise SchemaError(file, f"{where}.{operator}", "expects a number or {field: <path>, missing: <number>}")
+        check_path(value["field"], file, f"{where}.{operator}.field")
+    elif operator in NUMERIC_OPERATORS and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise SchemaError(file, f"{where}.{operator}", "expects a number")
     if ("scaledBy" in raw or "round" in raw) and operator not in NUMERIC_OPERATORS:
         raise SchemaError(file, where, "scaledBy/round only go with gt, gte, lt, lte")
@@ -106,6 +112,9 @@ def condition_paths(cond: dict) -> Iterator[str]:
         yield cond["field"]
         if isinstance(cond.get("scaledBy"), str):
             yield cond["scaledBy"]
+        for operator in NUMERIC_OPERATORS:
+            if isinstance(cond.get(operator), dict):
+                yield cond[operator]["field"]
 
 
 def condition_gates(cond: dict) -> Iterator[str]:

@@ -47,7 +47,10 @@ def condition_text(cond: dict) -> str:
     for operator, symbol in (("gt", ">"), ("gte", ">="), ("lt", "<"), ("lte", "<=")):
         if operator in cond:
             scale = f" (percentages of `{cond['scaledBy']}`, rounded {cond.get('round', 'up')})" if "scaledBy" in cond else ""
-            return f"{field} {symbol} {cond[operator]}{scale}"
+            bound = cond[operator]
+            if isinstance(bound, dict):
+                bound = f"`{bound['field']}` ({bound['missing']} when unset)"
+            return f"{field} {symbol} {bound}{scale}"
     return json.dumps(cond)
 
 

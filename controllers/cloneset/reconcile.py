@@ -7,8 +7,8 @@ The steps, in upstream order:
 2. resolve the current and update ControllerRevisions (create one, or bump an identical old one on rollback);
 3. unless the CloneSet is being deleted: scale (`scale.py`); only if scaling changed nothing, update
    (`update.py`): scale and update never happen in the same round;
-4. the status (only when it changed; when the runtime fails to create or delete a pod, it writes this status
-   with condition FailedScale instead);
+4. the status, with the Progressing condition of progressDeadlineSeconds (only when it changed; when the
+   runtime fails to create or delete a pod, it writes this status with condition FailedScale instead);
 5. drop names of pods that no longer exist from scaleStrategy.podsToDelete;
 6. truncate the revision history;
 7. with PreDownloadImageForInPlaceUpdate, image pre-download (`common/predownload`): last, so that a refused
@@ -38,7 +38,7 @@ from controllers.common.status import status_changed
 
 from .scale import plan_scale
 from .spec import API_VERSION, KIND, CloneSetView
-from .status import FAILED_SCALE, calculate_status, min_ready_requeue, with_conditions
+from .status import FAILED_SCALE, calculate_status, min_ready_requeue, with_conditions, with_progressing
 from .update import plan_update
 
 JSON = dict[str, Any]
@@ -150,6 +150,8 @@ def reconcile(cloneset: dict, observed: dict[str, list[dict]], context: Context)
     status = calculate_status(cs, active, update_revision=update_name, current_revision=current_name,
                               collision_count=revs.collision_count, now=now)
     status = with_conditions(status, cs.status, r.failures, now)
+    status, progress_deadline_requeue = with_progressing(status, cs, now)
+    r.wait(progress_deadline_requeue)
     if status_changed(cs.status, status):
         # Normally last; while the scale step keeps failing, before it, or the failure would stop the plan first.
         r.actions.insert(scale_at if FAILED_SCALE in r.failures else len(r.actions), update_status(status))

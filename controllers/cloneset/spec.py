@@ -32,6 +32,10 @@ class CloneSetView(WorkloadView):
     def min_ready_seconds(self) -> int:
         return self.spec["minReadySeconds"]
 
+    @property
+    def progress_deadline_seconds(self) -> int | None:
+        return self.spec.get("progressDeadlineSeconds")
+
     # -- scaleStrategy
     @cached_property
     def scale_strategy(self) -> JSON:
@@ -63,8 +67,16 @@ class CloneSetView(WorkloadView):
         return self.update_strategy["type"]
 
     @property
+    def on_delete(self) -> bool:
+        """OnDelete (v1.9.0): the controller updates no pod; one the user deletes is recreated at the update
+        revision. The rolling-update knobs do not apply: partition and maxSurge read as 0 (OpenKruise drops
+        them for OnDelete, which has no rollingUpdate, from v1beta1 on), so replacements and scale-ups are all
+        at the update revision, and no surge pod rolls an old one out."""
+        return self.update_type == "OnDelete"
+
+    @property
     def partition(self) -> int | str:
-        return self.update_strategy["partition"]
+        return 0 if self.on_delete else self.update_strategy["partition"]
 
     @property
     def max_unavailable(self) -> int | str:
@@ -72,7 +84,7 @@ class CloneSetView(WorkloadView):
 
     @property
     def max_surge(self) -> int | str:
-        return self.update_strategy["maxSurge"]
+        return 0 if self.on_delete else self.update_strategy["maxSurge"]
 
     @property
     def paused(self) -> bool:

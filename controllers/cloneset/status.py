@@ -2,12 +2,14 @@
 
 "ready" = Running, Ready and InPlaceUpdateReady not False; "available" = also ready for minReadySeconds.
 currentRevision becomes updateRevision as soon as every pod is at updateRevision (readiness not required).
+With spec.progressDeadlineSeconds, condition Progressing (`controllers/common/progress.py`).
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from controllers.common import progress as common_progress
 from controllers.common import status as common_status
 from controllers.common.partition import resolve_partition
 from controllers.common.revision import equal_to_revision_hash
@@ -66,3 +68,22 @@ def min_ready_requeue(cs: CloneSetView, pods: list[JSON], now: datetime) -> floa
     return common_status.min_ready_requeue(pods, cs.min_ready_seconds, now,
                                            ready=lambda p: is_pod_update_ready(p, 0, now),
                                            available=lambda p: is_pod_update_ready(p, cs.min_ready_seconds, now))
+
+
+def with_progressing(status: JSON, cs: CloneSetView, now: datetime) -> tuple[JSON, float | None]:
+    """The Progressing condition (calculateProgressingStatus) and when to look again for its deadline."""
+    replicas = cs.replicas
+    # Upstream reads the partition here whether or not an update is under way (ExpectedUpdatedReplicas is
+    # replicas - partition in its status), so a CloneSet at one revision with a pod down is partition-available.
+    expected_updated = replicas - resolve_partition(cs.partition, replicas)
+    rollout = common_progress.Rollout(
+        kind="CloneSet", deadline_seconds=cs.progress_deadline_seconds,
+        available=(status["currentRevision"] == status["updateRevision"] and status["replicas"] == replicas
+                   and status["updatedReplicas"] == replicas and status["updatedAvailableReplicas"] == replicas),
+        paused=cs.paused,
+        partition_available=expected_updated < replicas and expected_updated <= status["updatedAvailableReplicas"],
+        update_revision=status["updateRevision"],
+        previous_update_revision=cs.status.get("updateRevision") or "")
+    previous = common_progress.find_condition(cs.status.get("conditions"), common_progress.PROGRESSING)
+    progress = common_progress.progressing(rollout, previous, now)
+    return common_progress.with_progressing(status, progress), progress.requeue_after

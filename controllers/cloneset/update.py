@@ -3,9 +3,11 @@
 1. Refresh every pod: in-place update progress (grace period, next container batch, InPlaceUpdateReady=True),
    lifecycle transitions (PreparingNormal → Normal, Updating → Updated/Normal, ...), the pod-template-hash
    label. A lifecycle or label change ends the step for this round (the runtime waits for the cache to catch up).
-2. Unless paused: how many pods to update (partition), which ones (not at the target revision, not
-   PreparingDelete, not in a grace period), in which order (ActivePods, priority, scatter, PreparingUpdate
-   first), and how many at once (maxUnavailable, counting pods already unavailable).
+2. Unless paused or OnDelete (whose pods change only when the user deletes them; the refresh of step 1 still
+   runs, as kruise 58a5d52 fixed after v1.9.0, or pods would stay not ready): how many pods to update
+   (partition), which ones (not at the target revision, not PreparingDelete, not in a grace period), in which
+   order (ActivePods, priority, scatter, PreparingUpdate first), and how many at once (maxUnavailable, counting
+   pods already unavailable).
 3. Update each chosen pod in place (through the inPlaceUpdate hook) or by recreation (label
    apps.kruise.io/specified-delete: the scale step then replaces it).
 """
@@ -148,7 +150,7 @@ def plan_update(cs: CloneSetView, r: Round, *, current: JSON, update: JSON, revi
     """`pods` are the active pods; `revisions` the CloneSet's ControllerRevisions (to find each pod's template)."""
     # What the update would do this round; computed first, as its pods' drains must be held (`inplace.hold`).
     updates: list[inplace.PodUpdate] = []
-    if not cs.paused:
+    if not cs.paused and not cs.on_delete:
         target_name, chosen = select_pods_to_update(cs, pods, name_of(current), name_of(update), r.now)
         target = update if target_name == name_of(update) else current
         for pod in chosen:

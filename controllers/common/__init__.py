@@ -30,6 +30,7 @@ Every module here is pure: plain dicts in, plain dicts or `actions` out. No API 
                       the revision's labels, deleting the jobs once rolled out
     containerhash     the kubelet's container hash and kruise-daemon's runtime-containers-meta annotation
     status            workload status: failure conditions, "did it change", the minReadySeconds requeue
+    progress          the Progressing condition of progressDeadlineSeconds (Deployment's, CloneSet's in v1.9.0)
     template_defaults Kubernetes' defaults for pod and PVC templates (the webhook's templateDefaults)
     jsondiff          a minimal RFC 6902 diff: template change classification, admission responses' patches
     mergepatch        RFC 7386 JSON merge patches, applied or combined
