@@ -73,9 +73,10 @@ lint: $(PY)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check --no-cache --quiet .
 
-# Fast checks (well under a minute): `make lint`, then the pure unit tests. `make test` runs everything else.
+# Fast checks (well under a minute): `make lint`, then the pure unit tests but the slow ones (CLI processes,
+# fuzzing: marker `slow`). `make test` runs everything.
 verify: lint
-	$(PY) -m pytest tests/unit -q -x
+	$(PY) -m pytest tests/unit -q -x -m "not slow"
 
 # Optional: REPO_URL (index.yaml's URLs), REGISTRY (push the image and the OCI chart; PLAIN_HTTP=1 for an HTTP
 # registry other than localhost), SIGN_KEY (a gpg key of $$GNUPGHOME: <tgz>.prov), SIGN_PASSPHRASE_FILE,

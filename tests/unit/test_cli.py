@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a new process per case: left out of `make verify`, run by `make test`
+
 
 def ack_kruise(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ack_kruise", *args], capture_output=True, text=True,

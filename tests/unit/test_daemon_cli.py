@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a new process per case: left out of `make verify`, run by `make test`
+
 
 def run_daemon(*argv: str, node: str | None = "node-a") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("NODE_NAME", "KRUISE_DAEMON_CRI_SOCKET")}

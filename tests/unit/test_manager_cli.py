@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a new process per case: left out of `make verify`, run by `make test`
+
 
 @pytest.mark.parametrize("argv, message", [
     (["--feature-gates", "NoSuchGate=true"], "--feature-gates: unknown feature gate 'NoSuchGate'"),

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from controllers.webhook import conversion
 from tests import fuzzing as fz
 
+pytestmark = pytest.mark.slow  # property tests: left out of `make verify`, run by `make test`
+
 KINDS = fz.converted_kinds()
 CASES = [(kind, version) for kind in KINDS for version in fz.versions(kind)]
 

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from tests import fuzzing as fz
 
+pytestmark = pytest.mark.slow  # property tests: left out of `make verify`, run by `make test`
+
 ADMISSION_PATHS = list(fz.webhook_paths())
 
 
