@@ -372,6 +372,37 @@ def finite(value: Any) -> bool:
 
 # ---------------------------------------------------------------------------------------------- the server, in process
 
+class JsonPoster:
+    """POSTs JSON bodies on one kept-alive connection (`connect` makes it: HTTP in process, HTTPS to a
+    sandbox's manager); a connection the server closed is opened again, once."""
+
+    def __init__(self, connect: Any):
+        self._connect = connect
+        self._connection = connect()
+
+    def post(self, path: str, data: bytes) -> tuple[int, Any]:
+        """(HTTP status, the JSON answer or the text of a non-JSON one)."""
+        import http.client
+        for attempt in (1, 2):
+            try:
+                self._connection.request("POST", path, body=data, headers={"Content-Type": "application/json"})
+                response = self._connection.getresponse()
+                text = response.read()
+                break
+            except (http.client.HTTPException, OSError):
+                self._connection.close()
+                self._connection = self._connect()
+                if attempt == 2:
+                    raise
+        try:
+            return response.status, json.loads(text)
+        except ValueError:
+            return response.status, text.decode(errors="replace")
+
+    def close(self) -> None:
+        self._connection.close()
+
+
 class InProcessWebhooks:
     """The product's webhook application (controllers/webhook/server.py, every route and handler) served over
     plain HTTP on a loopback port from a thread of its own, with the cluster state it reads given as plain
@@ -465,30 +496,15 @@ class InProcessWebhooks:
         asyncio.run_coroutine_threadsafe(serve(), self._loop).result(10)
         started.wait(10)
         import http.client
-        self._connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        self._poster = JsonPoster(lambda: http.client.HTTPConnection("127.0.0.1", self.port, timeout=30))
         return self
 
     def post(self, path: str, data: bytes) -> tuple[int, Any]:
-        """(HTTP status, the JSON answer or the text of a non-JSON one)."""
-        import http.client
-        for attempt in (1, 2):
-            try:
-                self._connection.request("POST", path, body=data, headers={"Content-Type": "application/json"})
-                response = self._connection.getresponse()
-                text = response.read()
-                break
-            except (http.client.HTTPException, OSError):
-                self._connection.close()
-                if attempt == 2:
-                    raise
-        try:
-            return response.status, json.loads(text)
-        except ValueError:
-            return response.status, text.decode(errors="replace")
+        return self._poster.post(path, data)
 
     def __exit__(self, *_: Any) -> None:
         import asyncio
-        self._connection.close()
+        self._poster.close()
         asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)

@@ -36,27 +36,13 @@ class Webhooks:
         url = urllib.parse.urlsplit(config["url"])
         self.host, self.port = url.hostname, url.port
         self.context = ssl.create_default_context(cadata=base64.b64decode(config["caBundle"]).decode())
-        self._connection = self._connect()
+        self._poster = fz.JsonPoster(self._connect)
 
     def _connect(self) -> http.client.HTTPSConnection:
         return http.client.HTTPSConnection(self.host, self.port, context=self.context, timeout=30)
 
     def post(self, path: str, data: bytes) -> tuple[int, object]:
-        for attempt in (1, 2):      # a kept-alive connection the server closed is opened again, once
-            try:
-                self._connection.request("POST", path, body=data, headers={"Content-Type": "application/json"})
-                response = self._connection.getresponse()
-                text = response.read()
-                break
-            except (http.client.HTTPException, ConnectionError):
-                self._connection.close()
-                self._connection = self._connect()
-                if attempt == 2:
-                    raise
-        try:
-            return response.status, json.loads(text)
-        except ValueError:
-            return response.status, text.decode(errors="replace")
+        return self._poster.post(path, data)
 
     def healthz(self) -> int:
         connection = self._connect()
@@ -71,7 +57,7 @@ class Webhooks:
 def webhooks(cluster: Cluster) -> Webhooks:
     served = Webhooks(cluster)
     yield served
-    served._connection.close()
+    served._poster.close()
 
 
 @st.composite
