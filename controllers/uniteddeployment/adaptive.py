@@ -134,6 +134,7 @@ def reservation_adaptive(conditions: list[JSON], workload: JSON, pods: list[JSON
     waits: list[float] = []
     labels: dict[str, bool] = {}
     timeouts = 0
+    refused = 0
     for pod in pods:
         name = (pod.get("metadata") or {}).get("name", "")
         value = labels_of(pod).get(RESERVED_POD_LABEL)
@@ -145,6 +146,7 @@ def reservation_adaptive(conditions: list[JSON], workload: JSON, pods: list[JSON
         is_reserved, after, timed_out = _reserved_now(pod, expected_revision, updated_since, critical, duration, now)
         reserved += is_reserved
         timeouts += timed_out
+        refused += not is_reserved and pending_timeout(pod, critical, now)[1] is not None
         if after is not None and after > 0:
             waits.append(after)
         if value is None or (value == "true") != is_reserved:
@@ -162,5 +164,5 @@ def reservation_adaptive(conditions: list[JSON], workload: JSON, pods: list[JSON
     status = workload.get("status") or {}
     state = SubsetState(exists=True, ready=int(status.get("readyReplicas") or 0),
                         spec_replicas=int((workload.get("spec") or {}).get("replicas") or 0),
-                        unschedulable=reserved > 0, marked=marked, reserved=reserved)
+                        unschedulable=reserved > 0, marked=marked, reserved=reserved, refused=refused)
     return SubsetAdaptive(state, conditions, waits, labels, timeouts)

@@ -43,12 +43,15 @@ def test_cloneset_releases_a_pod_that_no_longer_matches_and_adopts_it_back(clust
     with PodWatch(cluster, cs.ns) as watch:
         cluster.kubectl("label", "pod", pod, "app=elsewhere", "--overwrite", namespace=cs.ns)
         wait_for(lambda: controller_of(cluster, cs.ns, pod) is None, 30, f"{pod} released")
-        cs.wait_ready("web", 2)  # a replacement for the released pod
-        assert len(watch.created()) == 1 and pod not in controlled(cluster, cs.ns, uid)
+        # a replacement for the released pod (the status may still say 2 ready from before: wait for the pod)
+        wait_for(lambda: len(watch.created()) == 1, 30, "a replacement pod")
+        cs.wait_ready("web", 2)
+        assert pod not in controlled(cluster, cs.ns, uid)
         # Matching again: adopted back, one pod too many, so the CloneSet scales in by one.
         cluster.kubectl("label", "pod", pod, "app=web", "--overwrite", namespace=cs.ns)
         wait_for(lambda: any(kind == "DELETED" for kind, _ in watch.events), 30, "one pod scaled in")
         cs.wait_ready("web", 2)
+    assert len(watch.created()) == 1, "one replacement, and none after the released pod came back"
     assert watch.largest(lambda pods: len([p for p in pods if owned_by(p, uid)])) == 3, "the released pod came back"
     assert len(controlled(cluster, cs.ns, uid)) == 2
 

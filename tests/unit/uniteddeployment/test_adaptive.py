@@ -71,3 +71,10 @@ def test_reservation_labels_pods_and_counts_the_missing_ones_of_a_marked_subset(
     again = reservation_adaptive(marked, {"spec": {"replicas": 4}, "status": {}}, [pod("new", 1, reserved=None)],
                                  "r2", NOW, 30, 60, NOW)
     assert again.state.marked and again.state.reserved == 4 and again.reserved_labels == {"new": True}
+
+
+def test_reservation_counts_the_pods_the_scheduler_refuses_that_have_not_timed_out() -> None:
+    pods = [pod("timed-out", 40), pod("fresh", 5), pod("not-tried-yet", 5, unschedulable=False),
+            pod("running", 400, phase="Running", unschedulable=False)]
+    result = reservation_adaptive([], {"spec": {"replicas": 4}, "status": {}}, pods, "r2", NOW, 30, 60, NOW)
+    assert result.state.reserved == 1 and result.state.refused == 1

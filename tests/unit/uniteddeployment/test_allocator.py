@@ -167,6 +167,23 @@ def test_reservation_keeps_reserved_pods_and_adds_temporary_ones() -> None:
     assert reservation_allocation(4, specs, fixed) == {"s0": 4, "s1": 0, "s2": 0}
 
 
+def test_reservation_does_not_grow_a_subset_whose_pods_are_refused_before_they_time_out() -> None:
+    """B12 #6 with s0's and s1's pending pods created in different seconds: s0 times out first. Upstream hands
+    its shortfall to s1, whose pod times out a second later, and s1 ends with 2 reserved pods ({1,2,2}); held
+    back, s1 stays at 1 and the shortfall goes to s2 at once: {1,1,1}, then {1,1,2} when s1 times out."""
+    specs = [SubsetSpec("s0", None, 1), SubsetSpec("s1", None, 1), SubsetSpec("s2", None, 0)]
+    s0_timed_out = SubsetState(True, 0, 1, True, False, 1)
+    s1_refused = SubsetState(True, 0, 1, refused=1)
+    assert reservation_allocation(2, specs, {"s0": s0_timed_out, "s1": s1_refused, "s2": SubsetState(True)}) == {
+        "s0": 1, "s1": 1, "s2": 1}
+    s1_timed_out = SubsetState(True, 0, 1, True, False, 1)
+    assert reservation_allocation(2, specs, {"s0": s0_timed_out, "s1": s1_timed_out, "s2": SubsetState(True, 1, 1)}) \
+        == {"s0": 1, "s1": 1, "s2": 2}
+    # once the scheduler places its pods, the subset grows again
+    assert reservation_allocation(2, specs, {"s0": s0_timed_out, "s1": SubsetState(True, 1, 1),
+                                             "s2": SubsetState(True)}) == {"s0": 1, "s1": 2, "s2": 0}
+
+
 def test_reservation_new_subsets_take_everything() -> None:
     specs = [SubsetSpec("a", None, 0), SubsetSpec("b", None, 0)]
     assert reservation_allocation(3, specs, {}) == {"a": 3, "b": 0}
