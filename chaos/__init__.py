@@ -3,5 +3,6 @@
 `sequence.py` runs a workload through scale-up, in-place rollout and scale-down with a fault in each operation
 and counts pods lost, duplicated and needlessly recreated, and the time to converge; `scenarios.py` names the
 faults (kruise-manager killed, kube-apiserver or etcd restarted, watch expiry by an etcd compaction);
-`__main__.py` runs them for CloneSet and Advanced StatefulSet and writes `chaos/results.md`.
+`kinds.py` the workloads (CloneSet, Advanced StatefulSet, Advanced DaemonSet, UnitedDeployment, SidecarSet);
+`__main__.py` runs them, the kinds of a seed in parallel on one sandbox, and writes `chaos/results.md`.
 """

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import sys
 import tempfile
@@ -20,7 +21,8 @@ from kube import KubeClient, load_config
 from sandbox.cluster import Sandbox, SandboxOptions
 
 from .scenarios import SCENARIOS, Scenario
-from .sequence import HIGH, KINDS, LOW, SIMULATED_NODES, Outcome, Sequence
+from .kinds import KINDS
+from .sequence import HIGH, LOW, OPERATIONS, SIMULATED_NODES, FaultRound, Outcome, Sequence, Supervisor
 
 HERE = Path(__file__).resolve().parent
 
@@ -36,13 +38,15 @@ ALL_KINDS = tuple(KINDS)
 # A killed leader's successor waits out its Lease: 5 s instead of the chart's 15 s takes 10 s off each kill's
 # convergence and keeps the whole run within its 20 minutes (issue 19); the same as the tests' QUICK_TAKEOVER.
 MANAGER_ARGS = ("--lease-duration", "5")
-# 7 sequences of 3 kills: 21 kills of kruise-manager per kind; 2 restarts or expiries per kind of the others.
+# The kinds of a seed run in parallel on one sandbox, one fault hitting all of them at once: 7 seeds of 3
+# operations are 21 kruise-manager kills during each kind's operations; 2 restarts or expiries of the others.
 FULL = [Run(SCENARIOS["kill"], ALL_KINDS, tuple(range(1, 8)))] + \
     [Run(SCENARIOS[name], ALL_KINDS, (1, 2)) for name in ("apiserver", "etcd", "compaction")]
-# `make test`'s share: 3 kills per kind, one etcd restart and one watch expiry (about 30 s each). An API server
-# restart costs 80-100 s on a busy machine (its SIGTERM stop, its start, a manager that lost its Lease started
-# again): only in the full run. (Advanced DaemonSet kills are in `make test` already:
-# tests/e2e/daemonset/test_manager_killed.py.)
+# `make test`'s share: 3 kills during a CloneSet's and an Advanced StatefulSet's operations, one etcd restart
+# and one watch expiry (about 30 s each). An API server restart costs 80-100 s on a busy machine (its SIGTERM
+# stop, its start, a manager that lost its Lease started again): only in the full run. (Advanced DaemonSet and
+# UnitedDeployment kills are in `make test` already: tests/e2e/daemonset/test_manager_killed.py,
+# tests/e2e/uniteddeployment/test_manager_killed.py.)
 QUICK = [Run(SCENARIOS["kill"], ("CloneSet", "Advanced StatefulSet"), (1,)),
          Run(SCENARIOS["etcd"], ("CloneSet",), (1,)), Run(SCENARIOS["compaction"], ("Advanced StatefulSet",), (1,))]
 
@@ -51,7 +55,10 @@ def render(outcomes: list[Outcome], seconds: float, command: str) -> str:
     seeds = sorted({o.seed for o in outcomes})
     lines = ["# Chaos results", "",
              f"`{command}`, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {seconds / 60:.1f} min; seeds "
-             f"{seeds[0]}–{seeds[-1]}. A sandbox without a real node (kube-apiserver, etcd, "
+             f"{seeds[0]}–{seeds[-1]}, the kinds of a seed in parallel (one fault hits every kind at once: "
+             "the kinds start each operation together and the fault comes at a random point of the leader's, a "
+             "kind drawn from the seed; `fault after` is how far each kind's own operation was then). "
+             "A sandbox without a real node (kube-apiserver, etcd, "
              f"kube-controller-manager and kube-scheduler v1.20.2, {SIMULATED_NODES} simulated nodes, kruise-manager "
              "as a host process, its Lease 5 s); one fault in each operation, at a random point of its progress.", "",
              "Scenarios:", ""]
@@ -59,7 +66,8 @@ def render(outcomes: list[Outcome], seconds: float, command: str) -> str:
     lines += ["",
               f"Each sequence: {LOW} pods at v1 (or {HIGH} when the scenario faults the rollout only); scale-up to "
               f"{HIGH}; image rollout in place (maxUnavailable 50%); scale-down to {LOW} (an Advanced DaemonSet scales "
-              "by the nodes labelled for it). Lost: pods missing at the "
+              "by the nodes labelled for it, a SidecarSet by the CloneSet it injects, and its rollout is its sidecar's "
+              "image). Lost: pods missing at the "
               "end; duplicated: live pods above what the operation allows; needlessly recreated: deletions the "
               "operation had no reason for; converge: from the fault to status and pods converged; manager "
               "restarts: kruise-manager exited after the fault (it could not renew its Lease) and was started "
@@ -95,28 +103,35 @@ def render(outcomes: list[Outcome], seconds: float, command: str) -> str:
 
 
 async def run_all(box: Sandbox, runs: list[Run]) -> list[Outcome]:
-    def manager_alive() -> bool:
-        return bool(box.status().get("kruise-manager"))
-
+    supervisor = Supervisor(lambda: bool(box.status().get("kruise-manager")), box.start_manager)
     outcomes: list[Outcome] = []
     async with KubeClient(load_config(box.state().kubeconfig), user_agent="chaos") as client:
+        async def read_revision() -> str:
+            """etcd's revision now (a list with a limit bypasses the watch cache)."""
+            return (await client.get("/api/v1/pods", limit=1))["metadata"]["resourceVersion"]
+
         for run in runs:
             scenario = run.scenario
             for seed in run.seeds:
+                draw = random.Random(f"{scenario.name}-{seed}")
+                rounds = {op: FaultRound(lambda: scenario.inject(box), list(run.kinds), draw.choice(run.kinds),
+                                         supervisor, read_revision if scenario.probe_watch else None)
+                          for op in OPERATIONS if op in scenario.operations}
+                sequences = []
                 for label in run.kinds:
                     namespace = f"chaos-{scenario.name}-{label.split()[-1].lower()}-{seed}"
                     await client.create("/api/v1/namespaces", {"metadata": {"name": namespace}})
-                    got = await Sequence(client, scenario.name, label, namespace, seed,
-                                         lambda: scenario.inject(box), operations=scenario.operations,
-                                         manager_alive=manager_alive, start_manager=box.start_manager,
-                                         probe_watch=scenario.probe_watch).run()
+                    sequences.append(Sequence(client, scenario.name, label, namespace, seed, rounds, supervisor,
+                                              probe_watch=scenario.probe_watch))
+                for got in await asyncio.gather(*(s.run() for s in sequences)):
                     for o in got:
-                        print(f"  {o.scenario}: {o.kind} {o.operation} seed {o.seed}: lost {o.lost}, "
-                              f"duplicated {o.duplicated}, recreated {o.recreated}, manager restarts "
-                              f"{o.manager_restarts}, watch expired {o.watch_expired}, converged in "
+                        print(f"  {o.scenario}: {o.kind} {o.operation} seed {o.seed}: fault after {o.fault_after}, "
+                              f"lost {o.lost}, duplicated {o.duplicated}, recreated {o.recreated}, manager "
+                              f"restarts {o.manager_restarts}, watch expired {o.watch_expired}, converged in "
                               f"{o.converge_seconds}", flush=True)
                     outcomes += got
-                    await client.delete(f"/api/v1/namespaces/{namespace}")
+                for s in sequences:
+                    await client.delete(f"/api/v1/namespaces/{s.namespace}")
     return outcomes
 
 

@@ -1,11 +1,12 @@
 """One workload through scale-up, in-place rollout and scale-down, with a fault injected at a random point of
 each operation, and what the fault cost: the accounting that every chaos scenario shares (`scenarios.py`).
 
-One sequence per (scenario, kind, seed): a workload at v1, Ready (`LOW` pods, or `HIGH` when the scenario skips
-the scale-up); then the scenario's operations, each with one fault at a random point of its progress (after k
-of its n pod changes, k drawn from the seed): scale-up to `HIGH`, image rollout to v2 (InPlaceIfPossible,
-maxUnavailable 50%), scale-down to `LOW`. A watch on the namespace sees every pod version, from which each
-operation reports:
+One sequence per (scenario, kind, seed), the kinds of a seed in parallel on one sandbox (`kinds.py`): a workload
+at v1, Ready (`LOW` pods, or `HIGH` when the scenario skips the scale-up); then the scenario's operations, each
+with one fault (a `FaultRound` shared by the kinds: the kinds start each operation together, and the fault comes
+once the leader, a kind drawn from the seed, made k of its n pod changes, k drawn from the seed): scale-up to
+`HIGH`, image rollout to v2 (in place, maxUnavailable 50%), scale-down to `LOW`. A watch on the namespace sees
+every pod version, from which each operation reports:
 - lost: pods missing at the end (the workload never got back to its replicas, Ready, on its image);
 - duplicated: live pods above what the operation allows at any moment (scale-up: HIGH; rollout: HIGH, as no
   surge is configured; scale-down: HIGH): a second pod for one replica or one ordinal shows as one too many;
@@ -28,75 +29,24 @@ from typing import Any, Awaitable, Callable
 
 import aiohttp
 
-from kube import ApiError, Informer, KubeClient, MERGE_PATCH, resource_path
+from kube import ApiError, Informer, KubeClient, resource_path
 
-SIMULATED = {
-    "nodeSelector": {"node.ack-kruise.io/simulated": "true"},
-    "tolerations": [{"key": "node.ack-kruise.io/simulated", "operator": "Exists", "effect": "NoSchedule"}],
-}
-IMAGE = "registry.example/app"
+from .kinds import KINDS
+
 LOW, HIGH = 2, 8
 CONVERGE_TIMEOUT = 120.0
 WATCH_EXPIRY_TIMEOUT = 15.0  # seconds after the fault for a watch from before it to be answered 410 Gone
+BARRIER_TIMEOUT = CONVERGE_TIMEOUT + 60  # a sequence that never arrives (it failed) holds the others no longer
 OPERATIONS = ("scale-up", "rollout in place", "scale-down")
 # What a request may meet while the API server or etcd restarts: refused or dropped connections, 5xx, and
 # for a moment 404 (the apps.kruise.io API is served again only once the CRDs are read back).
 TRANSIENT = (ApiError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
-
-
-@dataclass(frozen=True)
-class Kind:
-    name: str
-    api_version: str
-    plural: str
-    daemon: bool = False  # one pod per node it selects: its "replicas" are the simulated nodes labelled for it
-
-    def path(self, namespace: str, name: str = "") -> str:
-        group, version = self.api_version.split("/")
-        base = f"/apis/{group}/{version}/namespaces/{namespace}/{self.plural}"
-        return f"{base}/{name}" if name else base
-
-
-CLONESET = Kind("CloneSet", "apps.kruise.io/v1alpha1", "clonesets")
-ADVANCED_STATEFULSET = Kind("StatefulSet", "apps.kruise.io/v1beta1", "statefulsets")
-ADVANCED_DAEMONSET = Kind("DaemonSet", "apps.kruise.io/v1beta1", "daemonsets", daemon=True)
-KINDS = {"CloneSet": CLONESET, "Advanced StatefulSet": ADVANCED_STATEFULSET, "Advanced DaemonSet": ADVANCED_DAEMONSET}
 SIMULATED_NODES = HIGH  # an Advanced DaemonSet scales up to HIGH pods by labelling HIGH nodes for it
-
-
-def daemon_label(namespace: str) -> str:
-    """The node label that chooses the nodes of the Advanced DaemonSet in `namespace` (one per sequence)."""
-    return f"chaos.ack-kruise.io/{namespace}"
-
-
-def manifest(kind: Kind, name: str, replicas: int, namespace: str) -> dict:
-    template = {"metadata": {"labels": {"app": name}},
-                "spec": {**SIMULATED, "terminationGracePeriodSeconds": 5,
-                         "readinessGates": [{"conditionType": "InPlaceUpdateReady"}],
-                         "containers": [{"name": "main", "image": f"{IMAGE}:v1"}]}}
-    spec: dict[str, Any] = {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "template": template}
-    if kind.daemon:
-        # Its nodes are chosen by labels (`Sequence._scale`); the controller adds the in-place readiness gate.
-        del spec["replicas"], template["spec"]["readinessGates"]
-        template["spec"]["nodeSelector"] = {**SIMULATED["nodeSelector"], daemon_label(namespace): "on"}
-        spec["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {
-            "rollingUpdateType": "InPlaceIfPossible", "maxUnavailable": "50%"}}
-    elif kind is CLONESET:
-        spec["updateStrategy"] = {"type": "InPlaceIfPossible", "maxUnavailable": "50%"}
-    else:
-        spec.update(serviceName=name, podManagementPolicy="Parallel",
-                    updateStrategy={"type": "RollingUpdate", "rollingUpdate": {
-                        "podUpdatePolicy": "InPlaceIfPossible", "maxUnavailable": "50%"}})
-    return {"apiVersion": kind.api_version, "kind": kind.name, "metadata": {"name": name}, "spec": spec}
 
 
 def is_ready(pod: dict) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True"
                for c in (pod.get("status") or {}).get("conditions") or [])
-
-
-def image_of(pod: dict) -> str:
-    return pod["spec"]["containers"][0]["image"]
 
 
 @dataclass
@@ -105,7 +55,7 @@ class Outcome:
     kind: str
     operation: str
     seed: int
-    fault_after: int  # the fault came once this many of the operation's pod changes were seen
+    fault_after: int  # the fault came once this many of this workload's pod changes for the operation were seen
     lost: int = 0
     duplicated: int = 0
     recreated: int = 0
@@ -173,83 +123,114 @@ async def wait_until(check: Callable[[], bool], pods: Pods, timeout: float) -> b
     return True
 
 
-class Sequence:
-    """One workload through `operations` (a subset of OPERATIONS, in that order), one fault in each.
+class Supervisor:
+    """Starts kruise-manager again when it exited, as the kubelet would, and counts those restarts. Every
+    sequence running at once shares one, and a fault holds its lock while it is injected: two sequences never
+    start a manager at once, nor one while a fault kills and restarts it."""
 
-    `fault` runs in a thread and returns once the fault is over (a process killed and started again, a
-    component restarted). `manager_alive` says whether a kruise-manager process runs, `start_manager` starts one:
-    between the fault and convergence an exited manager is started again, as the kubelet would. With
+    def __init__(self, alive: Callable[[], bool] = lambda: True, start: Callable[[], Any] = lambda: None):
+        self.alive, self.start = alive, start
+        self.lock = asyncio.Lock()
+        self.restarts = 0
+
+    async def ensure(self) -> None:
+        async with self.lock:
+            if not await asyncio.to_thread(self.alive):
+                await asyncio.to_thread(self.start)
+                self.restarts += 1
+
+
+class FaultRound:
+    """One fault for the sequences that run the same operation at once, one per kind on one sandbox (a manager
+    killed, an API server restarted hits every workload anyway). Each sequence arrives once the previous
+    operation converged (a barrier), applies its change; the fault comes when the leader, the kind drawn from
+    the seed, reached its random point, and every sequence measures from that moment and reports how far its
+    own operation was then. With one sequence, it is that sequence's fault at its own point."""
+
+    def __init__(self, inject: Callable[[], Any], participants: list[str], leader: str, supervisor: Supervisor,
+                 read_revision: Callable[[], Awaitable[str]] | None = None):
+        self.inject, self.participants, self.leader = inject, set(participants), leader
+        self.supervisor, self.read_revision = supervisor, read_revision
+        self.arrived: set[str] = set()
+        self.all_arrived = asyncio.Event()
+        self.progress: dict[str, Callable[[], int]] = {}
+        self.fault_after: dict[str, int] = {}
+        self.fired = asyncio.Event()
+        self.started = 0.0
+        self.revision = ""  # the pods' resourceVersion just before the fault (watch probes resume from it)
+        self._task: asyncio.Future | None = None
+
+    def _check(self) -> None:
+        if self.arrived >= self.participants:
+            self.all_arrived.set()
+
+    async def arrive(self, who: str, progress: Callable[[], int]) -> None:
+        """Wait until every sequence has converged from its previous operation."""
+        self.progress[who] = progress
+        self.arrived.add(who)
+        self._check()
+        try:
+            await asyncio.wait_for(self.all_arrived.wait(), BARRIER_TIMEOUT)
+        except asyncio.TimeoutError:
+            pass
+
+    def leave(self, who: str) -> None:
+        """A sequence that failed: the others do not wait for it."""
+        self.participants.discard(who)
+        if who == self.leader and not self.fired.is_set():
+            self.fire()
+        self._check()
+
+    def fire(self) -> asyncio.Future:
+        """The fault (once however many sequences ask); awaiting it returns once the fault is over."""
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._inject())
+        return self._task
+
+    async def _inject(self) -> None:
+        self.fault_after = {who: progress() for who, progress in self.progress.items()}
+        async with self.supervisor.lock:
+            self.revision = await self.read_revision() if self.read_revision else ""
+            self.started = time.monotonic()
+            self.fired.set()
+            await asyncio.to_thread(self.inject)
+
+
+class Sequence:
+    """One workload through its scenario's operations (a subset of OPERATIONS, in that order), one fault in
+    each, from `rounds` (operation → FaultRound, shared with the other kinds' sequences of the same seed).
+
+    A fault runs in a thread and returns once it is over (a process killed and started again, a component
+    restarted). Between the fault and convergence an exited manager is started again (`supervisor`). With
     `probe_watch`, each operation also reports whether the fault made watches expire (410 Gone)."""
 
     def __init__(self, client: KubeClient, scenario: str, kind_label: str, namespace: str, seed: int,
-                 fault: Callable[[], Any], *, operations: tuple[str, ...] = OPERATIONS,
-                 manager_alive: Callable[[], bool] = lambda: True, start_manager: Callable[[], Any] = lambda: None,
-                 probe_watch: bool = False):
+                 rounds: dict[str, FaultRound], supervisor: Supervisor, *, probe_watch: bool = False):
         self.client, self.scenario, self.kind_label, self.kind = client, scenario, kind_label, KINDS[kind_label]
         self.namespace, self.seed, self.rng = namespace, seed, random.Random(seed)
-        self.fault, self.operations, self.probe_watch = fault, operations, probe_watch
-        self.manager_alive, self.start_manager = manager_alive, start_manager
+        self.rounds, self.supervisor, self.probe_watch = rounds, supervisor, probe_watch
+        self.operations = tuple(op for op in OPERATIONS if op in rounds)
         self.name = "chaos"
         self.pods = Pods()
         self.pods_path = resource_path("v1", "pods", namespace)
 
-    async def _workload(self) -> dict:
-        return await self.client.get(self.kind.path(self.namespace, self.name))
-
     async def _converged(self, replicas: int, image: str) -> bool:
         try:
-            obj = await self._workload()
+            done = await self.kind.status_done(self.client, self.namespace, self.name, replicas)
         except TRANSIENT:  # the API server or etcd is coming back: not converged yet
             return False
-        s = obj.get("status") or {}
         live = list(self.pods.live.values())
-        if self.kind.daemon:
-            counted = (s.get("desiredNumberScheduled") == s.get("currentNumberScheduled") == s.get("numberReady")
-                       == s.get("updatedNumberScheduled") == replicas and s.get("numberMisscheduled") == 0)
-        else:
-            counted = s.get("replicas") == s.get("readyReplicas") == s.get("updatedReplicas") == replicas
-        return (s.get("observedGeneration") == obj["metadata"]["generation"] and counted
-                and len(live) == replicas and all(is_ready(p) and image_of(p) == image for p in live))
+        return done and len(live) == replicas and all(is_ready(p) and self.kind.pod_image(p) == image for p in live)
 
-    async def _scale(self, replicas: int) -> None:
-        """spec.replicas; for an Advanced DaemonSet, label the first `replicas` simulated nodes for it and
-        unlabel the others (its scale-up and scale-down)."""
-        if not self.kind.daemon:
-            await self.client.patch(self.kind.path(self.namespace, self.name), {"spec": {"replicas": replicas}},
-                                    MERGE_PATCH)
-            return
-        label = daemon_label(self.namespace)
-        simulated = ",".join(f"{k}={v}" for k, v in SIMULATED["nodeSelector"].items())
-        nodes = (await self.client.get("/api/v1/nodes", labelSelector=simulated))["items"]
-        for i, node in enumerate(sorted(nodes, key=lambda n: n["metadata"]["name"])):
-            want = "on" if i < replicas else None
-            if (node["metadata"].get("labels") or {}).get(label) != want:
-                await self.client.patch(f"/api/v1/nodes/{node['metadata']['name']}",
-                                        {"metadata": {"labels": {label: want}}}, MERGE_PATCH)
-
-    async def _supervise(self) -> int:
-        """Start kruise-manager again if it exited (1), else 0."""
-        if await asyncio.to_thread(self.manager_alive):
-            return 0
-        await asyncio.to_thread(self.start_manager)
-        return 1
-
-    async def _wait_converged(self, replicas: int, image: str, start: float | None = None,
-                              outcome: Outcome | None = None) -> float | None:
+    async def _wait_converged(self, replicas: int, image: str, start: float | None = None) -> float | None:
         """Seconds from `start` (default now) until converged; None after CONVERGE_TIMEOUT."""
         start = time.monotonic() if start is None else start
         while time.monotonic() - start < CONVERGE_TIMEOUT:
-            restarted = await self._supervise()
-            if outcome is not None:
-                outcome.manager_restarts += restarted
+            await self.supervisor.ensure()
             if await self._converged(replicas, image):
                 return time.monotonic() - start
             await wait_until(lambda: False, self.pods, 0.3)
         return None
-
-    async def _pods_resource_version(self) -> str:
-        """The pods' current resourceVersion, read from etcd (a list with a limit bypasses the watch cache)."""
-        return (await self.client.get(self.pods_path, limit=1))["metadata"]["resourceVersion"]
 
     async def _watch_expired(self, resource_version: str) -> bool:
         """Whether a watch from `resource_version` is answered 410 Gone within WATCH_EXPIRY_TIMEOUT: what every
@@ -270,21 +251,25 @@ class Sequence:
     async def _operation(self, operation: str, change: Callable[[], Awaitable[Any]], progress: Callable[[], int],
                          changes: int, replicas: int, image: str, allowed_most: int,
                          allowed_deletions: int) -> Outcome:
-        fault_after = self.rng.randrange(changes)
-        outcome = Outcome(self.scenario, self.kind_label, operation, self.seed, fault_after)
-        await self._supervise()  # the previous fault may have left no manager, and its webhook admits changes
+        fault = self.rounds[operation]
+        own_point = self.rng.randrange(changes)
+        await fault.arrive(self.kind_label, progress)
+        await self.supervisor.ensure()  # the previous fault may have left no manager, and its webhook admits changes
         self.pods.reset()
         await change()
-        await wait_until(lambda: progress() >= fault_after, self.pods, 60)
-        before = await self._pods_resource_version() if self.probe_watch else ""
-        started = time.monotonic()
-        await asyncio.to_thread(self.fault)
-        probe = asyncio.create_task(self._watch_expired(before)) if self.probe_watch else None
-        outcome.converge_seconds = await self._wait_converged(replicas, image, started, outcome)
+        leads = fault.leader == self.kind_label
+        await wait_until(lambda: fault.fired.is_set() or leads and progress() >= own_point, self.pods, 60)
+        restarts = self.supervisor.restarts
+        await fault.fire()
+        outcome = Outcome(self.scenario, self.kind_label, operation, self.seed,
+                          fault.fault_after.get(self.kind_label, 0))
+        probe = asyncio.create_task(self._watch_expired(fault.revision)) if self.probe_watch else None
+        outcome.converge_seconds = await self._wait_converged(replicas, image, fault.started)
+        outcome.manager_restarts = self.supervisor.restarts - restarts
         if probe is not None:
             outcome.watch_expired = await probe
         live = list(self.pods.live.values())
-        good = [p for p in live if is_ready(p) and image_of(p) == image]
+        good = [p for p in live if is_ready(p) and self.kind.pod_image(p) == image]
         outcome.lost = max(0, replicas - len(good))
         outcome.duplicated = max(0, self.pods.most - allowed_most)
         outcome.recreated = max(0, len(self.pods.deleted) - allowed_deletions)
@@ -293,38 +278,35 @@ class Sequence:
     async def run(self) -> list[Outcome]:
         informer = Informer(self.client, self.pods_path, self.pods.on_pod)
         task = asyncio.create_task(informer.run())
-        v1, v2 = f"{IMAGE}:v1", f"{IMAGE}:v2"
+        v1, v2 = self.kind.image("v1"), self.kind.image("v2")
+        kind, client, ns, name = self.kind, self.client, self.namespace, self.name
         try:
             await informer.synced.wait()
             first = LOW if "scale-up" in self.operations else HIGH
-            if self.kind.daemon:
-                await self._scale(first)
-            await self.client.create(self.kind.path(self.namespace),
-                                     manifest(self.kind, self.name, first, self.namespace))
+            await kind.create(client, ns, name, first)
             if await self._wait_converged(first, v1) is None:
-                raise RuntimeError(f"{self.kind_label} {self.namespace}/{self.name} never got {first} Ready pods")
+                raise RuntimeError(f"{self.kind_label} {ns}/{name} never got {first} Ready pods")
             out = []
             if "scale-up" in self.operations:
-                out.append(await self._operation("scale-up", lambda: self._scale(HIGH),
+                out.append(await self._operation("scale-up", lambda: kind.scale(client, ns, name, HIGH),
                                                  lambda: len(self.pods.created), HIGH - LOW, HIGH, v1, HIGH, 0))
             if "rollout in place" in self.operations:
-                rollout = {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": v2}]}}}}
                 out.append(await self._operation(
-                    "rollout in place",
-                    lambda: self.client.patch(self.kind.path(self.namespace, self.name), rollout, MERGE_PATCH),
-                    lambda: sum(image_of(p) == v2 for p in self.pods.live.values()), HIGH, HIGH, v2, HIGH, 0))
+                    "rollout in place", lambda: kind.roll(client, ns, name, v2),
+                    lambda: sum(kind.pod_image(p) == v2 for p in self.pods.live.values()), HIGH, HIGH, v2, HIGH, 0))
             if "scale-down" in self.operations:
                 image = v2 if "rollout in place" in self.operations else v1
-                out.append(await self._operation("scale-down", lambda: self._scale(LOW),
+                out.append(await self._operation("scale-down", lambda: kind.scale(client, ns, name, LOW),
                                                  lambda: len(self.pods.deleted), HIGH - LOW, LOW, image, HIGH,
                                                  HIGH - LOW))
             return out
         finally:
-            if self.kind.daemon:
-                try:
-                    await self._scale(0)  # the nodes' labels of this sequence go; its namespace goes next
-                except TRANSIENT:
-                    pass  # a failed sequence: its error, not this one, is the news
+            for fault in self.rounds.values():
+                fault.leave(self.kind_label)
+            try:
+                await kind.cleanup(client, ns, name)
+            except TRANSIENT:
+                pass  # a failed sequence: its error, not this one, is the news
             task.cancel()
             try:
                 await task

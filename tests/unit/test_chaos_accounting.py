@@ -1,9 +1,14 @@
 """The chaos suite's accounting (chaos/sequence.py) on plain pod dicts: what a watch, or a list again after a
-410, tells it about pods deleted, created and live at once; and the results table (chaos/__main__.py)."""
+410, tells it about pods deleted, created and live at once; the results table (chaos/__main__.py); one fault
+shared by the kinds running at once (FaultRound), the manager started again once (Supervisor); the kinds'
+manifests (chaos/kinds.py)."""
 from __future__ import annotations
 
+import asyncio
+
 from chaos.__main__ import render
-from chaos.sequence import Outcome, Pods
+from chaos.kinds import KINDS, SIDECAR, daemon_label
+from chaos.sequence import FaultRound, Outcome, Pods, Supervisor
 
 
 def pod(name: str, uid: str, deleting: bool = False) -> dict:
@@ -52,3 +57,71 @@ def test_the_results_table_sums_per_scenario_kind_and_operation():
     assert "| compaction | CloneSet | rollout in place | 1 | 0 | 0 | 0 | 1 | 1 of 1 | – (1 never) |" in text
     assert "| compaction | CloneSet | rollout in place | 1 | 3 | 0 | 0 | 0 | 1 | yes | never |" in text
     assert not outcomes[1].clean and not outcomes[2].clean and outcomes[0].clean
+
+
+def test_one_fault_round_fires_once_at_the_leaders_point_and_records_each_kinds_progress():
+    faults: list[str] = []
+    progress = {"CloneSet": 0, "UnitedDeployment": 0}
+
+    async def scenario() -> None:
+        fault = FaultRound(lambda: faults.append("kill"), list(progress), "UnitedDeployment", Supervisor())
+
+        async def sequence(kind: str, point: int) -> None:
+            await fault.arrive(kind, lambda: progress[kind])
+            while not (fault.fired.is_set() or fault.leader == kind and progress[kind] >= point):
+                progress[kind] += 1  # its pods changing
+                await asyncio.sleep(0)
+            await fault.fire()
+
+        await asyncio.gather(sequence("CloneSet", 0), sequence("UnitedDeployment", 3))
+        assert fault.fault_after["UnitedDeployment"] == 3 and fault.fault_after["CloneSet"] >= 1
+
+    asyncio.run(scenario())
+    assert faults == ["kill"]
+
+
+def test_a_round_waits_for_every_kind_but_not_for_one_that_failed():
+    async def scenario() -> list[str]:
+        fault = FaultRound(lambda: None, ["CloneSet", "SidecarSet"], "CloneSet", Supervisor())
+        order: list[str] = []
+
+        async def arrives() -> None:
+            await fault.arrive("CloneSet", lambda: 0)
+            order.append("past the barrier")
+
+        waiting = asyncio.create_task(arrives())
+        await asyncio.sleep(0.01)
+        order.append("SidecarSet failed")
+        fault.leave("SidecarSet")
+        await waiting
+        return order
+
+    assert asyncio.run(scenario()) == ["SidecarSet failed", "past the barrier"]
+
+
+def test_the_supervisor_starts_one_manager_however_many_sequences_find_it_gone():
+    running: list[int] = []
+
+    async def scenario() -> Supervisor:
+        supervisor = Supervisor(lambda: bool(running), lambda: running.append(1))
+        await asyncio.gather(*(supervisor.ensure() for _ in range(5)))
+        return supervisor
+
+    assert asyncio.run(scenario()).restarts == 1 and running == [1]
+
+
+def test_each_kind_rolls_out_the_image_its_pods_are_checked_on():
+    sidecar_pod = {"spec": {"containers": [{"name": "main", "image": "registry.example/app:v1"},
+                                           {"name": SIDECAR, "image": "registry.example/sidecar:v2"}]}}
+    sidecarset = KINDS["SidecarSet"]
+    assert sidecarset.pod_image(sidecar_pod) == sidecarset.image("v2")
+    assert KINDS["CloneSet"].pod_image(sidecar_pod) == KINDS["CloneSet"].image("v1")
+    assert sidecarset.sidecarset("ns", "chaos")["spec"]["containers"] == [
+        {"name": SIDECAR, "image": "registry.example/sidecar:v1"}]
+    united = KINDS["UnitedDeployment"]
+    manifest = united.manifest("chaos", 2, "ns")
+    assert manifest["spec"]["template"]["cloneSetTemplate"]["spec"]["updateStrategy"]["type"] == "InPlaceIfPossible"
+    assert united.rollout_patch("x:v2") == {"spec": {"template": {"cloneSetTemplate": {"spec": {"template": {
+        "spec": {"containers": [{"name": "main", "image": "x:v2"}]}}}}}}}
+    daemon = KINDS["Advanced DaemonSet"].manifest("chaos", 2, "ns")
+    assert "replicas" not in daemon["spec"] and daemon_label("ns") in daemon["spec"]["template"]["spec"]["nodeSelector"]
