@@ -20,7 +20,8 @@ from pathlib import Path
 from kube import KubeClient, load_config
 from sandbox.cluster import Sandbox, SandboxOptions
 
-from .scenarios import SCENARIOS, Scenario
+from .proxy import CuttableProxy
+from .scenarios import SCENARIOS, Faults, Scenario
 from .kinds import KINDS
 from .sequence import HIGH, LOW, OPERATIONS, SIMULATED_NODES, FaultRound, Outcome, Sequence, Supervisor
 
@@ -41,7 +42,7 @@ MANAGER_ARGS = ("--lease-duration", "5")
 # The kinds of a seed run in parallel on one sandbox, one fault hitting all of them at once: 7 seeds of 3
 # operations are 21 kruise-manager kills during each kind's operations; 2 restarts or expiries of the others.
 FULL = [Run(SCENARIOS["kill"], ALL_KINDS, tuple(range(1, 8)))] + \
-    [Run(SCENARIOS[name], ALL_KINDS, (1, 2)) for name in ("apiserver", "etcd", "compaction")]
+    [Run(SCENARIOS[name], ALL_KINDS, (1, 2)) for name in ("apiserver", "etcd", "compaction", "partition")]
 # `make test`'s share: 3 kills during a CloneSet's and an Advanced StatefulSet's operations, one etcd restart
 # and one watch expiry (about 30 s each). An API server restart costs 80-100 s on a busy machine (its SIGTERM
 # stop, its start, a manager that lost its Lease started again): only in the full run. (Advanced DaemonSet and
@@ -102,7 +103,8 @@ def render(outcomes: list[Outcome], seconds: float, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def run_all(box: Sandbox, runs: list[Run]) -> list[Outcome]:
+async def run_all(box: Sandbox, runs: list[Run], proxy: CuttableProxy | None = None) -> list[Outcome]:
+    faults = Faults(box, proxy)
     supervisor = Supervisor(lambda: bool(box.status().get("kruise-manager")), box.start_manager)
     outcomes: list[Outcome] = []
     async with KubeClient(load_config(box.state().kubeconfig), user_agent="chaos") as client:
@@ -114,7 +116,7 @@ async def run_all(box: Sandbox, runs: list[Run]) -> list[Outcome]:
             scenario = run.scenario
             for seed in run.seeds:
                 draw = random.Random(f"{scenario.name}-{seed}")
-                rounds = {op: FaultRound(lambda: scenario.inject(box), list(run.kinds), draw.choice(run.kinds),
+                rounds = {op: FaultRound(lambda: scenario.inject(faults), list(run.kinds), draw.choice(run.kinds),
                                          supervisor, read_revision if scenario.probe_watch else None)
                           for op in OPERATIONS if op in scenario.operations}
                 sequences = []
@@ -154,12 +156,23 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m chaos" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     t0 = time.monotonic()
     box = Sandbox(Path(tempfile.mkdtemp(prefix="ack-kruise-chaos-")))
-    box.up(SandboxOptions(real_node=False, simulated_nodes=SIMULATED_NODES, with_manager=True,
-                          manager_args=MANAGER_ARGS))
+    # The manager talks to the API server through the suite's proxy (the partition cuts it): its kubeconfig, named
+    # now, is written once the API server's port is known, before the manager starts.
+    proxied = box.state_dir / "kubeconfig-through-proxy"
+    box.up(SandboxOptions(real_node=False, simulated_nodes=SIMULATED_NODES, with_manager=False,
+                          manager_args=MANAGER_ARGS + ("--kubeconfig", str(proxied))))
+    proxy = None
     try:
-        outcomes = asyncio.run(run_all(box, runs))
+        state = box.state()
+        proxy = CuttableProxy("127.0.0.1", int(state.apiserver_url.rsplit(":", 1)[1])).start()
+        proxied.write_text(Path(state.kubeconfig).read_text().replace(
+            state.apiserver_url, f"https://127.0.0.1:{proxy.port}"))
+        box.start_manager()
+        outcomes = asyncio.run(run_all(box, runs, proxy))
     finally:
         box.down(quiet=True)
+        if proxy is not None:
+            proxy.stop()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(outcomes, time.monotonic() - t0, command))
     print(f"wrote {out}")

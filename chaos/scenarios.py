@@ -8,39 +8,68 @@
   compacted revisions, its watch caches list again and drop every client's watch, and every client that resumes
   from where it was gets 410 Gone. (Compaction alone expires nothing at once: etcd keeps serving a watch that is
   already running, and kube-apiserver's watch caches keep answering from memory.)
+- partition: kruise-manager cut off from kube-apiserver for 30 s, then reconnected, in the middle of a rollout:
+  a TCP proxy of the suite's own between them on loopback (`proxy.py`) stops passing bytes both ways.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
 
+import time
+
 from sandbox.cluster import Sandbox
 
+from .proxy import CuttableProxy
 from .sequence import OPERATIONS
+
+PARTITION_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What a fault acts on: the sandbox, and the proxy between its manager and API server (None: the manager
+    talks to the API server directly, and the partition cannot be run)."""
+
+    box: Sandbox
+    proxy: CuttableProxy | None = None
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str  # the short name on the command line and in the results
     title: str
-    inject: Callable[[Sandbox], object]  # blocks until the fault is over
+    inject: Callable[[Faults], object]  # blocks until the fault is over
     operations: tuple[str, ...] = OPERATIONS
     probe_watch: bool = False  # report whether watches from before the fault were answered 410 Gone
 
 
-def _kill_manager(box: Sandbox) -> None:
-    box.kill_manager()
-    box.restart_manager()
+def _kill_manager(faults: Faults) -> None:
+    faults.box.kill_manager()
+    faults.box.restart_manager()
+
+
+def _partition(faults: Faults) -> None:
+    """The fault lasts PARTITION_SECONDS by definition: a wait in the fault, not in a test."""
+    if faults.proxy is None:
+        raise RuntimeError("the partition needs the manager behind the suite's proxy (python -m chaos sets it up)")
+    faults.proxy.cut()
+    try:
+        time.sleep(PARTITION_SECONDS)
+    finally:
+        faults.proxy.reconnect()
 
 
 ROLLOUT = ("rollout in place",)
 SCENARIOS = {s.name: s for s in (
     Scenario("kill", "kruise-manager killed (SIGKILL) and restarted", _kill_manager),
     Scenario("apiserver", "kube-apiserver restarted mid-rollout",
-             lambda box: box.restart_component("kube-apiserver"), ROLLOUT, probe_watch=True),
-    Scenario("etcd", "etcd restarted mid-rollout", lambda box: box.restart_component("etcd"), ROLLOUT,
+             lambda f: f.box.restart_component("kube-apiserver"), ROLLOUT, probe_watch=True),
+    Scenario("etcd", "etcd restarted mid-rollout", lambda f: f.box.restart_component("etcd"), ROLLOUT,
              probe_watch=True),
     Scenario("compaction", "watch expiry mid-rollout: etcd compacted past every revision kube-apiserver has seen "
-             "(the API server paused meanwhile), then restarted", lambda box: box.expire_watches(), ROLLOUT,
+             "(the API server paused meanwhile), then restarted", lambda f: f.box.expire_watches(), ROLLOUT,
              probe_watch=True),
+    Scenario("partition", f"kruise-manager cut off from kube-apiserver for {PARTITION_SECONDS:.0f} s mid-rollout "
+             "(a TCP proxy of the suite's own stops passing bytes), then reconnected", _partition, ROLLOUT),
 )}
