@@ -42,7 +42,8 @@ MANAGER_ARGS = ("--lease-duration", "5")
 # The kinds of a seed run in parallel on one sandbox, one fault hitting all of them at once: 7 seeds of 3
 # operations are 21 kruise-manager kills during each kind's operations; 2 restarts or expiries of the others.
 FULL = [Run(SCENARIOS["kill"], ALL_KINDS, tuple(range(1, 8)))] + \
-    [Run(SCENARIOS[name], ALL_KINDS, (1, 2)) for name in ("apiserver", "etcd", "compaction", "partition")]
+    [Run(SCENARIOS[name], ALL_KINDS, (1, 2)) for name in ("apiserver", "etcd", "compaction", "partition")] + \
+    [Run(SCENARIOS["certificate"], ALL_KINDS, (1,))]
 # `make test`'s share: 3 kills during a CloneSet's and an Advanced StatefulSet's operations, one etcd restart
 # and one watch expiry (about 30 s each). An API server restart costs 80-100 s on a busy machine (its SIGTERM
 # stop, its start, a manager that lost its Lease started again): only in the full run. (Advanced DaemonSet and
@@ -50,6 +51,21 @@ FULL = [Run(SCENARIOS["kill"], ALL_KINDS, tuple(range(1, 8)))] + \
 # tests/e2e/uniteddeployment/test_manager_killed.py.)
 QUICK = [Run(SCENARIOS["kill"], ("CloneSet", "Advanced StatefulSet"), (1,)),
          Run(SCENARIOS["etcd"], ("CloneSet",), (1,)), Run(SCENARIOS["compaction"], ("Advanced StatefulSet",), (1,))]
+
+
+def measured(o: Outcome) -> str:
+    """What the fault itself measured, e.g. ", admission requests 312, admission failed 0"."""
+    return "".join(f", {k} {v:g}" for k, v in o.measured.items())
+
+
+def summed(rows: list[Outcome]) -> str:
+    """The faults' own measures over `rows`: durations (s) at their worst, counts added up."""
+    keys = [k for o in rows for k in o.measured]
+    out = []
+    for key in dict.fromkeys(keys):
+        values = [o.measured[key] for o in rows if key in o.measured]
+        out.append(f"{key} {max(values) if key.endswith('(s)') else sum(values):g}")
+    return ", ".join(out) or "–"
 
 
 def render(outcomes: list[Outcome], seconds: float, command: str) -> str:
@@ -76,8 +92,8 @@ def render(outcomes: list[Outcome], seconds: float, command: str) -> str:
               "answered 410 Gone after it.", "",
               "## Summary", "",
               "| scenario | kind | operation | faults | lost | duplicated | needlessly recreated | "
-              "manager restarts | watch expired | converge median / max (s) |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "manager restarts | watch expired | converge median / max (s) | measured by the fault |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     groups: dict[tuple[str, str, str], list[Outcome]] = {}
     for o in outcomes:
         groups.setdefault((o.scenario, o.kind, o.operation), []).append(o)
@@ -90,16 +106,16 @@ def render(outcomes: list[Outcome], seconds: float, command: str) -> str:
         expired = f"{sum(probed)} of {len(probed)}" if probed else "–"
         lines.append(f"| {scenario} | {kind} | {op} | {len(rows)} | {sum(o.lost for o in rows)} | "
                      f"{sum(o.duplicated for o in rows)} | {sum(o.recreated for o in rows)} | "
-                     f"{sum(o.manager_restarts for o in rows)} | {expired} | {conv} |")
+                     f"{sum(o.manager_restarts for o in rows)} | {expired} | {conv} | {summed(rows)} |")
     lines += ["", "## Every fault", "",
               "| scenario | kind | operation | seed | fault after | lost | duplicated | recreated | "
-              "manager restarts | watch expired | converge (s) |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "manager restarts | watch expired | converge (s) | measured by the fault |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for o in outcomes:
         conv = f"{o.converge_seconds:.1f}" if o.converge_seconds is not None else "never"
         expired = "–" if o.watch_expired is None else "yes" if o.watch_expired else "no"
         lines.append(f"| {o.scenario} | {o.kind} | {o.operation} | {o.seed} | {o.fault_after} | {o.lost} | "
-                     f"{o.duplicated} | {o.recreated} | {o.manager_restarts} | {expired} | {conv} |")
+                     f"{o.duplicated} | {o.recreated} | {o.manager_restarts} | {expired} | {conv} | {summed([o])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -114,6 +130,9 @@ async def run_all(box: Sandbox, runs: list[Run], proxy: CuttableProxy | None = N
 
         for run in runs:
             scenario = run.scenario
+            if scenario.manager_args:
+                recorded = tuple(box.state().options.get("manager_args") or ())
+                await asyncio.to_thread(box.restart_manager, recorded + scenario.manager_args)
             for seed in run.seeds:
                 draw = random.Random(f"{scenario.name}-{seed}")
                 rounds = {op: FaultRound(lambda: scenario.inject(faults), list(run.kinds), draw.choice(run.kinds),
@@ -130,10 +149,12 @@ async def run_all(box: Sandbox, runs: list[Run], proxy: CuttableProxy | None = N
                         print(f"  {o.scenario}: {o.kind} {o.operation} seed {o.seed}: fault after {o.fault_after}, "
                               f"lost {o.lost}, duplicated {o.duplicated}, recreated {o.recreated}, manager "
                               f"restarts {o.manager_restarts}, watch expired {o.watch_expired}, converged in "
-                              f"{o.converge_seconds}", flush=True)
+                              f"{o.converge_seconds}{measured(o)}", flush=True)
                     outcomes += got
                 for s in sequences:
                     await client.delete(f"/api/v1/namespaces/{s.namespace}")
+            if scenario.manager_args:
+                await asyncio.to_thread(box.restart_manager)  # back to the sandbox's own arguments
     return outcomes
 
 

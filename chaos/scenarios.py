@@ -8,6 +8,8 @@
   compacted revisions, its watch caches list again and drop every client's watch, and every client that resumes
   from where it was gets 410 Gone. (Compaction alone expires nothing at once: etcd keeps serving a watch that is
   already running, and kube-apiserver's watch caches keep answering from memory.)
+- certificate: in every operation, the manager's serving certificate (valid 20 s, renewed 8 s before it
+  expires) rotating while four clients send admission requests without pause (`admission.py`);
 - partition: kruise-manager cut off from kube-apiserver for 30 s, then reconnected, in the middle of a rollout:
   a TCP proxy of the suite's own between them on loopback (`proxy.py`) stops passing bytes both ways.
 """
@@ -20,6 +22,7 @@ import time
 
 from sandbox.cluster import Sandbox
 
+from .admission import CERT_ARGS, rotate_under_load
 from .proxy import CuttableProxy
 from .sequence import OPERATIONS
 
@@ -42,6 +45,7 @@ class Scenario:
     inject: Callable[[Faults], object]  # blocks until the fault is over
     operations: tuple[str, ...] = OPERATIONS
     probe_watch: bool = False  # report whether watches from before the fault were answered 410 Gone
+    manager_args: tuple[str, ...] = ()  # added to the manager's arguments for this scenario's runs
 
 
 def _kill_manager(faults: Faults) -> None:
@@ -60,6 +64,11 @@ def _partition(faults: Faults) -> None:
         faults.proxy.reconnect()
 
 
+def _rotate_under_load(faults: Faults) -> dict[str, float]:
+    return rotate_under_load(faults.box.state().kubeconfig,
+                             lambda: faults.box.state().ports["kruise-manager-webhook"])
+
+
 ROLLOUT = ("rollout in place",)
 SCENARIOS = {s.name: s for s in (
     Scenario("kill", "kruise-manager killed (SIGKILL) and restarted", _kill_manager),
@@ -70,6 +79,9 @@ SCENARIOS = {s.name: s for s in (
     Scenario("compaction", "watch expiry mid-rollout: etcd compacted past every revision kube-apiserver has seen "
              "(the API server paused meanwhile), then restarted", lambda f: f.box.expire_watches(), ROLLOUT,
              probe_watch=True),
+    Scenario("certificate", "the serving certificate rotating (valid 20 s, renewed 8 s before expiry) under admission "
+             "load: 4 clients sending dry-run creates through the webhooks from before a rotation until 40 answers "
+             "after it", _rotate_under_load, manager_args=CERT_ARGS),
     Scenario("partition", f"kruise-manager cut off from kube-apiserver for {PARTITION_SECONDS:.0f} s mid-rollout "
              "(a TCP proxy of the suite's own stops passing bytes), then reconnected", _partition, ROLLOUT),
 )}

@@ -62,10 +62,12 @@ class Outcome:
     converge_seconds: float | None = None  # None: did not converge within CONVERGE_TIMEOUT
     manager_restarts: int = 0
     watch_expired: bool | None = None  # None: not probed
+    measured: dict[str, float] = field(default_factory=dict)  # what the fault itself measured (scenarios.py)
 
     @property
     def clean(self) -> bool:
-        return not (self.lost or self.duplicated or self.recreated) and self.converge_seconds is not None
+        return not (self.lost or self.duplicated or self.recreated or self.measured.get("admission failed")
+                    or self.measured.get("follower writes")) and self.converge_seconds is not None
 
 
 @dataclass
@@ -158,6 +160,7 @@ class FaultRound:
         self.fired = asyncio.Event()
         self.started = 0.0
         self.revision = ""  # the pods' resourceVersion just before the fault (watch probes resume from it)
+        self.measured: dict[str, float] = {}  # what the fault returned (e.g. failed admission requests)
         self._task: asyncio.Future | None = None
 
     def _check(self) -> None:
@@ -193,7 +196,7 @@ class FaultRound:
             self.revision = await self.read_revision() if self.read_revision else ""
             self.started = time.monotonic()
             self.fired.set()
-            await asyncio.to_thread(self.inject)
+            self.measured = dict(await asyncio.to_thread(self.inject) or {})
 
 
 class Sequence:
@@ -266,6 +269,7 @@ class Sequence:
         probe = asyncio.create_task(self._watch_expired(fault.revision)) if self.probe_watch else None
         outcome.converge_seconds = await self._wait_converged(replicas, image, fault.started)
         outcome.manager_restarts = self.supervisor.restarts - restarts
+        outcome.measured = dict(fault.measured)
         if probe is not None:
             outcome.watch_expired = await probe
         live = list(self.pods.live.values())

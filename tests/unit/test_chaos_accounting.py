@@ -51,12 +51,19 @@ def test_the_results_table_sums_per_scenario_kind_and_operation():
                 Outcome("kill", "CloneSet", "scale-up", 2, 0, recreated=1, converge_seconds=20.0,
                         manager_restarts=0),
                 Outcome("compaction", "CloneSet", "rollout in place", 1, 3, converge_seconds=None,
-                        manager_restarts=1, watch_expired=True)]
+                        manager_restarts=1, watch_expired=True),
+                Outcome("certificate", "CloneSet", "scale-up", 1, 0, converge_seconds=3.0,
+                        measured={"admission requests": 100, "admission failed": 0, "takeover (s)": 5.5}),
+                Outcome("certificate", "CloneSet", "scale-up", 2, 0, converge_seconds=4.0,
+                        measured={"admission requests": 50, "admission failed": 2, "takeover (s)": 6.5})]
     text = render(outcomes, 120, "python -m chaos")
-    assert "| kill | CloneSet | scale-up | 2 | 0 | 0 | 1 | 0 | – | 15.0 / 20.0 |" in text
-    assert "| compaction | CloneSet | rollout in place | 1 | 0 | 0 | 0 | 1 | 1 of 1 | – (1 never) |" in text
-    assert "| compaction | CloneSet | rollout in place | 1 | 3 | 0 | 0 | 0 | 1 | yes | never |" in text
+    assert "| kill | CloneSet | scale-up | 2 | 0 | 0 | 1 | 0 | – | 15.0 / 20.0 | – |" in text
+    assert "| compaction | CloneSet | rollout in place | 1 | 0 | 0 | 0 | 1 | 1 of 1 | – (1 never) | – |" in text
+    assert "| compaction | CloneSet | rollout in place | 1 | 3 | 0 | 0 | 0 | 1 | yes | never | – |" in text
+    # the faults' own measures: counts added up, durations at their worst
+    assert "| 3.5 / 4.0 | admission requests 150, admission failed 2, takeover (s) 6.5 |" in text
     assert not outcomes[1].clean and not outcomes[2].clean and outcomes[0].clean
+    assert outcomes[3].clean and not outcomes[4].clean  # a failed admission request is a fault's cost too
 
 
 def test_one_fault_round_fires_once_at_the_leaders_point_and_records_each_kinds_progress():
