@@ -21,6 +21,7 @@ from kube import KubeClient, load_config
 from sandbox.cluster import Sandbox, SandboxOptions
 
 from .proxy import CuttableProxy
+from .replicas import TwoReplicas
 from .scenarios import SCENARIOS, Faults, Scenario
 from .kinds import KINDS
 from .sequence import HIGH, LOW, OPERATIONS, SIMULATED_NODES, FaultRound, Outcome, Sequence, Supervisor
@@ -43,7 +44,7 @@ MANAGER_ARGS = ("--lease-duration", "5")
 # operations are 21 kruise-manager kills during each kind's operations; 2 restarts or expiries of the others.
 FULL = [Run(SCENARIOS["kill"], ALL_KINDS, tuple(range(1, 8)))] + \
     [Run(SCENARIOS[name], ALL_KINDS, (1, 2)) for name in ("apiserver", "etcd", "compaction", "partition")] + \
-    [Run(SCENARIOS["certificate"], ALL_KINDS, (1,))]
+    [Run(SCENARIOS[name], ALL_KINDS, (1,)) for name in ("certificate", "leader")]
 # `make test`'s share: 3 kills during a CloneSet's and an Advanced StatefulSet's operations, one etcd restart
 # and one watch expiry (about 30 s each). An API server restart costs 80-100 s on a busy machine (its SIGTERM
 # stop, its start, a manager that lost its Lease started again): only in the full run. (Advanced DaemonSet and
@@ -120,8 +121,10 @@ def render(outcomes: list[Outcome], seconds: float, command: str) -> str:
 
 
 async def run_all(box: Sandbox, runs: list[Run], proxy: CuttableProxy | None = None) -> list[Outcome]:
-    faults = Faults(box, proxy)
-    supervisor = Supervisor(lambda: bool(box.status().get("kruise-manager")), box.start_manager)
+    def manager_alive() -> bool:
+        return bool(box.status().get("kruise-manager"))
+
+    supervisor = Supervisor(manager_alive, box.start_manager)
     outcomes: list[Outcome] = []
     async with KubeClient(load_config(box.state().kubeconfig), user_agent="chaos") as client:
         async def read_revision() -> str:
@@ -130,9 +133,14 @@ async def run_all(box: Sandbox, runs: list[Run], proxy: CuttableProxy | None = N
 
         for run in runs:
             scenario = run.scenario
+            faults = Faults(box, proxy)
             if scenario.manager_args:
                 recorded = tuple(box.state().options.get("manager_args") or ())
                 await asyncio.to_thread(box.restart_manager, recorded + scenario.manager_args)
+            if scenario.two_replicas:
+                faults = Faults(box, proxy, TwoReplicas(box))
+                await asyncio.to_thread(faults.replicas.up)
+                supervisor.alive, supervisor.start = faults.replicas.alive, faults.replicas.start_exited
             for seed in run.seeds:
                 draw = random.Random(f"{scenario.name}-{seed}")
                 rounds = {op: FaultRound(lambda: scenario.inject(faults), list(run.kinds), draw.choice(run.kinds),
@@ -155,6 +163,9 @@ async def run_all(box: Sandbox, runs: list[Run], proxy: CuttableProxy | None = N
                     await client.delete(f"/api/v1/namespaces/{s.namespace}")
             if scenario.manager_args:
                 await asyncio.to_thread(box.restart_manager)  # back to the sandbox's own arguments
+            if faults.replicas is not None:
+                await asyncio.to_thread(faults.replicas.down)  # the sandbox's own manager again
+                supervisor.alive, supervisor.start = manager_alive, box.start_manager
     return outcomes
 
 
@@ -185,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     proxy = None
     try:
         state = box.state()
-        proxy = CuttableProxy("127.0.0.1", int(state.apiserver_url.rsplit(":", 1)[1])).start()
+        proxy = CuttableProxy(int(state.apiserver_url.rsplit(":", 1)[1])).start()
         proxied.write_text(Path(state.kubeconfig).read_text().replace(
             state.apiserver_url, f"https://127.0.0.1:{proxy.port}"))
         box.start_manager()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from typing import Callable
 
 
 def free_port() -> int:
@@ -22,11 +23,13 @@ def free_port() -> int:
 
 
 class CuttableProxy:
-    """Forwards 127.0.0.1:`port` to `target_host`:`target_port` on an event loop of its own (a thread), so that
-    the suite's own work never delays the manager's bytes."""
+    """Forwards 127.0.0.1:`port` to 127.0.0.1:`target` on an event loop of its own (a thread), so that the
+    suite's own work never delays the manager's bytes. `target` may also be a function giving the ports to try
+    in turn for each new connection: the first that accepts serves it (the leader scenario's webhook Service in
+    front of two manager replicas, whose ports change when one is started again)."""
 
-    def __init__(self, target_host: str, target_port: int, port: int | None = None):
-        self.target_host, self.target_port = target_host, target_port
+    def __init__(self, target: int | Callable[[], list[int]], port: int | None = None):
+        self.targets = target if callable(target) else (lambda: [target])
         self.port = port or free_port()
         self.connections = 0  # accepted since the start
         self._open = asyncio.Event()  # set: bytes pass
@@ -59,9 +62,13 @@ class CuttableProxy:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         await self._open.wait()  # a connection made during a cut waits too (its TLS handshake times out)
-        try:
-            up_reader, up_writer = await asyncio.open_connection(self.target_host, self.target_port)
-        except OSError:
+        for target in self.targets():
+            try:
+                up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target)
+                break
+            except OSError:
+                continue
+        else:
             writer.close()
             return
         await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))

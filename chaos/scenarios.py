@@ -10,6 +10,8 @@
   already running, and kube-apiserver's watch caches keep answering from memory.)
 - certificate: in every operation, the manager's serving certificate (valid 20 s, renewed 8 s before it
   expires) rotating while four clients send admission requests without pause (`admission.py`);
+- leader: two manager replicas, the leader killed (SIGKILL) and started again in every operation (`replicas.py`):
+  the time to take over, by the Lease's clock, and the writes the follower sent while it followed;
 - partition: kruise-manager cut off from kube-apiserver for 30 s, then reconnected, in the middle of a rollout:
   a TCP proxy of the suite's own between them on loopback (`proxy.py`) stops passing bytes both ways.
 """
@@ -24,6 +26,7 @@ from sandbox.cluster import Sandbox
 
 from .admission import CERT_ARGS, rotate_under_load
 from .proxy import CuttableProxy
+from .replicas import TwoReplicas
 from .sequence import OPERATIONS
 
 PARTITION_SECONDS = 30.0
@@ -36,6 +39,7 @@ class Faults:
 
     box: Sandbox
     proxy: CuttableProxy | None = None
+    replicas: TwoReplicas | None = None  # the leader scenario's two managers (replicas.py)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Scenario:
     operations: tuple[str, ...] = OPERATIONS
     probe_watch: bool = False  # report whether watches from before the fault were answered 410 Gone
     manager_args: tuple[str, ...] = ()  # added to the manager's arguments for this scenario's runs
+    two_replicas: bool = False  # two manager replicas (TwoReplicas) instead of the sandbox's one
 
 
 def _kill_manager(faults: Faults) -> None:
@@ -69,6 +74,12 @@ def _rotate_under_load(faults: Faults) -> dict[str, float]:
                              lambda: faults.box.state().ports["kruise-manager-webhook"])
 
 
+def _kill_leader(faults: Faults) -> dict[str, float]:
+    if faults.replicas is None:
+        raise RuntimeError("the leader scenario needs two manager replicas (python -m chaos starts them)")
+    return faults.replicas.kill_leader()
+
+
 ROLLOUT = ("rollout in place",)
 SCENARIOS = {s.name: s for s in (
     Scenario("kill", "kruise-manager killed (SIGKILL) and restarted", _kill_manager),
@@ -82,6 +93,8 @@ SCENARIOS = {s.name: s for s in (
     Scenario("certificate", "the serving certificate rotating (valid 20 s, renewed 8 s before expiry) under admission "
              "load: 4 clients sending dry-run creates through the webhooks from before a rotation until 40 answers "
              "after it", _rotate_under_load, manager_args=CERT_ARGS),
+    Scenario("leader", "two kruise-manager replicas, the leader killed (SIGKILL) and restarted in every "
+             "operation: the other takes over", _kill_leader, two_replicas=True),
     Scenario("partition", f"kruise-manager cut off from kube-apiserver for {PARTITION_SECONDS:.0f} s mid-rollout "
              "(a TCP proxy of the suite's own stops passing bytes), then reconnected", _partition, ROLLOUT),
 )}

@@ -9,6 +9,7 @@ import asyncio
 from chaos.__main__ import render
 from chaos.kinds import KINDS, SIDECAR, daemon_label
 from chaos.sequence import FaultRound, Outcome, Pods, Supervisor
+from chaos.traced_manager import acts
 
 
 def pod(name: str, uid: str, deleting: bool = False) -> dict:
@@ -132,3 +133,12 @@ def test_each_kind_rolls_out_the_image_its_pods_are_checked_on():
         "spec": {"containers": [{"name": "main", "image": "x:v2"}]}}}}}}}
     daemon = KINDS["Advanced DaemonSet"].manifest("chaos", 2, "ns")
     assert "replicas" not in daemon["spec"] and daemon_label("ns") in daemon["spec"]["template"]["spec"]["nodeSelector"]
+
+
+def test_the_leader_proof_counts_acts_not_dry_runs_nor_every_replicas_own_writes():
+    assert acts("POST", "/api/v1/namespaces/ns/pods", None)
+    assert acts("PATCH", "/apis/apps.kruise.io/v1alpha1/namespaces/ns/clonesets/c/status", {})
+    assert not acts("POST", "/api/v1/namespaces/ns/pods", {"dryRun": "All"})  # a webhook's kubernetesValidation
+    assert not acts("PUT", "/apis/coordination.k8s.io/v1/namespaces/kruise-system/leases/kruise-manager", None)
+    assert not acts("PATCH", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/m", None)
+    assert not acts("GET", "/api/v1/namespaces/ns/pods", None)

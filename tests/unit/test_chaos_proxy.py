@@ -22,7 +22,7 @@ def proxy():
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Echo)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    proxy = CuttableProxy("127.0.0.1", server.server_address[1]).start()
+    proxy = CuttableProxy(server.server_address[1]).start()
     yield proxy
     proxy.stop()
     server.shutdown()
@@ -53,3 +53,17 @@ def test_a_cut_holds_the_bytes_of_open_and_new_connections_until_the_reconnectio
             assert open_one.recv(4096) == b"during"  # held, not lost
             assert new_one.recv(4096) == b"new"
     assert proxy.connections == 2
+
+
+def test_a_connection_goes_to_the_first_target_that_accepts(proxy):
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Echo) as server:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        nothing_there = CuttableProxy(0).port  # a free port no one listens on
+        front = CuttableProxy(lambda: [nothing_there, server.server_address[1]]).start()
+        try:
+            with socket.create_connection(("127.0.0.1", front.port), timeout=5) as sock:
+                assert exchange(sock, b"to the live one") == b"to the live one"
+        finally:
+            front.stop()
+            server.shutdown()
