@@ -152,7 +152,11 @@ async def run_all(box: Sandbox, runs: list[Run], proxy: CuttableProxy | None = N
                     await client.create("/api/v1/namespaces", {"metadata": {"name": namespace}})
                     sequences.append(Sequence(client, scenario.name, label, namespace, seed, rounds, supervisor,
                                               probe_watch=scenario.probe_watch))
-                for got in await asyncio.gather(*(s.run() for s in sequences)):
+                results = await asyncio.gather(*(s.run() for s in sequences), return_exceptions=True)
+                for sequence, got in zip(sequences, results):
+                    if isinstance(got, BaseException):  # reported as a fault that never converged
+                        print(f"  {scenario.name}: {sequence.kind_label} seed {seed} failed: {got!r}", flush=True)
+                        got = [Outcome(scenario.name, sequence.kind_label, f"failed: {type(got).__name__}", seed, 0)]
                     for o in got:
                         print(f"  {o.scenario}: {o.kind} {o.operation} seed {o.seed}: fault after {o.fault_after}, "
                               f"lost {o.lost}, duplicated {o.duplicated}, recreated {o.recreated}, manager "

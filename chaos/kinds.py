@@ -11,6 +11,8 @@ which image a rollout changes in its pods, and when its status says it is done.
 """
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,7 @@ IMAGE = "registry.example/app"
 SIDECAR_IMAGE = "registry.example/sidecar"
 SIDECAR = "sidecar"
 ZONE = "topology.kubernetes.io/zone"
+SEEN_TIMEOUT = 30.0
 IN_PLACE = {"type": "InPlaceIfPossible", "maxUnavailable": "50%"}
 
 
@@ -180,7 +183,15 @@ class SidecarKind(Kind):
                          "updateStrategy": {"type": "RollingUpdate", "maxUnavailable": "50%"}}}
 
     async def create(self, client: KubeClient, namespace: str, name: str, replicas: int) -> None:
+        """The SidecarSet first, and the CloneSet once the manager has seen it (its status observed): a pod
+        created before would get no sidecar (injection happens at creation only) and never converge."""
         await client.create(self.sidecarsets, self.sidecarset(namespace, name))
+        deadline = time.monotonic() + SEEN_TIMEOUT
+        while time.monotonic() < deadline:
+            obj = await client.get(f"{self.sidecarsets}/{namespace}")
+            if (obj.get("status") or {}).get("observedGeneration") == obj["metadata"]["generation"]:
+                break
+            await asyncio.sleep(0.2)  # a poll, within the deadline
         await super().create(client, namespace, name, replicas)
 
     async def roll(self, client: KubeClient, namespace: str, name: str, image: str) -> None:
