@@ -14,7 +14,7 @@ help:
 	@echo "make demo       start the sandbox and show workloads rolled out on it"
 	@echo "make test       the full test suite (unit + e2e against a real kube-apiserver)"
 	@echo "make bench [QUICK=1]  controllers vs kube-controller-manager and a raw client; writes bench/results.md and .png"
-	@echo "make chaos [QUICK=1]  manager kills, API server and etcd restarts, watch expiry; writes chaos/results.md"
+	@echo "make chaos [QUICK=1]  manager kills, API server and etcd restarts, watch expiry, partition, cert rotation, leader kill; writes chaos/results.md"
 	@echo "make test-unit  only the tests that need no API server"
 	@echo "make generate   write CRDs, chart templates, docs and the runtime schema from schema/ and policies/"
 	@echo "make lint       generated files up to date, the import layering (.importlinter), pyflakes (ruff)"

@@ -1,5 +1,6 @@
 """`make chaos`'s quick mode, in `make test`, on a sandbox of its own (no real node): kruise-manager killed
-(SIGKILL) once in a scale-up, an in-place rollout and a scale-down of a CloneSet and of an Advanced StatefulSet;
+(SIGKILL) once in a scale-up, an in-place rollout and a scale-down of a CloneSet and of an Advanced StatefulSet
+running at once (each kill hits both);
 etcd restarted in the middle of a CloneSet's rollout; watches expired (etcd compacted and restarted)
 in the middle of an Advanced StatefulSet's. Nothing lost, nothing doubled, nothing recreated, and every
 operation converges; the compaction did make watches from before it expire. No upstream case (OpenKruise has no
