@@ -42,9 +42,9 @@ ALL_KINDS = tuple(KINDS)
 MANAGER_ARGS = ("--lease-duration", "5")
 # The kinds of a seed run in parallel on one sandbox, one fault hitting all of them at once: 7 seeds of 3
 # operations are 21 kruise-manager kills during each kind's operations; 2 restarts or expiries of the others.
-FULL = [Run(SCENARIOS["kill"], ALL_KINDS, tuple(range(1, 8)))] + \
-    [Run(SCENARIOS[name], ALL_KINDS, (1, 2)) for name in ("apiserver", "etcd", "compaction", "partition")] + \
-    [Run(SCENARIOS[name], ALL_KINDS, (1,)) for name in ("certificate", "leader")]
+FULL = [Run(SCENARIOS[name], ALL_KINDS, (1,)) for name in ("certificate", "leader")] + \
+    [Run(SCENARIOS[name], ALL_KINDS, (1, 2)) for name in ("partition", "apiserver", "etcd", "compaction")] + \
+    [Run(SCENARIOS["kill"], ALL_KINDS, tuple(range(1, 8)))]
 # `make test`'s share: 3 kills during a CloneSet's and an Advanced StatefulSet's operations, one etcd restart
 # and one watch expiry (about 30 s each). An API server restart costs 80-100 s on a busy machine (its SIGTERM
 # stop, its start, a manager that lost its Lease started again): only in the full run. (Advanced DaemonSet and

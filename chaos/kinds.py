@@ -27,6 +27,7 @@ SIDECAR_IMAGE = "registry.example/sidecar"
 SIDECAR = "sidecar"
 ZONE = "topology.kubernetes.io/zone"
 SEEN_TIMEOUT = 30.0
+NAMESPACE_NAME = "kubernetes.io/metadata.name"
 IN_PLACE = {"type": "InPlaceIfPossible", "maxUnavailable": "50%"}
 
 
@@ -158,8 +159,9 @@ class UnitedKind(Kind):
         subsets = [{"name": zone, "nodeSelectorTerm": {"matchExpressions": [
             {"key": ZONE, "operator": "In", "values": [zone]}]}} for zone in ("zone-a", "zone-b")]
         return {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                "template": {"cloneSetTemplate": {"metadata": {"labels": {"app": name}},
-                                                  "spec": cloneset_spec(name, replicas)}},
+                # the subsets' replicas are the UnitedDeployment's to set (its webhook refuses them here)
+                "template": {"cloneSetTemplate": {"metadata": {"labels": {"app": name}}, "spec": {
+                    k: v for k, v in cloneset_spec(name, replicas).items() if k != "replicas"}}},
                 "topology": {"subsets": subsets}}
 
     def rollout_patch(self, image: str) -> dict:
@@ -178,13 +180,17 @@ class SidecarKind(Kind):
 
     def sidecarset(self, namespace: str, name: str) -> dict:
         return {"apiVersion": "apps.kruise.io/v1beta1", "kind": "SidecarSet", "metadata": {"name": namespace},
-                "spec": {"namespace": namespace, "selector": {"matchLabels": {"app": name}},
+                "spec": {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME: namespace}},
+                         "selector": {"matchLabels": {"app": name}},
                          "containers": [{"name": SIDECAR, "image": self.image("v1")}],
                          "updateStrategy": {"type": "RollingUpdate", "maxUnavailable": "50%"}}}
 
     async def create(self, client: KubeClient, namespace: str, name: str, replicas: int) -> None:
         """The SidecarSet first, and the CloneSet once the manager has seen it (its status observed): a pod
         created before would get no sidecar (injection happens at creation only) and never converge."""
+        # kubernetes.io/metadata.name, as every namespace has it from Kubernetes 1.21 (the sandbox runs 1.20)
+        await client.patch(f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": {NAMESPACE_NAME: namespace}}},
+                           MERGE_PATCH)
         await client.create(self.sidecarsets, self.sidecarset(namespace, name))
         deadline = time.monotonic() + SEEN_TIMEOUT
         while time.monotonic() < deadline:
