@@ -123,17 +123,22 @@ class LeaderElector:
             except Exception as e:  # API server briefly unreachable: keep campaigning
                 log.warning("leader election: %s", e)
             await asyncio.sleep(self.s.retry_period)
-        last_renew = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        last_renew = loop.time()
         while True:
             await asyncio.sleep(self.s.retry_period)
             try:
-                if await self.try_acquire_or_renew():
-                    last_renew = asyncio.get_running_loop().time()
+                # Each attempt is bounded by what is left of the renew deadline, as controller-runtime's context
+                # is: a request that hangs (the API server cut off, its answers held) must not keep a leader that
+                # can no longer renew believing it leads, past the moment another candidate may take the Lease.
+                left = self.s.renew_deadline - (loop.time() - last_renew)
+                if await asyncio.wait_for(self.try_acquire_or_renew(), max(left, 0.0)):
+                    last_renew = loop.time()
                     continue
                 log.error("lease %s/%s was taken by another candidate", self.s.namespace, self.s.name)
             except Exception as e:
-                log.warning("renewing the lease failed: %s", e)
-                if asyncio.get_running_loop().time() - last_renew < self.s.renew_deadline:
+                log.warning("renewing the lease failed: %r", e)
+                if loop.time() - last_renew < self.s.renew_deadline:
                     continue
             self.is_leader.clear()
             self.lost.set()
