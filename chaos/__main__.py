@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import random
 import statistics
 import sys
@@ -135,8 +136,9 @@ async def run_all(box: Sandbox, runs: list[Run], proxy: CuttableProxy | None = N
             scenario = run.scenario
             faults = Faults(box, proxy)
             if scenario.manager_args:
-                recorded = tuple(box.state().options.get("manager_args") or ())
-                await asyncio.to_thread(box.restart_manager, recorded + scenario.manager_args)
+                args = tuple(box.state().options.get("manager_args") or ()) + scenario.manager_args
+                await asyncio.to_thread(box.restart_manager, args)
+                supervisor.start = functools.partial(box.restart_manager, args)  # a manager started again keeps them
             if scenario.two_replicas:
                 faults = Faults(box, proxy, TwoReplicas(box))
                 await asyncio.to_thread(faults.replicas.up)
@@ -144,7 +146,8 @@ async def run_all(box: Sandbox, runs: list[Run], proxy: CuttableProxy | None = N
             for seed in run.seeds:
                 draw = random.Random(f"{scenario.name}-{seed}")
                 rounds = {op: FaultRound(lambda: scenario.inject(faults), list(run.kinds), draw.choice(run.kinds),
-                                         supervisor, read_revision if scenario.probe_watch else None)
+                                         supervisor, read_revision if scenario.probe_watch else None,
+                                         scenario.exclusive)
                           for op in OPERATIONS if op in scenario.operations}
                 sequences = []
                 for label in run.kinds:
@@ -167,6 +170,7 @@ async def run_all(box: Sandbox, runs: list[Run], proxy: CuttableProxy | None = N
                     await client.delete(f"/api/v1/namespaces/{s.namespace}")
             if scenario.manager_args:
                 await asyncio.to_thread(box.restart_manager)  # back to the sandbox's own arguments
+                supervisor.start = box.start_manager
             if faults.replicas is not None:
                 await asyncio.to_thread(faults.replicas.down)  # the sandbox's own manager again
                 supervisor.alive, supervisor.start = manager_alive, box.start_manager

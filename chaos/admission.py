@@ -31,7 +31,7 @@ CLONESET = {"apiVersion": "apps.kruise.io/v1alpha1", "kind": "CloneSet", "metada
 def served_certificate(port: int) -> str | None:
     """The PEM certificate the webhook server presents now (None: nothing answers on `port`)."""
     try:
-        return ssl.get_server_certificate(("127.0.0.1", port), timeout=2)
+        return ssl.get_server_certificate(("127.0.0.1", port), timeout=10)  # a busy machine: slow handshakes
     except (OSError, ssl.SSLError):
         return None
 

@@ -51,6 +51,9 @@ class Scenario:
     probe_watch: bool = False  # report whether watches from before the fault were answered 410 Gone
     manager_args: tuple[str, ...] = ()  # added to the manager's arguments for this scenario's runs
     two_replicas: bool = False  # two manager replicas (TwoReplicas) instead of the sandbox's one
+    # False: the fault starts and stops no process, and a manager that exits meanwhile (it lost its Lease) is
+    # started again during the fault, as the kubelet would (FaultRound)
+    exclusive: bool = True
 
 
 def _kill_manager(faults: Faults) -> None:
@@ -92,9 +95,10 @@ SCENARIOS = {s.name: s for s in (
              probe_watch=True),
     Scenario("certificate", "the serving certificate rotating (valid 20 s, renewed 8 s before expiry) under admission "
              "load: 4 clients sending dry-run creates through the webhooks from before a rotation until 40 answers "
-             "after it", _rotate_under_load, manager_args=CERT_ARGS),
+             "after it", _rotate_under_load, manager_args=CERT_ARGS, exclusive=False),
     Scenario("leader", "two kruise-manager replicas, the leader killed (SIGKILL) and restarted in every "
              "operation: the other takes over", _kill_leader, two_replicas=True),
     Scenario("partition", f"kruise-manager cut off from kube-apiserver for {PARTITION_SECONDS:.0f} s mid-rollout "
-             "(a TCP proxy of the suite's own stops passing bytes), then reconnected", _partition, ROLLOUT),
+             "(a TCP proxy of the suite's own stops passing bytes), then reconnected", _partition, ROLLOUT,
+             exclusive=False),
 )}

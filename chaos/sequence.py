@@ -150,8 +150,11 @@ class FaultRound:
     own operation was then. With one sequence, it is that sequence's fault at its own point."""
 
     def __init__(self, inject: Callable[[], Any], participants: list[str], leader: str, supervisor: Supervisor,
-                 read_revision: Callable[[], Awaitable[str]] | None = None):
+                 read_revision: Callable[[], Awaitable[str]] | None = None, exclusive: bool = True):
         self.inject, self.participants, self.leader = inject, set(participants), leader
+        # exclusive: the fault starts or stops processes itself, so no manager is started meanwhile; else a
+        # manager that exits during the fault is started again at once, as the kubelet would
+        self.exclusive = exclusive
         self.supervisor, self.read_revision = supervisor, read_revision
         self.arrived: set[str] = set()
         self.all_arrived = asyncio.Event()
@@ -192,11 +195,25 @@ class FaultRound:
 
     async def _inject(self) -> None:
         self.fault_after = {who: progress() for who, progress in self.progress.items()}
-        async with self.supervisor.lock:
-            self.revision = await self.read_revision() if self.read_revision else ""
-            self.started = time.monotonic()
-            self.fired.set()
-            self.measured = dict(await asyncio.to_thread(self.inject) or {})
+        if self.exclusive:
+            async with self.supervisor.lock:
+                await self._begin()
+                self.measured = dict(await asyncio.to_thread(self.inject) or {})
+            return
+        await self._begin()
+        injected = asyncio.ensure_future(asyncio.to_thread(self.inject))
+        while not injected.done():
+            try:
+                await self.supervisor.ensure()
+            except Exception as e:  # e.g. a manager that cannot get ready while cut off: tried again
+                print(f"  starting kruise-manager again failed: {e!r}", flush=True)
+            await asyncio.wait({injected}, timeout=0.5)
+        self.measured = dict(injected.result() or {})
+
+    async def _begin(self) -> None:
+        self.revision = await self.read_revision() if self.read_revision else ""
+        self.started = time.monotonic()
+        self.fired.set()
 
 
 class Sequence:

@@ -142,3 +142,30 @@ def test_the_leader_proof_counts_acts_not_dry_runs_nor_every_replicas_own_writes
     assert not acts("PUT", "/apis/coordination.k8s.io/v1/namespaces/kruise-system/leases/kruise-manager", None)
     assert not acts("PATCH", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/m", None)
     assert not acts("GET", "/api/v1/namespaces/ns/pods", None)
+
+
+def test_a_manager_that_exits_during_a_long_fault_is_started_again_meanwhile_unless_the_fault_is_exclusive():
+    import threading
+
+    def run(exclusive: bool) -> tuple[bool, int]:
+        running = [1]
+        back = threading.Event()
+
+        def fault() -> None:  # the manager exits during the fault (it lost its Lease), which then lasts a while
+            running.clear()
+            back.wait(2)
+
+        def start() -> None:
+            running.append(1)
+            back.set()
+
+        async def scenario() -> int:
+            supervisor = Supervisor(lambda: bool(running), start)
+            await FaultRound(fault, ["CloneSet"], "CloneSet", supervisor, exclusive=exclusive).fire()
+            return supervisor.restarts
+
+        restarts = asyncio.run(scenario())
+        return back.is_set(), restarts
+
+    assert run(exclusive=False) == (True, 1)  # started again while the fault still ran
+    assert run(exclusive=True) == (False, 0)  # a kill's own restart is the fault's: nobody else starts one
