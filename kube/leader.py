@@ -128,10 +128,11 @@ class LeaderElector:
         while True:
             await asyncio.sleep(self.s.retry_period)
             try:
-                # Each attempt is bounded by what is left of the renew deadline, as controller-runtime's context
-                # is: a request that hangs (the API server cut off, its answers held) must not keep a leader that
-                # can no longer renew believing it leads, past the moment another candidate may take the Lease.
-                left = self.s.renew_deadline - (loop.time() - last_renew)
+                # Each attempt is bounded by the Lease's expiry: a request that hangs (the API server cut off, its
+                # answers held) must not keep a leader that can no longer renew believing it leads past the moment
+                # another candidate may take the Lease over. (controller-runtime bounds it by the renew deadline;
+                # a single-threaded manager starved of CPU on a busy machine would then give up needlessly.)
+                left = self.s.lease_duration - (loop.time() - last_renew)
                 if await asyncio.wait_for(self.try_acquire_or_renew(), max(left, 0.0)):
                     last_renew = loop.time()
                     continue

@@ -1,6 +1,6 @@
 """kube.leader: a leader whose renewal hangs (the API server cut off, found by `make chaos`'s partition) gives up
-leadership once its renew deadline has passed, not when the hanging request ends (the client's timeout is a
-minute): before a follower may take the Lease over, never after."""
+leadership by the time its Lease expires, not when the hanging request ends (the client's timeout is a minute,
+and the partition held it 30 s while the 5 s Lease had long expired): never after a follower may take over."""
 from __future__ import annotations
 
 import asyncio
@@ -38,7 +38,7 @@ class ApiServerThatStopsAnswering:
         return body
 
 
-def test_a_hanging_renewal_loses_leadership_at_the_renew_deadline():
+def test_a_hanging_renewal_loses_leadership_by_the_leases_expiry():
     async def scenario() -> float:
         server = ApiServerThatStopsAnswering()
         settings = ElectionSettings(namespace="ns", name="lease", identity="me", lease_duration=1.5,
