@@ -128,11 +128,12 @@ class LeaderElector:
         while True:
             await asyncio.sleep(self.s.retry_period)
             try:
-                # Each attempt is bounded by the Lease's expiry: a request that hangs (the API server cut off, its
-                # answers held) must not keep a leader that can no longer renew believing it leads past the moment
-                # another candidate may take the Lease over. (controller-runtime bounds it by the renew deadline;
-                # a single-threaded manager starved of CPU on a busy machine would then give up needlessly.)
-                left = self.s.lease_duration - (loop.time() - last_renew)
+                # Each attempt ends a retry period before the Lease expires: a request that hangs (the API server
+                # cut off, its answers held) must not keep a leader that can no longer renew believing it leads
+                # past the moment another candidate may take the Lease over. (controller-runtime bounds it by the
+                # shorter renew deadline; a single-threaded manager starved of CPU on a busy machine then gave up
+                # within seconds of starting.)
+                left = self.s.lease_duration - self.s.retry_period - (loop.time() - last_renew)
                 if await asyncio.wait_for(self.try_acquire_or_renew(), max(left, 0.0)):
                     last_renew = loop.time()
                     continue
