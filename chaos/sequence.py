@@ -36,6 +36,7 @@ from .kinds import KINDS
 LOW, HIGH = 2, 8
 CONVERGE_TIMEOUT = 120.0
 WATCH_EXPIRY_TIMEOUT = 15.0  # seconds after the fault for a watch from before it to be answered 410 Gone
+CHANGE_TIMEOUT = 60.0  # the suite's own requests are tried again on transient failures for this long
 BARRIER_TIMEOUT = CONVERGE_TIMEOUT + 60  # a sequence that never arrives (it failed) holds the others no longer
 OPERATIONS = ("scale-up", "rollout in place", "scale-down")
 # What a request may meet while the API server or etcd restarts: refused or dropped connections, 5xx, and
@@ -123,6 +124,23 @@ async def wait_until(check: Callable[[], bool], pods: Pods, timeout: float) -> b
         except asyncio.TimeoutError:
             pass
     return True
+
+
+async def retried(request: Callable[[], Awaitable[Any]], timeout: float = CHANGE_TIMEOUT) -> Any:
+    """The suite's own change, tried again on a transient failure until `timeout`, as a user would: a manager
+    started again listens on a new port, and until it has pointed the webhook configurations there, requests
+    its webhooks admit are refused (connection refused, a 500)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await request()
+        except ApiError as e:
+            if e.status < 500 or time.monotonic() > deadline:
+                raise
+        except TRANSIENT:
+            if time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.5)  # a retry's pause, within the deadline
 
 
 class Supervisor:
@@ -276,7 +294,7 @@ class Sequence:
         await fault.arrive(self.kind_label, progress)
         await self.supervisor.ensure()  # the previous fault may have left no manager, and its webhook admits changes
         self.pods.reset()
-        await change()
+        await retried(change)
         leads = fault.leader == self.kind_label
         await wait_until(lambda: fault.fired.is_set() or leads and progress() >= own_point, self.pods, 60)
         restarts = self.supervisor.restarts
@@ -304,7 +322,7 @@ class Sequence:
         try:
             await informer.synced.wait()
             first = LOW if "scale-up" in self.operations else HIGH
-            await kind.create(client, ns, name, first)
+            await retried(lambda: kind.create(client, ns, name, first))
             if await self._wait_converged(first, v1) is None:
                 raise RuntimeError(f"{self.kind_label} {ns}/{name} never got {first} Ready pods")
             out = []

@@ -8,7 +8,7 @@ import asyncio
 
 from chaos.__main__ import render
 from chaos.kinds import KINDS, SIDECAR, daemon_label
-from chaos.sequence import FaultRound, Outcome, Pods, Supervisor
+from chaos.sequence import FaultRound, Outcome, Pods, Supervisor, retried
 from chaos.traced_manager import acts
 
 
@@ -169,3 +169,26 @@ def test_a_manager_that_exits_during_a_long_fault_is_started_again_meanwhile_unl
 
     assert run(exclusive=False) == (True, 1)  # started again while the fault still ran
     assert run(exclusive=True) == (False, 0)  # a kill's own restart is the fault's: nobody else starts one
+
+
+def test_the_suites_own_change_is_tried_again_while_the_webhook_is_unreachable_but_not_when_refused():
+    from kube import ApiError
+
+    calls: list[int] = []
+
+    async def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ApiError(500, {"message": "failed calling webhook: connection refused"}, "PATCH", "/x")
+        return "done"
+
+    async def refused() -> None:
+        raise ApiError(422, {"message": "spec.replicas: Invalid value"}, "PATCH", "/x")
+
+    assert asyncio.run(retried(flaky, timeout=10)) == "done" and len(calls) == 3
+    try:
+        asyncio.run(retried(refused, timeout=10))
+    except ApiError as e:
+        assert e.status == 422
+    else:
+        raise AssertionError("a refusal is not transient")
