@@ -221,7 +221,7 @@ def test_controllers_share_one_kopf_index_and_event_handler_per_resource_through
     sidecar = workload("log", None, "apps.kruise.io/v1alpha1", "SidecarSet", {"app": "web"})
     mine = obj("web-1", "ns1", {"app": "web"}, owner={"apiVersion": "apps.kruise.io/v1alpha1", "kind": "CloneSet",
                                                       "uid": "uid-web"})
-    mine["metadata"]["managedFields"] = [{"manager": "x"}]
+    mine["metadata"].update(managedFields=[{"manager": "x"}], resourceVersion="7")
     theirs = obj("db-0", "ns1", {"app": "db"}, owner={"apiVersion": "apps.kruise.io/v1beta1", "kind": "StatefulSet",
                                                       "uid": "uid-db"})
     orphan = obj("lone", "ns1", {"app": "web"})
@@ -249,13 +249,26 @@ def test_controllers_share_one_kopf_index_and_event_handler_per_resource_through
         observed = [c._observed(uid)[1] for c, uid in ((clonesets, "uid-web"), (statefulsets, "uid-db"),
                                                         (sidecars, "uid-log"))]
         orphans = clonesets.indices["orphans"].get("ns1")
+        # Only the resourceVersion and managedFields move: nothing a reconcile reads, nobody is woken; unless the
+        # owner waits for the event of a write of its own.
+        rewritten = {**mine, "metadata": {**mine["metadata"], "resourceVersion": "8", "managedFields": []}}
+        await send("MODIFIED", rewritten)
+        woken.append([drained(c) for c in (clonesets, statefulsets, sidecars)])
+        clonesets.expectations.expect_updated("uid-web", PODS, "web-1", "9", "ns1")
+        await send("MODIFIED", {**rewritten, "metadata": {**rewritten["metadata"], "resourceVersion": "9"}})
+        woken.append([drained(c) for c in (clonesets, statefulsets, sidecars)])
+        relabelled = {**rewritten, "metadata": {**rewritten["metadata"], "labels": {"app": "web", "x": "y"}}}
+        await send("MODIFIED", relabelled)
+        woken.append([drained(c) for c in (clonesets, statefulsets, sidecars)])
         await send("DELETED", mine)
         woken.append([drained(c) for c in (clonesets, statefulsets, sidecars)])
         return [woken, observed, list(orphans), clonesets._observed("uid-web")[1][PODS]]
 
     woken, observed, orphans, after_delete = asyncio.run(scenario())
     assert woken == [[{"uid-web"}, set(), {"uid-log"}], [set(), {"uid-db"}, set()],
-                     [{"uid-web"}, {"uid-db"}, {"uid-log"}], [{"uid-web"}, set(), {"uid-log"}]]
+                     [{"uid-web"}, {"uid-db"}, {"uid-log"}],
+                     [set(), set(), set()], [{"uid-web"}, set(), set()], [{"uid-web"}, set(), {"uid-log"}],
+                     [{"uid-web"}, set(), {"uid-log"}]]
     trimmed = {**mine, "metadata": {k: v for k, v in mine["metadata"].items() if k != "managedFields"}}
     assert observed[0][PODS] == [trimmed] and observed[1][PODS] == [theirs]
     assert observed[2][PODS] == [trimmed, orphan], "the SidecarSet selects by label, owned or not"
