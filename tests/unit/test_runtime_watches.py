@@ -312,3 +312,27 @@ def test_a_workload_reconciles_take_at_most_a_share_of_the_manager_while_its_eve
 
     assert asyncio.run(scenario()) == [1, 1, 2]
     assert runtime.SYNC_SHARE == 0.25
+
+
+def test_what_the_cache_drops_no_controller_reads():
+    """The indexes drop `metadata.managedFields` (`cached`); a reconcile or webhook that read it would read
+    nothing. Every place in controllers/ that names it (a string constant) must only be leaving it out."""
+    import ast
+    from pathlib import Path
+
+    import controllers
+    from controllers.runtime.workload import cached
+
+    allowed = {("daemonset/eligibility.py", "excluded when comparing nodes"), ("runtime/workload.py", "the trim")}
+    root = Path(controllers.__file__).parent
+    naming = set()
+    for path in root.rglob("*.py"):
+        if "_generated" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value == "managedFields":
+                naming.add(str(path.relative_to(root)))
+    assert naming == {where for where, _ in allowed}
+    body = {"metadata": {"name": "p", "managedFields": [{"manager": "x"}], "labels": {"a": "b"}}, "spec": {}}
+    assert cached(body) == {"metadata": {"name": "p", "labels": {"a": "b"}}, "spec": {}}
+    assert body["metadata"]["managedFields"], "the event's body is left as it was"
