@@ -205,7 +205,8 @@ def test_in_place_only_refuses_non_image_changes(cluster: Cluster, cs: CloneSets
     result = cluster.kubectl("patch", "clone", "strict", "--type=json", "-p", json.dumps(
         [{"op": "add", "path": "/spec/template/spec/containers/0/env", "value": [{"name": "A", "value": "b"}]}]),
         namespace=cs.ns, check=False)
-    assert result.returncode != 0 and "only container images may change" in result.stderr
+    assert result.returncode != 0 and "only allowed to update images in spec for InPlaceOnly, but found add " \
+                                      "/containers/0/env" in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("partition, updated", [("99%", 1), (3, 1), ("50%", 2), (0, 4)])

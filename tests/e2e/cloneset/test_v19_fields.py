@@ -148,7 +148,7 @@ def bare(name: str, **spec) -> dict:
 ])
 def test_a_deadline_not_above_min_ready_seconds_is_refused(cluster: Cluster, namespace: str, spec: dict):
     refused_naming(cluster, bare("bad-deadline", **spec), namespace, "spec.progressDeadlineSeconds",
-                   "Invalid value: must be greater than minReadySeconds")
+                   f"Invalid value: {spec['progressDeadlineSeconds']}: must be greater than minReadySeconds")
 
 
 def test_a_negative_deadline_is_refused_naming_the_field(cluster: Cluster, namespace: str):
