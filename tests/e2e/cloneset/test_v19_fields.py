@@ -173,6 +173,6 @@ def test_the_deadline_may_change_but_not_below_min_ready_seconds(cs: CloneSets):
     cs.patch("changing", {"spec": {"progressDeadlineSeconds": 30}})
     assert cs.get("changing")["spec"]["progressDeadlineSeconds"] == 30
     error = refusal(cs.c, "patch", bare("changing"), cs.ns, "changing", {"spec": {"progressDeadlineSeconds": 5}})
-    assert error is not None and "spec.progressDeadlineSeconds: Invalid value: must be greater than minReadySeconds" \
+    assert error is not None and "spec.progressDeadlineSeconds: Invalid value: 5: must be greater than minReadySeconds" \
         in error, error
     assert cs.get("changing")["spec"]["progressDeadlineSeconds"] == 30
