@@ -54,13 +54,6 @@ from .resources import resources
 
 log = logging.getLogger(__name__)
 ERROR_BACKOFF = (1, 2, 4, 8, 16, 30)
-# A workload's reconciles take at most this share of the manager's CPU while its events stream in: a reconcile
-# that computed for c seconds is followed by one no sooner than c * (1/SYNC_SHARE - 1) seconds after it ended.
-# A round reads every pod of the workload (40 ms at 1,000 pods), and a scale-up or a rollout sends several events
-# per pod per second; reconciling after each would spend the manager on rounds that each see one pod more.
-# The events that arrive meanwhile are merged into the next round, which sees them all (level-based).
-SYNC_SHARE = 0.25
-MIN_PAUSE = 0.005  # below this (small workloads), reconcile at once
 NAMES = RandomNames()
 
 
@@ -250,7 +243,6 @@ class WorkloadController:
         self.failures: dict[str, int] = {}
         self.last_failure: dict[str, Any] = {}  # uid → how its previous plan failed (an ActionFailure)
         self.memory: dict[str, Any] = {}  # uid → what its previous plan handed on (Plan.memory)
-        self._not_before: dict[str, float] = {}  # uid → when its next reconcile may start (SYNC_SHARE)
         self._seen: dict[str, dict[str, dict]] = {}  # cluster watches with `relevant`: resource → uid → last body
         self.indices: dict[str, Any] = {}
         self._namespaces: dict[str, set[str]] = {}  # namespace → workload uids
@@ -284,7 +276,6 @@ class WorkloadController:
                 self.failures.pop(uid, None)
                 self.last_failure.pop(uid, None)
                 self.memory.pop(uid, None)
-                self._not_before.pop(uid, None)
                 self._namespaces.get(namespace or "", set()).discard(uid)
             else:
                 self._namespaces.setdefault(namespace or "", set()).add(uid)
@@ -410,11 +401,6 @@ class WorkloadController:
         if workload is None:
             self.expectations.forget(uid)
             return
-        not_before = self._not_before.pop(uid, None)
-        if not_before is not None and not_before > time.monotonic():
-            self._not_before[uid] = not_before
-            self.queue.add_after(uid, not_before - time.monotonic())
-            return
         if self.expectations.unsatisfied(uid, {**observed, WORKLOAD: [workload]}):
             # The index has not caught up with our own writes; its next event wakes us, this is a fallback.
             self.queue.add_after(uid, 5.0)
@@ -425,7 +411,6 @@ class WorkloadController:
         started = time.monotonic()
         try:
             observed = await self._claim(ref, workload, observed)
-            computing = time.thread_time()
             now = datetime.now(timezone.utc)
             context = Context(now, self.gates, self.settings, NAMES, self.last_failure.get(uid), self.memory.get(uid))
             plan = self.k.reconcile(workload, observed, context)
@@ -440,11 +425,7 @@ class WorkloadController:
             readiness = [a for p in owned_pods if (a := ready_if_missing(p, now))]
             if readiness:
                 plan = Plan(fold_status_patches(readiness, plan.actions), plan.requeue_after, plan.memory)
-            computed = time.thread_time() - computing
             await self.executor.execute(ref, plan)
-            pause = computed * (1 / SYNC_SHARE - 1)
-            if pause >= MIN_PAUSE:
-                self._not_before[uid] = time.monotonic() + pause
         except PlanFailed as e:
             cause = e.__cause__
             if getattr(cause, "status", None) == 403 and "being terminated" in str(cause):

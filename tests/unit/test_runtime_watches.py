@@ -276,44 +276,6 @@ def test_controllers_share_one_kopf_index_and_event_handler_per_resource_through
     assert after_delete == []
 
 
-def test_a_workload_reconciles_take_at_most_a_share_of_the_manager_while_its_events_stream_in(monkeypatch):
-    """A round that computed for c seconds is followed by the next no sooner than c * (1/SYNC_SHARE - 1) after
-    it: events meanwhile merge into that next round instead of each starting an O(pods) round of its own."""
-    import controllers.runtime.workload as runtime
-
-    rounds = []
-    kind = WorkloadKind("sidecarset", "sidecarsets.apps.kruise.io", lambda w, o, c: rounds.append(1) or Plan(),
-                        watches=[owned(REVISIONS)])
-    controller, _ = wired(kind)
-    web = workload("web", None, "apps.kruise.io/v1alpha1", "SidecarSet")
-    controller.indices = {"workloads": {"uid-web": [web]}, REVISIONS: {}}
-    clock = {"cpu": 0.0, "now": 100.0}
-
-    def thread_time() -> float:
-        clock["cpu"] += 0.05  # each reading 50 ms later: a round of 50 ms of CPU
-        return clock["cpu"]
-
-    monkeypatch.setattr(runtime.time, "thread_time", thread_time)
-    monkeypatch.setattr(runtime.time, "monotonic", lambda: clock["now"])
-
-    async def scenario() -> list[int]:
-        counts = []
-        await controller.sync("uid-web")
-        counts.append(len(rounds))
-        clock["now"] += 0.1  # an event 100 ms later: within the pause (3 × 50 ms)
-        await controller.sync("uid-web")
-        counts.append(len(rounds))
-        assert "uid-web" in controller.queue._timers, "woken again when the pause ends"
-        controller.queue._timers.pop("uid-web").cancel()
-        clock["now"] += 0.06
-        await controller.sync("uid-web")
-        counts.append(len(rounds))
-        return counts
-
-    assert asyncio.run(scenario()) == [1, 1, 2]
-    assert runtime.SYNC_SHARE == 0.25
-
-
 def test_what_the_cache_drops_no_controller_reads():
     """The indexes drop `metadata.managedFields` (`cached`); a reconcile or webhook that read it would read
     nothing. Every place in controllers/ that names it (a string constant) must only be leaving it out."""
