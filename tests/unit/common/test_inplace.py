@@ -146,6 +146,7 @@ def test_grace_period_then_images_then_completion():
     spec = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"}, grace_seconds=3)
     p = _after(p, I.start_update(p, spec, NOW).actions[-1].body)
     p["status"]["conditions"][-1]["status"] = "False"
+    p["status"]["conditions"][0]["status"] = "False"  # the drain turns Ready False too
     assert in_progress(p)
     early = I.refresh(p, NOW + timedelta(seconds=1.2))
     assert early.actions == [] and early.requeue_after == 2.0
@@ -654,3 +655,61 @@ def test_the_state_records_each_updated_containers_restart_count():
     state = json.loads(patch.actions[-1].body["metadata"]["annotations"][STATE])
     assert state["lastContainerStatuses"] == {
         "main": {"imageID": "id-nginx:1.25", "containerID": "cid-p-main", "restartCount": 3}}
+
+
+def stored(name, template, uid, rv):
+    """A revision as the API server stored it: its uid and resourceVersion name its immutable data."""
+    r = rev(name, template)
+    r["metadata"].update(uid=uid, resourceVersion=rv)
+    return r
+
+
+def test_the_update_spec_is_computed_once_per_stored_revision_pair_and_each_caller_gets_its_own(monkeypatch):
+    calls = []
+    real = I._calculate_update_spec
+    monkeypatch.setattr(I, "_calculate_update_spec", lambda *a: calls.append(a[:2]) or real(*a))
+    monkeypatch.setattr(I, "_SPEC_MEMO", {})
+    old = stored("m-1", T1, "uid-m1", "11")
+    new = stored("m-2", changed(metadata__labels__v="2", spec__containers__1__image="busybox:2"), "uid-m2", "12")
+    first = I.calculate_update_spec(old, new, 5)
+    first.container_images["side"] = "mutated by a caller"
+    first.metadata_patch["labels"]["v"] = "mutated"
+    second = I.calculate_update_spec(old, new, 5)
+    assert second == I.UpdateSpec(revision="m-2", container_images={"side": "busybox:2"},
+                                  metadata_patch={"labels": {"v": "2"}}, grace_seconds=5)
+    assert len(calls) == 1
+    I.calculate_update_spec(old, new, 0)  # another grace: another entry
+    I.calculate_update_spec(old, {**new, "metadata": {**new["metadata"], "resourceVersion": "13"}}, 5)
+    unstored = rev("m-3", changed(spec__containers__1__image="busybox:3"))  # built this round: never memoised
+    I.calculate_update_spec(old, unstored, 5)
+    I.calculate_update_spec(old, unstored, 5)
+    assert len(calls) == 5
+    assert I.calculate_update_spec(old, stored("m-4", changed(spec__hostNetwork=True), "uid-m4", "14")) is None
+    assert I.calculate_update_spec(old, stored("m-4", changed(spec__hostNetwork=True), "uid-m4", "14")) is None
+    assert len(calls) == 6, "a pair that cannot be done in place is memoised too"
+
+
+def test_the_grace_waits_while_a_late_kubelet_write_has_made_the_pod_ready_again():
+    """On the real node, the kubelet's status write computed before it saw the gate can land after the drain and
+    turn Ready True again (once in a full run); it turns it False once it sees the gate. The grace runs from the
+    pod's last turn to not ready, as then it really leaves its Services."""
+    p = running()
+    drain, patch = I.start_update(p, I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"},
+                                                  grace_seconds=2), NOW).actions
+    p = _after(_store_status(p, drain.body), patch.body)
+    first = I.refresh(p, NOW + timedelta(seconds=0.5))
+    seen = dict([first.drain_seen])
+    ready_again = _store_status(p, {"status": {"conditions": [
+        {"type": "Ready", "status": "True", "lastTransitionTime": "2024-05-01T12:00:01Z"}]}})
+    assert I.pending_drain_key(ready_again) is None
+    waiting = I.refresh(ready_again, NOW + timedelta(seconds=5), drains_seen=seen)
+    assert waiting.actions == [] and waiting.drain_seen is None and waiting.requeue_after == 1.0
+    not_ready = _store_status(ready_again, {"status": {"conditions": [
+        {"type": "Ready", "status": "False", "lastTransitionTime": "2024-05-01T12:00:05Z"}]}})
+    assert I.pending_drain_key(not_ready) not in seen  # another stretch of not-ready: timed again
+    again = I.refresh(not_ready, NOW + timedelta(seconds=5.2), drains_seen=seen)
+    assert again.actions == [] and again.drain_seen[1] == "2024-05-01T12:00:06Z"
+    seen[again.drain_seen[0]] = again.drain_seen[1]
+    assert I.refresh(not_ready, NOW + timedelta(seconds=7.9), drains_seen=seen).actions == []
+    [images] = I.refresh(not_ready, NOW + timedelta(seconds=8), drains_seen=seen).actions
+    assert images.body["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
