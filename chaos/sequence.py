@@ -143,6 +143,11 @@ async def retried(request: Callable[[], Awaitable[Any]], timeout: float = CHANGE
         await asyncio.sleep(0.5)  # a retry's pause, within the deadline
 
 
+def measures(returned: Any) -> dict[str, float]:
+    """What a fault measured itself: the dict it returned (other returns, e.g. a compacted revision, are not)."""
+    return dict(returned) if isinstance(returned, dict) else {}
+
+
 class Supervisor:
     """Starts kruise-manager again when it exited, as the kubelet would, and counts those restarts. Every
     sequence running at once shares one, and a fault holds its lock while it is injected: two sequences never
@@ -216,7 +221,7 @@ class FaultRound:
         if self.exclusive:
             async with self.supervisor.lock:
                 await self._begin()
-                self.measured = dict(await asyncio.to_thread(self.inject) or {})
+                self.measured = measures(await asyncio.to_thread(self.inject))
             return
         await self._begin()
         injected = asyncio.ensure_future(asyncio.to_thread(self.inject))
@@ -226,7 +231,7 @@ class FaultRound:
             except Exception as e:  # e.g. a manager that cannot get ready while cut off: tried again
                 print(f"  starting kruise-manager again failed: {e!r}", flush=True)
             await asyncio.wait({injected}, timeout=0.5)
-        self.measured = dict(injected.result() or {})
+        self.measured = measures(injected.result())
 
     async def _begin(self) -> None:
         self.revision = await self.read_revision() if self.read_revision else ""
