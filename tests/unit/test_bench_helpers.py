@@ -415,3 +415,29 @@ def test_sidecarset_arguments():
     assert (quick.sidecarset_rounds, quick.sidecarset_sizes, quick.sidecarset_pairs) == (1, (100,), 50)
     some = run.parse_args(["--sidecarset-rounds", "0", "--sidecarset-sizes", "10,20"])
     assert some.sidecarset_rounds == 0 and some.sidecarset_sizes == (10, 20)
+
+
+# ---- rollouts on the real node ---------------------------------------------------------------------
+def test_real_node_contenders_share_one_pod_template_on_the_real_node():
+    from bench import realnode as R
+    for c in R.CONTENDERS[1:]:
+        spec = c.manifest["spec"]["template"]["spec"]
+        container = spec["containers"][0]
+        assert spec["nodeSelector"] == {"kubernetes.io/hostname": "real-node-0"} and c.manifest["spec"]["replicas"] == 30
+        assert container["imagePullPolicy"] == "IfNotPresent" and container["readinessProbe"]["tcpSocket"]
+        assert container["image"] == R.V1
+    assert R.bare_pod(3)["spec"] == R.template()["spec"] and R.bare_pod(3)["metadata"]["name"] == "rollout-3"
+    assert [len(b) for b in R.batches([str(i) for i in range(30)])] == [6] * 5
+
+
+def test_real_node_targets_pair_each_round_with_the_calibration_and_the_deployment():
+    from bench import realnode as R
+
+    def run(key, rnd, done):
+        return {"contender": key, "label": key, "round": rnd, "load": 1.0, "create_s": 5.0, "done_s": done,
+                "half_s": done / 2, "min_ready": 24, "same_uids": 30}
+    results = {"runs": [run("calibration", 0, 20.0), run("deployment", 0, 100.0), run("cloneset-inplace", 0, 22.0),
+                        run("calibration", 1, 25.0), run("deployment", 1, 110.0), run("cloneset-inplace", 1, 40.0)]}
+    (vs_cal, text_a, met_a), (vs_dep, text_b, met_b) = R.targets(results)
+    assert text_a == "1.35× (1.10×–1.60×): 13 % over the target" and met_a is False
+    assert text_b == "3.65× (2.75×–4.55×); the range crosses the target" and met_b is True
