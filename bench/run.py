@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kube import KubeClient, load_config
+from kube import ApiError, KubeClient, load_config
 
 from . import cost, daemonset as ds, report, scenarios as S, sidecarset as ss
 from .measure import PodWatch, nth
@@ -317,7 +317,11 @@ async def run_contender(box: Box, client: KubeClient, c: S.Contender, n: int, cf
         log(f"[{p.name}] N={n} {current['contender']}: FAILED: {current['error']}")
     finally:
         await watch.stop()
-        took = await S.delete_namespace(client, ns)
+        try:
+            took = await S.delete_namespace(client, ns)
+        except (ApiError, TimeoutError) as e:  # the next run has a namespace of its own; this one goes later
+            took = float("nan")
+            log(f"[{p.name}] N={n} {c.key}: namespace {ns} not deleted yet: {e}")
         settled = await quiet(box)
         log(f"[{p.name}] N={n} {c.key}: namespace deleted in {took:.1f}s, controllers quiet {settled:.1f}s later")
     return results
