@@ -353,9 +353,9 @@ def test_pod_writes_carry_the_pods_uid():
     assert podreadiness.ready_if_missing(fresh, now).body["metadata"]["uid"] == "u-p"
 
 
-def test_a_round_creates_about_a_second_of_the_clients_budget():
+def test_a_round_creates_about_two_seconds_of_the_clients_budget():
     from controllers.runtime.executor import BURST_REPLICAS, MIN_CREATES_PER_ROUND, creates_per_round
-    assert creates_per_round(20) == 20 and creates_per_round(500) == 500
+    assert creates_per_round(20) == 40 and creates_per_round(500) == 500
     assert creates_per_round(None) == BURST_REPLICAS == creates_per_round(10_000)
     assert creates_per_round(2) == MIN_CREATES_PER_ROUND
 
@@ -380,7 +380,7 @@ def test_creates_beyond_the_cap_are_left_to_the_next_round_after_the_pods_status
 
 def test_the_executor_caps_the_creates_at_its_clients_qps_and_says_how_many_wait():
     client = FakeClient()
-    client.limiter = type("Limiter", (), {"qps": 12})()
+    client.limiter = type("Limiter", (), {"qps": 6})()
 
     async def go():
         executor = Executor(client, Expectations(), EventRecorder(client, "test"), "cloneset")
