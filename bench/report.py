@@ -42,8 +42,12 @@ def fmt_mb(v: float | None) -> str:
     return "–" if v is None else f"{v:.0f}"
 
 
-def yes_no(ok: bool | None) -> str:
-    return {True: "**met**", False: "**not met**", None: "not measured"}[ok]
+NO_TARGET = "no target"
+
+
+def yes_no(ok: bool | str | None) -> str:
+    """A verdict as the report shows it (`NO_TARGET`: a figure reported without a target)."""
+    return ok if isinstance(ok, str) else {True: "**met**", False: "**not met**", None: "not measured"}[ok]
 
 
 def median_range(values: list[float]) -> tuple[float, float, float] | None:
@@ -162,7 +166,7 @@ def targets(results: dict) -> list[tuple[str, str, bool | None]]:
         created = rng(median_range(paired(p, big, "cloneset", "deployment", "created_s", "scale")), fmt_x)
         if target is None:
             rows.append((f"all Ready, CloneSet vs Deployment, {big} pods, no target (floor 2×), {title}{note}",
-                         f"{text.split(':')[0]}; all created {created}", None if text == "not measured" else True))
+                         f"{text.split(':')[0]}; all created {created}", None if text == "not measured" else NO_TARGET))
         else:
             rows.append((f"all Ready, CloneSet vs Deployment, {big} pods, ≤ {target:g}×, {title}{note}",
                          f"{text}; all created {created} (no target)", met))
