@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Any, NamedTuple
 
-from .values import PERCENT, is_int, join, same
+from .values import FRACTIONAL_PERCENT, is_int, join, same
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
 
@@ -60,9 +61,10 @@ def scaled(value: Any, base: Any, round_up: bool = True) -> int | None:
     if is_int(value):
         return value
     if isinstance(value, str) and is_int(base):
-        match = PERCENT.match(value)
+        # Fractions only get here where the schema allows them (`fractionalPercent`).
+        match = FRACTIONAL_PERCENT.match(value)
         if match:
-            exact = int(match.group(1)) * base / 100
+            exact = Fraction(match.group(1)) * base / 100
             return math.ceil(exact) if round_up else math.floor(exact)
     return None
 

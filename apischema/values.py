@@ -10,6 +10,9 @@ from typing import Any, NamedTuple
 INT32 = (-(2 ** 31), 2 ** 31 - 1)
 INT64 = (-(2 ** 63), 2 ** 63 - 1)
 PERCENT = re.compile(r"^([0-9]+)%$")
+# An int-or-percent with `fractionalPercent`: OpenKruise's util.GetScaledValueFromIntOrPercent parses the number
+# with strconv.ParseFloat (CloneSet partition, maxUnavailable, maxSurge), so "1.5%" is a percentage there.
+FRACTIONAL_PERCENT = re.compile(r"^([0-9]+(?:\.[0-9]+)?|\.[0-9]+)%$")
 # A non-negative Kubernetes resource quantity in string form (k8s.io/apimachinery resource.Quantity):
 # a decimal number, then a binary-SI (Ki..Ei), decimal-SI (n, u, m, k, M..E) or exponent (e3, E-2) suffix.
 QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][-+]?[0-9]+)?$"
@@ -115,7 +118,7 @@ def _check(node: dict, value: Any, path: str, errors: list[FieldError], check_re
         if is_int(value):
             if value < 0:
                 errors.append(FieldError(path, f"Invalid value: {value}: must be greater than or equal to 0"))
-        elif not (isinstance(value, str) and PERCENT.match(value)):
+        elif not (isinstance(value, str) and (FRACTIONAL_PERCENT if node.get("fractionalPercent") else PERCENT).match(value)):
             _type_error(errors, path, value, 'a non-negative integer or a percentage ("10%")')
     elif kind == "quantity":
         if is_number(value):

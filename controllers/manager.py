@@ -97,6 +97,12 @@ class Manager:
         listed = await self.client.get(resource_path("apps/v1", "controllerrevisions", self.s.namespace))
         return listed.get("items", [])
 
+    async def _storage_classes(self, _: dict) -> list[dict]:
+        """Every StorageClass, for a StatefulSet update that grows a claim (StatefulSetAutoResizePVCGate; the
+        chart grants get and list only with that gate, policies/controllers.yaml `reads`)."""
+        listed = await self.client.get(resource_path("storage.k8s.io/v1", "storageclasses"))
+        return listed.get("items", [])
+
     async def _dry_run_create(self, client: KubeClient, resource: str, namespace: str | None,
                               body: dict) -> dict | None:
         """A server-side dry-run create (rules kubernetesValidation): None when the API server would create it,
@@ -238,7 +244,8 @@ class Manager:
                                         object_lookup=self.client.get_or_none,
                                         state_lookups={"sidecarsets": self._sidecarsets,
                                                        "kruiseConfiguration": self._kruise_configuration,
-                                                       "revisions": self._revisions},
+                                                       "revisions": self._revisions,
+                                                       "storageClasses": self._storage_classes},
                                         dry_run=functools.partial(self._dry_run_create, admission_client))
             if store.manages_ca_bundles:
                 await injector.inject(bundle.ca_bundle)

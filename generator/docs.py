@@ -82,7 +82,7 @@ def constraints_text(node: dict) -> str:
     if "pattern" in node:
         parts.append(f"matches `{node['pattern']}`")
     if node["type"] == "int-or-percent":
-        parts.append('integer >= 0 or "N%"')
+        parts.append('integer >= 0 or "N%"' + (' (N may have a fraction, "1.5%")' if node.get("fractionalPercent") else ""))
     if node.get("unique"):
         parts.append("no duplicates")
     if "uniqueBy" in node:
@@ -167,6 +167,8 @@ def rule_text(rule: dict) -> str:
         text = f"{when}only container images may change in `{rule['field']}.spec`"
     elif check == "keysReferTo":
         text = f"keys of `{rule['field']}` must name items of `{rule['list']}` (by `{rule['key']}`)"
+    elif check == "noDuplicateItems":
+        text = f"`{rule['field']}` names each item once"
     elif check == "ownedPods":
         text = f"pods named in `{rule['field']}` must exist, not be terminating and be owned by this object (needs pod lookups)"
     elif check == "subsetReplicas":
@@ -180,6 +182,10 @@ def rule_text(rule: dict) -> str:
         when = f"when {condition_text(rule['when'])}, " if "when" in rule else ""
         text = (f"{when}`{rule['field']}` cannot be added, removed, renamed or shrunk, nor change their storage "
                 "class or access modes")
+    elif check == "volumeClaimExpansionAllowed":
+        when = f"when {condition_text(rule['when'])}, " if "when" in rule else ""
+        text = (f"{when}a claim of `{rule['field']}` whose storage size changes needs a StorageClass (the default "
+                "one when unnamed) without `allowVolumeExpansion: false` (reads StorageClasses)")
     elif check == "intOrRangeItems":
         text = f"each item of `{rule['field']}` is an integer >= 0 or a range `\"<first>-<last>\"` with first <= last"
     elif check == "kubernetesValidation":

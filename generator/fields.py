@@ -31,7 +31,7 @@ TYPE_KEYS: dict[str, set[str]] = {
     "int64": {"enum", "minimum", "maximum"},
     "number": {"enum", "minimum", "maximum"},
     "int-or-string": {"enum", "pattern", "minimum", "maximum"},
-    "int-or-percent": set(),
+    "int-or-percent": {"fractionalPercent"},
     "date-time": set(),
     "object": {"properties", "preserveUnknownFields", "mutuallyExclusive", "exactlyOne"},
     "array": {"items", "minItems", "maxItems", "unique", "uniqueBy"},

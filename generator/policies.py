@@ -31,20 +31,24 @@ API_VERSIONS = {"crdApiVersion": ("apiextensions.k8s.io/v1beta1", "apiextensions
                 "admissionApiVersion": ("admissionregistration.k8s.io/v1beta1", "admissionregistration.k8s.io/v1")}
 # Rule checks: required parameters, optional parameters, operations they run on, cluster state they need.
 RULE_CHECKS: dict[str, dict[str, Any]] = {
-    "assert": {"required": ("field", "require", "message"), "optional": ("when", "forEach", "errorType"),
+    "assert": {"required": ("field", "require", "message"), "optional": ("when", "forEach", "errorType", "showValue"),
                "ops": ("CREATE", "UPDATE")},
     "selectorNotEmpty": {"required": ("field",), "optional": ("message", "when", "forEach"), "ops": ("CREATE", "UPDATE")},
     "labelSelectorSyntax": {"required": ("field",), "optional": ("when", "forEach"), "ops": ("CREATE", "UPDATE")},
     "selectorMatchesLabels": {"required": ("selector", "labels"), "ops": ("CREATE", "UPDATE")},
-    "updateWhitelist": {"required": ("field", "allowed"), "ops": ("UPDATE",)},
+    "updateWhitelist": {"required": ("field", "allowed"), "optional": ("message",), "ops": ("UPDATE",)},
     "immutable": {"required": ("field",), "ops": ("UPDATE",)},
     "immutableByKey": {"required": ("list", "key", "fields"), "optional": ("message",), "ops": ("UPDATE",)},
     "onlyContainerImagesChange": {"required": ("field", "message"), "optional": ("when",), "ops": ("UPDATE",)},
     "keysReferTo": {"required": ("field", "list", "key"), "optional": ("message",), "ops": ("CREATE", "UPDATE")},
     "ownedPods": {"required": ("field",), "ops": ("CREATE", "UPDATE"), "needs": ("pods",)},
+    "noDuplicateItems": {"required": ("field",), "ops": ("CREATE", "UPDATE")},
     "subsetReplicas": {"required": ("replicas", "subsets"), "ops": ("CREATE", "UPDATE")},
     "deleteProtection": {"required": ("replicas",), "ops": ("DELETE",)},
     "volumeClaimTemplatesOnlyGrow": {"required": ("field",), "optional": ("when",), "ops": ("UPDATE",)},
+    # `last`: after volumeClaimTemplatesOnlyGrow accepted the claims (upstream stops at the first problem).
+    "volumeClaimExpansionAllowed": {"required": ("field",), "optional": ("when",), "ops": ("UPDATE",),
+                                    "needs": ("storageClasses",), "last": True},
     "namePattern": {"required": ("pattern", "message"), "optional": ("maxLength",), "ops": ("CREATE", "UPDATE")},
     "intOrRangeItems": {"required": ("field", "noun"), "ops": ("CREATE", "UPDATE")},
     "noNewKeys": {"required": ("list", "key", "message"), "ops": ("UPDATE",)},
@@ -553,11 +557,12 @@ def load_controllers(policies_dir: Path, display, kinds: list[Kind]) -> tuple[di
     for name, controller in raw["controllers"].items():
         where = f"controllers.{name}"
         require_keys(controller, file, where, ("workload", "watches", "writes"),
-                     {"workload", "watches", "writes", "readsWorkloadOnly", "featureGate", "gated"})
+                     {"workload", "watches", "reads", "writes", "readsWorkloadOnly", "featureGate", "gated"})
         parts = [controller, *(controller.get("gated") or {}).values()]
         for gate, part in (controller.get("gated") or {}).items():
-            require_keys(part, file, f"{where}.gated.{gate}", (), {"watches", "writes"})
+            require_keys(part, file, f"{where}.gated.{gate}", (), {"watches", "reads", "writes"})
         targets = [controller["workload"], *(w for p in parts for w in p.get("watches", [])),
+                   *(r for p in parts for r in p.get("reads", [])),
                    *(t.split("/")[0] for p in parts for t in p.get("writes", {}))]
         for target in targets:
             if target not in raw["resources"]:

@@ -11,6 +11,8 @@ from .policies import VERBS
 from .yamlio import template_header
 
 READ = ("get", "list", "watch")
+# `reads`: looked up on demand (a webhook's lookup at admission time), never watched.
+LOOKUP = ("get", "list")
 
 
 def grants(controllers: dict, gate: str | None = None) -> dict[tuple[str, str], set[str]]:
@@ -32,6 +34,8 @@ def grants(controllers: dict, gate: str | None = None) -> dict[tuple[str, str], 
         if part is not None:
             for watched in part.get("watches", []):
                 grant(watched, READ)
+            for read in part.get("reads", []):
+                grant(read, LOOKUP)
             for target, verbs in part.get("writes", {}).items():
                 grant(target, verbs)
         if controller.get("featureGate") != gate:
@@ -43,6 +47,8 @@ def grants(controllers: dict, gate: str | None = None) -> dict[tuple[str, str], 
             grant(f"{workload}/finalizers", ("update",))
         for watched in controller["watches"]:
             grant(watched, READ)
+        for read in controller.get("reads", []):
+            grant(read, LOOKUP)
         for target, verbs in controller["writes"].items():
             grant(target, verbs)
     order = {key: i for i, key in enumerate(resources)}

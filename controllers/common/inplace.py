@@ -40,11 +40,11 @@ from .actions import Event, Patch, patch_pod, patch_pod_status
 from .jsondiff import diff
 from .keys import (CONTAINER_PRIORITY_ENV, CONTROLLER_REVISION_HASH_LABEL, INPLACE_UPDATE_GRACE_ANNOTATION,
                    INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY, INPLACE_UPDATE_READY, INPLACE_UPDATE_STATE_ANNOTATION,
-                   INPLACE_UPDATE_STATE_ANNOTATION_LEGACY, POD_TEMPLATE_HASH_LABEL)
+                   INPLACE_UPDATE_STATE_ANNOTATION_LEGACY, POD_READY, POD_TEMPLATE_HASH_LABEL)
 from .mergepatch import merge_patch
 from .objects import annotations_of, labels_of, name_of, uid_of
 from .pods import (condition_equal, condition_patch, container_status, container_statuses_of, containers_of,
-                   get_condition, has_readiness_gate, ready_condition_after)
+                   get_condition, has_readiness_gate, is_pod_ready, ready_condition_after)
 from .revision import equal_to_revision_hash, revision_data, revision_labels, template_from_revision
 from .times import format_precise_time, format_time, parse_time, seconds_until
 
@@ -550,9 +550,13 @@ class RefreshResult:
 
 
 def drain_key(pod: JSON, state: JSON, drain: JSON) -> str:
-    """Which drain a `drain_seen` time is of: this pod (uid), this update (its plan's updateTimestamp) and this
-    drain (its lastTransitionTime: a drain undone and done again is another)."""
-    return f"{uid_of(pod)}@{state.get('updateTimestamp')}@{drain.get('lastTransitionTime')}"
+    """Which drain a `drain_seen` time is of: this pod (uid), this update (its plan's updateTimestamp), this
+    drain (its lastTransitionTime: a drain undone and done again is another) and this stretch of not-ready (the
+    Ready condition's lastTransitionTime: a pod that turned Ready again meanwhile, and then not ready, is
+    another)."""
+    ready = get_condition(pod, POD_READY) or {}
+    return f"{uid_of(pod)}@{state.get('updateTimestamp')}@{drain.get('lastTransitionTime')}@" \
+           f"{ready.get('lastTransitionTime')}"
 
 
 def pending_drain_key(pod: JSON) -> str | None:
@@ -562,7 +566,7 @@ def pending_drain_key(pod: JSON) -> str | None:
         return None
     state = read_state(pod)
     drain = get_condition(pod, INPLACE_UPDATE_READY) or {}
-    if state is None or drain.get("status") != "False" or not drain.get("lastTransitionTime"):
+    if state is None or drain.get("status") != "False" or not drain.get("lastTransitionTime") or is_pod_ready(pod):
         return None
     return drain_key(pod, state, drain)
 
@@ -615,6 +619,12 @@ def _finish_grace_period(pod: JSON, text: str, now: datetime, drains_seen: Mappi
                 conditions.append(ready)
             again = patch_pod_status(name_of(pod), {"status": {"conditions": conditions}}, uid=uid_of(pod))
             return RefreshResult([again], requeue_after=float(spec.grace_seconds))
+        if is_pod_ready(pod):
+            # The gate is stored False but the pod reads Ready: the kubelet's status write computed before it saw
+            # the gate landed after ours (a real kubelet does this now and then). Traffic may still come, so the
+            # grace has not begun; the kubelet turns it not ready once it sees the gate, a pod event that brings
+            # the next round (the requeue is a backstop).
+            return RefreshResult(requeue_after=1.0)
         if drained_at is not None:
             key = drain_key(pod, state, drain)
             remembered = parse_time(drains_seen[key]) if drains_seen.get(key) else None

@@ -1,9 +1,12 @@
 """Int-or-percent values (`k8s.io/apimachinery/pkg/util/intstr`), as used by maxUnavailable, maxSurge, partition."""
 from __future__ import annotations
 
+import math
 import re
+from fractions import Fraction
 
-_PERCENT = re.compile(r"^(-?[0-9]+)%$")
+# A fraction ("1.5%") only reaches here where the schema allows it (CloneSet, `fractionalPercent`).
+_PERCENT = re.compile(r"^(-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+))%$")
 
 
 def scaled_value(value: int | str | None, total: int, round_up: bool, default: int | str | None = None) -> int:
@@ -23,10 +26,9 @@ def scaled_value(value: int | str | None, total: int, round_up: bool, default: i
         m = _PERCENT.match(value.strip())
         if not m:
             raise ValueError(f"invalid value for IntOrString: invalid type: string is not a percentage: {value!r}")
-        percent = int(m.group(1))
-        # Exact integer maths: float rounding must not turn 3 * 100 / 100 into 3.0000000004.
-        numerator = percent * total
-        return -((-numerator) // 100) if round_up else numerator // 100
+        # Exact rational maths: float rounding must not turn 3 * 100 / 100 into 3.0000000004.
+        numerator = Fraction(m.group(1)) * total
+        return math.ceil(numerator / 100) if round_up else math.floor(numerator / 100)
     raise ValueError(f"invalid value for IntOrString: {value!r}")
 
 

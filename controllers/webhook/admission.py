@@ -40,7 +40,7 @@ def _with_computed_annotations(obj: dict, schema: schemas.Schema) -> dict:
 
 PodsLookup = Callable[[str], Awaitable[dict[str, dict]]]
 # Cluster state a rule `needs` (other than pods), by name, read at admission time for the object under review:
-# "sidecarsets", "kruiseConfiguration", "revisions" (controllers/webhook/rules.py RuleContext.state).
+# "sidecarsets", "kruiseConfiguration", "revisions", "storageClasses" (controllers/webhook/rules.py RuleContext.state).
 StateLookup = Callable[[dict], Awaitable[Any]]
 
 
@@ -128,7 +128,11 @@ async def validate(review: dict, schema: schemas.Schema | None = None, pods: Pod
     except schemas.SchemaLookupError as e:
         return _response(review, False, message=str(e), code=400, reason="BadRequest")
     info = schema.of(stored)[2]
-    needs = {n for r in info["rules"] if operation in r["operations"] for n in r.get("needs", [])}
+    gates = schema.gates(feature_gates)
+    # Only the rules that will run read the cluster (StorageClasses only with StatefulSetAutoResizePVCGate, the
+    # only case the chart grants them).
+    needs = {n for r in info["rules"] if operation in r["operations"]
+             and gates.get(r.get("featureGate", ""), "featureGate" not in r) for n in r.get("needs", [])}
     namespace = (stored.get("metadata") or {}).get("namespace") or request.get("namespace") or ""
     judged_warnings: list[str] = []
     try:

@@ -74,11 +74,28 @@ def _metadata(template_metadata: Any, name: str) -> dict:
     return metadata
 
 
-def pod_from_template(template: dict) -> dict:
+def pod_from_template(template: dict, claims: list[str] | None = None) -> dict:
+    """The pod a template makes. `claims`: the names of the workload's volumeClaimTemplates, which its pods get as
+    volumes (after the template's, as upstream's CloneSet webhook mocks them), so that mounts may name them."""
     metadata = _metadata(template.get("metadata"), PROBE_NAME)
     labels = metadata.get("labels")
     metadata["labels"] = {**(labels if isinstance(labels, dict) else {}), SKIP_POD_WEBHOOK_LABEL: "true"}
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": copy.deepcopy(template.get("spec"))}
+    spec = copy.deepcopy(template.get("spec"))
+    if claims and isinstance(spec, dict):
+        volumes = spec.get("volumes") if isinstance(spec.get("volumes"), list) else []
+        spec["volumes"] = volumes + [{"name": name, "persistentVolumeClaim": {"claimName": name}} for name in claims]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+
+
+def _claim_names(rule: dict, template_path: str, obj: dict | None) -> list[str]:
+    """The names of the claims beside a pod template (`<owner>.volumeClaimTemplates` for `<owner>.template`),
+    when the rule lists them."""
+    owner = template_path.rpartition(".")[0]
+    path = f"{owner}.volumeClaimTemplates" if owner else "volumeClaimTemplates"
+    if obj is None or path not in rule.get("volumeClaimTemplates", []):
+        return []
+    return [name for claim in _list(get(path, obj)) if isinstance(claim, dict)
+            and isinstance(name := get("metadata.name", claim), str)]
 
 
 def claim_from_template(claim: dict) -> dict:
@@ -126,9 +143,10 @@ def probes(rule: dict, obj: dict, old: dict | None) -> Iterator[Probe]:
     """The objects to dry-run for `rule` (`podTemplates`, `volumeClaimTemplates`, `podOf`). On UPDATE, only
     what changed: an unchanged template was judged when it was written, and is not judged again."""
     for path in rule.get("podTemplates", []):
-        template = get(path, obj)
-        if isinstance(template, dict) and (old is None or get(path, old) != template):
-            yield Probe(path, "pods", pod_from_template(template))
+        template, claims = get(path, obj), _claim_names(rule, path, obj)
+        changed = old is None or get(path, old) != template or _claim_names(rule, path, old) != claims
+        if isinstance(template, dict) and changed:
+            yield Probe(path, "pods", pod_from_template(template, claims))
     for path in rule.get("volumeClaimTemplates", []):
         before = get(path, old) if old is not None else None
         before = before if isinstance(before, list) else []

@@ -3,7 +3,6 @@
 through `CHECKS`; the generator checks the rules' parameters (generator/policies.py `RULE_CHECKS`)."""
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import Any, Callable, Iterator, NamedTuple
@@ -28,7 +27,7 @@ class RuleContext(NamedTuple):
     # Cluster state the rules' `needs` name, fetched by the webhook at admission time (controllers/webhook/
     # admission.py): "sidecarsets" (every SidecarSet, v1beta1), "kruiseConfiguration" (the data of ConfigMap
     # kruise-configuration in the install namespace, None when it does not exist), "revisions" (the
-    # ControllerRevisions of the install namespace).
+    # ControllerRevisions of the install namespace), "storageClasses" (every StorageClass).
     state: dict[str, Any] = {}
 
 
@@ -54,7 +53,10 @@ def _check_assert(rule: dict, ctx: RuleContext) -> list[FieldError]:
         if "when" in rule and not evaluate(rule["when"], base, ctx.obj, ctx.gates):
             continue
         if not evaluate(rule["require"], base, ctx.obj, ctx.gates):
-            errors.append(FieldError(join(where, rule["field"]), f"{word}: {rule['message']}"))
+            # `showValue`: Kubernetes' `<field>: Invalid value: <value>: <message>`, as upstream's field.Invalid
+            # and field.NotSupported print the value they were given.
+            value = f"{render(get(rule['field'], base))}: " if rule.get("showValue") else ""
+            errors.append(FieldError(join(where, rule["field"]), f"{word}: {value}{rule['message']}"))
     return errors
 
 
@@ -127,11 +129,10 @@ def _check_update_whitelist(rule: dict, ctx: RuleContext) -> list[FieldError]:
     allowed = set(rule["allowed"])
     changed = sorted(k for k in set(new) | set(old) if k not in allowed and new.get(k) != old.get(k))
     if changed:
-        # Name what changed, then OpenKruise's own wording of what may change.
+        # Name what changed, then OpenKruise's own wording of what may change (`message`, as upstream words it).
         names = ", ".join(f"'{name}'" for name in rule["allowed"])
-        return [FieldError(f"{rule['field']}.{field}",
-                           f"Forbidden: updates to {ctx.kind} {rule['field']} for fields other than {names} are forbidden")
-                for field in changed]
+        message = rule.get("message") or f"updates to {ctx.kind} {rule['field']} for fields other than {names} are forbidden"
+        return [FieldError(f"{rule['field']}.{field}", f"Forbidden: {message}") for field in changed]
     return []
 
 
@@ -161,14 +162,41 @@ def _check_only_images_change(rule: dict, ctx: RuleContext) -> list[FieldError]:
     if "when" in rule and not evaluate(rule["when"], ctx.obj, ctx.obj, ctx.gates):
         return []
     new, old = get(rule["field"], ctx.obj, {}), get(rule["field"], ctx.old, {})
-    new_spec, old_spec = copy.deepcopy((new or {}).get("spec") or {}), copy.deepcopy((old or {}).get("spec") or {})
-    for spec in (new_spec, old_spec):
-        for container in spec.get("containers") or []:
-            if isinstance(container, dict):
-                container.pop("image", None)
-    if new_spec != old_spec:
-        return [FieldError(f"{rule['field']}.spec", f"Forbidden: {rule['message']}")]
+    new_spec, old_spec = (new or {}).get("spec") or {}, (old or {}).get("spec") or {}
+    for operation, pointer in _json_patch_operations(old_spec, new_spec):
+        if operation != "replace" or not _CONTAINER_IMAGE.match(pointer):
+            # `{found}`: the first change that is not an image's, as upstream's message names it.
+            return [FieldError(f"{rule['field']}.spec", "Forbidden: " + rule["message"].replace(
+                "{found}", f"{operation} {pointer}"))]
     return []
+
+
+_CONTAINER_IMAGE = re.compile(r"^/containers/[0-9]+/image$")
+
+
+def _json_patch_operations(old: Any, new: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
+    """The operations (`add`, `remove`, `replace`) and JSON pointers of a patch from `old` to `new`, keys in
+    sorted order, list items by index (what jsonpatch.CreatePatch gives, which upstream reads; its order of
+    keys is Go's map order, so with several changes upstream names any one of them)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            escaped = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            if key not in old:
+                yield "add", escaped
+            elif key not in new:
+                yield "remove", escaped
+            else:
+                yield from _json_patch_operations(old[key], new[key], escaped)
+    elif isinstance(old, list) and isinstance(new, list):
+        for index in range(max(len(old), len(new))):
+            if index >= len(old):
+                yield "add", f"{pointer}/{index}"
+            elif index >= len(new):
+                yield "remove", f"{pointer}/{index}"
+            else:
+                yield from _json_patch_operations(old[index], new[index], f"{pointer}/{index}")
+    elif old != new or type(old) is not type(new):
+        yield "replace", pointer
 
 
 def _check_keys_refer_to(rule: dict, ctx: RuleContext) -> list[FieldError]:
@@ -187,15 +215,35 @@ def _check_owned_pods(rule: dict, ctx: RuleContext) -> list[FieldError]:
     for index, name in enumerate(names):
         if name in already:
             continue
-        where = f"{rule['field']}[{index}]"
+        # validateScaleStrategy's words; the item is named (upstream names the list).
+        where, value = f"{rule['field']}[{index}]", f"Invalid value: {render(name)}: find pod {name}"
         pod = (ctx.pods or {}).get(name)
         if pod is None:
-            errors.append(FieldError(where, f"Not found: pod {name!r}"))
+            errors.append(FieldError(where, f'{value} failed: pods "{name}" not found'))
         elif get("metadata.deletionTimestamp", pod) is not None:
-            errors.append(FieldError(where, f"Invalid value: pod {name!r} is already terminating"))
+            errors.append(FieldError(where, f"{value} already terminating"))
         elif uid and controller_uid(pod) != uid:
-            errors.append(FieldError(where, f"Invalid value: pod {name!r} is not owned by this {ctx.kind}"))
+            errors.append(FieldError(where, f"{value} owner is not this {ctx.kind}"))
     return errors
+
+
+def _check_no_duplicate_items(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    """util.CheckDuplicate: the list at `field` names each item once; upstream's words, `[a b]` as Go prints
+    the duplicated items."""
+    items = get(rule["field"], ctx.obj, []) or []
+    if not isinstance(items, list):
+        return []
+    seen: set[str] = set()
+    duplicated: list[str] = []
+    for item in items:
+        key = render(item)
+        if key in seen and item not in duplicated:
+            duplicated.append(item)
+        seen.add(key)
+    if not duplicated:
+        return []
+    return [FieldError(rule["field"], f"Invalid value: {render(items)}: duplicated items "
+                                      f"[{' '.join(str(i) for i in duplicated)}]")]
 
 
 # validateSubsetReplicas: an unset maxReplicas counts as this many in the sums.
@@ -264,34 +312,93 @@ DELETE_PROTECTION_LABEL = "policy.kruise.io/delete-protection"
 
 def _check_delete_protection(rule: dict, ctx: RuleContext) -> list[FieldError]:
     policy = (get("metadata.labels", ctx.obj, {}) or {}).get(DELETE_PROTECTION_LABEL)
+    # deletionprotection.ValidateWorkloadDeletion's words (an object being deleted already is not judged again).
+    if get("metadata.deletionTimestamp", ctx.obj) is not None:
+        return []
+    forbidden = f"Forbidden: forbidden by ResourcesProtectionDeletion for {DELETE_PROTECTION_LABEL}={policy}"
     if policy == "Always":
-        return [FieldError("metadata.labels", f"Forbidden: {DELETE_PROTECTION_LABEL}=Always forbids deletion")]
-    if policy == "Cascading" and (get(rule["replicas"], ctx.obj, 0) or 0) > 0:
-        return [FieldError("metadata.labels", f"Forbidden: {DELETE_PROTECTION_LABEL}=Cascading forbids deletion while replicas > 0")]
+        return [FieldError("metadata.labels", forbidden)]
+    replicas = get(rule["replicas"], ctx.obj, 0) or 0
+    if policy == "Cascading" and replicas > 0:
+        return [FieldError("metadata.labels", f"{forbidden} and replicas {replicas}>0")]
     return []
 
 
 def _check_claims_only_grow(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    """ValidateVolumeClaimTemplateUpdate, with its words; like upstream, the first problem only: no claim added or
+    removed, none renamed, storage class (when both name one) and access modes kept. Beyond upstream: a storage
+    request does not shrink. The StorageClass of a resized claim is rule check volumeClaimExpansionAllowed's."""
     if "when" in rule and not evaluate(rule["when"], ctx.obj, ctx.obj, ctx.gates):
         return []
-    new = {get("metadata.name", c): c for c in get(rule["field"], ctx.obj, []) or [] if isinstance(c, dict)}
-    old = {get("metadata.name", c): c for c in get(rule["field"], ctx.old, []) or [] if isinstance(c, dict)}
-    if set(new) != set(old):
-        return [FieldError(rule["field"], "Forbidden: volumeClaimTemplates cannot be added, removed or renamed")]
-    errors = []
-    for name in sorted(new, key=str):
+    field = rule["field"]
+    claims = [c for c in get(field, ctx.obj, []) or [] if isinstance(c, dict)]
+    old = {get("metadata.name", c): c for c in get(field, ctx.old, []) or [] if isinstance(c, dict)}
+    if len(claims) != len(old):
+        return [FieldError(field, "Invalid value: volumeClaimTemplate can not be added or deleted when OnRollingUpdate")]
+    for claim in claims:
+        name = get("metadata.name", claim)
+        where = f"{field}[{name}]"
+        if name not in old:
+            return [FieldError(f"{where}.name", "Forbidden: volumeClaimTemplate name can not be modified")]
+        before = old[name]
         # IsClaimCompatibleWithoutSize: a storage class (when both name one) and the access modes stay.
-        classes = [get("spec.storageClassName", c) for c in (old[name], new[name])]
+        classes = [get("spec.storageClassName", c) for c in (before, claim)]
         if (None not in classes and classes[0] != classes[1]) or \
-                get("spec.accessModes", old[name]) != get("spec.accessModes", new[name]):
-            errors.append(FieldError(f"{rule['field']}[{name}]", "Invalid value: volumeClaimTemplate can not be "
-                                                                  "modified when OnRollingUpdate, but its size"))
+                (get("spec.accessModes", before) or []) != (get("spec.accessModes", claim) or []):
+            return [FieldError(where, "Invalid value: volumeClaimTemplate can not be modified when OnRollingUpdate")]
+        request_before, request_after = _storage_sizes(before, claim)[0]
+        if request_before is not None and request_after is not None and request_after < request_before:
+            return [FieldError(field, f"Forbidden: the storage request of {name!r} cannot shrink")]
+    return []
+
+
+def _storage_sizes(before: dict, after: dict) -> list[list]:
+    """[[request before, after], [limit before, after]] of storage (isPVCResize compares both)."""
+    return [[quantity.value_of(get(f"spec.resources.{kind}.storage", c, 0)) for c in (before, after)]
+            for kind in ("requests", "limits")]
+
+
+def _check_claim_expansion_allowed(rule: dict, ctx: RuleContext) -> list[FieldError]:
+    """ValidateVolumeClaimTemplateUpdate's last step: a claim whose storage request or limit changes (and that
+    rule check volumeClaimTemplatesOnlyGrow accepts) needs a StorageClass that does not forbid expansion
+    (`allowVolumeExpansion: false`); an unnamed class is the default one, and with no default nothing is checked.
+    Needs every StorageClass (state "storageClasses")."""
+    if "when" in rule and not evaluate(rule["when"], ctx.obj, ctx.obj, ctx.gates):
+        return []
+    old = {get("metadata.name", c): c for c in get(rule["field"], ctx.old, []) or [] if isinstance(c, dict)}
+    for claim in get(rule["field"], ctx.obj, []) or []:
+        before = old.get(get("metadata.name", claim)) if isinstance(claim, dict) else None
+        if before is None or all(a == b for a, b in _storage_sizes(before, claim)):
             continue
-        before = quantity.value_of(get("spec.resources.requests.storage", old[name], 0))
-        after = quantity.value_of(get("spec.resources.requests.storage", new[name], 0))
-        if before is not None and after is not None and after < before:
-            errors.append(FieldError(rule["field"], f"Forbidden: the storage request of {name!r} cannot shrink"))
-    return errors
+        error = _expansion_refused(claim, f"{rule['field']}[{get('metadata.name', claim)}]",
+                                   ctx.state.get("storageClasses"))
+        if error is not None:
+            return [error]
+    return []
+
+
+_DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+
+
+def _expansion_refused(claim: dict, where: str, classes: list[dict] | None) -> FieldError | None:
+    """Why the claim's StorageClass cannot grow it, or None. `classes`: every StorageClass (None: not read)."""
+    if classes is None:
+        return None
+    name = get("spec.storageClassName", claim)
+    if name is None:
+        # GetDefaultStorageClass: the newest of those annotated default.
+        defaults = [c for c in classes if (get("metadata.annotations", c) or {}).get(_DEFAULT_CLASS_ANNOTATION) == "true"]
+        if not defaults:
+            return None
+        found = max(defaults, key=lambda c: get("metadata.creationTimestamp", c) or "")
+    else:
+        found = next((c for c in classes if get("metadata.name", c) == name), None)
+        if found is None:
+            return FieldError(f"{where}.spec.storageClassName", f"Invalid value: {render(name)}: can not get sc")
+    if found.get("allowVolumeExpansion") is False:
+        return FieldError(f"{where}.spec.resources.requests.storage",
+                          f"Forbidden: storage class {get('metadata.name', found)} does not support volume expansion")
+    return None
 
 
 def _check_name_pattern(rule: dict, ctx: RuleContext) -> list[FieldError]:
@@ -686,9 +793,11 @@ CHECKS: dict[str, Callable[[dict, RuleContext], list[FieldError]]] = {
     "onlyContainerImagesChange": _check_only_images_change,
     "keysReferTo": _check_keys_refer_to,
     "ownedPods": _check_owned_pods,
+    "noDuplicateItems": _check_no_duplicate_items,
     "subsetReplicas": _check_subset_replicas,
     "deleteProtection": _check_delete_protection,
     "volumeClaimTemplatesOnlyGrow": _check_claims_only_grow,
+    "volumeClaimExpansionAllowed": _check_claim_expansion_allowed,
     "namePattern": _check_name_pattern,
     "intOrRangeItems": _check_int_or_range_items,
     "noNewKeys": _check_no_new_keys,

@@ -85,6 +85,16 @@ def test_controllers_get_what_the_resource_table_says() -> None:
     assert set(grants(cluster, "", "namespaces")[0]["verbs"]) == read
 
 
+def test_storage_classes_read_only_with_the_claim_resize_gate() -> None:
+    """The StatefulSet webhook reads StorageClasses (a claim that grows needs one allowing expansion) only with
+    StatefulSetAutoResizePVCGate, the one case its rule runs: get and list, never watch or write
+    (policies/controllers.yaml `reads`)."""
+    assert grants(rules(render("--kube-version", "1.20.2"), "ClusterRole"), "storage.k8s.io", "storageclasses") == []
+    docs = render("--kube-version", "1.20.2", "--set", "featureGates.StatefulSetAutoResizePVCGate=true")
+    assert [set(r["verbs"]) for r in grants(rules(docs, "ClusterRole"), "storage.k8s.io", "storageclasses")] == [
+        {"get", "list"}]
+
+
 @pytest.mark.parametrize("mode, patches", [("self", True), ("secret", True), ("cert-manager", False)])
 def test_ca_bundle_patches_only_by_name(mode: str, patches: bool) -> None:
     docs = render("--kube-version", "1.20.2", "--set", f"webhook.certificates.mode={mode}",

@@ -58,15 +58,15 @@ INVALID = [
     (CS, {"spec.template": DELETE}, SCHEMA, "spec.template", "Required value"),
     (CS, {"spec.template.spec.restartPolicy": "Never"}, WEBHOOK, "spec.template.spec.restartPolicy", ALWAYS),
     (CS, {"spec.template.spec.activeDeadlineSeconds": 10}, WEBHOOK, "spec.template.spec.activeDeadlineSeconds",
-     "activeDeadlineSeconds in CloneSet is not supported"),
+     "activeDeadlineSeconds in cloneset is not Supported"),
     (CS, {"spec.updateStrategy.type": "Rolling"}, SCHEMA, "spec.updateStrategy.type",
      'Unsupported value: "Rolling": supported values: "ReCreate", "InPlaceIfPossible", "InPlaceOnly"'),
     (CS, {"spec.updateStrategy.maxUnavailable": "abc"}, WEBHOOK, "spec.updateStrategy.maxUnavailable", INT_OR_PERCENT),
     (CS, {"spec.updateStrategy.maxUnavailable": 0, "spec.updateStrategy.maxSurge": 0}, WEBHOOK,
-     "spec.updateStrategy.maxUnavailable", "maxUnavailable and maxSurge cannot both be less than 1"),
+     "spec.updateStrategy.maxUnavailable", "maxUnavailable and maxSurge should not both be less than 1"),
     (CS, {"spec.updateStrategy.partition": -1}, WEBHOOK, "spec.updateStrategy.partition", "must be greater than or equal to 0"),
     (CS, {"spec.updateStrategy.type": "InPlaceOnly", "spec.updateStrategy.maxSurge": 1}, WEBHOOK,
-     "spec.updateStrategy.maxSurge", "maxSurge is not allowed with updateStrategy.type InPlaceOnly"),
+     "spec.updateStrategy.maxSurge", "can not use maxSurge with strategy type InPlaceOnly"),
     (CS, {"spec.updateStrategy.inPlaceUpdateStrategy.gracePeriodSeconds": -3}, SCHEMA,
      "spec.updateStrategy.inPlaceUpdateStrategy.gracePeriodSeconds", GE0),
     (CS, {"spec.revisionHistoryLimit": -1}, SCHEMA, "spec.revisionHistoryLimit", GE0),
@@ -283,7 +283,7 @@ def test_update_outside_the_whitelist_is_refused(cluster: Cluster, namespace: st
     result = cluster.kubectl("patch", "asts", "whitelisted", "--type=merge", "-p",
                              '{"spec":{"serviceName":"other"}}', namespace=namespace, check=False)
     assert result.returncode != 0 and named("spec.serviceName", result.stderr), result.stderr
-    assert "Forbidden: updates to StatefulSet spec for fields other than 'replicas', 'ordinals', 'template'" in result.stderr
+    assert "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template'" in result.stderr
     live = json.loads(cluster.kubectl("get", "asts", "whitelisted", "-o", "json", namespace=namespace).stdout)
     assert live["spec"]["serviceName"] == "demo-asts", "the refused update changed nothing"
     ok = cluster.kubectl("patch", "asts", "whitelisted", "--type=merge", "-p", '{"spec":{"replicas":4}}',
@@ -303,4 +303,4 @@ def test_pods_to_delete_must_name_pods_of_this_cloneset(cluster: Cluster, namesp
     result = cluster.kubectl("patch", "clone", "picky", "--type=merge", "-p",
                              '{"spec":{"scaleStrategy":{"podsToDelete":["stranger"]}}}', namespace=namespace, check=False)
     assert result.returncode != 0 and named("spec.scaleStrategy.podsToDelete[0]", result.stderr), result.stderr
-    assert "pod 'stranger' is not owned by this CloneSet" in result.stderr, result.stderr
+    assert "find pod stranger owner is not this CloneSet" in result.stderr, result.stderr

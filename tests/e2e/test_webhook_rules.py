@@ -3,8 +3,9 @@ state, through the real API server and our webhooks, on CREATE and on UPDATE (RE
 object is refused by the validating webhook with the exact field path and message and leaves nothing behind (a
 refused create stores nothing, a refused update changes nothing); the matching good object is accepted. Sent as
 raw API calls (what `kubectl create --validate=false` sends), so only the server judges. No pod runs: replicas 0
-and a node selector no node has. The manager runs with StatefulSetAutoResizePVCGate for this module (the
-volumeClaimTemplates rules exist only with it, as upstream). Follows no upstream e2e case: upstream tests these
+and a node selector no node has (one CloneSet case needs replicas 1: its pod stays Pending). The manager runs with
+StatefulSetAutoResizePVCGate and ResourcesDeletionProtection for this module (the volumeClaimTemplates and
+delete-protection rules exist only with them, as upstream). Follows no upstream e2e case: upstream tests these
 rules in unit tests only (pkg/webhook/*/validating/*_test.go)."""
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import re
 import uuid
 
 import pytest
+from kubernetes.client import StorageV1Api
+from kubernetes.client.rest import ApiException
 
 from tests.e2e.test_kubernetes_validation import (NOWHERE, _call, delete_sidecarsets, refusal, refused_naming,
                                                   stored, united)
@@ -25,7 +28,7 @@ CONTAINER = {"name": "main", "image": "nginx:alpine"}
 
 @pytest.fixture(scope="module", autouse=True)
 def gated_manager(sandbox, kruise):
-    yield from with_feature_gates(sandbox, kruise, "StatefulSetAutoResizePVCGate=true")
+    yield from with_feature_gates(sandbox, kruise, "StatefulSetAutoResizePVCGate=true,ResourcesDeletionProtection=true")
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +165,13 @@ CREATE += [
      ud_of(STS_T, template__statefulSetTemplate__spec__updateStrategy=rolling(partition=1)),
      ud_of(STS_T, template__statefulSetTemplate__spec__updateStrategy=rolling()),
      "spec.template.statefulSetTemplate.spec.updateStrategy.rollingUpdate.partition",
-     "Invalid value: partitions are set through spec.updateStrategy.manualUpdate.partitions"),
+     "Invalid value: 1: partition in statefulSetTemplate will not be used"),
+    # Only with type RollingUpdate given, as upstream (the template is not defaulted): else the partition is unused.
+    ("uniteddeployment advanced-statefulset-template-no-partition",
+     ud_of(ASTS_T, template__advancedStatefulSetTemplate__spec__updateStrategy=rolling(partition=2)),
+     ud_of(ASTS_T, template__advancedStatefulSetTemplate__spec__updateStrategy={"rollingUpdate": {"partition": 2}}),
+     "spec.template.advancedStatefulSetTemplate.spec.updateStrategy.rollingUpdate.partition",
+     "Invalid value: 2: partition in advancedStatefulSetTemplate will not be used"),
     ("uniteddeployment advanced-statefulset-template-no-replicas",
      ud_of(ASTS_T, template__advancedStatefulSetTemplate__spec__replicas=2), ud_of(ASTS_T),
      "spec.template.advancedStatefulSetTemplate.spec.replicas",
@@ -173,6 +182,72 @@ CREATE += [
     ("sidecarset weight-priority-selector-syntax", sidecarset({"matchLabels": {"bad key": "x"}}),
      sidecarset(GOOD_SELECTOR, scatter=[{"key": "zone", "value": "a"}]),
      "spec.updateStrategy.priorityStrategy.weightPriority[0].matchSelector.matchLabels", 'Invalid value: "bad key"'),
+]
+
+
+def clone(**spec) -> dict:
+    base = {"replicas": 0, "selector": {"matchLabels": LABELS},
+            "template": {"metadata": {"labels": LABELS},
+                         "spec": {"containers": [copy.deepcopy(CONTAINER)], "nodeSelector": NOWHERE}}}
+    return {"apiVersion": "apps.kruise.io/v1alpha1", "kind": "CloneSet", "metadata": {}, "spec": {**base, **spec}}
+
+
+def clone_pod(**fields) -> dict:
+    return {"metadata": {"labels": LABELS},
+            "spec": {"containers": [copy.deepcopy(CONTAINER)], "nodeSelector": NOWHERE, **fields}}
+
+
+def weight_term(selector: dict) -> dict:
+    return {"priorityStrategy": {"weightPriority": [{"weight": 5, "matchSelector": selector}]}}
+
+
+DATA_CLAIM = {"metadata": {"name": "data"},
+              "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+MOUNTS_DATA = {"containers": [{**CONTAINER, "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]}
+
+# CloneSet: v1.9.0 validateCloneSetSpec, validateScaleStrategy, validateUpdateStrategy, one case per rule, with
+# upstream's words (README "Admission rules", CloneSet rows).
+CREATE += [
+    ("cloneset selector-not-empty", clone(selector={}), clone(), "spec.selector",
+     "Invalid value: empty selector is invalid for cloneset"),
+    ("cloneset template-restart-policy", clone(template=clone_pod(restartPolicy="Never")),
+     clone(template=clone_pod(restartPolicy="Always")), "spec.template.spec.restartPolicy",
+     'Unsupported value: "Never": supported values: "Always"'),
+    ("cloneset template-no-active-deadline", clone(template=clone_pod(activeDeadlineSeconds=5)), clone(),
+     "spec.template.spec.activeDeadlineSeconds", "Forbidden: activeDeadlineSeconds in cloneset is not Supported"),
+    ("cloneset pods-to-delete-unique", clone(scaleStrategy={"podsToDelete": ["gone", "gone"]}),
+     clone(scaleStrategy={"podsToDelete": []}), "spec.scaleStrategy.podsToDelete",
+     'Invalid value: ["gone", "gone"]: duplicated items [gone]'),
+    ("cloneset in-place-only-no-surge", clone(updateStrategy={"type": "InPlaceOnly", "maxSurge": 1}),
+     clone(updateStrategy={"type": "InPlaceIfPossible", "maxSurge": 1}), "spec.updateStrategy.maxSurge",
+     "Invalid value: 1: can not use maxSurge with strategy type InPlaceOnly"),
+    ("cloneset unavailable-or-surge", clone(replicas=1, updateStrategy={"maxUnavailable": 0, "maxSurge": 0}),
+     clone(replicas=1, updateStrategy={"maxUnavailable": 0, "maxSurge": "1%"}), "spec.updateStrategy.maxUnavailable",
+     "Invalid value: maxUnavailable and maxSurge should not both be less than 1"),
+    ("cloneset priority-weight-selector-not-empty", clone(updateStrategy=weight_term({})),
+     clone(updateStrategy=weight_term(GOOD_SELECTOR)), "spec.updateStrategy.priorityStrategy.weightPriority[0].matchSelector",
+     "Invalid value: selector can not be empty"),
+    ("cloneset priority-weight-selector-syntax", clone(updateStrategy=weight_term({"matchLabels": {"bad key": "x"}})),
+     clone(updateStrategy=weight_term({"matchLabels": {"good-key": "x"}})),
+     "spec.updateStrategy.priorityStrategy.weightPriority[0].matchSelector.matchLabels", 'Invalid value: "bad key"'),
+    ("cloneset progress-deadline-after-min-ready", clone(progressDeadlineSeconds=5, minReadySeconds=5),
+     clone(progressDeadlineSeconds=6, minReadySeconds=5), "spec.progressDeadlineSeconds",
+     "Invalid value: 5: must be greater than minReadySeconds"),
+    ("cloneset fractional percentages (ParseFloat)", clone(updateStrategy={"partition": "12.5"}),
+     clone(updateStrategy={"partition": "12.5%", "maxUnavailable": "0.5%", "maxSurge": "1.5%"}),
+     "spec.updateStrategy.partition", 'Invalid value: "12.5": must be a non-negative integer or a percentage'),
+    # The claims are the pods' volumes (mocked into the template, as upstream): a mount may name one, and a
+    # template volume of a claim's name is a duplicate, named where upstream names it.
+    ("cloneset kubernetes-validation (claims are volumes)",
+     clone(volumeClaimTemplates=[DATA_CLAIM], template=clone_pod(volumes=[{"name": "data", "emptyDir": {}}])),
+     clone(volumeClaimTemplates=[DATA_CLAIM], template=clone_pod(**MOUNTS_DATA)),
+     "spec.template.spec.volumes[1].name", 'Duplicate value: "data"'),
+    ("statefulset kubernetes-validation (claims are volumes)",
+     asts(volumeClaimTemplates=[DATA_CLAIM], template={"metadata": {"labels": LABELS}, "spec": {
+         "containers": [CONTAINER], "nodeSelector": NOWHERE, "volumes": [{"name": "data", "emptyDir": {}}]}}),
+     asts(volumeClaimTemplates=[DATA_CLAIM], template={"metadata": {"labels": LABELS}, "spec": {
+         "readinessGates": [{"conditionType": "InPlaceUpdateReady"}], "nodeSelector": NOWHERE, **MOUNTS_DATA}}),
+     "spec.template.spec.volumes[1].name", 'Duplicate value: "data"'),
 ]
 
 
@@ -220,10 +295,22 @@ UPDATE = [
      "Forbidden: invalid template modified with InPlaceOnly strategy, currently only image update is allowed for "
      "InPlaceOnly"),
     ("statefulset spec-update-whitelist", asts(), {"serviceName": "other"}, {"scaleStrategy": {"maxUnavailable": 2}},
-     "spec.serviceName", "Forbidden: updates to StatefulSet spec for fields other than 'replicas', 'ordinals'"),
+     "spec.serviceName", "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals'"),
+    ("cloneset spec-update-whitelist", clone(),
+     {"selector": {"matchLabels": LABELS, "matchExpressions": [{"key": "app", "operator": "Exists"}]}},
+     {"minReadySeconds": 5}, "spec.selector",
+     "Forbidden: updates to cloneset spec for fields other than 'replicas', 'template', 'lifecycle', 'scaleStrategy', "
+     "'updateStrategy', 'minReadySeconds', 'progressDeadlineSeconds', 'volumeClaimTemplates' and "
+     "'revisionHistoryLimit' are forbidden"),
+    ("cloneset in-place-only-images", clone(updateStrategy={"type": "InPlaceOnly"}),
+     container(env=[{"name": "A", "value": "b"}]), container(image="nginx:1.27-alpine"), "spec.template.spec",
+     "Forbidden: only allowed to update images in spec for InPlaceOnly, but found add /containers/0/env"),
     ("statefulset volume-claims-only-grow (added)", with_claims(claim()),
      {"volumeClaimTemplates": [claim(), claim(name="more")]}, {"volumeClaimTemplates": [claim("2Gi")]},
-     "spec.volumeClaimTemplates", "Forbidden: volumeClaimTemplates cannot be added, removed or renamed"),
+     "spec.volumeClaimTemplates", "Invalid value: volumeClaimTemplate can not be added or deleted when OnRollingUpdate"),
+    ("statefulset volume-claims-only-grow (renamed)", with_claims(claim()),
+     {"volumeClaimTemplates": [claim(name="renamed")]}, {"volumeClaimTemplates": [claim("2Gi")]},
+     "spec.volumeClaimTemplates[renamed].name", "Forbidden: volumeClaimTemplate name can not be modified"),
     ("statefulset volume-claims-only-grow (access modes)", with_claims(claim()),
      {"volumeClaimTemplates": [claim(modes=("ReadWriteMany",))]}, {"volumeClaimTemplates": [claim("3Gi")]},
      "spec.volumeClaimTemplates[data]", "Invalid value: volumeClaimTemplate can not be modified when OnRollingUpdate"),
@@ -259,3 +346,77 @@ def test_update_refused_naming_the_field_and_good_change_accepted(cluster: Clust
     assert re.search(rf"(^|[\s\[,]){re.escape(path)}: {re.escape(message)}", error), f"{path}: {message!r} not in {error}"
     assert _call(cluster, "get", obj, ns, obj["metadata"]["name"])["spec"] == before, "a refused update changed the spec"
     assert _patch(cluster, obj, ns, good) is None, f"{case}: the good update was refused"
+
+
+@pytest.fixture
+def storage_classes(cluster: Cluster):
+    """Two StorageClasses of a provisioner nobody runs: one that refuses expansion, one that allows it."""
+    storage = StorageV1Api(cluster.api)
+    names = {allow: f"webhook-rules-{'growing' if allow else 'fixed'}-{uuid.uuid4().hex[:5]}" for allow in (False, True)}
+    for allow, name in names.items():
+        storage.create_storage_class({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                                      "metadata": {"name": name}, "provisioner": "example.com/nobody",
+                                      "allowVolumeExpansion": allow})
+    yield names
+    for name in names.values():
+        try:
+            storage.delete_storage_class(name)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+
+def test_a_growing_claim_needs_a_storage_class_that_allows_expansion(cluster: Cluster, ns: str, storage_classes):
+    """ValidateVolumeClaimTemplateUpdate (StatefulSetAutoResizePVCGate): the webhook reads the claim's
+    StorageClass; `allowVolumeExpansion: false` refuses a bigger claim, naming its storage request, and changes
+    nothing; the same resize on a class that allows it is accepted."""
+    fixed, growing = _named(with_claims({**claim(), "spec": {**claim()["spec"], "storageClassName": storage_classes[False]}}),
+                            "claims on fixed"), \
+        _named(with_claims({**claim(), "spec": {**claim()["spec"], "storageClassName": storage_classes[True]}}),
+               "claims on growing")
+    for obj in (fixed, growing):
+        _call(cluster, "create", obj, ns, obj)
+    before = _call(cluster, "get", fixed, ns, fixed["metadata"]["name"])["spec"]
+    bigger = {"volumeClaimTemplates": [{**claim("2Gi"), "spec": {**claim("2Gi")["spec"],
+                                                                 "storageClassName": storage_classes[False]}}]}
+    error = _patch(cluster, fixed, ns, bigger)
+    path, message = ("spec.volumeClaimTemplates[data].spec.resources.requests.storage",
+                     f"Forbidden: storage class {storage_classes[False]} does not support volume expansion")
+    assert error is not None and f"{path}: {message}" in error, error
+    assert _call(cluster, "get", fixed, ns, fixed["metadata"]["name"])["spec"] == before, "a refused update changed the spec"
+    bigger["volumeClaimTemplates"][0]["spec"]["storageClassName"] = storage_classes[True]
+    assert _patch(cluster, growing, ns, bigger) is None, "growing a claim whose class allows expansion was refused"
+    stored_claim = _call(cluster, "get", growing, ns, growing["metadata"]["name"])["spec"]["volumeClaimTemplates"][0]
+    assert stored_claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+
+
+PROTECTION = "policy.kruise.io/delete-protection"
+
+
+@pytest.mark.parametrize("kind, obj", [("CloneSet", clone()), ("StatefulSet", asts()),
+                                       ("UnitedDeployment", ud_of(DEPLOY_T))], ids=["cloneset", "statefulset",
+                                                                                    "uniteddeployment"])
+def test_delete_protection(cluster: Cluster, ns: str, kind: str, obj: dict):
+    """deletionprotection.ValidateWorkloadDeletion (feature gate ResourcesDeletionProtection): `Always` refuses
+    every DELETE, `Cascading` refuses it while replicas > 0; the object stays; without the label it goes."""
+    obj = _named(obj, f"protected {kind}")
+    obj["metadata"]["labels"] = {PROTECTION: "Always"}
+    name = obj["metadata"]["name"]
+    _call(cluster, "create", obj, ns, obj)
+    try:
+        error = refusal(cluster, "delete", obj, ns, name)
+        assert error is not None and f'admission webhook "v{kind.lower()}.kb.io" denied the request' in error, error
+        assert f"forbidden by ResourcesProtectionDeletion for {PROTECTION}=Always" in error, error
+        assert stored(cluster, obj, ns)
+        # Cascading: refused while replicas > 0 (the pods stay Pending: no node matches)
+        assert refusal(cluster, "patch", obj, ns, name, {"metadata": {"labels": {PROTECTION: "Cascading"}},
+                                                         "spec": {"replicas": 1}}) is None
+        error = refusal(cluster, "delete", obj, ns, name)
+        assert error is not None and f"forbidden by ResourcesProtectionDeletion for {PROTECTION}=Cascading and " \
+                                     "replicas 1>0" in error, error
+        assert stored(cluster, obj, ns)
+        assert refusal(cluster, "patch", obj, ns, name, {"spec": {"replicas": 0}}) is None
+        assert refusal(cluster, "delete", obj, ns, name) is None, "Cascading with 0 replicas must allow the deletion"
+    finally:
+        if stored(cluster, obj, ns):    # never leave a protected object for the namespace's deletion to trip on
+            _call(cluster, "patch", obj, ns, name, {"metadata": {"labels": {PROTECTION: None}}})

@@ -49,9 +49,9 @@ CASES = {
         CLONESET, "lifecycle: {ref: Lifecycle}", "lifecycle: {ref: LifeCycle}",
         f"{CLONESET}: definitions.CloneSetSpec.lifecycle.ref: unknown definition 'LifeCycle'"),
     "unknown field in a rule": (
-        "policies/admission/cloneset.yaml", "field: spec.scaleStrategy.podsToDelete",
-        "field: spec.scaleStrategy.podToDelete",
-        "policies/admission/cloneset.yaml: rules[8].field: 'spec.scaleStrategy.podToDelete' is not a field of CloneSet"),
+        "policies/admission/cloneset.yaml", "field: spec.scaleStrategy.podsToDelete\n  - id: delete-protection",
+        "field: spec.scaleStrategy.podToDelete\n  - id: delete-protection",
+        "policies/admission/cloneset.yaml: rules[9].field: 'spec.scaleStrategy.podToDelete' is not a field of CloneSet"),
     "unknown version on a field": (
         "schema/apps.kruise.io/statefulset.yaml", "lifecycle: {ref: Lifecycle, versions: [v1beta1]}",
         "lifecycle: {ref: Lifecycle, versions: [v1beta2]}",

@@ -148,7 +148,7 @@ def bare(name: str, **spec) -> dict:
 ])
 def test_a_deadline_not_above_min_ready_seconds_is_refused(cluster: Cluster, namespace: str, spec: dict):
     refused_naming(cluster, bare("bad-deadline", **spec), namespace, "spec.progressDeadlineSeconds",
-                   "Invalid value: must be greater than minReadySeconds")
+                   f"Invalid value: {spec['progressDeadlineSeconds']}: must be greater than minReadySeconds")
 
 
 def test_a_negative_deadline_is_refused_naming_the_field(cluster: Cluster, namespace: str):
@@ -173,6 +173,6 @@ def test_the_deadline_may_change_but_not_below_min_ready_seconds(cs: CloneSets):
     cs.patch("changing", {"spec": {"progressDeadlineSeconds": 30}})
     assert cs.get("changing")["spec"]["progressDeadlineSeconds"] == 30
     error = refusal(cs.c, "patch", bare("changing"), cs.ns, "changing", {"spec": {"progressDeadlineSeconds": 5}})
-    assert error is not None and "spec.progressDeadlineSeconds: Invalid value: must be greater than minReadySeconds" \
+    assert error is not None and "spec.progressDeadlineSeconds: Invalid value: 5: must be greater than minReadySeconds" \
         in error, error
     assert cs.get("changing")["spec"]["progressDeadlineSeconds"] == 30

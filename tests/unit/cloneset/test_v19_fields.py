@@ -170,8 +170,8 @@ def test_good_values_are_accepted(spec):
 
 
 @pytest.mark.parametrize("spec, message", [
-    ({"progressDeadlineSeconds": 10, "minReadySeconds": 10}, "Invalid value: must be greater than minReadySeconds"),
-    ({"progressDeadlineSeconds": 0}, "Invalid value: must be greater than minReadySeconds"),
+    ({"progressDeadlineSeconds": 10, "minReadySeconds": 10}, "Invalid value: 10: must be greater than minReadySeconds"),
+    ({"progressDeadlineSeconds": 0}, "Invalid value: 0: must be greater than minReadySeconds"),
     ({"progressDeadlineSeconds": -1}, "must be greater than or equal to 0"),
 ])
 def test_bad_progress_deadlines_are_refused_naming_the_field(spec, message):

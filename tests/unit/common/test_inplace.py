@@ -146,6 +146,7 @@ def test_grace_period_then_images_then_completion():
     spec = I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"}, grace_seconds=3)
     p = _after(p, I.start_update(p, spec, NOW).actions[-1].body)
     p["status"]["conditions"][-1]["status"] = "False"
+    p["status"]["conditions"][0]["status"] = "False"  # the drain turns Ready False too
     assert in_progress(p)
     early = I.refresh(p, NOW + timedelta(seconds=1.2))
     assert early.actions == [] and early.requeue_after == 2.0
@@ -654,3 +655,29 @@ def test_the_state_records_each_updated_containers_restart_count():
     state = json.loads(patch.actions[-1].body["metadata"]["annotations"][STATE])
     assert state["lastContainerStatuses"] == {
         "main": {"imageID": "id-nginx:1.25", "containerID": "cid-p-main", "restartCount": 3}}
+
+
+def test_the_grace_waits_while_a_late_kubelet_write_has_made_the_pod_ready_again():
+    """On the real node, the kubelet's status write computed before it saw the gate can land after the drain and
+    turn Ready True again (once in a full run); it turns it False once it sees the gate. The grace runs from the
+    pod's last turn to not ready, as then it really leaves its Services."""
+    p = running()
+    drain, patch = I.start_update(p, I.UpdateSpec(revision="x-2", container_images={"main": "nginx:1.26"},
+                                                  grace_seconds=2), NOW).actions
+    p = _after(_store_status(p, drain.body), patch.body)
+    first = I.refresh(p, NOW + timedelta(seconds=0.5))
+    seen = dict([first.drain_seen])
+    ready_again = _store_status(p, {"status": {"conditions": [
+        {"type": "Ready", "status": "True", "lastTransitionTime": "2024-05-01T12:00:01Z"}]}})
+    assert I.pending_drain_key(ready_again) is None
+    waiting = I.refresh(ready_again, NOW + timedelta(seconds=5), drains_seen=seen)
+    assert waiting.actions == [] and waiting.drain_seen is None and waiting.requeue_after == 1.0
+    not_ready = _store_status(ready_again, {"status": {"conditions": [
+        {"type": "Ready", "status": "False", "lastTransitionTime": "2024-05-01T12:00:05Z"}]}})
+    assert I.pending_drain_key(not_ready) not in seen  # another stretch of not-ready: timed again
+    again = I.refresh(not_ready, NOW + timedelta(seconds=5.2), drains_seen=seen)
+    assert again.actions == [] and again.drain_seen[1] == "2024-05-01T12:00:06Z"
+    seen[again.drain_seen[0]] = again.drain_seen[1]
+    assert I.refresh(not_ready, NOW + timedelta(seconds=7.9), drains_seen=seen).actions == []
+    [images] = I.refresh(not_ready, NOW + timedelta(seconds=8), drains_seen=seen).actions
+    assert images.body["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}

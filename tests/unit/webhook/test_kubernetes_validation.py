@@ -27,15 +27,28 @@ def test_a_pod_and_each_claim_are_built_from_the_templates():
     assert pod.prefix == "spec.template" and pod.resource == "pods"
     # The template's name and namespace are not what a controller creates; our label keeps our pod webhook away.
     assert pod.body["metadata"] == {"name": kv.PROBE_NAME, "labels": {"app": "x", kv.SKIP_POD_WEBHOOK_LABEL: "true"}}
-    assert pod.body["spec"] == TEMPLATE["spec"]
+    # The claims are the pod's volumes too, after the template's (upstream's CloneSet webhook mocks them so):
+    # a mount may name a claim, and a template volume of a claim's name is a duplicate.
+    assert pod.body["spec"] == {**TEMPLATE["spec"], "volumes": [{"name": "data", "persistentVolumeClaim": {
+        "claimName": "data"}}]}
     assert claim.prefix == "spec.volumeClaimTemplates[0]" and claim.body["metadata"] == {"name": "data"}
+
+
+def test_claims_follow_the_templates_own_volumes():
+    template = {**TEMPLATE, "spec": {**TEMPLATE["spec"], "volumes": [{"name": "scratch", "emptyDir": {}}]}}
+    pod = next(kv.probes(RULE, {"spec": {"template": template, "volumeClaimTemplates": [CLAIM]}}, None))
+    assert [v["name"] for v in pod.body["spec"]["volumes"]] == ["scratch", "data"]
+    assert template["spec"]["volumes"] == [{"name": "scratch", "emptyDir": {}}], "the template itself is unchanged"
 
 
 def test_on_update_only_changed_templates_are_sent():
     old = {"spec": {"template": TEMPLATE, "volumeClaimTemplates": [CLAIM]}}
     assert list(kv.probes(RULE, old, old)) == []
     changed = {"spec": {"template": TEMPLATE, "volumeClaimTemplates": [CLAIM, {**CLAIM, "metadata": {"name": "b"}}]}}
-    assert [p.prefix for p in kv.probes(RULE, changed, old)] == ["spec.volumeClaimTemplates[1]"]
+    # A new claim is a new volume of the pod: the pod is judged again with it.
+    assert [p.prefix for p in kv.probes(RULE, changed, old)] == ["spec.template", "spec.volumeClaimTemplates[1]"]
+    resized = {"spec": {"template": TEMPLATE, "volumeClaimTemplates": [{**CLAIM, "spec": {"resources": {}}}]}}
+    assert [p.prefix for p in kv.probes(RULE, resized, old)] == ["spec.volumeClaimTemplates[0]"]
 
 
 def test_causes_are_prefixed_by_the_template_path():

@@ -80,4 +80,9 @@ ack-kruise.controllerRules: what the controllers read and write (ClusterRole rul
   resources: [imagepulljobs]
   verbs: [create, delete]
 {{- end }}
+{{- if include "ack-kruise.gateOn" (dict "root" . "gate" "StatefulSetAutoResizePVCGate") }}
+- apiGroups: [storage.k8s.io]
+  resources: [storageclasses]
+  verbs: [get, list]
+{{- end }}
 {{- end }}
