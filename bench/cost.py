@@ -108,11 +108,15 @@ def parse_metrics(text: str, metric: str, label: str) -> dict[str, float]:
 
 
 def manager_counters(metrics_port: int) -> dict[str, dict[str, float]]:
-    """The manager's request counters: API requests by method, webhook calls by webhook."""
+    """The manager's counters: API requests by method, webhook calls by webhook, reconciles and their time by
+    controller."""
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
         text = r.read().decode()
     return {"requests": parse_metrics(text, "rest_client_requests_total", "method"),
-            "webhooks": parse_metrics(text, "controller_runtime_webhook_requests_total", "webhook")}
+            "webhooks": parse_metrics(text, "controller_runtime_webhook_requests_total", "webhook"),
+            # Attribution of the manager's CPU: how many reconciles, and how long they took, per controller.
+            "reconciles": parse_metrics(text, "controller_runtime_reconcile_total", "controller"),
+            "reconcile_seconds": parse_metrics(text, "controller_runtime_reconcile_time_seconds_sum", "controller")}
 
 
 def delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:

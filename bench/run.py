@@ -194,7 +194,9 @@ class Meter:
         out = {"manager": usage.to_dict(),
                "cpu": {k: round(v - self.cpu0.get(k, 0.0), 2) for k, v in cpu1.items()},
                "requests": cost.delta(counters["requests"], self.counters0["requests"]),
-               "webhooks": cost.delta(counters["webhooks"], self.counters0["webhooks"])}
+               "webhooks": cost.delta(counters["webhooks"], self.counters0["webhooks"]),
+               "reconciles": cost.delta(counters["reconciles"], self.counters0["reconciles"]),
+               "reconcile_seconds": cost.delta(counters["reconcile_seconds"], self.counters0["reconcile_seconds"])}
         if self.trace0 is not None:
             await asyncio.sleep(0.6)  # the tracer writes every 0.5 s
             t = self._trace()

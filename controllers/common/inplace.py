@@ -27,6 +27,7 @@ runs with the kubelet's hash of its current spec is complete (`containerhash.spe
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import math
 import re
@@ -99,14 +100,48 @@ def _env_reads_metadata(template: JSON, kind: str, key: str) -> bool:
     return False
 
 
+# (old revision, new revision, grace, recorded revision) → the spec, for revisions as the API server stored
+# them: a ControllerRevision's `data` is immutable (ValidateControllerRevisionUpdate), so its uid and
+# resourceVersion name its content. A rollout of N pods asks N times for the same pair: the diff and the two
+# template copies cost about 0.5 ms each, a quarter of a rollout sync.
+_SPEC_MEMO: dict[tuple, UpdateSpec | None] = {}
+_SPEC_MEMO_SIZE = 256
+
+
+def _stored_identity(revision: JSON) -> tuple | None:
+    meta = revision.get("metadata") or {}
+    uid, rv = meta.get("uid"), meta.get("resourceVersion")
+    return (uid, rv, meta.get("name")) if uid and rv else None
+
+
 def calculate_update_spec(old_revision: JSON | None, new_revision: JSON | None, grace_seconds: int = 0,
                           revision: str | None = None) -> UpdateSpec | None:
     """defaultCalculateInPlaceUpdateSpec: None when the change between two revisions cannot be done in place.
 
-    `revision` is the value recorded on the pod (defaults to the new revision's name).
+    `revision` is the value recorded on the pod (defaults to the new revision's name). Memoised per pair of
+    stored revisions; each caller gets its own copy of the spec.
     """
     if old_revision is None or new_revision is None:
         return None
+    old_id, new_id = _stored_identity(old_revision), _stored_identity(new_revision)
+    if old_id is None or new_id is None:
+        return _calculate_update_spec(old_revision, new_revision, grace_seconds, revision)
+    key = (old_id, new_id, grace_seconds, revision)
+    if key in _SPEC_MEMO:
+        spec = _SPEC_MEMO[key]
+    else:
+        spec = _calculate_update_spec(old_revision, new_revision, grace_seconds, revision)
+        if len(_SPEC_MEMO) >= _SPEC_MEMO_SIZE:
+            _SPEC_MEMO.pop(next(iter(_SPEC_MEMO)))  # the oldest pair: rollouts move on
+        _SPEC_MEMO[key] = spec
+    if spec is None:
+        return None
+    return UpdateSpec(spec.revision, dict(spec.container_images), copy.deepcopy(spec.metadata_patch),
+                      spec.grace_seconds)
+
+
+def _calculate_update_spec(old_revision: JSON, new_revision: JSON, grace_seconds: int,
+                           revision: str | None) -> UpdateSpec | None:
     old_t, new_t = template_from_revision(old_revision), template_from_revision(new_revision)
     if old_t is None or new_t is None:
         return None

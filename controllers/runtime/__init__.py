@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+from typing import Any
 
 import kopf
 
@@ -17,8 +18,25 @@ from .workload import WorkloadController
 log = logging.getLogger(__name__)
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """kopf's diff base, for change handlers (on.create/update/resume) to see what changed: the runtime registers
+    none, only index and event handlers, which never read it. kopf still builds it for every watch event, a deep
+    copy of the whole object then a diff (about 0.2-0.7 ms per pod event, a third of kopf's cost per event):
+    an empty essence makes both free."""
+
+    def build(self, *, body: Any, extra_fields: Any = None) -> Any:
+        return {}
+
+    def fetch(self, *, body: Any) -> Any:
+        return None
+
+    def store(self, *, body: Any, patch: Any, essence: Any) -> None:
+        return None
+
+
 def kopf_settings(settings: ManagerSettings) -> kopf.OperatorSettings:
     s = kopf.OperatorSettings()
+    s.persistence.diffbase_storage = NoDiffBase()
     s.posting.enabled = False  # workload Events are posted by our recorder, rate-limited per object
     s.watching.server_timeout = 300  # re-open watches every 5 min even on 1.13/1.14 (no bookmarks there)
     s.watching.client_timeout = 330

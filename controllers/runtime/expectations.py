@@ -56,6 +56,12 @@ class Expectations:
     def cancel_deleted(self, owner: str, resource: str, name: str, namespace: str = "") -> None:
         self._pending(owner, resource).deleted.pop(_key(namespace, name), None)
 
+    def pending(self, owner: str | None = None) -> bool:
+        """Whether `owner` (None: any owner) has writes whose events have not been seen yet."""
+        if owner is None:
+            return any(self._by_owner.values())
+        return bool(self._by_owner.get(owner))
+
     def forget(self, owner: str) -> None:
         self._by_owner.pop(owner, None)
 

@@ -8,7 +8,8 @@ ControllerRevisions of the install namespace (for pinned revisions). /readyz wai
 Freshness: an informer lags the API server by the time a watch event takes to arrive (measured in the
 README, "SidecarSet injection"), so a pod created right after its SidecarSet could miss it. Before each
 injection, `view()` asks the API server for the current list of SidecarSets, metadata only (a quorum read:
-names and resourceVersions, a few hundred bytes per SidecarSet), and compares it with the cache:
+names and resourceVersions, a few hundred bytes per SidecarSet; sent after the admission began, shared by
+the admissions waiting for it: `_quorum_listing`), and compares it with the cache:
 - every listed SidecarSet is in the cache at that resourceVersion or newer: the cache is used as it is,
   minus SidecarSets the list no longer has (deleted, the watch has not said so yet);
 - otherwise the view waits for the informer to catch up (it usually has within milliseconds), up to
@@ -42,6 +43,9 @@ REGISTRY.describe("kruise_sidecarset_webhook_cache_wait_seconds", "histogram",
                   "How long a pod admission waited for the SidecarSet cache to catch up (when it was behind).")
 REGISTRY.describe("kruise_sidecarset_webhook_freshness_check_failures_total", "counter",
                   "Pod admissions whose check of the cache against the API server failed (the cache was used).")
+REGISTRY.describe("kruise_sidecarset_webhook_freshness_lists_total", "counter",
+                  "Quorum lists of the SidecarSets' metadata sent to check the cache (shared by the pod admissions "
+                  "that arrived before each was sent).")
 REGISTRY.describe("kruise_sidecarset_webhook_direct_reads_total", "counter",
                   "Objects the pod webhook read from the API server because its cache did not have them yet.")
 
@@ -73,6 +77,8 @@ class SidecarSetCache:
         self._informers = (self.sidecarsets, self.namespaces, self.revisions)
         self._tasks: list[asyncio.Task] = []
         self.crd_missing = False
+        self._in_flight: asyncio.Future | None = None  # the freshness list sent last, until it answers
+        self._queued: asyncio.Future | None = None  # the one the admissions that arrived since then share
 
     def _on_change(self, key, obj) -> None:
         self._changed.set()
@@ -122,10 +128,46 @@ class SidecarSetCache:
             return False
         return True
 
+    async def _request_listing(self) -> dict:
+        return await self.client.request("GET", SIDECARSETS, accept=PARTIAL_METADATA_LIST, timeout=5)
+
+    async def _send_first(self) -> dict:
+        try:
+            return await self._request_listing()
+        finally:
+            if self._in_flight is asyncio.current_task():
+                self._in_flight = None
+
+    async def _send_after(self, previous: asyncio.Future) -> dict:
+        await asyncio.wait([previous])  # whatever its outcome
+        me = asyncio.current_task()
+        self._queued, self._in_flight = None, me  # from now on, who arrives waits for the next one
+        try:
+            return await self._request_listing()
+        finally:
+            if self._in_flight is me:
+                self._in_flight = None
+
+    async def _quorum_listing(self) -> dict:
+        """A quorum list of the SidecarSets' metadata *sent after this call began*, which is what makes a
+        SidecarSet whose create has answered visible to this admission. Admissions share lists: the first
+        sends one; who arrives while it is in flight cannot use it (it may have been sent before their pod's
+        SidecarSet existed) and shares the next one, sent as soon as it answers. A burst of pod creates (a
+        Deployment of 1000 pods at QPS 500) then costs one list per list round trip, not one per pod, with the
+        same guarantee."""
+        if self._in_flight is None:
+            self._in_flight = asyncio.ensure_future(self._send_first())
+            REGISTRY.inc("kruise_sidecarset_webhook_freshness_lists_total")
+            return await asyncio.shield(self._in_flight)
+        if self._queued is None:
+            self._queued = asyncio.ensure_future(self._send_after(self._in_flight))
+            REGISTRY.inc("kruise_sidecarset_webhook_freshness_lists_total")
+        return await asyncio.shield(self._queued)
+
     async def _current_sidecarsets(self) -> list[dict]:
         """The SidecarSets as of now: the cache, checked against a quorum list of their metadata."""
         try:
-            listing = await self.client.request("GET", SIDECARSETS, accept=PARTIAL_METADATA_LIST, timeout=5)
+            listing = await self._quorum_listing()
         except ApiError as e:
             if e.status == 404:   # no SidecarSet CRD: nothing to inject
                 return []

@@ -79,7 +79,7 @@ def test_cluster_objects_wake_every_workload_and_reach_the_reconcile():
                           REVISIONS: {}, "orphans": {}}
 
     async def scenario() -> set[str]:
-        await deliver(handler(registry, "nodes_cluster_event"), node)
+        await deliver(handler(registry, "watch_nodes_event"), node)
         return drained(controller)
 
     assert asyncio.run(scenario()) == {"uid-a", "uid-b"}
@@ -96,7 +96,7 @@ def test_a_cluster_watch_with_relevant_wakes_only_for_changes_that_matter():
     beat = {**node, "metadata": {**node["metadata"], "resourceVersion": "9"},
             "status": {"conditions": [{"type": "Ready", "status": "True", "lastHeartbeatTime": "t2"}]}}
     labelled = {**beat, "metadata": {**beat["metadata"], "labels": {"x": "y"}}}
-    on_node = handler(registry, "nodes_cluster_event")
+    on_node = handler(registry, "watch_nodes_event")
 
     async def scenario() -> list[set[str]]:
         woken = []
@@ -117,7 +117,7 @@ def test_selected_objects_wake_who_selects_them_now_and_who_did_before_and_are_n
     other = obj("q", "team-b", {"app": "db"})
     controller.indices = {"workloads": {"uid-web": [web], "uid-db": [db]},
                           PODS: {"team-a": [pod], "team-b": [other]}, REVISIONS: {}}
-    on_pod = handler(registry, "pods_selected_event")
+    on_pod = handler(registry, "watch_pods_event")
 
     async def scenario() -> list[set[str]]:
         await deliver(on_pod, pod, "ADDED")
@@ -145,7 +145,7 @@ def test_objects_found_by_name_wake_the_namespace_and_are_narrowed_by_the_kind()
     async def scenario() -> set[str]:
         await handler(registry, "statefulset_event")(type="ADDED", uid="uid-web", namespace="ns1")
         drained(controller)
-        await deliver(handler(registry, "persistentvolumeclaims_named_event"), theirs)
+        await deliver(handler(registry, "watch_persistentvolumeclaims_event"), theirs)
         return drained(controller)
 
     assert asyncio.run(scenario()) == {"uid-web"}
@@ -159,7 +159,7 @@ def test_owned_objects_of_other_kinds_wake_their_owner_only():
     stranger = obj("lone", "ns1", owner={**owner, "kind": "CloneSet", "uid": "uid-cs"})
 
     async def scenario() -> list[set[str]]:
-        on_deployment = handler(registry, "deployments_apps_owned_event")
+        on_deployment = handler(registry, "watch_deployments_apps_event")
         await deliver(on_deployment, subset)
         first = drained(controller)
         await deliver(on_deployment, stranger)
@@ -193,3 +193,108 @@ def test_a_gated_watch_exists_only_with_its_gate_on():
     on = WorkloadController(CLONESET, client=None, settings=settings).register(registry)
     assert IMAGE_PULL_JOBS in {w.resource for w in on.watches}
     assert [h for h in registry._watching.get_all_handlers() if "imagepulljobs" in h.id]
+
+
+def test_controllers_share_one_kopf_index_and_event_handler_per_resource_through_kopfs_own_pipeline():
+    """kopf's cost per event grows with its handlers: every controller watching pods shares one index and one event
+    handler (bench/event_cost.py). Driven through kopf's real process_resource_event and indexes: each controller
+    still sees only its own pods, its orphans, and is woken only by them; a deleted pod leaves every index."""
+    from kopf._cogs.structs import ephemera, references
+    from kopf._core.actions import lifecycles
+    from kopf._core.engines import indexing
+    from kopf._core.reactor import inventory, processing
+    from controllers.runtime import kopf_settings
+    from controllers.settings import ManagerSettings
+
+    registry = kopf.OperatorRegistry()
+    clonesets = WorkloadController(CLONESET, client=None).register(registry)
+    statefulsets = WorkloadController(STATEFULSET, client=None).register(registry)
+    sidecars = WorkloadController(SIDECARS, client=None).register(registry)
+    pods = references.Resource(group="", version="v1", plural="pods", kind="Pod", namespaced=True, preferred=True,
+                               verbs=["list", "watch", "patch", "get"])
+    pod_handlers = [h.id for reg in (registry._indexing, registry._watching) for h in reg.get_all_handlers()
+                    if h.selector is not None and h.selector.check(pods)]
+    assert pod_handlers == ["watch_pods", "watch_pods_event"]
+
+    cs = workload("web", "ns1", "apps.kruise.io/v1alpha1", "CloneSet", {"app": "web"})
+    sts = workload("db", "ns1", "apps.kruise.io/v1beta1", "StatefulSet", {"app": "db"})
+    sidecar = workload("log", None, "apps.kruise.io/v1alpha1", "SidecarSet", {"app": "web"})
+    mine = obj("web-1", "ns1", {"app": "web"}, owner={"apiVersion": "apps.kruise.io/v1alpha1", "kind": "CloneSet",
+                                                      "uid": "uid-web"})
+    mine["metadata"].update(managedFields=[{"manager": "x"}], resourceVersion="7")
+    theirs = obj("db-0", "ns1", {"app": "db"}, owner={"apiVersion": "apps.kruise.io/v1beta1", "kind": "StatefulSet",
+                                                      "uid": "uid-db"})
+    orphan = obj("lone", "ns1", {"app": "web"})
+
+    async def scenario() -> list:
+        indexers = indexing.OperatorIndexers()
+        indexers.ensure(registry._indexing.get_all_handlers())
+        memories, memobase = inventory.ResourceMemories(), ephemera.AnyMemo(ephemera.Memo())
+        settings = kopf_settings(ManagerSettings())
+
+        async def send(type: str, body: dict) -> None:
+            await processing.process_resource_event(
+                lifecycle=lifecycles.get_default_lifecycle(), indexers=indexers, registry=registry,
+                settings=settings, memories=memories, memobase=memobase, resource=pods,
+                raw_event={"type": type, "object": body}, event_queue=asyncio.Queue(), no_throttling=True)
+
+        for controller, wl in ((clonesets, cs), (statefulsets, sts), (sidecars, sidecar)):
+            controller.bind(controller._index_ids, {**indexers.indices, controller._index_ids["workloads"]:
+                                                    {wl["metadata"]["uid"]: [wl]}})
+            controller._namespaces["ns1"] = {wl["metadata"]["uid"]}
+        woken = []
+        for type, body in (("ADDED", mine), ("ADDED", theirs), ("ADDED", orphan)):
+            await send(type, body)
+            woken.append([drained(c) for c in (clonesets, statefulsets, sidecars)])
+        observed = [c._observed(uid)[1] for c, uid in ((clonesets, "uid-web"), (statefulsets, "uid-db"),
+                                                        (sidecars, "uid-log"))]
+        orphans = clonesets.indices["orphans"].get("ns1")
+        # Only the resourceVersion and managedFields move: nothing a reconcile reads, nobody is woken; unless the
+        # owner waits for the event of a write of its own.
+        rewritten = {**mine, "metadata": {**mine["metadata"], "resourceVersion": "8", "managedFields": []}}
+        await send("MODIFIED", rewritten)
+        woken.append([drained(c) for c in (clonesets, statefulsets, sidecars)])
+        clonesets.expectations.expect_updated("uid-web", PODS, "web-1", "9", "ns1")
+        await send("MODIFIED", {**rewritten, "metadata": {**rewritten["metadata"], "resourceVersion": "9"}})
+        woken.append([drained(c) for c in (clonesets, statefulsets, sidecars)])
+        relabelled = {**rewritten, "metadata": {**rewritten["metadata"], "labels": {"app": "web", "x": "y"}}}
+        await send("MODIFIED", relabelled)
+        woken.append([drained(c) for c in (clonesets, statefulsets, sidecars)])
+        await send("DELETED", mine)
+        woken.append([drained(c) for c in (clonesets, statefulsets, sidecars)])
+        return [woken, observed, list(orphans), clonesets._observed("uid-web")[1][PODS]]
+
+    woken, observed, orphans, after_delete = asyncio.run(scenario())
+    assert woken == [[{"uid-web"}, set(), {"uid-log"}], [set(), {"uid-db"}, set()],
+                     [{"uid-web"}, {"uid-db"}, {"uid-log"}],
+                     [set(), set(), set()], [{"uid-web"}, set(), set()], [{"uid-web"}, set(), {"uid-log"}],
+                     [{"uid-web"}, set(), {"uid-log"}]]
+    trimmed = {**mine, "metadata": {k: v for k, v in mine["metadata"].items() if k != "managedFields"}}
+    assert observed[0][PODS] == [trimmed] and observed[1][PODS] == [theirs]
+    assert observed[2][PODS] == [trimmed, orphan], "the SidecarSet selects by label, owned or not"
+    assert orphans == [orphan]
+    assert after_delete == []
+
+
+def test_what_the_cache_drops_no_controller_reads():
+    """The indexes drop `metadata.managedFields` (`cached`); a reconcile or webhook that read it would read
+    nothing. Every place in controllers/ that names it (a string constant) must only be leaving it out."""
+    import ast
+    from pathlib import Path
+
+    import controllers
+    from controllers.runtime.workload import cached
+
+    allowed = {("daemonset/eligibility.py", "excluded when comparing nodes"), ("runtime/workload.py", "the trim")}
+    root = Path(controllers.__file__).parent
+    naming = set()
+    for path in root.rglob("*.py"):
+        if "_generated" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value == "managedFields":
+                naming.add(str(path.relative_to(root)))
+    assert naming == {where for where, _ in allowed}
+    body = {"metadata": {"name": "p", "managedFields": [{"manager": "x"}], "labels": {"a": "b"}}, "spec": {}}
+    assert cached(body) == {"metadata": {"name": "p", "labels": {"a": "b"}}, "spec": {}}
+    assert body["metadata"]["managedFields"], "the event's body is left as it was"

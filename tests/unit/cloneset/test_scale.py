@@ -271,3 +271,16 @@ def test_only_fresh_pods_are_refreshed_while_scaling():
     assert not is_fresh({**fresh, "status": {"conditions": [{"type": "InPlaceUpdateReady", "status": "False"}]}})
     assert not is_fresh({"metadata": {**fresh["metadata"],
                                       "annotations": {"apps.kruise.io/inplace-update-state": "{}"}}})
+
+
+def test_pvc_cleanup_is_one_pass_over_many_pvcs():
+    """cleanupPVCs with thousands of PVCs: each is judged once (it was O(PVCs²), 0.7 s at 4,000)."""
+    from controllers.cloneset.reconcile import _cleanup_pvcs
+    from controllers.common.keys import CLONESET_INSTANCE_ID_LABEL as ID
+
+    pods = [{"metadata": {"name": f"p-{i}", "labels": {ID: f"id-{i}"}}} for i in range(0, 4000, 2)]
+    pvcs = [{"metadata": {"name": f"data-{i}", "uid": f"u-{i}", "labels": {ID: f"id-{i}"}}} for i in range(4000)]
+    twin = {"metadata": {"name": "twin", "labels": {ID: "gone"}}}
+    drop, keep = _cleanup_pvcs(pods, pvcs + [twin, dict(twin)])
+    assert [c["metadata"]["name"] for c in keep] == [f"data-{i}" for i in range(0, 4000, 2)]
+    assert [a.name for a in drop] == [f"data-{i}" for i in range(1, 4000, 2)] + ["twin", "twin"]

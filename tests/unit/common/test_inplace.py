@@ -657,6 +657,38 @@ def test_the_state_records_each_updated_containers_restart_count():
         "main": {"imageID": "id-nginx:1.25", "containerID": "cid-p-main", "restartCount": 3}}
 
 
+def stored(name, template, uid, rv):
+    """A revision as the API server stored it: its uid and resourceVersion name its immutable data."""
+    r = rev(name, template)
+    r["metadata"].update(uid=uid, resourceVersion=rv)
+    return r
+
+
+def test_the_update_spec_is_computed_once_per_stored_revision_pair_and_each_caller_gets_its_own(monkeypatch):
+    calls = []
+    real = I._calculate_update_spec
+    monkeypatch.setattr(I, "_calculate_update_spec", lambda *a: calls.append(a[:2]) or real(*a))
+    monkeypatch.setattr(I, "_SPEC_MEMO", {})
+    old = stored("m-1", T1, "uid-m1", "11")
+    new = stored("m-2", changed(metadata__labels__v="2", spec__containers__1__image="busybox:2"), "uid-m2", "12")
+    first = I.calculate_update_spec(old, new, 5)
+    first.container_images["side"] = "mutated by a caller"
+    first.metadata_patch["labels"]["v"] = "mutated"
+    second = I.calculate_update_spec(old, new, 5)
+    assert second == I.UpdateSpec(revision="m-2", container_images={"side": "busybox:2"},
+                                  metadata_patch={"labels": {"v": "2"}}, grace_seconds=5)
+    assert len(calls) == 1
+    I.calculate_update_spec(old, new, 0)  # another grace: another entry
+    I.calculate_update_spec(old, {**new, "metadata": {**new["metadata"], "resourceVersion": "13"}}, 5)
+    unstored = rev("m-3", changed(spec__containers__1__image="busybox:3"))  # built this round: never memoised
+    I.calculate_update_spec(old, unstored, 5)
+    I.calculate_update_spec(old, unstored, 5)
+    assert len(calls) == 5
+    assert I.calculate_update_spec(old, stored("m-4", changed(spec__hostNetwork=True), "uid-m4", "14")) is None
+    assert I.calculate_update_spec(old, stored("m-4", changed(spec__hostNetwork=True), "uid-m4", "14")) is None
+    assert len(calls) == 6, "a pair that cannot be done in place is memoised too"
+
+
 def test_the_grace_waits_while_a_late_kubelet_write_has_made_the_pod_ready_again():
     """On the real node, the kubelet's status write computed before it saw the gate can land after the drain and
     turn Ready True again (once in a full run); it turns it False once it sees the gate. The grace runs from the
