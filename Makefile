@@ -46,8 +46,10 @@ demo: $(PY)
 
 # Two sessions: the first shares one sandbox; the second starts and stops sandboxes of its own (the real
 # node is machine-wide, so they cannot overlap).
+# The real-node rollouts hold the machine-wide real-node lock while their sandbox runs.
 bench: $(PY)
 	$(PY) -m bench.run $(if $(QUICK),--quick)
+	flock /tmp/ack-kruise-realnode.lock $(PY) -m bench.realnode $(if $(QUICK),--quick)
 
 chaos: $(PY)
 	$(PY) -m chaos $(if $(QUICK),--quick)

@@ -1,15 +1,23 @@
 """`make bench`: how fast our controllers roll out and what the manager costs, against kube-controller-manager's
 native controllers and the ceiling of a tight client loop, all in one run on this machine.
 
-    python -m bench.run            # `make bench`: N = 100 and 1000, both client-limit profiles (about 30 min),
-                                   # then Advanced DaemonSet vs DaemonSet on 50 nodes, 5 rounds (about 15 min)
-    python -m bench.run --quick    # `make bench QUICK=1`: N = 100 at 500/500 only, one DaemonSet round (about 4 min)
+    python -m bench.run            # `make bench`: N = 100 and 1000, both client-limit profiles, 3 rounds
+                                   # (about 90 min), then Advanced DaemonSet vs DaemonSet on 50 nodes, 5 rounds
+    python -m bench.run --quick    # `make bench QUICK=1`: N = 100 at 500/500 only, one round (about 4 min)
+    python -m bench.run --sizes 1000 --contenders deployment,cloneset --no-rollouts \
+        --daemonset-rounds 0 --sidecarset-rounds 0   # the scale-up targets only (about 20 min)
     python -m bench.run --contenders none --out bench/results-daemonset.md   # only the DaemonSets
     python -m bench.run --contenders none --daemonset-rounds 0 --profiles high \
         --out bench/results-sidecarset.md                                     # only the SidecarSet figures
 
 QUICK runs one profile because one does not fit in 2 minutes at 20/30: there, a CloneSet recreating 100 pods
 alone takes 35 s (7 requests per pod at 20 requests/s). `--profiles default --sizes 100` is the other half.
+
+Every cell (profile, N, contender) runs `--rounds` times (3; QUICK: 1), each round every contender once in an
+order rotating from round to round, so that a slow minute of the shared machine does not always land on the same
+contender; the report gives medians, ranges and the median of each round's ratio to the native contender. A
+contender starts only once the previous one's namespace is gone and kruise-manager and kube-controller-manager
+have gone quiet again (the deletion digested).
 
 One sandbox per client-limit profile (restarted between profiles), without a real node: kube-apiserver, etcd,
 kube-controller-manager and kube-scheduler v1.20.2, three simulated nodes, and kruise-manager. The same QPS and
@@ -35,7 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kube import KubeClient, load_config
+from kube import ApiError, KubeClient, load_config
 
 from . import cost, daemonset as ds, report, scenarios as S, sidecarset as ss
 from .measure import PodWatch, nth
@@ -68,6 +76,8 @@ class Config:
     sizes: tuple[int, ...]
     profiles: tuple[Profile, ...]
     idle_seconds: float
+    rounds: int
+    rollouts: bool
     daemonset_rounds: int
     sidecarset_rounds: int
     sidecarset_sizes: tuple[int, ...]
@@ -88,12 +98,12 @@ class Box:
     """One sandbox for one profile, and what the harness needs of it."""
 
     def __init__(self, profile: Profile, trace: bool, simulated_nodes: int = 3, name: str | None = None,
-                 audit: bool = False):
+                 audit: bool = False, real_node: bool = False):
         from sandbox.cluster import Sandbox, SandboxOptions
         self.profile, self.trace = profile, trace
         self.sandbox = Sandbox(STATE / (name or profile.name))
         self.options = SandboxOptions(
-            real_node=False, simulated_nodes=simulated_nodes, with_manager=True, kcm_qps=profile.qps,
+            real_node=real_node, simulated_nodes=simulated_nodes, with_manager=True, kcm_qps=profile.qps,
             kcm_burst=profile.burst,
             manager_args=("--rest-config-qps", f"{profile.qps:g}", "--rest-config-burst", str(profile.burst),
                           # the chart's default (the sandbox checks every 2 s, for the certificate tests)
@@ -213,16 +223,39 @@ async def finish(box: Box, watch: PodWatch, meter: Meter, n: int) -> dict:
     return out
 
 
+async def quiet(box: Box, timeout: float = 120) -> float:
+    """Waits until kruise-manager and kube-controller-manager are both quiet (the previous run's deletions and
+    trailing writes digested), so that none of it lands in the next run's window or CPU; returns the seconds."""
+    t0 = time.monotonic()
+    await asyncio.gather(cost.settle(box.pid("kruise-manager"), timeout=timeout),
+                         cost.settle(box.pid("kube-controller-manager"), timeout=timeout))
+    return time.monotonic() - t0
+
+
+def round_order(contenders: tuple, round_index: int) -> list:
+    """Every round runs every contender once; the order rotates, so that none always runs first (or last)."""
+    k = round_index % len(contenders) if contenders else 0
+    return list(contenders[k:] + contenders[:k])
+
+
+def scale_times(phase, n: int) -> dict:
+    """When the N-th pod was created and Ready, and the median pod's (and the 90th percentile's) time to Ready:
+    what a user waiting for a scale-up sees before the tail."""
+    ready = list(phase.first_ready.values())
+    return {"created_s": nth(list(phase.first_seen.values()), n), "ready_s": nth(ready, n),
+            "median_ready_s": nth(ready, (n + 1) // 2), "p90_ready_s": nth(ready, -(-9 * n // 10))}
+
+
 async def run_contender(box: Box, client: KubeClient, c: S.Contender, n: int, cfg: Config,
-                        watch_idle: bool) -> list[dict]:
+                        watch_idle: bool, round_index: int = 0) -> list[dict]:
     p = box.profile
-    ns = f"bench-{c.key}-{n}"
+    ns = f"bench-{c.key}-{n}-r{round_index}"
     results: list[dict] = []
     await S.delete_namespace(client, ns)  # left over from an interrupted run
     await S.create_namespace(client, ns)
     watch = await PodWatch(client, ns).start()
-    current = {"profile": p.name, "n": n, "contender": c.key, "label": c.label, "kind": "scale",
-               "controller": c.controller, "load": os.getloadavg()[0]}
+    current = {"profile": p.name, "n": n, "round": round_index, "contender": c.key, "label": c.label,
+               "kind": "scale", "controller": c.controller, "load": os.getloadavg()[0]}
     try:
         raw = None
         if c.key == "raw":  # its own process, as the controllers are, started and connected beforehand
@@ -245,11 +278,10 @@ async def run_contender(box: Box, client: KubeClient, c: S.Contender, n: int, cf
             if raw and await raw.wait() != 0:
                 raise RuntimeError(f"bench.raw_client exited with {raw.returncode}")
         current.update(await finish(box, watch, meter, n))
-        current.update(created_s=nth(list(phase.first_seen.values()), n),
-                       ready_s=nth(list(phase.first_ready.values()), n),
-                       series=phase.series(column=2))
+        current.update(**scale_times(phase, n), series=phase.series(column=2))
         results.append(current)
-        log(f"[{p.name}] N={n} {c.key}: all created {current['created_s']:.1f}s, all ready {current['ready_s']:.1f}s")
+        log(f"[{p.name}] N={n} round {round_index} {c.key}: all created {current['created_s']:.1f}s, median pod "
+            f"Ready {current['median_ready_s']:.1f}s, all ready {current['ready_s']:.1f}s (load {current['load']:.1f})")
 
         if watch_idle:
             usage = await cost.idle_usage(box.pid("kruise-manager"), cfg.idle_seconds)
@@ -257,9 +289,9 @@ async def run_contender(box: Box, client: KubeClient, c: S.Contender, n: int, cf
             log(f"[{p.name}] manager idle while watching {n} pods: {usage.rss_peak / 2**20:.0f} MB, "
                 f"{usage.cores:.3f} cores")
 
-        for r in c.rollouts:
-            current = {"profile": p.name, "n": n, "contender": r.key, "label": r.label, "kind": "rollout",
-                       "controller": c.controller, "load": os.getloadavg()[0]}
+        for r in c.rollouts if cfg.rollouts else ():
+            current = {"profile": p.name, "n": n, "round": round_index, "contender": r.key, "label": r.label,
+                       "kind": "rollout", "controller": c.controller, "load": os.getloadavg()[0]}
             meter = Meter(box).start()
             phase = watch.begin(r.image)
             await S.start_rollout(client, c, r, ns)
@@ -287,16 +319,20 @@ async def run_contender(box: Box, client: KubeClient, c: S.Contender, n: int, cf
         log(f"[{p.name}] N={n} {current['contender']}: FAILED: {current['error']}")
     finally:
         await watch.stop()
-        took = await S.delete_namespace(client, ns)
-        log(f"[{p.name}] N={n} {c.key}: namespace deleted in {took:.1f}s")
-        await asyncio.sleep(1)
+        try:
+            took = await S.delete_namespace(client, ns)
+        except (ApiError, TimeoutError) as e:  # the next run has a namespace of its own; this one goes later
+            took = float("nan")
+            log(f"[{p.name}] N={n} {c.key}: namespace {ns} not deleted yet: {e}")
+        settled = await quiet(box)
+        log(f"[{p.name}] N={n} {c.key}: namespace deleted in {took:.1f}s, controllers quiet {settled:.1f}s later")
     return results
 
 
 async def measure_profile(box: Box, cfg: Config) -> dict:
     from .nodesim_ceiling import measure as nodesim_ceiling
     p = box.profile
-    out: dict = {"name": p.name, "qps": p.qps, "burst": p.burst, "what": p.what,
+    out: dict = {"name": p.name, "qps": p.qps, "burst": p.burst, "what": p.what, "rounds": cfg.rounds,
                  "sandbox_start_s": box.started_s, "runs": []}
     async with KubeClient(load_config(box.state.kubeconfig), max_connections=32, user_agent="bench") as client:
         # The manager's start-up (leader election, first lists) is not idle time.
@@ -306,9 +342,12 @@ async def measure_profile(box: Box, cfg: Config) -> dict:
         log(f"[{p.name}] manager idle, no workloads: {usage.rss_peak / 2**20:.0f} MB, {usage.cores:.3f} cores")
 
         big = max(cfg.sizes)
+        await quiet(box)
         for n in cfg.sizes:
-            for c in cfg.contenders:
-                out["runs"] += await run_contender(box, client, c, n, cfg, watch_idle=(c is S.CLONESET and n == big))
+            for i in range(cfg.rounds):
+                for c in round_order(cfg.contenders, i):
+                    out["runs"] += await run_contender(box, client, c, n, cfg, round_index=i,
+                                                       watch_idle=(c is S.CLONESET and n == big and i == 0))
 
         # Last, so that its pods (which the manager watches too) do not add to the manager's figures above.
         ceiling_pods = max(big, CEILING_PODS)
@@ -398,6 +437,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--contenders", help=f"comma-separated subset of: {', '.join(c.key for c in S.CONTENDERS)} "
                                         "(default all; none: only the DaemonSets)")
     p.add_argument("--idle-seconds", type=float, help="length of each idle measurement (default 30; --quick: 3)")
+    p.add_argument("--rounds", type=int, help="runs of every cell, contenders interleaved (default 3; --quick: 1)")
+    p.add_argument("--no-rollouts", action="store_true", help="scale-ups only (no image rollouts)")
     p.add_argument("--daemonset-rounds", type=int,
                    help=f"rounds of the Advanced DaemonSet vs DaemonSet comparison on {ds.NODES} simulated nodes, "
                         "a sandbox of its own per profile (default 5; --quick: 1; 0: skip it)")
@@ -429,6 +470,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                else "python -m bench.run " + " ".join(given))
     return Config(command=command, contenders=tuple(c for c in S.CONTENDERS if c.key in keys), sizes=sizes, profiles=tuple(PROFILES[n] for n in names),
                   idle_seconds=a.idle_seconds or (3.0 if a.quick else 30.0),
+                  rounds=a.rounds or (1 if a.quick else 3), rollouts=not a.no_rollouts,
                   daemonset_rounds=(1 if a.quick else 5) if a.daemonset_rounds is None else a.daemonset_rounds,
                   sidecarset_rounds=(1 if a.quick else 3) if a.sidecarset_rounds is None else a.sidecarset_rounds,
                   sidecarset_sizes=tuple(int(x) for x in a.sidecarset_sizes.split(",")) if a.sidecarset_sizes
@@ -448,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     t0 = time.monotonic()
     results: dict = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
-                     "versions": versions(), "quick": cfg.quick, "sizes": list(cfg.sizes),
+                     "versions": versions(), "quick": cfg.quick, "sizes": list(cfg.sizes), "rounds": cfg.rounds,
                      "command": cfg.command, "profiles": []}
     log("timing `ack-kruise generate` and `helm template`")
     results["tools"] = measure_tools()
@@ -492,6 +534,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg.out_md.write_text(text)
     report.plot(results, cfg.out_png)
     print(text)
+    for target, measured, met in report.targets(results) if results["profiles"] else ():
+        log(f"{report.yes_no(met).strip('*').upper()}: {target}: {measured}")
     log(f"done in {results['total_s']:.0f}s: {cfg.out_md}, {cfg.out_png} (raw data: {cfg.out_json})")
     return 0
 

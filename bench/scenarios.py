@@ -146,13 +146,18 @@ async def delete_namespace(client: KubeClient, name: str, timeout: float = 300, 
     t0 = loop.time()
     for path, params in ((resource_path("v1", "namespaces", name=name), {}),
                          (resource_path("v1", "pods", name), {"gracePeriodSeconds": 0})):
-        try:
-            await client.request("DELETE", path, params=params)
-        except ApiError as e:
-            if e.not_found:
-                return loop.time() - t0
-            if not e.conflict:  # 409: already terminating
-                raise
+        for attempt in range(5):
+            try:
+                await client.request("DELETE", path, params=params)
+            except ApiError as e:
+                if e.not_found:
+                    return loop.time() - t0
+                if e.status >= 500 and attempt < 4:  # 504: 1000 pods at once on a busy machine; what is done stays
+                    await asyncio.sleep(2)
+                    continue
+                if not e.conflict:  # 409: already terminating
+                    raise
+            break
 
     async def left() -> bool:
         if wait_gone:

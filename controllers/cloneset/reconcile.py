@@ -6,7 +6,8 @@ The steps, in upstream order:
 1. with scaleStrategy.disablePVCReuse, delete PVCs whose pod is gone or going;
 2. resolve the current and update ControllerRevisions (create one, or bump an identical old one on rollback);
 3. unless the CloneSet is being deleted: scale (`scale.py`); only if scaling changed nothing, update
-   (`update.py`): scale and update never happen in the same round;
+   (`update.py`): scale and update never happen in the same round; a scaling round refreshes only the pods
+   created by earlier rounds (`refresh_fresh_pods`: the runtime creates a second's worth of pods a round);
 4. the status, with the Progressing condition of progressDeadlineSeconds (only when it changed; when the
    runtime fails to create or delete a pod, it writes this status with condition FailedScale instead);
 5. drop names of pods that no longer exist from scaleStrategy.podsToDelete;
@@ -39,7 +40,7 @@ from controllers.common.status import status_changed
 from .scale import plan_scale
 from .spec import API_VERSION, KIND, CloneSetView
 from .status import FAILED_SCALE, calculate_status, min_ready_requeue, with_conditions, with_progressing
-from .update import plan_update
+from .update import plan_update, refresh_fresh_pods
 
 JSON = dict[str, Any]
 
@@ -152,6 +153,8 @@ def reconcile(cloneset: dict, observed: dict[str, list[dict]], context: Context)
             r.fail(FAILED_SCALE, last_failure.message)
         if not modified:
             plan_update(cs, r, current=revs.current, update=revs.update, revisions=revs.owned, pods=active)
+        else:
+            refresh_fresh_pods(cs, r, update=revs.update, pods=active)
 
     # 4.
     status = calculate_status(cs, active, update_revision=update_name, current_revision=current_name,

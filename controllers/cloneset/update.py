@@ -18,10 +18,12 @@ from typing import Any
 
 from controllers.common import inplace, lifecycle
 from controllers.common.actions import Event, patch_pod
-from controllers.common.keys import (CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL,
-                                     SPECIFIED_DELETE_LABEL)
+from controllers.common.keys import (CONTROLLER_REVISION_HASH_LABEL, INPLACE_UPDATE_READY,
+                                     INPLACE_UPDATE_STATE_ANNOTATION, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY,
+                                     POD_TEMPLATE_HASH_LABEL, SPECIFIED_DELETE_LABEL)
 from controllers.common.ordering import priority_sort, scatter_sort, sort_active_indexes
 from controllers.common.objects import labels_of, name_of, uid_of
+from controllers.common.pods import get_condition
 from controllers.common.revision import (equal_to_revision_hash, revision_labels, short_hash,
                                          volume_claim_templates_match)
 from controllers.common.round import Round
@@ -182,3 +184,31 @@ def plan_update(cs: CloneSetView, r: Round, *, current: JSON, update: JSON, revi
         if planned.error:
             r.fail(FAILED_UPDATE, planned.error)
             r.emit(Event("Warning", "FailedUpdatePodInPlace", planned.error))
+
+
+def is_fresh(pod: JSON) -> bool:
+    """A pod created by the CloneSet and never refreshed since: PreparingNormal, no InPlaceUpdateReady condition
+    and no in-place update state (nothing to finish, drain or hold)."""
+    annotations = pod["metadata"].get("annotations") or {}
+    return (lifecycle.state_of(pod) == lifecycle.PREPARING_NORMAL
+            and get_condition(pod, INPLACE_UPDATE_READY) is None
+            and INPLACE_UPDATE_STATE_ANNOTATION not in annotations
+            and INPLACE_UPDATE_STATE_ANNOTATION_LEGACY not in annotations)
+
+
+def refresh_fresh_pods(cs: CloneSetView, r: Round, *, update: JSON, pods: list[JSON]) -> None:
+    """refreshPodState for the pods a scaling round finds fresh (`is_fresh`): InPlaceUpdateReady=True and the
+    move to Normal, in the pod's one status write (the runtime folds them with KruisePodReady).
+
+    Upstream refreshes pods only in the update step, which a scaling round skips, and creates every missing pod
+    in one round, so its pods are refreshed once the last create is sent. The runtime sends at most
+    `creates_per_round` creates a round (about a second of the client's budget), so a scale-up takes many
+    rounds; refreshing the pods the previous rounds created makes them Ready from the first seconds on instead
+    of after every create (issue 21), and changes nothing else: a fresh pod has no update to start or finish,
+    and the update step would write the same."""
+    for pod in pods:
+        if not is_fresh(pod):
+            continue
+        refreshed = r.refresh_pod(pod, cs.lifecycle, name_of(update), target_images=None,
+                                  grace_seconds=cs.grace_period_seconds)
+        r.emit(*refreshed.actions, *refreshed.moved)

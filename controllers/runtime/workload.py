@@ -425,7 +425,7 @@ class WorkloadController:
             readiness = [a for p in owned_pods if (a := ready_if_missing(p, now))]
             if readiness:
                 plan = Plan(fold_status_patches(readiness, plan.actions), plan.requeue_after, plan.memory)
-            await self.executor.execute(ref, plan)
+            deferred = await self.executor.execute(ref, plan)
         except PlanFailed as e:
             cause = e.__cause__
             if getattr(cause, "status", None) == 403 and "being terminated" in str(cause):
@@ -445,7 +445,10 @@ class WorkloadController:
         self.last_failure.pop(uid, None)
         result = "requeue_after" if plan.requeue_after else "success"
         REGISTRY.inc("controller_runtime_reconcile_total", controller=self.k.name, result=result)
-        if plan.requeue_after:
+        if deferred:
+            # Creates left for the next round: it comes as soon as the index shows this round's (expectations).
+            self.queue.add(uid)
+        elif plan.requeue_after:
             self.queue.add_after(uid, plan.requeue_after)
 
     def _failed(self, uid: str, error: Exception) -> None:

@@ -166,25 +166,29 @@ def _run(contender, kind, n=1000, **kw):
     return base
 
 
-def _results(cs_ready=55.0, inplace=10.0):
-    runs = [_run("raw", "scale", created_s=50.0, ready_s=51.0, controller="client"),
-            _run("deployment", "scale", created_s=50.0, ready_s=52.0),
-            _run("cloneset", "scale", created_s=55.0, ready_s=cs_ready, manager_busy_s=60.0),
-            {"n": 1000, "contender": "cloneset", "kind": "watching", "rss_peak_mb": 140.0, "cores": 0.01,
-             "seconds": 30},
-            {"n": 1000, "contender": "cloneset", "kind": "watching-restarted", "rss_peak_mb": 120.0, "cores": 0.005,
-             "seconds": 30},
-            _run("deployment-rolling", "rollout", done_s=100.0, min_ready=800),
-            _run("cloneset-inplace", "rollout", done_s=inplace, min_ready=800),
-            _run("asts", "scale", error="TimeoutError: stuck")]
-    return {"date": "2024-01-01 00:00 UTC", "command": "make bench", "sizes": [1000], "total_s": 600,
+def _results(cs_ready=55.0, inplace=10.0, cs_median=(21.0, 22.0, 30.0)):
+    """Three rounds of the Deployment and the CloneSet (the CloneSet's median pod Ready after `cs_median`),
+    a failed Advanced StatefulSet."""
+    runs = [_run("raw", "scale", created_s=50.0, ready_s=51.0, controller="client")]
+    for i, median in enumerate(cs_median):
+        runs += [_run("deployment", "scale", round=i, created_s=50.0, median_ready_s=10.0, ready_s=52.0),
+                 _run("cloneset", "scale", round=i, created_s=55.0, median_ready_s=median, ready_s=cs_ready + i,
+                      manager_busy_s=60.0, requests={"POST": 1000.0, "PATCH": 1030.0})]
+    runs += [{"n": 1000, "contender": "cloneset", "kind": "watching", "rss_peak_mb": 90.0, "cores": 0.01,
+              "seconds": 30},
+             {"n": 1000, "contender": "cloneset", "kind": "watching-restarted", "rss_peak_mb": 80.0, "cores": 0.005,
+              "seconds": 30},
+             _run("deployment-rolling", "rollout", done_s=100.0, min_ready=800),
+             _run("cloneset-inplace", "rollout", done_s=inplace, min_ready=800),
+             _run("asts", "scale", error="TimeoutError: stuck")]
+    return {"date": "2024-01-01 00:00 UTC", "command": "make bench", "sizes": [1000], "total_s": 600, "rounds": 3,
             "machine": {"cpu": "cpu", "cores": 2, "memory_gb": 8, "kernel": "6", "load_before": [0.1, 0, 0],
                         "load_after": [0.2, 0, 0]},
             "versions": {"ack-kruise": "0.1.0", "kubernetes": "v1.20.2", "python": "3.11", "kopf": "1.45",
                          "aiohttp": "3", "helm": "v3"},
             "tools": {"generate": {"median_s": 0.3, "min_s": 0.3}, "helm_template": {"median_s": 0.1, "min_s": 0.1}},
             "profiles": [{"name": "default", "qps": 20, "burst": 30, "what": "defaults", "sandbox_start_s": 8.0,
-                          "idle": {"rss_peak_mb": 80.0, "cores": 0.001, "seconds": 30},
+                          "rounds": 3, "idle": {"rss_peak_mb": 80.0, "cores": 0.001, "seconds": 30},
                           "nodesim_ceiling": {"pods": 1000, "created_s": 1.0, "ready_s": 2.0, "ready_per_s": 500.0},
                           "runs": runs}]}
 
@@ -195,29 +199,48 @@ def test_ratios_and_per_pod():
     assert report.per_pod({}, 100) is None
 
 
+def test_verdicts_say_by_how_much_a_target_is_missed_and_when_the_range_crosses_it():
+    assert report.verdict((2.0, 1.9, 2.05), 2.1) == ("2.00× (1.90×–2.05×)", True)
+    assert report.verdict((2.0, 1.9, 2.3), 2.1) == ("2.00× (1.90×–2.30×); the range crosses the target", True)
+    assert report.verdict((2.31, 2.31, 2.31), 2.1) == ("2.31×: 10 % over the target", False)
+    assert report.verdict(None, 2.1) == ("not measured", None)
+    assert report.shortfall(3.0, 3.5, at_most=False) == "14 % under the target"
+
+
 def test_targets_say_which_are_met():
     rows = {t.split(",")[0]: (m, ok) for t, m, ok in report.targets(_results())}
-    scale = next(v for k, v in rows.items() if k.startswith("CloneSet scale-up"))
-    assert scale == ("all created 1.10×, all ready 1.06×", True)
-    inplace = next(v for k, v in rows.items() if k.startswith("in-place"))
-    assert inplace[1] is True and "10.00× faster" in inplace[0]
-    rss = next(v for k, v in rows.items() if k.startswith("manager RSS"))
-    assert rss[1] is True and "120 MB once restarted" in rss[0]
-    assert next(v for k, v in rows.items() if k.startswith("idle CPU"))[1] is True
-    assert next(v for k, v in rows.items() if k.startswith("the simulator"))[1] is True
+    assert rows["median pod's time to Ready"] == ("2.20× (2.10×–3.00×): 5 % over the target (floor 2×: two "
+                                                   "writes per pod against one)", False), "paired per round"
+    assert rows["all Ready"] == ("1.08× (1.06×–1.10×); all created 1.10×", "no target")
+    full = {t: (m, ok) for t, m, ok in report.targets(_results())}
+    assert next(v for t, v in full.items() if "per pod, CloneSet create" in t) == ("2.03", True)
+    assert next(v for t, v in full.items() if "per pod, CloneSet in-place" in t) == ("4.00: 29 % over the target",
+                                                                                   False)
+    assert rows["manager RSS ≤ 100 MB while watching 1000 pods right after scaling up to them"][1] is True
+    assert rows["idle CPU < 0.02 cores"][1] is True and rows["the simulator is never the bottleneck"][1] is True
+    fast = {t.split(",")[0]: ok for t, _, ok in report.targets(_results(cs_median=(20.0, 21.0, 20.5)))}
+    assert fast["median pod's time to Ready"] is True
 
-    slow = {t.split(",")[0]: ok for t, _, ok in report.targets(_results(cs_ready=70.0, inplace=40.0))}
-    assert not any(ok for k, ok in slow.items() if k.startswith(("CloneSet scale-up", "in-place")))
 
-
-def test_markdown_names_failures_and_ratios():
+def test_markdown_names_failures_and_gives_medians_and_ranges():
     text = report.markdown(_results())
     assert "**failed**: TimeoutError: stuck" in text
-    row = next(line for line in text.splitlines() if line.startswith("| 1000 | cloneset | 55.0 |"))
-    assert "| 1.10× / 1.06× |" in row and "| 60.0 |" in row  # vs Deployment; the manager was done at 60 s
-    assert "| 1000 | deployment | 50.0 | 52.0 |  | 1.00× / 1.02× |  |" in text  # KCM: no manager columns
+    row = next(line for line in text.splitlines() if line.startswith("| 1000 | cloneset | 3 | 55.0 |"))
+    assert "| 22.0 (21.0–30.0) | 56.0 (55.0–57.0) |" in row, row
+    assert "| 2.20× (2.10×–3.00×) / 1.08× (1.06×–1.10×) / 1.10× |" in row, row
+    assert "| 1000 | deployment | 3 | 50.0 | 10.0 | 52.0 |  |  |" in text  # KCM: no manager columns
     assert "![pods ready over time](results.png)" in text
     assert "| `ack-kruise generate` (into an empty folder) | 0.30 |" in text
+
+
+def test_a_round_rotates_the_contenders_and_scale_times_take_the_median_pod():
+    from bench import scenarios as S
+    from bench.measure import Phase
+    order = [run.round_order((S.DEPLOYMENT, S.CLONESET), i) for i in range(3)]
+    assert [[c.key for c in o] for o in order] == [["deployment", "cloneset"], ["cloneset", "deployment"],
+                                                    ["deployment", "cloneset"]]
+    phase = Phase(None, first_seen={str(i): i / 10 for i in range(10)}, first_ready={str(i): float(i) for i in range(10)})
+    assert run.scale_times(phase, 10) == {"created_s": 0.9, "ready_s": 9.0, "median_ready_s": 4.0, "p90_ready_s": 8.0}
 
 
 def test_plot_writes_a_png(tmp_path):
@@ -241,6 +264,8 @@ def test_arguments():
         run.parse_args(["--profiles", "nope"])
     assert run.timeout_for(1000, 20) == 1000 * 8 / 20 + 60 and run.timeout_for(10, 500) == 120
     assert (full.daemonset_rounds, quick.daemonset_rounds) == (5, 1)
+    assert (full.rounds, quick.rounds, full.rollouts) == (3, 1, True)
+    assert run.parse_args(["--rounds", "2", "--no-rollouts"]).rollouts is False
     only = run.parse_args(["--contenders", "none", "--daemonset-rounds", "3", "--out", "bench/results-daemonset.md"])
     assert only.contenders == () and only.daemonset_rounds == 3
     assert only.out_json == run.STATE / "results-daemonset.json", "never the main bench's raw data"
@@ -390,3 +415,29 @@ def test_sidecarset_arguments():
     assert (quick.sidecarset_rounds, quick.sidecarset_sizes, quick.sidecarset_pairs) == (1, (100,), 50)
     some = run.parse_args(["--sidecarset-rounds", "0", "--sidecarset-sizes", "10,20"])
     assert some.sidecarset_rounds == 0 and some.sidecarset_sizes == (10, 20)
+
+
+# ---- rollouts on the real node ---------------------------------------------------------------------
+def test_real_node_contenders_share_one_pod_template_on_the_real_node():
+    from bench import realnode as R
+    for c in R.CONTENDERS[1:]:
+        spec = c.manifest["spec"]["template"]["spec"]
+        container = spec["containers"][0]
+        assert spec["nodeSelector"] == {"kubernetes.io/hostname": "real-node-0"} and c.manifest["spec"]["replicas"] == 30
+        assert container["imagePullPolicy"] == "IfNotPresent" and container["readinessProbe"]["tcpSocket"]
+        assert container["image"] == R.V1
+    assert R.bare_pod(3)["spec"] == R.template()["spec"] and R.bare_pod(3)["metadata"]["name"] == "rollout-3"
+    assert [len(b) for b in R.batches([str(i) for i in range(30)])] == [6] * 5
+
+
+def test_real_node_targets_pair_each_round_with_the_calibration_and_the_deployment():
+    from bench import realnode as R
+
+    def run(key, rnd, done):
+        return {"contender": key, "label": key, "round": rnd, "load": 1.0, "create_s": 5.0, "done_s": done,
+                "half_s": done / 2, "min_ready": 24, "same_uids": 30}
+    results = {"runs": [run("calibration", 0, 20.0), run("deployment", 0, 100.0), run("cloneset-inplace", 0, 22.0),
+                        run("calibration", 1, 25.0), run("deployment", 1, 110.0), run("cloneset-inplace", 1, 40.0)]}
+    (vs_cal, text_a, met_a), (vs_dep, text_b, met_b) = R.targets(results)
+    assert text_a == "1.35× (1.10×–1.60×): 13 % over the target" and met_a is False
+    assert text_b == "3.65× (2.75×–4.55×); the range crosses the target" and met_b is True

@@ -351,3 +351,39 @@ def test_pod_writes_carry_the_pods_uid():
     assert [w.body["metadata"]["uid"] for w in writes] == ["u-p"] * 4
     fresh = {**p, "status": {"conditions": []}}
     assert podreadiness.ready_if_missing(fresh, now).body["metadata"]["uid"] == "u-p"
+
+
+def test_a_round_creates_about_two_seconds_of_the_clients_budget():
+    from controllers.runtime.executor import BURST_REPLICAS, MIN_CREATES_PER_ROUND, creates_per_round
+    assert creates_per_round(20) == 40 and creates_per_round(500) == 500
+    assert creates_per_round(None) == BURST_REPLICAS == creates_per_round(10_000)
+    assert creates_per_round(2) == MIN_CREATES_PER_ROUND
+
+
+def test_creates_beyond_the_cap_are_left_to_the_next_round_after_the_pods_status_writes():
+    from controllers.runtime.executor import deferred_creates, steps
+    plan = [A.patch_pod_status("old", {"status": {}})]
+    for i in range(50):
+        plan += [A.create_pvc({"metadata": {"name": f"data-p{i}"}}), pod(f"p{i}"),
+                 A.Event("Normal", "SuccessfulCreate", f"p{i}")]
+    plan.append(A.update_status({"replicas": 50}))
+    sent = steps(plan, 20)
+    assert [[a.name for a in chain] for chain in sent[0]] == [["old"]], "the readiness writes go first"
+    creates = [chain for step in sent[1:-1] for chain in step]
+    assert [len(step) for step in sent[1:-1]] == [1, 2, 4, 8, 5], "slow start, capped at 20"
+    assert [getattr(a, "name", a.what) for a in creates[0]] == ["data-p0", "p0", "event"], \
+        "a pod goes with its PVC and its event"
+    assert sent[-1][0][0].what == "patch workload/status", "the rest of the plan still runs"
+    assert deferred_creates(plan, 20) == 30 and deferred_creates(plan, None) == 0
+    assert len([c for step in steps(plan) for c in step]) == 52, "no cap: every create"
+
+
+def test_the_executor_caps_the_creates_at_its_clients_qps_and_says_how_many_wait():
+    client = FakeClient()
+    client.limiter = type("Limiter", (), {"qps": 6})()
+
+    async def go():
+        executor = Executor(client, Expectations(), EventRecorder(client, "test"), "cloneset")
+        return await executor.execute(REF, A.Plan([pod(f"p{i}") for i in range(30)]))
+    assert asyncio.run(go()) == 18
+    assert len(client.calls) == 12

@@ -246,6 +246,33 @@ def test_a_failed_pod_keeps_its_name_and_a_new_one_is_created():
     assert plan.of_type(A.Create, A.PVCS) and plan.requeue_after is None
 
 
+def test_a_scaling_round_refreshes_the_pods_earlier_rounds_created():
+    """Issue 21 item 4: the runtime creates about a second's worth of pods a round, so a scale-up spans many
+    rounds; each also refreshes the fresh pods (InPlaceUpdateReady=True, PreparingNormal → Normal) instead of
+    leaving them unready until the last create, as upstream's skipped update step would."""
+    w = World(cloneset(replicas=3))
+    w.step()
+    first = {n for n, p in w.pods.items() if p["metadata"]["labels"][LIFECYCLE_STATE_LABEL] == "PreparingNormal"}
+    assert len(first) == 3 and not w.ready_pods()
+    w.cloneset["spec"]["replicas"] = 6
+    plan = w.step()
+    assert len(plan.of_type(A.Create, A.PODS)) == 3, "the round scales"
+    refreshed = {a.name for a in plan.of_type(A.Patch, A.PODS, "status")}
+    assert refreshed == first, "and refreshes the pods the previous round created, not the new ones"
+    assert set(w.ready_pods()) >= first
+    assert {w.pods[n]["metadata"]["labels"][LIFECYCLE_STATE_LABEL] for n in first} == {"Normal"}
+
+
+def test_only_fresh_pods_are_refreshed_while_scaling():
+    from controllers.cloneset.update import is_fresh
+    fresh = {"metadata": {"labels": {LIFECYCLE_STATE_LABEL: "PreparingNormal"}}, "status": {}}
+    assert is_fresh(fresh)
+    assert not is_fresh({"metadata": {"labels": {LIFECYCLE_STATE_LABEL: "Normal"}}})
+    assert not is_fresh({**fresh, "status": {"conditions": [{"type": "InPlaceUpdateReady", "status": "False"}]}})
+    assert not is_fresh({"metadata": {**fresh["metadata"],
+                                      "annotations": {"apps.kruise.io/inplace-update-state": "{}"}}})
+
+
 def test_pvc_cleanup_is_one_pass_over_many_pvcs():
     """cleanupPVCs with thousands of PVCs: each is judged once (it was O(PVCs²), 0.7 s at 4,000)."""
     from controllers.cloneset.reconcile import _cleanup_pvcs

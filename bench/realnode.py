@@ -1,0 +1,276 @@
+"""Rollouts on the sandbox's real node (issue 21 item 6), where a new pod costs a pod sandbox, networking and a
+container start, and an in-place update only a container restart.
+
+    flock /tmp/ack-kruise-realnode.lock python -m bench.realnode            # 3 rounds (about 25 min)
+    flock /tmp/ack-kruise-realnode.lock python -m bench.realnode --quick    # 1 round: calibration, in place
+
+Only one sandbox with a real node may run on the machine at a time (its network bridges are machine-wide): run it
+under the lock, as `make bench` does. The scenario, the same for every contender:
+- 30 pods of the seed document's image (guestbook v1, the testapp HTTP server) on `real-node-0`, with a TCP
+  readiness probe on its port, `imagePullPolicy: IfNotPresent`, then the image changed to v2 (same layer, its
+  own config: a real container restart, nothing to pull); maxUnavailable 20 %, no surge;
+- timed from the change until the harness's watch sees the 30th pod Ready on v2;
+- contenders: Deployment RollingUpdate (kube-controller-manager), CloneSet ReCreate, CloneSet in place,
+  Advanced StatefulSet in place; and a calibration with no controller: 30 bare pods whose image the harness
+  patches in 5 batches of 6, each batch waiting for Ready, the floor of an in-place rollout on this node.
+Each round runs every contender once, in a rotating order, each in a fresh namespace once the previous one's pods
+are gone and the controllers are quiet. QPS 500/500 for every client, so that the node, not the client's budget,
+is what is measured. The report (bench/results-realnode.md) gives medians, ranges, and the median of each
+round's ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from kube import KubeClient, load_config, resource_path
+
+from . import report, scenarios as S
+from .measure import PodWatch, is_ready, runs_image
+
+HERE = Path(__file__).resolve().parent
+PODS, BATCH, PORT = 30, 6, 8080
+NODE = "real-node-0"
+SEED = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook"
+V1, V2 = f"{SEED}:v1", f"{SEED}:v2"
+APP = "rollout"
+INPLACE_VS_CALIBRATION_TARGET = 1.2  # in place ÷ calibration, at most
+INPLACE_SPEEDUP_TARGET = 3.5         # Deployment ÷ in place, at least
+
+
+def template(image: str = V1, gate: bool = False) -> dict:
+    spec = {"nodeSelector": {"kubernetes.io/hostname": NODE},
+            "containers": [{"name": "app", "image": image, "imagePullPolicy": "IfNotPresent",
+                            "ports": [{"containerPort": PORT}],
+                            "readinessProbe": {"tcpSocket": {"port": PORT}, "periodSeconds": 1}}]}
+    if gate:  # Advanced StatefulSet: in-place updates need the gate in the template (CloneSet adds its own)
+        spec["readinessGates"] = [{"conditionType": "InPlaceUpdateReady"}]
+    return {"metadata": {"labels": {S.APP_LABEL: APP}}, "spec": spec}
+
+
+def _workload(api_version: str, kind: str, spec: dict, gate: bool = False) -> dict:
+    return {"apiVersion": api_version, "kind": kind, "metadata": {"name": APP},
+            "spec": {"replicas": PODS, "selector": S.selector(APP), "template": template(gate=gate), **spec}}
+
+
+@dataclass(frozen=True)
+class RealContender:
+    key: str
+    label: str
+    api_version: str  # "" for the calibration (bare pods)
+    plural: str
+    manifest: dict | None
+
+
+CALIBRATION = RealContender("calibration", "calibration: bare pods patched in 5 batches of 6", "", "pods", None)
+DEPLOYMENT = RealContender("deployment", "Deployment RollingUpdate", "apps/v1", "deployments", _workload(
+    "apps/v1", "Deployment", {"strategy": {"type": "RollingUpdate",
+                                           "rollingUpdate": {"maxUnavailable": "20%", "maxSurge": 0}}}))
+RECREATE = RealContender("cloneset-recreate", "CloneSet ReCreate", "apps.kruise.io/v1alpha1", "clonesets", _workload(
+    "apps.kruise.io/v1alpha1", "CloneSet", {"updateStrategy": {"type": "ReCreate", "maxUnavailable": "20%",
+                                                               "maxSurge": 0}}))
+INPLACE = RealContender("cloneset-inplace", "CloneSet in place", "apps.kruise.io/v1alpha1", "clonesets", _workload(
+    "apps.kruise.io/v1alpha1", "CloneSet", {"updateStrategy": {"type": "InPlaceIfPossible", "maxUnavailable": "20%",
+                                                               "maxSurge": 0}}))
+ASTS = RealContender("asts-inplace", "Advanced StatefulSet in place", "apps.kruise.io/v1beta1", "statefulsets",
+                     _workload("apps.kruise.io/v1beta1", "StatefulSet", {
+                         "serviceName": APP, "podManagementPolicy": "Parallel",
+                         "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {
+                             "podUpdatePolicy": "InPlaceIfPossible", "maxUnavailable": "20%"}}}, gate=True))
+CONTENDERS = (CALIBRATION, DEPLOYMENT, RECREATE, INPLACE, ASTS)
+QUICK = (CALIBRATION, INPLACE)
+
+
+def bare_pod(i: int) -> dict:
+    t = template()
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"{APP}-{i}", **t["metadata"]}, "spec": t["spec"]}
+
+
+def image_patch(image: str) -> dict:
+    return {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}}
+
+
+def batches(names: list[str], size: int = BATCH) -> list[list[str]]:
+    return [names[i:i + size] for i in range(0, len(names), size)]
+
+
+def done(pod: dict | None, image: str) -> bool:
+    return bool(pod) and is_ready(pod) and runs_image(pod, image) and not pod["metadata"].get("deletionTimestamp")
+
+
+async def calibrate(client: KubeClient, watch: PodWatch, ns: str, timeout: float) -> None:
+    """The image of the bare pods patched in batches, each batch waiting for Ready on the new image."""
+    names = sorted((k[1] if isinstance(k, tuple) else k) for k in watch.informer.cache)
+    for batch in batches(names):
+        await asyncio.gather(*(client.patch(resource_path("v1", "pods", ns, n),
+                                            {"spec": {"containers": [{"name": "app", "image": V2}]}})
+                               for n in batch))
+
+        def batch_done(w: PodWatch, batch=batch) -> bool:
+            by_name = {(k[1] if isinstance(k, tuple) else k): p for k, p in w.informer.cache.items()}
+            return all(done(by_name.get(n), V2) for n in batch)
+        await watch.until(batch_done, timeout, f"calibration batch {batch[0]}..", stall=60)
+
+
+async def run_one(box, client: KubeClient, c: RealContender, round_index: int, log: Callable) -> dict:
+    from .run import quiet
+    ns = f"bench-real-{c.key}-r{round_index}"
+    await S.delete_namespace(client, ns)
+    await S.create_namespace(client, ns)
+    watch = await PodWatch(client, ns).start()
+    out = {"contender": c.key, "label": c.label, "round": round_index, "n": PODS, "load": os.getloadavg()[0]}
+    timeout = 600.0
+    try:
+        phase = watch.begin()
+        if c.manifest is None:
+            await asyncio.gather(*(client.create(resource_path("v1", "pods", ns), bare_pod(i)) for i in range(PODS)))
+        else:
+            await client.create(resource_path(c.api_version, c.plural, ns), c.manifest)
+        out["create_s"] = await watch.until(lambda w: w.ready >= PODS, timeout, f"{c.key} create", stall=120)
+        await quiet(box, 60)
+        uids = {p["metadata"]["uid"] for p in watch.informer.cache.values()}
+        phase = watch.begin(V2)
+        if c.manifest is None:
+            await calibrate(client, watch, ns, timeout)
+        else:
+            await client.patch(resource_path(c.api_version, c.plural, ns, APP), image_patch(V2))
+        out["done_s"] = await watch.until(lambda w: w.done >= PODS, timeout, f"{c.key} rollout", stall=120)
+        ready = sorted(phase.first_done.values())
+        out.update(half_s=ready[PODS // 2 - 1], min_ready=phase.min_ready(), series=phase.series(column=3),
+                   same_uids=sum(p["metadata"]["uid"] in uids for p in watch.informer.cache.values()),
+                   restarts=sum(s.get("restartCount", 0) for p in watch.informer.cache.values()
+                                for s in (p.get("status") or {}).get("containerStatuses") or []))
+        log(f"round {round_index} {c.key}: created in {out['create_s']:.1f}s, rolled out in {out['done_s']:.1f}s "
+            f"({out['same_uids']} pods kept, load {out['load']:.1f})")
+    except Exception as e:  # reported as failed; the other contenders and rounds still run
+        out["error"] = f"{type(e).__name__}: {e}"
+        log(f"round {round_index} {c.key}: FAILED: {out['error']}")
+    finally:
+        await watch.stop()
+        await S.delete_namespace(client, ns)
+        await quiet(box, 120)
+    return out
+
+
+async def measure(box, rounds: int, contenders: tuple, log: Callable) -> dict:
+    from .run import quiet, round_order
+    out: dict = {"rounds": rounds, "sandbox_start_s": box.started_s, "runs": []}
+    async with KubeClient(load_config(box.state.kubeconfig), max_connections=32, user_agent="bench") as client:
+        await quiet(box, 120)
+        for i in range(rounds):
+            for c in round_order(contenders, i):
+                out["runs"].append(await run_one(box, client, c, i, log))
+    return out
+
+
+# ---- summary and report (pure) ----------------------------------------------------------------------
+def summarize(results: dict) -> list[dict]:
+    runs = results.get("runs") or []
+    by_round = {(r["round"], r["contender"]): r for r in runs if not r.get("error")}
+    rows = []
+    for key in dict.fromkeys(r["contender"] for r in runs):
+        mine = [r for r in runs if r["contender"] == key and not r.get("error")]
+
+        def vs(other: str, invert: bool = False) -> tuple | None:
+            ratios = []
+            for r in mine:
+                o = by_round.get((r["round"], other))
+                if o and o.get("done_s") and r.get("done_s"):
+                    ratios.append(o["done_s"] / r["done_s"] if invert else r["done_s"] / o["done_s"])
+            return report.median_range(ratios)
+        rows.append({"contender": key, "label": next(r["label"] for r in runs if r["contender"] == key),
+                     "runs": len(mine), "errors": [r["error"] for r in runs if r["contender"] == key and r.get("error")],
+                     "create": report.median_range([r.get("create_s") for r in mine]),
+                     "done": report.median_range([r.get("done_s") for r in mine]),
+                     "half": report.median_range([r.get("half_s") for r in mine]),
+                     "vs_calibration": vs(CALIBRATION.key) if key != CALIBRATION.key else None,
+                     "speedup_vs_deployment": vs(DEPLOYMENT.key, invert=True) if key != DEPLOYMENT.key else None,
+                     "min_ready": min((r["min_ready"] for r in mine if r.get("min_ready") is not None), default=None),
+                     "same_uids": min((r["same_uids"] for r in mine), default=None)})
+    return rows
+
+
+def targets(results: dict) -> list[tuple[str, str, bool | None]]:
+    rows = {r["contender"]: r for r in summarize(results)}
+    inplace = rows.get(INPLACE.key) or {}
+    a = report.verdict(inplace.get("vs_calibration"), INPLACE_VS_CALIBRATION_TARGET)
+    b = report.verdict(inplace.get("speedup_vs_deployment"), INPLACE_SPEEDUP_TARGET, at_most=False)
+    return [(f"real node: CloneSet in place ≤ {INPLACE_VS_CALIBRATION_TARGET:g}× the calibration, {PODS} pods", *a),
+            (f"real node: CloneSet in place ≥ {INPLACE_SPEEDUP_TARGET:g}× faster than the Deployment, {PODS} pods",
+             *b)]
+
+
+def markdown(results: dict) -> str:
+    out = ["# ack-kruise on the real node: image rollouts", "",
+           f"`{results['command']}` on {results['date']}, {results['rounds']} round(s), in "
+           f"{results.get('total_s', 0) / 60:.1f} min; load average {results['load_before']:.2f} before, "
+           f"{results.get('load_after', 0):.2f} after, {max((r['load'] for r in results['runs']), default=0):.2f} at "
+           "most when a run started (2 shared cores: other sessions' work ran meanwhile).", "",
+           __doc__.split("\n\n", 2)[2].strip(), "",
+           "## Targets", "", "| target | measured | |", "|---|---|---|"]
+    out += [f"| {t} | {m} | {report.yes_no(ok)} |" for t, m, ok in targets(results)]
+    out += ["", "## Rollouts, 30 pods, v1 → v2", "",
+            "Times in seconds: median (lowest–highest). *vs calibration*: the median of each round's ratio to the "
+            "calibration (lower is better); *faster than the Deployment*: of the Deployment's time to this one's. "
+            "*pods kept*: pods with the same uid after the rollout (in place keeps them, and their IP).", "",
+            "| contender | runs | create 30 pods | rollout: half Ready on v2 | rollout: all Ready on v2 | "
+            "vs calibration | faster than the Deployment | fewest pods Ready | pods kept |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in summarize(results):
+        failed = f" ({len(r['errors'])} failed)" if r["errors"] else ""
+        out.append(f"| {r['label']} | {r['runs']}{failed} | {report.rng(r['create'])} | {report.rng(r['half'])} | "
+                   f"{report.rng(r['done'])} | {report.rng(r['vs_calibration'], report.fmt_x)} | "
+                   f"{report.rng(r['speedup_vs_deployment'], report.fmt_x)} | "
+                   f"{'' if r['min_ready'] is None else r['min_ready']} | "
+                   f"{'' if r['same_uids'] is None else r['same_uids']} |")
+        out += [f"| | failed: {e} |" + " |" * 7 for e in r["errors"]]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .run import PROFILES, Box, log
+    p = argparse.ArgumentParser(prog="python -m bench.realnode", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="one round, the calibration and CloneSet in place only")
+    p.add_argument("--rounds", type=int, help="default 3; --quick: 1")
+    p.add_argument("--contenders", help=f"comma-separated subset of {', '.join(c.key for c in CONTENDERS)}")
+    p.add_argument("--out", help="default bench/results-realnode.md; --quick: bench/.state/quick/results-realnode.md")
+    a = p.parse_args(argv)
+    contenders = QUICK if a.quick else CONTENDERS
+    if a.contenders:
+        contenders = tuple(c for c in CONTENDERS if c.key in a.contenders.split(","))
+    rounds = a.rounds or (1 if a.quick else 3)
+    out_md = Path(a.out) if a.out else (HERE / ".state" / "quick" / "results-realnode.md" if a.quick
+                                        else HERE / "results-realnode.md")
+    given = argv if argv is not None else sys.argv[1:]
+    results: dict = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                     "command": "python -m bench.realnode " + " ".join(given), "load_before": os.getloadavg()[0]}
+    t0 = time.monotonic()
+    box = Box(PROFILES["high"], trace=False, simulated_nodes=0, name="realnode", real_node=True)
+    log("starting a sandbox with the real node (hold /tmp/ack-kruise-realnode.lock)")
+    box.up()
+    try:
+        results.update(asyncio.run(measure(box, rounds, contenders, lambda m: log(f"[real node] {m}"))))
+    finally:
+        box.down()
+    results.update(total_s=time.monotonic() - t0, load_after=os.getloadavg()[0])
+    out_md.parent.mkdir(parents=True, exist_ok=True)
+    (HERE / ".state").mkdir(exist_ok=True)
+    (HERE / ".state" / f"{out_md.stem}.json").write_text(json.dumps(results, indent=1))
+    text = markdown(results)
+    out_md.write_text(text)
+    print(text)
+    for target, measured, met in targets(results):
+        log(f"{report.yes_no(met).strip('*').upper()}: {target}: {measured}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
