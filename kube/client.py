@@ -86,11 +86,7 @@ PARTIAL_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8
 
 class TokenBucket:
     """Client-side QPS/burst limiting, as client-go's flowcontrol does, so that benchmarks compare
-    controllers at equal limits. qps=None means unlimited.
-
-    A `background` request (an Event) waits while any other request waits for a token: events never delay the
-    writes that make pods Ready. (OpenKruise's manager posts events through a client of their own, with a budget
-    of its own; here they share the one budget, last in line.)"""
+    controllers at equal limits. qps=None means unlimited."""
 
     def __init__(self, qps: float | None, burst: int | None):
         self.qps = qps
@@ -98,43 +94,19 @@ class TokenBucket:
         self.tokens = self.capacity
         self.updated = time.monotonic()
         self._lock = asyncio.Lock()
-        self._foreground = 0  # requests other than background ones waiting for a token
-        self._no_foreground = asyncio.Event()
-        self._no_foreground.set()
 
-    def _take(self) -> float:
-        """Takes a token if there is one (0.0), else returns the seconds until there is."""
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.qps)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.qps
-
-    async def acquire(self, background: bool = False) -> None:
+    async def acquire(self) -> None:
         if not self.qps:
             return
-        if background:
-            # Never waits holding the lock, and takes a token only when no other request waits for one.
+        async with self._lock:
             while True:
-                while self._foreground:
-                    await self._no_foreground.wait()
-                async with self._lock:
-                    wait = self._take() if not self._foreground else 0.0
-                    if not wait and not self._foreground:
-                        return
-                await asyncio.sleep(wait)
-        self._foreground += 1
-        self._no_foreground.clear()
-        try:
-            async with self._lock:  # first come, first served
-                while wait := self._take():
-                    await asyncio.sleep(wait)
-        finally:
-            self._foreground -= 1
-            if not self._foreground:
-                self._no_foreground.set()
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.qps)
+                self.updated = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                await asyncio.sleep((1 - self.tokens) / self.qps)
 
 
 @dataclass
@@ -198,9 +170,7 @@ class KubeClient:
         content_type: str = "application/json",
         accept: str | None = None,
         timeout: float = 60,
-        background: bool = False,
     ) -> JSON:
-        """`background`: last in line for the rate limit (`TokenBucket`), for events."""
         # A str body is sent as it is (JSON the caller encoded itself, e.g. `gojson.dumps`).
         data = None if body is None else body if isinstance(body, str) else json.dumps(body)
         headers = {"Content-Type": content_type} if data is not None else {}
@@ -208,7 +178,7 @@ class KubeClient:
             headers["Accept"] = accept
         params = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (params or {}).items()}
         for attempt in range(5):
-            await self.limiter.acquire(background)
+            await self.limiter.acquire()
             self.requests[method] += 1
             async with self.session.request(
                 method, path, params=params, data=data, headers=headers,

@@ -63,8 +63,6 @@ class EventRecorder:
                 "reportingComponent": self.component,
             }
             try:
-                # Last in line for the client's rate limit: an event never delays a pod's write.
-                await self.client.request("POST", resource_path("v1", "events", namespace), body=event,
-                                          background=True)
+                await self.client.create(resource_path("v1", "events", namespace), event)
             except (ApiError, OSError) as e:
                 log.debug("event %s/%s not posted: %s", ref.name, reason, e)
