@@ -364,8 +364,8 @@ def test_status_reports_every_field(cs: CloneSets):
     assert s["labelSelector"] == "app=stat"
     assert s["updateRevision"] == s["currentRevision"] and s["collisionCount"] == 0
     assert s["conditions"] == [], "neither FailedScale nor FailedUpdate"
-    reasons = {e["reason"] for e in cs.events("stat")}
-    assert "SuccessfulCreate" in reasons
+    # events are posted after the writes they report, and may trail the status
+    wait_for(lambda: "SuccessfulCreate" in {e["reason"] for e in cs.events("stat")}, 30, "a SuccessfulCreate event")
     assert all(is_ready(p) for p in cs.pods("stat"))
 
 
