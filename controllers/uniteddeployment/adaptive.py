@@ -134,7 +134,7 @@ def reservation_adaptive(conditions: list[JSON], workload: JSON, pods: list[JSON
     waits: list[float] = []
     labels: dict[str, bool] = {}
     timeouts = 0
-    refused = 0
+    refused: list[tuple[str, str | None, float]] = []
     for pod in pods:
         name = (pod.get("metadata") or {}).get("name", "")
         value = labels_of(pod).get(RESERVED_POD_LABEL)
@@ -144,13 +144,31 @@ def reservation_adaptive(conditions: list[JSON], workload: JSON, pods: list[JSON
             waits.append(duration)
             continue
         is_reserved, after, timed_out = _reserved_now(pod, expected_revision, updated_since, critical, duration, now)
+        if not is_reserved and after is not None and pending_timeout(pod, critical, now)[1] is not None:
+            refused.append((name, value, after))  # decided below, once the subset's own state is known
+            continue
         reserved += is_reserved
         timeouts += timed_out
-        refused += not is_reserved and pending_timeout(pod, critical, now)[1] is not None
         if after is not None and after > 0:
             waits.append(after)
         if value is None or (value == "true") != is_reserved:
             labels[name] = is_reserved
+    # A pod the scheduler refuses in a subset that already has reserved pods is reserved now, not when its own
+    # pending time reaches rescheduleCriticalSeconds (upstream): it is refused for the subset's reason, and
+    # waiting for it made the allocation hang on the second each pod was created in (creationTimestamp's
+    # resolution). A subset whose pods timed out one round apart handed the next subset part of its replicas
+    # first and the rest a round later, and by then that subset, refused too, did not grow.
+    reserve_refused = reserved > 0
+    for name, value, after in refused:
+        if reserve_refused:
+            reserved += 1
+            labels[name] = True
+            waits.append(duration)
+        else:
+            if after > 0:
+                waits.append(after)
+            if value is None:
+                labels[name] = False
     if marked:
         # Pods the workload has yet to create (a recreate-update deleted the old ones first) are born reserved in
         # a marked subset: counted as such now, the subset does not look healthy for the moment in between, which
@@ -164,5 +182,6 @@ def reservation_adaptive(conditions: list[JSON], workload: JSON, pods: list[JSON
     status = workload.get("status") or {}
     state = SubsetState(exists=True, ready=int(status.get("readyReplicas") or 0),
                         spec_replicas=int((workload.get("spec") or {}).get("replicas") or 0),
-                        unschedulable=reserved > 0, marked=marked, reserved=reserved, refused=refused)
+                        unschedulable=reserved > 0, marked=marked, reserved=reserved,
+                        refused=0 if reserve_refused else len(refused))
     return SubsetAdaptive(state, conditions, waits, labels, timeouts)

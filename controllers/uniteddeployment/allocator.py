@@ -183,7 +183,9 @@ def reservation_allocation(replicas: int | None, subsets: Sequence[SubsetSpec],
     grows it, and whether it does depends on sub-second timing: two subsets whose pending pods were created in
     different seconds (creationTimestamp's resolution) time out in different rounds, and the first one's
     shortfall lands on the second, where it is reserved for good ({1,2,2} instead of {1,1,2} in upstream's
-    "reserved pods and min replicas" case). Held back, the outcome is the one upstream's e2e expects, every time."""
+    "reserved pods and min replicas" case). Held back, the outcome is the one upstream's e2e expects, every time.
+    Its companion is in `adaptive.reservation_adaptive`: a subset's refused pods are reserved together, so an
+    earlier subset's shortfall arrives in one round."""
     remaining = replicas or 0
     bounds = checked_bounds(replicas, subsets)
     alloc = {s.name: 0 for s in subsets}

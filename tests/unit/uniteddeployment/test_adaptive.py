@@ -64,8 +64,9 @@ def test_reservation_labels_pods_and_counts_the_missing_ones_of_a_marked_subset(
     pods = [pod("timed-out", 40), pod("fresh", 5), pod("healthy", 400, phase="Running", unschedulable=False,
                                                          reserved="true", ready_for=100)]
     result = reservation_adaptive([], {"spec": {"replicas": 3}, "status": {}}, pods, "r2", NOW, 30, 60, NOW)
-    assert result.reserved_labels == {"timed-out": True, "fresh": False, "healthy": False}
-    assert result.state.reserved == 1 and result.state.unschedulable and not result.state.marked
+    # "fresh" is refused too: reserved with the one that timed out, not 25 s later
+    assert result.reserved_labels == {"timed-out": True, "fresh": True, "healthy": False}
+    assert result.state.reserved == 2 and result.state.unschedulable and not result.state.marked
     marked = result.conditions
     # the subset is marked now: a pod without the label is reserved from birth, and so is one not created yet
     again = reservation_adaptive(marked, {"spec": {"replicas": 4}, "status": {}}, [pod("new", 1, reserved=None)],
@@ -74,7 +75,19 @@ def test_reservation_labels_pods_and_counts_the_missing_ones_of_a_marked_subset(
 
 
 def test_reservation_counts_the_pods_the_scheduler_refuses_that_have_not_timed_out() -> None:
-    pods = [pod("timed-out", 40), pod("fresh", 5), pod("not-tried-yet", 5, unschedulable=False),
+    pods = [pod("fresh", 5), pod("older", 29), pod("not-tried-yet", 5, unschedulable=False),
             pod("running", 400, phase="Running", unschedulable=False)]
     result = reservation_adaptive([], {"spec": {"replicas": 4}, "status": {}}, pods, "r2", NOW, 30, 60, NOW)
-    assert result.state.reserved == 1 and result.state.refused == 1
+    assert result.state.reserved == 0 and result.state.refused == 2 and not result.state.unschedulable
+    assert result.reserved_labels == {"fresh": False, "older": False, "not-tried-yet": False, "running": False}
+    assert sorted(result.waits) == [1, 25]  # each is looked at again when it times out
+
+
+def test_reservation_reserves_a_subsets_refused_pods_together() -> None:
+    """B12 #5 with s0's two pending pods created in different seconds: when the first times out, the second,
+    refused too, is reserved with it, so the next subset gets both replicas in one round, not one now and one a
+    second later (by which time its own pod was refused and it would not grow)."""
+    pods = [pod("first", 31), pod("second", 30 - 0.4), pod("not-tried-yet", 1, unschedulable=False)]
+    result = reservation_adaptive([], {"spec": {"replicas": 3}, "status": {}}, pods, "r2", NOW, 30, 60, NOW)
+    assert result.reserved_labels == {"first": True, "second": True, "not-tried-yet": False}
+    assert result.state.reserved == 2 and result.state.refused == 0 and result.state.unschedulable
