@@ -214,8 +214,8 @@ def load_compatibility(policies_dir: Path, display) -> tuple[dict, list[Variant]
 
 
 # `deleteProtection.cascading`: what a `Cascading` object must be without before it may go
-# (controllers/webhook/deletion_protection.py).
-CASCADING_CHECKS = ("replicas", "podsAndClaims", "customResources")
+# (controllers/webhook/deletion_protection.py); `none`: only `Always` protects.
+CASCADING_CHECKS = ("replicas", "podsAndClaims", "customResources", "none")
 
 
 def load_webhooks(policies_dir: Path, display, kinds: list[Kind], gates: set[str] | None = None) -> tuple[dict, str]:

@@ -1,12 +1,12 @@
-"""Deletion protection of Kubernetes' own objects: Namespaces, CustomResourceDefinitions and apps/v1 Deployments,
-ReplicaSets and StatefulSets (OpenKruise v1.9.0 `pkg/webhook/util/deletionprotection`, the handlers of
-`pkg/webhook/{namespace,customresourcedefinition,builtinworkloads}/validating`).
+"""Deletion protection of Kubernetes' own objects: Namespaces, CustomResourceDefinitions, apps/v1 Deployments,
+ReplicaSets and StatefulSets, Services and Ingresses (OpenKruise v1.9.0 `pkg/webhook/util/deletionprotection`, the
+handlers of `pkg/webhook/{namespace,customresourcedefinition,builtinworkloads,service,ingress}/validating`).
 
 With feature gate ResourcesDeletionProtection, the label `policy.kruise.io/delete-protection` decides a DELETE:
 `Always` refuses it; `Cascading` refuses it while the object has dependents (a workload's replicas, a namespace's
 active pods and then its Bound claims, a CRD's custom resources, the last only with
-DeletionProtectionForCRDCascadingGate, without which upstream refuses every Cascading CRD deletion). Any other
-value, or none, admits; so does an object already being deleted. The words are upstream's, and the refusal is a
+DeletionProtectionForCRDCascadingGate, without which upstream refuses every Cascading CRD deletion; Services and
+Ingresses know `Always` only). Any other value, or none, admits; so does an object already being deleted. The words are upstream's, and the refusal is a
 403 carrying them alone (`admission.Errored(http.StatusForbidden, err)`), so kubectl prints
 `admission webhook "vnamespace.kb.io" denied the request: forbidden by ResourcesProtectionDeletion for ...`.
 
@@ -59,6 +59,12 @@ def workload_refusal(obj: dict) -> str | None:
     if value == CASCADING and isinstance(replicas, int) and not isinstance(replicas, bool) and replicas > 0:
         return _forbidden(value, f" and replicas {replicas}>0")
     return None
+
+
+def always_refusal(obj: dict) -> str | None:
+    """ValidateServiceDeletion, ValidateIngressDeletion: `Always` only (`Cascading` admits)."""
+    value = protection(obj)
+    return _forbidden(value) if value == ALWAYS else None
 
 
 def pod_is_active(pod: dict) -> bool:
@@ -131,6 +137,8 @@ async def refusal(cascading: str, obj: dict, *, gates: dict[str, bool], cascadin
     fails refuses, in upstream's words: the protection holds when its check cannot run."""
     if cascading == "replicas":
         return workload_refusal(obj)
+    if cascading == "none":
+        return always_refusal(obj)
     if protection(obj) != CASCADING:     # Always, or not protected: nothing to read
         return namespace_refusal(obj) if cascading == "podsAndClaims" else crd_refusal(obj)
     if list_items is None:

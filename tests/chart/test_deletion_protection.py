@@ -16,6 +16,8 @@ UPSTREAM = {  # OpenKruise v1.9.0 kubebuilder markers (pkg/webhook/*/validating/
     "vcustomresourcedefinition.kb.io": ("/validate-customresourcedefinition", "apiextensions.k8s.io", ["v1", "v1beta1"],
                                         "customresourcedefinitions"),
     "vnamespace.kb.io": ("/validate-namespace", "", ["v1"], "namespaces"),
+    "vservice.kb.io": ("/validate-service", "", ["v1"], "services"),
+    "vingress.kb.io": ("/validate-ingress", "networking.k8s.io", ["v1", "v1beta1"], "ingresses"),
 }
 ON = ("--set", "featureGates.ResourcesDeletionProtection=true")
 

@@ -1,18 +1,20 @@
-"""Deletion protection of Kubernetes' own objects through the real API server (README "Admission rules",
-deletion protection; OpenKruise v1.9.0 pkg/webhook/{namespace,customresourcedefinition,builtinworkloads}/validating):
+"""Deletion protection of Kubernetes' own objects through the real API server (README "Deletion protection";
+OpenKruise v1.9.0 pkg/webhook/{namespace,customresourcedefinition,builtinworkloads,service,ingress}/validating):
 with feature gates ResourcesDeletionProtection and DeletionProtectionForCRDCascadingGate, the webhook configuration
-the chart renders with them (vnamespace.kb.io, vcustomresourcedefinition.kb.io, vbuiltin{deployment,replicaset,
-statefulset}.kb.io) is installed and the manager runs with them, for this module. For each kind: `Always` is refused
-in upstream's words and the object stays; `Cascading` is refused while the object has dependents and accepted once
-it has none; an unlabelled one is deleted as ever. With the manager down (killed, as in
-tests/e2e/sidecarset/test_inject.py) an unlabelled Namespace and Deployment still go, and a labelled one does not.
-Upstream tests these handlers in unit tests only. No pod runs: pods wait Pending on a node selector no node has."""
+the chart renders with them (vnamespace.kb.io, vcustomresourcedefinition.kb.io,
+vbuiltin{deployment,replicaset,statefulset}.kb.io, vservice.kb.io, vingress.kb.io) is installed and the manager
+runs with them, for this module. For each kind: `Always` is refused in upstream's words and the object stays;
+`Cascading` is refused while the object has dependents and accepted once it has none; an unlabelled one is deleted
+as ever. With the manager down (killed, as in tests/e2e/sidecarset/test_inject.py) an unlabelled Namespace and
+Deployment still go, and a labelled one does not. Upstream tests these handlers in unit tests only. No pod runs:
+pods wait Pending on a node selector no node has."""
 from __future__ import annotations
 
 import json
 import uuid
 
 import pytest
+from kubernetes.client import NetworkingV1Api
 from kubernetes.client.rest import ApiException
 
 from tests.kube import Cluster, wait_for
@@ -22,7 +24,7 @@ GATES = ("ResourcesDeletionProtection", "DeletionProtectionForCRDCascadingGate")
 NOWHERE = {"ack-kruise.test/node": "none"}
 HOOKS = {"vbuiltindeployment.kb.io": "deployments", "vbuiltinreplicaset.kb.io": "replicasets",
          "vbuiltinstatefulset.kb.io": "statefulsets", "vcustomresourcedefinition.kb.io": "customresourcedefinitions",
-         "vnamespace.kb.io": "namespaces"}
+         "vnamespace.kb.io": "namespaces", "vservice.kb.io": "services", "vingress.kb.io": "ingresses"}
 
 
 def forbidden(value: str, more: str = "") -> str:
@@ -239,6 +241,35 @@ def test_crd_cascading_without_its_gate_is_refused(cluster: Cluster, sandbox):
         cluster.kubectl("label", "crd", name, f"{LABEL}-", check=False)
         cluster.kubectl("delete", "crd", name, "--ignore-not-found", "--wait=false", check=False)
         install(sandbox, GATES)
+
+
+# ---- Services and Ingresses ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["Service", "Ingress"])
+def test_services_and_ingresses_know_always_only(cluster: Cluster, ns: str, kind: str):
+    """ValidateServiceDeletion, ValidateIngressDeletion through vservice.kb.io, vingress.kb.io: `Always` refuses;
+    `Cascading` has nothing to wait for and goes; unlabelled goes."""
+    if kind == "Service":
+        api, suffix = cluster.core, "service"
+        body = {"metadata": {"name": "protected"}, "spec": {"selector": {"app": "x"}, "ports": [{"port": 80}]}}
+    else:
+        api, suffix = NetworkingV1Api(cluster.api), "ingress"
+        body = {"metadata": {"name": "protected"}, "spec": {"defaultBackend": {
+            "service": {"name": "protected", "port": {"number": 80}}}}}
+    create, read, patch, delete = (getattr(api, f"{verb}_namespaced_{suffix}") for verb in
+                                   ("create", "read", "patch", "delete"))
+    hook = f"v{suffix}.kb.io"
+    create(ns, {**body, "metadata": {"name": "protected", "labels": {LABEL: "Always"}}})
+    try:
+        error = refusal(delete, "protected", ns)
+        assert denied(error, hook, forbidden("Always")), error
+        assert read("protected", ns).metadata.deletion_timestamp is None
+        patch("protected", ns, {"metadata": {"labels": {LABEL: "Cascading"}}})
+        assert refusal(delete, "protected", ns) is None, "Cascading protects nothing here, as upstream"
+        create(ns, {**body, "metadata": {"name": "plain"}})
+        assert refusal(delete, "plain", ns) is None
+    finally:
+        unprotect(lambda: patch("protected", ns, {"metadata": {"labels": {LABEL: None}}}))
 
 
 # ---- the manager down -------------------------------------------------------------------------------

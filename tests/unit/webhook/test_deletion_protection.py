@@ -113,7 +113,8 @@ def test_the_generated_table_names_upstream_paths():
         "/validate-apps-replicaset": ("vbuiltinreplicaset.kb.io", "replicas"),
         "/validate-apps-statefulset": ("vbuiltinstatefulset.kb.io", "replicas"),
         "/validate-customresourcedefinition": ("vcustomresourcedefinition.kb.io", "customResources"),
-        "/validate-namespace": ("vnamespace.kb.io", "podsAndClaims")}
+        "/validate-namespace": ("vnamespace.kb.io", "podsAndClaims"),
+        "/validate-service": ("vservice.kb.io", "none"), "/validate-ingress": ("vingress.kb.io", "none")}
     assert table["/validate-customresourcedefinition"]["cascadingFeatureGate"] == "DeletionProtectionForCRDCascadingGate"
 
 
@@ -178,3 +179,12 @@ def test_builtin_workloads_read_nothing():
     assert answer["response"]["status"]["message"].endswith("and replicas 3>0")
     assert run(dp.validate(review(obj("Cascading", replicas=0), kind="Deployment"), WORKLOAD, GATES))["response"][
         "allowed"]
+
+
+def test_services_and_ingresses_know_always_only():
+    """ValidateServiceDeletion, ValidateIngressDeletion: `Cascading` has no dependents to wait for."""
+    spec = {"featureGate": "ResourcesDeletionProtection", "cascading": "none"}
+    answer = run(dp.validate(review(obj("Always"), kind="Service"), spec, GATES, Lister({})))["response"]
+    assert answer["status"]["message"] == f"forbidden by ResourcesProtectionDeletion for {LABEL}=Always"
+    assert run(dp.validate(review(obj("Cascading"), kind="Ingress"), spec, GATES, Lister({})))["response"]["allowed"]
+    assert dp.always_refusal(obj("Always", deleting=True)) is None
