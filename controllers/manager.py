@@ -103,6 +103,19 @@ class Manager:
         listed = await self.client.get(resource_path("storage.k8s.io/v1", "storageclasses"))
         return listed.get("items", [])
 
+    @staticmethod
+    async def _list_items(client: KubeClient, path: str) -> list[dict]:
+        """Every item at `path`, page by page: the Cascading checks of deletion protection (a namespace's pods
+        and claims, a CRD's custom resources), read live so that every replica judges from the same truth."""
+        items: list[dict] = []
+        token = None
+        while True:
+            page = await client.get(path, limit=500, **({"continue": token} if token else {}))
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
     async def _dry_run_create(self, client: KubeClient, resource: str, namespace: str | None,
                               body: dict) -> dict | None:
         """A server-side dry-run create (rules kubernetesValidation): None when the API server would create it,
@@ -246,7 +259,8 @@ class Manager:
                                                        "kruiseConfiguration": self._kruise_configuration,
                                                        "revisions": self._revisions,
                                                        "storageClasses": self._storage_classes},
-                                        dry_run=functools.partial(self._dry_run_create, admission_client))
+                                        dry_run=functools.partial(self._dry_run_create, admission_client),
+                                        list_items=functools.partial(self._list_items, admission_client))
             if store.manages_ca_bundles:
                 await injector.inject(bundle.ca_bundle)
             self.server.load(bundle)

@@ -348,6 +348,16 @@ def index_doc(inputs: Inputs) -> str:
             lines += ["", f"From Kubernetes {since} on (objectSelector), {extra['name']} (every pod) is rendered only "
                           f"with `{split['unless']}=true`; otherwise one entry per workload receives only that "
                           f"workload's pods: {picks}. Older versions get {extra['name']} only."]
+    gated = [e for e in inputs.webhooks.get("extra", []) if e.get("enabledByFeatureGate")]
+    for gate in dict.fromkeys(e["enabledByFeatureGate"] for e in gated):
+        names = [e for e in gated if e["enabledByFeatureGate"] == gate]
+        since = {e.get("since") for e in names} - {None}
+        selector = {e.get("objectSelector") for e in names} - {None}
+        lines += ["", f"{', '.join(e['name'] for e in names)}: rendered only with feature gate {gate} "
+                      f"(`featureGates.{gate}`, as the manager resolves it)"
+                      + (f", from Kubernetes {', '.join(sorted(since))} on" if since else "")
+                      + (f"; objectSelector {', '.join(sorted(selector))} (policies/webhooks.yaml)" if selector else "")
+                      + "."]
     lines.append("")
     return "\n".join(lines)
 

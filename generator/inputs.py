@@ -132,7 +132,7 @@ def load_inputs(schema_dir: Path, policies_dir: Path) -> Inputs:
             raise SchemaError(kind.file, "kind", f"kind {kind.name} is defined twice")
 
     compatibility, variants, compat_file = policies.load_compatibility(policies_dir, display)
-    webhooks, webhooks_file = policies.load_webhooks(policies_dir, display, kinds)
+    webhooks, webhooks_file = policies.load_webhooks(policies_dir, display, kinds, gate_names)
     admission_files = policies.load_admission(policies_dir, display, kinds, gate_names)
     controllers, controllers_file = policies.load_controllers(policies_dir, display, kinds)
     chart_values, values_files = policies.load_chart_values(schema_dir / "chart-values", display, gate_names,

@@ -213,7 +213,12 @@ def load_compatibility(policies_dir: Path, display) -> tuple[dict, list[Variant]
     return raw, variants, file
 
 
-def load_webhooks(policies_dir: Path, display, kinds: list[Kind]) -> tuple[dict, str]:
+# `deleteProtection.cascading`: what a `Cascading` object must be without before it may go
+# (controllers/webhook/deletion_protection.py); `none`: only `Always` protects.
+CASCADING_CHECKS = ("replicas", "podsAndClaims", "customResources", "none")
+
+
+def load_webhooks(policies_dir: Path, display, kinds: list[Kind], gates: set[str] | None = None) -> tuple[dict, str]:
     path = policies_dir / "webhooks.yaml"
     file = display(path)
     raw = load_yaml(path, file)
@@ -235,7 +240,15 @@ def load_webhooks(policies_dir: Path, display, kinds: list[Kind]) -> tuple[dict,
         where = f"extra[{index}]"
         require_keys(extra, file, where, ("name", "configuration", "path", "rules", "failurePolicy"),
                       {"name", "configuration", "path", "rules", "failurePolicy", "namespaceSelector",
-                       "objectSelector", "enabledBy", "perWorkload", "failClosedNamespaces"})
+                       "objectSelector", "enabledBy", "perWorkload", "failClosedNamespaces", "enabledByFeatureGate",
+                       "since", "deleteProtection"})
+        for key in ("enabledByFeatureGate",):
+            if key in extra and gates is not None and extra[key] not in gates:
+                raise SchemaError(file, f"{where}.{key}", f"unknown feature gate {extra[key]!r}")
+        if "since" in extra:
+            minor(extra["since"], file, f"{where}.since")
+        if "deleteProtection" in extra:
+            _check_delete_protection(extra, file, f"{where}.deleteProtection", gates)
         if "perWorkload" in extra:
             _check_per_workload(extra["perWorkload"], file, f"{where}.perWorkload", known)
         if "failClosedNamespaces" in extra:
@@ -251,6 +264,20 @@ def load_webhooks(policies_dir: Path, display, kinds: list[Kind]) -> tuple[dict,
 
 
 LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+def _check_delete_protection(extra: dict, file: str, where: str, gates: set[str] | None) -> None:
+    """`deleteProtection: {cascading: <check>, cascadingFeatureGate: <gate>}` on a validating DELETE webhook."""
+    raw = extra["deleteProtection"]
+    require_keys(raw, file, where, ("cascading",), {"cascading", "cascadingFeatureGate"})
+    if raw["cascading"] not in CASCADING_CHECKS:
+        raise SchemaError(file, f"{where}.cascading", f"one of {', '.join(CASCADING_CHECKS)}")
+    if "cascadingFeatureGate" in raw and gates is not None and raw["cascadingFeatureGate"] not in gates:
+        raise SchemaError(file, f"{where}.cascadingFeatureGate", f"unknown feature gate {raw['cascadingFeatureGate']!r}")
+    if extra["configuration"] != "validating" or any(r.get("operations") != ["DELETE"] for r in extra["rules"]):
+        raise SchemaError(file, where, "deletion protection needs a validating webhook on DELETE only")
+    if "enabledByFeatureGate" not in extra:
+        raise SchemaError(file, where, "deletion protection needs enabledByFeatureGate")
 
 
 def _check_per_workload(raw: Any, file: str, where: str, kinds: set[str]) -> None:

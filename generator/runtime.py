@@ -124,6 +124,14 @@ def chart_objects(inputs: Inputs) -> dict:
     }
 
 
+def deletion_protection(inputs: Inputs) -> dict:
+    """The webhook paths that guard Kubernetes' own objects against deletion (policies/webhooks.yaml `extra`
+    entries with `deleteProtection`), each with its gate and what `Cascading` checks."""
+    return {extra["path"]: {"webhook": extra["name"], "featureGate": extra["enabledByFeatureGate"],
+                            **extra["deleteProtection"]}
+            for extra in inputs.webhooks.get("extra", []) if extra.get("deleteProtection")}
+
+
 def build(inputs: Inputs) -> dict:
     sources = [k.file for k in inputs.kinds] + inputs.definitions_files + inputs.admission_files + [
         inputs.feature_gates_file, inputs.compatibility_file, inputs.webhooks_file] + (
@@ -136,6 +144,9 @@ def build(inputs: Inputs) -> dict:
         "compatibility": compatibility(inputs),
         "chartObjects": chart_objects(inputs),
     }
+    protected = deletion_protection(inputs)
+    if protected:
+        out["deletionProtection"] = protected
     if inputs.controllers:
         out["resources"] = inputs.controllers["resources"]
         out["controllers"] = inputs.controllers["controllers"]

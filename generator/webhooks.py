@@ -55,6 +55,17 @@ def _values(path: str) -> str:
     return f"$.Values.{path}"
 
 
+def _gate_on(prefix: str, gate: str) -> str:
+    """A template test that holds when the manager resolves `gate` on: the featureGates value with its
+    `requires` and `implies`, by the chart's gateOn helper (as for the RBAC of gated controllers)."""
+    return f'include "{prefix}.gateOn" (dict "root" $ "gate" "{gate}")'
+
+
+def _minor(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
 def _condition(*tests: str) -> str | None:
     """A template test that holds when every test does (None: always)."""
     tests = tuple(t for t in tests if t)
@@ -93,6 +104,10 @@ def _extra_entries(inputs: Inputs, variant: Variant, extra: dict) -> list[tuple[
     namespace_selector = policy["namespaceSelectors"].get(extra.get("namespaceSelector"))
     object_selector = (policy.get("objectSelectors") or {}).get(extra.get("objectSelector"))
     enabled = _values(extra["enabledBy"]) if extra.get("enabledBy") else ""
+    if extra.get("since") and variant.until is not None and variant.until <= _minor(extra["since"]):
+        return []   # every API server of the variant is older
+    if extra.get("enabledByFeatureGate"):
+        enabled = _condition(enabled, _gate_on(chart.chart_name(inputs), extra["enabledByFeatureGate"])) or ""
 
     def make(name: str, selector: dict | None, namespaces: dict | None = namespace_selector,
              failure_policy: str = extra["failurePolicy"]) -> dict:

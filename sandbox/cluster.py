@@ -43,6 +43,9 @@ class SandboxOptions:
     with_manager: bool = False
     """Install the generated CRDs and webhooks and run `ack-kruise manager` as a host process."""
     manager_args: tuple[str, ...] = ()
+    chart_values: tuple[str, ...] = ()
+    """`helm --set` expressions the webhook configurations are rendered with when the manager starts (e.g.
+    `featureGates.ResourcesDeletionProtection=true`, whose webhooks the chart renders only then)."""
     apiserver_args: tuple[str, ...] = ()
     """Extra kube-apiserver flags (`make bench` turns on an audit log to count each controller's requests)."""
 
@@ -304,10 +307,12 @@ class Sandbox:
         while any(p.alive() for p in killed) and time.monotonic() < deadline:
             time.sleep(0.05)
 
-    def restart_manager(self, manager_args: tuple[str, ...] | None = None) -> None:
+    def restart_manager(self, manager_args: tuple[str, ...] | None = None,
+                        chart_values: tuple[str, ...] | None = None) -> None:
         """A new kruise-manager process (after changing its code); the rest of the sandbox stays.
         `manager_args` replace the sandbox's own manager arguments for this process only (e.g. feature gates
-        for a test); the next restart without them goes back to the sandbox's."""
+        for a test), and `chart_values` the values the webhook configurations are rendered with; the next
+        restart without them goes back to the sandbox's."""
         state = self.state()
         dead = {n for n, a in self.status().items() if not a}
         if state is None or not self.is_running() and not dead <= set(KRUISE_PROCESSES):
@@ -318,6 +323,8 @@ class Sandbox:
         options = _recorded_options(state)
         if manager_args is not None:
             options.manager_args = tuple(manager_args)
+        if chart_values is not None:
+            options.chart_values = tuple(chart_values)
         self._start_manager(state, options)
         _log("kruise-manager restarted")
 
@@ -335,7 +342,7 @@ class Sandbox:
 
     def _start_manager(self, state: SandboxState, options: SandboxOptions) -> None:
         from . import kruise
-        kruise.install_api(state.kubeconfig)
+        kruise.install_api(state.kubeconfig, tuple(options.chart_values))
         webhook, health, metrics = _free_port(), _free_port(), _free_port()
         state.ports.update({"kruise-manager-webhook": webhook, "kruise-manager-health": health,
                             "kruise-manager-metrics": metrics})

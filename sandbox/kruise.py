@@ -38,8 +38,11 @@ def _create_or_replace(kubeconfig: str, source: str, input: str | None = None) -
         raise RuntimeError(f"installing {source}: {created.stderr.strip()}")
 
 
-def install_api(kubeconfig: str) -> None:
-    """The generated CRDs (v1 profile) and webhook configurations, as the chart installs them on 1.20."""
+def install_api(kubeconfig: str, values: tuple[str, ...] = ()) -> None:
+    """The generated CRDs (v1 profile) and webhook configurations, as the chart installs them on 1.20 (with
+    `values`, `helm --set` expressions such as `featureGates.ResourcesDeletionProtection=true`, as it renders them
+    then). A running manager must be restarted afterwards: the replaced configurations lose the URLs and CA
+    bundle it injects."""
     _kubectl(kubeconfig, "create", "namespace", NAMESPACE, check=False)
     _kubectl(kubeconfig, "create", "namespace", DAEMON_CONFIG_NAMESPACE, check=False)
     _create_or_replace(kubeconfig, str(tools.REPO_ROOT / "crds" / "v1"))
@@ -47,7 +50,8 @@ def install_api(kubeconfig: str) -> None:
         _kubectl(kubeconfig, "wait", "--for=condition=Established", f"crd/{crd}.apps.kruise.io", "--timeout=60s")
     rendered = subprocess.run([tools.find("helm"), "template", "ack-kruise", str(tools.REPO_ROOT / "charts" / "ack-kruise"),
                                "--kube-version", "1.20.2", "--namespace", NAMESPACE,
-                               "--show-only", "templates/generated/webhooks/v1.yaml"],
+                               "--show-only", "templates/generated/webhooks/v1.yaml",
+                               *(arg for value in values for arg in ("--set", value))],
                               capture_output=True, text=True, check=True).stdout
     _create_or_replace(kubeconfig, "-", input=rendered)
 

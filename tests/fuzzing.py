@@ -54,12 +54,20 @@ def fuzz_settings(examples: int, **overrides: Any) -> settings:
 
 @lru_cache(maxsize=1)
 def webhook_paths() -> dict[str, str | None]:
-    """Every admission path the generated webhook configurations name -> the kind it serves (None: pods)."""
+    """Every admission path the generated webhook configurations name -> the kind it serves (None: pods), but
+    the deletion protection of Kubernetes' own objects (`deletion_protection_paths`)."""
     by_lower = {kind.lower(): kind for kind in SCHEMA.kinds()}
     paths: dict[str, str | None] = {}
     for path in re.findall(r"path: (/\S+)", WEBHOOKS.read_text()):
+        if path in deletion_protection_paths():
+            continue
         paths[path] = None if path == "/mutate-pod" else by_lower[path.rsplit("-", 1)[1]]
     return dict(sorted(paths.items()))
+
+
+def deletion_protection_paths() -> list[str]:
+    """The paths guarding Namespaces, CRDs and apps/v1 workloads against deletion (DELETE only, no schema kind)."""
+    return sorted(SCHEMA.data.get("deletionProtection", {}))
 
 
 def converted_kinds() -> list[str]:

@@ -16,7 +16,9 @@ from aiohttp import web
 
 from controllers.metrics import REGISTRY
 
-from . import admission, conversion, reviews
+from controllers import schema as schemas
+
+from . import admission, conversion, deletion_protection, reviews
 from .certs import CertBundle
 from .containerrecreaterequest import ObjectLookup, mutate_crr
 from .kubernetes_validation import DryRunCreate
@@ -39,13 +41,17 @@ class WebhookServer:
                  pod_mutator: PodMutator | None = None, feature_gates: dict[str, bool] | None = None,
                  object_lookup: ObjectLookup | None = None,
                  state_lookups: dict[str, admission.StateLookup] | None = None,
-                 dry_run: DryRunCreate | None = None):
+                 dry_run: DryRunCreate | None = None,
+                 list_items: deletion_protection.ListItems | None = None):
         self.host, self.port = host, port
         self.object_lookup = object_lookup  # reads a pod or node (the ContainerRecreateRequest webhook)
         self.pods_lookup, self.pod_mutator = pods_lookup, pod_mutator
         self.state_lookups = state_lookups
         self.dry_run = dry_run      # the API server's dry-run create, for rules kubernetesValidation
         self.feature_gates = feature_gates
+        self.list_items = list_items    # the Cascading checks of deletion protection (pods, claims, CRs)
+        # Paths that guard Kubernetes' own objects against deletion (policies/webhooks.yaml `deleteProtection`).
+        self.protected = schemas.default_schema().data.get("deletionProtection", {})
         self.ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.serving: CertBundle | None = None
         self._runner: web.AppRunner | None = None
@@ -92,6 +98,9 @@ class WebhookServer:
             return await mutate_crr(review, self.object_lookup, feature_gates=self.feature_gates)
         if path.startswith("/mutate-"):
             return admission.mutate(review, feature_gates=self.feature_gates)
+        if path in self.protected:
+            return await deletion_protection.validate(review, self.protected[path], feature_gates=self.feature_gates,
+                                                      list_items=self.list_items)
         return await admission.validate(review, pods=self.pods_lookup, feature_gates=self.feature_gates,
                                         lookups=self.state_lookups, dry_run=self.dry_run)
 

@@ -62,6 +62,7 @@ def test_feature_gates_are_sorted_whatever_the_order_they_are_set_in() -> None:
                  "--set", "featureGates.StatefulSetStartOrdinal=true")
     assert args_of(one)["--feature-gates"] == args_of(two)["--feature-gates"] == (
         "CloneSetPartitionRollback=false,CloneSetShortHash=false,DaemonWatchingPod=true,"
+        "DeletionProtectionForCRDCascadingGate=false,"
         "EnableSortSidecarContainerByName=false,ImagePullJobGate=false,KruiseDaemon=true,"
         "KruisePodReadinessGate=false,PodWebhook=true,PreDownloadImageForDaemonSetUpdate=false,"
         "PreDownloadImageForInPlaceUpdate=false,"

@@ -81,6 +81,19 @@ CASES = {
     "pod webhook split by a value nobody describes": (
         "policies/webhooks.yaml", "unless: featureGates.KruisePodReadinessGate", "unless: featureGates.KruisePodReadiness",
         "policies/webhooks.yaml: extra[0].perWorkload.unless: chart value 'featureGates.KruisePodReadiness' must be described"),
+    "deletion protection behind an unknown gate": (
+        "policies/webhooks.yaml", "    enabledByFeatureGate: ResourcesDeletionProtection\n    since: '1.16'\n"
+        "    deleteProtection: {cascading: podsAndClaims}",
+        "    enabledByFeatureGate: ResourcesDeletionProtections\n    since: '1.16'\n"
+        "    deleteProtection: {cascading: podsAndClaims}",
+        "policies/webhooks.yaml: extra[5].enabledByFeatureGate: unknown feature gate 'ResourcesDeletionProtections'"),
+    "deletion protection with an unknown cascading check": (
+        "policies/webhooks.yaml", "deleteProtection: {cascading: podsAndClaims}", "deleteProtection: {cascading: pods}",
+        "policies/webhooks.yaml: extra[5].deleteProtection.cascading: one of replicas, podsAndClaims, customResources"),
+    "deletion protection on CREATE": (
+        "policies/webhooks.yaml", "resources: [namespaces], operations: [DELETE]",
+        "resources: [namespaces], operations: [CREATE, DELETE]",
+        "policies/webhooks.yaml: extra[5].deleteProtection: deletion protection needs a validating webhook on DELETE only"),
     "unknown rule check": (
         "policies/admission/daemonset.yaml", "check: selectorNotEmpty\n", "check: frozen\n",
         "policies/admission/daemonset.yaml: rules[1].check: unknown check 'frozen'"),

@@ -12,7 +12,7 @@ from tests import fuzzing as fz
 
 pytestmark = pytest.mark.slow  # property tests: left out of `make verify`, run by `make test`
 
-ADMISSION_PATHS = list(fz.webhook_paths())
+ADMISSION_PATHS = list(fz.webhook_paths()) + fz.deletion_protection_paths()
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +26,7 @@ def test_every_generated_path_is_served(webhooks):
     served = fz.webhook_paths()
     assert set(served.values()) == set(fz.SCHEMA.kinds()) | {None}, served    # every kind, and pods
     assert {p.split("-")[0] for p in served} == {"/mutate", "/validate"}
+    assert len(fz.deletion_protection_paths()) == 7
     for path in ADMISSION_PATHS:
         status, answer = webhooks.post(path, fz.body({"request": {"uid": "u", "operation": "CONNECT"}}))
         assert status == 200 and answer["response"]["allowed"] is True, (path, status, answer)

@@ -6,7 +6,9 @@ ack-kruise.gateOn (dict "root" $ "gate" "<name>"): "true" when the manager resol
 */}}
 {{- define "ack-kruise.gateOn" -}}
 {{- $gates := .root.Values.featureGates -}}
-{{- if eq .gate "ImagePullJobGate" -}}
+{{- if eq .gate "DeletionProtectionForCRDCascadingGate" -}}
+{{- if (and (eq (toString (index $gates "DeletionProtectionForCRDCascadingGate")) "true") (ne (toString (index $gates "ResourcesDeletionProtection")) "false")) }}true{{ end -}}
+{{- else if eq .gate "ImagePullJobGate" -}}
 {{- if (or (and (eq (toString (index $gates "ImagePullJobGate")) "true") (ne (toString (index $gates "KruiseDaemon")) "false")) (and (eq (toString (index $gates "PreDownloadImageForDaemonSetUpdate")) "true") (ne (toString (index $gates "KruiseDaemon")) "false")) (and (eq (toString (index $gates "PreDownloadImageForInPlaceUpdate")) "true") (ne (toString (index $gates "KruiseDaemon")) "false"))) }}true{{ end -}}
 {{- else if eq .gate "PreDownloadImageForDaemonSetUpdate" -}}
 {{- if (and (eq (toString (index $gates "PreDownloadImageForDaemonSetUpdate")) "true") (ne (toString (index $gates "KruiseDaemon")) "false")) }}true{{ end -}}
