@@ -20,12 +20,22 @@ def is_ready(pod: dict) -> bool:
                for c in (pod.get("status") or {}).get("conditions") or [])
 
 
+def without_registry(image: str) -> str:
+    """The image reference without its registry host: `localhost:5000/kruise-test/guestbook:v2` and
+    `registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook:v2` are both `kruise-test/guestbook:v2`."""
+    first, _, rest = image.partition("/")
+    return rest if rest and ("." in first or ":" in first or first == "localhost") else image
+
+
 def runs_image(pod: dict, image: str) -> bool:
-    """Every container asks for `image` and the node reports every container running it."""
+    """Every container asks for `image` and the node reports every container running it. The real node pulls
+    through the sandbox's local registry, and its kubelet reports the image by that registry's name
+    (`localhost:5000/...`), so the status is compared without the registry host."""
     spec = pod.get("spec", {}).get("containers") or []
     statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    want = without_registry(image)
     return (bool(spec) and all(c.get("image") == image for c in spec)
-            and len(statuses) == len(spec) and all(s.get("image") == image for s in statuses))
+            and len(statuses) == len(spec) and all(without_registry(s.get("image", "")) == want for s in statuses))
 
 
 def nth(values: list[float], n: int) -> float | None:

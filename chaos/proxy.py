@@ -11,15 +11,10 @@ No firewall rules or namespaces: the sandbox runs as an unprivileged user, and t
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from typing import Callable
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from sandbox.ports import free_port
 
 
 class CuttableProxy:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import pki, processes, realnode, tools
+from .ports import free_port
 from .processes import ProcessRecord
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
@@ -94,12 +95,6 @@ class SandboxState:
 def _recorded_options(state: SandboxState) -> SandboxOptions:
     """The options the sandbox was started with (its state file may name options this version no longer has)."""
     return SandboxOptions(**{k: v for k, v in state.options.items() if k in SandboxOptions.__dataclass_fields__})
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _check_port_free(port: int, what: str) -> None:
@@ -183,9 +178,9 @@ class Sandbox:
         logs = d / "logs"
         shutil.rmtree(d / "pki", ignore_errors=True)
         ports = {
-            "etcd": options.etcd_port or _free_port(),
-            "etcd-peer": _free_port(),
-            "kube-apiserver": options.apiserver_port or _free_port(),
+            "etcd": options.etcd_port or free_port(),
+            "etcd-peer": free_port(),
+            "kube-apiserver": options.apiserver_port or free_port(),
         }
         state.ports = ports
         # etcd's fsyncs dominate write latency on a disk; the sandbox is disposable, so keep it in memory.
@@ -253,7 +248,7 @@ class Sandbox:
         if options.real_node:
             # The kubelet spends seconds initialising (cAdvisor) before it first calls the API server and
             # retries until it answers: start it now, while the API server starts too.
-            realnode.start(node_paths, str(kubeconfig), _free_port, started,
+            realnode.start(node_paths, str(kubeconfig), free_port, started,
                            lambda check, what: _wait_for(check, what, deadline, state))
         _wait_http(f"{state.apiserver_url}/readyz", "kube-apiserver", options.ready_timeout,
                    self._proc(state, "kube-apiserver"), token=token)
@@ -343,7 +338,7 @@ class Sandbox:
     def _start_manager(self, state: SandboxState, options: SandboxOptions) -> None:
         from . import kruise
         kruise.install_api(state.kubeconfig, tuple(options.chart_values))
-        webhook, health, metrics = _free_port(), _free_port(), _free_port()
+        webhook, health, metrics = free_port(), free_port(), free_port()
         state.ports.update({"kruise-manager-webhook": webhook, "kruise-manager-health": health,
                             "kruise-manager-metrics": metrics})
         record = processes.start("kruise-manager", kruise.manager_argv(
@@ -358,7 +353,7 @@ class Sandbox:
     def _start_daemon(self, state: SandboxState) -> None:
         """kruise-daemon for the real node (`ack-kruise daemon`), talking CRI to its containerd."""
         from . import kruise
-        health = _free_port()
+        health = free_port()
         state.ports["kruise-daemon-health"] = health
         socket_path = realnode.NodePaths(self.state_dir / "node").containerd_socket
         record = processes.start("kruise-daemon", kruise.daemon_argv(

@@ -7,22 +7,16 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import urllib.request
 from pathlib import Path
 
+from sandbox.ports import free_port
 from tests.kube import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def install_api(cluster) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ import pytest
 
 from controllers.webhook import certs
 from controllers.webhook.server import WebhookServer
+from sandbox.ports import free_port
 
 from .conftest import NAMESPACE, VERSIONS, find, render, version_args
 
@@ -71,12 +71,6 @@ def test_the_hook_renders_at_every_version(version: str, schemas: str, gate: boo
     pod = hook_pod(*version_args(version, gate))
     minor = tuple(int(part) for part in version.split(".")[:2])
     assert ("seccompProfile" in pod["spec"]["securityContext"]) == (minor >= (1, 19))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Served:

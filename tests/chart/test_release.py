@@ -14,7 +14,6 @@ import hashlib
 import io
 import os
 import shutil
-import socket
 import subprocess
 import tarfile
 import time
@@ -26,6 +25,7 @@ import yaml
 
 from release import chart, registry
 from sandbox import images
+from sandbox.ports import free_port
 
 from .conftest import CHART, REPO, find, helm, render
 
@@ -246,12 +246,6 @@ def test_an_unknown_signing_key_is_refused_before_anything_is_written(paths: cha
 
 
 # ---- publishing to a registry ----------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def local_registry(tmp_path_factory):
     """A docker-registry (Debian's, as the sandbox's) on a free port, stopped by its PID."""

@@ -31,6 +31,14 @@ def test_ready_and_image_checks():
     assert measure.runs_image(pod("a", "1", image=S.V2, status_image=S.V2), S.V2)
     assert not measure.runs_image(pod("a", "1", image=S.V2, status_image=S.V1), S.V2)  # in place, not restarted yet
     assert not measure.runs_image(pod("a", "1", image=S.V2), S.V2)  # no container status yet
+    # the real node reports the image by the sandbox's local registry's name
+    seed = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook"
+    assert measure.runs_image(pod("a", "1", image=f"{seed}:v2", status_image="localhost:5000/kruise-test/guestbook:v2"),
+                              f"{seed}:v2")
+    assert not measure.runs_image(pod("a", "1", image=f"{seed}:v2",
+                                      status_image="localhost:5000/kruise-test/guestbook:v1"), f"{seed}:v2")
+    assert measure.without_registry("nginx:1.25") == "nginx:1.25"
+    assert measure.without_registry("library/nginx") == "library/nginx"
 
 
 def test_nth():
