@@ -98,9 +98,11 @@ def default_adaptive(conditions: list[JSON], workload: JSON, pods: list[JSON], c
     return SubsetAdaptive(state, conditions, waits)
 
 
-def _reserved_now(pod: JSON, expected_revision: str, updated_since: datetime | None, critical: float,
-                  duration: float, now: datetime) -> tuple[bool, float | None, bool]:
-    """CheckPodReallyInReservedStatus: (reserved, check again after, an old-revision pod that timed out)."""
+def _reserved_now(pod: JSON, pending: tuple[bool, float | None], expected_revision: str,
+                  updated_since: datetime | None, critical: float, duration: float,
+                  now: datetime) -> tuple[bool, float | None, bool]:
+    """CheckPodReallyInReservedStatus: (reserved, check again after, an old-revision pod that timed out).
+    `pending`: the pod's `pending_timeout`, computed once by the caller, which needs it too."""
     revision = labels_of(pod).get(REVISION_LABEL, "")
     if labels_of(pod).get(RESERVED_POD_LABEL) == "true":
         if phase_of(pod) == "Running" and revision == expected_revision:
@@ -113,7 +115,7 @@ def _reserved_now(pod: JSON, expected_revision: str, updated_since: datetime | N
                 return True, seconds_until(leave, now), False
         return True, duration, False
     if revision == expected_revision:
-        timed_out, after = pending_timeout(pod, critical, now)
+        timed_out, after = pending
         return (True, duration, False) if timed_out else (False, after, False)
     # An old-revision pod: reserved once the update has run for rescheduleCriticalSeconds (GetTimeBeforeUpdateTimeout).
     if updated_since is None:
@@ -143,8 +145,10 @@ def reservation_adaptive(conditions: list[JSON], workload: JSON, pods: list[JSON
             labels[name] = True
             waits.append(duration)
             continue
-        is_reserved, after, timed_out = _reserved_now(pod, expected_revision, updated_since, critical, duration, now)
-        if not is_reserved and after is not None and pending_timeout(pod, critical, now)[1] is not None:
+        pending = pending_timeout(pod, critical, now)
+        is_reserved, after, timed_out = _reserved_now(pod, pending, expected_revision, updated_since, critical,
+                                                      duration, now)
+        if not is_reserved and after is not None and pending[1] is not None:
             refused.append((name, value, after))  # decided below, once the subset's own state is known
             continue
         reserved += is_reserved
