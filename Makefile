@@ -13,7 +13,7 @@ help:
 	@echo "make image      build the kruise-manager image without Docker (cached) and load it into a running sandbox"
 	@echo "make demo       start the sandbox and show workloads rolled out on it"
 	@echo "make test       the full test suite (unit + e2e against a real kube-apiserver)"
-	@echo "make bench [QUICK=1]  controllers vs kube-controller-manager and a raw client; writes bench/results.md and .png"
+	@echo "make bench [QUICK=1]  controllers vs kube-controller-manager and a raw client, the real node, 10,000 pods; writes bench/results*.md and .png"
 	@echo "make chaos [QUICK=1]  manager kills, API server and etcd restarts, watch expiry, partition, cert rotation, leader kill; writes chaos/results.md"
 	@echo "make test-unit  only the tests that need no API server"
 	@echo "make generate   write CRDs, chart templates, docs and the runtime schema from schema/ and policies/"
@@ -50,6 +50,7 @@ demo: $(PY)
 bench: $(PY)
 	$(PY) -m bench.run $(if $(QUICK),--quick)
 	flock /tmp/ack-kruise-realnode.lock $(PY) -m bench.realnode $(if $(QUICK),--quick)
+	$(PY) -m bench.scale $(if $(QUICK),--sizes 1000 --nodes 20 --out bench/.state/quick/results-scale.md)
 
 chaos: $(PY)
 	$(PY) -m chaos $(if $(QUICK),--quick)

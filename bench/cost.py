@@ -94,25 +94,30 @@ async def idle_usage(pid: int, seconds: float) -> Usage:
 _SAMPLE = re.compile(r'^(\w+)\{([^}]*)\}\s+([0-9.eE+-]+)$')
 
 
-def parse_metrics(text: str, metric: str, label: str) -> dict[str, float]:
-    """Sum of `metric` per value of `label`, from the Prometheus text format."""
+def parse_metrics(text: str, metric: str, label: str, **where: str) -> dict[str, float]:
+    """Sum of `metric` per value of `label`, from the Prometheus text format; `where`: only the samples with
+    these label values."""
     out: dict[str, float] = {}
     for line in text.splitlines():
         m = _SAMPLE.match(line.strip())
         if not m or m.group(1) != metric:
             continue
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+        if any(labels.get(k) != v for k, v in where.items()):
+            continue
         key = labels.get(label, "")
         out[key] = out.get(key, 0.0) + float(m.group(3))
     return out
 
 
 def manager_counters(metrics_port: int) -> dict[str, dict[str, float]]:
-    """The manager's counters: API requests by method, webhook calls by webhook, reconciles and their time by
+    """The manager's counters: its controllers' API requests by method, its webhooks' (what admissions read, for
+    every pod created, a Deployment's too) apart, webhook calls by webhook, reconciles and their time by
     controller."""
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
         text = r.read().decode()
-    return {"requests": parse_metrics(text, "rest_client_requests_total", "method"),
+    return {"requests": parse_metrics(text, "rest_client_requests_total", "method", client="controllers"),
+            "webhook_requests": parse_metrics(text, "rest_client_requests_total", "method", client="webhooks"),
             "webhooks": parse_metrics(text, "controller_runtime_webhook_requests_total", "webhook"),
             # Attribution of the manager's CPU: how many reconciles, and how long they took, per controller.
             "reconciles": parse_metrics(text, "controller_runtime_reconcile_total", "controller"),

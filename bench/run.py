@@ -194,6 +194,7 @@ class Meter:
         out = {"manager": usage.to_dict(),
                "cpu": {k: round(v - self.cpu0.get(k, 0.0), 2) for k, v in cpu1.items()},
                "requests": cost.delta(counters["requests"], self.counters0["requests"]),
+               "webhook_requests": cost.delta(counters["webhook_requests"], self.counters0["webhook_requests"]),
                "webhooks": cost.delta(counters["webhooks"], self.counters0["webhooks"]),
                "reconciles": cost.delta(counters["reconciles"], self.counters0["reconciles"]),
                "reconcile_seconds": cost.delta(counters["reconcile_seconds"], self.counters0["reconcile_seconds"])}

@@ -28,7 +28,7 @@ from aiohttp import web
 from apischema import gates as feature_gate_syntax
 
 from controllers import schema as schemas
-from controllers.metrics import REGISTRY, count_request
+from controllers.metrics import REGISTRY, request_counter
 from controllers.settings import ENVIRONMENT, ManagerSettings
 from controllers.webhook.certs import MODES, CertBundle, CertificateStore, CertSettings, trusted_by
 from controllers.webhook.injector import CABundleInjector, InjectionTargets
@@ -229,7 +229,7 @@ class Manager:
             loop.add_signal_handler(sig, self.stopping.set)
         config = load_config(self.s.api.kubeconfig)
         self.client = KubeClient(config, qps=self.s.api.qps, burst=self.s.api.burst, user_agent="kruise-manager",
-                                 hooks=[count_request])
+                                 hooks=[request_counter("controllers")], limit_per_resource=True)
         runners = await self._serve_probes()
         tasks: list[asyncio.Task] = []
         admission_client: KubeClient | None = None
@@ -241,11 +241,13 @@ class Manager:
             bundle = await store.ensure()
             from controllers.webhook.pods import mutate_pod
             # Its own client: admissions must not queue behind the controllers' rate limit.
-            admission_client = KubeClient(config, user_agent="kruise-manager-webhook", hooks=[count_request])
+            admission_client = KubeClient(config, user_agent="kruise-manager-webhook",
+                                          hooks=[request_counter("webhooks")])
             if self.s.webhook.sidecarset_injection:
                 # Its own client: pod admissions must not queue behind the controllers' rate limit.
                 from controllers.webhook.sidecarset_cache import SidecarSetCache
-                webhook_client = KubeClient(config, user_agent="kruise-manager-webhook", hooks=[count_request])
+                webhook_client = KubeClient(config, user_agent="kruise-manager-webhook",
+                                            hooks=[request_counter("webhooks")])
                 self.sidecarset_cache = SidecarSetCache(webhook_client, self.s.namespace)
                 self.sidecarset_cache.start()
                 if not await self.sidecarset_cache.wait_synced(60):

@@ -7,8 +7,10 @@ dashboards written for OpenKruise's manager work unchanged:
 - workqueue_depth{name}
 - controller_runtime_webhook_requests_total{webhook, code}
 - leader_election_master_status{name}
-- rest_client_requests_total{code, method} (requests sent through kube.KubeClient; a watch
-  counts as method WATCH; kopf's own list/watch connections are not included)
+- rest_client_requests_total{code, method, client} (requests sent through kube.KubeClient; a watch
+  counts as method WATCH; kopf's own list/watch connections are not included). `client` is ours: `controllers`
+  (reconciles, leader election, certificates), `webhooks` (what admissions read: they serve every pod of the
+  cluster, a Deployment's too) or `daemon`
 
 Small on purpose: counters, gauges and histograms are all a manager needs.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from typing import Iterable
+from typing import Callable, Iterable
 
 Labels = tuple[tuple[str, str], ...]
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -90,9 +92,12 @@ REGISTRY.describe("controller_runtime_reconcile_time_seconds", "histogram", "Tim
 REGISTRY.describe("workqueue_depth", "gauge", "Objects waiting to be reconciled.")
 REGISTRY.describe("controller_runtime_webhook_requests_total", "counter", "Admission and conversion requests.")
 REGISTRY.describe("leader_election_master_status", "gauge", "1 while this replica leads.")
-REGISTRY.describe("rest_client_requests_total", "counter", "API requests sent, by HTTP status code and method.")
+REGISTRY.describe("rest_client_requests_total", "counter",
+                  "API requests sent, by HTTP status code, method and client (controllers, webhooks, daemon).")
 
 
-def count_request(method: str, path: str, body: object, status: int) -> None:
-    """The manager's `kube.KubeClient` request hook: rest_client_requests_total{code, method}."""
-    REGISTRY.inc("rest_client_requests_total", code=str(status), method=method)
+def request_counter(client: str) -> Callable[[str, str, object, int], None]:
+    """A `kube.KubeClient` request hook: rest_client_requests_total{code, method, client}."""
+    def count(method: str, path: str, body: object, status: int) -> None:
+        REGISTRY.inc("rest_client_requests_total", code=str(status), method=method, client=client)
+    return count

@@ -25,7 +25,7 @@ from pathlib import Path
 from aiohttp import web
 
 import controllers
-from controllers.metrics import REGISTRY, count_request
+from controllers.metrics import REGISTRY, request_counter
 from apischema import gates as feature_gate_syntax
 from kube import KubeClient, load_config
 
@@ -167,7 +167,7 @@ class Daemon:
             log.error("not found container runtime sock: %s", e)
             return 1
         client = KubeClient(load_config(args.kubeconfig), qps=args.rest_config_qps, burst=args.rest_config_burst,
-                            user_agent="kruise-daemon", hooks=[count_request])
+                            user_agent="kruise-daemon", hooks=[request_counter("daemon")])
         runner = await self._serve()
         self.recreator = Recreator(client, runtime, args.node_name)
         self.puller = ImagePuller(client, runtime, args.node_name, args.max_workers_for_pull_image)

@@ -84,6 +84,21 @@ def resource_path(
 PARTIAL_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 
 
+def resource_of(path: str) -> str:
+    """The resource a request path names, without namespace, name or subresource: `v1/pods` for
+    `/api/v1/namespaces/ns/pods/p/status`, `apps.kruise.io/v1alpha1/clonesets`, `v1/namespaces` for a namespace."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    if parts[0] == "api" and len(parts) > 1:
+        version, rest = parts[1], parts[2:]
+    elif parts[0] == "apis" and len(parts) > 2:
+        version, rest = f"{parts[1]}/{parts[2]}", parts[3:]
+    else:
+        return path
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        rest = rest[2:]
+    return f"{version}/{rest[0]}" if rest else version
+
+
 class TokenBucket:
     """Client-side QPS/burst limiting, as client-go's flowcontrol does, so that benchmarks compare
     controllers at equal limits. qps=None means unlimited."""
@@ -125,10 +140,15 @@ class KubeClient:
         max_connections: int = 100,
         user_agent: str = "ack-kruise",
         hooks: Sequence[RequestHook] = (),
+        limit_per_resource: bool = False,
     ):
         self.config = config
         self.hooks = tuple(hooks)
         self.limiter = TokenBucket(qps, burst)
+        # limit_per_resource: a QPS/burst budget per resource (pods and pods/status share one), as
+        # controller-runtime's client keeps a REST client, with its own token bucket, per group-version-kind
+        # (OpenKruise's manager): a controller's events, status writes and Lease renewals do not spend its pods'.
+        self._per_resource: dict[str, TokenBucket] | None = {} if limit_per_resource else None
         self.requests: Counter[str] = Counter()  # verb → count, for `make bench`'s requests-per-pod
         self._max_connections = max_connections
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
@@ -145,6 +165,15 @@ class KubeClient:
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
             )
         return self._session
+
+    def limiter_for(self, path: str) -> TokenBucket:
+        if self._per_resource is None:
+            return self.limiter
+        resource = resource_of(path)
+        bucket = self._per_resource.get(resource)
+        if bucket is None:
+            bucket = self._per_resource[resource] = TokenBucket(self.limiter.qps, int(self.limiter.capacity))
+        return bucket
 
     def _answered(self, method: str, path: str, body: Any, status: int) -> None:
         for hook in (*_PROCESS_HOOKS, *self.hooks):
@@ -178,7 +207,7 @@ class KubeClient:
             headers["Accept"] = accept
         params = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (params or {}).items()}
         for attempt in range(5):
-            await self.limiter.acquire()
+            await self.limiter_for(path).acquire()
             self.requests[method] += 1
             async with self.session.request(
                 method, path, params=params, data=data, headers=headers,
@@ -230,7 +259,7 @@ class KubeClient:
         params = {**params, "watch": "true", "resourceVersion": resource_version,
                   "allowWatchBookmarks": "true"}
         params.setdefault("timeoutSeconds", 300)
-        await self.limiter.acquire()
+        await self.limiter_for(path).acquire()
         self.requests["WATCH"] += 1
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=float(params["timeoutSeconds"]) + 30)
         async with self.session.get(path, params=params, timeout=timeout) as resp:

@@ -1,7 +1,9 @@
 """One workload kind wired into kopf, level-based, from what it declares: its resource, its pure reconcile and
 its watches. A controller is a `handlers.py` declaring a `WorkloadKind`; it never edits the runtime.
 
-Watches (each one a kopf index plus an event handler that only *enqueues* uids of workloads):
+kopf watches the workloads themselves (a kopf index and event handler per kind). Everything else a kind watches
+comes from one `SharedWatch` per resource (a list+watch of our own, shared by the kinds: kopf's pipeline cost 6x
+its CPU per pod event), whose indexes the kinds read and whose events only *enqueue* uids of workloads:
 - `owned(resource)`: objects whose controller reference is a workload of the kind, indexed by its uid (pods,
   ControllerRevisions, or other kinds: a UnitedDeployment's CloneSets and Deployments). With `claim=True`
   (pods) each reconcile first claims (`common.ownership.claim_pods`, Kubernetes' ControllerRefManager): it
@@ -18,7 +20,8 @@ Any watch may name a feature `gate`: it exists only with that gate on (the chart
 policies/controllers.yaml `gated`); with it off the reconcile finds no entry for the resource.
 The reconcile gets what each watch found, by resource key, plus a `Context` (gates, settings, clock, names, the
 previous plan's failure). Workers take uids from the queue and reconcile from the indexes, so a missed or merged
-event changes nothing: the next one, or a requeue, sees the latest state. Every kopf handler is `async def`, so
+event changes nothing: the next one, or a requeue, sees the latest state. A kind's workers start once its watches
+have listed. Every kopf handler is `async def`, so
 kopf runs it on the event loop, not in its thread pool: the queue is only ever touched from the loop. kopf's
 daemons are not used because they force a finalizer onto every workload (which would block deleting CloneSets
 once the manager is gone).
@@ -43,7 +46,9 @@ from controllers.common.names import RandomNames
 from controllers.common.ownership import claim_pods, controller_uid, is_orphan
 from controllers.common.podreadiness import ready_if_missing
 from controllers.common.selectors import is_valid_selector, selector_matches
-from kube import KubeClient
+from kube import KubeClient, resource_path
+from kube.client import JSON
+from kube.informer import ListWatch
 from kube.workqueue import WorkQueue
 from controllers.metrics import REGISTRY
 
@@ -148,85 +153,127 @@ def cached(body: Any) -> dict:
     return _compact(obj)
 
 
-class _SharedWatch:
-    """One kopf index and one kopf event handler for a watched resource, shared by every controller that watches
-    it. kopf's cost per event grows with its handlers: 20 of them on every pod event (each controller's index,
-    event, orphan index and orphan event handler) cost 2.1 ms of CPU per pod event, one index and one event handler
-    0.65 ms (`python -m bench.event_cost`); the fan-out below is plain calls. Each controller's entries sit in the
-    shared index under (its index id, its key), one trimmed copy of the object for all of them."""
+class SharedWatch(ListWatch):
+    """One list+watch per watched resource, shared by every controller that watches it, feeding the controllers'
+    indexes and waking their workloads. Not kopf's index and event handlers: kopf's pipeline cost 0.45 ms of CPU
+    per pod event with one shared index and event handler, this 0.07 ms (`python -m bench.event_cost`), and kopf
+    queues each object's events in a stream of its own, full bodies included, while the manager is busy (a
+    1000-pod scale-up at QPS 500 left kruise-manager at 200 MB). kopf still watches the workloads themselves.
 
-    def __init__(self, registry: kopf.OperatorRegistry, resource: str):
+    Each controller's entries sit in `index` under (its index id, its key), one trimmed copy of the object for all
+    of them (`cached`); `changed` updates the index first, then calls every controller's event handler, which only
+    enqueues workload uids. A controller's workers start once `synced` is set (the first listing is indexed), so
+    no reconcile ever judges from an index that has not been listed yet."""
+
+    def __init__(self, client: KubeClient | None, resource: str):
+        res = resources()[resource]
+        super().__init__(client, resource_path(res.api_version, res.plural), missing_is_empty=True)  # type: ignore
+        self.resource = resource
         self.index_id = f"watch_{resource.replace('.', '_')}"
         self.keys: list[tuple[str, Callable[[dict, str | None], Any]]] = []
         self.handlers: list[Callable[..., Any]] = []
+        self.index: dict[tuple[str, Any], dict[str, dict]] = {}  # (index id, key) → uid → object
+        self._entries: dict[str, list[tuple[str, Any]]] = {}  # uid → the index keys that hold it
         self._last: dict[str, dict] = {}  # uid → the object as indexed last (the index's own copy, not another)
-        self._unchanged: set[str] = set()  # uids whose latest event changed nothing but the resourceVersion
-        selector = resources()[resource].selector
-
-        async def index(body: kopf.Body, uid: str, namespace: str | None, **_: Any) -> dict:
-            entries: dict = {}
-            obj = None
-            for index_id, key_of in self.keys:
-                try:
-                    key = key_of(body, namespace)
-                except Exception:  # one controller's bug must not drop the object from the others' indexes
-                    log.exception("indexing %s for %s", resource, index_id)
-                    continue
-                if key is not None:
-                    obj = cached(body) if obj is None else obj
-                    entries[(index_id, key)] = obj
-            old = self._last.pop(uid, None)
-            if obj is not None:
-                self._last[uid] = obj
-            if old is not None and obj is not None and same_but_version(old, obj):
-                self._unchanged.add(uid)
-            else:
-                self._unchanged.discard(uid)
-            return entries
-
-        async def on_event(body: kopf.Body, uid: str, type: str, namespace: str | None, **_: Any) -> None:
-            unchanged = uid in self._unchanged and type != "DELETED"
-            self._unchanged.discard(uid)
-            if type == "DELETED":
-                self._last.pop(uid, None)
-            for handler in self.handlers:
-                try:
-                    await handler(body, uid, type, namespace, unchanged)
-                except Exception:
-                    log.exception("handling a %s event", resource)
-
-        kopf.index(*selector, id=self.index_id, registry=registry)(index)
-        kopf.on.event(*selector, id=f"{self.index_id}_event", registry=registry)(on_event)
 
     def add(self, index_id: str, key_of: Callable[[dict, str | None], Any], on_event: Callable[..., Any]) -> None:
         self.keys.append((index_id, key_of))
         self.handlers.append(on_event)
 
+    def _reindex(self, uid: str, body: dict | None) -> bool:
+        """Puts the object (None: gone) under every controller's key for it; True if it was indexed before and
+        nothing but its resourceVersion changed."""
+        for entry in self._entries.pop(uid, ()):
+            store = self.index.get(entry)
+            if store is not None:
+                store.pop(uid, None)
+                if not store:
+                    del self.index[entry]
+        old = self._last.pop(uid, None)
+        if body is None:
+            return False
+        namespace = body["metadata"].get("namespace")
+        obj, entries = None, []
+        for index_id, key_of in self.keys:
+            try:
+                key = key_of(body, namespace)
+            except Exception:  # one controller's bug must not drop the object from the others' indexes
+                log.exception("indexing %s for %s", self.resource, index_id)
+                continue
+            if key is not None:
+                obj = cached(body) if obj is None else obj
+                entries.append((index_id, key))
+                self.index.setdefault((index_id, key), {})[uid] = obj
+        if obj is None:
+            return False
+        self._entries[uid], self._last[uid] = entries, obj
+        return old is not None and same_but_version(old, obj)
 
-_SHARED: "weakref.WeakKeyDictionary[kopf.OperatorRegistry, dict[str, _SharedWatch]]" = weakref.WeakKeyDictionary()
+    async def _fan_out(self, body: dict, uid: str, type: str, unchanged: bool) -> None:
+        namespace = body["metadata"].get("namespace")
+        for handler in self.handlers:
+            try:
+                await handler(body, uid, type, namespace, unchanged)
+            except Exception:
+                log.exception("handling a %s event", self.resource)
+
+    async def changed(self, type: str, obj: JSON) -> None:
+        uid = obj["metadata"]["uid"]
+        unchanged = self._reindex(uid, None if type == "DELETED" else obj)
+        await self._fan_out(obj, uid, type, unchanged and type != "DELETED")
+
+    async def listed(self, items: list[JSON]) -> None:
+        gone = dict(self._last)
+        for obj in items:
+            uid = obj["metadata"]["uid"]
+            gone.pop(uid, None)
+            await self._fan_out(obj, uid, "MODIFIED" if uid in self._last else "ADDED", self._reindex(uid, obj))
+        for uid, obj in gone.items():  # deleted while the watch was down
+            self._reindex(uid, None)
+            await self._fan_out(obj, uid, "DELETED", False)
 
 
-def _shared(registry: kopf.OperatorRegistry, resource: str) -> _SharedWatch:
+_SHARED: "weakref.WeakKeyDictionary[kopf.OperatorRegistry, dict[str, SharedWatch]]" = weakref.WeakKeyDictionary()
+
+
+def shared_watch(registry: kopf.OperatorRegistry, resource: str, client: KubeClient | None) -> SharedWatch:
+    """The registry's one watch of `resource`; the first asking creates it and has kopf start it with the
+    operator and stop it at cleanup."""
     by_resource = _SHARED.setdefault(registry, {})
-    if resource not in by_resource:
-        by_resource[resource] = _SharedWatch(registry, resource)
-    return by_resource[resource]
+    if resource in by_resource:
+        return by_resource[resource]
+    watch = by_resource[resource] = SharedWatch(client, resource)
+    tasks: list[asyncio.Task] = []
+
+    @kopf.on.startup(id=f"{watch.index_id}_start", registry=registry)
+    async def start(**_: Any) -> None:
+        tasks.append(asyncio.create_task(watch.run()))
+
+    @kopf.on.cleanup(id=f"{watch.index_id}_stop", registry=registry)
+    async def stop(**_: Any) -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    return watch
 
 
 class _Keyed:
-    """One controller's index inside a shared kopf index (keys: (its index id, key)), read as kopf's own."""
+    """One controller's index inside a shared watch's index (keys: (its index id, key)), read as kopf's own:
+    `get(key)` gives the objects under the key (None if there are none)."""
 
-    def __init__(self, index: Any, index_id: str):
+    def __init__(self, index: dict[tuple[str, Any], dict[str, dict]], index_id: str):
         self.index, self.index_id = index, index_id
 
-    def get(self, key: Any) -> Any:
-        return self.index.get((self.index_id, key))
+    def get(self, key: Any) -> list[dict] | None:
+        store = self.index.get((self.index_id, key))
+        return list(store.values()) if store else None
 
     def keys(self) -> list:
         return [key for index_id, key in self.index.keys() if index_id == self.index_id]
 
-    def values(self) -> list:
-        return [store for (index_id, _), store in self.index.items() if index_id == self.index_id]
+    def values(self) -> list[list[dict]]:
+        return [list(store.values()) for (index_id, _), store in self.index.items() if index_id == self.index_id]
 
 
 class WorkloadController:
@@ -286,10 +333,10 @@ class WorkloadController:
 
         @kopf.on.startup(id=f"{k.name}_startup", registry=registry)
         async def start(**kwargs: Any) -> None:
-            # kopf hands every index to startup handlers; they are live and fill in as kopf lists.
+            # kopf hands its indexes to startup handlers; they are live and fill in as kopf lists.
             self.bind(ids, kwargs)
             self.events.start()
-            self._tasks = [asyncio.create_task(self.queue.run_workers(self.workers, self.sync))]
+            self._tasks = [asyncio.create_task(self._work())]
 
         @kopf.on.cleanup(id=f"{k.name}_cleanup", registry=registry)
         async def stop(**_: Any) -> None:
@@ -301,15 +348,23 @@ class WorkloadController:
         return self
 
     def bind(self, ids: dict[str, Any], indices: Any) -> None:
-        """Each index by name, from kopf's indices (by kopf id): a kind's own, or its part of a shared one."""
-        self.indices = {name: indices[index_id] if isinstance(index_id, str) else _Keyed(indices[index_id[0]],
+        """Each index by name: the workloads' from kopf's indices (by kopf id), the others this controller's part
+        of a shared watch's index."""
+        self.indices = {name: indices[index_id] if isinstance(index_id, str) else _Keyed(index_id[0].index,
                                                                                           index_id[1])
                         for name, index_id in ids.items()}
 
+    async def _work(self) -> None:
+        """The workers, once every watch of this controller has listed (kopf lists the workloads before it calls
+        any handler); until then the queue only collects uids."""
+        shared = {id(i[0]): i[0] for i in self._index_ids.values() if not isinstance(i, str)}
+        await asyncio.gather(*(w.synced.wait() for w in shared.values()))
+        await self.queue.run_workers(self.workers, self.sync)
+
     def _register_watch(self, registry: kopf.OperatorRegistry, watch: Watch, ids: dict[str, Any]) -> None:
-        shared = _shared(registry, watch.resource)
+        shared = shared_watch(registry, watch.resource, self.client)
         index_id = f"{self.k.name}_{watch.sort}"
-        ids[watch.resource] = (shared.index_id, index_id)
+        ids[watch.resource] = (shared, index_id)
         assert watch.sort in ("owned", "named", "selected", "cluster"), watch
 
         def key_of(body: dict, namespace: str | None) -> Any:
@@ -350,7 +405,7 @@ class WorkloadController:
             # Orphans, for adoption; any change to one wakes the namespace's workloads (a released pod, too: it
             # is an orphan from then on). Orphans are rare: controllers put a controller reference on what they create.
             orphans_id = f"{self.k.name}_orphans"
-            ids["orphans"] = (shared.index_id, orphans_id)
+            ids["orphans"] = (shared, orphans_id)
 
             def orphan_key(body: dict, namespace: str | None) -> Any:
                 return namespace if is_orphan(body) else None

@@ -121,6 +121,8 @@ rest_client_requests_total{code="201",method="POST"} 1e+03
 controller_runtime_webhook_requests_total{code="200",webhook="/mutate-pod"} 100
 """
     assert cost.parse_metrics(text, "rest_client_requests_total", "method") == {"GET": 8.0, "POST": 1000.0}
+    text += 'rest_client_requests_total{client="webhooks",code="200",method="GET"} 5\n'
+    assert cost.parse_metrics(text, "rest_client_requests_total", "method", client="webhooks") == {"GET": 5.0}
     assert cost.parse_metrics(text, "controller_runtime_webhook_requests_total", "webhook") == {"/mutate-pod": 100.0}
     assert cost.delta({"GET": 10.0, "POST": 5.0}, {"GET": 4.0, "POST": 5.0}) == {"GET": 6.0}
 
@@ -449,3 +451,13 @@ def test_real_node_targets_pair_each_round_with_the_calibration_and_the_deployme
     (vs_cal, text_a, met_a), (vs_dep, text_b, met_b) = R.targets(results)
     assert text_a == "1.35× (1.10×–1.60×): 13 % over the target" and met_a is False
     assert text_b == "3.65× (2.75×–4.55×); the range crosses the target" and met_b is True
+
+
+def test_reconcile_quantiles_interpolate_within_buckets_as_prometheus_does():
+    from bench.scale import quantile
+    buckets = {0.005: 10, 0.01: 50, 0.025: 90, 0.05: 100, float("inf"): 100}
+    assert quantile(0.5, buckets) == 0.01
+    assert abs(quantile(0.99, buckets) - 0.0475) < 1e-9
+    assert quantile(0.1, buckets) == 0.005
+    assert quantile(0.5, {0.005: 0, float("inf"): 0}) is None, "no reconcile in the step"
+    assert quantile(0.99, {0.005: 0, 60: 1, float("inf"): 2}) == 60, "beyond the last bound: that bound"

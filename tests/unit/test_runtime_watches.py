@@ -1,6 +1,7 @@
 """The runtime wires each kind from what it declares: every kopf handler is `async def`, and each sort of watch
 wakes the right workloads and hands the reconcile the right objects. Driven by calling the registered
-handlers with kopf's arguments, over in-memory indexes shaped like kopf's (key → objects)."""
+handlers (kopf's for the workloads, the shared watches' fan-out for the rest) over in-memory indexes shaped like
+the runtime's (key → objects)."""
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +11,7 @@ import kopf
 
 from controllers.cloneset.handlers import KIND as CLONESET
 from controllers.common.actions import PODS, PVCS, REVISIONS, Plan
-from controllers.runtime.workload import WorkloadController, WorkloadKind, cluster, owned, selected
+from controllers.runtime.workload import _SHARED, WorkloadController, WorkloadKind, cluster, owned, selected
 from controllers.statefulset.handlers import KIND as STATEFULSET
 
 
@@ -32,6 +33,14 @@ def wired(kind: WorkloadKind) -> tuple[WorkloadController, kopf.OperatorRegistry
 
 
 def handler(registry: kopf.OperatorRegistry, suffix: str):
+    """A kopf event handler by id suffix; `watch_<resource>_event`: the shared watch's fan-out to every
+    controller's handler (what an event does once the watch has indexed it)."""
+    if suffix.startswith("watch_") and suffix.endswith("_event"):
+        [watch] = [w for w in _SHARED[registry].values() if w.index_id == suffix.removesuffix("_event")]
+
+        async def fan_out(body: dict, uid: str, type: str, namespace: str | None) -> None:
+            await watch._fan_out(body, uid, type, False)
+        return fan_out
     [found] = [h.fn for h in registry._watching.get_all_handlers() if h.id.endswith(suffix)]
     return found
 
@@ -187,24 +196,21 @@ def test_a_gated_watch_exists_only_with_its_gate_on():
     registry = kopf.OperatorRegistry()
     off = WorkloadController(CLONESET, client=None).register(registry)
     assert IMAGE_PULL_JOBS not in {w.resource for w in off.watches}
-    assert not [h for h in registry._watching.get_all_handlers() if "imagepulljobs" in h.id]
+    assert IMAGE_PULL_JOBS not in _SHARED[registry]
     registry = kopf.OperatorRegistry()
     settings = SimpleNamespace(feature_gates={"PreDownloadImageForInPlaceUpdate": True})
     on = WorkloadController(CLONESET, client=None, settings=settings).register(registry)
     assert IMAGE_PULL_JOBS in {w.resource for w in on.watches}
-    assert [h for h in registry._watching.get_all_handlers() if "imagepulljobs" in h.id]
+    assert IMAGE_PULL_JOBS in _SHARED[registry]
 
 
-def test_controllers_share_one_kopf_index_and_event_handler_per_resource_through_kopfs_own_pipeline():
-    """kopf's cost per event grows with its handlers: every controller watching pods shares one index and one event
-    handler (bench/event_cost.py). Driven through kopf's real process_resource_event and indexes: each controller
-    still sees only its own pods, its orphans, and is woken only by them; a deleted pod leaves every index."""
-    from kopf._cogs.structs import ephemera, references
-    from kopf._core.actions import lifecycles
-    from kopf._core.engines import indexing
-    from kopf._core.reactor import inventory, processing
-    from controllers.runtime import kopf_settings
-    from controllers.settings import ManagerSettings
+def test_controllers_share_one_watch_per_resource_outside_kopf():
+    """kopf's cost per event is 6x a list+watch of our own (bench/event_cost.py): every controller watching pods
+    shares one `SharedWatch`, and kopf has no pod handler at all. Driven through the watch's own event and listing
+    paths: each controller still sees only its own pods, its orphans, and is woken only by them; a deleted pod
+    leaves every index; a relist that finds a pod gone delivers its deletion, and one that finds nothing changed
+    wakes nobody."""
+    from kopf._cogs.structs import references
 
     registry = kopf.OperatorRegistry()
     clonesets = WorkloadController(CLONESET, client=None).register(registry)
@@ -212,9 +218,10 @@ def test_controllers_share_one_kopf_index_and_event_handler_per_resource_through
     sidecars = WorkloadController(SIDECARS, client=None).register(registry)
     pods = references.Resource(group="", version="v1", plural="pods", kind="Pod", namespaced=True, preferred=True,
                                verbs=["list", "watch", "patch", "get"])
-    pod_handlers = [h.id for reg in (registry._indexing, registry._watching) for h in reg.get_all_handlers()
-                    if h.selector is not None and h.selector.check(pods)]
-    assert pod_handlers == ["watch_pods", "watch_pods_event"]
+    assert not [h.id for reg in (registry._indexing, registry._watching) for h in reg.get_all_handlers()
+                if h.selector is not None and h.selector.check(pods)]
+    watch = _SHARED[registry][PODS]
+    assert watch.path == "/api/v1/pods" and len(watch.handlers) == 5  # three owned/selected, two orphans
 
     cs = workload("web", "ns1", "apps.kruise.io/v1alpha1", "CloneSet", {"app": "web"})
     sts = workload("db", "ns1", "apps.kruise.io/v1beta1", "StatefulSet", {"app": "db"})
@@ -227,53 +234,102 @@ def test_controllers_share_one_kopf_index_and_event_handler_per_resource_through
     orphan = obj("lone", "ns1", {"app": "web"})
 
     async def scenario() -> list:
-        indexers = indexing.OperatorIndexers()
-        indexers.ensure(registry._indexing.get_all_handlers())
-        memories, memobase = inventory.ResourceMemories(), ephemera.AnyMemo(ephemera.Memo())
-        settings = kopf_settings(ManagerSettings())
-
-        async def send(type: str, body: dict) -> None:
-            await processing.process_resource_event(
-                lifecycle=lifecycles.get_default_lifecycle(), indexers=indexers, registry=registry,
-                settings=settings, memories=memories, memobase=memobase, resource=pods,
-                raw_event={"type": type, "object": body}, event_queue=asyncio.Queue(), no_throttling=True)
-
         for controller, wl in ((clonesets, cs), (statefulsets, sts), (sidecars, sidecar)):
-            controller.bind(controller._index_ids, {**indexers.indices, controller._index_ids["workloads"]:
-                                                    {wl["metadata"]["uid"]: [wl]}})
+            controller.bind(controller._index_ids, {controller._index_ids["workloads"]: {wl["metadata"]["uid"]: [wl]}})
             controller._namespaces["ns1"] = {wl["metadata"]["uid"]}
+
+        def all_woken() -> list:
+            return [drained(c) for c in (clonesets, statefulsets, sidecars)]
+
         woken = []
-        for type, body in (("ADDED", mine), ("ADDED", theirs), ("ADDED", orphan)):
-            await send(type, body)
-            woken.append([drained(c) for c in (clonesets, statefulsets, sidecars)])
+        await watch.listed([mine])
+        woken.append(all_woken())
+        for type, body in (("ADDED", theirs), ("ADDED", orphan)):
+            await watch.changed(type, body)
+            woken.append(all_woken())
         observed = [c._observed(uid)[1] for c, uid in ((clonesets, "uid-web"), (statefulsets, "uid-db"),
                                                         (sidecars, "uid-log"))]
         orphans = clonesets.indices["orphans"].get("ns1")
         # Only the resourceVersion and managedFields move: nothing a reconcile reads, nobody is woken; unless the
         # owner waits for the event of a write of its own.
         rewritten = {**mine, "metadata": {**mine["metadata"], "resourceVersion": "8", "managedFields": []}}
-        await send("MODIFIED", rewritten)
-        woken.append([drained(c) for c in (clonesets, statefulsets, sidecars)])
+        await watch.changed("MODIFIED", rewritten)
+        woken.append(all_woken())
         clonesets.expectations.expect_updated("uid-web", PODS, "web-1", "9", "ns1")
-        await send("MODIFIED", {**rewritten, "metadata": {**rewritten["metadata"], "resourceVersion": "9"}})
-        woken.append([drained(c) for c in (clonesets, statefulsets, sidecars)])
+        await watch.changed("MODIFIED", {**rewritten, "metadata": {**rewritten["metadata"], "resourceVersion": "9"}})
+        woken.append(all_woken())
         relabelled = {**rewritten, "metadata": {**rewritten["metadata"], "labels": {"app": "web", "x": "y"}}}
-        await send("MODIFIED", relabelled)
-        woken.append([drained(c) for c in (clonesets, statefulsets, sidecars)])
-        await send("DELETED", mine)
-        woken.append([drained(c) for c in (clonesets, statefulsets, sidecars)])
-        return [woken, observed, list(orphans), clonesets._observed("uid-web")[1][PODS]]
+        await watch.changed("MODIFIED", relabelled)
+        woken.append(all_woken())
+        await watch.changed("DELETED", relabelled)
+        woken.append(all_woken())
+        after_delete = clonesets._observed("uid-web")[1][PODS]
+        # The watch was down: a relist finds the StatefulSet's pod unchanged (it wakes nobody) and the orphan gone
+        # (that wakes the namespace's workloads and whoever selected it, as its deletion event would have).
+        await watch.listed([theirs])
+        woken.append(all_woken())
+        return [woken, observed, orphans, after_delete, clonesets.indices["orphans"].get("ns1"), dict(watch.index)]
 
-    woken, observed, orphans, after_delete = asyncio.run(scenario())
+    woken, observed, orphans, after_delete, orphans_after, index = asyncio.run(scenario())
     assert woken == [[{"uid-web"}, set(), {"uid-log"}], [set(), {"uid-db"}, set()],
                      [{"uid-web"}, {"uid-db"}, {"uid-log"}],
                      [set(), set(), set()], [{"uid-web"}, set(), set()], [{"uid-web"}, set(), {"uid-log"}],
-                     [{"uid-web"}, set(), {"uid-log"}]]
+                     [{"uid-web"}, set(), {"uid-log"}], [{"uid-web"}, {"uid-db"}, {"uid-log"}]]
     trimmed = {**mine, "metadata": {k: v for k, v in mine["metadata"].items() if k != "managedFields"}}
     assert observed[0][PODS] == [trimmed] and observed[1][PODS] == [theirs]
     assert observed[2][PODS] == [trimmed, orphan], "the SidecarSet selects by label, owned or not"
     assert orphans == [orphan]
-    assert after_delete == []
+    assert after_delete == [] and orphans_after is None
+    assert index == {("statefulset_owned", "uid-db"): {"uid-db-0": theirs},
+                     ("sidecarset_selected", "ns1"): {"uid-db-0": theirs}}, "nothing else is left behind"
+
+
+def test_a_controllers_workers_wait_for_its_watches_first_listing():
+    """A reconcile that ran before the pod watch had listed would see no pods and create them all again."""
+    from controllers.runtime.workload import SharedWatch
+
+    class Listing:
+        """A client whose list of pods answers when the test says so; its watch then stays open."""
+
+        def __init__(self) -> None:
+            self.answer = asyncio.Event()
+
+        async def get(self, path: str, **_: object) -> dict:
+            await self.answer.wait()
+            return {"metadata": {"resourceVersion": "5"}, "items": []}
+
+        async def watch(self, path: str, rv: str, **_: object):
+            await asyncio.Event().wait()
+            yield
+
+    async def scenario() -> list[str]:
+        client = Listing()
+        registry = kopf.OperatorRegistry()
+        controller = WorkloadController(CLONESET, client=client).register(registry)
+        watches = [w for w in _SHARED[registry].values()]
+        assert all(isinstance(w, SharedWatch) for w in watches)
+        synced: list[str] = []
+
+        async def sync(uid: str) -> None:
+            synced.append(uid)
+        controller.sync = sync  # type: ignore[method-assign]
+        controller.bind(controller._index_ids, {controller._index_ids["workloads"]: {}})
+        tasks = [asyncio.create_task(w.run()) for w in watches]
+        worker = asyncio.create_task(controller._work())
+        controller.queue.add("uid-web")
+        await asyncio.sleep(0.2)
+        before = list(synced)
+        client.answer.set()
+        for _ in range(100):
+            if synced:
+                break
+            await asyncio.sleep(0.01)
+        for t in (*tasks, worker):
+            t.cancel()
+        await asyncio.gather(*tasks, worker, return_exceptions=True)
+        return [before, synced]
+
+    assert asyncio.run(scenario()) == [[], ["uid-web"]]
 
 
 def test_what_the_cache_drops_no_controller_reads():
