@@ -98,12 +98,13 @@ class Box:
     """One sandbox for one profile, and what the harness needs of it."""
 
     def __init__(self, profile: Profile, trace: bool, simulated_nodes: int = 3, name: str | None = None,
-                 audit: bool = False, real_node: bool = False):
+                 audit: bool = False, real_node: bool = False, kubelet_api_qps: tuple[float, int] | None = None):
         from sandbox.cluster import Sandbox, SandboxOptions
         self.profile, self.trace = profile, trace
         self.sandbox = Sandbox(STATE / (name or profile.name))
         self.options = SandboxOptions(
             real_node=real_node, simulated_nodes=simulated_nodes, with_manager=True, kcm_qps=profile.qps,
+            kubelet_api_qps=kubelet_api_qps,
             kcm_burst=profile.burst,
             manager_args=("--rest-config-qps", f"{profile.qps:g}", "--rest-config-burst", str(profile.burst),
                           # the chart's default (the sandbox checks every 2 s, for the certificate tests)

@@ -36,6 +36,7 @@ from controllers.webhook.server import WebhookServer
 from kube import ApiError, KubeClient, load_config, resource_path
 from kube.leader import ElectionSettings, LeaderElector
 
+MAX_CONNECTIONS = 32
 log = logging.getLogger("kruise-manager")
 CA_PROPAGATION_SECONDS = 2.0
 
@@ -228,8 +229,11 @@ class Manager:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         config = load_config(self.s.api.kubeconfig)
+        # 32 connections: a watch per watched resource plus requests of a few ms each carry QPS 500 with room
+        # to spare, and every idle TLS connection kept open costs memory (100 of them: about 10 MB).
         self.client = KubeClient(config, qps=self.s.api.qps, burst=self.s.api.burst, user_agent="kruise-manager",
-                                 hooks=[request_counter("controllers")], limit_per_resource=True)
+                                 hooks=[request_counter("controllers")], limit_per_resource=True,
+                                 max_connections=MAX_CONNECTIONS)
         runners = await self._serve_probes()
         tasks: list[asyncio.Task] = []
         admission_client: KubeClient | None = None
@@ -273,7 +277,12 @@ class Manager:
             tasks.append(asyncio.create_task(self._maintain_certificates(store, injector)))
 
             if self.s.leader.enabled:
-                self.elector = LeaderElector(self.client, ElectionSettings(
+                # Its own client, as controller-runtime's leader election has: Lease renewals neither wait for
+                # the controllers' budget nor count as their requests (`client="leader-election"`).
+                election_client = KubeClient(config, qps=self.s.api.qps, burst=self.s.api.burst,
+                                             user_agent="kruise-manager-leader-election",
+                                             hooks=[request_counter("leader-election")])
+                self.elector = LeaderElector(election_client, ElectionSettings(
                     namespace=self.s.namespace, name=self.s.leader.lease_name, identity=self.s.leader.identity,
                     lease_duration=self.s.leader.lease_duration, renew_deadline=self.s.leader.renew_deadline,
                     retry_period=self.s.leader.retry_period))
@@ -303,6 +312,7 @@ class Manager:
                 t.cancel()
             if self.elector:
                 await self.elector.release()
+                await self.elector.client.close()
             if self.server:
                 await self.server.stop()
             if self.sidecarset_cache:

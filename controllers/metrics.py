@@ -9,8 +9,8 @@ dashboards written for OpenKruise's manager work unchanged:
 - leader_election_master_status{name}
 - rest_client_requests_total{code, method, client} (requests sent through kube.KubeClient; a watch
   counts as method WATCH; kopf's own list/watch connections are not included). `client` is ours: `controllers`
-  (reconciles, leader election, certificates), `webhooks` (what admissions read: they serve every pod of the
-  cluster, a Deployment's too) or `daemon`
+  (reconciles, certificates), `leader-election` (the Lease), `webhooks` (what admissions read: they serve every
+  pod of the cluster, a Deployment's too) or `daemon`
 
 Small on purpose: counters, gauges and histograms are all a manager needs.
 """
@@ -93,7 +93,7 @@ REGISTRY.describe("workqueue_depth", "gauge", "Objects waiting to be reconciled.
 REGISTRY.describe("controller_runtime_webhook_requests_total", "counter", "Admission and conversion requests.")
 REGISTRY.describe("leader_election_master_status", "gauge", "1 while this replica leads.")
 REGISTRY.describe("rest_client_requests_total", "counter",
-                  "API requests sent, by HTTP status code, method and client (controllers, webhooks, daemon).")
+                  "API requests sent, by HTTP status code, method and client (controllers, leader-election, webhooks, daemon).")
 
 
 def request_counter(client: str) -> Callable[[str, str, object, int], None]:

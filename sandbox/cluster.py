@@ -40,6 +40,9 @@ class SandboxOptions:
     etcd_port: int = 0
     kcm_qps: float = 20  # kube-controller-manager's defaults; `make bench` raises them for every contender
     kcm_burst: int = 30
+    kubelet_api_qps: tuple[float, int] | None = None
+    """The real node's kubelet's client QPS and burst (None: the kubelet's own default, 5/10 on v1.20; 50/100
+    from Kubernetes 1.27). `bench.realnode` measures both: the kubelet writes each status change of a pod."""
     ready_timeout: float = 60
     with_manager: bool = False
     """Install the generated CRDs and webhooks and run `ack-kruise manager` as a host process."""
@@ -249,7 +252,8 @@ class Sandbox:
             # The kubelet spends seconds initialising (cAdvisor) before it first calls the API server and
             # retries until it answers: start it now, while the API server starts too.
             realnode.start(node_paths, str(kubeconfig), free_port, started,
-                           lambda check, what: _wait_for(check, what, deadline, state))
+                           lambda check, what: _wait_for(check, what, deadline, state),
+                           kubelet_api_qps=options.kubelet_api_qps)
         _wait_http(f"{state.apiserver_url}/readyz", "kube-apiserver", options.ready_timeout,
                    self._proc(state, "kube-apiserver"), token=token)
         _wait_http(f"{state.apiserver_url}/api/v1/namespaces/default", "namespace default",

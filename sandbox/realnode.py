@@ -160,8 +160,10 @@ http:
 """
 
 
-def _kubelet_config(paths: NodePaths, port: int, healthz_port: int) -> str:
-    return json.dumps({
+def _kubelet_config(paths: NodePaths, port: int, healthz_port: int,
+                    api_qps: tuple[float, int] | None = None) -> str:
+    client = {"kubeAPIQPS": api_qps[0], "kubeAPIBurst": api_qps[1]} if api_qps else {}
+    return json.dumps({**client,
         "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
         "cgroupDriver": "cgroupfs", "failSwapOn": False, "cgroupsPerQOS": False, "enforceNodeAllocatable": [],
         # Disk usage on a developer machine must never evict test pods or delete the sandbox's images.
@@ -195,7 +197,8 @@ def ctr(paths: NodePaths, *args: str, check: bool = True) -> subprocess.Complete
     return _sh("ctr", "--address", str(paths.containerd_socket), "--namespace", "k8s.io", *args, check=check)
 
 
-def start(paths: NodePaths, kubeconfig: str, free_port, started, wait) -> None:
+def start(paths: NodePaths, kubeconfig: str, free_port, started, wait,
+          kubelet_api_qps: tuple[float, int] | None = None) -> None:
     """Start registry, containerd, kubelet and kube-proxy; `started(record)` records each process and
     `wait(check, what)` waits for a condition while watching every recorded process."""
     bins = check_prerequisites()
@@ -216,7 +219,8 @@ def start(paths: NodePaths, kubeconfig: str, free_port, started, wait) -> None:
     # its root folder, five times a second apart) before it talks to containerd or the API server: start it
     # now, so that this wait overlaps the image import below and the API server's own start-up.
     kubelet_port, kubelet_healthz = free_port(), free_port()
-    (paths.base / "kubelet.json").write_text(_kubelet_config(paths, kubelet_port, kubelet_healthz))
+    (paths.base / "kubelet.json").write_text(_kubelet_config(paths, kubelet_port, kubelet_healthz,
+                                                                     kubelet_api_qps))
     started(processes.start("kubelet", [
         bins["kubelet"], "--config", str(paths.base / "kubelet.json"), "--kubeconfig", kubeconfig,
         "--container-runtime=remote", f"--container-runtime-endpoint=unix://{paths.containerd_socket}",

@@ -461,3 +461,26 @@ def test_reconcile_quantiles_interpolate_within_buckets_as_prometheus_does():
     assert quantile(0.1, buckets) == 0.005
     assert quantile(0.5, {0.005: 0, float("inf"): 0}) is None, "no reconcile in the step"
     assert quantile(0.99, {0.005: 0, 60: 1, float("inf"): 2}) == 60, "beyond the last bound: that bound"
+
+
+def test_real_node_kubelet_limits_are_refused_with_the_argument_named():
+    import pytest
+
+    from bench import realnode as R
+    assert R._kubelet_limits("5/10,50/100") == [("5/10", (5.0, 10)), ("50/100", (50.0, 100))]
+    for bad in ("5", "x/10", "0/10", "5/0"):
+        with pytest.raises(SystemExit):
+            R.main(["--kubelet-api-qps", bad])
+    assert "kubelet at 50/100" in R.targets({"kubelet": "50/100", "runs": []})[0][0]
+
+
+def test_the_real_kubelet_gets_its_client_limits_only_when_asked():
+    import json
+
+    from sandbox import realnode
+    from sandbox.realnode import NodePaths
+    paths = NodePaths.__new__(NodePaths)
+    default = json.loads(realnode._kubelet_config(paths, 1, 2))
+    assert "kubeAPIQPS" not in default
+    raised = json.loads(realnode._kubelet_config(paths, 1, 2, (50.0, 100)))
+    assert (raised["kubeAPIQPS"], raised["kubeAPIBurst"]) == (50.0, 100)
