@@ -28,6 +28,7 @@ from aiohttp import web
 from apischema import gates as feature_gate_syntax
 
 from controllers import schema as schemas
+from controllers.memory import keep_trimmed
 from controllers.metrics import REGISTRY, request_counter
 from controllers.settings import ENVIRONMENT, ManagerSettings
 from controllers.webhook.certs import MODES, CertBundle, CertificateStore, CertSettings, trusted_by
@@ -275,6 +276,7 @@ class Manager:
             self.webhook_ready.set()
             log.info("webhook server ready (certificates: %s)", self.s.webhook.cert_mode)
             tasks.append(asyncio.create_task(self._maintain_certificates(store, injector)))
+            tasks.append(asyncio.create_task(keep_trimmed()))  # freed memory back to the OS after bursts
 
             if self.s.leader.enabled:
                 # Its own client, as controller-runtime's leader election has: Lease renewals neither wait for
