@@ -162,7 +162,8 @@ http:
 
 def _kubelet_config(paths: NodePaths, port: int, healthz_port: int,
                     api_qps: tuple[float, int] | None = None) -> str:
-    client = {"kubeAPIQPS": api_qps[0], "kubeAPIBurst": api_qps[1]} if api_qps else {}
+    # kubeAPIQPS is an int32 in KubeletConfiguration v1beta1: a JSON 5.0 is refused.
+    client = {"kubeAPIQPS": int(api_qps[0]), "kubeAPIBurst": int(api_qps[1])} if api_qps else {}
     return json.dumps({**client,
         "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
         "cgroupDriver": "cgroupfs", "failSwapOn": False, "cgroupsPerQOS": False, "enforceNodeAllocatable": [],

@@ -483,4 +483,5 @@ def test_the_real_kubelet_gets_its_client_limits_only_when_asked():
     default = json.loads(realnode._kubelet_config(paths, 1, 2))
     assert "kubeAPIQPS" not in default
     raised = json.loads(realnode._kubelet_config(paths, 1, 2, (50.0, 100)))
-    assert (raised["kubeAPIQPS"], raised["kubeAPIBurst"]) == (50.0, 100)
+    assert (raised["kubeAPIQPS"], raised["kubeAPIBurst"]) == (50, 100)
+    assert isinstance(raised["kubeAPIQPS"], int), "an int32 in KubeletConfiguration: 50.0 is refused"
