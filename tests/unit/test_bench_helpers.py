@@ -430,13 +430,15 @@ def test_sidecarset_arguments():
 # ---- rollouts on the real node ---------------------------------------------------------------------
 def test_real_node_contenders_share_one_pod_template_on_the_real_node():
     from bench import realnode as R
-    for c in R.CONTENDERS[1:]:
+    for c in (c for c in R.CONTENDERS if c.manifest):
         spec = c.manifest["spec"]["template"]["spec"]
         container = spec["containers"][0]
         assert spec["nodeSelector"] == {"kubernetes.io/hostname": "real-node-0"} and c.manifest["spec"]["replicas"] == 30
         assert container["imagePullPolicy"] == "IfNotPresent" and container["readinessProbe"]["tcpSocket"]
         assert container["image"] == R.V1
     assert R.bare_pod(3)["spec"] == R.template()["spec"] and R.bare_pod(3)["metadata"]["name"] == "rollout-3"
+    assert R.bare_pod(3, gate=True)["spec"]["readinessGates"] == [{"conditionType": "InPlaceUpdateReady"}]
+    assert [c.key for c in R.CONTENDERS if not c.manifest] == ["calibration", "calibration-gated"]
     assert [len(b) for b in R.batches([str(i) for i in range(30)])] == [6] * 5
 
 
@@ -451,6 +453,23 @@ def test_real_node_targets_pair_each_round_with_the_calibration_and_the_deployme
     (vs_cal, text_a, met_a), (vs_dep, text_b, met_b) = R.targets(results)
     assert text_a == "1.35× (1.10×–1.60×): 13 % over the target" and met_a is False
     assert text_b == "3.65× (2.75×–4.55×); the range crosses the target" and met_b is True
+
+
+def test_real_node_bounds_say_what_the_node_allows_from_the_same_rounds():
+    from bench import realnode as R
+
+    def run(key, rnd, done):
+        return {"contender": key, "label": key, "round": rnd, "load": 1.0, "create_s": 5.0, "done_s": done,
+                "half_s": done / 2, "min_ready": 24, "same_uids": 30}
+    results = {"runs": [run("calibration", 0, 20.0), run("calibration-gated", 0, 30.0), run("deployment", 0, 50.0),
+                        run("cloneset-inplace", 0, 33.0)]}
+    deployment, gate, controller = R.bounds(results)
+    assert deployment.startswith("- The Deployment took 2.50× the calibration's time") and "asks 3.5×" in deployment
+    assert gate.startswith("- The calibration with the readiness gate took 1.50× the bare calibration's time")
+    assert controller.startswith("- CloneSet in place took 1.10× the gated calibration's time: it rolls pod by pod")
+    assert R.bounds({"runs": [run("calibration", 0, 20.0)]}) == [], "nothing to compare: no line"
+    assert "What bounds these targets" in R.markdown({**results, "command": "x", "date": "d", "rounds": 1,
+                                                      "load_before": 0.0})
 
 
 def test_reconcile_quantiles_interpolate_within_buckets_as_prometheus_does():
