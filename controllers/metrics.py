@@ -11,6 +11,8 @@ dashboards written for OpenKruise's manager work unchanged:
   counts as method WATCH; kopf's own list/watch connections are not included). `client` is ours: `controllers`
   (reconciles, certificates), `leader-election` (the Lease), `webhooks` (what admissions read: they serve every
   pod of the cluster, a Deployment's too) or `daemon`
+- ack_kruise_status_writes_held_total{controller} (ours: status writes of counters only that a round held back
+  for a later one, `controllers/runtime/pacing.py`)
 
 Small on purpose: counters, gauges and histograms are all a manager needs.
 """
@@ -92,6 +94,8 @@ REGISTRY.describe("controller_runtime_reconcile_time_seconds", "histogram", "Tim
 REGISTRY.describe("workqueue_depth", "gauge", "Objects waiting to be reconciled.")
 REGISTRY.describe("controller_runtime_webhook_requests_total", "counter", "Admission and conversion requests.")
 REGISTRY.describe("leader_election_master_status", "gauge", "1 while this replica leads.")
+REGISTRY.describe("ack_kruise_status_writes_held_total", "counter",
+                  "Workload status writes of counters only held back for the next round (controllers/runtime/pacing.py).")
 REGISTRY.describe("rest_client_requests_total", "counter",
                   "API requests sent, by HTTP status code, method and client (controllers, leader-election, webhooks, daemon).")
 

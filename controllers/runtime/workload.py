@@ -54,6 +54,7 @@ from controllers.metrics import REGISTRY
 
 from .events import EventRecorder
 from .executor import Executor, PlanFailed, WorkloadRef, fold_status_patches
+from .pacing import StatusPacer
 from .expectations import Expectations
 from .resources import resources
 
@@ -104,8 +105,11 @@ def _selects(workload: dict, obj: dict) -> bool:
 
 
 def _values(index: Any, key: Any) -> list[dict]:
+    """The objects under `key`: a kopf index's store copied; a shared watch's (`_Keyed.get`) is a new list already."""
     store = index.get(key)
-    return list(store) if store is not None else []
+    if store is None:
+        return []
+    return store if isinstance(store, list) else list(store)
 
 
 SHORT_STRING = 32  # longer strings (uids, container ids, timestamps with zones) are rarely shared by two objects
@@ -285,6 +289,7 @@ class WorkloadController:
         self.watches = [w for w in kind.watches if w.gate is None or self.gates.get(w.gate)]
         self.queue: WorkQueue[str] = WorkQueue()
         self.expectations = Expectations()
+        self.status_pacer = StatusPacer()  # a status write that only moves counters: a burst, then one a second
         self.events = EventRecorder(client, f"{kind.name}-controller")
         self.executor = Executor(client, self.expectations, self.events, kind.name)
         self.failures: dict[str, int] = {}
@@ -455,6 +460,7 @@ class WorkloadController:
         workload, observed = self._observed(uid)
         if workload is None:
             self.expectations.forget(uid)
+            self.status_pacer.forget(uid)
             return
         if self.expectations.unsatisfied(uid, {**observed, WORKLOAD: [workload]}):
             # The index has not caught up with our own writes; its next event wakes us, this is a fallback.
@@ -480,6 +486,9 @@ class WorkloadController:
             readiness = [a for p in owned_pods if (a := ready_if_missing(p, now))]
             if readiness:
                 plan = Plan(fold_status_patches(readiness, plan.actions), plan.requeue_after, plan.memory)
+            plan, held = self.status_pacer.pace(uid, workload.get("status"), plan)
+            if held:
+                REGISTRY.inc("ack_kruise_status_writes_held_total", controller=self.k.name)
             deferred = await self.executor.execute(ref, plan)
         except PlanFailed as e:
             cause = e.__cause__

@@ -1,10 +1,14 @@
 """kruise-manager against the real API server: conversion, the pod webhook failing open, leader election,
-certificate rotation under load, probes and metrics."""
+certificate rotation under load, probes and metrics, status writes under churn."""
 from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 from pathlib import Path
+
+import kubernetes
 
 from tests.kube import ON_SIMULATED_NODES, Cluster, wait_for
 from tests.manager import AdmissionLoad, ManagerProcess, install_webhook_copy, webhook_only_manager
@@ -198,6 +202,63 @@ def test_metrics_count_reconciles_errors_and_durations_per_controller(cluster: C
     assert 'controller_runtime_reconcile_time_seconds_bucket{controller="cloneset",le="+Inf"}' in text
     depth = [line for line in text.splitlines() if line.startswith('workqueue_depth{name="cloneset"} ')]
     assert len(depth) == 1 and float(depth[0].split()[1]) >= 0, text
+
+
+def test_a_churning_workloads_counter_writes_are_paced_and_its_last_status_is_exact(cluster: Cluster, namespace: str,
+                                                                                   kruise):
+    """60 pods turning Ready one after another, 10 a second, change readyReplicas round after round; the runtime
+    writes a status that only moves counters in a burst of 10, then one a second (`controllers/runtime/pacing.py`):
+    the rounds it held back show in ack_kruise_status_writes_held_total, the CloneSet's status versions stay
+    within the bucket, and the status still ends exact once the pods are. The pods stay unscheduled (a node
+    selector no node has) and the test plays their kubelet, so that the churn is the same on any machine."""
+    from controllers.runtime.pacing import BURST, PER_SECOND
+    name, replicas, per_second = "churn", 60, 10
+    manifest = _cloneset(name, replicas)
+    manifest["spec"]["template"]["spec"]["nodeSelector"] = {"ack-kruise.io/no-such-node": "true"}
+    cluster.apply(manifest, namespace)
+
+    def status() -> dict:
+        return cluster.custom.get_namespaced_custom_object("apps.kruise.io", "v1alpha1", namespace, "clonesets",
+                                                           name).get("status") or {}
+    wait_for(lambda: status().get("replicas") == replicas and status().get("observedGeneration") == 1, 60,
+             f"{replicas} pods created", describe=status)
+    pods = sorted(p["metadata"]["name"] for p in cluster.pods(namespace, f"app={name}"))
+    held_before = kruise.metric_sum("ack_kruise_status_writes_held_total", controller="cloneset")
+    statuses: list[dict] = []
+    stop = threading.Event()
+
+    def watch_status(version: str) -> None:
+        w = kubernetes.watch.Watch()
+        while not stop.is_set():
+            for event in w.stream(cluster.custom.list_namespaced_custom_object, "apps.kruise.io", "v1alpha1",
+                                  namespace, "clonesets", field_selector=f"metadata.name={name}",
+                                  resource_version=version, timeout_seconds=1, _request_timeout=5):
+                version = event["object"]["metadata"]["resourceVersion"]
+                statuses.append(event["object"].get("status") or {})
+                if stop.is_set():
+                    break
+    listed = cluster.custom.list_namespaced_custom_object("apps.kruise.io", "v1alpha1", namespace, "clonesets")
+    watcher = threading.Thread(target=watch_status, args=(listed["metadata"]["resourceVersion"],), daemon=True)
+    watcher.start()
+    try:
+        started = time.monotonic()
+        for i, pod in enumerate(pods):  # the kubelet's job: each pod Running and Ready in turn
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            cluster.core.patch_namespaced_pod_status(pod, namespace, {"status": {"phase": "Running", "conditions": [
+                {"type": "Ready", "status": "True", "lastTransitionTime": now}]}})
+            time.sleep(max(0.0, started + (i + 1) / per_second - time.monotonic()))
+        wait_for(lambda: all(status().get(k) == replicas for k in ("readyReplicas", "availableReplicas",
+                                                                   "updatedReadyReplicas")),
+                 30, "the status to count every pod Ready", describe=status)
+        elapsed = time.monotonic() - started
+        wait_for(lambda: statuses and statuses[-1].get("readyReplicas") == replicas, 10, "the watch to catch up")
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+    held = kruise.metric_sum("ack_kruise_status_writes_held_total", controller="cloneset") - held_before
+    writes = len(statuses)
+    assert held > 0, f"no status write was held back in {writes} status writes"
+    assert writes <= BURST + PER_SECOND * elapsed + 1, (writes, elapsed)
 
 
 def lease_spec(cluster: Cluster, namespace: str):
