@@ -381,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = []
     for name, limits in kubelets:
         results: dict = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "kubelet": name,
-                         "command": "python -m bench.realnode " + " ".join(given), "load_before": os.getloadavg()[0]}
+                         "command": " ".join(["python -m bench.realnode", *given]), "load_before": os.getloadavg()[0]}
         t0 = time.monotonic()
         box = Box(PROFILES["high"], trace=False, simulated_nodes=0, name="realnode", real_node=True,
                   kubelet_api_qps=limits)

@@ -753,6 +753,23 @@ class PodRefresh:
     drain_seen: tuple[str, str] | None = None  # see RefreshResult
 
 
+_IN_PLACE_ANNOTATIONS = (INPLACE_UPDATE_STATE_ANNOTATION, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY,
+                         INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY)
+
+
+def at_rest(pod: JSON) -> bool:
+    """No in-place update recorded on the pod, InPlaceUpdateReady already True (or no such gate) and the lifecycle
+    state unset or Normal: `refresh_pod` has nothing to do. Most pods of a workload, every round: a scale-up's
+    rounds skip the rest of refresh for them."""
+    annotations = annotations_of(pod)
+    if any(annotations.get(key) for key in _IN_PLACE_ANNOTATIONS):
+        return False
+    if lifecycle.state_of(pod) not in ("", lifecycle.NORMAL):
+        return False
+    return (not has_readiness_gate(pod, INPLACE_UPDATE_READY)
+            or condition_equal(get_condition(pod, INPLACE_UPDATE_READY), "True"))
+
+
 def refresh_pod(pod: JSON, lifecycle_spec: JSON | None, update_revision: str, now: datetime, *,
                 target_images: dict[str, str] | None = None, grace_seconds: int = 0,
                 drains_seen: Mapping[str, str] | None = None) -> PodRefresh:
@@ -762,6 +779,8 @@ def refresh_pod(pod: JSON, lifecycle_spec: JSON | None, update_revision: str, no
     `target_images`: the images of the revision named by the pod's in-place state (see `pod_update_error`);
     `grace_seconds`: the grace period of an update started again because its grace spec was lost;
     `drains_seen`: when earlier rounds first saw drains stored (`RefreshResult.drain_seen`, by `drain_key`)."""
+    if at_rest(pod):
+        return PodRefresh()
     progress = _progress(pod, now, target_images, grace_seconds, drains_seen)
     if progress is None:
         ready = set_ready_condition(pod, "True", now)

@@ -60,6 +60,7 @@ from .resources import resources
 
 log = logging.getLogger(__name__)
 ERROR_BACKOFF = (1, 2, 4, 8, 16, 30)
+ROUND_BATCH_SECONDS = 0.1  # how long the events of a churning workload's objects wait to wake one round (`sync`)
 NAMES = RandomNames()
 
 
@@ -290,6 +291,7 @@ class WorkloadController:
         self.queue: WorkQueue[str] = WorkQueue()
         self.expectations = Expectations()
         self.status_pacer = StatusPacer()  # a status write that only moves counters: a burst, then one a second
+        self._batching: dict[str, float] = {}  # uid → until when its objects' events wait (see `sync`)
         self.events = EventRecorder(client, f"{kind.name}-controller")
         self.executor = Executor(client, self.expectations, self.events, kind.name)
         self.failures: dict[str, int] = {}
@@ -306,8 +308,13 @@ class WorkloadController:
         return controller_uid(body, self.res.kind, self.res.group)
 
     def _wake(self, uids: Any) -> None:
+        now = time.monotonic()
         for uid in list(uids):
-            self.queue.add(uid)
+            rest = self._batching.get(uid, 0.0) - now
+            if rest > 0:
+                self.queue.add_after(uid, rest)
+            else:
+                self.queue.add(uid)
 
     def _workloads(self) -> list[dict]:
         return [body for store in self.indices["workloads"].values() for body in store]
@@ -328,6 +335,8 @@ class WorkloadController:
                 self.failures.pop(uid, None)
                 self.last_failure.pop(uid, None)
                 self.memory.pop(uid, None)
+                self.status_pacer.forget(uid)
+                self._batching.pop(uid, None)
                 self._namespaces.get(namespace or "", set()).discard(uid)
             else:
                 self._namespaces.setdefault(namespace or "", set()).add(uid)
@@ -461,6 +470,7 @@ class WorkloadController:
         if workload is None:
             self.expectations.forget(uid)
             self.status_pacer.forget(uid)
+            self._batching.pop(uid, None)
             return
         if self.expectations.unsatisfied(uid, {**observed, WORKLOAD: [workload]}):
             # The index has not caught up with our own writes; its next event wakes us, this is a fallback.
@@ -509,6 +519,13 @@ class WorkloadController:
         self.last_failure.pop(uid, None)
         result = "requeue_after" if plan.requeue_after else "success"
         REGISTRY.inc("controller_runtime_reconcile_total", controller=self.k.name, result=result)
+        if held and not plan.actions:
+            # A round that had nothing to do but a status write it held back: the workload's pods churn faster
+            # than its status may be written. Their events wait ROUND_BATCH_SECONDS and wake one round together,
+            # as kube-controller-manager batches a Job's pod events; its own changes still wake it at once.
+            self._batching[uid] = time.monotonic() + ROUND_BATCH_SECONDS
+        else:
+            self._batching.pop(uid, None)
         if deferred:
             # Creates left for the next round: it comes as soon as the index shows this round's (expectations).
             self.queue.add(uid)

@@ -69,3 +69,22 @@ def test_a_forgotten_workload_starts_with_a_full_bucket():
     assert pacer.pace("a", STORED, _plan(counts))[1]
     pacer.forget("a")
     assert not pacer.pace("a", STORED, _plan(counts))[1]
+
+
+def test_the_objects_of_a_churning_workload_wake_it_once_the_batch_is_over_its_own_changes_at_once():
+    """After a round that had nothing to do but a status write it held back, the events of the workload's pods
+    wait ROUND_BATCH_SECONDS (controllers/runtime/workload.py `sync`); other workloads' do not."""
+    import asyncio
+    import time
+
+    from controllers.runtime.workload import WorkloadController
+    from controllers.cloneset.handlers import KIND as CLONESET
+
+    async def scenario():
+        controller = WorkloadController(CLONESET, client=None)
+        controller._batching["churning"] = time.monotonic() + 0.05
+        controller._wake(["churning", "calm"])
+        at_once = set(controller.queue._dirty)
+        await asyncio.sleep(0.1)
+        return at_once, set(controller.queue._dirty)
+    assert asyncio.run(scenario()) == ({"calm"}, {"calm", "churning"})

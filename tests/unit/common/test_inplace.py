@@ -713,3 +713,33 @@ def test_the_grace_waits_while_a_late_kubelet_write_has_made_the_pod_ready_again
     assert I.refresh(not_ready, NOW + timedelta(seconds=7.9), drains_seen=seen).actions == []
     [images] = I.refresh(not_ready, NOW + timedelta(seconds=8), drains_seen=seen).actions
     assert images.body["spec"] == {"containers": [{"name": "main", "image": "nginx:1.26"}]}
+
+
+def test_a_pod_at_rest_is_refreshed_as_the_full_refresh_would_and_no_other_is_skipped(monkeypatch):
+    """`at_rest` lets a round skip the rest of `refresh_pod` for most pods; for every pod it accepts, the full
+    refresh asks for nothing, and every pod with something to refresh is refused."""
+    from controllers.common.keys import LIFECYCLE_STATE_LABEL
+    gate = "InPlaceUpdateReady"
+    variants = []
+    for gated in (False, True):
+        for condition in (None, {"type": gate, "status": "True"}, {"type": gate, "status": "False"},
+                          {"type": gate, "status": "True", "reason": "StartInPlaceUpdate"}):
+            for state in ("", "Normal", "PreparingNormal", "Updating", "Updated"):
+                for annotations in ({}, {STATE: json.dumps({"revision": "x-1"})}, {GRACE: "{}"}, {STATE: ""}):
+                    labels = {LIFECYCLE_STATE_LABEL: state} if state else {}
+                    variants.append(pod("p", labels=labels, annotations=annotations, gates=[gate] if gated else [],
+                                        conditions=[condition] if condition else []))
+    full = {}
+    with monkeypatch.context() as m:
+        m.setattr(I, "at_rest", lambda p: False)
+        for i, p in enumerate(variants):
+            full[i] = I.refresh_pod(p, None, "x-1", NOW)
+    accepted = 0
+    for i, p in enumerate(variants):
+        nothing = not (full[i].actions or full[i].moved or full[i].requeue_after or full[i].error)
+        if I.at_rest(p):
+            accepted += 1
+            assert nothing, (p, full[i])
+            assert I.refresh_pod(p, None, "x-1", NOW) == I.PodRefresh()
+    # no gate (any condition), or the gate True without a reason; lifecycle unset or Normal; no state, or an empty one
+    assert accepted == 4 * 2 * 2 + 1 * 2 * 2
