@@ -54,8 +54,8 @@ from controllers.metrics import REGISTRY
 
 from .events import EventRecorder
 from .executor import Executor, PlanFailed, WorkloadRef, fold_status_patches
-from .pacing import StatusPacer
 from .expectations import Expectations
+from .pacing import StatusPacer
 from .resources import resources
 
 log = logging.getLogger(__name__)
