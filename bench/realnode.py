@@ -140,10 +140,11 @@ def _by_name(watch: PodWatch) -> dict[str, dict]:
 async def set_gate(client: KubeClient, ns: str, name: str, status: str) -> None:
     """The readiness gate's condition, as OpenKruise's updateCondition writes it: turning it False turns Ready
     False in the same write, turning it True leaves Ready to the kubelet."""
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    conditions = [{"type": GATE, "status": status, "lastTransitionTime": now}]
+    from controllers.common.pods import condition_patch
+    now = datetime.now(timezone.utc)
+    conditions = [condition_patch(GATE, status, now)]
     if status == "False":
-        conditions.append({"type": "Ready", "status": "False", "lastTransitionTime": now})
+        conditions.append(condition_patch("Ready", "False", now))
     await client.patch(resource_path("v1", "pods", ns, name) + "/status", {"status": {"conditions": conditions}},
                        content_type="application/strategic-merge-patch+json")
 
