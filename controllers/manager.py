@@ -78,9 +78,15 @@ class Manager:
                             ip_addresses=sorted(set(ips)), cert_validity=w.cert_validity,
                             renew_before=w.cert_renew_before)
 
-    async def _pods_in(self, namespace: str) -> dict[str, dict]:
-        pods = await self.client.get(resource_path("v1", "pods", namespace))
-        return {p["metadata"]["name"]: p for p in pods.get("items", [])}
+    @staticmethod
+    async def _pods_named(client: KubeClient, namespace: str, names: list[str]) -> dict[str, dict]:
+        """The named pods that exist (a CloneSet's newly named `scaleStrategy.podsToDelete`), read live by name as
+        upstream reads them from its cache: never the namespace's whole list, which holds every pod of every
+        workload there."""
+        async def one(name: str) -> dict | None:
+            return await client.get_or_none(resource_path("v1", "pods", namespace, name))
+        found = await asyncio.gather(*(one(name) for name in names))
+        return {name: pod for name, pod in zip(names, found) if pod is not None}
 
     # Cluster state the SidecarSet validating webhook reads at admission time (policies/admission/sidecarset.yaml
     # `needs`), listed from the API server on each request: SidecarSet writes are rare, and every replica then
@@ -257,7 +263,7 @@ class Manager:
                 self.sidecarset_cache.start()
                 if not await self.sidecarset_cache.wait_synced(60):
                     log.warning("the SidecarSet cache has not synced after 60 s; serving anyway")
-            self.server = WebhookServer(self.s.webhook.host, self.s.webhook.port, pods_lookup=self._pods_in,
+            self.server = WebhookServer(self.s.webhook.host, self.s.webhook.port, pods_lookup=functools.partial(self._pods_named, admission_client),
                                         pod_mutator=functools.partial(mutate_pod, feature_gates=self.s.feature_gates,
                                                                       views=self.sidecarset_cache),
                                         feature_gates=self.s.feature_gates,

@@ -429,7 +429,7 @@ class InProcessWebhooks:
         self._loop = None
         self._runner = None
 
-    async def _pods(self, namespace: str) -> dict[str, dict]:
+    async def _pods(self, namespace: str, names: list[str]) -> dict[str, dict]:
         return {}
 
     async def _objects(self, path: str) -> dict | None:

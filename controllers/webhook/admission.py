@@ -20,6 +20,7 @@ from controllers.common.jsondiff import diff as json_patch  # the RFC 6902 patch
 from controllers.sidecarset import hashes as sidecarset_hashes
 
 from . import conversion, kubernetes_validation
+from .rules import pods_to_look_up
 
 # policies/admission `computedAnnotations`: annotations computed from the defaulted object, by name.
 ANNOTATORS: dict[str, Callable[[dict], str]] = {
@@ -38,7 +39,9 @@ def _with_computed_annotations(obj: dict, schema: schemas.Schema) -> dict:
         annotations[key] = ANNOTATORS[name](obj)
     return obj
 
-PodsLookup = Callable[[str], Awaitable[dict[str, dict]]]
+# The named pods of a namespace that exist, by name (a rule `needs` pods: only the names it will read,
+# rules.pods_to_look_up).
+PodsLookup = Callable[[str, list[str]], Awaitable[dict[str, dict]]]
 # Cluster state a rule `needs` (other than pods), by name, read at admission time for the object under review:
 # "sidecarsets", "kruiseConfiguration", "revisions", "storageClasses" (controllers/webhook/rules.py RuleContext.state).
 StateLookup = Callable[[dict], Awaitable[Any]]
@@ -136,7 +139,10 @@ async def validate(review: dict, schema: schemas.Schema | None = None, pods: Pod
     namespace = (stored.get("metadata") or {}).get("namespace") or request.get("namespace") or ""
     judged_warnings: list[str] = []
     try:
-        pod_map = await pods(namespace) if "pods" in needs and pods else None
+        pod_map = None
+        if "pods" in needs and pods:
+            wanted = pods_to_look_up(info["rules"], stored, old_stored, operation)
+            pod_map = await pods(namespace, sorted(wanted)) if wanted else {}
         state = {name: await lookup(stored) for name, lookup in (lookups or {}).items() if name in needs}
         if "kubernetesValidation" in needs and dry_run is not None:
             rules = [r for r in info["rules"] if r["check"] == "kubernetesValidation" and operation in r["operations"]]

@@ -25,7 +25,6 @@ from .kubernetes_validation import DryRunCreate
 
 log = logging.getLogger(__name__)
 
-PodsLookup = Callable[[str], Awaitable[dict[str, dict]]]
 PodMutator = Callable[[dict], Awaitable[dict]]
 CRR_MUTATE_PATH = "/mutate-apps-kruise-io-v1alpha1-containerrecreaterequest"
 
@@ -37,7 +36,7 @@ def _well_formed(review: dict, versions: tuple[str, ...]) -> dict:
 
 
 class WebhookServer:
-    def __init__(self, host: str, port: int, *, pods_lookup: PodsLookup | None = None,
+    def __init__(self, host: str, port: int, *, pods_lookup: admission.PodsLookup | None = None,
                  pod_mutator: PodMutator | None = None, feature_gates: dict[str, bool] | None = None,
                  object_lookup: ObjectLookup | None = None,
                  state_lookups: dict[str, admission.StateLookup] | None = None,
