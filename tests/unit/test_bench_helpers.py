@@ -433,13 +433,38 @@ def test_real_node_contenders_share_one_pod_template_on_the_real_node():
     for c in (c for c in R.CONTENDERS if c.manifest):
         spec = c.manifest["spec"]["template"]["spec"]
         container = spec["containers"][0]
-        assert spec["nodeSelector"] == {"kubernetes.io/hostname": "real-node-0"} and c.manifest["spec"]["replicas"] == 30
+        assert spec["nodeSelector"] == {"kubernetes.io/hostname": "real-node-0"}
+        # a DaemonSet has its one pod on the one real node
+        assert c.manifest["spec"].get("replicas", 1) == c.pods == (1 if c.manifest["kind"] == "DaemonSet" else 30)
         assert container["imagePullPolicy"] == "IfNotPresent" and container["readinessProbe"]["tcpSocket"]
         assert container["image"] == R.V1
     assert R.bare_pod(3)["spec"] == R.template()["spec"] and R.bare_pod(3)["metadata"]["name"] == "rollout-3"
     assert R.bare_pod(3, gate=True)["spec"]["readinessGates"] == [{"conditionType": "InPlaceUpdateReady"}]
-    assert [c.key for c in R.CONTENDERS if not c.manifest] == ["calibration", "calibration-gated"]
+    assert [c.key for c in R.CONTENDERS if not c.manifest] == [
+        "calibration", "calibration-gated", "calibration-sidecar", "sidecarset-upgrade", "calibration-1",
+        "calibration-gated-1"]
+    # every contender is held to baselines of its own pod count
+    for c in R.CONTENDERS:
+        assert all(R.BY_KEY[k].pods == c.pods for k in (c.calibration, c.gated_calibration, c.native) if k), c.key
     assert [len(b) for b in R.batches([str(i) for i in range(30)])] == [6] * 5
+
+
+def test_the_sidecar_upgrade_and_its_calibration_run_the_same_two_containers():
+    from bench import realnode as R
+    injected = R.sidecarset("rollout-ns", "ns")["spec"]
+    calibrated = R.bare_pod(0, with_sidecar=True)["spec"]["containers"]
+    assert [c["name"] for c in calibrated] == ["app", "sidecar"] and calibrated[1] == R.sidecar()
+    assert {k: v for k, v in injected["containers"][0].items() if k != "podInjectPolicy"} == calibrated[1]
+    assert injected["namespace"] == "ns" and injected["updateStrategy"]["maxUnavailable"] == "20%"
+    assert calibrated[1]["readinessProbe"]["tcpSocket"]["port"] != calibrated[0]["readinessProbe"]["tcpSocket"]["port"]
+
+    def pod(spec_image, status_image):
+        return {"spec": {"containers": [{"name": "app", "image": R.V1}, {"name": "sidecar", "image": spec_image}]},
+                "status": {"containerStatuses": [{"name": "app", "image": R.V1},
+                                                 {"name": "sidecar", "image": status_image}]}}
+    on_v2 = R.on_v2(R.SIDECARSET)
+    assert on_v2(pod(R.SIDECAR_V2, R.SIDECAR_V2)) and not on_v2(pod(R.SIDECAR_V2, R.SIDECAR_V1))
+    assert not on_v2(pod(R.SIDECAR_V1, R.SIDECAR_V1)) and not R.on_v2(R.INPLACE)(pod(R.SIDECAR_V2, R.SIDECAR_V2))
 
 
 def test_real_node_targets_pair_each_round_with_the_calibration_and_the_deployment():
@@ -468,6 +493,39 @@ def test_real_node_bounds_say_what_the_node_allows_from_the_same_rounds():
     assert gate.startswith("- The calibration with the readiness gate took 1.50× the bare calibration's time")
     assert controller.startswith("- CloneSet in place took 1.10× the gated calibration's time: it rolls pod by pod")
     assert R.bounds({"runs": [run("calibration", 0, 20.0)]}) == [], "nothing to compare: no line"
+
+
+def test_the_sidecar_upgrade_is_held_to_its_own_calibration_only():
+    from bench import realnode as R
+
+    def run(key, rnd, done):
+        return {"contender": key, "label": key, "round": rnd, "load": 1.0, "create_s": 5.0, "done_s": done,
+                "half_s": done / 2, "min_ready": 24, "same_uids": 30}
+    results = {"runs": [run("calibration", 0, 10.0), run("calibration-gated", 0, 20.0), run("deployment", 0, 40.0),
+                        run("calibration-sidecar", 0, 16.0), run("sidecarset-upgrade", 0, 20.0)]}
+    rows = {r["contender"]: r for r in R.summarize(results)}
+    assert rows["sidecarset-upgrade"]["vs_calibration"] == (1.25, 1.25, 1.25)
+    assert rows["sidecarset-upgrade"]["vs_gated"] is None and rows["sidecarset-upgrade"]["speedup_vs_native"] is None
+    assert rows["calibration-sidecar"]["vs_calibration"] is None
+    *_, (what, measured, met) = R.targets(results)
+    assert "SidecarSet upgrade ≤ 1.2× the sidecar's calibration" in what and measured.startswith("1.25×") and not met
+    assert len(R.targets({"runs": results["runs"][:3]})) == 2, "no sidecar run: no sidecar target"
+
+
+def test_the_advanced_daemonset_is_held_to_one_pods_calibrations_and_the_daemonset():
+    from bench import realnode as R
+
+    def run(key, rnd, done):
+        return {"contender": key, "label": key, "round": rnd, "load": 1.0, "create_s": 2.0, "done_s": done,
+                "half_s": done, "min_ready": 0, "same_uids": 1}
+    results = {"runs": [run("calibration", 0, 20.0), run("calibration-1", 0, 2.0), run("calibration-gated-1", 0, 4.0),
+                        run("daemonset", 0, 9.0), run("ads-inplace", 0, 3.0)]}
+    rows = {r["contender"]: r for r in R.summarize(results)}
+    assert (rows["ads-inplace"]["vs_calibration"], rows["ads-inplace"]["vs_gated"],
+            rows["ads-inplace"]["speedup_vs_native"]) == ((1.5, 1.5, 1.5), (0.75, 0.75, 0.75), (3.0, 3.0, 3.0))
+    assert rows["calibration"]["speedup_vs_native"] is None, "no Deployment in this round"
+    [line] = R.bounds(results)
+    assert line.startswith("- Advanced DaemonSet in place, one pod: 0.75× the gated calibration of one pod, 1.50×")
     assert "What bounds these targets" in R.markdown({**results, "command": "x", "date": "d", "rounds": 1,
                                                       "load_before": 0.0})
 
