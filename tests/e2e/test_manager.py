@@ -261,6 +261,59 @@ def test_a_churning_workloads_counter_writes_are_paced_and_its_last_status_is_ex
     assert writes <= BURST + PER_SECOND * elapsed + 1, (writes, elapsed)
 
 
+def test_once_its_status_is_held_a_churning_workloads_pod_events_wake_one_round_together(cluster: Cluster,
+                                                                                         namespace: str, kruise):
+    """After a round that had nothing to do but a status write held back, the events of the workload's pods wait
+    ROUND_BATCH_SECONDS and wake one round together (`controllers/runtime/workload.py` `sync`, `_wake`). 60
+    unscheduled pods turned Ready by the test, 50 a second (one every 20 ms, longer than a round over them):
+    once the pacer holds (after its burst of status writes), the CloneSet's rounds are bounded by the batching
+    window, not by the pod events, each of which woke a round of its own without it (74 rounds here without
+    the batching, 35 with it, on an idle machine)."""
+    from controllers.runtime.pacing import BURST, PER_SECOND
+    from controllers.runtime.workload import ROUND_BATCH_SECONDS
+    name, replicas, per_second = "batched", 60, 50
+    manifest = _cloneset(name, replicas)
+    manifest["spec"]["template"]["spec"]["nodeSelector"] = {"ack-kruise.io/no-such-node": "true"}
+    cluster.apply(manifest, namespace)
+
+    def status() -> dict:
+        return cluster.custom.get_namespaced_custom_object("apps.kruise.io", "v1alpha1", namespace, "clonesets",
+                                                           name).get("status") or {}
+    wait_for(lambda: status().get("replicas") == replicas and status().get("observedGeneration") == 1, 60,
+             f"{replicas} pods created", describe=status)
+    pods = sorted(p["metadata"]["name"] for p in cluster.pods(namespace, f"app={name}"))
+    counted = [-1.0]
+
+    def rounds_settled() -> bool:  # the creation's rounds are over: no round for half a second
+        now = kruise.metric_sum("controller_runtime_reconcile_total", controller="cloneset")
+        settled, counted[0] = now == counted[0], now
+        return settled
+    wait_for(rounds_settled, 30, "the CloneSet's rounds to settle", interval=0.5)
+    rounds_before = counted[0]
+    held_before = kruise.metric_sum("ack_kruise_status_writes_held_total", controller="cloneset")
+
+    def ready(pod: str) -> None:  # the kubelet's job
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        cluster.core.patch_namespaced_pod_status(pod, namespace, {"status": {"phase": "Running", "conditions": [
+            {"type": "Ready", "status": "True", "lastTransitionTime": now}]}})
+    started = time.monotonic()
+    for i, pod in enumerate(pods):
+        ready(pod)
+        time.sleep(max(0.0, started + (i + 1) / per_second - time.monotonic()))
+    churn = time.monotonic() - started
+    wait_for(lambda: status().get("readyReplicas") == replicas, 30, "the status to count every pod Ready",
+             describe=status)
+    settled = time.monotonic() - started
+    rounds = kruise.metric_sum("controller_runtime_reconcile_total", controller="cloneset") - rounds_before
+    held = kruise.metric_sum("ack_kruise_status_writes_held_total", controller="cloneset") - held_before
+    assert held > 0, f"the pacer never held a status write in {rounds:.0f} rounds: nothing to batch"
+    # The burst's rounds, one per batching window while the pods churn, one per token once they have stopped
+    # (the held status is written when the next one is due), one more for each status write (the CloneSet's
+    # own events wake it at once), and some for anything else the controller does.
+    bound = 2 * (BURST + PER_SECOND * settled) + churn / ROUND_BATCH_SECONDS + 10
+    assert rounds <= bound, f"{rounds:.0f} rounds for {replicas} pod events in {churn:.2f} s (at most {bound:.0f})"
+
+
 def lease_spec(cluster: Cluster, namespace: str):
     import kubernetes
     try:
