@@ -263,7 +263,8 @@ class Manager:
                 self.sidecarset_cache.start()
                 if not await self.sidecarset_cache.wait_synced(60):
                     log.warning("the SidecarSet cache has not synced after 60 s; serving anyway")
-            self.server = WebhookServer(self.s.webhook.host, self.s.webhook.port, pods_lookup=functools.partial(self._pods_named, admission_client),
+            self.server = WebhookServer(self.s.webhook.host, self.s.webhook.port,
+                                        pods_lookup=functools.partial(self._pods_named, admission_client),
                                         pod_mutator=functools.partial(mutate_pod, feature_gates=self.s.feature_gates,
                                                                       views=self.sidecarset_cache),
                                         feature_gates=self.s.feature_gates,
