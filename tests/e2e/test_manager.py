@@ -204,15 +204,10 @@ def test_metrics_count_reconciles_errors_and_durations_per_controller(cluster: C
     assert len(depth) == 1 and float(depth[0].split()[1]) >= 0, text
 
 
-def test_a_churning_workloads_counter_writes_are_paced_and_its_last_status_is_exact(cluster: Cluster, namespace: str,
-                                                                                   kruise):
-    """60 pods turning Ready one after another, 10 a second, change readyReplicas round after round; the runtime
-    writes a status that only moves counters in a burst of 10, then one a second (`controllers/runtime/pacing.py`):
-    the rounds it held back show in ack_kruise_status_writes_held_total, the CloneSet's status versions stay
-    within the bucket, and the status still ends exact once the pods are. The pods stay unscheduled (a node
-    selector no node has) and the test plays their kubelet, so that the churn is the same on any machine."""
-    from controllers.runtime.pacing import BURST, PER_SECOND
-    name, replicas, per_second = "churn", 60, 10
+def _unscheduled_cloneset(cluster: Cluster, namespace: str, name: str, replicas: int):
+    """A CloneSet whose pods stay unscheduled (a node selector no node has), once they are all created: a reader
+    of its status, and its pods' names. The test plays their kubelet (`_make_ready`), so that the churn is the
+    same on any machine."""
     manifest = _cloneset(name, replicas)
     manifest["spec"]["template"]["spec"]["nodeSelector"] = {"ack-kruise.io/no-such-node": "true"}
     cluster.apply(manifest, namespace)
@@ -222,7 +217,26 @@ def test_a_churning_workloads_counter_writes_are_paced_and_its_last_status_is_ex
                                                            name).get("status") or {}
     wait_for(lambda: status().get("replicas") == replicas and status().get("observedGeneration") == 1, 60,
              f"{replicas} pods created", describe=status)
-    pods = sorted(p["metadata"]["name"] for p in cluster.pods(namespace, f"app={name}"))
+    return status, sorted(p["metadata"]["name"] for p in cluster.pods(namespace, f"app={name}"))
+
+
+def _make_ready(cluster: Cluster, namespace: str, pod: str) -> None:
+    """The kubelet's job: the pod Running and Ready."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    cluster.core.patch_namespaced_pod_status(pod, namespace, {"status": {"phase": "Running", "conditions": [
+        {"type": "Ready", "status": "True", "lastTransitionTime": now}]}})
+
+
+def test_a_churning_workloads_counter_writes_are_paced_and_its_last_status_is_exact(cluster: Cluster, namespace: str,
+                                                                                   kruise):
+    """60 pods turning Ready one after another, 10 a second, change readyReplicas round after round; the runtime
+    writes a status that only moves counters in a burst of 10, then one a second (`controllers/runtime/pacing.py`):
+    the rounds it held back show in ack_kruise_status_writes_held_total, the CloneSet's status versions stay
+    within the bucket, and the status still ends exact once the pods are. The pods stay unscheduled (a node
+    selector no node has) and the test plays their kubelet, so that the churn is the same on any machine."""
+    from controllers.runtime.pacing import BURST, PER_SECOND
+    name, replicas, per_second = "churn", 60, 10
+    status, pods = _unscheduled_cloneset(cluster, namespace, name, replicas)
     held_before = kruise.metric_sum("ack_kruise_status_writes_held_total", controller="cloneset")
     statuses: list[dict] = []
     stop = threading.Event()
@@ -242,10 +256,8 @@ def test_a_churning_workloads_counter_writes_are_paced_and_its_last_status_is_ex
     watcher.start()
     try:
         started = time.monotonic()
-        for i, pod in enumerate(pods):  # the kubelet's job: each pod Running and Ready in turn
-            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            cluster.core.patch_namespaced_pod_status(pod, namespace, {"status": {"phase": "Running", "conditions": [
-                {"type": "Ready", "status": "True", "lastTransitionTime": now}]}})
+        for i, pod in enumerate(pods):
+            _make_ready(cluster, namespace, pod)
             time.sleep(max(0.0, started + (i + 1) / per_second - time.monotonic()))
         wait_for(lambda: all(status().get(k) == replicas for k in ("readyReplicas", "availableReplicas",
                                                                    "updatedReadyReplicas")),
@@ -272,16 +284,7 @@ def test_once_its_status_is_held_a_churning_workloads_pod_events_wake_one_round_
     from controllers.runtime.pacing import BURST, PER_SECOND
     from controllers.runtime.workload import ROUND_BATCH_SECONDS
     name, replicas, per_second = "batched", 60, 50
-    manifest = _cloneset(name, replicas)
-    manifest["spec"]["template"]["spec"]["nodeSelector"] = {"ack-kruise.io/no-such-node": "true"}
-    cluster.apply(manifest, namespace)
-
-    def status() -> dict:
-        return cluster.custom.get_namespaced_custom_object("apps.kruise.io", "v1alpha1", namespace, "clonesets",
-                                                           name).get("status") or {}
-    wait_for(lambda: status().get("replicas") == replicas and status().get("observedGeneration") == 1, 60,
-             f"{replicas} pods created", describe=status)
-    pods = sorted(p["metadata"]["name"] for p in cluster.pods(namespace, f"app={name}"))
+    status, pods = _unscheduled_cloneset(cluster, namespace, name, replicas)
     counted = [-1.0]
 
     def rounds_settled() -> bool:  # the creation's rounds are over: no round for half a second
@@ -291,14 +294,9 @@ def test_once_its_status_is_held_a_churning_workloads_pod_events_wake_one_round_
     wait_for(rounds_settled, 30, "the CloneSet's rounds to settle", interval=0.5)
     rounds_before = counted[0]
     held_before = kruise.metric_sum("ack_kruise_status_writes_held_total", controller="cloneset")
-
-    def ready(pod: str) -> None:  # the kubelet's job
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        cluster.core.patch_namespaced_pod_status(pod, namespace, {"status": {"phase": "Running", "conditions": [
-            {"type": "Ready", "status": "True", "lastTransitionTime": now}]}})
     started = time.monotonic()
     for i, pod in enumerate(pods):
-        ready(pod)
+        _make_ready(cluster, namespace, pod)
         time.sleep(max(0.0, started + (i + 1) / per_second - time.monotonic()))
     churn = time.monotonic() - started
     wait_for(lambda: status().get("readyReplicas") == replicas, 30, "the status to count every pod Ready",
