@@ -440,15 +440,12 @@ def bounds(results: dict) -> list[str]:
     if gated.get("vs_calibration"):
         out.append(f"- The calibration with the readiness gate took {report.rng(gated['vs_calibration'], report.fmt_x)} "
                    "the bare calibration's time: the same batches, with OpenKruise's InPlaceUpdateReady played by an "
-                   "instant harness: the kubelet's cost of the gate (above) as the harness plays it, which the "
-                   "controllers beat somewhat (below), but which no controller that keeps the gate escapes (the "
-                   f"target asks {INPLACE_VS_CALIBRATION_TARGET:g}× of the bare calibration).")
+                   "instant harness: the kubelet's cost of the gate (above), which no controller that keeps the "
+                   f"gate escapes (the target asks {INPLACE_VS_CALIBRATION_TARGET:g}× of the bare calibration).")
     if inplace.get("vs_gated"):
         out.append(f"- CloneSet in place took {report.rng(inplace['vs_gated'], report.fmt_x)} the gated calibration's "
                    "time: it rolls pod by pod (the next pod starts as soon as one is Ready again) where the "
-                   "calibrations wait for whole batches; and the controllers' gated updates are quicker than the "
-                   "harness's even for one pod (the Advanced DaemonSet's, below), for a reason not found yet: the "
-                   "writes are the same.")
+                   "calibrations wait for whole batches.")
     ads = rows.get(ADS.key) or {}
     if ads.get("vs_gated") and ads.get("vs_calibration"):
         out.append(f"- Advanced DaemonSet in place, one pod: {report.rng(ads['vs_gated'], report.fmt_x)} the gated "
