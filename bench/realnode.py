@@ -72,7 +72,8 @@ conditions it does not own leaves that cache alone (`isPodStatusByKubeletEqual`)
 passes it writes ContainersReady=True with Ready=False; seeing that copy, it syncs the pod again, and that sync
 waits for the next relist before it writes Ready=True. Seen on 2026-12-04 in one batch of 6 pods, every pod
 event timed: at 50/100, bare pods Ready 1.5-2.1 s after the patch, gated pods ContainersReady at 1.1-1.9 s and
-Ready all at 3.0 s (1.47x); at 5/10, 4.2 s against 6.5 s (1.56x). The calibration with the gate measures that
+Ready all at 3.0 s (1.47x); at 5/10, 4.2 s against 6.5 s (1.56x) (with the harness's drain of then, which cost
+one more kubelet sync before the image change: `set_gate`). The calibration with the gate measures that
 cost with the harness as an instant controller. A controller could write Ready=True itself once ContainersReady
 and every gate are True (some do), but the kubelet's status reconcile (every 10 s) writes its cached Ready=False
 back when it runs before the kubelet's own resync: pods would flap. Ready stays the kubelet's, as in OpenKruise."""
