@@ -44,10 +44,10 @@ from typing import Callable
 from kube import JSON_PATCH, ApiError, KubeClient, load_config, resource_path
 
 from . import report, scenarios as S
-from .measure import PodWatch, is_ready, runs_image, without_registry
+from .measure import PodWatch, is_ready, runs_image
+from .sidecarset import SIDECAR, SIDECARSETS, sidecar_on
 
 HERE = Path(__file__).resolve().parent
-SIDECARSETS = resource_path("apps.kruise.io/v1beta1", "sidecarsets")
 PODS, BATCH, PORT = 30, 6, 8080
 NODE = "real-node-0"
 SEED = "registry.cn-hangzhou.aliyuncs.com/kruise-test/guestbook"
@@ -55,7 +55,7 @@ V1, V2 = f"{SEED}:v1", f"{SEED}:v2"
 APP = "rollout"
 # The SidecarSet upgrade's sidecar: the sandbox's test app, serving on its own port next to the guestbook.
 TESTAPP = "localhost:5000/ack-kruise/testapp"
-SIDECAR, SIDECAR_PORT = "sidecar", 9090
+SIDECAR_PORT = 9090
 SIDECAR_V1, SIDECAR_V2 = f"{TESTAPP}:v1", f"{TESTAPP}:v2"
 INPLACE_VS_CALIBRATION_TARGET = 1.2  # in place ÷ calibration, at most
 INPLACE_SPEEDUP_TARGET = 3.5         # Deployment ÷ in place, at least
@@ -202,17 +202,6 @@ def batches(names: list[str], size: int = BATCH) -> list[list[str]]:
     return [names[i:i + size] for i in range(0, len(names), size)]
 
 
-def sidecar_on(image: str) -> Callable[[dict], bool]:
-    """The pod asks for the sidecar on `image` and the node reports that container running it."""
-    want = without_registry(image)
-
-    def check(pod: dict) -> bool:
-        spec = {c["name"]: c.get("image") for c in (pod.get("spec") or {}).get("containers") or []}
-        status = {c["name"]: c.get("image", "") for c in (pod.get("status") or {}).get("containerStatuses") or []}
-        return spec.get(SIDECAR) == image and without_registry(status.get(SIDECAR, "")) == want
-    return check
-
-
 def on_v2(c: RealContender) -> Callable[[dict], bool]:
     """What the contender's rollout changes, done on a pod: every container on the app's v2, or the sidecar on
     its v2."""
@@ -323,7 +312,7 @@ async def run_one(box, client: KubeClient, c: RealContender, round_index: int, l
             await client.create(resource_path(c.api_version, c.plural, ns), c.manifest)
         out["create_s"] = await watch.until(lambda w: w.ready >= n, timeout, f"{c.key} create", stall=120)
         if c.sidecar:
-            missing = [n for n, p in _by_name(watch).items() if not sidecar_on(SIDECAR_V1)(p)]
+            missing = [name for name, pod in _by_name(watch).items() if not sidecar_on(SIDECAR_V1)(pod)]
             if missing:
                 raise RuntimeError(f"{len(missing)} pod(s) without the sidecar on v1, e.g. {missing[0]}")
         await quiet(box, 60)

@@ -21,11 +21,12 @@ import math
 import os
 import statistics
 import time
+from typing import Callable
 
 from kube import ApiError, KubeClient, load_config, resource_path
 
 from . import cost, scenarios as S
-from .measure import PodWatch, nth
+from .measure import PodWatch, nth, without_registry
 
 SIDECARSET_COUNTS = (0, 1, 20)
 APP = "bench-sidecar"
@@ -116,11 +117,15 @@ async def measure_webhook(client: KubeClient, rounds: int, pairs: int, log) -> l
 
 
 # ---- 2. a sidecar upgrade across N pods ---------------------------------------------------------------
-def sidecar_on(image: str):
+def sidecar_on(image: str) -> Callable[[dict], bool]:
+    """The pod asks for the sidecar on `image` and its node reports that container running it (the real node's
+    kubelet names the image by the local registry it pulled through: compared without the registry)."""
+    want = without_registry(image)
+
     def check(pod: dict) -> bool:
-        spec = {c["name"]: c.get("image") for c in pod.get("spec", {}).get("containers") or []}
-        status = {s["name"]: s.get("image") for s in (pod.get("status") or {}).get("containerStatuses") or []}
-        return spec.get(SIDECAR) == image and status.get(SIDECAR) == image
+        spec = {c["name"]: c.get("image") for c in (pod.get("spec") or {}).get("containers") or []}
+        status = {s["name"]: s.get("image", "") for s in (pod.get("status") or {}).get("containerStatuses") or []}
+        return spec.get(SIDECAR) == image and without_registry(status.get(SIDECAR, "")) == want
     return check
 
 
