@@ -7,6 +7,9 @@ status and metadata writes coalesced into one request to pods/status).
 The floor: a gated pod needs one status write before it can be Ready, and spec and status never share a write,
 so create to Ready is 2 (POST, then one status write with both conditions and the `Normal` label), an in-place
 update 3 with or without a grace period (not ready + new state; the images; ready + `Normal`), ReCreate 4.
+The Advanced DaemonSet meets the same floor: create to Ready 2, in place 3, and a recreate 3 (DELETE, POST, the
+status write), one pod per node.
+
 `make bench` counts the same on the real API server (column "manager requests / pod")."""
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from controllers.common.keys import KRUISE_POD_READY
 from controllers.common.podreadiness import ready_if_missing
 from controllers.runtime.executor import creates_per_round, fold_status_patches, steps
 from tests.unit.cloneset.world import World as CloneSetWorld, cloneset
+from tests.unit.daemonset.cluster import World as DaemonSetWorld, daemonset, node
 from tests.unit.statefulset.world import World as StatefulSetWorld
 
 N = 20
@@ -115,6 +119,25 @@ def test_an_advanced_statefulset_pod_costs_two_requests_from_create_to_ready():
     world.settle(max_rounds=300)
     assert len(world.ready_pods()) == N
     assert world.pod_requests == {"Create": N, "Patch status": N}, world.pod_requests
+
+
+@pytest.mark.parametrize("update_type, rolled", [
+    ("InPlaceIfPossible", {"Patch status": 2 * N, "Patch": N}),
+    ("Standard", {"Delete": N, "Create": N, "Patch status": N}),
+])
+def test_an_advanced_daemonset_pod_costs_two_requests_from_create_to_ready_and_three_to_roll(update_type, rolled):
+    world = as_the_runtime_sends(DaemonSetWorld)(daemonset("floor", image=IMAGE, rolling={
+        "rollingUpdateType": update_type, "maxUnavailable": "20%"}))
+    for i in range(N):
+        world.add_node(node(f"node-{i:02d}"))
+    world.settle(max_rounds=300)
+    assert len(world.ready_pods()) == N
+    assert world.pod_requests == {"Create": N, "Patch status": N}, world.pod_requests
+    world.pod_requests.clear()
+    world.set_image("registry.local/app:v2")
+    world.settle(max_rounds=300)
+    assert set(world.image_by_node().values()) == {"registry.local/app:v2"} and len(world.ready_pods()) == N
+    assert world.pod_requests == rolled, world.pod_requests
 
 
 @pytest.mark.parametrize("max_creates", [None, 20, creates_per_round(20)])
