@@ -272,20 +272,6 @@ async def calibrate(client: KubeClient, watch: PodWatch, ns: str, timeout: float
         await asyncio.gather(*opening)
 
 
-async def create_pod(client: KubeClient, ns: str, pod: dict, timeout: float = 30) -> dict:
-    """A bare pod in a namespace just made: a v1.20 API server refuses it (500 ServerTimeout, "No API token found
-    for service account") until the token controller has given the namespace's default ServiceAccount its token,
-    and asks to retry; a workload's controller retries by itself."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return await client.create(resource_path("v1", "pods", ns), pod)
-        except ApiError as e:
-            if e.status != 500 or "No API token found" not in str(e) or time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
-
-
 async def run_one(box, client: KubeClient, c: RealContender, round_index: int, log: Callable) -> dict:
     from .run import quiet
     ns = f"bench-real-{c.key}-r{round_index}"
@@ -302,7 +288,7 @@ async def run_one(box, client: KubeClient, c: RealContender, round_index: int, l
         if injector:
             await client.create(SIDECARSETS, sidecarset(injector, ns))
         if c.manifest is None:   # bare pods; the SidecarSet's get their sidecar from the pod webhook
-            await asyncio.gather(*(create_pod(client, ns, bare_pod(i, gate=gated,
+            await asyncio.gather(*(client.create(resource_path("v1", "pods", ns), bare_pod(i, gate=gated,
                                                                   with_sidecar=c is SIDECAR_CALIBRATION))
                                    for i in range(n)))
             if gated:  # a new pod's gate is True from the start, as CloneSet's (its webhook and first refresh)

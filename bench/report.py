@@ -471,6 +471,8 @@ def markdown(results: dict, png_name: str = "results.png") -> str:
         f"kube-controller-manager, kube-scheduler), Python {v['python']}, kopf {v['kopf']}, aiohttp {v['aiohttp']}, "
         f"helm {v['helm']}.",
     ]
+    if results.get("stopped"):
+        out += ["", f"**Incomplete: the run stopped** ({results['stopped']}); below, the parts measured before."]
     if results["profiles"]:
         out += [
         "",

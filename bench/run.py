@@ -483,6 +483,19 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   if out.resolve().parent != HERE else STATE / f"{out.stem}.json")
 
 
+def write_results(cfg: Config, results: dict, t0: float) -> None:
+    """The raw data, the report and its plot, of every part measured so far."""
+    results["machine"]["load_after"] = os.getloadavg()
+    results["total_s"] = time.monotonic() - t0
+    cfg.out_json.parent.mkdir(parents=True, exist_ok=True)
+    cfg.out_md.parent.mkdir(parents=True, exist_ok=True)
+    cfg.out_json.write_text(json.dumps(results, indent=1))
+    text = report.markdown(results, png_name=cfg.out_png.name)
+    cfg.out_md.write_text(text)
+    report.plot(results, cfg.out_png)
+    print(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
     try:
@@ -496,46 +509,45 @@ def main(argv: list[str] | None = None) -> int:
                      "command": cfg.command, "profiles": []}
     log("timing `ack-kruise generate` and `helm template`")
     results["tools"] = measure_tools()
-    for profile in cfg.profiles if cfg.contenders else ():
-        box = Box(profile, cfg.trace)
-        log(f"[{profile.name}] starting a sandbox with client QPS {profile.qps:g} / burst {profile.burst}")
-        box.up()
-        try:
-            results["profiles"].append(asyncio.run(measure_profile(box, cfg)))
-        finally:
-            box.down()
-    if cfg.daemonset_rounds:
-        results["daemonset"] = []
-    for profile in cfg.profiles if cfg.daemonset_rounds else ():
-        box = Box(profile, cfg.trace, simulated_nodes=ds.NODES, name=f"{profile.name}-daemonset", audit=True)
-        log(f"[{profile.name}] starting a sandbox with {ds.NODES} simulated nodes for the DaemonSets")
-        box.up()
-        try:
-            # QUICK keeps to the comparison itself: the in-place contender has no native counterpart.
-            contenders = (ds.NATIVE, ds.ADVANCED) if cfg.quick else ds.CONTENDERS
-            results["daemonset"].append(asyncio.run(ds.measure(box, cfg.daemonset_rounds, log, contenders)))
-        finally:
-            box.down()
-    if cfg.sidecarset_rounds:
-        results["sidecarset"] = []
-    for profile in cfg.profiles if cfg.sidecarset_rounds else ():
-        box = Box(profile, cfg.trace, name=f"{profile.name}-sidecarset")
-        log(f"[{profile.name}] starting a sandbox for the SidecarSet figures")
-        box.up()
-        try:
-            results["sidecarset"].append(asyncio.run(ss.measure(
-                box, cfg.sidecarset_sizes, cfg.sidecarset_rounds, cfg.sidecarset_pairs, log)))
-        finally:
-            box.down()
-    results["machine"]["load_after"] = os.getloadavg()
-    results["total_s"] = time.monotonic() - t0
-    cfg.out_json.parent.mkdir(parents=True, exist_ok=True)
-    cfg.out_md.parent.mkdir(parents=True, exist_ok=True)
-    cfg.out_json.write_text(json.dumps(results, indent=1))
-    text = report.markdown(results, png_name=cfg.out_png.name)
-    cfg.out_md.write_text(text)
-    report.plot(results, cfg.out_png)
-    print(text)
+    try:
+        for profile in cfg.profiles if cfg.contenders else ():
+            box = Box(profile, cfg.trace)
+            log(f"[{profile.name}] starting a sandbox with client QPS {profile.qps:g} / burst {profile.burst}")
+            box.up()
+            try:
+                results["profiles"].append(asyncio.run(measure_profile(box, cfg)))
+            finally:
+                box.down()
+        if cfg.daemonset_rounds:
+            results["daemonset"] = []
+        for profile in cfg.profiles if cfg.daemonset_rounds else ():
+            box = Box(profile, cfg.trace, simulated_nodes=ds.NODES, name=f"{profile.name}-daemonset", audit=True)
+            log(f"[{profile.name}] starting a sandbox with {ds.NODES} simulated nodes for the DaemonSets")
+            box.up()
+            try:
+                # QUICK keeps to the comparison itself: the in-place contender has no native counterpart.
+                contenders = (ds.NATIVE, ds.ADVANCED) if cfg.quick else ds.CONTENDERS
+                results["daemonset"].append(asyncio.run(ds.measure(box, cfg.daemonset_rounds, log, contenders)))
+            finally:
+                box.down()
+        if cfg.sidecarset_rounds:
+            results["sidecarset"] = []
+        for profile in cfg.profiles if cfg.sidecarset_rounds else ():
+            box = Box(profile, cfg.trace, name=f"{profile.name}-sidecarset")
+            log(f"[{profile.name}] starting a sandbox for the SidecarSet figures")
+            box.up()
+            try:
+                results["sidecarset"].append(asyncio.run(ss.measure(
+                    box, cfg.sidecarset_sizes, cfg.sidecarset_rounds, cfg.sidecarset_pairs, log)))
+            finally:
+                box.down()
+    except BaseException as error:
+        # An hour of figures is not lost to a failure in a later part: the report says where the run stopped.
+        results["stopped"] = f"{type(error).__name__}: {error}"
+        log(f"stopped ({results['stopped']}); writing what was measured before")
+        raise
+    finally:
+        write_results(cfg, results, t0)
     for target, measured, met in report.targets(results) if results["profiles"] else ():
         log(f"{report.yes_no(met).strip('*').upper()}: {target}: {measured}")
     log(f"done in {results['total_s']:.0f}s: {cfg.out_md}, {cfg.out_png} (raw data: {cfg.out_json})")
