@@ -18,12 +18,9 @@ from typing import Any
 
 from controllers.common import inplace, lifecycle
 from controllers.common.actions import Event, patch_pod
-from controllers.common.keys import (CONTROLLER_REVISION_HASH_LABEL, INPLACE_UPDATE_READY,
-                                     INPLACE_UPDATE_STATE_ANNOTATION, INPLACE_UPDATE_STATE_ANNOTATION_LEGACY,
-                                     POD_TEMPLATE_HASH_LABEL, SPECIFIED_DELETE_LABEL)
+from controllers.common.keys import CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_HASH_LABEL, SPECIFIED_DELETE_LABEL
 from controllers.common.ordering import priority_sort, scatter_sort, sort_active_indexes
 from controllers.common.objects import labels_of, name_of, uid_of
-from controllers.common.pods import get_condition
 from controllers.common.revision import (equal_to_revision_hash, revision_labels, short_hash,
                                          volume_claim_templates_match)
 from controllers.common.round import Round
@@ -189,11 +186,7 @@ def plan_update(cs: CloneSetView, r: Round, *, current: JSON, update: JSON, revi
 def is_fresh(pod: JSON) -> bool:
     """A pod created by the CloneSet and never refreshed since: PreparingNormal, no InPlaceUpdateReady condition
     and no in-place update state (nothing to finish, drain or hold)."""
-    annotations = pod["metadata"].get("annotations") or {}
-    return (lifecycle.state_of(pod) == lifecycle.PREPARING_NORMAL
-            and get_condition(pod, INPLACE_UPDATE_READY) is None
-            and INPLACE_UPDATE_STATE_ANNOTATION not in annotations
-            and INPLACE_UPDATE_STATE_ANNOTATION_LEGACY not in annotations)
+    return lifecycle.state_of(pod) == lifecycle.PREPARING_NORMAL and inplace.never_refreshed(pod)
 
 
 def refresh_fresh_pods(cs: CloneSetView, r: Round, *, update: JSON, pods: list[JSON]) -> None:

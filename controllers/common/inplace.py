@@ -757,6 +757,17 @@ _IN_PLACE_ANNOTATIONS = (INPLACE_UPDATE_STATE_ANNOTATION, INPLACE_UPDATE_STATE_A
                          INPLACE_UPDATE_GRACE_ANNOTATION, INPLACE_UPDATE_GRACE_ANNOTATION_LEGACY)
 
 
+def never_refreshed(pod: JSON) -> bool:
+    """No InPlaceUpdateReady condition and no in-place update state: a pod its workload created and has not
+    refreshed since. `refresh_pod` can only mark it InPlaceUpdateReady=True (nothing to finish, drain or hold),
+    which a round may then do before the step upstream refreshes in (see cloneset/update.py `refresh_fresh_pods`):
+    the pod's one status write carries it with KruisePodReady instead of a second write later."""
+    annotations = annotations_of(pod)
+    return (get_condition(pod, INPLACE_UPDATE_READY) is None
+            and INPLACE_UPDATE_STATE_ANNOTATION not in annotations
+            and INPLACE_UPDATE_STATE_ANNOTATION_LEGACY not in annotations)
+
+
 def at_rest(pod: JSON) -> bool:
     """No in-place update recorded on the pod, InPlaceUpdateReady already True (or no such gate) and the lifecycle
     state unset or Normal: `refresh_pod` has nothing to do. Most pods of a workload, every round: a scale-up's

@@ -165,14 +165,17 @@ def reconcile(daemonset: dict, observed: dict[str, list[dict]], context: Context
     full_pass = decision.phase != MANAGE
     r.wait(decision.requeue_after)
     pods_by_name = {name_of(p): p for p in pods}
-    if full_pass:
-        # refreshInPlaceStates: finish in-place updates, InPlaceUpdateReady=True once the containers restarted.
-        for pod in pods:
-            if is_terminating(pod):
-                continue
-            refreshed = r.refresh_pod(pod, None, name_of(update))
-            r.emit(*refreshed.actions)
-            r.wait(refreshed.requeue_after)
+    # refreshInPlaceStates: finish in-place updates, InPlaceUpdateReady=True once the containers restarted.
+    # Upstream refreshes only in a full pass; a round that still creates pods (the runtime caps the creates of a
+    # round, so a rollout's or a new node's pods take several) refreshes the pods it created before, whose only
+    # refresh is InPlaceUpdateReady=True: it then rides in their one status write with KruisePodReady (issue
+    # 21's floor: 2 requests a pod, not 3).
+    for pod in pods:
+        if is_terminating(pod) or not (full_pass or inplace.never_refreshed(pod)):
+            continue
+        refreshed = r.refresh_pod(pod, None, name_of(update))
+        r.emit(*refreshed.actions)
+        r.wait(refreshed.requeue_after)
 
     # 4.
     node_pods = nodes_to_daemon_pods(pods)

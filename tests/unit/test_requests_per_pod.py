@@ -121,12 +121,17 @@ def test_an_advanced_statefulset_pod_costs_two_requests_from_create_to_ready():
     assert world.pod_requests == {"Create": N, "Patch status": N}, world.pod_requests
 
 
+@pytest.mark.parametrize("max_creates", [None, 5])
 @pytest.mark.parametrize("update_type, rolled", [
     ("InPlaceIfPossible", {"Patch status": 2 * N, "Patch": N}),
     ("Standard", {"Delete": N, "Create": N, "Patch status": N}),
 ])
-def test_an_advanced_daemonset_pod_costs_two_requests_from_create_to_ready_and_three_to_roll(update_type, rolled):
-    world = as_the_runtime_sends(DaemonSetWorld)(daemonset("floor", image=IMAGE, rolling={
+def test_an_advanced_daemonset_pod_costs_two_requests_from_create_to_ready_and_three_to_roll(
+        update_type, rolled, max_creates):
+    """`max_creates`: the runtime's cap on a round's creates (`creates_per_round`), which spreads the creates over
+    rounds that upstream would not refresh in (it waits for the creates' expectations): the pods of the earlier
+    rounds still get InPlaceUpdateReady in their one status write (3 writes a pod in place before)."""
+    world = as_the_runtime_sends(DaemonSetWorld, max_creates)(daemonset("floor", image=IMAGE, rolling={
         "rollingUpdateType": update_type, "maxUnavailable": "20%"}))
     for i in range(N):
         world.add_node(node(f"node-{i:02d}"))
