@@ -44,7 +44,7 @@ def test_compute_status_fields_and_passthrough():
     early = compute_status(ds, nodes("n1"), nodes_to_daemon_pods([pod("n1")]), "v2", NOW, full_sync=False)
     assert early["observedGeneration"] == 2  # the early writes leave it
     full = compute_status(ds, nodes("n1"), nodes_to_daemon_pods([pod("n1")]), "v2", NOW, full_sync=True)
-    assert full["observedGeneration"] == 3 and full["updateRevision"] == "v2" and full["daemonSetHash"] == "v2"
+    assert full["observedGeneration"] == 3 and full["updateRevision"] == "v2" and "daemonSetHash" not in full
     assert full["collisionCount"] == 1 and full["conditions"] == [{"type": "X", "status": "True"}]
     assert full["desiredNumberScheduled"] == 1 and full["numberAvailable"] == 1
     assert status_needs_write(ds, full)
@@ -64,3 +64,13 @@ def test_requeue_when_the_first_ready_pod_becomes_available():
     assert requeue(daemonset(), [pod("n1", ready_for=0)]) is None  # no minReadySeconds
     # Only counted pods: the surge's newer pod on n1 does not count, the older one (available) does.
     assert requeue(ds, [pod("n1", ready_for=30, age=100), pod("n1", "v2", ready_for=1, age=5)], ("n1",)) is None
+
+
+def test_a_status_that_moves_only_counts_is_paced():
+    """The runtime paces a status write that only moves counters (controllers/runtime/pacing.py): the stored
+    v1beta1 status against the next one while pods turn Ready."""
+    from controllers.runtime.pacing import counters_only
+    ds = daemonset(generation=3, status={"observedGeneration": 3, "updateRevision": "v2", "numberReady": 0,
+                                         "desiredNumberScheduled": 1})
+    new = compute_status(ds, nodes("n1"), nodes_to_daemon_pods([pod("n1")]), "v2", NOW, full_sync=True)
+    assert new["numberReady"] == 1 and counters_only(ds["status"], new)
