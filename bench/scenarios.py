@@ -9,6 +9,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Callable
 
+from controllers.webhook.kubernetes_validation import SKIP_POD_WEBHOOK_LABEL
 from kube import ApiError, KubeClient, resource_path
 
 IMAGE = "localhost:5000/ack-kruise/testapp"
@@ -130,7 +131,7 @@ async def start_rollout(client: KubeClient, contender: Contender, rollout: Rollo
 
 NAMESPACE_PROBE = {"apiVersion": "v1", "kind": "Pod",
                    "metadata": {"name": "bench-namespace-probe",
-                                "labels": {"apps.kruise.io/skip-pod-webhook": "true"}},  # the API server's answer only
+                                "labels": {SKIP_POD_WEBHOOK_LABEL: "true"}},  # the API server's answer only
                    "spec": {"containers": [{"name": "probe", "image": "pause"}]}}
 
 

@@ -30,7 +30,7 @@ from .measure import PodWatch, nth, without_registry
 
 SIDECARSET_COUNTS = (0, 1, 20)
 APP = "bench-sidecar"
-SKIP_WEBHOOK = "apps.kruise.io/skip-pod-webhook"
+SKIP_WEBHOOK = S.SKIP_POD_WEBHOOK_LABEL  # the pod webhook's objectSelector opts such pods out
 SIDECARSETS = resource_path("apps.kruise.io/v1beta1", "sidecarsets")
 SIDECAR = "sidecar"
 

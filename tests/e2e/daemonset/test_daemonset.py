@@ -68,9 +68,10 @@ def test_same_nodes_as_the_native_daemonset_through_label_and_taint_changes_and_
     wait_for(lambda: daemons.placed("twin-native") == expected, 30, f"twin-native: a pod on {added} too",
              describe=lambda: daemons.placed("twin-native"))
     # The status follows (a write that only moves counters may wait a second behind a burst: runtime/pacing.py).
-    wait_for(lambda: (daemons.status("twin").get("desiredNumberScheduled"),
-                      daemons.status("twin").get("currentNumberScheduled")) == (len(expected),) * 2, 30,
-             f"twin: status counts {len(expected)} nodes", describe=lambda: daemons.status("twin"))
+    def counted(status: dict) -> bool:
+        return (status.get("desiredNumberScheduled"), status.get("currentNumberScheduled")) == (len(expected),) * 2
+    wait_for(lambda: counted(daemons.status("twin")), 30, f"twin: status counts {len(expected)} nodes",
+             describe=lambda: daemons.status("twin"))
 
 
 def test_node_label_canary_in_place_on_the_real_node(daemons: Daemons):
