@@ -215,6 +215,7 @@ def test_verdicts_say_by_how_much_a_target_is_missed_and_when_the_range_crosses_
     assert report.verdict((2.31, 2.31, 2.31), 2.1) == ("2.31×: 10 % over the target", False)
     assert report.verdict(None, 2.1) == ("not measured", None)
     assert report.shortfall(3.0, 3.5, at_most=False) == "14 % under the target"
+    assert report.shortfall(4.12, 4.1) == "0.5 % over the target"
 
 
 def test_targets_say_which_are_met():
