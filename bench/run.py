@@ -2,13 +2,13 @@
 native controllers and the ceiling of a tight client loop, all in one run on this machine.
 
     python -m bench.run            # `make bench`: N = 100 and 1000, both client-limit profiles, 3 rounds
-                                   # (about 90 min), then Advanced DaemonSet vs DaemonSet on 50 nodes, 5 rounds
+                                   # (about 70 min), then Advanced DaemonSet vs DaemonSet on 50 nodes, 5 rounds
     python -m bench.run --quick    # `make bench QUICK=1`: N = 100 at 500/500 only, one round (about 4 min)
     python -m bench.run --sizes 1000 --contenders deployment,cloneset --no-rollouts \
         --daemonset-rounds 0 --sidecarset-rounds 0   # the scale-up targets only (about 20 min)
-    python -m bench.run --contenders none --out bench/results-daemonset.md   # only the DaemonSets
+    python -m bench.run --contenders none --out bench/.state/results-daemonset.md   # only the DaemonSets
     python -m bench.run --contenders none --daemonset-rounds 0 --profiles high \
-        --out bench/results-sidecarset.md                                     # only the SidecarSet figures
+        --out bench/.state/results-sidecarset.md                              # only the SidecarSet figures
 
 QUICK runs one profile because one does not fit in 2 minutes at 20/30: there, a CloneSet recreating 100 pods
 alone takes 35 s (7 requests per pod at 20 requests/s). `--profiles default --sizes 100` is the other half.
