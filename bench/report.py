@@ -442,9 +442,10 @@ def _costs(results: dict) -> list[str]:
             out.append(f"| {profile_title(p)} | busiest run ({hot['label']}, N={hot['n']}) | "
                        f"{fmt_mb(hot['manager']['rss_peak_mb'])} | {hot['manager']['cores']:.3f} | "
                        f"{hot['manager']['seconds']:.0f} |")
-    out += ["", "API requests kruise-manager's controllers sent per pod, by method (certificate checks and events "
-            "included; watches and the Lease renewals of leader election, a client of its own, are not). Its "
-            "webhooks' requests are counted apart: the pod "
+    out += ["", "API requests kruise-manager's controllers sent per pod, by method (events included; watches and "
+            "the Lease renewals of leader election, a client of its own, are not). Its webhooks' requests are "
+            "counted apart, with their certificate's upkeep (a check of the Secret, the webhook configurations "
+            "and the conversion CRDs once a minute): the pod "
             "webhook checks its SidecarSet cache against a quorum list of their metadata before each injection "
             "(one list shared by the admissions waiting for it: README, \"SidecarSet injection\"), for every pod "
             "created in the cluster, a Deployment's as much as a CloneSet's:", ""]

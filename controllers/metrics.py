@@ -9,8 +9,8 @@ dashboards written for OpenKruise's manager work unchanged:
 - leader_election_master_status{name}
 - rest_client_requests_total{code, method, client} (requests sent through kube.KubeClient; a watch
   counts as method WATCH; kopf's own list/watch connections are not included). `client` is ours: `controllers`
-  (reconciles, certificates), `leader-election` (the Lease), `webhooks` (what admissions read: they serve every
-  pod of the cluster, a Deployment's too) or `daemon`
+  (reconciles), `leader-election` (the Lease), `webhooks` (what admissions read: they serve every pod of the
+  cluster, a Deployment's too; and the webhooks' certificate upkeep, once a minute) or `daemon`
 - ack_kruise_status_writes_held_total{controller} (ours: status writes of counters only that a round held back
   for a later one, `controllers/runtime/pacing.py`)
 

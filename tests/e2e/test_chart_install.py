@@ -425,6 +425,10 @@ def test_a_running_manager_renews_its_certificate_before_expiry_failing_no_reque
         assert renewed.not_valid_after_utc > first.not_valid_after_utc
         assert renewed.issuer == first.issuer and ca_bundles(cluster) == bundles, "the CA is kept"
         assert load.failed == [], f"{len(load.failed)} requests failed, e.g. {load.failed[:3]}"
+        # The upkeep runs by the clock, not for any pod: it is the webhooks' client's (the renewal's PUT of the
+        # Secret), so that the controllers' requests per pod count only the controllers' work.
+        assert manager.metric_sum("rest_client_requests_total", client="webhooks", method="PUT") > 0
+        assert manager.metric_sum("rest_client_requests_total", client="controllers", method="PUT") == 0
     finally:
         manager.stop()
         cluster.kubectl("delete", "namespace", "renewal", "--wait=false", check=False)
